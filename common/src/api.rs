@@ -1,0 +1,187 @@
+//! JSON bodies of the app-facing HTTP API (`/api/auth/...`, camelCase; contract §2).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `user` object of a registered account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Account id (UUID).
+    pub id: String,
+    /// Username, in the case it was registered with.
+    pub username: String,
+    /// Email address, in the case it was registered with.
+    pub email: String,
+    /// Display name; defaults to the username.
+    pub display_name: String,
+    /// Role name (`admin`, `user`, … as configured).
+    pub role: String,
+    /// Whether the address has been verified.
+    pub email_verified: bool,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+}
+
+/// The `user` object of a guest token: only an id and the role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestView {
+    /// `guest:<random>`.
+    pub id: String,
+    /// Always the guest role.
+    pub role: String,
+}
+
+/// Who a token speaks for: an account or a guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Principal {
+    /// A registered account.
+    User(UserView),
+    /// An anonymous guest.
+    Guest(GuestView),
+}
+
+/// Answer of register, login, refresh and guest.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    /// The PASETO v4.public access token.
+    pub access_token: String,
+    /// A new refresh token (`tsr_rt_…`); absent for guests and `POST /api/auth/refresh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Scopes granted to the access token.
+    pub scopes: Vec<String>,
+    /// The account or guest the token speaks for.
+    pub user: Principal,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field("expires_in", &self.expires_in)
+            .field("scopes", &self.scopes)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// Answer of `GET /api/auth/me`: the user fields flat, plus the token's scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The account or guest.
+    #[serde(flatten)]
+    pub user: Principal,
+    /// Scopes of the presented token.
+    pub scopes: Vec<String>,
+}
+
+/// Whether a published key still signs or only verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Signs new tokens.
+    Active,
+    /// Replaced; verifies tokens it signed until they have all expired.
+    Retiring,
+}
+
+/// One published verification key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    /// PASERK id (`k4.pid.…`), the `kid` in token footers.
+    pub kid: String,
+    /// PASERK public key (`k4.public.…`).
+    pub paserk: String,
+    /// Always `v4`.
+    pub version: String,
+    /// Always `public`.
+    pub purpose: String,
+    /// Active or retiring.
+    pub status: KeyStatus,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+}
+
+/// Answer of `GET /api/auth/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysResponse {
+    /// Every key that can verify a live token.
+    pub keys: Vec<KeyView>,
+}
+
+/// Every error body: `{"error": "CODE", "message": "…", "field"?: "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code from the contract's list (`LOGIN_FAILED`, …).
+    pub error: String,
+    /// Human-readable text.
+    pub message: String,
+    /// The offending request field, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> UserView {
+        UserView {
+            id: "0b7c".into(),
+            username: "alice".into(),
+            email: "a@example.com".into(),
+            display_name: "Alice".into(),
+            role: "user".into(),
+            email_verified: false,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn token_response_golden_json() {
+        let resp = TokenResponse {
+            access_token: "v4.public.x".into(),
+            refresh_token: None,
+            expires_in: 3600,
+            token_type: "Bearer".into(),
+            scopes: vec!["read".into()],
+            user: Principal::Guest(GuestView { id: "guest:abc".into(), role: "guest".into() }),
+        };
+        let json = serde_json::to_string(&resp).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"accessToken":"v4.public.x","expiresIn":3600,"tokenType":"Bearer","scopes":["read"],"user":{"id":"guest:abc","role":"guest"}}"#
+        );
+        assert!(!format!("{resp:?}").contains("v4.public.x"));
+    }
+
+    #[test]
+    fn me_is_flat_and_round_trips() {
+        let me = MeResponse { user: Principal::User(alice()), scopes: vec!["read".into()] };
+        let json = serde_json::to_string(&me).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"id":"0b7c","username":"alice","email":"a@example.com","displayName":"Alice","role":"user","emailVerified":false,"createdAt":"2026-01-01T00:00:00Z","scopes":["read"]}"#
+        );
+        let back: MeResponse = serde_json::from_str(&json).unwrap_or_else(|_| me.clone());
+        assert_eq!(back, me);
+    }
+
+    #[test]
+    fn error_body_omits_absent_field() {
+        let body = ErrorBody { error: "NOT_FOUND".into(), message: "no such route".into(), field: None };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap_or_default(),
+            r#"{"error":"NOT_FOUND","message":"no such route"}"#
+        );
+    }
+}

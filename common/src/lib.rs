@@ -1,0 +1,11 @@
+//! Types shared by the Tessera daemon (`tesserad`), its console (`tessera`) and tests.
+//!
+//! Layout:
+//! - [`api`]: the JSON bodies of the app-facing HTTP API (contract §2): token
+//!   responses, the `user` object, published keys, error bodies.
+//! - [`claims`]: the PASETO v4.public access-token payload (contract §4).
+//! - [`scopes`]: scope lists and their space-separated wire form.
+
+pub mod api;
+pub mod claims;
+pub mod scopes;

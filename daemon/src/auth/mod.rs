@@ -1,0 +1,4 @@
+//! Authentication mechanics: password hashing and login throttling.
+
+pub mod password;
+pub mod throttle;

@@ -1,0 +1,190 @@
+//! The app-facing account and session routes under `/api/auth` (contract §2).
+
+use super::body::{self, BodyResult};
+use super::error::service_error;
+use super::reply::{Cache, json, no_content};
+use super::{bearer, method, origin, with_service};
+use crate::service::accounts::{Login, Registration};
+use crate::service::{Issued, Origin, Service, ServiceError};
+use std::sync::Arc;
+use tessera_common::api::TokenResponse;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// The `/api/auth` account and session routes.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    register(Arc::clone(&service))
+        .or(token(Arc::clone(&service)))
+        .unify()
+        .or(rotate(Arc::clone(&service)))
+        .unify()
+        .or(refresh(Arc::clone(&service)))
+        .unify()
+        .or(guest(Arc::clone(&service)))
+        .unify()
+        .or(logout(Arc::clone(&service)))
+        .unify()
+        .or(me(service))
+        .unify()
+        .boxed()
+}
+
+fn respond(result: Result<Response, ServiceError>) -> Response {
+    result.unwrap_or_else(|e| service_error(&e))
+}
+
+fn token_response(status: StatusCode, issued: Issued) -> Response {
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token.map(|s| s.expose().to_owned()),
+        expires_in: issued.expires_in,
+        token_type: "Bearer".into(),
+        scopes: issued.scopes,
+        user: issued.principal,
+    };
+    json(status, &body, Cache::NoStore)
+}
+
+/// Unwraps a body or returns its error response.
+macro_rules! fields {
+    ($body:expr) => {
+        match $body {
+            Ok(fields) => fields,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// POST /api/auth/register
+fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "register")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(body::fields())
+        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
+            let mut f = fields!(body);
+            respond(
+                async {
+                    let input = Registration {
+                        username: f.string("username")?,
+                        email: f.string("email")?,
+                        password: f.secret("password")?,
+                        display_name: f.string("displayName")?,
+                    };
+                    Ok(token_response(StatusCode::CREATED, service.register(input, origin).await?))
+                }
+                .await,
+            )
+        })
+}
+
+/// POST /api/auth/token (alias POST /api/auth/login)
+fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "token")
+        .or(warp::path!("api" / "auth" / "login"))
+        .unify()
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(body::fields())
+        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
+            let mut f = fields!(body);
+            respond(
+                async {
+                    let username = f.string("username")?;
+                    let email = f.string("email")?;
+                    let input = Login { login: username.or(email), password: f.secret("password")?, scopes: f.scopes()? };
+                    Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
+                }
+                .await,
+            )
+        })
+}
+
+/// POST /api/auth/token/refresh
+fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "token" / "refresh")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(body::fields())
+        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
+            let mut f = fields!(body);
+            respond(
+                async {
+                    let token = f.secret("refreshToken")?;
+                    Ok(token_response(StatusCode::OK, service.rotate_refresh(token, origin).await?))
+                }
+                .await,
+            )
+        })
+}
+
+/// POST /api/auth/refresh
+fn refresh(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "refresh")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(bearer())
+        .and(body::fields())
+        .then(|service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
+            let mut f = fields!(body);
+            respond(
+                async {
+                    let token = match bearer {
+                        Some(token) => Some(token),
+                        None => f.string("token")?,
+                    };
+                    let caller = service.authenticate(token.as_deref())?;
+                    Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
+                }
+                .await,
+            )
+        })
+}
+
+/// POST /api/auth/guest
+fn guest(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "guest")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .map(|service: Arc<Service>| respond(service.guest().map(|issued| token_response(StatusCode::OK, issued))))
+}
+
+/// POST /api/auth/logout
+fn logout(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "logout")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(bearer())
+        .then(|service: Arc<Service>, origin: Origin, bearer: Option<String>| async move {
+            respond(
+                async {
+                    let caller = service.authenticate(bearer.as_deref())?;
+                    service.logout(caller, origin).await?;
+                    Ok(no_content())
+                }
+                .await,
+            )
+        })
+}
+
+/// GET /api/auth/me
+fn me(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "me")
+        .and(method(Method::GET, "GET"))
+        .and(with_service(service))
+        .and(bearer())
+        .map(|service: Arc<Service>, bearer: Option<String>| {
+            respond(
+                service
+                    .authenticate(bearer.as_deref())
+                    .and_then(|caller| service.me(&caller))
+                    .map(|me| json(StatusCode::OK, &me, Cache::NoStore)),
+            )
+        })
+}

@@ -1,0 +1,135 @@
+//! The one place errors become HTTP responses: service errors and warp's own
+//! rejections, in the contract's `{"error","message","field"?}` shape (§2).
+
+use super::reply::{self, Cache};
+use crate::service::ServiceError;
+use std::convert::Infallible;
+use tessera_common::api::ErrorBody;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+/// A method the route does not serve; carries the route's `Allow` value.
+#[derive(Debug)]
+pub struct WrongMethod(pub &'static str);
+impl warp::reject::Reject for WrongMethod {}
+
+fn body(status: StatusCode, code: &str, message: impl Into<String>, field: Option<&str>) -> Response {
+    let body = ErrorBody { error: code.to_owned(), message: message.into(), field: field.map(str::to_owned) };
+    reply::json(status, &body, Cache::NoStore)
+}
+
+fn with_header(mut response: Response, name: header::HeaderName, value: String) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// The response for a service error.
+pub fn service_error(err: &ServiceError) -> Response {
+    use ServiceError as E;
+    let message = err.to_string();
+    match err {
+        E::InvalidRequest { field, .. } => body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, *field),
+        E::InvalidScope(_) => body(StatusCode::BAD_REQUEST, "INVALID_SCOPE", message, None),
+        E::LoginFailed => body(StatusCode::UNAUTHORIZED, "LOGIN_FAILED", message, None),
+        E::InvalidToken { presented } => {
+            let challenge = if *presented { "Bearer error=\"invalid_token\"" } else { "Bearer" };
+            with_header(body(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message, None), header::WWW_AUTHENTICATE, challenge.into())
+        }
+        E::InsufficientScope(_) => body(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message, None),
+        E::AccountDisabled => body(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED", message, None),
+        E::GuestDisabled => body(StatusCode::FORBIDDEN, "GUEST_DISABLED", message, None),
+        E::RegistrationClosed => body(StatusCode::FORBIDDEN, "REGISTRATION_CLOSED", message, None),
+        E::UsernameTaken => body(StatusCode::CONFLICT, "USERNAME_TAKEN", message, Some("username")),
+        E::EmailTaken => body(StatusCode::CONFLICT, "EMAIL_TAKEN", message, Some("email")),
+        E::TooManyAttempts { retry_after } => with_header(
+            body(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", message, None),
+            header::RETRY_AFTER,
+            retry_after.as_secs().max(1).to_string(),
+        ),
+        E::Overloaded { retry_after } => with_header(
+            body(StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED", message, None),
+            header::RETRY_AFTER,
+            retry_after.as_secs().max(1).to_string(),
+        ),
+        E::Internal(detail) => {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(%reference, error = %detail, "internal error");
+            body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                format!("internal error; reference {reference}"),
+                None,
+            )
+        }
+    }
+}
+
+/// 413 `PAYLOAD_TOO_LARGE`.
+pub fn payload_too_large(limit: usize) -> Response {
+    body(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("request body is over {limit} bytes"), None)
+}
+
+/// 415 `UNSUPPORTED_MEDIA_TYPE`.
+pub fn unsupported_media_type() -> Response {
+    body(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "send application/json or application/x-www-form-urlencoded",
+        None,
+    )
+}
+
+/// Turns warp's rejections (no route, wrong method, bad header) into contract errors.
+pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    if rejection.is_not_found() {
+        return Ok(body(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None));
+    }
+    if let Some(WrongMethod(allow)) = rejection.find::<WrongMethod>() {
+        let response = body(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", format!("use {allow}"), None);
+        return Ok(with_header(response, header::ALLOW, (*allow).to_owned()));
+    }
+    tracing::debug!(?rejection, "request rejected");
+    Ok(body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "malformed request", None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn parts(response: Response) -> (StatusCode, warp::http::HeaderMap) {
+        (response.status(), response.headers().clone())
+    }
+
+    #[test]
+    fn every_service_error_has_its_status_and_headers() {
+        let cases: Vec<(ServiceError, u16)> = vec![
+            (ServiceError::InvalidRequest { field: Some("email"), message: "x".into() }, 400),
+            (ServiceError::InvalidScope("x".into()), 400),
+            (ServiceError::LoginFailed, 401),
+            (ServiceError::InvalidToken { presented: false }, 401),
+            (ServiceError::InsufficientScope("x"), 403),
+            (ServiceError::AccountDisabled, 403),
+            (ServiceError::GuestDisabled, 403),
+            (ServiceError::RegistrationClosed, 403),
+            (ServiceError::UsernameTaken, 409),
+            (ServiceError::EmailTaken, 409),
+            (ServiceError::TooManyAttempts { retry_after: Duration::from_secs(4) }, 429),
+            (ServiceError::Overloaded { retry_after: Duration::from_secs(1) }, 503),
+            (ServiceError::Internal("disk on fire".into()), 500),
+        ];
+        for (err, status) in cases {
+            let (got, headers) = parts(service_error(&err));
+            assert_eq!(got.as_u16(), status, "{err:?}");
+            if status == 429 {
+                assert_eq!(headers[header::RETRY_AFTER], "4");
+            }
+        }
+        let (_, headers) = parts(service_error(&ServiceError::InvalidToken { presented: false }));
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+        let (_, headers) = parts(service_error(&ServiceError::InvalidToken { presented: true }));
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+    }
+}

@@ -1,0 +1,75 @@
+//! The HTTP face: routes per resource, shared filters, and error mapping. Handlers
+//! only parse, call [`crate::service`], and translate the outcome.
+
+mod auth;
+mod body;
+mod error;
+mod health;
+mod keys;
+mod reply;
+
+use crate::service::{Origin, Service};
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use warp::filters::BoxedFilter;
+use warp::http::Method;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// Every route, with rejections turned into contract errors and one log line per request.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    auth::routes(Arc::clone(&service))
+        .or(keys::routes(Arc::clone(&service)))
+        .unify()
+        .or(health::routes(service))
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::log::custom(|info| {
+            tracing::info!(
+                target: "tessera::http",
+                method = %info.method(),
+                path = info.path(),
+                status = info.status().as_u16(),
+                micros = info.elapsed().as_micros() as u64,
+                "request"
+            );
+        }))
+        .map(warp::Reply::into_response)
+        .boxed()
+}
+
+/// Hands the service to a handler.
+fn with_service(service: Arc<Service>) -> impl Filter<Extract = (Arc<Service>,), Error = Infallible> + Clone {
+    warp::any().map(move || Arc::clone(&service))
+}
+
+/// Matches `method`, else rejects with 405 and `Allow: allow`.
+fn method(method: Method, allow: &'static str) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and_then(move |actual: Method| {
+            let ok = actual == method;
+            async move { if ok { Ok(()) } else { Err(warp::reject::custom(error::WrongMethod(allow))) } }
+        })
+        .untuple_one()
+}
+
+/// The client's address. Proxies' forwarding headers are not trusted.
+fn origin() -> impl Filter<Extract = (Origin,), Error = Infallible> + Clone {
+    warp::addr::remote().map(|addr: Option<std::net::SocketAddr>| Origin {
+        addr: addr.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
+    })
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(|value: Option<String>| {
+            let value = value?;
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+        })
+}

@@ -1,0 +1,127 @@
+//! `tesserad`, the Tessera token daemon, as a library: the binary and tests call
+//! [`start`] with a [`Config`] and a shutdown future.
+//!
+//! Layout:
+//! - [`config`]: the TOML file and overrides, validated into [`Config`].
+//! - [`clock`]: the one reader of the system time.
+//! - [`store`]: everything persistent, on sled; durable group commits.
+//! - [`tokens`]: PASETO v4.public signing and verification, keys, opaque secrets.
+//! - [`auth`]: Argon2id password hashing and login throttling.
+//! - [`service`]: the business operations and the live-session view.
+//! - [`http`]: warp routes that translate requests to service calls.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod tokens;
+
+pub use config::Config;
+
+use service::{Service, ServiceError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long in-flight requests may run after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often expired throttle counters and sessions are forgotten.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Why the daemon could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Opening the store or loading keys failed.
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server task failed.
+    #[error("server task: {0}")]
+    Task(String),
+}
+
+/// A running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    local_addr: SocketAddr,
+    service: Arc<Service>,
+    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+impl Daemon {
+    /// The bound HTTP address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A check of whether the store still accepts writes (for the systemd watchdog).
+    pub fn health_probe(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let service = Arc::clone(&self.service);
+        move || service.is_healthy()
+    }
+
+    /// Waits until the daemon has shut down and flushed its store.
+    pub async fn wait(self) -> Result<(), DaemonError> {
+        self.task.await.map_err(|e| DaemonError::Task(e.to_string()))?
+    }
+}
+
+/// Opens the store, binds the HTTP listener and serves until `shutdown` completes;
+/// then stops accepting, lets in-flight requests finish (bounded), and flushes.
+/// Everything is ready to answer when this returns.
+pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Daemon, DaemonError> {
+    let config = Arc::new(config);
+    let service = Arc::new(Service::open(Arc::clone(&config), Arc::new(clock::SystemClock)).await?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Bind { addr: config.listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.listen, source })?;
+
+    let (stopping_tx, stopping) = watch::channel(false);
+    let server = warp::serve(http::routes(Arc::clone(&service))).incoming(listener).graceful(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    });
+    tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
+    let task = tokio::spawn(serve(server.run(), Arc::clone(&service), stopping));
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        "tesserad listening on http://{local_addr}"
+    );
+    Ok(Daemon { local_addr, service, task })
+}
+
+async fn serve(server: impl Future<Output = ()>, service: Arc<Service>, mut stopping: watch::Receiver<bool>) -> Result<(), DaemonError> {
+    let deadline = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = server => {}
+        () = deadline => tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
+    service.flush()?;
+    tracing::info!("store flushed; stopped");
+    Ok(())
+}
+
+async fn sweep(service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => service.sweep(),
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `tesserad`: arguments, telemetry, runtime, signals and sd_notify around
+//! [`tesserad::start`].
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tesserad::config::{Config, ConfigError, Overrides};
+
+/// Tessera token daemon.
+#[derive(Debug, Parser)]
+#[command(name = "tesserad", version, about)]
+struct Args {
+    /// TOML configuration file (default: the embedded configuration).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// HTTP listen address, overriding the file.
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Data directory, overriding the file.
+    #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration: exit 0 when valid, else list every problem and exit 2.
+    CheckConfig,
+}
+
+fn load(args: &Args) -> Result<Config, ConfigError> {
+    let overrides = Overrides { listen: args.listen.clone(), data_dir: args.data_dir.clone() };
+    match &args.config {
+        Some(path) => Config::from_file(path, &overrides),
+        None => Config::embedded(&overrides),
+    }
+}
+
+fn print_problems(err: &ConfigError) {
+    for problem in &err.problems {
+        eprintln!("{problem}");
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match load(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            print_problems(&err);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Command::CheckConfig) = args.command {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tesserad: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> ExitCode {
+    let daemon = match tesserad::start(config, signal()).await {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    notify(&[sd_notify::NotifyState::Ready]);
+    let mut usec = 0;
+    if sd_notify::watchdog_enabled(false, &mut usec) {
+        let period = std::time::Duration::from_micros(usec / 2);
+        let health = daemon.health_probe();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                if health() {
+                    notify(&[sd_notify::NotifyState::Watchdog]);
+                }
+            }
+        });
+    }
+    match daemon.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("unclean stop: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT, telling systemd we are stopping.
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// Logs to stderr; filter from `TESSERA_LOG` (default `info`), format from
+/// `TESSERA_LOG_FORMAT` (`text` or `json`).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

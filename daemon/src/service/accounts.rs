@@ -1,0 +1,171 @@
+//! Accounts: registration, login and `me`.
+
+use super::{Caller, Issued, Origin, Service, ServiceError, validate};
+use crate::clock::rfc3339;
+use crate::store::{StoreError, Unique, UserRecord};
+use crate::tokens::opaque::Secret;
+use tessera_common::api::{GuestView, MeResponse, Principal, UserView};
+use tessera_common::scopes;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Role of self-registered accounts.
+const DEFAULT_ROLE: &str = "user";
+
+/// `POST /api/auth/register` input.
+#[derive(Debug)]
+pub struct Registration {
+    /// Wanted username.
+    pub username: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// Display name; defaults to the username.
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/auth/token` input.
+#[derive(Debug)]
+pub struct Login {
+    /// Username or email.
+    pub login: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// Requested scopes; absent or empty means all of the role's.
+    pub scopes: Option<Vec<String>>,
+}
+
+fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
+    value.ok_or_else(|| ServiceError::InvalidRequest { field: Some(field), message: format!("{field} is required") })
+}
+
+/// The `user` object of an account.
+pub fn user_view(user: &UserRecord) -> UserView {
+    UserView {
+        id: user.id.to_string(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.clone(),
+        email_verified: user.email_verified,
+        created_at: rfc3339(OffsetDateTime::from_unix_timestamp(user.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+    }
+}
+
+pub(super) fn principal(user: &UserRecord) -> Principal {
+    Principal::User(user_view(user))
+}
+
+impl Service {
+    /// Registers an account and logs it in.
+    pub async fn register(&self, input: Registration, origin: Origin) -> Result<Issued, ServiceError> {
+        if !self.registration_open() {
+            return Err(ServiceError::RegistrationClosed);
+        }
+        let username = required(input.username, "username")?;
+        let email = required(input.email, "email")?;
+        let password = required(input.password, "password")?;
+        validate::username(&username)?;
+        validate::email(&email)?;
+        validate::password(password.expose(), self.config.password_min_length)?;
+        let display_name = input.display_name.unwrap_or_else(|| username.clone());
+        validate::display_name(&display_name)?;
+        // Cheap pre-check so a duplicate costs no hashing; the transaction decides.
+        if self.store.user_by_login(&username)?.is_some() {
+            return Err(ServiceError::UsernameTaken);
+        }
+        if self.store.user_by_login(&email)?.is_some() {
+            return Err(ServiceError::EmailTaken);
+        }
+        let password_hash = self.passwords.hash(password).await?;
+        let user = UserRecord {
+            id: Uuid::new_v4(),
+            username,
+            email,
+            display_name,
+            role: DEFAULT_ROLE.into(),
+            email_verified: false,
+            password_hash,
+            disabled: false,
+            created_at: self.now().unix_timestamp(),
+        };
+        self.store.create_user(&user).map_err(|e| match e {
+            StoreError::Taken(Unique::Username) => ServiceError::UsernameTaken,
+            StoreError::Taken(Unique::Email) => ServiceError::EmailTaken,
+            other => other.into(),
+        })?;
+        let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
+        let issued = self.open_session(&user, scopes)?;
+        self.audit("register", Some(user.id.to_string()), Some(origin), Some(user.username.clone()));
+        self.store.commit().await?;
+        Ok(issued)
+    }
+
+    /// Checks a password and opens a session. Throttling is decided before any
+    /// hashing; unknown accounts are checked against a dummy hash.
+    pub async fn login(&self, input: Login, origin: Origin) -> Result<Issued, ServiceError> {
+        let login = required(input.login, "username")?;
+        let password = required(input.password, "password")?;
+        let user = self.store.user_by_login(&login)?;
+        // Throttle key: the account when it exists, else the name tried.
+        let account = user.as_ref().map_or_else(|| login.to_lowercase(), |u| u.id.to_string());
+        let now = self.now();
+        self.throttle
+            .check(&account, origin.addr, now)
+            .map_err(|retry_after| ServiceError::TooManyAttempts { retry_after })?;
+        let fail = |detail: &str| {
+            self.throttle.record_failure(&account, origin.addr, now);
+            self.audit("login.failure", Some(account.clone()), Some(origin), Some(detail.to_owned()));
+            ServiceError::LoginFailed
+        };
+        if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
+            return Err(fail("password outside length bounds"));
+        }
+        let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let user = match user {
+            Some(user) if matched => user,
+            Some(_) => return Err(fail("wrong password")),
+            None => return Err(fail("unknown account")),
+        };
+        if user.disabled {
+            self.audit("login.disabled", Some(user.id.to_string()), Some(origin), None);
+            return Err(ServiceError::AccountDisabled);
+        }
+        let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
+        let requested = input.scopes.map(scopes::dedup).unwrap_or_default();
+        let granted = if requested.is_empty() {
+            role_scopes.to_vec()
+        } else if scopes::is_subset(&requested, role_scopes) {
+            requested
+        } else {
+            return Err(ServiceError::InvalidScope(format!(
+                "requested scopes exceed the role's ({})",
+                scopes::join(role_scopes)
+            )));
+        };
+        self.throttle.record_success(&account, origin.addr);
+        let issued = self.open_session(&user, granted)?;
+        self.audit("login.success", Some(user.id.to_string()), Some(origin), None);
+        self.store.commit().await?;
+        Ok(issued)
+    }
+
+    /// `GET /api/auth/me`: who the caller is, with the token's scopes.
+    pub fn me(&self, caller: &Caller) -> Result<MeResponse, ServiceError> {
+        match caller {
+            Caller::Session { user_id, claims, .. } => {
+                let user = self
+                    .store
+                    .user(*user_id)?
+                    .filter(|u| !u.disabled)
+                    .ok_or(ServiceError::InvalidToken { presented: true })?;
+                Ok(MeResponse { user: principal(&user), scopes: scopes::parse(&claims.scope) })
+            }
+            Caller::Guest { claims } => Ok(MeResponse {
+                user: Principal::Guest(GuestView { id: claims.sub.clone(), role: super::guest::ROLE.into() }),
+                scopes: scopes::parse(&claims.scope),
+            }),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Guest tokens: short-lived, role `guest`, no session, no refresh.
+
+use super::{Issued, Service, ServiceError, after, seconds_until};
+use crate::tokens::Grant;
+use tessera_common::api::{GuestView, Principal};
+
+/// Role carried by guest tokens.
+pub const ROLE: &str = "guest";
+/// Prefix of a guest token's subject.
+pub const SUBJECT_PREFIX: &str = "guest:";
+
+impl Service {
+    /// `POST /api/auth/guest`.
+    pub fn guest(&self) -> Result<Issued, ServiceError> {
+        if !self.guest_enabled() {
+            return Err(ServiceError::GuestDisabled);
+        }
+        let now = self.now();
+        let exp = after(now, self.config.tokens.guest);
+        let scopes = self.config.role_scopes(ROLE).unwrap_or_default().to_vec();
+        let id = format!("{SUBJECT_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let grant = Grant { sub: id.clone(), scopes: scopes.clone(), role: Some(ROLE.into()), ..Grant::default() };
+        let (access_token, _) = self.tokens.sign(grant, now, exp).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(Issued {
+            access_token,
+            refresh_token: None,
+            expires_in: seconds_until(now, exp),
+            scopes,
+            principal: Principal::Guest(GuestView { id, role: ROLE.into() }),
+        })
+    }
+}

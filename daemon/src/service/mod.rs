@@ -1,0 +1,277 @@
+//! The business operations, one implementation each, whichever door (HTTP now, the
+//! admin socket later) they come through. Callers parse and translate; everything
+//! that decides or mutates lives here.
+//!
+//! - [`accounts`]: registration, login, `me`.
+//! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
+//!   the in-memory view of live sessions that every token check consults.
+//! - [`guest`]: guest tokens.
+//! - [`validate`]: input rules.
+
+pub mod accounts;
+pub mod guest;
+pub mod sessions;
+pub mod validate;
+
+use crate::auth::password::{PasswordError, Passwords};
+use crate::auth::throttle::Throttle;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::{AuditRecord, Store, StoreError};
+use crate::tokens::opaque::Secret;
+use crate::tokens::{TokenError, Tokens};
+use sessions::LiveSessions;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tessera_common::api::Principal;
+use tessera_common::claims::AccessClaims;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Outcomes the caller must tell the client about. Each maps to one contract code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// 400 `INVALID_REQUEST`.
+    #[error("{message}")]
+    InvalidRequest {
+        /// The offending field, when there is one.
+        field: Option<&'static str>,
+        /// What is wrong.
+        message: String,
+    },
+    /// 400 `INVALID_SCOPE`.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// 401 `LOGIN_FAILED`: same answer whether or not the account exists.
+    #[error("invalid username or password")]
+    LoginFailed,
+    /// 401 `INVALID_TOKEN`; `presented` is false when no credentials were sent.
+    #[error("missing, invalid, expired or revoked token")]
+    InvalidToken {
+        /// Whether a token was presented at all.
+        presented: bool,
+    },
+    /// 403 `INSUFFICIENT_SCOPE`: wrong kind of token for this operation.
+    #[error("{0}")]
+    InsufficientScope(&'static str),
+    /// 403 `ACCOUNT_DISABLED` (only after a correct password).
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// 403 `GUEST_DISABLED`.
+    #[error("guest access is disabled")]
+    GuestDisabled,
+    /// 403 `REGISTRATION_CLOSED`.
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// 409 `USERNAME_TAKEN`.
+    #[error("that username is taken")]
+    UsernameTaken,
+    /// 409 `EMAIL_TAKEN`.
+    #[error("that email address is already registered")]
+    EmailTaken,
+    /// 429 `TOO_MANY_ATTEMPTS`.
+    #[error("too many failed attempts; retry later")]
+    TooManyAttempts {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// 503 `OVERLOADED`.
+    #[error("the server is busy; retry shortly")]
+    Overloaded {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// Something failed inside the daemon; never the client's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<PasswordError> for ServiceError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Overloaded => ServiceError::Overloaded { retry_after: Duration::from_secs(1) },
+            PasswordError::Internal(e) => ServiceError::Internal(e),
+        }
+    }
+}
+
+impl From<getrandom::Error> for ServiceError {
+    fn from(e: getrandom::Error) -> Self {
+        ServiceError::Internal(format!("random source: {e}"))
+    }
+}
+
+/// Result of an operation that hands out tokens.
+#[derive(Debug)]
+pub struct Issued {
+    /// The signed access token.
+    pub access_token: String,
+    /// A new refresh token, when the grant makes one.
+    pub refresh_token: Option<Secret>,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Scopes of the access token.
+    pub scopes: Vec<String>,
+    /// Who the token speaks for.
+    pub principal: Principal,
+}
+
+/// What a verified, unrevoked access token speaks for.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A user's session token.
+    Session {
+        /// The session.
+        session_id: Uuid,
+        /// Its owner.
+        user_id: Uuid,
+        /// The verified claims.
+        claims: AccessClaims,
+    },
+    /// A guest token.
+    Guest {
+        /// The verified claims.
+        claims: AccessClaims,
+    },
+}
+
+/// Where a request came from, for throttling and the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// Client address.
+    pub addr: std::net::IpAddr,
+}
+
+/// The daemon's state and operations.
+#[derive(Debug)]
+pub struct Service {
+    config: Arc<Config>,
+    store: Store,
+    tokens: Tokens,
+    passwords: Passwords,
+    throttle: Throttle,
+    live: LiveSessions,
+    clock: Arc<dyn Clock>,
+    guest_enabled: AtomicBool,
+    registration_open: AtomicBool,
+}
+
+impl Service {
+    /// Opens the store, loads (or makes) the signing key and the live-session view.
+    pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, ServiceError> {
+        let store = Store::open(&config.data_dir)?;
+        let now = clock.now();
+        let tokens = Tokens::load(&store, config.issuer.clone(), now).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let live = LiveSessions::load(&store, now.unix_timestamp())?;
+        store.commit().await?;
+        let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        let passwords = Passwords::new(config.argon2, workers)?;
+        Ok(Self {
+            throttle: Throttle::new(config.throttle),
+            guest_enabled: AtomicBool::new(config.guest_enabled),
+            registration_open: AtomicBool::new(config.registration_open),
+            config,
+            store,
+            tokens,
+            passwords,
+            live,
+            clock,
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The published verification keys.
+    pub fn keys(&self) -> Vec<tessera_common::api::KeyView> {
+        self.tokens.published()
+    }
+
+    /// True while the store accepts writes.
+    pub fn is_healthy(&self) -> bool {
+        self.store.is_healthy()
+    }
+
+    /// Periodic upkeep: forget stale throttle counters and ended sessions.
+    pub fn sweep(&self) {
+        let now = self.clock.now();
+        self.throttle.sweep(now);
+        self.live.sweep(now.unix_timestamp());
+    }
+
+    /// Flushes the store (shutdown).
+    pub fn flush(&self) -> Result<(), ServiceError> {
+        Ok(self.store.flush_blocking()?)
+    }
+
+    /// Verifies an access token and checks it against the live view (session revoked,
+    /// user disabled or deleted); no disk read.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
+        let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
+        let now = self.clock.now();
+        let claims = self.tokens.verify(token, now).map_err(|e| match e {
+            TokenError::Invalid | TokenError::UnknownKey | TokenError::Expired => {
+                ServiceError::InvalidToken { presented: true }
+            }
+            other => ServiceError::Internal(other.to_string()),
+        })?;
+        let rejected = ServiceError::InvalidToken { presented: true };
+        match (&claims.sid, claims.sub.starts_with(guest::SUBJECT_PREFIX)) {
+            (Some(sid), false) => {
+                let session_id = Uuid::parse_str(sid).map_err(|_| ServiceError::InvalidToken { presented: true })?;
+                let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;
+                if !self.live.is_live(session_id, user_id, now.unix_timestamp()) {
+                    return Err(rejected);
+                }
+                Ok(Caller::Session { session_id, user_id, claims })
+            }
+            (None, true) if claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
+            _ => Err(rejected),
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Appends to the audit trail; a failure is logged, not fatal to the request.
+    fn audit(&self, event: &str, subject: Option<String>, origin: Option<Origin>, detail: Option<String>) {
+        let record = AuditRecord {
+            at: self.now().unix_timestamp(),
+            event: event.to_owned(),
+            subject,
+            addr: origin.map(|o| o.addr.to_string()),
+            detail,
+        };
+        if let Err(e) = self.store.append_audit(&record) {
+            tracing::warn!(error = %e, event, "could not write audit entry");
+        }
+    }
+
+    fn guest_enabled(&self) -> bool {
+        self.guest_enabled.load(Ordering::Relaxed)
+    }
+
+    fn registration_open(&self) -> bool {
+        self.registration_open.load(Ordering::Relaxed)
+    }
+}
+
+/// Seconds from `now` until `exp`, at least zero.
+fn seconds_until(now: OffsetDateTime, exp: OffsetDateTime) -> u64 {
+    u64::try_from((exp - now).whole_seconds()).unwrap_or(0)
+}
+
+/// `now + d`, saturating far in the future.
+fn after(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    now.checked_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)).unwrap_or(now)
+}

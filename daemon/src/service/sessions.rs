@@ -1,0 +1,196 @@
+//! Sessions: opening one at login, refresh-token rotation with reuse detection,
+//! access-token refresh, logout, and the in-memory view of live sessions.
+
+use super::{Caller, Issued, Origin, Service, ServiceError, after, seconds_until};
+use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
+use crate::tokens::Grant;
+use crate::tokens::opaque::{self, REFRESH_PREFIX, Secret};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+struct LiveSession {
+    user_id: Uuid,
+    expires_at: i64,
+}
+
+/// Sessions that are neither revoked nor past their maximum age, mirrored from the
+/// store so that token checks cost no disk read. Writers change the store first, then
+/// this view, and only then answer.
+#[derive(Debug, Default)]
+pub struct LiveSessions {
+    map: RwLock<HashMap<Uuid, LiveSession>>,
+}
+
+impl LiveSessions {
+    /// Loads every live session from the store.
+    pub fn load(store: &Store, now: i64) -> Result<Self, StoreError> {
+        let map = store
+            .live_sessions(now)?
+            .into_iter()
+            .map(|s| (s.id, LiveSession { user_id: s.user_id, expires_at: s.expires_at }))
+            .collect();
+        Ok(Self { map: RwLock::new(map) })
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, LiveSession>> {
+        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(&self, session: &SessionRecord) {
+        self.write().insert(session.id, LiveSession { user_id: session.user_id, expires_at: session.expires_at });
+    }
+
+    fn remove(&self, id: Uuid) {
+        self.write().remove(&id);
+    }
+
+    /// True when `session_id` is live at `now` and belongs to `user_id`.
+    pub fn is_live(&self, session_id: Uuid, user_id: Uuid, now: i64) -> bool {
+        let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&session_id).is_some_and(|s| s.user_id == user_id && now < s.expires_at)
+    }
+
+    /// Drops sessions past their maximum age.
+    pub fn sweep(&self, now: i64) {
+        self.write().retain(|_, s| now < s.expires_at);
+    }
+}
+
+impl Service {
+    /// Opens a session for `user` with `scopes`: stores it with its first refresh
+    /// token and signs the first access token. The caller commits.
+    pub(super) fn open_session(&self, user: &UserRecord, scopes: Vec<String>) -> Result<Issued, ServiceError> {
+        let now = self.now();
+        let ttl = self.config.tokens;
+        let session = SessionRecord {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            scopes,
+            created_at: now.unix_timestamp(),
+            expires_at: after(now, ttl.session_max_age).unix_timestamp(),
+            revoked_at: None,
+        };
+        let refresh = opaque::generate(REFRESH_PREFIX)?;
+        let first = RefreshRecord {
+            session_id: session.id,
+            issued_at: now.unix_timestamp(),
+            expires_at: after(now, ttl.refresh).unix_timestamp().min(session.expires_at),
+            parent: None,
+            rotated_at: None,
+        };
+        self.store.create_session(&session, &refresh.digest(), &first)?;
+        self.live.insert(&session);
+        let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
+        issued.refresh_token = Some(refresh);
+        Ok(issued)
+    }
+
+    /// Signs an access token for `session`, never outliving it.
+    fn session_access_token(&self, user: &UserRecord, session: &SessionRecord, scopes: Vec<String>) -> Result<Issued, ServiceError> {
+        let now = self.now();
+        let session_end = time::OffsetDateTime::from_unix_timestamp(session.expires_at).unwrap_or(now);
+        let exp = after(now, self.config.tokens.access).min(session_end);
+        let grant = Grant {
+            sub: user.id.to_string(),
+            scopes: scopes.clone(),
+            role: Some(user.role.clone()),
+            sid: Some(session.id.to_string()),
+            username: Some(user.username.clone()),
+            client_id: None,
+        };
+        let (access_token, _) = self.tokens.sign(grant, now, exp).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(Issued {
+            access_token,
+            refresh_token: None,
+            expires_in: seconds_until(now, exp),
+            scopes,
+            principal: super::accounts::principal(user),
+        })
+    }
+
+    /// Revokes a session in the store and the live view, durably.
+    async fn revoke_session(&self, session_id: Uuid) -> Result<bool, ServiceError> {
+        let revoked = self.store.revoke_session(session_id, self.now().unix_timestamp())?;
+        self.store.commit().await?;
+        self.live.remove(session_id);
+        Ok(revoked)
+    }
+
+    /// `POST /api/auth/token/refresh`: exchanges a refresh token for a new pair. The
+    /// old token dies; presenting an already-exchanged token revokes its whole session.
+    pub async fn rotate_refresh(&self, token: Option<Secret>, origin: Origin) -> Result<Issued, ServiceError> {
+        let invalid = || ServiceError::InvalidToken { presented: true };
+        let token = token.ok_or(ServiceError::InvalidRequest {
+            field: Some("refreshToken"),
+            message: "refreshToken is required".into(),
+        })?;
+        if !token.expose().starts_with(REFRESH_PREFIX) {
+            return Err(invalid());
+        }
+        let old = token.digest();
+        let now = self.now();
+        let Some(record) = self.store.refresh_token(&old)? else {
+            return Err(invalid());
+        };
+        if record.rotated_at.is_some() {
+            return Err(self.reuse_detected(record.session_id, origin).await);
+        }
+        let session = self.store.session(record.session_id)?.ok_or_else(invalid)?;
+        if now.unix_timestamp() >= record.expires_at || !session.is_live(now.unix_timestamp()) {
+            return Err(invalid());
+        }
+        let user = self.store.user(session.user_id)?.filter(|u| !u.disabled).ok_or_else(invalid)?;
+        let next = opaque::generate(REFRESH_PREFIX)?;
+        let next_record = RefreshRecord {
+            session_id: session.id,
+            issued_at: now.unix_timestamp(),
+            expires_at: after(now, self.config.tokens.refresh).unix_timestamp().min(session.expires_at),
+            parent: Some(opaque::hex(&old)),
+            rotated_at: None,
+        };
+        match self.store.rotate_refresh(&old, &next.digest(), &next_record, now.unix_timestamp())? {
+            Rotation::Rotated => {}
+            Rotation::Reused { session_id } => return Err(self.reuse_detected(session_id, origin).await),
+            Rotation::Invalid => return Err(invalid()),
+        }
+        let mut issued = self.session_access_token(&user, &session, session.scopes.clone())?;
+        issued.refresh_token = Some(next);
+        self.audit("token.refresh", Some(user.id.to_string()), Some(origin), Some(format!("session {}", session.id)));
+        self.store.commit().await?;
+        Ok(issued)
+    }
+
+    /// A rotated refresh token came back: someone holds a copy. Kill the session.
+    async fn reuse_detected(&self, session_id: Uuid, origin: Origin) -> ServiceError {
+        tracing::warn!(%session_id, addr = %origin.addr, "refresh token reuse; revoking the session");
+        self.audit("token.reuse", None, Some(origin), Some(format!("session {session_id} revoked")));
+        match self.revoke_session(session_id).await {
+            Ok(_) => ServiceError::InvalidToken { presented: true },
+            Err(e) => e,
+        }
+    }
+
+    /// `POST /api/auth/refresh`: a new access token for the caller's session, with the
+    /// same scopes, never outliving the session.
+    pub async fn refresh_access(&self, caller: Caller) -> Result<Issued, ServiceError> {
+        let Caller::Session { session_id, user_id, claims } = caller else {
+            return Err(ServiceError::InsufficientScope("a session access token is required"));
+        };
+        let invalid = || ServiceError::InvalidToken { presented: true };
+        let session = self.store.session(session_id)?.ok_or_else(invalid)?;
+        let user = self.store.user(user_id)?.filter(|u| !u.disabled).ok_or_else(invalid)?;
+        self.session_access_token(&user, &session, tessera_common::scopes::parse(&claims.scope))
+    }
+
+    /// `POST /api/auth/logout`: revokes the caller's session.
+    pub async fn logout(&self, caller: Caller, origin: Origin) -> Result<(), ServiceError> {
+        let Caller::Session { session_id, user_id, .. } = caller else {
+            return Err(ServiceError::InsufficientScope("a session access token is required"));
+        };
+        self.audit("logout", Some(user_id.to_string()), Some(origin), Some(format!("session {session_id}")));
+        self.revoke_session(session_id).await?;
+        Ok(())
+    }
+}

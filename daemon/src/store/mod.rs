@@ -1,0 +1,407 @@
+//! The store: the only code that knows sled. Typed records in named trees, the schema
+//! version, unique indexes kept in step by transactions, and durable commits.
+//!
+//! Trees: `meta` (schema version), `users` (id → [`UserRecord`]), `users_by_name` and
+//! `users_by_email` (lower-cased → id), `sessions` (id → [`SessionRecord`]),
+//! `user_sessions` (user id ‖ session id, an index), `refresh` (SHA-256 of the secret →
+//! [`RefreshRecord`]), `keys` (kid → [`KeyRecord`]), `audit` (sequence → [`AuditRecord`],
+//! the newest [`AUDIT_CAPACITY`] kept).
+//!
+//! Writes land in sled at once; callers then await [`Store::commit`] before they
+//! acknowledge anything, which flushes and fsyncs (see [`commit`]).
+
+mod commit;
+pub mod records;
+
+pub use records::{AuditRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use uuid::Uuid;
+
+/// Version of the on-disk layout written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+/// How many audit entries are kept; older ones are dropped as new ones arrive.
+pub const AUDIT_CAPACITY: u64 = 10_000;
+/// sled's page cache; the default (1 GiB) is far more than an auth store needs.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Failures of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stored record could not be decoded.
+    #[error("corrupt record in {tree}: {detail}")]
+    Corrupt {
+        /// The tree holding it.
+        tree: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// The data was written by a newer Tessera.
+    #[error("data schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
+    SchemaTooNew {
+        /// Version found on disk.
+        found: u32,
+    },
+    /// A unique index already holds the value.
+    #[error("{0} already taken")]
+    Taken(Unique),
+}
+
+/// The unique indexes of users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// `users_by_name`.
+    Username,
+    /// `users_by_email`.
+    Email,
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unique::Username => "username",
+            Unique::Email => "email",
+        })
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Engine(e.to_string())
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is now dead and the new one stored.
+    Rotated,
+    /// The token had already been exchanged: a replay. Nothing was written.
+    Reused {
+        /// The session the token belonged to.
+        session_id: Uuid,
+    },
+    /// Unknown token, or its session is revoked. Nothing was written.
+    Invalid,
+}
+
+/// Handle to the open store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    db: sled::Db,
+    users: sled::Tree,
+    users_by_name: sled::Tree,
+    users_by_email: sled::Tree,
+    sessions: sled::Tree,
+    user_sessions: sled::Tree,
+    refresh: sled::Tree,
+    keys: sled::Tree,
+    audit: sled::Tree,
+    audit_next: AtomicU64,
+    commit: commit::GroupCommit,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Engine(format!("encoding a record: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { tree, detail: e.to_string() })
+}
+
+fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Io { context, source }
+}
+
+/// Index key of a session under its user.
+fn user_session_key(user_id: Uuid, session_id: Uuid) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(user_id.as_bytes());
+    key[16..].copy_from_slice(session_id.as_bytes());
+    key
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0700) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(dir)?;
+        let db_dir = dir.join("store");
+        let db = sled::Config::new().path(&db_dir).cache_capacity(CACHE_BYTES).open()?;
+        sync_dir(dir)?;
+        sync_dir(&db_dir)?;
+        let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt { tree: "meta", detail: "schema_version".into() })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew { found });
+                }
+            }
+        }
+        let audit = db.open_tree("audit")?;
+        let audit_next = match audit.last()? {
+            Some((k, _)) => <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).unwrap_or(0) + 1,
+            None => 0,
+        };
+        let store = Self {
+            users: db.open_tree("users")?,
+            users_by_name: db.open_tree("users_by_name")?,
+            users_by_email: db.open_tree("users_by_email")?,
+            sessions: db.open_tree("sessions")?,
+            user_sessions: db.open_tree("user_sessions")?,
+            refresh: db.open_tree("refresh")?,
+            keys: db.open_tree("keys")?,
+            audit,
+            audit_next: AtomicU64::new(audit_next),
+            commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
+            db,
+        };
+        Ok(store)
+    }
+
+    /// Waits until every write made so far is on stable storage (flush + fsync, shared
+    /// with concurrent callers). Call before acknowledging a mutation.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        self.commit.sync().await.map_err(StoreError::Engine)
+    }
+
+    /// Flushes synchronously (shutdown).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// True while the store accepts writes.
+    pub fn is_healthy(&self) -> bool {
+        self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()
+    }
+
+    // ----- users -----
+
+    /// Inserts a new user, failing with [`StoreError::Taken`] if the username or email
+    /// is already used (compared lower-cased).
+    pub fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let value = encode(user)?;
+        let name_key = user.username.to_lowercase();
+        let email_key = user.email.to_lowercase();
+        let id = user.id.as_bytes();
+        (&self.users, &self.users_by_name, &self.users_by_email).transaction(|(users, by_name, by_email)| {
+            if by_name.get(name_key.as_bytes())?.is_some() {
+                return abort(StoreError::Taken(Unique::Username));
+            }
+            if by_email.get(email_key.as_bytes())?.is_some() {
+                return abort(StoreError::Taken(Unique::Email));
+            }
+            by_name.insert(name_key.as_bytes(), id)?;
+            by_email.insert(email_key.as_bytes(), id)?;
+            users.insert(id, value.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The user with `id`.
+    pub fn user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        self.users.get(id.as_bytes())?.map(|v| decode("users", &v)).transpose()
+    }
+
+    /// The user whose username, or email when `login` holds an `@`, matches `login`
+    /// case-insensitively.
+    pub fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
+        let index = if login.contains('@') { &self.users_by_email } else { &self.users_by_name };
+        let Some(id) = index.get(login.to_lowercase().as_bytes())? else {
+            return Ok(None);
+        };
+        let id = Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt { tree: "users index", detail: e.to_string() })?;
+        self.user(id)
+    }
+
+    // ----- sessions and refresh tokens -----
+
+    /// Stores a new session with its first refresh token.
+    pub fn create_session(&self, session: &SessionRecord, digest: &[u8; 32], first: &RefreshRecord) -> Result<(), StoreError> {
+        let value = encode(session)?;
+        let refresh = encode(first)?;
+        let index_key = user_session_key(session.user_id, session.id);
+        (&self.sessions, &self.user_sessions, &self.refresh).transaction(|(sessions, index, tokens)| {
+            sessions.insert(session.id.as_bytes(), value.as_slice())?;
+            index.insert(&index_key, &[])?;
+            tokens.insert(digest, refresh.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The session with `id`.
+    pub fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        self.sessions.get(id.as_bytes())?.map(|v| decode("sessions", &v)).transpose()
+    }
+
+    /// Every session that is neither revoked nor past its maximum age at `now`.
+    pub fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut live = Vec::new();
+        for entry in self.sessions.iter() {
+            let (_, v) = entry?;
+            let session: SessionRecord = decode("sessions", &v)?;
+            if session.is_live(now) {
+                live.push(session);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Marks a session revoked. Returns false if it was unknown or already revoked.
+    pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<bool, StoreError> {
+        let revoked = self.sessions.transaction(|sessions| {
+            let Some(v) = sessions.get(id.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut session: SessionRecord = decode("sessions", &v).or_else(abort)?;
+            if session.revoked_at.is_some() {
+                return Ok(false);
+            }
+            session.revoked_at = Some(now);
+            sessions.insert(id.as_bytes(), encode(&session).or_else(abort)?)?;
+            Ok(true)
+        })?;
+        Ok(revoked)
+    }
+
+    /// The refresh token stored under `digest`.
+    pub fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
+        self.refresh.get(digest)?.map(|v| decode("refresh", &v)).transpose()
+    }
+
+    /// Exchanges the refresh token `old` for `new` atomically: succeeds only if `old`
+    /// has not been rotated yet and its session is not revoked.
+    pub fn rotate_refresh(&self, old: &[u8; 32], new: &[u8; 32], record: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+        let value = encode(record)?;
+        let outcome = (&self.refresh, &self.sessions).transaction(|(tokens, sessions)| {
+            let Some(v) = tokens.get(old)? else {
+                return Ok(Rotation::Invalid);
+            };
+            let mut current: RefreshRecord = decode("refresh", &v).or_else(abort)?;
+            if current.rotated_at.is_some() {
+                return Ok(Rotation::Reused { session_id: current.session_id });
+            }
+            let Some(s) = sessions.get(current.session_id.as_bytes())? else {
+                return Ok(Rotation::Invalid);
+            };
+            let session: SessionRecord = decode("sessions", &s).or_else(abort)?;
+            if session.revoked_at.is_some() {
+                return Ok(Rotation::Invalid);
+            }
+            current.rotated_at = Some(now);
+            tokens.insert(old, encode(&current).or_else(abort)?)?;
+            tokens.insert(new, value.as_slice())?;
+            Ok(Rotation::Rotated)
+        })?;
+        Ok(outcome)
+    }
+
+    // ----- signing keys -----
+
+    /// Every stored signing key, oldest first.
+    pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut keys: Vec<KeyRecord> =
+            self.keys.iter().values().map(|v| v.map_err(StoreError::from).and_then(|v| decode("keys", &v))).collect::<Result<_, _>>()?;
+        keys.sort_by_key(|k| k.created_at);
+        Ok(keys)
+    }
+
+    /// Inserts or replaces a signing key.
+    pub fn put_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        self.keys.insert(key.kid.as_bytes(), encode(key)?)?;
+        Ok(())
+    }
+
+    // ----- audit trail -----
+
+    /// Appends to the audit trail, dropping the oldest entry past [`AUDIT_CAPACITY`].
+    pub fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let seq = self.audit_next.fetch_add(1, Ordering::SeqCst);
+        self.audit.insert(seq.to_be_bytes(), encode(record)?)?;
+        if let Some(old) = seq.checked_sub(AUDIT_CAPACITY) {
+            self.audit.remove(old.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries, oldest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut out: Vec<AuditRecord> = self
+            .audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|e| e.map_err(StoreError::from).and_then(|(_, v)| decode("audit", &v)))
+            .collect::<Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700 if it does not exist.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(format!("creating data directory {}", dir.display())))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io(format!("setting mode 0700 on {}", dir.display())))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory so that files created in it survive a power cut.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(format!("syncing directory {}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests;

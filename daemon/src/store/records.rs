@@ -1,0 +1,118 @@
+//! Typed records as stored (JSON values in sled trees). Times are Unix seconds.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// A registered account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Account id.
+    pub id: Uuid,
+    /// Username as registered (case kept).
+    pub username: String,
+    /// Email as registered (case kept).
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role name.
+    pub role: String,
+    /// Whether the address has been verified.
+    pub email_verified: bool,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Disabled accounts cannot log in and hold no sessions.
+    pub disabled: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("password_hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login session: the root of a refresh-token lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Session id (`sid` in access tokens).
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Scopes granted at login.
+    pub scopes: Vec<String>,
+    /// Login time.
+    pub created_at: i64,
+    /// Hard end: login + `session_max_age`.
+    pub expires_at: i64,
+    /// Set when revoked (logout, reuse detection, operator).
+    pub revoked_at: Option<i64>,
+}
+
+impl SessionRecord {
+    /// True while neither revoked nor past its maximum age.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// One refresh token, stored under the SHA-256 digest of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    /// The session it belongs to.
+    pub session_id: Uuid,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry: issue + `refresh_ttl`, capped by the session's end.
+    pub expires_at: i64,
+    /// Digest (hex) of the token this one replaced, if any.
+    pub parent: Option<String>,
+    /// Set once the token has been exchanged; presenting it again is reuse.
+    pub rotated_at: Option<i64>,
+}
+
+/// An Ed25519 signing key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// PASERK id (`k4.pid.…`).
+    pub kid: String,
+    /// Ed25519 secret key (seed followed by public key, 64 bytes).
+    pub secret: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it stopped signing; `None` for the active key.
+    pub retired_at: Option<i64>,
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Event time.
+    pub at: i64,
+    /// What happened, e.g. `login.success`, `refresh.reuse`.
+    pub event: String,
+    /// The account concerned (id, or the login name tried), if any.
+    pub subject: Option<String>,
+    /// Client address, for HTTP events.
+    pub addr: Option<String>,
+    /// Extra context (never a secret).
+    pub detail: Option<String>,
+}
