@@ -154,7 +154,10 @@ mod tests {
             expires_in: 3600,
             token_type: "Bearer".into(),
             scopes: vec!["read".into()],
-            user: Principal::Guest(GuestView { id: "guest:abc".into(), role: "guest".into() }),
+            user: Principal::Guest(GuestView {
+                id: "guest:abc".into(),
+                role: "guest".into(),
+            }),
         };
         let json = serde_json::to_string(&resp).unwrap_or_default();
         assert_eq!(
@@ -166,7 +169,10 @@ mod tests {
 
     #[test]
     fn me_is_flat_and_round_trips() {
-        let me = MeResponse { user: Principal::User(alice()), scopes: vec!["read".into()] };
+        let me = MeResponse {
+            user: Principal::User(alice()),
+            scopes: vec!["read".into()],
+        };
         let json = serde_json::to_string(&me).unwrap_or_default();
         assert_eq!(
             json,
@@ -178,7 +184,11 @@ mod tests {
 
     #[test]
     fn error_body_omits_absent_field() {
-        let body = ErrorBody { error: "NOT_FOUND".into(), message: "no such route".into(), field: None };
+        let body = ErrorBody {
+            error: "NOT_FOUND".into(),
+            message: "no such route".into(),
+            field: None,
+        };
         assert_eq!(
             serde_json::to_string(&body).unwrap_or_default(),
             r#"{"error":"NOT_FOUND","message":"no such route"}"#

@@ -34,7 +34,9 @@ impl ManualClock {
     /// A manual clock starting at `start`.
     pub fn new(start: OffsetDateTime) -> Arc<Self> {
         let nanos = i64::try_from(start.unix_timestamp_nanos()).unwrap_or(0);
-        Arc::new(Self { unix_nanos: AtomicI64::new(nanos) })
+        Arc::new(Self {
+            unix_nanos: AtomicI64::new(nanos),
+        })
     }
 
     /// Moves the clock forward.
@@ -55,7 +57,8 @@ impl Clock for ManualClock {
 /// Formats a time as RFC 3339 (seconds precision, `Z`).
 pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Parses an RFC 3339 time.

@@ -15,8 +15,9 @@ use std::time::Duration;
 pub struct Config {
     /// HTTP listen address (`server.listen`).
     pub listen: SocketAddr,
-    /// `iss` of every token (`server.issuer`).
-    pub issuer: String,
+    /// `iss` of every token (`server.issuer`); `None` derives it from the bound
+    /// listen address (see [`Config::issuer`]).
+    pub issuer: Option<String>,
     /// Where the store lives (`storage.data_dir`).
     pub data_dir: PathBuf,
     /// Admin socket path (`admin.socket`; default `<data_dir>/admin.sock`).
@@ -132,6 +133,12 @@ impl Config {
         }
     }
 
+    /// The issuer: `server.issuer`, else `http://` + the address actually bound (which
+    /// differs from `listen` when that asks for port 0).
+    pub fn issuer(&self, bound: SocketAddr) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+
     /// Scopes of `role`, or `None` for an unknown role.
     pub fn role_scopes(&self, role: &str) -> Option<&[String]> {
         self.roles.get(role).map(Vec::as_slice)
@@ -146,7 +153,10 @@ struct Reader {
 
 impl Reader {
     fn new(table: toml::Table) -> Self {
-        Self { table, problems: Vec::new() }
+        Self {
+            table,
+            problems: Vec::new(),
+        }
     }
 
     fn problem(&mut self, key: &str, what: impl std::fmt::Display) {
@@ -166,7 +176,10 @@ impl Reader {
         match self.take(section, key)? {
             toml::Value::String(s) => Some(s),
             other => {
-                self.problem(&format!("{section}.{key}"), format!("expected a string, found {}", other.type_str()));
+                self.problem(
+                    &format!("{section}.{key}"),
+                    format!("expected a string, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -177,7 +190,10 @@ impl Reader {
             None => default,
             Some(toml::Value::Boolean(b)) => b,
             Some(other) => {
-                self.problem(&format!("{section}.{key}"), format!("expected true or false, found {}", other.type_str()));
+                self.problem(
+                    &format!("{section}.{key}"),
+                    format!("expected true or false, found {}", other.type_str()),
+                );
                 default
             }
         }
@@ -278,7 +294,11 @@ impl Reader {
         }
 
         let file_listen = self.string("server", "listen");
-        let listen_text = overrides.listen.clone().or(file_listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or(file_listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = match listen_text.parse::<SocketAddr>() {
             Ok(addr) => addr,
             Err(_) => {
@@ -286,17 +306,20 @@ impl Reader {
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }
         };
-        let issuer = match self.string("server", "issuer").filter(|s| !s.is_empty()) {
-            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
-            None if listen.ip().is_unspecified() => {
-                self.problem("server.issuer", "must be set when server.listen is a wildcard address");
-                String::new()
-            }
-            None => format!("http://{listen}"),
-        };
+        let issuer = self
+            .string("server", "issuer")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_end_matches('/').to_owned());
+        if issuer.is_none() && listen.ip().is_unspecified() {
+            self.problem("server.issuer", "must be set when server.listen is a wildcard address");
+        }
 
         let file_dir = self.string("storage", "data_dir").map(PathBuf::from);
-        let data_dir = overrides.data_dir.clone().or(file_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(file_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let admin_socket = self
             .string("admin", "socket")
             .filter(|s| !s.is_empty())
@@ -315,7 +338,10 @@ impl Reader {
             None | Some("open") => true,
             Some("closed") => false,
             Some(other) => {
-                self.problem("registration.mode", format!("expected \"open\" or \"closed\", found {other:?}"));
+                self.problem(
+                    "registration.mode",
+                    format!("expected \"open\" or \"closed\", found {other:?}"),
+                );
                 true
             }
         };
@@ -363,13 +389,25 @@ impl Reader {
                 roles,
             })
         } else {
-            Err(ConfigError { problems: self.problems })
+            Err(ConfigError {
+                problems: self.problems,
+            })
         }
     }
 }
 
 const KNOWN_SECTIONS: &[&str] = &[
-    "server", "storage", "admin", "tokens", "registration", "oauth", "guest", "password", "throttle", "argon2", "roles",
+    "server",
+    "storage",
+    "admin",
+    "tokens",
+    "registration",
+    "oauth",
+    "guest",
+    "password",
+    "throttle",
+    "argon2",
+    "roles",
 ];
 
 /// Parses `90s`, `15m`, `1h`, `7d`.
@@ -385,7 +423,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => n.checked_mul(60),
         "h" => n.checked_mul(3600),
         "d" => n.checked_mul(86_400),
-        _ => return Err(format!("{text:?} is not a duration (a number followed by s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration (a number followed by s, m, h or d)"
+            ));
+        }
     };
     // Bounded to 100 years so every derived timestamp stays representable.
     match secs {
@@ -395,12 +437,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn is_valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
 fn is_valid_scope(scope: &str) -> bool {
-    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]
@@ -412,13 +460,20 @@ mod tests {
     fn embedded_default_matches_contract() {
         let c = Config::embedded(&Overrides::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.issuer(c.listen), "http://127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from("./tessera-data"));
         assert_eq!(c.admin_socket, PathBuf::from("./tessera-data/admin.sock"));
         assert_eq!(c.tokens.access, Duration::from_secs(3600));
         assert_eq!(c.tokens.session_max_age, Duration::from_secs(30 * 86_400));
         assert!(c.registration_open && !c.guest_enabled && !c.password_grant);
-        assert_eq!(c.argon2, Argon2Config { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            c.argon2,
+            Argon2Config {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
         assert_eq!(c.role_scopes("user").unwrap(), ["read", "write"]);
         let set: BTreeSet<&str> = c.roles.keys().map(String::as_str).collect();
         assert!(["admin", "user", "guest"].iter().all(|r| set.contains(r)));
@@ -427,10 +482,13 @@ mod tests {
     #[test]
     fn overrides_win_over_file() {
         let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\ndata_dir = \"/tmp/a\"\n";
-        let o = Overrides { listen: Some("127.0.0.1:9100".into()), data_dir: None };
+        let o = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            data_dir: None,
+        };
         let c = Config::from_toml(text, &o).unwrap();
         assert_eq!(c.listen.port(), 9100);
-        assert_eq!(c.issuer, "http://127.0.0.1:9100");
+        assert_eq!(c.issuer(c.listen), "http://127.0.0.1:9100");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/a"));
         assert_eq!(c.admin_socket, PathBuf::from("/tmp/a/admin.sock"));
     }

@@ -82,27 +82,44 @@ impl Daemon {
 /// Everything is ready to answer when this returns.
 pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Daemon, DaemonError> {
     let config = Arc::new(config);
-    let service = Arc::new(Service::open(Arc::clone(&config), Arc::new(clock::SystemClock)).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| DaemonError::Bind { addr: config.listen, source })?;
-    let local_addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.listen, source })?;
+        .map_err(|source| DaemonError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| DaemonError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let issuer = config.issuer(local_addr);
+    let service = Arc::new(Service::open(Arc::clone(&config), Arc::new(clock::SystemClock), issuer).await?);
 
     let (stopping_tx, stopping) = watch::channel(false);
-    let server = warp::serve(http::routes(Arc::clone(&service))).incoming(listener).graceful(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(true);
-    });
+    let server = warp::serve(http::routes(Arc::clone(&service)))
+        .incoming(listener)
+        .graceful(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        });
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
     let task = tokio::spawn(serve(server.run(), Arc::clone(&service), stopping));
     tracing::info!(
         data_dir = %config.data_dir.display(),
         "tesserad listening on http://{local_addr}"
     );
-    Ok(Daemon { local_addr, service, task })
+    Ok(Daemon {
+        local_addr,
+        service,
+        task,
+    })
 }
 
-async fn serve(server: impl Future<Output = ()>, service: Arc<Service>, mut stopping: watch::Receiver<bool>) -> Result<(), DaemonError> {
+async fn serve(
+    server: impl Future<Output = ()>,
+    service: Arc<Service>,
+    mut stopping: watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
     let deadline = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -14,10 +14,10 @@ struct Args {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// HTTP listen address, overriding the file.
-    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    #[arg(long, global = true, env = "TESSERA_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
     /// Data directory, overriding the file.
-    #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "TESSERA_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -30,7 +30,10 @@ enum Command {
 }
 
 fn load(args: &Args) -> Result<Config, ConfigError> {
-    let overrides = Overrides { listen: args.listen.clone(), data_dir: args.data_dir.clone() };
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+    };
     match &args.config {
         Some(path) => Config::from_file(path, &overrides),
         None => Config::embedded(&overrides),
@@ -124,7 +127,10 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {

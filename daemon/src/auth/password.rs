@@ -77,9 +77,16 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _admitted = Arc::clone(&self.admitted).try_acquire_owned().map_err(|_| PasswordError::Overloaded)?;
-        let _running = Arc::clone(&self.running).acquire_owned().await.map_err(|e| PasswordError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| PasswordError::Internal(e.to_string()))?
+        let _admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| PasswordError::Overloaded)?;
+        let _running = Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(|e| PasswordError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| PasswordError::Internal(e.to_string()))?
     }
 }
 
@@ -97,14 +104,22 @@ fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordErro
 mod tests {
     use super::*;
 
-    const CHEAP: Argon2Config = Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 };
+    const CHEAP: Argon2Config = Argon2Config {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[tokio::test]
     async fn hash_and_verify() {
         let p = Passwords::new(CHEAP, 2).unwrap();
         let phc = p.hash(Secret::new("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(p.verify(Secret::new("correct horse".into()), Some(phc.clone())).await.unwrap());
+        assert!(
+            p.verify(Secret::new("correct horse".into()), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!p.verify(Secret::new("wrong".into()), Some(phc)).await.unwrap());
         assert!(!p.verify(Secret::new("anything".into()), None).await.unwrap());
     }
@@ -113,7 +128,12 @@ mod tests {
     async fn full_queue_is_overloaded_not_unbounded() {
         let p = Passwords::new(CHEAP, 1).unwrap();
         // Hold every admission slot, as a flood would.
-        let _held = Arc::clone(&p.admitted).try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32).unwrap();
-        assert!(matches!(p.hash(Secret::new("pw".into())).await, Err(PasswordError::Overloaded)));
+        let _held = Arc::clone(&p.admitted)
+            .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)
+            .unwrap();
+        assert!(matches!(
+            p.hash(Secret::new("pw".into())).await,
+            Err(PasswordError::Overloaded)
+        ));
     }
 }

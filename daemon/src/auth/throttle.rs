@@ -37,7 +37,10 @@ pub struct Throttle {
 impl Throttle {
     /// An empty throttle.
     pub fn new(config: ThrottleConfig) -> Self {
-        Self { config, counters: Mutex::new(Counters::default()) }
+        Self {
+            config,
+            counters: Mutex::new(Counters::default()),
+        }
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
@@ -47,12 +50,15 @@ impl Throttle {
     /// `Err(retry_after)` when `account` from `addr` is blocked at `now`.
     pub fn check(&self, account: &str, addr: IpAddr, now: OffsetDateTime) -> Result<(), Duration> {
         let counters = self.counters();
-        let blocked = [counters.pairs.get(&(account.to_owned(), addr)), counters.addrs.get(&addr)]
-            .into_iter()
-            .flatten()
-            .filter(|c| c.blocked_until > now)
-            .map(|c| c.blocked_until - now)
-            .max();
+        let blocked = [
+            counters.pairs.get(&(account.to_owned(), addr)),
+            counters.addrs.get(&addr),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.blocked_until > now)
+        .map(|c| c.blocked_until - now)
+        .max();
         match blocked {
             None => Ok(()),
             Some(left) => {
@@ -67,7 +73,13 @@ impl Throttle {
         let config = self.config;
         let mut counters = self.counters();
         let pair_limit = config.max_failures;
-        bump(&mut counters.pairs, (account.to_owned(), addr), pair_limit, &config, now);
+        bump(
+            &mut counters.pairs,
+            (account.to_owned(), addr),
+            pair_limit,
+            &config,
+            now,
+        );
         bump(&mut counters.addrs, addr, pair_limit.saturating_mul(10), &config, now);
         if counters.pairs.len() > SWEEP_THRESHOLD || counters.addrs.len() > SWEEP_THRESHOLD {
             sweep_locked(&mut counters, config.window, now);
@@ -87,7 +99,11 @@ impl Throttle {
 }
 
 fn bump<K: Hash + Eq>(map: &mut HashMap<K, Counter>, key: K, limit: u32, config: &ThrottleConfig, now: OffsetDateTime) {
-    let fresh = Counter { failures: 0, last_failure: now, blocked_until: now };
+    let fresh = Counter {
+        failures: 0,
+        last_failure: now,
+        blocked_until: now,
+    };
     let counter = map.entry(key).or_insert(fresh);
     if now - counter.last_failure > config.window {
         *counter = fresh;

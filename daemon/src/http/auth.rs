@@ -74,7 +74,10 @@ fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error =
                         password: f.secret("password")?,
                         display_name: f.string("displayName")?,
                     };
-                    Ok(token_response(StatusCode::CREATED, service.register(input, origin).await?))
+                    Ok(token_response(
+                        StatusCode::CREATED,
+                        service.register(input, origin).await?,
+                    ))
                 }
                 .await,
             )
@@ -96,7 +99,11 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
                 async {
                     let username = f.string("username")?;
                     let email = f.string("email")?;
-                    let input = Login { login: username.or(email), password: f.secret("password")?, scopes: f.scopes()? };
+                    let input = Login {
+                        login: username.or(email),
+                        password: f.secret("password")?,
+                        scopes: f.scopes()?,
+                    };
                     Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
                 }
                 .await,
@@ -116,7 +123,10 @@ fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
             respond(
                 async {
                     let token = f.secret("refreshToken")?;
-                    Ok(token_response(StatusCode::OK, service.rotate_refresh(token, origin).await?))
+                    Ok(token_response(
+                        StatusCode::OK,
+                        service.rotate_refresh(token, origin).await?,
+                    ))
                 }
                 .await,
             )
@@ -130,20 +140,22 @@ fn refresh(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = 
         .and(with_service(service))
         .and(bearer())
         .and(body::fields())
-        .then(|service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
-            let mut f = fields!(body);
-            respond(
-                async {
-                    let token = match bearer {
-                        Some(token) => Some(token),
-                        None => f.string("token")?,
-                    };
-                    let caller = service.authenticate(token.as_deref())?;
-                    Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
-                }
-                .await,
-            )
-        })
+        .then(
+            |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
+                let mut f = fields!(body);
+                respond(
+                    async {
+                        let token = match bearer {
+                            Some(token) => Some(token),
+                            None => f.string("token")?,
+                        };
+                        let caller = service.authenticate(token.as_deref())?;
+                        Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
+                    }
+                    .await,
+                )
+            },
+        )
 }
 
 /// POST /api/auth/guest
@@ -161,16 +173,18 @@ fn logout(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_service(service))
         .and(origin())
         .and(bearer())
-        .then(|service: Arc<Service>, origin: Origin, bearer: Option<String>| async move {
-            respond(
-                async {
-                    let caller = service.authenticate(bearer.as_deref())?;
-                    service.logout(caller, origin).await?;
-                    Ok(no_content())
-                }
-                .await,
-            )
-        })
+        .then(
+            |service: Arc<Service>, origin: Origin, bearer: Option<String>| async move {
+                respond(
+                    async {
+                        let caller = service.authenticate(bearer.as_deref())?;
+                        service.logout(caller, origin).await?;
+                        Ok(no_content())
+                    }
+                    .await,
+                )
+            },
+        )
 }
 
 /// GET /api/auth/me

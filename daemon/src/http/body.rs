@@ -51,7 +51,11 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    if length.as_deref().and_then(|l| l.trim().parse::<u64>().ok()).is_some_and(|l| l > MAX_BODY as u64) {
+    if length
+        .as_deref()
+        .and_then(|l| l.trim().parse::<u64>().ok())
+        .is_some_and(|l| l > MAX_BODY as u64)
+    {
         return Err(error::payload_too_large(MAX_BODY));
     }
     let mut buf = Vec::new();
@@ -73,7 +77,10 @@ where
             Err(_) => Err(invalid("the body is not valid JSON")),
         },
         Some(Kind::Form) => match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&buf) {
-            Ok(pairs) => Ok(Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(), form: true }),
+            Ok(pairs) => Ok(Fields {
+                map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+                form: true,
+            }),
             Err(_) => Err(invalid("the body is not valid form encoding")),
         },
         None => Err(error::unsupported_media_type()),
@@ -81,11 +88,17 @@ where
 }
 
 fn invalid(message: &str) -> Response {
-    error::service_error(&ServiceError::InvalidRequest { field: None, message: message.to_owned() })
+    error::service_error(&ServiceError::InvalidRequest {
+        field: None,
+        message: message.to_owned(),
+    })
 }
 
 fn wrong_type(field: &'static str, what: &str) -> ServiceError {
-    ServiceError::InvalidRequest { field: Some(field), message: format!("{field} must be {what}") }
+    ServiceError::InvalidRequest {
+        field: Some(field),
+        message: format!("{field} must be {what}"),
+    }
 }
 
 impl Fields {
@@ -134,16 +147,30 @@ mod tests {
     use bytes::Bytes;
 
     async fn parse(content_type: Option<&str>, body: &[u8]) -> BodyResult {
-        let chunks: Vec<Result<Bytes, warp::Error>> = body.chunks(1000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        read(content_type.map(str::to_owned), None, futures_util::stream::iter(chunks)).await
+        let chunks: Vec<Result<Bytes, warp::Error>> =
+            body.chunks(1000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        read(
+            content_type.map(str::to_owned),
+            None,
+            futures_util::stream::iter(chunks),
+        )
+        .await
     }
 
     #[tokio::test]
     async fn json_and_form_give_the_same_fields() {
-        let mut json = parse(Some("application/json; charset=utf-8"), br#"{"username":"al","scopes":["read","write"],"x":1}"#)
-            .await
-            .unwrap();
-        let mut form = parse(Some("application/x-www-form-urlencoded"), b"username=al&scope=read+write").await.unwrap();
+        let mut json = parse(
+            Some("application/json; charset=utf-8"),
+            br#"{"username":"al","scopes":["read","write"],"x":1}"#,
+        )
+        .await
+        .unwrap();
+        let mut form = parse(
+            Some("application/x-www-form-urlencoded"),
+            b"username=al&scope=read+write",
+        )
+        .await
+        .unwrap();
         for f in [&mut json, &mut form] {
             assert_eq!(f.string("username").unwrap().as_deref(), Some("al"));
             assert_eq!(f.scopes().unwrap().unwrap(), ["read", "write"]);
@@ -164,10 +191,15 @@ mod tests {
     async fn other_types_and_bad_bodies() {
         assert_eq!(parse(Some("text/plain"), b"hi").await.unwrap_err().status(), 415);
         assert_eq!(parse(None, b"hi").await.unwrap_err().status(), 415);
-        assert_eq!(parse(Some("application/json"), b"{nope").await.unwrap_err().status(), 400);
+        assert_eq!(
+            parse(Some("application/json"), b"{nope").await.unwrap_err().status(),
+            400
+        );
         assert_eq!(parse(Some("application/json"), b"[1]").await.unwrap_err().status(), 400);
         assert!(parse(None, b"").await.is_ok());
-        let mut f = parse(Some("application/json"), br#"{"username":5,"scopes":"read"}"#).await.unwrap();
+        let mut f = parse(Some("application/json"), br#"{"username":5,"scopes":"read"}"#)
+            .await
+            .unwrap();
         assert!(f.string("username").is_err());
         assert_eq!(f.scopes().unwrap().unwrap(), ["read"]);
     }

@@ -14,7 +14,11 @@ pub struct WrongMethod(pub &'static str);
 impl warp::reject::Reject for WrongMethod {}
 
 fn body(status: StatusCode, code: &str, message: impl Into<String>, field: Option<&str>) -> Response {
-    let body = ErrorBody { error: code.to_owned(), message: message.into(), field: field.map(str::to_owned) };
+    let body = ErrorBody {
+        error: code.to_owned(),
+        message: message.into(),
+        field: field.map(str::to_owned),
+    };
     reply::json(status, &body, Cache::NoStore)
 }
 
@@ -34,8 +38,16 @@ pub fn service_error(err: &ServiceError) -> Response {
         E::InvalidScope(_) => body(StatusCode::BAD_REQUEST, "INVALID_SCOPE", message, None),
         E::LoginFailed => body(StatusCode::UNAUTHORIZED, "LOGIN_FAILED", message, None),
         E::InvalidToken { presented } => {
-            let challenge = if *presented { "Bearer error=\"invalid_token\"" } else { "Bearer" };
-            with_header(body(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message, None), header::WWW_AUTHENTICATE, challenge.into())
+            let challenge = if *presented {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            with_header(
+                body(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", message, None),
+                header::WWW_AUTHENTICATE,
+                challenge.into(),
+            )
         }
         E::InsufficientScope(_) => body(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message, None),
         E::AccountDisabled => body(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED", message, None),
@@ -68,7 +80,12 @@ pub fn service_error(err: &ServiceError) -> Response {
 
 /// 413 `PAYLOAD_TOO_LARGE`.
 pub fn payload_too_large(limit: usize) -> Response {
-    body(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("request body is over {limit} bytes"), None)
+    body(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        format!("request body is over {limit} bytes"),
+        None,
+    )
 }
 
 /// 415 `UNSUPPORTED_MEDIA_TYPE`.
@@ -87,11 +104,21 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
         return Ok(body(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint", None));
     }
     if let Some(WrongMethod(allow)) = rejection.find::<WrongMethod>() {
-        let response = body(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", format!("use {allow}"), None);
+        let response = body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!("use {allow}"),
+            None,
+        );
         return Ok(with_header(response, header::ALLOW, (*allow).to_owned()));
     }
     tracing::debug!(?rejection, "request rejected");
-    Ok(body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "malformed request", None))
+    Ok(body(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "malformed request",
+        None,
+    ))
 }
 
 #[cfg(test)]
@@ -106,7 +133,13 @@ mod tests {
     #[test]
     fn every_service_error_has_its_status_and_headers() {
         let cases: Vec<(ServiceError, u16)> = vec![
-            (ServiceError::InvalidRequest { field: Some("email"), message: "x".into() }, 400),
+            (
+                ServiceError::InvalidRequest {
+                    field: Some("email"),
+                    message: "x".into(),
+                },
+                400,
+            ),
             (ServiceError::InvalidScope("x".into()), 400),
             (ServiceError::LoginFailed, 401),
             (ServiceError::InvalidToken { presented: false }, 401),
@@ -116,8 +149,18 @@ mod tests {
             (ServiceError::RegistrationClosed, 403),
             (ServiceError::UsernameTaken, 409),
             (ServiceError::EmailTaken, 409),
-            (ServiceError::TooManyAttempts { retry_after: Duration::from_secs(4) }, 429),
-            (ServiceError::Overloaded { retry_after: Duration::from_secs(1) }, 503),
+            (
+                ServiceError::TooManyAttempts {
+                    retry_after: Duration::from_secs(4),
+                },
+                429,
+            ),
+            (
+                ServiceError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                },
+                503,
+            ),
             (ServiceError::Internal("disk on fire".into()), 500),
         ];
         for (err, status) in cases {

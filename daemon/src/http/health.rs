@@ -16,11 +16,18 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
 
 /// GET /healthz
 fn healthz(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("healthz").and(method(Method::GET, "GET")).and(with_service(service)).map(|service: Arc<Service>| {
-        if service.is_healthy() {
-            json(StatusCode::OK, &serde_json::json!({"status": "ok"}), Cache::NoStore)
-        } else {
-            json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "unavailable"}), Cache::NoStore)
-        }
-    })
+    warp::path!("healthz")
+        .and(method(Method::GET, "GET"))
+        .and(with_service(service))
+        .map(|service: Arc<Service>| {
+            if service.is_healthy() {
+                json(StatusCode::OK, &serde_json::json!({"status": "ok"}), Cache::NoStore)
+            } else {
+                json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({"status": "unavailable"}),
+                    Cache::NoStore,
+                )
+            }
+        })
 }

@@ -50,7 +50,13 @@ fn method(method: Method, allow: &'static str) -> impl Filter<Extract = (), Erro
     warp::method()
         .and_then(move |actual: Method| {
             let ok = actual == method;
-            async move { if ok { Ok(()) } else { Err(warp::reject::custom(error::WrongMethod(allow))) } }
+            async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(warp::reject::custom(error::WrongMethod(allow)))
+                }
+            }
         })
         .untuple_one()
 }
@@ -70,6 +76,9 @@ fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Cl
         .map(|value: Option<String>| {
             let value = value?;
             let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+                .filter(|t| !t.is_empty())
         })
 }

@@ -18,8 +18,12 @@ pub enum Cache {
 pub fn json<T: Serialize>(status: StatusCode, value: &T, cache: Cache) -> Response {
     let mut response = warp::reply::with_status(warp::reply::json(value), status).into_response();
     if cache == Cache::NoStore {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+            .headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     response
 }
@@ -27,6 +31,8 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T, cache: Cache) -> Respon
 /// An empty response (204).
 pub fn no_content() -> Response {
     let mut response = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

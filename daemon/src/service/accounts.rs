@@ -37,7 +37,10 @@ pub struct Login {
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
-    value.ok_or_else(|| ServiceError::InvalidRequest { field: Some(field), message: format!("{field} is required") })
+    value.ok_or_else(|| ServiceError::InvalidRequest {
+        field: Some(field),
+        message: format!("{field} is required"),
+    })
 }
 
 /// The `user` object of an account.
@@ -97,7 +100,12 @@ impl Service {
         })?;
         let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
         let issued = self.open_session(&user, scopes)?;
-        self.audit("register", Some(user.id.to_string()), Some(origin), Some(user.username.clone()));
+        self.audit(
+            "register",
+            Some(user.id.to_string()),
+            Some(origin),
+            Some(user.username.clone()),
+        );
         self.store.commit().await?;
         Ok(issued)
     }
@@ -116,13 +124,21 @@ impl Service {
             .map_err(|retry_after| ServiceError::TooManyAttempts { retry_after })?;
         let fail = |detail: &str| {
             self.throttle.record_failure(&account, origin.addr, now);
-            self.audit("login.failure", Some(account.clone()), Some(origin), Some(detail.to_owned()));
+            self.audit(
+                "login.failure",
+                Some(account.clone()),
+                Some(origin),
+                Some(detail.to_owned()),
+            );
             ServiceError::LoginFailed
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
         }
-        let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let matched = self
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
         let user = match user {
             Some(user) if matched => user,
             Some(_) => return Err(fail("wrong password")),
@@ -160,10 +176,16 @@ impl Service {
                     .user(*user_id)?
                     .filter(|u| !u.disabled)
                     .ok_or(ServiceError::InvalidToken { presented: true })?;
-                Ok(MeResponse { user: principal(&user), scopes: scopes::parse(&claims.scope) })
+                Ok(MeResponse {
+                    user: principal(&user),
+                    scopes: scopes::parse(&claims.scope),
+                })
             }
             Caller::Guest { claims } => Ok(MeResponse {
-                user: Principal::Guest(GuestView { id: claims.sub.clone(), role: super::guest::ROLE.into() }),
+                user: Principal::Guest(GuestView {
+                    id: claims.sub.clone(),
+                    role: super::guest::ROLE.into(),
+                }),
                 scopes: scopes::parse(&claims.scope),
             }),
         }

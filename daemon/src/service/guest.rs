@@ -19,8 +19,16 @@ impl Service {
         let exp = after(now, self.config.tokens.guest);
         let scopes = self.config.role_scopes(ROLE).unwrap_or_default().to_vec();
         let id = format!("{SUBJECT_PREFIX}{}", uuid::Uuid::new_v4().simple());
-        let grant = Grant { sub: id.clone(), scopes: scopes.clone(), role: Some(ROLE.into()), ..Grant::default() };
-        let (access_token, _) = self.tokens.sign(grant, now, exp).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let grant = Grant {
+            sub: id.clone(),
+            scopes: scopes.clone(),
+            role: Some(ROLE.into()),
+            ..Grant::default()
+        };
+        let (access_token, _) = self
+            .tokens
+            .sign(grant, now, exp)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(Issued {
             access_token,
             refresh_token: None,

@@ -96,7 +96,9 @@ impl From<StoreError> for ServiceError {
 impl From<PasswordError> for ServiceError {
     fn from(e: PasswordError) -> Self {
         match e {
-            PasswordError::Overloaded => ServiceError::Overloaded { retry_after: Duration::from_secs(1) },
+            PasswordError::Overloaded => ServiceError::Overloaded {
+                retry_after: Duration::from_secs(1),
+            },
             PasswordError::Internal(e) => ServiceError::Internal(e),
         }
     }
@@ -165,10 +167,11 @@ pub struct Service {
 
 impl Service {
     /// Opens the store, loads (or makes) the signing key and the live-session view.
-    pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, ServiceError> {
+    /// `issuer` is the `iss` of every token.
+    pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>, issuer: String) -> Result<Self, ServiceError> {
         let store = Store::open(&config.data_dir)?;
         let now = clock.now();
-        let tokens = Tokens::load(&store, config.issuer.clone(), now).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tokens = Tokens::load(&store, issuer, now).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -228,11 +231,16 @@ impl Service {
         match (&claims.sid, claims.sub.starts_with(guest::SUBJECT_PREFIX)) {
             (Some(sid), false) => {
                 let session_id = Uuid::parse_str(sid).map_err(|_| ServiceError::InvalidToken { presented: true })?;
-                let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;
+                let user_id =
+                    Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;
                 if !self.live.is_live(session_id, user_id, now.unix_timestamp()) {
                     return Err(rejected);
                 }
-                Ok(Caller::Session { session_id, user_id, claims })
+                Ok(Caller::Session {
+                    session_id,
+                    user_id,
+                    claims,
+                })
             }
             (None, true) if claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
             _ => Err(rejected),
@@ -273,5 +281,6 @@ fn seconds_until(now: OffsetDateTime, exp: OffsetDateTime) -> u64 {
 
 /// `now + d`, saturating far in the future.
 fn after(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    now.checked_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)).unwrap_or(now)
+    now.checked_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX))
+        .unwrap_or(now)
 }

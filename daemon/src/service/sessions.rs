@@ -29,7 +29,15 @@ impl LiveSessions {
         let map = store
             .live_sessions(now)?
             .into_iter()
-            .map(|s| (s.id, LiveSession { user_id: s.user_id, expires_at: s.expires_at }))
+            .map(|s| {
+                (
+                    s.id,
+                    LiveSession {
+                        user_id: s.user_id,
+                        expires_at: s.expires_at,
+                    },
+                )
+            })
             .collect();
         Ok(Self { map: RwLock::new(map) })
     }
@@ -39,7 +47,13 @@ impl LiveSessions {
     }
 
     fn insert(&self, session: &SessionRecord) {
-        self.write().insert(session.id, LiveSession { user_id: session.user_id, expires_at: session.expires_at });
+        self.write().insert(
+            session.id,
+            LiveSession {
+                user_id: session.user_id,
+                expires_at: session.expires_at,
+            },
+        );
     }
 
     fn remove(&self, id: Uuid) {
@@ -49,7 +63,8 @@ impl LiveSessions {
     /// True when `session_id` is live at `now` and belongs to `user_id`.
     pub fn is_live(&self, session_id: Uuid, user_id: Uuid, now: i64) -> bool {
         let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&session_id).is_some_and(|s| s.user_id == user_id && now < s.expires_at)
+        map.get(&session_id)
+            .is_some_and(|s| s.user_id == user_id && now < s.expires_at)
     }
 
     /// Drops sessions past their maximum age.
@@ -88,7 +103,12 @@ impl Service {
     }
 
     /// Signs an access token for `session`, never outliving it.
-    fn session_access_token(&self, user: &UserRecord, session: &SessionRecord, scopes: Vec<String>) -> Result<Issued, ServiceError> {
+    fn session_access_token(
+        &self,
+        user: &UserRecord,
+        session: &SessionRecord,
+        scopes: Vec<String>,
+    ) -> Result<Issued, ServiceError> {
         let now = self.now();
         let session_end = time::OffsetDateTime::from_unix_timestamp(session.expires_at).unwrap_or(now);
         let exp = after(now, self.config.tokens.access).min(session_end);
@@ -100,7 +120,10 @@ impl Service {
             username: Some(user.username.clone()),
             client_id: None,
         };
-        let (access_token, _) = self.tokens.sign(grant, now, exp).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (access_token, _) = self
+            .tokens
+            .sign(grant, now, exp)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(Issued {
             access_token,
             refresh_token: None,
@@ -141,23 +164,37 @@ impl Service {
         if now.unix_timestamp() >= record.expires_at || !session.is_live(now.unix_timestamp()) {
             return Err(invalid());
         }
-        let user = self.store.user(session.user_id)?.filter(|u| !u.disabled).ok_or_else(invalid)?;
+        let user = self
+            .store
+            .user(session.user_id)?
+            .filter(|u| !u.disabled)
+            .ok_or_else(invalid)?;
         let next = opaque::generate(REFRESH_PREFIX)?;
         let next_record = RefreshRecord {
             session_id: session.id,
             issued_at: now.unix_timestamp(),
-            expires_at: after(now, self.config.tokens.refresh).unix_timestamp().min(session.expires_at),
+            expires_at: after(now, self.config.tokens.refresh)
+                .unix_timestamp()
+                .min(session.expires_at),
             parent: Some(opaque::hex(&old)),
             rotated_at: None,
         };
-        match self.store.rotate_refresh(&old, &next.digest(), &next_record, now.unix_timestamp())? {
+        match self
+            .store
+            .rotate_refresh(&old, &next.digest(), &next_record, now.unix_timestamp())?
+        {
             Rotation::Rotated => {}
             Rotation::Reused { session_id } => return Err(self.reuse_detected(session_id, origin).await),
             Rotation::Invalid => return Err(invalid()),
         }
         let mut issued = self.session_access_token(&user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(next);
-        self.audit("token.refresh", Some(user.id.to_string()), Some(origin), Some(format!("session {}", session.id)));
+        self.audit(
+            "token.refresh",
+            Some(user.id.to_string()),
+            Some(origin),
+            Some(format!("session {}", session.id)),
+        );
         self.store.commit().await?;
         Ok(issued)
     }
@@ -165,7 +202,12 @@ impl Service {
     /// A rotated refresh token came back: someone holds a copy. Kill the session.
     async fn reuse_detected(&self, session_id: Uuid, origin: Origin) -> ServiceError {
         tracing::warn!(%session_id, addr = %origin.addr, "refresh token reuse; revoking the session");
-        self.audit("token.reuse", None, Some(origin), Some(format!("session {session_id} revoked")));
+        self.audit(
+            "token.reuse",
+            None,
+            Some(origin),
+            Some(format!("session {session_id} revoked")),
+        );
         match self.revoke_session(session_id).await {
             Ok(_) => ServiceError::InvalidToken { presented: true },
             Err(e) => e,
@@ -175,7 +217,12 @@ impl Service {
     /// `POST /api/auth/refresh`: a new access token for the caller's session, with the
     /// same scopes, never outliving the session.
     pub async fn refresh_access(&self, caller: Caller) -> Result<Issued, ServiceError> {
-        let Caller::Session { session_id, user_id, claims } = caller else {
+        let Caller::Session {
+            session_id,
+            user_id,
+            claims,
+        } = caller
+        else {
             return Err(ServiceError::InsufficientScope("a session access token is required"));
         };
         let invalid = || ServiceError::InvalidToken { presented: true };
@@ -186,10 +233,18 @@ impl Service {
 
     /// `POST /api/auth/logout`: revokes the caller's session.
     pub async fn logout(&self, caller: Caller, origin: Origin) -> Result<(), ServiceError> {
-        let Caller::Session { session_id, user_id, .. } = caller else {
+        let Caller::Session {
+            session_id, user_id, ..
+        } = caller
+        else {
             return Err(ServiceError::InsufficientScope("a session access token is required"));
         };
-        self.audit("logout", Some(user_id.to_string()), Some(origin), Some(format!("session {session_id}")));
+        self.audit(
+            "logout",
+            Some(user_id.to_string()),
+            Some(origin),
+            Some(format!("session {session_id}")),
+        );
         self.revoke_session(session_id).await?;
         Ok(())
     }

@@ -8,18 +8,26 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
 fn invalid(field: &'static str, message: &str) -> ServiceError {
-    ServiceError::InvalidRequest { field: Some(field), message: message.to_owned() }
+    ServiceError::InvalidRequest {
+        field: Some(field),
+        message: message.to_owned(),
+    }
 }
 
 /// 3–32 of `[A-Za-z0-9._-]`, starting with a letter or digit.
 pub fn username(name: &str) -> Result<(), ServiceError> {
     let ok = (3..=32).contains(&name.len())
         && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(invalid("username", "username must be 3-32 of A-Z a-z 0-9 . _ - and start with a letter or digit"))
+        Err(invalid(
+            "username",
+            "username must be 3-32 of A-Z a-z 0-9 . _ - and start with a letter or digit",
+        ))
     }
 }
 
@@ -39,7 +47,11 @@ pub fn email(address: &str) -> Result<(), ServiceError> {
             }
             None => false,
         };
-    if ok { Ok(()) } else { Err(invalid("email", "email must be an address like name@example.com")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("email", "email must be an address like name@example.com"))
+    }
 }
 
 /// True when the password's length in characters is within policy.
@@ -65,7 +77,10 @@ pub fn display_name(name: &str) -> Result<(), ServiceError> {
     if (1..=MAX_DISPLAY_NAME_CHARS).contains(&len) && !name.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(invalid("displayName", "displayName must be 1-64 characters without control characters"))
+        Err(invalid(
+            "displayName",
+            "displayName must be 1-64 characters without control characters",
+        ))
     }
 }
 
@@ -89,7 +104,19 @@ mod tests {
             assert!(email(ok).is_ok(), "{ok}");
         }
         let long = format!("{}@example.com", "a".repeat(243));
-        for bad in ["", "a", "a@b", "@b.com", "a@@b.com", "a@b@c.com", "a @b.com", "a@.com", "a@b.", "a@b..com", &long] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@@b.com",
+            "a@b@c.com",
+            "a @b.com",
+            "a@.com",
+            "a@b.",
+            "a@b..com",
+            &long,
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

@@ -32,7 +32,11 @@ impl GroupCommit {
         let thread = std::thread::Builder::new()
             .name("tessera-commit".into())
             .spawn(move || run(&db, &db_file, &rx, &flag))?;
-        Ok(Self { queue: Some(queue), thread: Some(thread), healthy })
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
+            healthy,
+        })
     }
 
     /// Waits until every write made before this call is on stable storage.

@@ -131,7 +131,10 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { tree, detail: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        detail: e.to_string(),
+    })
 }
 
 fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
@@ -166,9 +169,13 @@ impl Store {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt { tree: "meta", detail: "schema_version".into() })?;
+                let found =
+                    <[u8; 4]>::try_from(v.as_ref())
+                        .map(u32::from_be_bytes)
+                        .map_err(|_| StoreError::Corrupt {
+                            tree: "meta",
+                            detail: "schema_version".into(),
+                        })?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaTooNew { found });
                 }
@@ -244,18 +251,30 @@ impl Store {
     /// The user whose username, or email when `login` holds an `@`, matches `login`
     /// case-insensitively.
     pub fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
-        let index = if login.contains('@') { &self.users_by_email } else { &self.users_by_name };
+        let index = if login.contains('@') {
+            &self.users_by_email
+        } else {
+            &self.users_by_name
+        };
         let Some(id) = index.get(login.to_lowercase().as_bytes())? else {
             return Ok(None);
         };
-        let id = Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt { tree: "users index", detail: e.to_string() })?;
+        let id = Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt {
+            tree: "users index",
+            detail: e.to_string(),
+        })?;
         self.user(id)
     }
 
     // ----- sessions and refresh tokens -----
 
     /// Stores a new session with its first refresh token.
-    pub fn create_session(&self, session: &SessionRecord, digest: &[u8; 32], first: &RefreshRecord) -> Result<(), StoreError> {
+    pub fn create_session(
+        &self,
+        session: &SessionRecord,
+        digest: &[u8; 32],
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError> {
         let value = encode(session)?;
         let refresh = encode(first)?;
         let index_key = user_session_key(session.user_id, session.id);
@@ -270,7 +289,10 @@ impl Store {
 
     /// The session with `id`.
     pub fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
-        self.sessions.get(id.as_bytes())?.map(|v| decode("sessions", &v)).transpose()
+        self.sessions
+            .get(id.as_bytes())?
+            .map(|v| decode("sessions", &v))
+            .transpose()
     }
 
     /// Every session that is neither revoked nor past its maximum age at `now`.
@@ -310,7 +332,13 @@ impl Store {
 
     /// Exchanges the refresh token `old` for `new` atomically: succeeds only if `old`
     /// has not been rotated yet and its session is not revoked.
-    pub fn rotate_refresh(&self, old: &[u8; 32], new: &[u8; 32], record: &RefreshRecord, now: i64) -> Result<Rotation, StoreError> {
+    pub fn rotate_refresh(
+        &self,
+        old: &[u8; 32],
+        new: &[u8; 32],
+        record: &RefreshRecord,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
         let value = encode(record)?;
         let outcome = (&self.refresh, &self.sessions).transaction(|(tokens, sessions)| {
             let Some(v) = tokens.get(old)? else {
@@ -318,7 +346,9 @@ impl Store {
             };
             let mut current: RefreshRecord = decode("refresh", &v).or_else(abort)?;
             if current.rotated_at.is_some() {
-                return Ok(Rotation::Reused { session_id: current.session_id });
+                return Ok(Rotation::Reused {
+                    session_id: current.session_id,
+                });
             }
             let Some(s) = sessions.get(current.session_id.as_bytes())? else {
                 return Ok(Rotation::Invalid);
@@ -339,8 +369,12 @@ impl Store {
 
     /// Every stored signing key, oldest first.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut keys: Vec<KeyRecord> =
-            self.keys.iter().values().map(|v| v.map_err(StoreError::from).and_then(|v| decode("keys", &v))).collect::<Result<_, _>>()?;
+        let mut keys: Vec<KeyRecord> = self
+            .keys
+            .iter()
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("keys", &v)))
+            .collect::<Result<_, _>>()?;
         keys.sort_by_key(|k| k.created_at);
         Ok(keys)
     }

@@ -15,11 +15,24 @@ fn user(name: &str, email: &str) -> UserRecord {
 }
 
 fn session(user_id: Uuid) -> SessionRecord {
-    SessionRecord { id: Uuid::new_v4(), user_id, scopes: vec!["read".into()], created_at: 10, expires_at: 1000, revoked_at: None }
+    SessionRecord {
+        id: Uuid::new_v4(),
+        user_id,
+        scopes: vec!["read".into()],
+        created_at: 10,
+        expires_at: 1000,
+        revoked_at: None,
+    }
 }
 
 fn refresh(session_id: Uuid) -> RefreshRecord {
-    RefreshRecord { session_id, issued_at: 10, expires_at: 100, parent: None, rotated_at: None }
+    RefreshRecord {
+        session_id,
+        issued_at: 10,
+        expires_at: 100,
+        parent: None,
+        rotated_at: None,
+    }
 }
 
 #[test]
@@ -28,8 +41,14 @@ fn unique_indexes_are_case_insensitive() {
     let store = Store::open(dir.path()).unwrap();
     let alice = user("Alice", "Alice@Example.com");
     store.create_user(&alice).unwrap();
-    assert!(matches!(store.create_user(&user("aLICE", "other@example.com")), Err(StoreError::Taken(Unique::Username))));
-    assert!(matches!(store.create_user(&user("bob", "alice@EXAMPLE.com")), Err(StoreError::Taken(Unique::Email))));
+    assert!(matches!(
+        store.create_user(&user("aLICE", "other@example.com")),
+        Err(StoreError::Taken(Unique::Username))
+    ));
+    assert!(matches!(
+        store.create_user(&user("bob", "alice@EXAMPLE.com")),
+        Err(StoreError::Taken(Unique::Email))
+    ));
     assert_eq!(store.user_by_login("ALICE").unwrap().unwrap().username, "Alice");
     assert_eq!(store.user_by_login("alice@example.COM").unwrap().unwrap().id, alice.id);
     assert!(store.user_by_login("bob").unwrap().is_none());
@@ -42,14 +61,26 @@ fn rotation_detects_reuse_and_revocation() {
     let s = session(Uuid::new_v4());
     let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
     store.create_session(&s, &a, &refresh(s.id)).unwrap();
-    assert_eq!(store.rotate_refresh(&a, &b, &refresh(s.id), 20).unwrap(), Rotation::Rotated);
+    assert_eq!(
+        store.rotate_refresh(&a, &b, &refresh(s.id), 20).unwrap(),
+        Rotation::Rotated
+    );
     assert_eq!(store.refresh_token(&a).unwrap().unwrap().rotated_at, Some(20));
-    assert_eq!(store.rotate_refresh(&a, &c, &refresh(s.id), 21).unwrap(), Rotation::Reused { session_id: s.id });
+    assert_eq!(
+        store.rotate_refresh(&a, &c, &refresh(s.id), 21).unwrap(),
+        Rotation::Reused { session_id: s.id }
+    );
     assert!(store.refresh_token(&c).unwrap().is_none(), "a replay writes nothing");
-    assert_eq!(store.rotate_refresh(&[9u8; 32], &c, &refresh(s.id), 21).unwrap(), Rotation::Invalid);
+    assert_eq!(
+        store.rotate_refresh(&[9u8; 32], &c, &refresh(s.id), 21).unwrap(),
+        Rotation::Invalid
+    );
     assert!(store.revoke_session(s.id, 30).unwrap());
     assert!(!store.revoke_session(s.id, 31).unwrap());
-    assert_eq!(store.rotate_refresh(&b, &c, &refresh(s.id), 32).unwrap(), Rotation::Invalid);
+    assert_eq!(
+        store.rotate_refresh(&b, &c, &refresh(s.id), 32).unwrap(),
+        Rotation::Invalid
+    );
     assert!(store.live_sessions(40).unwrap().is_empty());
 }
 
@@ -75,7 +106,10 @@ fn newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
         let db = sled::open(dir.path().join("store")).unwrap();
-        db.open_tree("meta").unwrap().insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(Store::open(dir.path()), Err(StoreError::SchemaTooNew { .. })));
@@ -86,12 +120,21 @@ fn audit_trail_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     for i in 0..AUDIT_CAPACITY + 5 {
-        let record = AuditRecord { at: i as i64, event: "login.failure".into(), subject: None, addr: None, detail: None };
+        let record = AuditRecord {
+            at: i as i64,
+            event: "login.failure".into(),
+            subject: None,
+            addr: None,
+            detail: None,
+        };
         store.append_audit(&record).unwrap();
     }
     assert_eq!(store.audit.len() as u64, AUDIT_CAPACITY);
     let tail = store.audit_tail(2).unwrap();
-    assert_eq!(tail.iter().map(|r| r.at).collect::<Vec<_>>(), [AUDIT_CAPACITY as i64 + 3, AUDIT_CAPACITY as i64 + 4]);
+    assert_eq!(
+        tail.iter().map(|r| r.at).collect::<Vec<_>>(),
+        [AUDIT_CAPACITY as i64 + 3, AUDIT_CAPACITY as i64 + 4]
+    );
 }
 
 #[test]

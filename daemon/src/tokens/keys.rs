@@ -38,7 +38,9 @@ pub(super) fn generate(now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
 
 fn paserk_id(public: &AsymmetricPublicKey<V4>) -> Result<String, TokenError> {
     let mut kid = String::new();
-    Id::from(public).fmt(&mut kid).map_err(|e| TokenError::Key(e.to_string()))?;
+    Id::from(public)
+        .fmt(&mut kid)
+        .map_err(|e| TokenError::Key(e.to_string()))?;
     Ok(kid)
 }
 
@@ -52,11 +54,18 @@ impl KeyRing {
             let public = AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| TokenError::Key(e.to_string()))?;
             let kid = paserk_id(&public)?;
             if kid != record.kid {
-                return Err(TokenError::Key(format!("stored key {} does not match its secret", record.kid)));
+                return Err(TokenError::Key(format!(
+                    "stored key {} does not match its secret",
+                    record.kid
+                )));
             }
             let mut paserk = String::new();
             public.fmt(&mut paserk).map_err(|e| TokenError::Key(e.to_string()))?;
-            let status = if record.retired_at.is_none() { KeyStatus::Active } else { KeyStatus::Retiring };
+            let status = if record.retired_at.is_none() {
+                KeyStatus::Active
+            } else {
+                KeyStatus::Retiring
+            };
             let created = OffsetDateTime::from_unix_timestamp(record.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let view = KeyView {
                 kid: kid.clone(),
@@ -72,14 +81,21 @@ impl KeyRing {
             verifying.insert(kid, VerifyingKey { public, view });
         }
         let (kid, signing) = signing.ok_or_else(|| TokenError::Key("no active signing key".into()))?;
-        let footer = serde_json::to_vec(&tessera_common::claims::Footer { kid }).map_err(|e| TokenError::Key(e.to_string()))?;
-        Ok(Self { signing, footer, verifying })
+        let footer =
+            serde_json::to_vec(&tessera_common::claims::Footer { kid }).map_err(|e| TokenError::Key(e.to_string()))?;
+        Ok(Self {
+            signing,
+            footer,
+            verifying,
+        })
     }
 
     /// What `GET /api/auth/keys` publishes: active first, then retiring, newest first.
     pub(super) fn views(&self) -> Vec<KeyView> {
         let mut views: Vec<KeyView> = self.verifying.values().map(|k| k.view.clone()).collect();
-        views.sort_by(|a, b| (a.status != KeyStatus::Active, &b.created_at).cmp(&(b.status != KeyStatus::Active, &a.created_at)));
+        views.sort_by(|a, b| {
+            (a.status != KeyStatus::Active, &b.created_at).cmp(&(b.status != KeyStatus::Active, &a.created_at))
+        });
         views
     }
 }

@@ -69,7 +69,9 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Tokens")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +87,10 @@ impl Tokens {
             records.push(key);
         }
         let ring = KeyRing::from_records(&records)?;
-        Ok(Self { issuer, ring: RwLock::new(Arc::new(ring)) })
+        Ok(Self {
+            issuer,
+            ring: RwLock::new(Arc::new(ring)),
+        })
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -101,7 +106,12 @@ impl Tokens {
     }
 
     /// Signs an access token for `grant`, valid from `now` until `exp`.
-    pub fn sign(&self, grant: Grant, now: OffsetDateTime, exp: OffsetDateTime) -> Result<(String, AccessClaims), TokenError> {
+    pub fn sign(
+        &self,
+        grant: Grant,
+        now: OffsetDateTime,
+        exp: OffsetDateTime,
+    ) -> Result<(String, AccessClaims), TokenError> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: grant.sub,
@@ -117,7 +127,8 @@ impl Tokens {
         };
         let payload = serde_json::to_vec(&claims).map_err(|e| TokenError::Key(e.to_string()))?;
         let ring = self.ring();
-        let token = PublicToken::sign(&ring.signing, &payload, Some(&ring.footer), None).map_err(|e| TokenError::Key(e.to_string()))?;
+        let token = PublicToken::sign(&ring.signing, &payload, Some(&ring.footer), None)
+            .map_err(|e| TokenError::Key(e.to_string()))?;
         Ok((token, claims))
     }
 
@@ -163,7 +174,12 @@ mod tests {
     }
 
     fn grant() -> Grant {
-        Grant { sub: "u1".into(), scopes: vec!["read".into(), "write".into()], role: Some("user".into()), ..Grant::default() }
+        Grant {
+            sub: "u1".into(),
+            scopes: vec!["read".into(), "write".into()],
+            role: Some("user".into()),
+            ..Grant::default()
+        }
     }
 
     #[test]
@@ -173,8 +189,14 @@ mod tests {
         assert!(token.starts_with("v4.public."));
         assert_eq!(tokens.verify(&token, now + Duration::from_secs(59)).unwrap(), claims);
         assert_eq!(claims.scope, "read write");
-        assert!(matches!(tokens.verify(&token, now + Duration::from_secs(60)), Err(TokenError::Expired)));
-        assert!(matches!(tokens.verify(&token, now - Duration::from_secs(1)), Err(TokenError::Expired)));
+        assert!(matches!(
+            tokens.verify(&token, now + Duration::from_secs(60)),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            tokens.verify(&token, now - Duration::from_secs(1)),
+            Err(TokenError::Expired)
+        ));
     }
 
     #[test]
@@ -207,7 +229,13 @@ mod tests {
         let parts: Vec<&str> = foreign.split('.').collect();
         let spliced = format!("{}.{}.{}.{}", parts[0], parts[1], parts[2], ours_footer);
         assert!(matches!(tokens.verify(&spliced, now), Err(TokenError::Invalid)));
-        for junk in ["", "v4.public.", "v4.local.abc.def", "v2.public.abc", &"a".repeat(10_000)] {
+        for junk in [
+            "",
+            "v4.public.",
+            "v4.local.abc.def",
+            "v2.public.abc",
+            &"a".repeat(10_000),
+        ] {
             assert!(tokens.verify(junk, now).is_err());
         }
     }

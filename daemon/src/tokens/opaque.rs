@@ -66,6 +66,9 @@ mod tests {
     #[test]
     fn digest_is_sha256() {
         let s = Secret::new("abc".into());
-        assert_eq!(hex(&s.digest()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hex(&s.digest()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

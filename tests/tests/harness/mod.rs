@@ -1,0 +1,273 @@
+//! `TestDaemon`: the real `tesserad` binary as a child process, on 127.0.0.1:0 in a
+//! temp dir with cheap Argon2, plus small HTTP helpers.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The daemon binary built from daemon/src/main.rs inside this package.
+pub const TESSERAD: &str = env!("CARGO_BIN_EXE_tesserad-under-test");
+
+const BASE_CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+# Fixed, so tokens stay valid across a restart on another ephemeral port.
+issuer = "http://tessera.test"
+[argon2]
+memory_kib = 64
+iterations = 1
+parallelism = 1
+"#;
+
+/// The issuer of every test daemon.
+pub const ISSUER: &str = "http://tessera.test";
+
+/// A running daemon and its data directory.
+pub struct TestDaemon {
+    child: Option<Child>,
+    dir: Option<TempDir>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    logs: Arc<Mutex<Vec<String>>>,
+    http: reqwest::Client,
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error` code of an error body.
+    pub fn code(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn merge(base: &mut toml::Table, extra: toml::Table) {
+    for (key, value) in extra {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(e)) => merge(b, e),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Writes the test config (base + `extra`) for a daemon whose data lives in `dir`.
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let mut table: toml::Table = BASE_CONFIG.parse().unwrap();
+    let mut storage = toml::Table::new();
+    storage.insert(
+        "data_dir".into(),
+        toml::Value::String(dir.join("data").display().to_string()),
+    );
+    table.insert("storage".into(), toml::Value::Table(storage));
+    merge(&mut table, extra.parse().expect("test config extra is valid TOML"));
+    let path = dir.join("tessera.toml");
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    path
+}
+
+/// Spawns `command` (stderr piped), waits for its "listening on" log line (text or
+/// JSON format) and keeps collecting its log lines.
+pub fn spawn_listening(command: &mut Command) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("start tesserad");
+    let stderr = child.stderr.take().unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = Arc::clone(&logs);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
+                    .collect();
+                let _ = tx.send(addr);
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(addr) => (child, addr.parse().unwrap(), logs),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("tesserad did not start:\n{}", logs.lock().unwrap().join("\n"));
+        }
+    }
+}
+
+impl TestDaemon {
+    /// A daemon on the test defaults.
+    pub fn start() -> Self {
+        Self::with("")
+    }
+
+    /// A daemon with `extra` TOML merged over the test defaults.
+    pub fn with(extra: &str) -> Self {
+        Self::launch(tempfile::tempdir().unwrap(), extra, &[])
+    }
+
+    /// Starts the daemon on `dir` (fresh or reused), waiting for its listening line.
+    pub fn launch(dir: TempDir, extra: &str, env: &[(&str, &str)]) -> Self {
+        let config = write_config(dir.path(), extra);
+        let mut command = Command::new(TESSERAD);
+        command
+            .arg("--config")
+            .arg(&config)
+            .env_remove("TESSERA_LISTEN")
+            .env_remove("TESSERA_DATA_DIR")
+            .env_remove("NOTIFY_SOCKET")
+            .env("TESSERA_LOG", "info")
+            .env("TESSERA_LOG_FORMAT", "text")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let (child, addr, logs) = spawn_listening(&mut command);
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        Self {
+            child: Some(child),
+            dir: Some(dir),
+            base: format!("http://{addr}"),
+            logs,
+            http,
+        }
+    }
+
+    /// Everything the daemon has logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    fn signal(&mut self, signal: &str) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        child.wait().unwrap()
+    }
+
+    /// SIGTERM; asserts a clean exit 0 and returns the data directory.
+    pub fn stop(mut self) -> TempDir {
+        let status = self.signal("-TERM");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "tesserad exit after SIGTERM; logs:\n{}",
+            self.logs()
+        );
+        self.dir.take().unwrap()
+    }
+
+    /// SIGKILL (a crash); returns the data directory.
+    pub fn kill(mut self) -> TempDir {
+        self.signal("-KILL");
+        self.dir.take().unwrap()
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Resp { status, headers, text }
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Resp {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(self.http.post(self.url(path)).form(form)).await
+    }
+
+    /// POST with a bearer token and no body.
+    pub async fn post_bearer(&self, path: &str, token: &str) -> Resp {
+        self.send(self.http.post(self.url(path)).bearer_auth(token)).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Resp {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    /// Registers `name` (email `name@example.com`, password `password-of-name`).
+    pub async fn register(&self, name: &str) -> Value {
+        let resp = self
+            .post_json(
+                "/api/auth/register",
+                serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": password(name)}),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "{}", resp.text);
+        resp.json()
+    }
+
+    /// Logs `name` in with its test password.
+    pub async fn login(&self, name: &str) -> Value {
+        let resp = self
+            .post_json(
+                "/api/auth/token",
+                serde_json::json!({"username": name, "password": password(name)}),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        resp.json()
+    }
+}
+
+/// The test password of `name`.
+pub fn password(name: &str) -> String {
+    format!("password-of-{name}")
+}
+
+/// A string member of a JSON value.
+pub fn s(value: &Value, key: &str) -> String {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {value}"))
+        .to_owned()
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

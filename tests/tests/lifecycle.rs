@@ -1,0 +1,191 @@
+//! Start-up, configuration checks, shutdown, restart and crash durability.
+
+use crate::harness::{TESSERAD, TestDaemon, s, spawn_listening, write_config};
+use serde_json::json;
+use std::process::Command;
+
+#[tokio::test]
+async fn restart_keeps_users_sessions_revocations_and_the_key() {
+    let d = TestDaemon::start();
+    let alice = d.register("alice").await;
+    let bob = d.register("bob").await;
+    assert_eq!(
+        d.post_bearer("/api/auth/logout", &s(&bob, "accessToken")).await.status,
+        204
+    );
+    let keys_before = d.get("/api/auth/keys", None).await.json();
+    let dir = d.stop();
+
+    let d = TestDaemon::launch(dir, "", &[]);
+    assert_eq!(
+        d.get("/api/auth/keys", None).await.json(),
+        keys_before,
+        "same signing key"
+    );
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&alice, "accessToken"))).await.status,
+        200,
+        "session and key survive"
+    );
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&bob, "accessToken"))).await.status,
+        401,
+        "revocation survives"
+    );
+    let rotated = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&alice, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "refresh token survives");
+    d.login("bob").await;
+    let dup = d
+        .post_json(
+            "/api/auth/register",
+            json!({"username": "ALICE", "email": "z@example.com", "password": "12345678"}),
+        )
+        .await;
+    assert_eq!(dup.status, 409, "indexes survive");
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let d = TestDaemon::start();
+    let carol = d.register("carol").await;
+    let second = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&carol, "refreshToken")}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        d.post_bearer("/api/auth/logout", &s(&second, "accessToken"))
+            .await
+            .status,
+        204
+    );
+    let dir = d.kill();
+
+    let d = TestDaemon::launch(dir, "", &[]);
+    d.login("carol").await;
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await.status,
+        401,
+        "logout survived the crash"
+    );
+    let old = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&carol, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(old.status, 401, "the rotation survived the crash");
+}
+
+#[test]
+fn check_config_accepts_a_valid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[tokens]\naccess_ttl = \"15m\"\n");
+    let out = Command::new(TESSERAD)
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn check_config_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"0.0.0.0:80\"\n[tokens]\naccess_ttl = \"soon\"\n[throttle]\nmax_failures = -1\n[argon2]\nmemmory_kib = 5\n",
+    )
+    .unwrap();
+    let out = Command::new(TESSERAD)
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let keys: Vec<&str> = stderr.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "server.issuer",
+            "tokens.access_ttl",
+            "throttle.max_failures",
+            "argon2.memmory_kib"
+        ],
+        "{stderr}"
+    );
+
+    let out = Command::new(TESSERAD)
+        .arg("check-config")
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a missing file is exit 2");
+    let out = Command::new(TESSERAD).arg("--config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "the daemon refuses to start on a bad file");
+}
+
+#[tokio::test]
+async fn starts_with_no_arguments_on_the_embedded_default() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Only the port is overridden (through the environment) so tests can run in parallel.
+    let (mut child, addr, logs) = spawn_listening(
+        Command::new(TESSERAD)
+            .current_dir(cwd.path())
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .env_remove("TESSERA_DATA_DIR")
+            .env("TESSERA_LOG_FORMAT", "json"),
+    );
+    let line = logs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains("listening on"))
+        .cloned()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+    assert!(s(&log["fields"], "message").contains("listening on"));
+    let base = format!("http://{addr}");
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let data = cwd.path().join("tessera-data");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&data).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[tokio::test]
+async fn flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[server]\nlisten = \"256.0.0.1:1\"\n");
+    let out = Command::new(TESSERAD)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the flag replaces the bad file value: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,13 @@
+//! Whole-process tests: each starts the real `tesserad` on an ephemeral port in a
+//! temp dir and talks to it over real HTTP.
+
+mod harness;
+
+mod accounts;
+mod guest;
+mod http_errors;
+mod keys;
+mod lifecycle;
+mod safety;
+mod sessions;
+mod throttle;

@@ -1,0 +1,193 @@
+//! Refresh rotation, access refresh, logout, `me`, expiry.
+
+use crate::harness::{TestDaemon, s};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn rotation_kills_the_old_token() {
+    let d = TestDaemon::start();
+    let first = d.register("alice").await;
+    let rt1 = s(&first, "refreshToken");
+    let second = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let second = second.json();
+    let rt2 = s(&second, "refreshToken");
+    assert_ne!(rt1, rt2);
+    assert_eq!(second["user"]["username"], "alice");
+    let me = d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await;
+    assert_eq!(me.status, 200);
+    // Form bodies work too.
+    let third = d.post_form("/api/auth/token/refresh", &[("refreshToken", &rt2)]).await;
+    assert_eq!(third.status, 200, "{}", third.text);
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_token_revokes_the_whole_session() {
+    let d = TestDaemon::start();
+    let first = d.register("bob").await;
+    let rt1 = s(&first, "refreshToken");
+    let second = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
+        .await
+        .json();
+    let rt2 = s(&second, "refreshToken");
+    let at2 = s(&second, "accessToken");
+
+    let replay = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
+        .await;
+    assert_eq!((replay.status, replay.code()), (401, "INVALID_TOKEN".into()));
+    assert_eq!(
+        replay.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    // The newer refresh token and every access token of the session are dead too.
+    let newer = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt2}))
+        .await;
+    assert_eq!(newer.status, 401);
+    assert_eq!(d.get("/api/auth/me", Some(&at2)).await.status, 401);
+    assert_eq!(d.get("/api/auth/me", Some(&s(&first, "accessToken"))).await.status, 401);
+    // Another session of the same user is untouched.
+    let other = d.login("bob").await;
+    assert_eq!(d.get("/api/auth/me", Some(&s(&other, "accessToken"))).await.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_or_missing_refresh_tokens() {
+    let d = TestDaemon::start();
+    let resp = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": "tsr_rt_nope"}))
+        .await;
+    assert_eq!((resp.status, resp.code()), (401, "INVALID_TOKEN".into()));
+    let resp = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": "v4.public.abc"}))
+        .await;
+    assert_eq!(resp.status, 401);
+    let resp = d.post_json("/api/auth/token/refresh", json!({})).await;
+    assert_eq!((resp.status, resp.code()), (400, "INVALID_REQUEST".into()));
+    assert_eq!(resp.json()["field"], "refreshToken");
+}
+
+#[tokio::test]
+async fn access_refresh_gives_a_new_access_token_only() {
+    let d = TestDaemon::start();
+    let login = d.register("carol").await;
+    let at = s(&login, "accessToken");
+    let resp = d.post_bearer("/api/auth/refresh", &at).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let body = resp.json();
+    assert!(body.get("refreshToken").is_none());
+    let fresh = s(&body, "accessToken");
+    assert_ne!(fresh, at);
+    assert_eq!(d.get("/api/auth/me", Some(&fresh)).await.status, 200);
+    // The token may come in the body instead.
+    let resp = d.post_json("/api/auth/refresh", json!({"token": at})).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let resp = d.post_json("/api/auth/refresh", json!({})).await;
+    assert_eq!((resp.status, resp.header("www-authenticate")), (401, Some("Bearer")));
+}
+
+#[tokio::test]
+async fn nothing_outlives_the_session_maximum_age() {
+    let d = TestDaemon::with("[tokens]\naccess_ttl = \"1h\"\nsession_max_age = \"2m\"\n");
+    let login = d.register("dora").await;
+    assert!(login["expiresIn"].as_u64().unwrap() <= 120, "{login}");
+    let refreshed = d
+        .post_bearer("/api/auth/refresh", &s(&login, "accessToken"))
+        .await
+        .json();
+    assert!(refreshed["expiresIn"].as_u64().unwrap() <= 120, "{refreshed}");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session() {
+    let d = TestDaemon::start();
+    let login = d.register("erin").await;
+    let at = s(&login, "accessToken");
+    let resp = d.post_bearer("/api/auth/logout", &at).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    assert!(resp.text.is_empty());
+    let me = d.get("/api/auth/me", Some(&at)).await;
+    assert_eq!((me.status, me.code()), (401, "INVALID_TOKEN".into()));
+    assert_eq!(me.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    let refresh = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&login, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(refresh.status, 401);
+    assert_eq!(d.post_bearer("/api/auth/logout", &at).await.status, 401);
+    assert_eq!(d.post_bearer("/api/auth/refresh", &at).await.status, 401);
+}
+
+#[tokio::test]
+async fn me_returns_the_user_flat_with_scopes() {
+    let d = TestDaemon::start();
+    let login = d.register("fay").await;
+    let me = d.get("/api/auth/me", Some(&s(&login, "accessToken"))).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.header("cache-control"), Some("no-store"));
+    let mut expected = login["user"].clone();
+    expected["scopes"] = json!(["read", "write"]);
+    assert_eq!(me.json(), expected);
+}
+
+#[tokio::test]
+async fn missing_and_bad_credentials_get_the_right_challenge() {
+    let d = TestDaemon::start();
+    let none = d.get("/api/auth/me", None).await;
+    assert_eq!((none.status, none.code()), (401, "INVALID_TOKEN".into()));
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    let basic = d
+        .send(d.client().get(d.url("/api/auth/me")).basic_auth("a", Some("b")))
+        .await;
+    assert_eq!(basic.header("www-authenticate"), Some("Bearer"));
+    for junk in ["garbage", "v4.public.AAAA", "v4.public.eyJ9.eyJ9"] {
+        let bad = d.get("/api/auth/me", Some(junk)).await;
+        assert_eq!(bad.status, 401, "{junk}");
+        assert_eq!(bad.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    }
+    assert_eq!(d.post_bearer("/api/auth/logout", "garbage").await.status, 401);
+    let resp = d.send(d.client().post(d.url("/api/auth/logout"))).await;
+    assert_eq!((resp.status, resp.header("www-authenticate")), (401, Some("Bearer")));
+}
+
+#[tokio::test]
+async fn a_token_from_another_daemon_is_refused() {
+    let a = TestDaemon::start();
+    let b = TestDaemon::start();
+    let login = a.register("gus").await;
+    let resp = b.get("/api/auth/me", Some(&s(&login, "accessToken"))).await;
+    assert_eq!(resp.status, 401);
+}
+
+#[tokio::test]
+async fn expired_access_tokens_are_refused() {
+    let d = TestDaemon::with("[tokens]\naccess_ttl = \"1s\"\n");
+    let login = d.register("hal").await;
+    let at = s(&login, "accessToken");
+    assert_eq!(login["expiresIn"], 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let me = d.get("/api/auth/me", Some(&at)).await;
+    assert_eq!((me.status, me.code()), (401, "INVALID_TOKEN".into()));
+    assert_eq!(me.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    // The refresh token still works and yields a live access token.
+    let next = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&login, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(next.status, 200);
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&next.json(), "accessToken")))
+            .await
+            .status,
+        200
+    );
+}

@@ -1,0 +1,68 @@
+//! Login throttling over HTTP.
+
+use crate::harness::{TestDaemon, password};
+use serde_json::json;
+
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_sixth_attempt_after_five_failures_is_throttled_before_hashing() {
+    let d = TestDaemon::start();
+    d.register("alice").await;
+    let attempt = |client: reqwest::Client, pw: String| {
+        let url = d.url("/api/auth/token");
+        let request = client.post(url).json(&json!({"username": "alice", "password": pw}));
+        d.send(request)
+    };
+    let here = client_from([127, 0, 0, 1]);
+    for _ in 0..5 {
+        assert_eq!(attempt(here.clone(), "wrong-password".into()).await.status, 401);
+    }
+    let blocked = attempt(here.clone(), password("alice")).await;
+    assert_eq!((blocked.status, blocked.code()), (429, "TOO_MANY_ATTEMPTS".into()));
+    let retry: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=1).contains(&retry), "first block is 1 s, got {retry}");
+    // The same account from another address is not locked out.
+    let elsewhere = attempt(client_from([127, 0, 0, 2]), password("alice")).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.text);
+    // After the block, the right password works and clears the counter.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(attempt(here.clone(), password("alice")).await.status, 200);
+    assert_eq!(attempt(here.clone(), "wrong-password".into()).await.status, 401);
+    assert_eq!(
+        attempt(here, password("alice")).await.status,
+        200,
+        "the counter was cleared by the success"
+    );
+}
+
+#[tokio::test]
+async fn an_address_is_throttled_across_accounts() {
+    let d = TestDaemon::with("[throttle]\nmax_failures = 2\n");
+    let client = client_from([127, 0, 0, 3]);
+    for i in 0..20 {
+        let resp = d
+            .send(
+                client
+                    .post(d.url("/api/auth/token"))
+                    .json(&json!({"username": format!("user{i}"), "password": "wrong-password"})),
+            )
+            .await;
+        assert_eq!(resp.status, 401, "attempt {i}");
+    }
+    let resp = d
+        .send(
+            client
+                .post(d.url("/api/auth/token"))
+                .json(&json!({"username": "fresh", "password": "wrong-password"})),
+        )
+        .await;
+    assert_eq!((resp.status, resp.code()), (429, "TOO_MANY_ATTEMPTS".into()));
+    assert!(resp.header("retry-after").is_some());
+}
