@@ -160,6 +160,25 @@ async fn starts_with_no_arguments_on_the_embedded_default() {
     let base = format!("http://{addr}");
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+    // Tokens carry the derived issuer (the real port) and verify.
+    let http = reqwest::Client::new();
+    let body = json!({"username": "zero", "email": "zero@example.com", "password": "12345678"});
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = http
+        .get(format!("{base}/api/auth/me"))
+        .bearer_auth(s(&login, "accessToken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
     let data = cwd.path().join("tessera-data");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&data).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);

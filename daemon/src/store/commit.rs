@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -21,6 +21,7 @@ pub(super) struct GroupCommit {
     queue: Option<mpsc::Sender<Reply>>,
     thread: Option<std::thread::JoinHandle<()>>,
     healthy: Arc<AtomicBool>,
+    syncs: Arc<AtomicU64>,
 }
 
 impl GroupCommit {
@@ -28,14 +29,16 @@ impl GroupCommit {
     pub(super) fn start(db: sled::Db, db_file: File) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel::<Reply>();
         let healthy = Arc::new(AtomicBool::new(true));
-        let flag = Arc::clone(&healthy);
+        let syncs = Arc::new(AtomicU64::new(0));
+        let (flag, count) = (Arc::clone(&healthy), Arc::clone(&syncs));
         let thread = std::thread::Builder::new()
             .name("tessera-commit".into())
-            .spawn(move || run(&db, &db_file, &rx, &flag))?;
+            .spawn(move || run(&db, &db_file, &rx, &flag, &count))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
             healthy,
+            syncs,
         })
     }
 
@@ -45,6 +48,11 @@ impl GroupCommit {
         let queue = self.queue.as_ref().ok_or_else(|| "commit thread stopped".to_owned())?;
         queue.send(tx).map_err(|_| "commit thread stopped".to_owned())?;
         rx.await.map_err(|_| "commit thread stopped".to_owned())?
+    }
+
+    /// How many flush + fsync rounds have run.
+    pub(super) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// False once a sync has failed; the store then no longer accepts writes safely.
@@ -64,7 +72,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn run(db: &sled::Db, db_file: &File, rx: &mpsc::Receiver<Reply>, healthy: &AtomicBool) {
+fn run(db: &sled::Db, db_file: &File, rx: &mpsc::Receiver<Reply>, healthy: &AtomicBool, syncs: &AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());
@@ -72,6 +80,7 @@ fn run(db: &sled::Db, db_file: &File, rx: &mpsc::Receiver<Reply>, healthy: &Atom
             .flush()
             .map_err(|e| e.to_string())
             .and_then(|_| db_file.sync_data().map_err(|e| e.to_string()));
+        syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "store sync failed; acknowledged writes are at risk");
             healthy.store(false, Ordering::Relaxed);

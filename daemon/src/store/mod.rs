@@ -208,6 +208,12 @@ impl Store {
         self.commit.sync().await.map_err(StoreError::Engine)
     }
 
+    /// How many flush + fsync rounds have run since opening; far fewer than commits
+    /// under concurrency, since waiters share a round.
+    pub fn syncs(&self) -> u64 {
+        self.commit.syncs()
+    }
+
     /// Flushes synchronously (shutdown).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;

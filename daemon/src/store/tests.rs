@@ -145,3 +145,31 @@ fn data_dir_is_private() {
     let _store = Store::open(&data).unwrap();
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_share_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let waiters: Vec<_> = (0..200u64)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let record = AuditRecord {
+                    at: i as i64,
+                    event: "test".into(),
+                    subject: None,
+                    addr: None,
+                    detail: None,
+                };
+                store.append_audit(&record).unwrap();
+                store.commit().await.unwrap();
+            })
+        })
+        .collect();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    let syncs = store.syncs();
+    assert!((1..200).contains(&syncs), "200 commits took {syncs} syncs");
+    assert_eq!(store.audit_tail(1000).unwrap().len(), 200);
+}
