@@ -1,13 +1,19 @@
-//! Argon2id password hashing on the blocking pool, bounded so a login flood cannot
-//! exhaust memory: at most one hash per core runs at once, a bounded number wait, and
-//! beyond that callers are told the daemon is overloaded.
+//! Argon2id password hashing off the async threads, bounded so a login flood cannot
+//! exhaust memory: a fixed pool of one thread per core runs the hashes, a bounded number
+//! wait, and beyond that callers are told the daemon is overloaded at once.
+//!
+//! Dedicated threads, each with its Argon2 memory allocated once and reused: allocating
+//! `memory_kib` per hash (as `PasswordHasher` does) on tokio's blocking pool fragmented
+//! glibc's heap until the daemon held 230–750 MB under a steady login load; with
+//! reused memory it holds one block set per core.
 
 use crate::config::Argon2Config;
 use crate::tokens::opaque::Secret;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::{Semaphore, oneshot};
 
 /// How many hashes may wait per running one before callers get `Overloaded`.
 const QUEUE_PER_WORKER: usize = 32;
@@ -27,7 +33,7 @@ pub enum PasswordError {
 #[derive(Debug, Clone)]
 pub struct Passwords {
     argon: Argon2<'static>,
-    running: Arc<Semaphore>,
+    pool: mpsc::Sender<Job>,
     admitted: Arc<Semaphore>,
     /// Hash of a random password, verified for unknown accounts so that their timing
     /// matches a real account's.
@@ -36,20 +42,20 @@ pub struct Passwords {
 
 impl Passwords {
     /// A hasher with `params` and `workers` concurrent hashes.
-    pub fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+    pub async fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
+        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
         let workers = workers.max(1);
-        let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(|e| PasswordError::Internal(e.to_string()))?;
-        let dummy = hash_with(&argon, &random)?;
-        Ok(Self {
-            argon,
-            running: Arc::new(Semaphore::new(workers)),
+        let mut hasher = Self {
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+            pool: start_pool(workers)?,
             admitted: Arc::new(Semaphore::new(workers * (1 + QUEUE_PER_WORKER))),
-            dummy: dummy.into(),
-        })
+            dummy: Arc::from(""),
+        };
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(internal)?;
+        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        hasher.dummy = hasher.hash(Secret::new(random)).await?.into();
+        Ok(hasher)
     }
 
     /// Hashes a new password into a PHC string.
@@ -61,14 +67,10 @@ impl Passwords {
     /// Checks `password` against `phc`, or against the dummy hash when the account does
     /// not exist (`None`), which always answers false after the same work.
     pub async fn verify(&self, password: Secret, phc: Option<String>) -> Result<bool, PasswordError> {
-        let argon = self.argon.clone();
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.to_string());
         let matched = self
-            .run(move || {
-                let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Internal(e.to_string()))?;
-                Ok(argon.verify_password(password.expose().as_bytes(), &parsed).is_ok())
-            })
+            .run(move || verify_with(password.expose().as_bytes(), &phc))
             .await?;
         Ok(matched && known)
     }
@@ -80,24 +82,99 @@ impl Passwords {
         let _admitted = Arc::clone(&self.admitted)
             .try_acquire_owned()
             .map_err(|_| PasswordError::Overloaded)?;
-        let _running = Arc::clone(&self.running)
-            .acquire_owned()
-            .await
-            .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| PasswordError::Internal(e.to_string()))?
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        let stopped = || PasswordError::Internal("hashing pool stopped".into());
+        self.pool.send(job).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `workers` hashing threads; they exit when every sender is dropped.
+fn start_pool(workers: usize) -> Result<mpsc::Sender<Job>, PasswordError> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..workers {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("tessera-argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let next = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| PasswordError::Internal(e.to_string()))?;
+    }
+    Ok(tx)
+}
+
+fn internal(e: impl std::fmt::Display) -> PasswordError {
+    PasswordError::Internal(e.to_string())
+}
+
+thread_local! {
+    /// This thread's Argon2 memory, grown once and reused by every hash it runs.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Raw Argon2 into `out`, in this thread's reused memory.
+fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), PasswordError> {
+    BLOCKS.with_borrow_mut(|blocks| {
+        let needed = argon.params().block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+            .map_err(internal)
+    })
+}
+
+/// A new PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a random salt.
 fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| PasswordError::Internal(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Internal(e.to_string()))?;
-    argon
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Internal(e.to_string()))
+    getrandom::fill(&mut salt).map_err(internal)?;
+    let mut out = [0u8; 32];
+    argon2_into(argon, password, &salt, &mut out)?;
+    let salt = SaltString::encode_b64(&salt).map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(internal)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a PHC string with the parameters recorded in it; the
+/// final comparison is constant-time.
+fn verify_with(password: &[u8], phc: &str) -> Result<bool, PasswordError> {
+    let parsed = PasswordHash::new(phc).map_err(internal)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(internal)?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(internal)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(internal("stored hash lacks a salt or output"));
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(&Argon2::new(algorithm, version, params), password, salt, &mut out)?;
+    Ok(Output::new(&out).map_err(internal)? == expected)
 }
 
 #[cfg(test)]
@@ -112,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let p = Passwords::new(CHEAP, 2).unwrap();
+        let p = Passwords::new(CHEAP, 2).await.unwrap();
         let phc = p.hash(Secret::new("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert!(
@@ -124,9 +201,39 @@ mod tests {
         assert!(!p.verify(Secret::new("anything".into()), None).await.unwrap());
     }
 
+    #[test]
+    fn hashes_are_standard_phc_that_the_reference_verifier_accepts() {
+        use argon2::password_hash::PasswordVerifier;
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let phc = hash_with(&argon, b"pw").unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"other", &parsed).is_err());
+        // And hashes made by the crate's own hasher verify here, whatever their params.
+        let theirs = {
+            use argon2::password_hash::PasswordHasher;
+            let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(128, 2, 2, None).unwrap(),
+            )
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string()
+        };
+        assert!(verify_with(b"pw", &theirs).unwrap());
+        assert!(!verify_with(b"nope", &theirs).unwrap());
+        assert!(verify_with(b"pw", "not a phc string").is_err());
+    }
+
     #[tokio::test]
     async fn full_queue_is_overloaded_not_unbounded() {
-        let p = Passwords::new(CHEAP, 1).unwrap();
+        let p = Passwords::new(CHEAP, 1).await.unwrap();
         // Hold every admission slot, as a flood would.
         let _held = Arc::clone(&p.admitted)
             .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)

@@ -175,7 +175,7 @@ impl Service {
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-        let passwords = Passwords::new(config.argon2, workers)?;
+        let passwords = Passwords::new(config.argon2, workers).await?;
         Ok(Self {
             throttle: Throttle::new(config.throttle),
             guest_enabled: AtomicBool::new(config.guest_enabled),
