@@ -10,4 +10,5 @@ mod keys;
 mod lifecycle;
 mod safety;
 mod sessions;
+mod systemd;
 mod throttle;
