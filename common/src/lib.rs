@@ -1,11 +1,13 @@
 //! Types shared by the Tessera daemon (`tesserad`), its console (`tessera`) and tests.
 //!
 //! Layout:
+//! - [`admin`]: the admin-socket protocol (handshake, requests, responses, events).
 //! - [`api`]: the JSON bodies of the app-facing HTTP API (contract §2): token
 //!   responses, the `user` object, published keys, error bodies.
 //! - [`claims`]: the PASETO v4.public access-token payload (contract §4).
 //! - [`scopes`]: scope lists and their space-separated wire form.
 
+pub mod admin;
 pub mod api;
 pub mod claims;
 pub mod scopes;

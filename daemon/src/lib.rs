@@ -9,7 +9,9 @@
 //! - [`auth`]: Argon2id password hashing and login throttling.
 //! - [`service`]: the business operations and the live-session view.
 //! - [`http`]: warp routes that translate requests to service calls.
+//! - [`admin`]: the Unix admin socket for the `tessera` console.
 
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -38,6 +40,9 @@ pub enum DaemonError {
     /// Opening the store or loading keys failed.
     #[error("{0}")]
     Service(#[from] ServiceError),
+    /// The admin socket could not be set up.
+    #[error("{0}")]
+    Admin(String),
     /// The HTTP address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -95,6 +100,10 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let issuer = config.issuer(local_addr);
     let service = Arc::new(Service::open(Arc::clone(&config), Arc::new(clock::SystemClock), issuer).await?);
 
+    let admin =
+        admin::AdminSocket::bind(&config.admin_socket, config.admin_group.as_deref()).map_err(DaemonError::Admin)?;
+    let admin_path = admin.path().display().to_string();
+
     let (stopping_tx, stopping) = watch::channel(false);
     let server = warp::serve(http::routes(Arc::clone(&service)))
         .incoming(listener)
@@ -103,11 +112,9 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
             let _ = stopping_tx.send(true);
         });
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
+    tokio::spawn(admin.serve(Arc::clone(&service), stopping.clone()));
     let task = tokio::spawn(serve(server.run(), Arc::clone(&service), stopping));
-    tracing::info!(
-        data_dir = %config.data_dir.display(),
-        "tesserad listening on http://{local_addr}"
-    );
+    tracing::info!(data_dir = %config.data_dir.display(), "tesserad listening on http://{local_addr}, admin socket {admin_path}");
     Ok(Daemon {
         local_addr,
         service,

@@ -4,6 +4,8 @@
 mod harness;
 
 mod accounts;
+mod admin_socket;
+mod console;
 mod guest;
 mod http_errors;
 mod keys;

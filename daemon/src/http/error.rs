@@ -53,6 +53,7 @@ pub fn service_error(err: &ServiceError) -> Response {
         E::AccountDisabled => body(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED", message, None),
         E::GuestDisabled => body(StatusCode::FORBIDDEN, "GUEST_DISABLED", message, None),
         E::RegistrationClosed => body(StatusCode::FORBIDDEN, "REGISTRATION_CLOSED", message, None),
+        E::NotFound(_) => body(StatusCode::NOT_FOUND, "NOT_FOUND", message, None),
         E::UsernameTaken => body(StatusCode::CONFLICT, "USERNAME_TAKEN", message, Some("username")),
         E::EmailTaken => body(StatusCode::CONFLICT, "EMAIL_TAKEN", message, Some("email")),
         E::TooManyAttempts { retry_after } => with_header(
@@ -147,6 +148,7 @@ mod tests {
             (ServiceError::AccountDisabled, 403),
             (ServiceError::GuestDisabled, 403),
             (ServiceError::RegistrationClosed, 403),
+            (ServiceError::NotFound("x".into()), 404),
             (ServiceError::UsernameTaken, 409),
             (ServiceError::EmailTaken, 409),
             (

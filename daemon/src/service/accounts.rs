@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Role of self-registered accounts.
-const DEFAULT_ROLE: &str = "user";
+pub(super) const DEFAULT_ROLE: &str = "user";
 
 /// `POST /api/auth/register` input.
 #[derive(Debug)]
@@ -66,6 +66,28 @@ impl Service {
         if !self.registration_open() {
             return Err(ServiceError::RegistrationClosed);
         }
+        let input = Registration {
+            username: Some(required(input.username, "username")?),
+            email: Some(required(input.email, "email")?),
+            password: Some(required(input.password, "password")?),
+            display_name: input.display_name,
+        };
+        let user = self.create_account(input, DEFAULT_ROLE).await?;
+        let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
+        let issued = self.open_session(&user, scopes)?;
+        self.audit(
+            "register",
+            Some(user.id.to_string()),
+            Some(origin.to_string()),
+            Some(user.username.clone()),
+        );
+        self.store.commit().await?;
+        Ok(issued)
+    }
+
+    /// Validates, hashes and stores a new account with `role` (registration and the
+    /// console's `user add`). The caller commits.
+    pub(super) async fn create_account(&self, input: Registration, role: &str) -> Result<UserRecord, ServiceError> {
         let username = required(input.username, "username")?;
         let email = required(input.email, "email")?;
         let password = required(input.password, "password")?;
@@ -74,6 +96,12 @@ impl Service {
         validate::password(password.expose(), self.config.password_min_length)?;
         let display_name = input.display_name.unwrap_or_else(|| username.clone());
         validate::display_name(&display_name)?;
+        if self.config.role_scopes(role).is_none() {
+            return Err(ServiceError::InvalidRequest {
+                field: Some("role"),
+                message: format!("no role {role:?}"),
+            });
+        }
         // Cheap pre-check so a duplicate costs no hashing; the transaction decides.
         if self.store.user_by_login(&username)?.is_some() {
             return Err(ServiceError::UsernameTaken);
@@ -87,7 +115,7 @@ impl Service {
             username,
             email,
             display_name,
-            role: DEFAULT_ROLE.into(),
+            role: role.to_owned(),
             email_verified: false,
             password_hash,
             disabled: false,
@@ -98,16 +126,7 @@ impl Service {
             StoreError::Taken(Unique::Email) => ServiceError::EmailTaken,
             other => other.into(),
         })?;
-        let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
-        let issued = self.open_session(&user, scopes)?;
-        self.audit(
-            "register",
-            Some(user.id.to_string()),
-            Some(origin),
-            Some(user.username.clone()),
-        );
-        self.store.commit().await?;
-        Ok(issued)
+        Ok(user)
     }
 
     /// Checks a password and opens a session. Throttling is decided before any
@@ -127,7 +146,7 @@ impl Service {
             self.audit(
                 "login.failure",
                 Some(account.clone()),
-                Some(origin),
+                Some(origin.to_string()),
                 Some(detail.to_owned()),
             );
             ServiceError::LoginFailed
@@ -145,7 +164,12 @@ impl Service {
             None => return Err(fail("unknown account")),
         };
         if user.disabled {
-            self.audit("login.disabled", Some(user.id.to_string()), Some(origin), None);
+            self.audit(
+                "login.disabled",
+                Some(user.id.to_string()),
+                Some(origin.to_string()),
+                None,
+            );
             return Err(ServiceError::AccountDisabled);
         }
         let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
@@ -162,7 +186,12 @@ impl Service {
         };
         self.throttle.record_success(&account, origin.addr);
         let issued = self.open_session(&user, granted)?;
-        self.audit("login.success", Some(user.id.to_string()), Some(origin), None);
+        self.audit(
+            "login.success",
+            Some(user.id.to_string()),
+            Some(origin.to_string()),
+            None,
+        );
         self.store.commit().await?;
         Ok(issued)
     }

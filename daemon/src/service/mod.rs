@@ -6,10 +6,12 @@
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
 //!   the in-memory view of live sessions that every token check consults.
 //! - [`guest`]: guest tokens.
+//! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
 
 pub mod accounts;
 pub mod guest;
+pub mod operator;
 pub mod sessions;
 pub mod validate;
 
@@ -24,10 +26,15 @@ use sessions::LiveSessions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tessera_common::admin::AuditEntry;
 use tessera_common::api::Principal;
 use tessera_common::claims::AccessClaims;
 use time::OffsetDateTime;
+use tokio::sync::broadcast;
 use uuid::Uuid;
+
+/// Events a slow subscriber may fall behind by before it misses some.
+const EVENT_BACKLOG: usize = 1024;
 
 /// Outcomes the caller must tell the client about. Each maps to one contract code.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +71,9 @@ pub enum ServiceError {
     /// 403 `REGISTRATION_CLOSED`.
     #[error("registration is closed")]
     RegistrationClosed,
+    /// 404 `NOT_FOUND`: no such user, session, key, ….
+    #[error("{0}")]
+    NotFound(String),
     /// 409 `USERNAME_TAKEN`.
     #[error("that username is taken")]
     UsernameTaken,
@@ -151,6 +161,25 @@ pub struct Origin {
     pub addr: std::net::IpAddr,
 }
 
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
+/// The operator behind an admin-socket request (its peer credentials).
+#[derive(Debug, Clone, Copy)]
+pub struct Operator {
+    /// Peer uid.
+    pub uid: u32,
+}
+
+impl std::fmt::Display for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "uid={}", self.uid)
+    }
+}
+
 /// The daemon's state and operations.
 #[derive(Debug)]
 pub struct Service {
@@ -163,6 +192,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     guest_enabled: AtomicBool,
     registration_open: AtomicBool,
+    events: broadcast::Sender<AuditEntry>,
+    started: std::time::Instant,
 }
 
 impl Service {
@@ -178,8 +209,14 @@ impl Service {
         let passwords = Passwords::new(config.argon2, workers).await?;
         Ok(Self {
             throttle: Throttle::new(config.throttle),
-            guest_enabled: AtomicBool::new(config.guest_enabled),
-            registration_open: AtomicBool::new(config.registration_open),
+            guest_enabled: AtomicBool::new(operator::stored_flag(&store, operator::GUEST, config.guest_enabled)?),
+            registration_open: AtomicBool::new(operator::stored_flag(
+                &store,
+                operator::REGISTRATION,
+                config.registration_open,
+            )?),
+            events: broadcast::channel(EVENT_BACKLOG).0,
+            started: std::time::Instant::now(),
             config,
             store,
             tokens,
@@ -209,6 +246,25 @@ impl Service {
         let now = self.clock.now();
         self.throttle.sweep(now);
         self.live.sweep(now.unix_timestamp());
+        self.sweep_keys(now);
+    }
+
+    /// Drops retiring keys once every token they can have signed has expired
+    /// (retirement + the longest access or guest TTL).
+    fn sweep_keys(&self, now: OffsetDateTime) {
+        let ttl = self.config.tokens;
+        let longest = ttl.access.max(ttl.guest).as_secs();
+        let cutoff = now
+            .unix_timestamp()
+            .saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
+        match self.tokens.sweep(&self.store, cutoff) {
+            Ok(dropped) => {
+                for kid in dropped {
+                    tracing::info!(%kid, "dropped a retired signing key");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not sweep retired keys"),
+        }
     }
 
     /// Flushes the store (shutdown).
@@ -251,18 +307,26 @@ impl Service {
         self.clock.now()
     }
 
-    /// Appends to the audit trail; a failure is logged, not fatal to the request.
-    fn audit(&self, event: &str, subject: Option<String>, origin: Option<Origin>, detail: Option<String>) {
+    /// Appends to the audit trail and tells subscribers; a failure to store is logged,
+    /// not fatal to the request.
+    fn audit(&self, event: &str, subject: Option<String>, origin: Option<String>, detail: Option<String>) {
         let record = AuditRecord {
             at: self.now().unix_timestamp(),
             event: event.to_owned(),
             subject,
-            addr: origin.map(|o| o.addr.to_string()),
+            origin,
             detail,
         };
         if let Err(e) = self.store.append_audit(&record) {
             tracing::warn!(error = %e, event, "could not write audit entry");
         }
+        // No subscriber is not an error.
+        let _ = self.events.send(audit_entry(record));
+    }
+
+    /// Live activity: every audit entry as it is written.
+    pub fn subscribe(&self) -> broadcast::Receiver<AuditEntry> {
+        self.events.subscribe()
     }
 
     fn guest_enabled(&self) -> bool {
@@ -271,6 +335,17 @@ impl Service {
 
     fn registration_open(&self) -> bool {
         self.registration_open.load(Ordering::Relaxed)
+    }
+}
+
+/// The console's view of an audit record.
+fn audit_entry(record: AuditRecord) -> AuditEntry {
+    AuditEntry {
+        at: crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(record.at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+        event: record.event,
+        subject: record.subject,
+        origin: record.origin,
+        detail: record.detail,
     }
 }
 

@@ -5,7 +5,7 @@ use super::{Caller, Issued, Origin, Service, ServiceError, after, seconds_until}
 use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::Grant;
 use crate::tokens::opaque::{self, REFRESH_PREFIX, Secret};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use uuid::Uuid;
 
@@ -15,16 +15,27 @@ struct LiveSession {
     expires_at: i64,
 }
 
-/// Sessions that are neither revoked nor past their maximum age, mirrored from the
-/// store so that token checks cost no disk read. Writers change the store first, then
-/// this view, and only then answer.
+/// Sessions that are neither revoked nor past their maximum age, and users who may
+/// hold none (disabled or deleted), mirrored from the store so that token checks cost
+/// no disk read. Writers change the store first, then this view, and only then answer.
 #[derive(Debug, Default)]
 pub struct LiveSessions {
     map: RwLock<HashMap<Uuid, LiveSession>>,
+    /// Disabled or deleted users: their tokens fail even if a session slipped in
+    /// concurrently with the change.
+    barred: RwLock<HashSet<Uuid>>,
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LiveSessions {
-    /// Loads every live session from the store.
+    /// Loads every live session and every disabled user from the store.
     pub fn load(store: &Store, now: i64) -> Result<Self, StoreError> {
         let map = store
             .live_sessions(now)?
@@ -39,15 +50,20 @@ impl LiveSessions {
                 )
             })
             .collect();
-        Ok(Self { map: RwLock::new(map) })
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, LiveSession>> {
-        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let barred = store
+            .users()?
+            .into_iter()
+            .filter(|u| u.disabled)
+            .map(|u| u.id)
+            .collect();
+        Ok(Self {
+            map: RwLock::new(map),
+            barred: RwLock::new(barred),
+        })
     }
 
     fn insert(&self, session: &SessionRecord) {
-        self.write().insert(
+        write(&self.map).insert(
             session.id,
             LiveSession {
                 user_id: session.user_id,
@@ -57,19 +73,43 @@ impl LiveSessions {
     }
 
     fn remove(&self, id: Uuid) {
-        self.write().remove(&id);
+        write(&self.map).remove(&id);
     }
 
-    /// True when `session_id` is live at `now` and belongs to `user_id`.
+    /// Forgets every session of `user_id`.
+    pub(super) fn remove_user(&self, user_id: Uuid) {
+        write(&self.map).retain(|_, s| s.user_id != user_id);
+    }
+
+    /// Bars (`true`) or admits (`false`) a user.
+    pub(super) fn bar(&self, user_id: Uuid, barred: bool) {
+        if barred {
+            write(&self.barred).insert(user_id);
+        } else {
+            write(&self.barred).remove(&user_id);
+        }
+    }
+
+    /// True when `session_id` is live at `now` and belongs to `user_id`, who is not barred.
     pub fn is_live(&self, session_id: Uuid, user_id: Uuid, now: i64) -> bool {
-        let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&session_id)
-            .is_some_and(|s| s.user_id == user_id && now < s.expires_at)
+        let live = read(&self.map)
+            .get(&session_id)
+            .is_some_and(|s| s.user_id == user_id && now < s.expires_at);
+        live && !read(&self.barred).contains(&user_id)
+    }
+
+    /// Ids of the live sessions at `now`.
+    pub fn ids(&self, now: i64) -> Vec<Uuid> {
+        read(&self.map)
+            .iter()
+            .filter(|(_, s)| now < s.expires_at)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Drops sessions past their maximum age.
     pub fn sweep(&self, now: i64) {
-        self.write().retain(|_, s| now < s.expires_at);
+        write(&self.map).retain(|_, s| now < s.expires_at);
     }
 }
 
@@ -134,7 +174,7 @@ impl Service {
     }
 
     /// Revokes a session in the store and the live view, durably.
-    async fn revoke_session(&self, session_id: Uuid) -> Result<bool, ServiceError> {
+    pub(super) async fn revoke_session(&self, session_id: Uuid) -> Result<bool, ServiceError> {
         let revoked = self.store.revoke_session(session_id, self.now().unix_timestamp())?;
         self.store.commit().await?;
         self.live.remove(session_id);
@@ -192,7 +232,7 @@ impl Service {
         self.audit(
             "token.refresh",
             Some(user.id.to_string()),
-            Some(origin),
+            Some(origin.to_string()),
             Some(format!("session {}", session.id)),
         );
         self.store.commit().await?;
@@ -205,7 +245,7 @@ impl Service {
         self.audit(
             "token.reuse",
             None,
-            Some(origin),
+            Some(origin.to_string()),
             Some(format!("session {session_id} revoked")),
         );
         match self.revoke_session(session_id).await {
@@ -242,7 +282,7 @@ impl Service {
         self.audit(
             "logout",
             Some(user_id.to_string()),
-            Some(origin),
+            Some(origin.to_string()),
             Some(format!("session {session_id}")),
         );
         self.revoke_session(session_id).await?;

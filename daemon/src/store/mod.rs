@@ -2,7 +2,8 @@
 //! version, unique indexes kept in step by transactions, and durable commits.
 //!
 //! Trees: `meta` (schema version), `users` (id → [`UserRecord`]), `users_by_name` and
-//! `users_by_email` (lower-cased → id), `sessions` (id → [`SessionRecord`]),
+//! `users_by_email` (lower-cased → id), `settings` (name → value set by an operator),
+//! `sessions` (id → [`SessionRecord`]),
 //! `user_sessions` (user id ‖ session id, an index), `refresh` (SHA-256 of the secret →
 //! [`RefreshRecord`]), `keys` (kid → [`KeyRecord`]), `audit` (sequence → [`AuditRecord`],
 //! the newest [`AUDIT_CAPACITY`] kept).
@@ -121,6 +122,7 @@ pub struct Store {
     user_sessions: sled::Tree,
     refresh: sled::Tree,
     keys: sled::Tree,
+    settings: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     commit: commit::GroupCommit,
@@ -135,6 +137,13 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
         tree,
         detail: e.to_string(),
     })
+}
+
+fn corrupt_index() -> StoreError {
+    StoreError::Corrupt {
+        tree: "user_sessions",
+        detail: "malformed key".into(),
+    }
 }
 
 fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
@@ -194,6 +203,7 @@ impl Store {
             user_sessions: db.open_tree("user_sessions")?,
             refresh: db.open_tree("refresh")?,
             keys: db.open_tree("keys")?,
+            settings: db.open_tree("settings")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
@@ -272,6 +282,80 @@ impl Store {
         self.user(id)
     }
 
+    /// Every user, in id order.
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.users
+            .iter()
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("users", &v)))
+            .collect()
+    }
+
+    /// How many users exist.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Replaces a user's record; username and email (and so the indexes) must not change.
+    pub fn update_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.users.insert(user.id.as_bytes(), encode(user)?)?;
+        Ok(())
+    }
+
+    /// Deletes a user, their index entries and their sessions.
+    pub fn delete_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let sessions: Vec<[u8; 32]> = self
+            .user_sessions
+            .scan_prefix(user.id.as_bytes())
+            .keys()
+            .map(|k| {
+                k.map_err(StoreError::from)
+                    .and_then(|k| <[u8; 32]>::try_from(k.as_ref()).map_err(|_| corrupt_index()))
+            })
+            .collect::<Result<_, _>>()?;
+        let name_key = user.username.to_lowercase();
+        let email_key = user.email.to_lowercase();
+        (
+            &self.users,
+            &self.users_by_name,
+            &self.users_by_email,
+            &self.sessions,
+            &self.user_sessions,
+        )
+            .transaction(|(users, by_name, by_email, all_sessions, index)| {
+                users.remove(user.id.as_bytes())?;
+                by_name.remove(name_key.as_bytes())?;
+                by_email.remove(email_key.as_bytes())?;
+                for key in &sessions {
+                    all_sessions.remove(&key[16..])?;
+                    index.remove(key)?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    // ----- settings -----
+
+    /// A setting an operator changed, if any.
+    pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.settings
+            .get(name)?
+            .map(|v| {
+                String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt {
+                    tree: "settings",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores a setting (it wins over the config file from then on).
+    pub fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.settings.insert(name, value.as_bytes())?;
+        Ok(())
+    }
+
     // ----- sessions and refresh tokens -----
 
     /// Stores a new session with its first refresh token.
@@ -299,6 +383,19 @@ impl Store {
             .get(id.as_bytes())?
             .map(|v| decode("sessions", &v))
             .transpose()
+    }
+
+    /// Every session of `user_id`, revoked ones included.
+    pub fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.user_sessions.scan_prefix(user_id.as_bytes()).keys() {
+            let key = key?;
+            let id = Uuid::from_slice(&key[16..]).map_err(|_| corrupt_index())?;
+            if let Some(session) = self.session(id)? {
+                out.push(session);
+            }
+        }
+        Ok(out)
     }
 
     /// Every session that is neither revoked nor past its maximum age at `now`.
@@ -385,9 +482,24 @@ impl Store {
         Ok(keys)
     }
 
-    /// Inserts or replaces a signing key.
-    pub fn put_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        self.keys.insert(key.kid.as_bytes(), encode(key)?)?;
+    /// Inserts or replaces signing keys, atomically.
+    pub fn put_keys(&self, keys: &[&KeyRecord]) -> Result<(), StoreError> {
+        let encoded: Vec<(&str, Vec<u8>)> = keys
+            .iter()
+            .map(|k| encode(k).map(|v| (k.kid.as_str(), v)))
+            .collect::<Result<_, _>>()?;
+        self.keys.transaction(|tree| {
+            for (kid, value) in &encoded {
+                tree.insert(kid.as_bytes(), value.as_slice())?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Removes a signing key.
+    pub fn remove_key(&self, kid: &str) -> Result<(), StoreError> {
+        self.keys.remove(kid.as_bytes())?;
         Ok(())
     }
 

@@ -111,8 +111,8 @@ pub struct AuditRecord {
     pub event: String,
     /// The account concerned (id, or the login name tried), if any.
     pub subject: Option<String>,
-    /// Client address, for HTTP events.
-    pub addr: Option<String>,
+    /// Client address (HTTP) or `uid=N` (admin socket).
+    pub origin: Option<String>,
     /// Extra context (never a secret).
     pub detail: Option<String>,
 }

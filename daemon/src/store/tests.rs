@@ -124,7 +124,7 @@ fn audit_trail_is_bounded() {
             at: i as i64,
             event: "login.failure".into(),
             subject: None,
-            addr: None,
+            origin: None,
             detail: None,
         };
         store.append_audit(&record).unwrap();
@@ -158,7 +158,7 @@ async fn concurrent_commits_share_syncs() {
                     at: i as i64,
                     event: "test".into(),
                     subject: None,
-                    addr: None,
+                    origin: None,
                     detail: None,
                 };
                 store.append_audit(&record).unwrap();
@@ -172,4 +172,29 @@ async fn concurrent_commits_share_syncs() {
     let syncs = store.syncs();
     assert!((1..200).contains(&syncs), "200 commits took {syncs} syncs");
     assert_eq!(store.audit_tail(1000).unwrap().len(), 200);
+}
+
+#[test]
+fn delete_user_removes_indexes_and_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let s = session(alice.id);
+    store.create_session(&s, &[1u8; 32], &refresh(s.id)).unwrap();
+    assert_eq!(store.sessions_of(alice.id).unwrap(), vec![s.clone()]);
+    store.delete_user(&alice).unwrap();
+    assert!(store.user(alice.id).unwrap().is_none());
+    assert!(store.session(s.id).unwrap().is_none());
+    assert!(store.sessions_of(alice.id).unwrap().is_empty());
+    store.create_user(&user("ALICE", "A@example.com")).unwrap();
+}
+
+#[test]
+fn settings_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.setting("guest").unwrap(), None);
+    store.put_setting("guest", "on").unwrap();
+    assert_eq!(store.setting("guest").unwrap().as_deref(), Some("on"));
 }

@@ -14,7 +14,7 @@ use keys::KeyRing;
 use pasetors::Public;
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{PublicToken, V4};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tessera_common::api::KeyView;
 use tessera_common::claims::{AccessClaims, Footer};
 use time::OffsetDateTime;
@@ -65,6 +65,8 @@ pub struct Grant {
 pub struct Tokens {
     issuer: String,
     ring: RwLock<Arc<KeyRing>>,
+    /// Serialises key changes (rotation, sweep) so that none is lost.
+    changing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -82,7 +84,7 @@ impl Tokens {
         let mut records = store.keys()?;
         if !records.iter().any(|k| k.retired_at.is_none()) {
             let key = keys::generate(now)?;
-            store.put_key(&key)?;
+            store.put_keys(&[&key])?;
             tracing::info!(kid = %key.kid, "generated a new signing key");
             records.push(key);
         }
@@ -90,7 +92,50 @@ impl Tokens {
         Ok(Self {
             issuer,
             ring: RwLock::new(Arc::new(ring)),
+            changing: Mutex::new(()),
         })
+    }
+
+    /// Makes a new signing key, which signs from now on; the previous one goes
+    /// `retiring` and keeps verifying. Returns the new kid. The caller commits.
+    pub fn rotate(&self, store: &Store, now: OffsetDateTime) -> Result<String, TokenError> {
+        let _changing = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut records = store.keys()?;
+        let mut changed = Vec::new();
+        for record in records.iter_mut().filter(|r| r.retired_at.is_none()) {
+            record.retired_at = Some(now.unix_timestamp());
+            changed.push(record.clone());
+        }
+        let new = keys::generate(now)?;
+        changed.push(new.clone());
+        store.put_keys(&changed.iter().collect::<Vec<_>>())?;
+        records.push(new.clone());
+        self.install(KeyRing::from_records(&records)?);
+        tracing::info!(kid = %new.kid, "rotated the signing key");
+        Ok(new.kid)
+    }
+
+    /// Drops retiring keys retired at or before `cutoff` (Unix seconds): no token they
+    /// signed can still be live. Returns the dropped kids. The caller commits.
+    pub fn sweep(&self, store: &Store, cutoff: i64) -> Result<Vec<String>, TokenError> {
+        let _changing = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (expired, kept): (Vec<_>, Vec<_>) = store
+            .keys()?
+            .into_iter()
+            .partition(|k| k.retired_at.is_some_and(|at| at <= cutoff));
+        if expired.is_empty() {
+            return Ok(Vec::new());
+        }
+        for key in &expired {
+            store.remove_key(&key.kid)?;
+        }
+        self.install(KeyRing::from_records(&kept)?);
+        Ok(expired.into_iter().map(|k| k.kid).collect())
+    }
+
+    fn install(&self, ring: KeyRing) {
+        let mut slot = self.ring.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Arc::new(ring);
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -164,6 +209,7 @@ impl Tokens {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tessera_common::api::KeyStatus;
 
     fn setup() -> (tempfile::TempDir, Store, Tokens, OffsetDateTime) {
         let dir = tempfile::tempdir().unwrap();
@@ -210,6 +256,38 @@ mod tests {
         let footer = token.rsplit('.').next().unwrap();
         let footer = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, footer).unwrap();
         assert_eq!(String::from_utf8(footer).unwrap(), format!("{{\"kid\":\"{kid}\"}}"));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_verifying_until_swept() {
+        let (_dir, store, tokens, now) = setup();
+        let (old_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+        let old_kid = tokens.published()[0].kid.clone();
+        let new_kid = tokens.rotate(&store, now).unwrap();
+        assert_ne!(old_kid, new_kid);
+        let (new_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+        assert!(new_token.ends_with(&footer_of(&new_kid)));
+        assert!(tokens.verify(&old_token, now).is_ok(), "retiring key still verifies");
+        let published = tokens.published();
+        assert_eq!(published.len(), 2);
+        assert_eq!(
+            (published[0].kid.as_str(), published[0].status),
+            (new_kid.as_str(), KeyStatus::Active)
+        );
+        assert_eq!(published[1].status, KeyStatus::Retiring);
+        assert!(tokens.sweep(&store, now.unix_timestamp() - 1).unwrap().is_empty());
+        assert_eq!(tokens.sweep(&store, now.unix_timestamp()).unwrap(), vec![old_kid]);
+        assert!(matches!(tokens.verify(&old_token, now), Err(TokenError::UnknownKey)));
+        assert!(tokens.verify(&new_token, now).is_ok());
+        let reloaded = Tokens::load(&store, "http://issuer".into(), now).unwrap();
+        assert_eq!(reloaded.published().len(), 1, "the sweep is stored");
+    }
+
+    fn footer_of(kid: &str) -> String {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!("{{\"kid\":\"{kid}\"}}"),
+        )
     }
 
     #[test]

@@ -12,6 +12,8 @@ use tempfile::TempDir;
 
 /// The daemon binary built from daemon/src/main.rs inside this package.
 pub const TESSERAD: &str = env!("CARGO_BIN_EXE_tesserad-under-test");
+/// The console binary built from tui/src/main.rs inside this package.
+pub const TESSERA: &str = env!("CARGO_BIN_EXE_tessera-under-test");
 
 const BASE_CONFIG: &str = r#"
 [server]
@@ -33,6 +35,8 @@ pub struct TestDaemon {
     dir: Option<TempDir>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The admin socket.
+    pub socket: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
     http: reqwest::Client,
 }
@@ -145,10 +149,12 @@ impl TestDaemon {
         }
         let (child, addr, logs) = spawn_listening(&mut command);
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let socket = dir.path().join("data/admin.sock");
         Self {
             child: Some(child),
             dir: Some(dir),
             base: format!("http://{addr}"),
+            socket,
             logs,
             http,
         }
@@ -247,6 +253,59 @@ impl TestDaemon {
             .await;
         assert_eq!(resp.status, 200, "{}", resp.text);
         resp.json()
+    }
+}
+
+/// What a `tessera` run printed and returned.
+#[derive(Debug)]
+pub struct Console {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Console {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} / {}", self.stdout, self.stderr))
+    }
+}
+
+impl TestDaemon {
+    /// Runs the real `tessera` binary against this daemon's socket.
+    pub fn tessera(&self, args: &[&str]) -> Console {
+        run_tessera(&self.socket, args, None)
+    }
+
+    /// Runs `tessera` with `stdin` as standard input.
+    pub fn tessera_stdin(&self, args: &[&str], stdin: &str) -> Console {
+        run_tessera(&self.socket, args, Some(stdin))
+    }
+}
+
+/// Runs `tessera --socket SOCKET ARGS…`.
+pub fn run_tessera(socket: &Path, args: &[&str], stdin: Option<&str>) -> Console {
+    use std::io::Write;
+    let mut child = Command::new(TESSERA)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .env_remove("TESSERA_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tessera");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Console {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

@@ -1,0 +1,344 @@
+//! The admin protocol: newline-delimited JSON over the daemon's Unix socket (contract §5).
+//!
+//! A connection starts with a handshake: the client sends [`ClientFrame::Hello`] with
+//! its [`PROTOCOL_VERSION`]; the daemon answers [`ServerFrame::Welcome`], or
+//! [`ServerFrame::Refused`] and closes. Then the client sends requests, each with an
+//! id; the daemon answers each with a [`ServerFrame::Response`] carrying the same id.
+//! After a [`Request::Subscribe`], the daemon also pushes [`ServerFrame::Event`]s.
+//! One frame per line; lines longer than [`MAX_REQUEST_LINE`] (client to daemon) are
+//! refused.
+
+use crate::api::{KeyView, UserView};
+use serde::{Deserialize, Serialize};
+
+/// Version of this protocol; both sides must speak the same one.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest line the daemon reads from a client, newline included.
+pub const MAX_REQUEST_LINE: usize = 64 * 1024;
+/// Longest line a client reads from the daemon (large lists and audit pages).
+pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// First frame of every connection.
+    Hello {
+        /// The client's [`PROTOCOL_VERSION`].
+        version: u32,
+        /// Free-form client name and version, for the daemon's log.
+        client: String,
+    },
+    /// A request; answered by a response with the same id.
+    Request {
+        /// Chosen by the client to match the response.
+        id: u64,
+        /// What to do.
+        call: Request,
+    },
+}
+
+/// Frames the daemon sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Handshake accepted.
+    Welcome {
+        /// The daemon's [`PROTOCOL_VERSION`].
+        version: u32,
+        /// The daemon's version.
+        daemon: String,
+    },
+    /// Handshake refused (wrong version, not a hello); the daemon closes next.
+    Refused {
+        /// Why.
+        error: AdminError,
+    },
+    /// The answer to request `id`.
+    Response {
+        /// The request's id (0 when the request could not be parsed).
+        id: u64,
+        /// Success or failure.
+        outcome: Outcome,
+    },
+    /// Something happened (after [`Request::Subscribe`]).
+    Event {
+        /// What.
+        event: Event,
+    },
+}
+
+/// Result of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done; here is the answer.
+    Ok(Reply),
+    /// Refused or failed.
+    Error(AdminError),
+}
+
+/// Operations of the console (contract §5). Users are named by username or email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Daemon status.
+    Status,
+    /// Users, optionally those whose username, email or display name contains `search`.
+    UserList {
+        /// Case-insensitive substring.
+        search: Option<String>,
+    },
+    /// One user.
+    UserShow {
+        /// Username or email.
+        name: String,
+    },
+    /// Creates a user (works while registration is closed).
+    UserAdd {
+        /// Username.
+        name: String,
+        /// Email address.
+        email: String,
+        /// Role; default `user`.
+        role: Option<String>,
+        /// Display name; default the username.
+        display_name: Option<String>,
+        /// Initial password.
+        password: Password,
+    },
+    /// Changes a user's role; their sessions are revoked so new tokens carry it.
+    UserSetRole {
+        /// Username or email.
+        name: String,
+        /// New role.
+        role: String,
+    },
+    /// Disables a user and revokes their sessions for good.
+    UserDisable {
+        /// Username or email.
+        name: String,
+    },
+    /// Enables a disabled user (revoked sessions stay revoked).
+    UserEnable {
+        /// Username or email.
+        name: String,
+    },
+    /// Deletes a user with their sessions.
+    UserDelete {
+        /// Username or email.
+        name: String,
+    },
+    /// Sets a password and revokes every session of the user.
+    UserSetPassword {
+        /// Username or email.
+        name: String,
+        /// New password.
+        password: Password,
+    },
+    /// Live sessions, optionally of one user.
+    SessionList {
+        /// Username or email.
+        name: Option<String>,
+    },
+    /// Revokes one session.
+    SessionRevoke {
+        /// Session id.
+        id: String,
+    },
+    /// Revokes every session of a user.
+    SessionRevokeAll {
+        /// Username or email.
+        name: String,
+    },
+    /// Turns guest mode on or off (stored; survives restarts).
+    GuestSet {
+        /// New state.
+        enabled: bool,
+    },
+    /// Guest mode state.
+    GuestStatus,
+    /// Opens or closes registration (stored; survives restarts).
+    RegistrationSet {
+        /// New state.
+        open: bool,
+    },
+    /// Registration state.
+    RegistrationStatus,
+    /// Signing keys.
+    KeyList,
+    /// Makes a new signing key; the previous one goes `retiring`.
+    KeyRotate,
+    /// The newest audit entries.
+    Audit {
+        /// How many (default 50).
+        limit: Option<usize>,
+    },
+    /// Starts pushing [`ServerFrame::Event`]s on this connection.
+    Subscribe,
+}
+
+/// A password in transit; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Answers to requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// To [`Request::Status`].
+    Status(StatusView),
+    /// A list of users.
+    Users(Vec<AdminUser>),
+    /// One user.
+    User(AdminUser),
+    /// A list of sessions.
+    Sessions(Vec<SessionView>),
+    /// How many things an operation changed (sessions revoked, …).
+    Count(u64),
+    /// Guest mode state.
+    Guest {
+        /// On or off.
+        enabled: bool,
+    },
+    /// Registration state.
+    Registration {
+        /// Open or closed.
+        open: bool,
+    },
+    /// Signing keys.
+    Keys(Vec<KeyView>),
+    /// Audit entries, oldest first.
+    Audit(Vec<AuditEntry>),
+    /// Done, nothing to show.
+    Done,
+}
+
+/// A user as the console sees it: the HTTP `user` object plus account state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    /// The HTTP `user` fields.
+    #[serde(flatten)]
+    pub user: UserView,
+    /// Disabled accounts cannot log in.
+    pub disabled: bool,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// Session id.
+    pub id: String,
+    /// Owner's id.
+    pub user_id: String,
+    /// Owner's username.
+    pub username: String,
+    /// Scopes granted at login.
+    pub scopes: Vec<String>,
+    /// Login time, RFC 3339.
+    pub created_at: String,
+    /// Hard end, RFC 3339.
+    pub expires_at: String,
+}
+
+/// Daemon status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// Daemon version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Registered users.
+    pub users: u64,
+    /// Live sessions.
+    pub sessions: u64,
+    /// API tokens.
+    pub api_tokens: u64,
+    /// OAuth clients.
+    pub clients: u64,
+    /// Guest mode.
+    pub guest_enabled: bool,
+    /// Registration.
+    pub registration_open: bool,
+    /// Ids of the published keys, active first.
+    pub key_ids: Vec<String>,
+}
+
+/// One audit-trail entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// When, RFC 3339.
+    pub at: String,
+    /// What, e.g. `login.success`, `admin.user.disable`.
+    pub event: String,
+    /// Account concerned, if any.
+    pub subject: Option<String>,
+    /// Client address (HTTP) or `uid=N` (admin socket).
+    pub origin: Option<String>,
+    /// Extra context.
+    pub detail: Option<String>,
+}
+
+/// A pushed event: an audit entry as it happens.
+pub type Event = AuditEntry;
+
+/// Error codes of the admin protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// The line was not a valid frame, or a field is invalid.
+    InvalidRequest,
+    /// The line is longer than [`MAX_REQUEST_LINE`].
+    LineTooLong,
+    /// Client and daemon speak different protocol versions.
+    VersionMismatch,
+    /// The first frame was not a hello.
+    HandshakeRequired,
+    /// No such user, session, key, ….
+    NotFound,
+    /// A username or email is taken.
+    Conflict,
+    /// The daemon failed; see its log.
+    Internal,
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable text.
+    pub message: String,
+}
+
+impl AdminError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Encodes a frame as one line, newline included.
+pub fn encode<T: Serialize>(frame: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut line = serde_json::to_vec(frame)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! Requests to service calls: the admin socket has no logic of its own.
+
+use super::error::admin_error;
+use crate::service::operator::NewUser;
+use crate::service::{Operator, Service, ServiceError};
+use crate::tokens::opaque::Secret;
+use tessera_common::admin::{Outcome, Reply, Request};
+
+/// Runs one request for `operator`. [`Request::Subscribe`] is handled by the
+/// connection, which owns the event stream.
+pub async fn dispatch(service: &Service, operator: Operator, request: Request) -> Outcome {
+    match run(service, operator, request).await {
+        Ok(reply) => Outcome::Ok(reply),
+        Err(e) => Outcome::Error(admin_error(e)),
+    }
+}
+
+async fn run(service: &Service, operator: Operator, request: Request) -> Result<Reply, ServiceError> {
+    use Request as R;
+    Ok(match request {
+        R::Status => Reply::Status(service.status()?),
+        R::UserList { search } => Reply::Users(service.list_users(search.as_deref())?),
+        R::UserShow { name } => Reply::User(service.show_user(&name)?),
+        R::UserAdd {
+            name,
+            email,
+            role,
+            display_name,
+            password,
+        } => {
+            let input = NewUser {
+                name,
+                email,
+                role,
+                display_name,
+                password: Secret::new(password.0),
+            };
+            Reply::User(service.add_user(operator, input).await?)
+        }
+        R::UserSetRole { name, role } => Reply::User(service.set_role(operator, &name, &role).await?),
+        R::UserDisable { name } => Reply::User(service.set_disabled(operator, &name, true).await?),
+        R::UserEnable { name } => Reply::User(service.set_disabled(operator, &name, false).await?),
+        R::UserDelete { name } => {
+            service.delete_user(operator, &name).await?;
+            Reply::Done
+        }
+        R::UserSetPassword { name, password } => {
+            Reply::Count(service.set_password(operator, &name, Secret::new(password.0)).await?)
+        }
+        R::SessionList { name } => Reply::Sessions(service.list_sessions(name.as_deref())?),
+        R::SessionRevoke { id } => {
+            service.revoke_session_by_id(operator, &id).await?;
+            Reply::Done
+        }
+        R::SessionRevokeAll { name } => Reply::Count(service.revoke_all_sessions(operator, &name).await?),
+        R::GuestSet { enabled } => Reply::Guest {
+            enabled: service.set_guest(operator, enabled).await?,
+        },
+        R::GuestStatus => Reply::Guest {
+            enabled: service.guest_status(),
+        },
+        R::RegistrationSet { open } => Reply::Registration {
+            open: service.set_registration(operator, open).await?,
+        },
+        R::RegistrationStatus => Reply::Registration {
+            open: service.registration_status(),
+        },
+        R::KeyList => Reply::Keys(service.keys()),
+        R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
+        R::Audit { limit } => Reply::Audit(service.audit_tail(limit)?),
+        R::Subscribe => Reply::Done,
+    })
+}

@@ -1,0 +1,108 @@
+//! The admin socket: a Unix listener for the `tessera` console. Only the daemon's own
+//! uid, root and members of `admin.group` get in ([`peer`]); each connection speaks
+//! the NDJSON protocol of `tessera_common::admin` ([`conn`]) and every request is a
+//! service call ([`dispatch`]).
+
+mod conn;
+mod dispatch;
+mod error;
+mod peer;
+
+use crate::service::Service;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::UnixListener;
+use tokio::sync::{Semaphore, watch};
+
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 64;
+
+/// A bound admin socket, ready to serve.
+#[derive(Debug)]
+pub struct AdminSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    access: peer::Access,
+}
+
+impl AdminSocket {
+    /// Binds `path`: a stale socket file left by a crash is replaced; one a live
+    /// process answers on is an error, as is any other kind of file. The socket gets
+    /// mode 0600, or 0660 and the group when `group` is set.
+    pub fn bind(path: &Path, group: Option<&str>) -> Result<Self, String> {
+        let access = peer::Access::new(group)?;
+        let shown = path.display();
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(format!(
+                        "admin socket {shown} is in use by another process (another tesserad?)"
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path)
+                        .map_err(|e| format!("cannot replace stale admin socket {shown}: {e}"))?;
+                    tracing::info!(path = %shown, "replaced a stale admin socket");
+                }
+                Err(e) => return Err(format!("cannot check admin socket {shown}: {e}")),
+            },
+            Ok(_) => return Err(format!("{shown} exists and is not a socket; refusing to replace it")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot inspect {shown}: {e}")),
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("cannot set the mode of {}: {e}", parent.display()))?;
+        }
+        let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind admin socket {shown}: {e}"))?;
+        let mode = if access.gid().is_some() { 0o660 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot set the mode of {shown}: {e}"))?;
+        if let Some(gid) = access.gid() {
+            std::os::unix::fs::chown(path, None, Some(gid))
+                .map_err(|e| format!("cannot give {shown} to group {gid}: {e}"))?;
+        }
+        Ok(Self {
+            listener,
+            path: path.to_path_buf(),
+            access,
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Serves connections until `stopping` turns true, then removes the socket file.
+    pub async fn serve(self, service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let access = Arc::new(self.access);
+        loop {
+            let permit = tokio::select! {
+                permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+                _ = stopping.wait_for(|stop| *stop) => break,
+            };
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "admin socket accept failed");
+                        continue;
+                    }
+                },
+                _ = stopping.wait_for(|stop| *stop) => break,
+            };
+            let (service, access) = (Arc::clone(&service), Arc::clone(&access));
+            tokio::spawn(async move {
+                conn::handle(stream, service, &access).await;
+                drop(permit);
+            });
+        }
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::debug!(error = %e, "could not remove the admin socket");
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! What the console does (contract §5): users, sessions, guest and registration
+//! settings, keys, status and the audit trail. Every change is audited with the
+//! operator's uid and takes effect at once on every HTTP path.
+
+use super::accounts::{Registration, user_view};
+use super::{Operator, Service, ServiceError, audit_entry, validate};
+use crate::clock::rfc3339;
+use crate::store::{SessionRecord, Store, StoreError, UserRecord};
+use crate::tokens::opaque::Secret;
+use std::sync::atomic::Ordering;
+use tessera_common::admin::{AdminUser, AuditEntry, SessionView, StatusView};
+use tessera_common::api::KeyView;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Setting name of guest mode.
+pub(super) const GUEST: &str = "guest_enabled";
+/// Setting name of registration.
+pub(super) const REGISTRATION: &str = "registration_open";
+/// Audit entries returned when no limit is given.
+const DEFAULT_AUDIT_LIMIT: usize = 50;
+
+/// A stored on/off setting, or `default` (the config file's) if never changed.
+pub(super) fn stored_flag(store: &Store, name: &str, default: bool) -> Result<bool, StoreError> {
+    Ok(match store.setting(name)?.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => default,
+    })
+}
+
+/// Input of `user add`.
+#[derive(Debug)]
+pub struct NewUser {
+    /// Username.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role; default `user`.
+    pub role: Option<String>,
+    /// Display name; default the username.
+    pub display_name: Option<String>,
+    /// Initial password.
+    pub password: Secret,
+}
+
+fn admin_user(user: &UserRecord) -> AdminUser {
+    AdminUser {
+        user: user_view(user),
+        disabled: user.disabled,
+    }
+}
+
+fn time_of(unix: i64) -> String {
+    rfc3339(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
+fn session_view(session: &SessionRecord, username: &str) -> SessionView {
+    SessionView {
+        id: session.id.to_string(),
+        user_id: session.user_id.to_string(),
+        username: username.to_owned(),
+        scopes: session.scopes.clone(),
+        created_at: time_of(session.created_at),
+        expires_at: time_of(session.expires_at),
+    }
+}
+
+impl Service {
+    fn find_user(&self, name: &str) -> Result<UserRecord, ServiceError> {
+        self.store
+            .user_by_login(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))
+    }
+
+    fn admin_audit(&self, operator: Operator, event: &str, subject: Option<String>, detail: Option<String>) {
+        self.audit(&format!("admin.{event}"), subject, Some(operator.to_string()), detail);
+    }
+
+    fn check_role(&self, role: &str) -> Result<(), ServiceError> {
+        match self.config.role_scopes(role) {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::InvalidRequest {
+                field: Some("role"),
+                message: format!(
+                    "no role {role:?}; configured roles: {}",
+                    self.config.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+
+    /// Daemon status.
+    pub fn status(&self) -> Result<StatusView, ServiceError> {
+        let now = self.now().unix_timestamp();
+        Ok(StatusView {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            users: self.store.user_count() as u64,
+            sessions: self.live.ids(now).len() as u64,
+            // API tokens and OAuth clients arrive with the OAuth issue; none can exist yet.
+            api_tokens: 0,
+            clients: 0,
+            guest_enabled: self.guest_enabled(),
+            registration_open: self.registration_open(),
+            key_ids: self.tokens.published().into_iter().map(|k| k.kid).collect(),
+        })
+    }
+
+    /// Users whose username, email or display name contains `search` (any case).
+    pub fn list_users(&self, search: Option<&str>) -> Result<Vec<AdminUser>, ServiceError> {
+        let needle = search.map(str::to_lowercase);
+        let mut users: Vec<UserRecord> = self
+            .store
+            .users()?
+            .into_iter()
+            .filter(|u| {
+                needle.as_deref().is_none_or(|n| {
+                    [&u.username, &u.email, &u.display_name]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(n))
+                })
+            })
+            .collect();
+        users.sort_by_key(|u| u.username.to_lowercase());
+        Ok(users.iter().map(admin_user).collect())
+    }
+
+    /// One user, by username or email.
+    pub fn show_user(&self, name: &str) -> Result<AdminUser, ServiceError> {
+        Ok(admin_user(&self.find_user(name)?))
+    }
+
+    /// Creates a user; works while registration is closed.
+    pub async fn add_user(&self, operator: Operator, input: NewUser) -> Result<AdminUser, ServiceError> {
+        let role = input.role.unwrap_or_else(|| super::accounts::DEFAULT_ROLE.to_owned());
+        self.check_role(&role)?;
+        let registration = Registration {
+            username: Some(input.name),
+            email: Some(input.email),
+            password: Some(input.password),
+            display_name: input.display_name,
+        };
+        let user = self.create_account(registration, &role).await?;
+        self.admin_audit(
+            operator,
+            "user.add",
+            Some(user.id.to_string()),
+            Some(user.username.clone()),
+        );
+        self.store.commit().await?;
+        Ok(admin_user(&user))
+    }
+
+    /// Changes a user's role and revokes their sessions, so that no token carries the
+    /// old role past this answer.
+    pub async fn set_role(&self, operator: Operator, name: &str, role: &str) -> Result<AdminUser, ServiceError> {
+        self.check_role(role)?;
+        let mut user = self.find_user(name)?;
+        user.role = role.to_owned();
+        self.store.update_user(&user)?;
+        self.revoke_user_sessions(user.id)?;
+        self.admin_audit(
+            operator,
+            "user.set_role",
+            Some(user.id.to_string()),
+            Some(role.to_owned()),
+        );
+        self.store.commit().await?;
+        self.live.remove_user(user.id);
+        Ok(admin_user(&user))
+    }
+
+    /// Disables (revoking every session for good) or enables a user.
+    pub async fn set_disabled(
+        &self,
+        operator: Operator,
+        name: &str,
+        disabled: bool,
+    ) -> Result<AdminUser, ServiceError> {
+        let mut user = self.find_user(name)?;
+        user.disabled = disabled;
+        self.store.update_user(&user)?;
+        if disabled {
+            self.revoke_user_sessions(user.id)?;
+        }
+        let event = if disabled { "user.disable" } else { "user.enable" };
+        self.admin_audit(operator, event, Some(user.id.to_string()), Some(user.username.clone()));
+        self.store.commit().await?;
+        self.live.bar(user.id, disabled);
+        if disabled {
+            self.live.remove_user(user.id);
+        }
+        Ok(admin_user(&user))
+    }
+
+    /// Deletes a user and their sessions.
+    pub async fn delete_user(&self, operator: Operator, name: &str) -> Result<(), ServiceError> {
+        let user = self.find_user(name)?;
+        self.store.delete_user(&user)?;
+        self.admin_audit(
+            operator,
+            "user.delete",
+            Some(user.id.to_string()),
+            Some(user.username.clone()),
+        );
+        self.store.commit().await?;
+        self.live.bar(user.id, true);
+        self.live.remove_user(user.id);
+        Ok(())
+    }
+
+    /// Sets a user's password and revokes every session of theirs (as a reset does).
+    /// Returns how many sessions were revoked.
+    pub async fn set_password(&self, operator: Operator, name: &str, password: Secret) -> Result<u64, ServiceError> {
+        validate::password(password.expose(), self.config.password_min_length)?;
+        let mut user = self.find_user(name)?;
+        user.password_hash = self.passwords.hash(password).await?;
+        self.store.update_user(&user)?;
+        let revoked = self.revoke_user_sessions(user.id)?;
+        self.admin_audit(
+            operator,
+            "user.set_password",
+            Some(user.id.to_string()),
+            Some(format!("{revoked} sessions revoked")),
+        );
+        self.store.commit().await?;
+        self.live.remove_user(user.id);
+        Ok(revoked)
+    }
+
+    /// Marks every unrevoked session of `user_id` revoked in the store. The caller
+    /// commits, then updates the live view.
+    fn revoke_user_sessions(&self, user_id: Uuid) -> Result<u64, ServiceError> {
+        let now = self.now().unix_timestamp();
+        let mut revoked = 0;
+        for session in self.store.sessions_of(user_id)? {
+            if self.store.revoke_session(session.id, now)? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Live sessions, of one user or of all, oldest first.
+    pub fn list_sessions(&self, name: Option<&str>) -> Result<Vec<SessionView>, ServiceError> {
+        let now = self.now().unix_timestamp();
+        let mut views = Vec::new();
+        match name {
+            Some(name) => {
+                let user = self.find_user(name)?;
+                for session in self.store.sessions_of(user.id)?.into_iter().filter(|s| s.is_live(now)) {
+                    views.push((session.created_at, session_view(&session, &user.username)));
+                }
+            }
+            None => {
+                for id in self.live.ids(now) {
+                    let Some(session) = self.store.session(id)?.filter(|s| s.is_live(now)) else {
+                        continue;
+                    };
+                    let username = self
+                        .store
+                        .user(session.user_id)?
+                        .map(|u| u.username)
+                        .unwrap_or_default();
+                    views.push((session.created_at, session_view(&session, &username)));
+                }
+            }
+        }
+        views.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(views.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Revokes one session.
+    pub async fn revoke_session_by_id(&self, operator: Operator, id: &str) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("no live session {id:?}"));
+        let session_id = Uuid::parse_str(id).map_err(|_| not_found())?;
+        let session = self.store.session(session_id)?.ok_or_else(not_found)?;
+        if !session.is_live(self.now().unix_timestamp()) {
+            return Err(not_found());
+        }
+        self.admin_audit(
+            operator,
+            "session.revoke",
+            Some(session.user_id.to_string()),
+            Some(format!("session {id}")),
+        );
+        self.revoke_session(session_id).await?;
+        Ok(())
+    }
+
+    /// Revokes every session of a user; returns how many.
+    pub async fn revoke_all_sessions(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
+        let user = self.find_user(name)?;
+        let revoked = self.revoke_user_sessions(user.id)?;
+        self.admin_audit(
+            operator,
+            "session.revoke_all",
+            Some(user.id.to_string()),
+            Some(format!("{revoked} revoked")),
+        );
+        self.store.commit().await?;
+        self.live.remove_user(user.id);
+        Ok(revoked)
+    }
+
+    /// Turns guest mode on or off; stored, so it survives restarts.
+    pub async fn set_guest(&self, operator: Operator, enabled: bool) -> Result<bool, ServiceError> {
+        self.store.put_setting(GUEST, if enabled { "true" } else { "false" })?;
+        self.admin_audit(operator, if enabled { "guest.on" } else { "guest.off" }, None, None);
+        self.store.commit().await?;
+        self.guest_enabled.store(enabled, Ordering::Relaxed);
+        Ok(enabled)
+    }
+
+    /// Guest mode state.
+    pub fn guest_status(&self) -> bool {
+        self.guest_enabled()
+    }
+
+    /// Opens or closes registration; stored, so it survives restarts.
+    pub async fn set_registration(&self, operator: Operator, open: bool) -> Result<bool, ServiceError> {
+        self.store
+            .put_setting(REGISTRATION, if open { "true" } else { "false" })?;
+        self.admin_audit(
+            operator,
+            if open {
+                "registration.open"
+            } else {
+                "registration.closed"
+            },
+            None,
+            None,
+        );
+        self.store.commit().await?;
+        self.registration_open.store(open, Ordering::Relaxed);
+        Ok(open)
+    }
+
+    /// Registration state.
+    pub fn registration_status(&self) -> bool {
+        self.registration_open()
+    }
+
+    /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
+    pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
+        let kid = self
+            .tokens
+            .rotate(&self.store, self.now())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.admin_audit(operator, "key.rotate", None, Some(kid));
+        self.store.commit().await?;
+        Ok(self.keys())
+    }
+
+    /// The newest `limit` audit entries, oldest first.
+    pub fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
+        let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT))?;
+        Ok(records.into_iter().map(audit_entry).collect())
+    }
+}

@@ -1,0 +1,126 @@
+//! The admin socket at the byte level: bad input never takes the daemon down.
+
+use crate::harness::{TESSERAD, TestDaemon, write_config};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+struct Raw {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Raw {
+    fn connect(d: &TestDaemon) -> Self {
+        let stream = UnixStream::connect(&d.socket).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Self {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    fn line(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line).unwrap() {
+            0 => None,
+            _ => Some(serde_json::from_str(&line).unwrap()),
+        }
+    }
+
+    fn hello(&mut self) {
+        self.send(b"{\"hello\":{\"version\":1,\"client\":\"raw test\"}}\n");
+        assert!(self.line().unwrap().get("welcome").is_some());
+    }
+}
+
+fn error_code(frame: &Value) -> &str {
+    frame["response"]["outcome"]["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn garbage_oversized_lines_and_wrong_versions_are_answered_not_fatal() {
+    let d = TestDaemon::start();
+
+    let mut wrong = Raw::connect(&d);
+    wrong.send(b"{\"hello\":{\"version\":99,\"client\":\"future\"}}\n");
+    let refused = wrong.line().unwrap();
+    assert_eq!(refused["refused"]["error"]["code"], "VERSION_MISMATCH");
+    assert!(wrong.line().is_none(), "closed after refusing");
+
+    let mut rude = Raw::connect(&d);
+    rude.send(b"{\"request\":{\"id\":1,\"call\":{\"op\":\"status\"}}}\n");
+    assert_eq!(rude.line().unwrap()["refused"]["error"]["code"], "HANDSHAKE_REQUIRED");
+
+    let mut raw = Raw::connect(&d);
+    raw.hello();
+    raw.send(b"this is not json\n");
+    assert_eq!(error_code(&raw.line().unwrap()), "INVALID_REQUEST");
+    raw.send(b"{\"request\":{\"id\":7,\"call\":{\"op\":\"no_such_op\"}}}\n");
+    let answer = raw.line().unwrap();
+    assert_eq!(
+        (answer["response"]["id"].clone(), error_code(&answer)),
+        (json!(7), "INVALID_REQUEST")
+    );
+    let mut huge = vec![b'x'; 200 * 1024];
+    huge.push(b'\n');
+    raw.send(&huge);
+    assert_eq!(error_code(&raw.line().unwrap()), "LINE_TOO_LONG");
+    raw.send(b"{\"request\":{\"id\":8,\"call\":{\"op\":\"guest_status\"}}}\n");
+    let answer = raw.line().unwrap();
+    assert_eq!(
+        answer["response"],
+        json!({"id": 8, "outcome": {"ok": {"guest": {"enabled": false}}}})
+    );
+
+    // Half-closed: the request sent before shutting down our side is still answered.
+    let mut half = Raw::connect(&d);
+    half.hello();
+    half.send(b"{\"request\":{\"id\":2,\"call\":{\"op\":\"status\"}}}");
+    half.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(half.line().unwrap()["response"]["outcome"]["ok"]["status"].is_object());
+    assert!(half.line().is_none());
+
+    // A client that connects and says nothing does not block anyone.
+    let _silent = UnixStream::connect(&d.socket).unwrap();
+    assert_eq!(d.get("/healthz", None).await.status, 200);
+    assert_eq!(d.tessera(&["status"]).code, 0);
+}
+
+#[test]
+fn the_socket_is_private_stale_files_are_replaced_and_live_ones_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TestDaemon::start();
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A second daemon on the same socket path refuses to start.
+    let other = tempfile::tempdir().unwrap();
+    let extra = format!("[admin]\nsocket = \"{}\"\n", d.socket.display());
+    let config = write_config(other.path(), &extra);
+    let out = std::process::Command::new(TESSERAD)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // After a crash the socket file stays behind; the next start replaces it.
+    let socket = d.socket.clone();
+    let dir = d.kill();
+    assert!(socket.exists());
+    let d = TestDaemon::launch(dir, "", &[]);
+    assert_eq!(d.tessera(&["status"]).code, 0);
+}

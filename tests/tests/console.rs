@@ -1,0 +1,391 @@
+//! The real `tessera` binary against the real daemon: each subcommand's effect is
+//! checked over HTTP.
+
+use crate::harness::{TestDaemon, password, run_tessera, s};
+use serde_json::json;
+
+#[tokio::test]
+async fn guest_toggle_takes_effect_at_once_and_survives_restart() {
+    let d = TestDaemon::start();
+    let guest = || d.send(d.client().post(d.url("/api/auth/guest")));
+    assert_eq!(guest().await.status, 403);
+    let on = d.tessera(&["guest", "on"]);
+    assert_eq!((on.code, on.stdout.trim()), (0, "guest mode: on"), "{}", on.stderr);
+    assert_eq!(guest().await.status, 200);
+    assert_eq!(
+        d.tessera(&["guest", "status", "--json"]).json(),
+        json!({"enabled": true})
+    );
+    let closed = d.tessera(&["registration", "closed"]);
+    assert_eq!(closed.code, 0, "{}", closed.stderr);
+    let resp = d
+        .post_json(
+            "/api/auth/register",
+            json!({"username": "late", "email": "l@example.com", "password": "12345678"}),
+        )
+        .await;
+    assert_eq!(resp.code(), "REGISTRATION_CLOSED");
+    let dir = d.stop();
+
+    // The file says guest off and registration open; the stored console changes win.
+    let d = TestDaemon::launch(dir, "", &[]);
+    assert_eq!(d.send(d.client().post(d.url("/api/auth/guest"))).await.status, 200);
+    assert_eq!(
+        d.tessera(&["--json", "registration", "status"]).json(),
+        json!({"mode": "closed"})
+    );
+    let status = d.tessera(&["status", "--json"]).json();
+    assert_eq!(
+        (status["guestEnabled"].clone(), status["registrationOpen"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(d.tessera(&["guest", "off"]).code, 0);
+    assert_eq!(d.send(d.client().post(d.url("/api/auth/guest"))).await.status, 403);
+}
+
+#[tokio::test]
+async fn user_add_works_while_registration_is_closed_and_can_log_in() {
+    let d = TestDaemon::with("[registration]\nmode = \"closed\"\n");
+    let add = d.tessera_stdin(
+        &[
+            "user",
+            "add",
+            "Ops",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "admin",
+            "--display-name",
+            "Op S",
+            "--password-stdin",
+            "--json",
+        ],
+        "an operator password\n",
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let user = add.json();
+    assert_eq!(
+        (
+            user["username"].clone(),
+            user["role"].clone(),
+            user["displayName"].clone()
+        ),
+        (json!("Ops"), json!("admin"), json!("Op S"))
+    );
+    assert_eq!(user["disabled"], false);
+    let login = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "ops", "password": "an operator password"}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "the trailing newline was stripped: {}", login.text);
+    assert_eq!(login.json()["scopes"], json!(["read", "write", "admin"]));
+
+    let dup = d.tessera_stdin(
+        &["user", "add", "OPS", "--email", "x@example.com", "--password-stdin"],
+        "12345678\n",
+    );
+    assert_eq!(dup.code, 1);
+    assert!(dup.stderr.contains("taken"), "{}", dup.stderr);
+    let bad_role = d.tessera_stdin(
+        &[
+            "user",
+            "add",
+            "x1",
+            "--email",
+            "x1@example.com",
+            "--role",
+            "boss",
+            "--password-stdin",
+        ],
+        "12345678\n",
+    );
+    assert_eq!(bad_role.code, 1, "{}", bad_role.stderr);
+    let usage = d.tessera(&["user", "add", "x2", "--email", "x2@example.com"]);
+    assert_eq!(usage.code, 2, "--password-stdin is required");
+}
+
+#[tokio::test]
+async fn list_show_and_search_users() {
+    let d = TestDaemon::start();
+    d.register("alice").await;
+    d.register("bob").await;
+    let list = d.tessera(&["user", "list", "--json"]).json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    for key in [
+        "id",
+        "username",
+        "email",
+        "displayName",
+        "role",
+        "emailVerified",
+        "createdAt",
+    ] {
+        assert!(list[0].get(key).is_some(), "{key} in the HTTP user shape");
+    }
+    let found = d.tessera(&["user", "list", "--search", "BOB@"]).stdout;
+    assert!(found.contains("bob") && !found.contains("alice"), "{found}");
+    let shown = d.tessera(&["user", "show", "alice@example.com", "--json"]).json();
+    assert_eq!(shown["username"], "alice");
+    let table = d.tessera(&["user", "list"]).stdout;
+    assert!(table.starts_with("USERNAME"), "{table}");
+    let missing = d.tessera(&["user", "show", "nobody"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no user"), "{}", missing.stderr);
+}
+
+#[tokio::test]
+async fn disable_cuts_tokens_and_logins_enable_restores_login_only() {
+    let d = TestDaemon::start();
+    let login = d.register("carol").await;
+    let at = s(&login, "accessToken");
+    let disabled = d.tessera(&["user", "disable", "carol", "--json"]);
+    assert_eq!((disabled.code, disabled.json()["disabled"].clone()), (0, json!(true)));
+    assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
+    let refresh = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&login, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(refresh.status, 401);
+    let again = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "carol", "password": password("carol")}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (403, "ACCOUNT_DISABLED".into()));
+    let wrong = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "carol", "password": "not-her-password"}),
+        )
+        .await;
+    assert_eq!(
+        wrong.code(),
+        "LOGIN_FAILED",
+        "the disabled state shows only after a correct password"
+    );
+
+    assert_eq!(d.tessera(&["user", "enable", "carol"]).code, 0);
+    d.login("carol").await;
+    assert_eq!(
+        d.get("/api/auth/me", Some(&at)).await.status,
+        401,
+        "enable does not bring sessions back"
+    );
+}
+
+#[tokio::test]
+async fn delete_set_role_and_set_password() {
+    let d = TestDaemon::start();
+    let dave = d.register("dave").await;
+    let role = d.tessera(&["user", "set-role", "dave", "admin", "--json"]);
+    assert_eq!(role.json()["role"], "admin");
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&dave, "accessToken"))).await.status,
+        401,
+        "role change revokes sessions"
+    );
+    assert_eq!(d.login("dave").await["scopes"], json!(["read", "write", "admin"]));
+
+    let session = d.login("dave").await;
+    let set = d.tessera_stdin(
+        &["user", "set-password", "dave", "--password-stdin"],
+        "a brand new password\n",
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&session, "accessToken"))).await.status,
+        401
+    );
+    let old = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "dave", "password": password("dave")}),
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    let new = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "dave", "password": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(new.status, 200);
+    let short = d.tessera_stdin(&["user", "set-password", "dave", "--password-stdin"], "short\n");
+    assert_eq!(short.code, 1);
+
+    let token = s(&new.json(), "accessToken");
+    assert_eq!(d.tessera(&["user", "delete", "dave"]).code, 0);
+    assert_eq!(d.get("/api/auth/me", Some(&token)).await.status, 401);
+    assert_eq!(
+        d.post_json(
+            "/api/auth/token",
+            json!({"username": "dave", "password": "a brand new password"})
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(d.tessera(&["user", "show", "dave"]).code, 1);
+    d.register("dave").await;
+}
+
+#[tokio::test]
+async fn sessions_list_revoke_and_revoke_all() {
+    let d = TestDaemon::start();
+    let first = d.register("erin").await;
+    let second = d.login("erin").await;
+    d.register("frank").await;
+    let all = d.tessera(&["session", "list", "--json"]).json();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let erins = d.tessera(&["session", "list", "erin", "--json"]).json();
+    assert_eq!(erins.as_array().unwrap().len(), 2);
+    assert!(erins.as_array().unwrap().iter().all(|s| s["username"] == "erin"));
+
+    let claims_sid = |login: &serde_json::Value| {
+        let token = s(login, "accessToken");
+        let payload = token.split('.').nth(2).unwrap();
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&bytes[..bytes.len() - 64]).unwrap();
+        s(&claims, "sid")
+    };
+    let sid = claims_sid(&first);
+    assert_eq!(d.tessera(&["session", "revoke", &sid]).code, 0);
+    assert_eq!(d.get("/api/auth/me", Some(&s(&first, "accessToken"))).await.status, 401);
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await.status,
+        200
+    );
+    assert_eq!(d.tessera(&["session", "revoke", &sid]).code, 1, "already revoked");
+    assert_eq!(d.tessera(&["session", "revoke", "not-a-session"]).code, 1);
+
+    let all = d.tessera(&["session", "revoke-all", "erin", "--json"]);
+    assert_eq!(all.json(), json!({"count": 1}));
+    let refresh = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&second, "refreshToken")}),
+        )
+        .await;
+    assert_eq!(refresh.status, 401);
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn key_rotation_signs_with_the_new_key_and_old_tokens_still_verify() {
+    let d = TestDaemon::start();
+    let before = d.register("gina").await;
+    let old_kid = d.tessera(&["key", "list", "--json"]).json()[0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = d.tessera(&["key", "rotate", "--json"]);
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    let keys = d.get("/api/auth/keys", None).await.json()["keys"].clone();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert_eq!(keys[0]["status"], "active");
+    assert_eq!(
+        (keys[1]["kid"].as_str().unwrap(), keys[1]["status"].as_str().unwrap()),
+        (old_kid.as_str(), "retiring")
+    );
+    let new_kid = keys[0]["kid"].as_str().unwrap().to_owned();
+
+    let after = d.login("gina").await;
+    let footer = |t: &str| {
+        let b = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            t.rsplit('.').next().unwrap(),
+        )
+        .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(footer(&s(&after, "accessToken")), new_kid);
+    assert_eq!(footer(&s(&before, "accessToken")), old_kid);
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&before, "accessToken"))).await.status,
+        200,
+        "old token still verifies"
+    );
+    assert_eq!(d.get("/api/auth/me", Some(&s(&after, "accessToken"))).await.status, 200);
+    let status = d.tessera(&["status", "--json"]).json();
+    assert_eq!(status["keyIds"], json!([new_kid, old_kid]));
+}
+
+#[tokio::test]
+async fn audit_records_admin_actions_with_the_peer_uid_and_follows_live() {
+    let d = TestDaemon::start();
+    d.register("hank").await;
+    assert_eq!(d.tessera(&["guest", "on"]).code, 0);
+    let entries = d.tessera(&["audit", "--json", "--limit", "10"]).json();
+    let events: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"register") && events.contains(&"admin.guest.on"),
+        "{events:?}"
+    );
+    let admin = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "admin.guest.on")
+        .unwrap();
+    assert!(admin["origin"].as_str().unwrap().starts_with("uid="), "{admin}");
+
+    let mut follow = std::process::Command::new(crate::harness::TESSERA)
+        .args(["--socket"])
+        .arg(&d.socket)
+        .args(["audit", "--follow", "--json", "--limit", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
+        "[]",
+        "the (empty) history first"
+    );
+    // Subscribed before the answer above, so this login is seen.
+    d.login("hank").await;
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a live event");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["event"], "login.success");
+    follow.kill().unwrap();
+    let _ = follow.wait();
+}
+
+#[test]
+fn an_unreachable_daemon_is_exit_3_naming_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nowhere.sock");
+    let out = run_tessera(&socket, &["status"], None);
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains(&socket.display().to_string()), "{}", out.stderr);
+}

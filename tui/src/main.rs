@@ -1,0 +1,5 @@
+//! `tessera`: the operator console. See [`tessera_tui::cli`].
+
+fn main() -> std::process::ExitCode {
+    tessera_tui::cli::main()
+}
