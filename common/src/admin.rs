@@ -165,6 +165,20 @@ pub enum Request {
     },
     /// Registration state.
     RegistrationStatus,
+    /// Registers an OAuth client; its secret is in the answer, once.
+    ClientAdd {
+        /// Client id: 1-64 of `[A-Za-z0-9._-]`.
+        client_id: String,
+        /// Scopes the client may be granted (each must belong to a configured role).
+        scopes: Vec<String>,
+    },
+    /// OAuth clients.
+    ClientList,
+    /// Removes an OAuth client.
+    ClientRemove {
+        /// Client id.
+        client_id: String,
+    },
     /// Signing keys.
     KeyList,
     /// Makes a new signing key; the previous one goes `retiring`.
@@ -213,6 +227,10 @@ pub enum Reply {
         /// Open or closed.
         open: bool,
     },
+    /// OAuth clients.
+    Clients(Vec<ClientView>),
+    /// A new client with its secret (shown this once).
+    ClientCreated(ClientCreated),
     /// Signing keys.
     Keys(Vec<KeyView>),
     /// Audit entries, oldest first.
@@ -250,6 +268,40 @@ pub struct SessionView {
     pub expires_at: String,
 }
 
+/// A registered OAuth client (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientView {
+    /// Client id.
+    pub client_id: String,
+    /// Scopes the client may be granted.
+    pub scopes: Vec<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+}
+
+/// A client just registered, with the only copy of its secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCreated {
+    /// Client id.
+    pub client_id: String,
+    /// `tsr_cs_…`; the daemon keeps only its digest.
+    pub client_secret: String,
+    /// Scopes the client may be granted.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCreated")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
 /// Daemon status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -272,6 +324,24 @@ pub struct StatusView {
     pub registration_open: bool,
     /// Ids of the published keys, active first.
     pub key_ids: Vec<String>,
+    /// Activity since start, for charts.
+    pub counters: Counters,
+}
+
+/// Running totals since the daemon started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Successful logins and registrations.
+    pub logins: u64,
+    /// Failed logins (wrong password, unknown account, disabled account).
+    pub failures: u64,
+    /// Refresh-token rotations.
+    pub refreshes: u64,
+    /// Sessions ended early: logouts, reuse detection, operator revocations.
+    pub revocations: u64,
+    /// Operator actions on the admin socket.
+    pub admin_actions: u64,
 }
 
 /// One audit-trail entry.

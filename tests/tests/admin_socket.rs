@@ -124,3 +124,65 @@ fn the_socket_is_private_stale_files_are_replaced_and_live_ones_refused() {
     let d = TestDaemon::launch(dir, "", &[]);
     assert_eq!(d.tessera(&["status"]).code, 0);
 }
+
+/// Runs `tessera status` as another uid/gid through setpriv (needs root; CI runs as
+/// root). Returns its exit code and stderr.
+fn status_as(socket: &std::path::Path, uid: u32, gid: u32) -> (i32, String) {
+    let out = std::process::Command::new("setpriv")
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ])
+        .arg(crate::harness::TESSERA)
+        .arg("--socket")
+        .arg(socket)
+        .arg("status")
+        .output()
+        .expect("setpriv");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn peer_credentials_decide_who_gets_in() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix_is_root() {
+        eprintln!("skipped: needs root to act as other users");
+        return;
+    }
+    // The socket lives in a directory anyone may traverse, owned by group nogroup.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = shared.path().join("admin.sock");
+    let d = TestDaemon::with(&format!(
+        "[admin]\nsocket = \"{}\"\ngroup = \"nogroup\"\n",
+        socket.display()
+    ));
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 65534);
+
+    let (code, stderr) = status_as(&socket, 65534, 65534);
+    assert_eq!(code, 0, "a member of the configured group gets in: {stderr}");
+
+    // Open the file to everyone: the kernel lets a stranger connect, the daemon's
+    // SO_PEERCRED check does not let it in.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, stderr) = status_as(&socket, 4242, 4242);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(d.logs().contains("admin connection refused"), "the attempt is logged");
+    assert_eq!(d.tessera_at(&socket, &["status"]).code, 0, "root still gets in");
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}

@@ -389,3 +389,65 @@ fn an_unreachable_daemon_is_exit_3_naming_the_socket() {
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains(&socket.display().to_string()), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn clients_are_added_with_a_one_time_secret_listed_and_removed() {
+    let d = TestDaemon::start();
+    let added = d.tessera(&["client", "add", "billing", "--scopes", "read write", "--json"]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let created = added.json();
+    assert_eq!(created["clientId"], "billing");
+    assert_eq!(created["scopes"], json!(["read", "write"]));
+    let secret = s(&created, "clientSecret");
+    assert!(secret.starts_with("tsr_cs_") && secret.len() >= 7 + 43, "{secret}");
+    let list = d.tessera(&["client", "list", "--json"]).json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&secret), "the secret is never shown again");
+    assert_eq!(d.tessera(&["status", "--json"]).json()["clients"], 1);
+    assert_eq!(d.tessera(&["client", "add", "billing"]).code, 1, "ids are unique");
+    assert_eq!(d.tessera(&["client", "add", "bad id!"]).code, 1);
+    assert_eq!(
+        d.tessera(&["client", "add", "x", "--scopes", "launch-missiles"]).code,
+        1,
+        "unknown scope"
+    );
+    assert_eq!(d.tessera(&["client", "remove", "billing"]).code, 0);
+    assert_eq!(d.tessera(&["client", "remove", "billing"]).code, 1);
+    assert_eq!(d.tessera(&["client", "list", "--json"]).json(), json!([]));
+    // Only the digest is at rest.
+    let dir = d.stop();
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("data/store")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    assert!(
+        stored.windows(13).any(|w| w == b"secret_digest"),
+        "the client record is in the files read"
+    );
+    let needle = secret.as_bytes();
+    assert!(
+        !stored.windows(needle.len()).any(|w| w == needle),
+        "the secret is not stored"
+    );
+}
+
+#[tokio::test]
+async fn status_counts_activity() {
+    let d = TestDaemon::start();
+    d.register("ivy").await;
+    d.post_json(
+        "/api/auth/token",
+        json!({"username": "ivy", "password": "wrong-password"}),
+    )
+    .await;
+    let status = d.tessera(&["status", "--json"]).json();
+    assert_eq!(status["users"], 1);
+    assert_eq!(status["sessions"], 1);
+    assert_eq!(status["counters"]["logins"], 1);
+    assert_eq!(status["counters"]["failures"], 1);
+    let human = d.tessera(&["status"]).stdout;
+    assert!(human.contains("1 logins, 1 failures"), "{human}");
+}

@@ -34,6 +34,9 @@ enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Guest mode.
     Guest {
         #[arg(value_enum)]
@@ -108,6 +111,21 @@ enum SessionCommand {
     Revoke { session_id: String },
     /// Revoke every session of a user.
     RevokeAll { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its secret once.
+    Add {
+        client_id: String,
+        /// Scopes the client may be granted, space-separated.
+        #[arg(long, default_value = "")]
+        scopes: String,
+    },
+    /// List clients.
+    List,
+    /// Remove a client.
+    Remove { client_id: String },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -224,6 +242,14 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             SessionCommand::List { name } => Request::SessionList { name },
             SessionCommand::Revoke { session_id } => Request::SessionRevoke { id: session_id },
             SessionCommand::RevokeAll { name } => Request::SessionRevokeAll { name },
+        },
+        Command::Client(client) => match client {
+            ClientCommand::Add { client_id, scopes } => Request::ClientAdd {
+                client_id,
+                scopes: tessera_common::scopes::parse(&scopes),
+            },
+            ClientCommand::List => Request::ClientList,
+            ClientCommand::Remove { client_id } => Request::ClientRemove { client_id },
         },
         Command::Guest { action } => match action {
             GuestAction::On => Request::GuestSet { enabled: true },

@@ -14,6 +14,8 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::Count(count) => Ok(json!({ "count": count })),
         Reply::Guest { enabled } => Ok(json!({ "enabled": enabled })),
         Reply::Registration { open } => Ok(json!({ "mode": if *open { "open" } else { "closed" } })),
+        Reply::Clients(clients) => serde_json::to_value(clients),
+        Reply::ClientCreated(created) => serde_json::to_value(created),
         Reply::Keys(keys) => serde_json::to_value(keys),
         Reply::Audit(entries) => serde_json::to_value(entries),
         Reply::Done => Ok(json!({ "status": "ok" })),
@@ -110,6 +112,17 @@ fn status(s: &StatusView) -> String {
             },
         ),
         ("keys", s.key_ids.join(", ")),
+        (
+            "activity",
+            format!(
+                "{} logins, {} failures, {} refreshes, {} revocations, {} admin actions",
+                s.counters.logins,
+                s.counters.failures,
+                s.counters.refreshes,
+                s.counters.revocations,
+                s.counters.admin_actions
+            ),
+        ),
     ]
     .iter()
     .map(|(k, v)| format!("{k:<14} {v}"))
@@ -153,6 +166,19 @@ pub fn human(reply: &Reply) -> String {
         Reply::Count(n) => format!("{n} session(s) revoked"),
         Reply::Guest { enabled } => format!("guest mode: {}", if *enabled { "on" } else { "off" }),
         Reply::Registration { open } => format!("registration: {}", if *open { "open" } else { "closed" }),
+        Reply::Clients(list) => table(
+            &["CLIENT", "SCOPES", "CREATED"],
+            &list
+                .iter()
+                .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), c.created_at.clone()])
+                .collect::<Vec<_>>(),
+        ),
+        Reply::ClientCreated(c) => format!(
+            "client id      {}\nclient secret  {}\nscopes         {}\nThe secret is shown only now; the daemon keeps only its digest.",
+            c.client_id,
+            c.client_secret,
+            c.scopes.join(" ")
+        ),
         Reply::Keys(list) => keys(list),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
         Reply::Done => "done".into(),

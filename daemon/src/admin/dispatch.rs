@@ -65,6 +65,14 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::RegistrationStatus => Reply::Registration {
             open: service.registration_status(),
         },
+        R::ClientAdd { client_id, scopes } => {
+            Reply::ClientCreated(service.add_client(operator, &client_id, scopes).await?)
+        }
+        R::ClientList => Reply::Clients(service.list_clients()?),
+        R::ClientRemove { client_id } => {
+            service.remove_client(operator, &client_id).await?;
+            Reply::Done
+        }
         R::KeyList => Reply::Keys(service.keys()),
         R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
         R::Audit { limit } => Reply::Audit(service.audit_tail(limit)?),

@@ -10,7 +10,7 @@ pub fn admin_error(err: ServiceError) -> AdminError {
     let message = err.to_string();
     match err {
         E::NotFound(_) => AdminError::new(ErrorCode::NotFound, message),
-        E::UsernameTaken | E::EmailTaken => AdminError::new(ErrorCode::Conflict, message),
+        E::UsernameTaken | E::EmailTaken | E::Conflict(_) => AdminError::new(ErrorCode::Conflict, message),
         E::InvalidRequest { .. } | E::InvalidScope(_) => AdminError::new(ErrorCode::InvalidRequest, message),
         E::Overloaded { .. } => AdminError::new(ErrorCode::Internal, "the daemon is busy; retry shortly"),
         E::Internal(detail) => {

@@ -54,6 +54,7 @@ pub fn service_error(err: &ServiceError) -> Response {
         E::GuestDisabled => body(StatusCode::FORBIDDEN, "GUEST_DISABLED", message, None),
         E::RegistrationClosed => body(StatusCode::FORBIDDEN, "REGISTRATION_CLOSED", message, None),
         E::NotFound(_) => body(StatusCode::NOT_FOUND, "NOT_FOUND", message, None),
+        E::Conflict(_) => body(StatusCode::CONFLICT, "CONFLICT", message, None),
         E::UsernameTaken => body(StatusCode::CONFLICT, "USERNAME_TAKEN", message, Some("username")),
         E::EmailTaken => body(StatusCode::CONFLICT, "EMAIL_TAKEN", message, Some("email")),
         E::TooManyAttempts { retry_after } => with_header(

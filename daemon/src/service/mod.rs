@@ -5,11 +5,13 @@
 //! - [`accounts`]: registration, login, `me`.
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
 //!   the in-memory view of live sessions that every token check consults.
+//! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
 
 pub mod accounts;
+pub mod clients;
 pub mod guest;
 pub mod operator;
 pub mod sessions;
@@ -24,9 +26,9 @@ use crate::tokens::opaque::Secret;
 use crate::tokens::{TokenError, Tokens};
 use sessions::LiveSessions;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tessera_common::admin::AuditEntry;
+use tessera_common::admin::{AuditEntry, Counters};
 use tessera_common::api::Principal;
 use tessera_common::claims::AccessClaims;
 use time::OffsetDateTime;
@@ -74,6 +76,9 @@ pub enum ServiceError {
     /// 404 `NOT_FOUND`: no such user, session, key, ….
     #[error("{0}")]
     NotFound(String),
+    /// A name is taken (console only: client ids).
+    #[error("{0}")]
+    Conflict(String),
     /// 409 `USERNAME_TAKEN`.
     #[error("that username is taken")]
     UsernameTaken,
@@ -193,7 +198,50 @@ pub struct Service {
     guest_enabled: AtomicBool,
     registration_open: AtomicBool,
     events: broadcast::Sender<AuditEntry>,
+    counters: Tally,
     started: std::time::Instant,
+}
+
+/// Activity counters, bumped as audit entries are written.
+#[derive(Debug, Default)]
+struct Tally {
+    logins: AtomicU64,
+    failures: AtomicU64,
+    refreshes: AtomicU64,
+    revocations: AtomicU64,
+    admin_actions: AtomicU64,
+}
+
+impl Tally {
+    fn count(&self, event: &str) {
+        let counter = match event {
+            "login.success" | "register" => &self.logins,
+            "login.failure" | "login.disabled" => &self.failures,
+            "token.refresh" => &self.refreshes,
+            "logout" | "token.reuse" => &self.revocations,
+            _ if event.starts_with("admin.") => {
+                if matches!(
+                    event,
+                    "admin.session.revoke" | "admin.session.revoke_all" | "admin.user.disable"
+                ) {
+                    self.revocations.fetch_add(1, Ordering::Relaxed);
+                }
+                &self.admin_actions
+            }
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Counters {
+        Counters {
+            logins: self.logins.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            refreshes: self.refreshes.load(Ordering::Relaxed),
+            revocations: self.revocations.load(Ordering::Relaxed),
+            admin_actions: self.admin_actions.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl Service {
@@ -216,6 +264,7 @@ impl Service {
                 config.registration_open,
             )?),
             events: broadcast::channel(EVENT_BACKLOG).0,
+            counters: Tally::default(),
             started: std::time::Instant::now(),
             config,
             store,
@@ -320,6 +369,7 @@ impl Service {
         if let Err(e) = self.store.append_audit(&record) {
             tracing::warn!(error = %e, event, "could not write audit entry");
         }
+        self.counters.count(event);
         // No subscriber is not an error.
         let _ = self.events.send(audit_entry(record));
     }

@@ -73,7 +73,7 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))
     }
 
-    fn admin_audit(&self, operator: Operator, event: &str, subject: Option<String>, detail: Option<String>) {
+    pub(super) fn admin_audit(&self, operator: Operator, event: &str, subject: Option<String>, detail: Option<String>) {
         self.audit(&format!("admin.{event}"), subject, Some(operator.to_string()), detail);
     }
 
@@ -98,12 +98,13 @@ impl Service {
             uptime_seconds: self.started.elapsed().as_secs(),
             users: self.store.user_count() as u64,
             sessions: self.live.ids(now).len() as u64,
-            // API tokens and OAuth clients arrive with the OAuth issue; none can exist yet.
+            // API tokens arrive with the OAuth issue; none can exist yet.
             api_tokens: 0,
-            clients: 0,
+            clients: self.store.client_count() as u64,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),
             key_ids: self.tokens.published().into_iter().map(|k| k.kid).collect(),
+            counters: self.counters.snapshot(),
         })
     }
 

@@ -5,7 +5,7 @@
 //! `users_by_email` (lower-cased → id), `settings` (name → value set by an operator),
 //! `sessions` (id → [`SessionRecord`]),
 //! `user_sessions` (user id ‖ session id, an index), `refresh` (SHA-256 of the secret →
-//! [`RefreshRecord`]), `keys` (kid → [`KeyRecord`]), `audit` (sequence → [`AuditRecord`],
+//! [`RefreshRecord`]), `keys` (kid → [`KeyRecord`]), `clients` (id → [`ClientRecord`]), `audit` (sequence → [`AuditRecord`],
 //! the newest [`AUDIT_CAPACITY`] kept).
 //!
 //! Writes land in sled at once; callers then await [`Store::commit`] before they
@@ -14,7 +14,7 @@
 mod commit;
 pub mod records;
 
-pub use records::{AuditRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+pub use records::{AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,6 +71,8 @@ pub enum Unique {
     Username,
     /// `users_by_email`.
     Email,
+    /// `clients`.
+    ClientId,
 }
 
 impl std::fmt::Display for Unique {
@@ -78,6 +80,7 @@ impl std::fmt::Display for Unique {
         f.write_str(match self {
             Unique::Username => "username",
             Unique::Email => "email",
+            Unique::ClientId => "client id",
         })
     }
 }
@@ -123,6 +126,7 @@ pub struct Store {
     refresh: sled::Tree,
     keys: sled::Tree,
     settings: sled::Tree,
+    clients: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     commit: commit::GroupCommit,
@@ -204,6 +208,7 @@ impl Store {
             refresh: db.open_tree("refresh")?,
             keys: db.open_tree("keys")?,
             settings: db.open_tree("settings")?,
+            clients: db.open_tree("clients")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
@@ -333,6 +338,44 @@ impl Store {
                 Ok(())
             })?;
         Ok(())
+    }
+
+    // ----- OAuth clients -----
+
+    /// Registers a client; [`StoreError::Taken`] if the id exists.
+    pub fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let value = encode(client)?;
+        let inserted = self
+            .clients
+            .compare_and_swap(client.client_id.as_bytes(), None::<&[u8]>, Some(value))?;
+        inserted.map_err(|_| StoreError::Taken(Unique::ClientId))
+    }
+
+    /// The client with `client_id`.
+    pub fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.clients
+            .get(client_id.as_bytes())?
+            .map(|v| decode("clients", &v))
+            .transpose()
+    }
+
+    /// Every client, in id order.
+    pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.clients
+            .iter()
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("clients", &v)))
+            .collect()
+    }
+
+    /// How many clients exist.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Removes a client; false if it did not exist.
+    pub fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self.clients.remove(client_id.as_bytes())?.is_some())
     }
 
     // ----- settings -----

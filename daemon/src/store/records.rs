@@ -116,3 +116,16 @@ pub struct AuditRecord {
     /// Extra context (never a secret).
     pub detail: Option<String>,
 }
+
+/// A registered OAuth client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// Client id, chosen by the operator.
+    pub client_id: String,
+    /// SHA-256 (hex) of the client secret.
+    pub secret_digest: String,
+    /// Scopes the client may be granted.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+}

@@ -198,3 +198,24 @@ fn settings_round_trip() {
     store.put_setting("guest", "on").unwrap();
     assert_eq!(store.setting("guest").unwrap().as_deref(), Some("on"));
 }
+
+#[test]
+fn clients_are_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let client = ClientRecord {
+        client_id: "app".into(),
+        secret_digest: "ab".into(),
+        scopes: vec![],
+        created_at: 1,
+    };
+    store.create_client(&client).unwrap();
+    assert!(matches!(
+        store.create_client(&client),
+        Err(StoreError::Taken(Unique::ClientId))
+    ));
+    assert_eq!(store.client("app").unwrap(), Some(client));
+    assert_eq!(store.client_count(), 1);
+    assert!(store.remove_client("app").unwrap());
+    assert!(!store.remove_client("app").unwrap());
+}

@@ -277,6 +277,11 @@ impl TestDaemon {
         run_tessera(&self.socket, args, None)
     }
 
+    /// Runs `tessera` against another socket path.
+    pub fn tessera_at(&self, socket: &Path, args: &[&str]) -> Console {
+        run_tessera(socket, args, None)
+    }
+
     /// Runs `tessera` with `stdin` as standard input.
     pub fn tessera_stdin(&self, args: &[&str], stdin: &str) -> Console {
         run_tessera(&self.socket, args, Some(stdin))

@@ -1,0 +1,92 @@
+//! OAuth clients: registration by the operator. The secret (`tsr_cs_` + 256 random
+//! bits) is shown once and stored only as its SHA-256 digest.
+
+use super::{Operator, Service, ServiceError};
+use crate::clock::rfc3339;
+use crate::store::{ClientRecord, StoreError};
+use crate::tokens::opaque::{self, CLIENT_SECRET_PREFIX};
+use tessera_common::admin::{ClientCreated, ClientView};
+use time::OffsetDateTime;
+
+fn view(client: &ClientRecord) -> ClientView {
+    ClientView {
+        client_id: client.client_id.clone(),
+        scopes: client.scopes.clone(),
+        created_at: rfc3339(
+            OffsetDateTime::from_unix_timestamp(client.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        ),
+    }
+}
+
+fn invalid(field: &'static str, message: String) -> ServiceError {
+    ServiceError::InvalidRequest {
+        field: Some(field),
+        message,
+    }
+}
+
+impl Service {
+    /// Registers a client with `scopes`, each of which some configured role has.
+    pub async fn add_client(
+        &self,
+        operator: Operator,
+        client_id: &str,
+        scopes: Vec<String>,
+    ) -> Result<ClientCreated, ServiceError> {
+        let valid_id = (1..=64).contains(&client_id.len())
+            && client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid_id {
+            return Err(invalid("clientId", "client ids are 1-64 of A-Z a-z 0-9 . _ -".into()));
+        }
+        let scopes = tessera_common::scopes::dedup(scopes);
+        if let Some(unknown) = scopes
+            .iter()
+            .find(|s| !self.config.roles.values().any(|r| r.contains(s)))
+        {
+            return Err(invalid(
+                "scopes",
+                format!("{unknown:?} is not a scope of any configured role"),
+            ));
+        }
+        let secret = opaque::generate(CLIENT_SECRET_PREFIX)?;
+        let record = ClientRecord {
+            client_id: client_id.to_owned(),
+            secret_digest: opaque::hex(&secret.digest()),
+            scopes,
+            created_at: self.now().unix_timestamp(),
+        };
+        self.store.create_client(&record).map_err(|e| match e {
+            StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),
+            other => other.into(),
+        })?;
+        self.admin_audit(
+            operator,
+            "client.add",
+            Some(client_id.to_owned()),
+            Some(record.scopes.join(" ")),
+        );
+        self.store.commit().await?;
+        Ok(ClientCreated {
+            client_id: record.client_id,
+            client_secret: secret.expose().to_owned(),
+            scopes: record.scopes,
+        })
+    }
+
+    /// Every registered client.
+    pub fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
+        Ok(self.store.clients()?.iter().map(view).collect())
+    }
+
+    /// Removes a client.
+    pub async fn remove_client(&self, operator: Operator, client_id: &str) -> Result<(), ServiceError> {
+        if !self.store.remove_client(client_id)? {
+            return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
+        }
+        self.admin_audit(operator, "client.remove", Some(client_id.to_owned()), None);
+        self.store.commit().await?;
+        Ok(())
+    }
+}
