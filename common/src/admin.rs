@@ -8,7 +8,7 @@
 //! One frame per line; lines longer than [`MAX_REQUEST_LINE`] (client to daemon) are
 //! refused.
 
-use crate::api::{KeyView, UserView};
+use crate::api::{ApiTokenView, KeyView, UserView};
 use serde::{Deserialize, Serialize};
 
 /// Version of this protocol; both sides must speak the same one.
@@ -165,6 +165,16 @@ pub enum Request {
     },
     /// Registration state.
     RegistrationStatus,
+    /// API tokens, optionally of one user.
+    TokenList {
+        /// Username or email.
+        name: Option<String>,
+    },
+    /// Deletes an API token.
+    TokenRevoke {
+        /// Token id.
+        id: String,
+    },
     /// Registers an OAuth client; its secret is in the answer, once.
     ClientAdd {
         /// Client id: 1-64 of `[A-Za-z0-9._-]`.
@@ -227,6 +237,8 @@ pub enum Reply {
         /// Open or closed.
         open: bool,
     },
+    /// API tokens.
+    ApiTokens(Vec<AdminApiToken>),
     /// OAuth clients.
     Clients(Vec<ClientView>),
     /// A new client with its secret (shown this once).
@@ -266,6 +278,19 @@ pub struct SessionView {
     pub created_at: String,
     /// Hard end, RFC 3339.
     pub expires_at: String,
+}
+
+/// An API token with its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminApiToken {
+    /// The token as its owner sees it.
+    #[serde(flatten)]
+    pub token: ApiTokenView,
+    /// Owner's id.
+    pub user_id: String,
+    /// Owner's username.
+    pub username: String,
 }
 
 /// A registered OAuth client (never its secret).

@@ -118,6 +118,58 @@ pub struct KeysResponse {
     pub keys: Vec<KeyView>,
 }
 
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTokenView {
+    /// Public id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Expiry, RFC 3339, or `null` for none.
+    pub expires_at: Option<String>,
+    /// Last use, RFC 3339 (may lag by up to 60 s), or `null` if never used.
+    pub last_used_at: Option<String>,
+}
+
+/// Answer of `POST /api/auth/api-tokens`: the only time the secret is shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTokenCreated {
+    /// Public id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// The secret, `tsr_at_…`.
+    pub token: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Expiry, RFC 3339, or `null` for none.
+    pub expires_at: Option<String>,
+}
+
+impl fmt::Debug for ApiTokenCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiTokenCreated")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answer of `GET /api/auth/api-tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenList {
+    /// The caller's tokens.
+    pub tokens: Vec<ApiTokenView>,
+}
+
 /// Every error body: `{"error": "CODE", "message": "…", "field"?: "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

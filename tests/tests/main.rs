@@ -5,6 +5,7 @@ mod harness;
 
 mod accounts;
 mod admin_socket;
+mod api_tokens;
 mod console;
 mod guest;
 mod http_errors;

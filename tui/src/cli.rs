@@ -34,6 +34,9 @@ enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -111,6 +114,14 @@ enum SessionCommand {
     Revoke { session_id: String },
     /// Revoke every session of a user.
     RevokeAll { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// List API tokens, of one user or all.
+    List { name: Option<String> },
+    /// Delete an API token.
+    Revoke { token_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +253,10 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             SessionCommand::List { name } => Request::SessionList { name },
             SessionCommand::Revoke { session_id } => Request::SessionRevoke { id: session_id },
             SessionCommand::RevokeAll { name } => Request::SessionRevokeAll { name },
+        },
+        Command::Token(token) => match token {
+            TokenCommand::List { name } => Request::TokenList { name },
+            TokenCommand::Revoke { token_id } => Request::TokenRevoke { id: token_id },
         },
         Command::Client(client) => match client {
             ClientCommand::Add { client_id, scopes } => Request::ClientAdd {

@@ -14,6 +14,7 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::Count(count) => Ok(json!({ "count": count })),
         Reply::Guest { enabled } => Ok(json!({ "enabled": enabled })),
         Reply::Registration { open } => Ok(json!({ "mode": if *open { "open" } else { "closed" } })),
+        Reply::ApiTokens(tokens) => serde_json::to_value(tokens),
         Reply::Clients(clients) => serde_json::to_value(clients),
         Reply::ClientCreated(created) => serde_json::to_value(created),
         Reply::Keys(keys) => serde_json::to_value(keys),
@@ -166,6 +167,22 @@ pub fn human(reply: &Reply) -> String {
         Reply::Count(n) => format!("{n} session(s) revoked"),
         Reply::Guest { enabled } => format!("guest mode: {}", if *enabled { "on" } else { "off" }),
         Reply::Registration { open } => format!("registration: {}", if *open { "open" } else { "closed" }),
+        Reply::ApiTokens(list) => table(
+            &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"],
+            &list
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.token.id.clone(),
+                        t.username.clone(),
+                        t.token.name.clone(),
+                        t.token.scopes.join(" "),
+                        opt(&t.token.expires_at),
+                        opt(&t.token.last_used_at),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
         Reply::Clients(list) => table(
             &["CLIENT", "SCOPES", "CREATED"],
             &list

@@ -65,6 +65,11 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::RegistrationStatus => Reply::Registration {
             open: service.registration_status(),
         },
+        R::TokenList { name } => Reply::ApiTokens(service.admin_list_api_tokens(name.as_deref())?),
+        R::TokenRevoke { id } => {
+            service.admin_revoke_api_token(operator, &id).await?;
+            Reply::Done
+        }
         R::ClientAdd { client_id, scopes } => {
             Reply::ClientCreated(service.add_client(operator, &client_id, scopes).await?)
         }

@@ -117,6 +117,18 @@ impl Fields {
         Ok(self.string(field)?.map(Secret::new))
     }
 
+    /// An integer field (a JSON number, or digits in a form).
+    pub fn integer(&mut self, field: &'static str) -> Result<Option<i64>, ServiceError> {
+        match self.map.remove(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| wrong_type(field, "an integer")),
+            Some(Value::String(s)) if self.form => {
+                s.trim().parse().map(Some).map_err(|_| wrong_type(field, "an integer"))
+            }
+            Some(_) => Err(wrong_type(field, "an integer")),
+        }
+    }
+
     /// Requested scopes: `scopes` as a JSON array, or a space-separated string in
     /// `scopes` or `scope`.
     pub fn scopes(&mut self) -> Result<Option<Vec<String>>, ServiceError> {

@@ -1,6 +1,7 @@
 //! The HTTP face: routes per resource, shared filters, and error mapping. Handlers
 //! only parse, call [`crate::service`], and translate the outcome.
 
+mod api_tokens;
 mod auth;
 mod body;
 mod error;
@@ -20,6 +21,8 @@ use warp::{Filter, Rejection};
 /// Every route, with rejections turned into contract errors and one log line per request.
 pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
     auth::routes(Arc::clone(&service))
+        .or(api_tokens::routes(Arc::clone(&service)))
+        .unify()
         .or(keys::routes(Arc::clone(&service)))
         .unify()
         .or(health::routes(service))

@@ -210,6 +210,17 @@ impl Service {
                     scopes: scopes::parse(&claims.scope),
                 })
             }
+            Caller::ApiToken { user_id, scopes, .. } => {
+                let user = self
+                    .store
+                    .user(*user_id)?
+                    .filter(|u| !u.disabled)
+                    .ok_or(ServiceError::InvalidToken { presented: true })?;
+                Ok(MeResponse {
+                    user: principal(&user),
+                    scopes: scopes.clone(),
+                })
+            }
             Caller::Guest { claims } => Ok(MeResponse {
                 user: Principal::Guest(GuestView {
                     id: claims.sub.clone(),

@@ -5,12 +5,14 @@
 //! - [`accounts`]: registration, login, `me`.
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
 //!   the in-memory view of live sessions that every token check consults.
+//! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod clients;
 pub mod guest;
 pub mod operator;
@@ -152,11 +154,31 @@ pub enum Caller {
         /// The verified claims.
         claims: AccessClaims,
     },
+    /// A persistent API token.
+    ApiToken {
+        /// Its public id.
+        token_id: String,
+        /// Its owner.
+        user_id: Uuid,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
     /// A guest token.
     Guest {
         /// The verified claims.
         claims: AccessClaims,
     },
+}
+
+impl Caller {
+    /// `INSUFFICIENT_SCOPE` unless this is a user's session token (API-token
+    /// management, access refresh and logout need one; contract §7).
+    pub fn require_session(&self) -> Result<(), ServiceError> {
+        match self {
+            Caller::Session { .. } => Ok(()),
+            _ => Err(ServiceError::InsufficientScope("a session access token is required")),
+        }
+    }
 }
 
 /// Where a request came from, for throttling and the audit trail.
@@ -199,6 +221,7 @@ pub struct Service {
     registration_open: AtomicBool,
     events: broadcast::Sender<AuditEntry>,
     counters: Tally,
+    last_used: api_tokens::LastUsed,
     started: std::time::Instant,
 }
 
@@ -265,6 +288,7 @@ impl Service {
             )?),
             events: broadcast::channel(EVENT_BACKLOG).0,
             counters: Tally::default(),
+            last_used: api_tokens::LastUsed::default(),
             started: std::time::Instant::now(),
             config,
             store,
@@ -296,6 +320,7 @@ impl Service {
         self.throttle.sweep(now);
         self.live.sweep(now.unix_timestamp());
         self.sweep_keys(now);
+        self.write_back_last_used();
     }
 
     /// Drops retiring keys once every token they can have signed has expired
@@ -318,6 +343,7 @@ impl Service {
 
     /// Flushes the store (shutdown).
     pub fn flush(&self) -> Result<(), ServiceError> {
+        self.write_back_last_used();
         Ok(self.store.flush_blocking()?)
     }
 
@@ -325,6 +351,9 @@ impl Service {
     /// user disabled or deleted); no disk read.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
+        if token.starts_with(crate::tokens::opaque::API_TOKEN_PREFIX) {
+            return self.authenticate_api_token(token);
+        }
         let now = self.clock.now();
         let claims = self.tokens.verify(token, now).map_err(|e| match e {
             TokenError::Invalid | TokenError::UnknownKey | TokenError::Expired => {

@@ -67,7 +67,7 @@ fn session_view(session: &SessionRecord, username: &str) -> SessionView {
 }
 
 impl Service {
-    fn find_user(&self, name: &str) -> Result<UserRecord, ServiceError> {
+    pub(super) fn find_user(&self, name: &str) -> Result<UserRecord, ServiceError> {
         self.store
             .user_by_login(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))
@@ -98,8 +98,7 @@ impl Service {
             uptime_seconds: self.started.elapsed().as_secs(),
             users: self.store.user_count() as u64,
             sessions: self.live.ids(now).len() as u64,
-            // API tokens arrive with the OAuth issue; none can exist yet.
-            api_tokens: 0,
+            api_tokens: self.store.api_token_count() as u64,
             clients: self.store.client_count() as u64,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),

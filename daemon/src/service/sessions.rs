@@ -98,6 +98,11 @@ impl LiveSessions {
         live && !read(&self.barred).contains(&user_id)
     }
 
+    /// True when `user_id` is disabled or deleted.
+    pub fn is_barred(&self, user_id: Uuid) -> bool {
+        read(&self.barred).contains(&user_id)
+    }
+
     /// Ids of the live sessions at `now`.
     pub fn ids(&self, now: i64) -> Vec<Uuid> {
         read(&self.map)

@@ -14,7 +14,7 @@
 mod commit;
 pub mod records;
 
-pub use records::{AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+pub use records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -127,6 +127,9 @@ pub struct Store {
     keys: sled::Tree,
     settings: sled::Tree,
     clients: sled::Tree,
+    api_tokens: sled::Tree,
+    api_token_ids: sled::Tree,
+    user_api_tokens: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     commit: commit::GroupCommit,
@@ -141,6 +144,13 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
         tree,
         detail: e.to_string(),
     })
+}
+
+/// Index key of an API token under its user.
+fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
+    let mut key = user_id.as_bytes().to_vec();
+    key.extend_from_slice(token_id.as_bytes());
+    key
 }
 
 fn corrupt_index() -> StoreError {
@@ -209,6 +219,9 @@ impl Store {
             keys: db.open_tree("keys")?,
             settings: db.open_tree("settings")?,
             clients: db.open_tree("clients")?,
+            api_tokens: db.open_tree("api_tokens")?,
+            api_token_ids: db.open_tree("api_token_ids")?,
+            user_api_tokens: db.open_tree("user_api_tokens")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
@@ -318,6 +331,19 @@ impl Store {
                     .and_then(|k| <[u8; 32]>::try_from(k.as_ref()).map_err(|_| corrupt_index()))
             })
             .collect::<Result<_, _>>()?;
+        let tokens = self.api_tokens_of(user.id)?;
+        let token_digests: Vec<(String, Vec<u8>)> = tokens
+            .iter()
+            .map(|t| {
+                Ok((
+                    t.id.clone(),
+                    self.api_token_ids
+                        .get(t.id.as_bytes())?
+                        .map(|d| d.to_vec())
+                        .unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
         (
@@ -326,17 +352,133 @@ impl Store {
             &self.users_by_email,
             &self.sessions,
             &self.user_sessions,
+            &self.api_tokens,
+            &self.api_token_ids,
+            &self.user_api_tokens,
         )
-            .transaction(|(users, by_name, by_email, all_sessions, index)| {
-                users.remove(user.id.as_bytes())?;
-                by_name.remove(name_key.as_bytes())?;
-                by_email.remove(email_key.as_bytes())?;
-                for key in &sessions {
-                    all_sessions.remove(&key[16..])?;
-                    index.remove(key)?;
-                }
-                Ok(())
-            })?;
+            .transaction(
+                |(users, by_name, by_email, all_sessions, index, api_tokens, api_ids, user_tokens)| {
+                    users.remove(user.id.as_bytes())?;
+                    by_name.remove(name_key.as_bytes())?;
+                    by_email.remove(email_key.as_bytes())?;
+                    for key in &sessions {
+                        all_sessions.remove(&key[16..])?;
+                        index.remove(key)?;
+                    }
+                    for (id, digest) in &token_digests {
+                        api_tokens.remove(digest.as_slice())?;
+                        api_ids.remove(id.as_bytes())?;
+                        user_tokens.remove(user_token_key(user.id, id))?;
+                    }
+                    Ok(())
+                },
+            )?;
+        Ok(())
+    }
+
+    // ----- API tokens -----
+
+    /// Stores a new API token under the digest of its secret.
+    pub fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let value = encode(token)?;
+        let index_key = user_token_key(token.user_id, &token.id);
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
+            tokens.insert(digest, value.as_slice())?;
+            ids.insert(token.id.as_bytes(), digest)?;
+            by_user.insert(index_key.as_slice(), &[])?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The API token whose secret has `digest`.
+    pub fn api_token(&self, digest: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError> {
+        self.api_tokens
+            .get(digest)?
+            .map(|v| decode("api_tokens", &v))
+            .transpose()
+    }
+
+    /// The API token with public id `id`.
+    pub fn api_token_by_id(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        match self.api_token_ids.get(id.as_bytes())? {
+            Some(digest) => self
+                .api_tokens
+                .get(digest)?
+                .map(|v| decode("api_tokens", &v))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// The API tokens of `user_id`.
+    pub fn api_tokens_of(&self, user_id: Uuid) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.user_api_tokens.scan_prefix(user_id.as_bytes()).keys() {
+            let key = key?;
+            let id = String::from_utf8(key[16..].to_vec()).map_err(|_| corrupt_index())?;
+            if let Some(token) = self.api_token_by_id(&id)? {
+                out.push(token);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every API token.
+    pub fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        self.api_tokens
+            .iter()
+            .values()
+            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("api_tokens", &v)))
+            .collect()
+    }
+
+    /// How many API tokens exist.
+    pub fn api_token_count(&self) -> usize {
+        self.api_token_ids.len()
+    }
+
+    /// Deletes an API token; returns it, or `None` if it did not exist.
+    pub fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(token) = self
+            .api_tokens
+            .get(&digest)?
+            .map(|v| decode::<ApiTokenRecord>("api_tokens", &v))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let index_key = user_token_key(token.user_id, id);
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
+            tokens.remove(&digest)?;
+            ids.remove(id.as_bytes())?;
+            by_user.remove(index_key.as_slice())?;
+            Ok(())
+        })?;
+        Ok(Some(token))
+    }
+
+    /// Records last-use times (written back periodically, not per request).
+    pub fn touch_api_tokens(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
+        for (id, at) in uses {
+            let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
+                continue;
+            };
+            let Some(value) = self.api_tokens.get(&digest)? else {
+                continue;
+            };
+            let mut token: ApiTokenRecord = decode("api_tokens", &value)?;
+            if token.last_used_at.is_none_or(|t| t < *at) {
+                token.last_used_at = Some(*at);
+                // Only if the token was not deleted meanwhile.
+                let _ = self
+                    .api_tokens
+                    .compare_and_swap(&digest, Some(value), Some(encode(&token)?))?;
+            }
+        }
         Ok(())
     }
 

@@ -129,3 +129,22 @@ pub struct ClientRecord {
     /// Creation time.
     pub created_at: i64,
 }
+
+/// A persistent API token, stored under the SHA-256 digest of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    /// Public id (for listing and deletion).
+    pub id: String,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Label chosen by the owner.
+    pub name: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry, if any.
+    pub expires_at: Option<i64>,
+    /// Last use, as of the latest periodic write-back.
+    pub last_used_at: Option<i64>,
+}

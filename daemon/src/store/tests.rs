@@ -219,3 +219,37 @@ fn clients_are_unique() {
     assert!(store.remove_client("app").unwrap());
     assert!(!store.remove_client("app").unwrap());
 }
+
+#[test]
+fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let token = ApiTokenRecord {
+        id: "t1".into(),
+        user_id: alice.id,
+        name: "ci".into(),
+        scopes: vec!["read".into()],
+        created_at: 1,
+        expires_at: None,
+        last_used_at: None,
+    };
+    store.create_api_token(&token, &[7u8; 32]).unwrap();
+    assert_eq!(store.api_token(&[7u8; 32]).unwrap(), Some(token.clone()));
+    assert_eq!(store.api_tokens_of(alice.id).unwrap(), vec![token.clone()]);
+    store
+        .touch_api_tokens(&[("t1".into(), 50), ("gone".into(), 60)])
+        .unwrap();
+    assert_eq!(store.api_token_by_id("t1").unwrap().unwrap().last_used_at, Some(50));
+    store.delete_user(&alice).unwrap();
+    assert!(store.api_token(&[7u8; 32]).unwrap().is_none());
+    assert_eq!(store.api_token_count(), 0);
+    let other = ApiTokenRecord {
+        id: "t2".into(),
+        ..token
+    };
+    store.create_api_token(&other, &[8u8; 32]).unwrap();
+    assert_eq!(store.delete_api_token("t2").unwrap().map(|t| t.id), Some("t2".into()));
+    assert!(store.delete_api_token("t2").unwrap().is_none());
+}

@@ -8,6 +8,8 @@ use std::fmt;
 
 /// Prefix of refresh tokens.
 pub const REFRESH_PREFIX: &str = "tsr_rt_";
+/// Prefix of API tokens.
+pub const API_TOKEN_PREFIX: &str = "tsr_at_";
 /// Prefix of OAuth client secrets.
 pub const CLIENT_SECRET_PREFIX: &str = "tsr_cs_";
 

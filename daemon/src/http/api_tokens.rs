@@ -1,0 +1,94 @@
+//! `/api/auth/api-tokens`: a user's persistent API tokens (contract §2).
+
+use super::body::{self, BodyResult};
+use super::error::service_error;
+use super::reply::{Cache, json, no_content};
+use super::{bearer, method, with_service};
+use crate::service::api_tokens::NewApiToken;
+use crate::service::{Service, ServiceError};
+use std::sync::Arc;
+use tessera_common::api::ApiTokenList;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// Methods served on the collection.
+const COLLECTION: &str = "GET, POST";
+
+/// The API-token routes.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    create(Arc::clone(&service))
+        .or(list(Arc::clone(&service)))
+        .unify()
+        .or(delete(service))
+        .unify()
+        .boxed()
+}
+
+fn respond(result: Result<Response, ServiceError>) -> Response {
+    result.unwrap_or_else(|e| service_error(&e))
+}
+
+/// POST /api/auth/api-tokens
+fn create(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "api-tokens")
+        .and(method(Method::POST, COLLECTION))
+        .and(with_service(service))
+        .and(bearer())
+        .and(body::fields())
+        .then(
+            |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
+                respond(
+                    async {
+                        let caller = service.authenticate(bearer.as_deref())?;
+                        caller.require_session()?;
+                        let mut f = match body {
+                            Ok(fields) => fields,
+                            Err(response) => return Ok(response),
+                        };
+                        let input = NewApiToken {
+                            name: f.string("name")?,
+                            scopes: f.scopes()?,
+                            expires_in: f.integer("expiresIn")?,
+                        };
+                        let created = service.create_api_token(&caller, input).await?;
+                        Ok(json(StatusCode::CREATED, &created, Cache::NoStore))
+                    }
+                    .await,
+                )
+            },
+        )
+}
+
+/// GET /api/auth/api-tokens
+fn list(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "api-tokens")
+        .and(method(Method::GET, COLLECTION))
+        .and(with_service(service))
+        .and(bearer())
+        .map(|service: Arc<Service>, bearer: Option<String>| {
+            respond(service.authenticate(bearer.as_deref()).and_then(|caller| {
+                let tokens = service.list_api_tokens(&caller)?;
+                Ok(json(StatusCode::OK, &ApiTokenList { tokens }, Cache::NoStore))
+            }))
+        })
+}
+
+/// DELETE /api/auth/api-tokens/{id}
+fn delete(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "api-tokens" / String)
+        .and(method(Method::DELETE, "DELETE"))
+        .and(with_service(service))
+        .and(bearer())
+        .then(|id: String, service: Arc<Service>, bearer: Option<String>| async move {
+            respond(
+                async {
+                    let caller = service.authenticate(bearer.as_deref())?;
+                    service.delete_api_token(&caller, &id).await?;
+                    Ok(no_content())
+                }
+                .await,
+            )
+        })
+}

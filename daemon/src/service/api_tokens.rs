@@ -1,0 +1,225 @@
+//! Persistent API tokens (`tsr_at_`): made by a user with a session token, usable as a
+//! Bearer, inactive while the owner is disabled, deleted with the owner. Last use is
+//! kept in memory and written back by the periodic sweep, so using a token costs no
+//! disk write (contract §7: `lastUsedAt` may lag by up to 60 s).
+
+use super::{Caller, Operator, Service, ServiceError};
+use crate::clock::rfc3339;
+use crate::store::ApiTokenRecord;
+use crate::tokens::opaque::{self, API_TOKEN_PREFIX, Secret};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tessera_common::admin::AdminApiToken;
+use tessera_common::api::{ApiTokenCreated, ApiTokenView};
+use tessera_common::scopes;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Shortest and longest `expiresIn`, in seconds.
+const EXPIRES_IN: std::ops::RangeInclusive<i64> = 60..=3650 * 86_400;
+
+/// `POST /api/auth/api-tokens` input.
+#[derive(Debug)]
+pub struct NewApiToken {
+    /// Label, 1-64 characters.
+    pub name: Option<String>,
+    /// Scopes; default all of the creating token's.
+    pub scopes: Option<Vec<String>>,
+    /// Lifetime in seconds; absent means no expiry.
+    pub expires_in: Option<i64>,
+}
+
+/// Last-use times not yet written back: token id → Unix seconds.
+#[derive(Debug, Default)]
+pub struct LastUsed(Mutex<HashMap<String, i64>>);
+
+impl LastUsed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn time_of(unix: i64) -> String {
+    rfc3339(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
+fn session_only() -> ServiceError {
+    ServiceError::InsufficientScope("a session access token is required")
+}
+
+impl Service {
+    fn view(&self, token: &ApiTokenRecord) -> ApiTokenView {
+        let pending = self.last_used.lock().get(&token.id).copied();
+        ApiTokenView {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            scopes: token.scopes.clone(),
+            created_at: time_of(token.created_at),
+            expires_at: token.expires_at.map(time_of),
+            last_used_at: token.last_used_at.max(pending).map(time_of),
+        }
+    }
+
+    /// Creates an API token for the caller's user.
+    pub async fn create_api_token(&self, caller: &Caller, input: NewApiToken) -> Result<ApiTokenCreated, ServiceError> {
+        let Caller::Session { user_id, claims, .. } = caller else {
+            return Err(session_only());
+        };
+        let invalid = |field, message: &str| ServiceError::InvalidRequest {
+            field: Some(field),
+            message: message.into(),
+        };
+        let name = input.name.ok_or_else(|| invalid("name", "name is required"))?;
+        let length = name.chars().count();
+        if !(1..=64).contains(&length) || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "name",
+                "name must be 1-64 characters without control characters",
+            ));
+        }
+        let own = scopes::parse(&claims.scope);
+        let granted = match input.scopes.map(scopes::dedup) {
+            None => own,
+            Some(requested) if requested.is_empty() => own,
+            Some(requested) if scopes::is_subset(&requested, &own) => requested,
+            Some(_) => {
+                return Err(ServiceError::InvalidScope(
+                    "requested scopes exceed the session token's".into(),
+                ));
+            }
+        };
+        let now = self.now().unix_timestamp();
+        let expires_at = match input.expires_in {
+            None => None,
+            Some(secs) if EXPIRES_IN.contains(&secs) => Some(now + secs),
+            Some(_) => {
+                return Err(invalid(
+                    "expiresIn",
+                    "expiresIn must be between 60 seconds and 3650 days",
+                ));
+            }
+        };
+        let secret = opaque::generate(API_TOKEN_PREFIX)?;
+        let record = ApiTokenRecord {
+            id: Uuid::new_v4().to_string(),
+            user_id: *user_id,
+            name,
+            scopes: granted,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+        };
+        self.store.create_api_token(&record, &secret.digest())?;
+        self.audit(
+            "api_token.create",
+            Some(user_id.to_string()),
+            None,
+            Some(format!("token {}", record.id)),
+        );
+        self.store.commit().await?;
+        Ok(ApiTokenCreated {
+            id: record.id,
+            name: record.name,
+            token: secret.expose().to_owned(),
+            scopes: record.scopes,
+            created_at: time_of(record.created_at),
+            expires_at: record.expires_at.map(time_of),
+        })
+    }
+
+    /// The caller's API tokens.
+    pub fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, ServiceError> {
+        let Caller::Session { user_id, .. } = caller else {
+            return Err(session_only());
+        };
+        let mut tokens = self.store.api_tokens_of(*user_id)?;
+        tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(tokens.iter().map(|t| self.view(t)).collect())
+    }
+
+    /// Deletes one of the caller's API tokens (`NOT_FOUND` if it is not theirs).
+    pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+        let Caller::Session { user_id, .. } = caller else {
+            return Err(session_only());
+        };
+        let not_found = || ServiceError::NotFound(format!("no API token {id:?}"));
+        let token = self
+            .store
+            .api_token_by_id(id)?
+            .filter(|t| t.user_id == *user_id)
+            .ok_or_else(not_found)?;
+        self.store.delete_api_token(&token.id)?;
+        self.audit(
+            "api_token.delete",
+            Some(user_id.to_string()),
+            None,
+            Some(format!("token {id}")),
+        );
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    /// Checks an API token: known, unexpired, owner neither disabled nor deleted.
+    pub(super) fn authenticate_api_token(&self, token: &str) -> Result<Caller, ServiceError> {
+        let rejected = || ServiceError::InvalidToken { presented: true };
+        let record = self
+            .store
+            .api_token(&Secret::new(token.to_owned()).digest())?
+            .ok_or_else(rejected)?;
+        let now = self.now().unix_timestamp();
+        if record.expires_at.is_some_and(|exp| now >= exp) || self.live.is_barred(record.user_id) {
+            return Err(rejected());
+        }
+        self.last_used.lock().insert(record.id.clone(), now);
+        Ok(Caller::ApiToken {
+            token_id: record.id,
+            user_id: record.user_id,
+            scopes: record.scopes,
+        })
+    }
+
+    /// Writes pending last-use times back to the store.
+    pub(super) fn write_back_last_used(&self) {
+        let pending: Vec<(String, i64)> = self.last_used.lock().drain().collect();
+        if !pending.is_empty()
+            && let Err(e) = self.store.touch_api_tokens(&pending)
+        {
+            tracing::warn!(error = %e, "could not record API token use");
+        }
+    }
+
+    /// Every API token, or one user's, for the console.
+    pub fn admin_list_api_tokens(&self, name: Option<&str>) -> Result<Vec<AdminApiToken>, ServiceError> {
+        let tokens = match name {
+            Some(name) => self.store.api_tokens_of(self.find_user(name)?.id)?,
+            None => self.store.api_tokens()?,
+        };
+        let mut out = Vec::with_capacity(tokens.len());
+        for token in &tokens {
+            let username = self.store.user(token.user_id)?.map(|u| u.username).unwrap_or_default();
+            out.push(AdminApiToken {
+                token: self.view(token),
+                user_id: token.user_id.to_string(),
+                username,
+            });
+        }
+        out.sort_by(|a, b| (&a.username, &a.token.created_at).cmp(&(&b.username, &b.token.created_at)));
+        Ok(out)
+    }
+
+    /// Deletes any API token, for the console.
+    pub async fn admin_revoke_api_token(&self, operator: Operator, id: &str) -> Result<(), ServiceError> {
+        let token = self
+            .store
+            .delete_api_token(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no API token {id:?}")))?;
+        self.admin_audit(
+            operator,
+            "api_token.revoke",
+            Some(token.user_id.to_string()),
+            Some(format!("token {id}")),
+        );
+        self.store.commit().await?;
+        Ok(())
+    }
+}
