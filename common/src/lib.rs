@@ -4,10 +4,12 @@
 //! - [`admin`]: the admin-socket protocol (handshake, requests, responses, events).
 //! - [`api`]: the JSON bodies of the app-facing HTTP API (contract §2): token
 //!   responses, the `user` object, published keys, error bodies.
+//! - [`oauth`]: the OAuth 2.0 bodies (token, error, introspection, metadata).
 //! - [`claims`]: the PASETO v4.public access-token payload (contract §4).
 //! - [`scopes`]: scope lists and their space-separated wire form.
 
 pub mod admin;
 pub mod api;
 pub mod claims;
+pub mod oauth;
 pub mod scopes;

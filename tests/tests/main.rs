@@ -11,6 +11,7 @@ mod guest;
 mod http_errors;
 mod keys;
 mod lifecycle;
+mod oauth;
 mod safety;
 mod sessions;
 mod systemd;

@@ -22,6 +22,8 @@ pub fn admin_error(err: ServiceError) -> AdminError {
             )
         }
         E::LoginFailed
+        | E::InvalidClient
+        | E::UnsupportedGrantType(_)
         | E::InvalidToken { .. }
         | E::InsufficientScope(_)
         | E::AccountDisabled

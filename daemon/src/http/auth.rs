@@ -5,6 +5,7 @@ use super::error::service_error;
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
 use crate::service::accounts::{Login, Registration};
+use crate::service::sessions::Door;
 use crate::service::{Issued, Origin, Service, ServiceError};
 use std::sync::Arc;
 use tessera_common::api::TokenResponse;
@@ -36,13 +37,17 @@ fn respond(result: Result<Response, ServiceError>) -> Response {
 }
 
 fn token_response(status: StatusCode, issued: Issued) -> Response {
+    // Every app-facing grant speaks for a user or guest.
+    let Some(user) = issued.principal else {
+        return service_error(&ServiceError::Internal("app-facing grant without a principal".into()));
+    };
     let body = TokenResponse {
         access_token: issued.access_token,
         refresh_token: issued.refresh_token.map(|s| s.expose().to_owned()),
         expires_in: issued.expires_in,
         token_type: "Bearer".into(),
         scopes: issued.scopes,
-        user: issued.principal,
+        user,
     };
     json(status, &body, Cache::NoStore)
 }
@@ -103,6 +108,7 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
                         login: username.or(email),
                         password: f.secret("password")?,
                         scopes: f.scopes()?,
+                        client_id: None,
                     };
                     Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
                 }
@@ -125,7 +131,7 @@ fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
                     let token = f.secret("refreshToken")?;
                     Ok(token_response(
                         StatusCode::OK,
-                        service.rotate_refresh(token, origin).await?,
+                        service.rotate_refresh(token, origin, Door::App).await?,
                     ))
                 }
                 .await,

@@ -36,6 +36,10 @@ pub fn service_error(err: &ServiceError) -> Response {
     match err {
         E::InvalidRequest { field, .. } => body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, *field),
         E::InvalidScope(_) => body(StatusCode::BAD_REQUEST, "INVALID_SCOPE", message, None),
+        // OAuth-only outcomes; the app-facing routes never produce them.
+        E::InvalidClient | E::UnsupportedGrantType(_) => {
+            body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, None)
+        }
         E::LoginFailed => body(StatusCode::UNAUTHORIZED, "LOGIN_FAILED", message, None),
         E::InvalidToken { presented } => {
             let challenge = if *presented {
@@ -67,16 +71,74 @@ pub fn service_error(err: &ServiceError) -> Response {
             header::RETRY_AFTER,
             retry_after.as_secs().max(1).to_string(),
         ),
-        E::Internal(detail) => {
-            let reference = uuid::Uuid::new_v4().simple().to_string();
-            tracing::error!(%reference, error = %detail, "internal error");
-            body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                format!("internal error; reference {reference}"),
-                None,
-            )
-        }
+        E::Internal(detail) => body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("internal error; reference {}", log_internal(detail)),
+            None,
+        ),
+    }
+}
+
+/// Logs an internal failure under a fresh reference, which is all the client sees.
+fn log_internal(detail: &str) -> String {
+    let reference = uuid::Uuid::new_v4().simple().to_string();
+    tracing::error!(%reference, error = %detail, "internal error");
+    reference
+}
+
+/// The RFC 6749 §5.2 response for a service error on the `/oauth` routes.
+pub fn oauth_error(err: &ServiceError) -> Response {
+    use ServiceError as E;
+    let oauth = |status: StatusCode, code: &str, description: String| {
+        let body = tessera_common::oauth::ErrorResponse {
+            error: code.to_owned(),
+            error_description: description,
+        };
+        reply::json(status, &body, Cache::NoStore)
+    };
+    let message = err.to_string();
+    match err {
+        E::InvalidClient => with_header(
+            oauth(StatusCode::UNAUTHORIZED, "invalid_client", message),
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"tessera\"".into(),
+        ),
+        E::LoginFailed | E::InvalidToken { .. } | E::AccountDisabled => oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            match err {
+                E::InvalidToken { .. } => {
+                    "the refresh token is invalid, expired, revoked or bound to another client".into()
+                }
+                _ => message,
+            },
+        ),
+        E::InvalidScope(_) => oauth(StatusCode::BAD_REQUEST, "invalid_scope", message),
+        E::UnsupportedGrantType(_) => oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", message),
+        E::TooManyAttempts { retry_after } => with_header(
+            oauth(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", message),
+            header::RETRY_AFTER,
+            retry_after.as_secs().max(1).to_string(),
+        ),
+        E::Overloaded { retry_after } => with_header(
+            oauth(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", message),
+            header::RETRY_AFTER,
+            retry_after.as_secs().max(1).to_string(),
+        ),
+        E::Internal(detail) => oauth(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            format!("internal error; reference {}", log_internal(detail)),
+        ),
+        E::InvalidRequest { .. }
+        | E::InsufficientScope(_)
+        | E::GuestDisabled
+        | E::RegistrationClosed
+        | E::NotFound(_)
+        | E::Conflict(_)
+        | E::UsernameTaken
+        | E::EmailTaken => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
     }
 }
 

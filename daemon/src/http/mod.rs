@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod health;
 mod keys;
+mod oauth;
 mod reply;
 
 use crate::service::{Origin, Service};
@@ -24,6 +25,8 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .or(api_tokens::routes(Arc::clone(&service)))
         .unify()
         .or(keys::routes(Arc::clone(&service)))
+        .unify()
+        .or(oauth::routes(Arc::clone(&service)))
         .unify()
         .or(health::routes(service))
         .unify()

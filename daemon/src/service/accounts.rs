@@ -34,6 +34,8 @@ pub struct Login {
     pub password: Option<Secret>,
     /// Requested scopes; absent or empty means all of the role's.
     pub scopes: Option<Vec<String>>,
+    /// The authenticated OAuth client (password grant); its refresh token is bound to it.
+    pub client_id: Option<String>,
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
@@ -74,7 +76,7 @@ impl Service {
         };
         let user = self.create_account(input, DEFAULT_ROLE).await?;
         let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
-        let issued = self.open_session(&user, scopes)?;
+        let issued = self.open_session(&user, scopes, None)?;
         self.audit(
             "register",
             Some(user.id.to_string()),
@@ -185,7 +187,7 @@ impl Service {
             )));
         };
         self.throttle.record_success(&account, origin.addr);
-        let issued = self.open_session(&user, granted)?;
+        let issued = self.open_session(&user, granted, input.client_id)?;
         self.audit(
             "login.success",
             Some(user.id.to_string()),
@@ -221,6 +223,7 @@ impl Service {
                     scopes: scopes.clone(),
                 })
             }
+            Caller::Client { .. } => Err(ServiceError::InsufficientScope("a user's token is required")),
             Caller::Guest { claims } => Ok(MeResponse {
                 user: Principal::Guest(GuestView {
                     id: claims.sub.clone(),

@@ -34,7 +34,7 @@ impl Service {
             refresh_token: None,
             expires_in: seconds_until(now, exp),
             scopes,
-            principal: Principal::Guest(GuestView { id, role: ROLE.into() }),
+            principal: Some(Principal::Guest(GuestView { id, role: ROLE.into() })),
         })
     }
 }

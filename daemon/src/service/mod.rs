@@ -8,6 +8,7 @@
 //! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
+//! - [`oauth`]: OAuth grants, client authentication, introspection, revocation.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
 
@@ -15,6 +16,7 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod clients;
 pub mod guest;
+pub mod oauth;
 pub mod operator;
 pub mod sessions;
 pub mod validate;
@@ -63,6 +65,12 @@ pub enum ServiceError {
         /// Whether a token was presented at all.
         presented: bool,
     },
+    /// OAuth `invalid_client`: unknown client or wrong secret.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// OAuth `unsupported_grant_type`.
+    #[error("{0}")]
+    UnsupportedGrantType(String),
     /// 403 `INSUFFICIENT_SCOPE`: wrong kind of token for this operation.
     #[error("{0}")]
     InsufficientScope(&'static str),
@@ -138,8 +146,8 @@ pub struct Issued {
     pub expires_in: u64,
     /// Scopes of the access token.
     pub scopes: Vec<String>,
-    /// Who the token speaks for.
-    pub principal: Principal,
+    /// Who the token speaks for; `None` for client-credentials tokens.
+    pub principal: Option<Principal>,
 }
 
 /// What a verified, unrevoked access token speaks for.
@@ -165,6 +173,13 @@ pub enum Caller {
     },
     /// A guest token.
     Guest {
+        /// The verified claims.
+        claims: AccessClaims,
+    },
+    /// A client-credentials token.
+    Client {
+        /// The client.
+        client_id: String,
         /// The verified claims.
         claims: AccessClaims,
     },
@@ -319,6 +334,9 @@ impl Service {
         let now = self.clock.now();
         self.throttle.sweep(now);
         self.live.sweep(now.unix_timestamp());
+        if let Err(e) = self.store.denied(now.unix_timestamp()) {
+            tracing::warn!(error = %e, "could not sweep the deny-list");
+        }
         self.sweep_keys(now);
         self.write_back_last_used();
     }
@@ -362,8 +380,12 @@ impl Service {
             other => ServiceError::Internal(other.to_string()),
         })?;
         let rejected = ServiceError::InvalidToken { presented: true };
-        match (&claims.sid, claims.sub.starts_with(guest::SUBJECT_PREFIX)) {
-            (Some(sid), false) => {
+        if self.live.is_denied(&claims.jti) {
+            return Err(rejected);
+        }
+        let is_guest = claims.sub.starts_with(guest::SUBJECT_PREFIX);
+        match (&claims.sid, &claims.client_id) {
+            (Some(sid), None) if !is_guest => {
                 let session_id = Uuid::parse_str(sid).map_err(|_| ServiceError::InvalidToken { presented: true })?;
                 let user_id =
                     Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;
@@ -376,7 +398,17 @@ impl Service {
                     claims,
                 })
             }
-            (None, true) if claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
+            (None, None) if is_guest && claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
+            (None, Some(client_id)) if claims.role.is_none() && *client_id == claims.sub => {
+                // A removed client's tokens die with it.
+                if self.store.client(client_id)?.is_none() {
+                    return Err(rejected);
+                }
+                Ok(Caller::Client {
+                    client_id: client_id.clone(),
+                    claims,
+                })
+            }
             _ => Err(rejected),
         }
     }

@@ -24,6 +24,8 @@ pub struct LiveSessions {
     /// Disabled or deleted users: their tokens fail even if a session slipped in
     /// concurrently with the change.
     barred: RwLock<HashSet<Uuid>>,
+    /// Revoked access tokens: jti → expiry.
+    denied: RwLock<HashMap<String, i64>>,
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
@@ -56,9 +58,11 @@ impl LiveSessions {
             .filter(|u| u.disabled)
             .map(|u| u.id)
             .collect();
+        let denied = store.denied(now)?.into_iter().collect();
         Ok(Self {
             map: RwLock::new(map),
             barred: RwLock::new(barred),
+            denied: RwLock::new(denied),
         })
     }
 
@@ -98,6 +102,16 @@ impl LiveSessions {
         live && !read(&self.barred).contains(&user_id)
     }
 
+    /// Puts a revoked access token's jti on the deny-list until `exp`.
+    pub(super) fn deny(&self, jti: &str, exp: i64) {
+        write(&self.denied).insert(jti.to_owned(), exp);
+    }
+
+    /// True when the access token with `jti` was revoked.
+    pub fn is_denied(&self, jti: &str) -> bool {
+        read(&self.denied).contains_key(jti)
+    }
+
     /// True when `user_id` is disabled or deleted.
     pub fn is_barred(&self, user_id: Uuid) -> bool {
         read(&self.barred).contains(&user_id)
@@ -112,16 +126,36 @@ impl LiveSessions {
             .collect()
     }
 
-    /// Drops sessions past their maximum age.
+    /// Drops sessions past their maximum age and deny-list entries past their expiry.
     pub fn sweep(&self, now: i64) {
         write(&self.map).retain(|_, s| now < s.expires_at);
+        write(&self.denied).retain(|_, exp| now < *exp);
     }
+}
+
+/// Which endpoint a refresh token came through.
+#[derive(Debug, Clone)]
+pub enum Door {
+    /// `POST /api/auth/token/refresh`.
+    App,
+    /// `POST /oauth/token`, `grant_type=refresh_token`.
+    OAuth {
+        /// The authenticated client, if credentials were sent.
+        client: Option<String>,
+        /// A narrower scope for the new access token.
+        scope: Option<Vec<String>>,
+    },
 }
 
 impl Service {
     /// Opens a session for `user` with `scopes`: stores it with its first refresh
     /// token and signs the first access token. The caller commits.
-    pub(super) fn open_session(&self, user: &UserRecord, scopes: Vec<String>) -> Result<Issued, ServiceError> {
+    pub(super) fn open_session(
+        &self,
+        user: &UserRecord,
+        scopes: Vec<String>,
+        client_id: Option<String>,
+    ) -> Result<Issued, ServiceError> {
         let now = self.now();
         let ttl = self.config.tokens;
         let session = SessionRecord {
@@ -139,6 +173,7 @@ impl Service {
             expires_at: after(now, ttl.refresh).unix_timestamp().min(session.expires_at),
             parent: None,
             rotated_at: None,
+            client_id,
         };
         self.store.create_session(&session, &refresh.digest(), &first)?;
         self.live.insert(&session);
@@ -174,7 +209,7 @@ impl Service {
             refresh_token: None,
             expires_in: seconds_until(now, exp),
             scopes,
-            principal: super::accounts::principal(user),
+            principal: Some(super::accounts::principal(user)),
         })
     }
 
@@ -186,9 +221,16 @@ impl Service {
         Ok(revoked)
     }
 
-    /// `POST /api/auth/token/refresh`: exchanges a refresh token for a new pair. The
-    /// old token dies; presenting an already-exchanged token revokes its whole session.
-    pub async fn rotate_refresh(&self, token: Option<Secret>, origin: Origin) -> Result<Issued, ServiceError> {
+    /// `POST /api/auth/token/refresh` and the OAuth `refresh_token` grant: exchanges a
+    /// refresh token for a new pair. The old token dies; presenting an already-exchanged
+    /// token revokes its whole session. A token bound to a client works only through
+    /// [`Door::OAuth`] with that client; otherwise it is refused and stays valid.
+    pub async fn rotate_refresh(
+        &self,
+        token: Option<Secret>,
+        origin: Origin,
+        door: Door,
+    ) -> Result<Issued, ServiceError> {
         let invalid = || ServiceError::InvalidToken { presented: true };
         let token = token.ok_or(ServiceError::InvalidRequest {
             field: Some("refreshToken"),
@@ -205,7 +247,33 @@ impl Service {
         if record.rotated_at.is_some() {
             return Err(self.reuse_detected(record.session_id, origin).await);
         }
+        let bound_ok = match (&record.client_id, &door) {
+            (None, _) => true,
+            (
+                Some(bound),
+                Door::OAuth {
+                    client: Some(client), ..
+                },
+            ) => bound == client,
+            (Some(_), _) => false,
+        };
+        if !bound_ok {
+            return Err(invalid());
+        }
         let session = self.store.session(record.session_id)?.ok_or_else(invalid)?;
+        let scopes = match door {
+            Door::OAuth {
+                scope: Some(requested), ..
+            } if !requested.is_empty() => {
+                if !tessera_common::scopes::is_subset(&requested, &session.scopes) {
+                    return Err(ServiceError::InvalidScope(
+                        "the requested scope exceeds the original grant".into(),
+                    ));
+                }
+                tessera_common::scopes::dedup(requested)
+            }
+            _ => session.scopes.clone(),
+        };
         if now.unix_timestamp() >= record.expires_at || !session.is_live(now.unix_timestamp()) {
             return Err(invalid());
         }
@@ -223,6 +291,7 @@ impl Service {
                 .min(session.expires_at),
             parent: Some(opaque::hex(&old)),
             rotated_at: None,
+            client_id: record.client_id.clone(),
         };
         match self
             .store
@@ -232,7 +301,7 @@ impl Service {
             Rotation::Reused { session_id } => return Err(self.reuse_detected(session_id, origin).await),
             Rotation::Invalid => return Err(invalid()),
         }
-        let mut issued = self.session_access_token(&user, &session, session.scopes.clone())?;
+        let mut issued = self.session_access_token(&user, &session, scopes)?;
         issued.refresh_token = Some(next);
         self.audit(
             "token.refresh",

@@ -130,6 +130,7 @@ pub struct Store {
     api_tokens: sled::Tree,
     api_token_ids: sled::Tree,
     user_api_tokens: sled::Tree,
+    denied: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     commit: commit::GroupCommit,
@@ -222,6 +223,7 @@ impl Store {
             api_tokens: db.open_tree("api_tokens")?,
             api_token_ids: db.open_tree("api_token_ids")?,
             user_api_tokens: db.open_tree("user_api_tokens")?,
+            denied: db.open_tree("denied")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
@@ -518,6 +520,34 @@ impl Store {
     /// Removes a client; false if it did not exist.
     pub fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
         Ok(self.clients.remove(client_id.as_bytes())?.is_some())
+    }
+
+    // ----- revoked access tokens -----
+
+    /// Puts an access token's `jti` on the deny-list until `exp`.
+    pub fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
+        self.denied.insert(jti.as_bytes(), &exp.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The deny-list: (jti, expiry) pairs, dropping entries expired at `now`.
+    pub fn denied(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut live = Vec::new();
+        for entry in self.denied.iter() {
+            let (jti, exp) = entry?;
+            let exp = <[u8; 8]>::try_from(exp.as_ref())
+                .map(i64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    tree: "denied",
+                    detail: "expiry".into(),
+                })?;
+            if exp <= now {
+                self.denied.remove(&jti)?;
+            } else {
+                live.push((String::from_utf8_lossy(&jti).into_owned(), exp));
+            }
+        }
+        Ok(live)
     }
 
     // ----- settings -----

@@ -76,6 +76,10 @@ pub struct RefreshRecord {
     pub parent: Option<String>,
     /// Set once the token has been exchanged; presenting it again is reuse.
     pub rotated_at: Option<i64>,
+    /// The OAuth client the token is bound to, if it was issued to one; it then works
+    /// only at `/oauth/token` with that client. Passes to each rotated token.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// An Ed25519 signing key.

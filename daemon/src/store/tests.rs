@@ -32,6 +32,7 @@ fn refresh(session_id: Uuid) -> RefreshRecord {
         expires_at: 100,
         parent: None,
         rotated_at: None,
+        client_id: None,
     }
 }
 
@@ -252,4 +253,14 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
     store.create_api_token(&other, &[8u8; 32]).unwrap();
     assert_eq!(store.delete_api_token("t2").unwrap().map(|t| t.id), Some("t2".into()));
     assert!(store.delete_api_token("t2").unwrap().is_none());
+}
+
+#[test]
+fn the_deny_list_forgets_expired_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.deny("a", 100).unwrap();
+    store.deny("b", 200).unwrap();
+    assert_eq!(store.denied(150).unwrap(), vec![("b".to_owned(), 200)]);
+    assert_eq!(store.denied(0).unwrap(), vec![("b".to_owned(), 200)], "a was dropped");
 }

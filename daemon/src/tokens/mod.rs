@@ -145,6 +145,11 @@ impl Tokens {
         }
     }
 
+    /// The issuer this daemon signs as.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The keys to publish.
     pub fn published(&self) -> Vec<KeyView> {
         self.ring().views()

@@ -1,0 +1,235 @@
+//! The OAuth 2.0 routes (contract §3): token, introspection, revocation, metadata.
+//! Errors here take the RFC 6749 §5.2 shape.
+
+use super::body::{self, BodyResult, Fields};
+use super::error::oauth_error;
+use super::reply::{Cache, json};
+use super::{method, origin, with_service};
+use crate::service::oauth::ClientCredentials;
+use crate::service::{Issued, Origin, Service, ServiceError};
+use crate::store::ClientRecord;
+use crate::tokens::opaque::Secret;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
+use tessera_common::oauth::TokenResponse;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// The OAuth routes.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    token(Arc::clone(&service))
+        .or(introspect(Arc::clone(&service)))
+        .unify()
+        .or(revoke(Arc::clone(&service)))
+        .unify()
+        .or(metadata(service))
+        .unify()
+        .boxed()
+}
+
+/// HTTP Basic credentials, if that scheme was used: `Some(Err)` when malformed.
+fn basic() -> impl Filter<Extract = (Option<Result<ClientCredentials, ()>>,), Error = std::convert::Infallible> + Clone
+{
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(|value: Option<String>| {
+            let value = value?;
+            let (scheme, encoded) = value.trim().split_once(' ')?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return None;
+            }
+            Some(parse_basic(encoded.trim()))
+        })
+}
+
+/// RFC 6749 §2.3.1: base64 of `urlencode(id):urlencode(secret)`.
+fn parse_basic(encoded: &str) -> Result<ClientCredentials, ()> {
+    let decoded = STANDARD.decode(encoded).map_err(|_| ())?;
+    let text = String::from_utf8(decoded).map_err(|_| ())?;
+    let (id, secret) = text.split_once(':').ok_or(())?;
+    let unescape = |s: &str| -> Result<String, ()> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
+        pairs.into_iter().next().map(|(_, v)| v).ok_or(())
+    };
+    Ok(ClientCredentials {
+        id: unescape(id)?,
+        secret: Secret::new(unescape(secret)?),
+    })
+}
+
+/// The client the request authenticates as, if it sent credentials; they must be
+/// valid, and only one method may be used.
+fn client(
+    service: &Service,
+    basic: Option<Result<ClientCredentials, ()>>,
+    f: &mut Fields,
+) -> Result<Option<ClientRecord>, ServiceError> {
+    let body_id = f.string("client_id")?;
+    let body_secret = f.secret("client_secret")?;
+    let credentials = match (basic, body_id, body_secret) {
+        (Some(_), _, Some(_)) => {
+            return Err(ServiceError::InvalidRequest {
+                field: Some("client_secret"),
+                message: "use one client authentication method, not two".into(),
+            });
+        }
+        (Some(Err(())), _, None) => return Err(ServiceError::InvalidClient),
+        (Some(Ok(credentials)), _, None) => Some(credentials),
+        (None, Some(id), Some(secret)) => Some(ClientCredentials { id, secret }),
+        (None, Some(_), None) => return Err(ServiceError::InvalidClient),
+        (None, None, Some(_)) => {
+            return Err(ServiceError::InvalidRequest {
+                field: Some("client_id"),
+                message: "client_secret without client_id".into(),
+            });
+        }
+        (None, None, None) => None,
+    };
+    credentials.map(|c| service.authenticate_client(&c)).transpose()
+}
+
+fn respond(result: Result<Response, ServiceError>) -> Response {
+    result.unwrap_or_else(|e| oauth_error(&e))
+}
+
+fn token_response(issued: Issued) -> Response {
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+        refresh_token: issued.refresh_token.map(|s| s.expose().to_owned()),
+        scope: tessera_common::scopes::join(&issued.scopes),
+    };
+    json(StatusCode::OK, &body, Cache::NoStore)
+}
+
+fn required_token(f: &mut Fields) -> Result<String, ServiceError> {
+    f.string("token")?.ok_or(ServiceError::InvalidRequest {
+        field: Some("token"),
+        message: "token is required".into(),
+    })
+}
+
+/// POST /oauth/token
+fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "token")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(basic())
+        .and(body::fields())
+        .then(
+            |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
+                let mut f = match body {
+                    Ok(fields) => fields,
+                    Err(response) => return response,
+                };
+                respond(
+                    async {
+                        let grant_type = f.string("grant_type")?.ok_or(ServiceError::InvalidRequest {
+                            field: Some("grant_type"),
+                            message: "grant_type is required".into(),
+                        })?;
+                        let client = client(&service, basic, &mut f)?;
+                        let issued = match grant_type.as_str() {
+                            "password" => {
+                                let (login, password, scope) =
+                                    (f.string("username")?, f.secret("password")?, f.scopes()?);
+                                service
+                                    .password_grant(client.as_ref(), login, password, scope, origin)
+                                    .await?
+                            }
+                            "refresh_token" => {
+                                let (token, scope) = (f.secret("refresh_token")?, f.scopes()?);
+                                service.refresh_grant(client.as_ref(), token, scope, origin).await?
+                            }
+                            "client_credentials" => {
+                                let client = client.ok_or(ServiceError::InvalidClient)?;
+                                service.client_credentials_grant(&client, f.scopes()?)?
+                            }
+                            other => {
+                                return Err(ServiceError::UnsupportedGrantType(format!(
+                                    "grant_type {other:?} is not supported"
+                                )));
+                            }
+                        };
+                        Ok(token_response(issued))
+                    }
+                    .await,
+                )
+            },
+        )
+}
+
+/// POST /oauth/introspect
+fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "introspect")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(basic())
+        .and(body::fields())
+        .map(|service: Arc<Service>, basic, body: BodyResult| {
+            let mut f = match body {
+                Ok(fields) => fields,
+                Err(response) => return response,
+            };
+            respond((|| {
+                client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
+                let token = required_token(&mut f)?;
+                Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
+            })())
+        })
+}
+
+/// POST /oauth/revoke
+fn revoke(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "revoke")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(basic())
+        .and(body::fields())
+        .then(
+            |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
+                let mut f = match body {
+                    Ok(fields) => fields,
+                    Err(response) => return response,
+                };
+                respond(
+                    async {
+                        client(&service, basic, &mut f)?;
+                        let token = required_token(&mut f)?;
+                        service.revoke_token(&token, origin).await?;
+                        Ok(json(StatusCode::OK, &serde_json::json!({}), Cache::NoStore))
+                    }
+                    .await,
+                )
+            },
+        )
+}
+
+/// GET /.well-known/oauth-authorization-server
+fn metadata(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!(".well-known" / "oauth-authorization-server")
+        .and(method(Method::GET, "GET"))
+        .and(with_service(service))
+        .map(|service: Arc<Service>| json(StatusCode::OK, &service.metadata(), Cache::Default))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_url_decoded() {
+        let encoded = STANDARD.encode("my%20app:s%3Acret");
+        let creds = parse_basic(&encoded).unwrap();
+        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "s:cret"));
+        assert!(parse_basic("!!!").is_err());
+        assert!(parse_basic(&STANDARD.encode("no-colon")).is_err());
+    }
+}

@@ -1,0 +1,313 @@
+//! The OAuth 2.0 face (contract §3): client authentication, the password,
+//! refresh_token and client_credentials grants, introspection (RFC 7662), revocation
+//! (RFC 7009) and metadata (RFC 8414). Grants reuse the app-facing implementations.
+
+use super::accounts::Login;
+use super::sessions::Door;
+use super::{Caller, Issued, Origin, Service, ServiceError, after, seconds_until};
+use crate::clock::parse_rfc3339;
+use crate::store::ClientRecord;
+use crate::tokens::Grant;
+use crate::tokens::opaque::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
+use subtle::ConstantTimeEq;
+use tessera_common::claims::AccessClaims;
+use tessera_common::oauth::{Introspection, Metadata};
+use tessera_common::scopes;
+
+/// A client id and secret as presented (HTTP Basic or body).
+#[derive(Debug)]
+pub struct ClientCredentials {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: Secret,
+}
+
+/// Stands in for a missing client's digest, so unknown ids cost the same comparison.
+const NO_DIGEST: [u8; 64] = [b'0'; 64];
+
+fn unix(text: &str) -> Option<i64> {
+    parse_rfc3339(text).map(|t| t.unix_timestamp())
+}
+
+impl Service {
+    /// The issuer (`iss` of every token).
+    pub fn issuer(&self) -> &str {
+        self.tokens.issuer()
+    }
+
+    /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
+    /// in constant time.
+    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<ClientRecord, ServiceError> {
+        let record = self.store.client(&credentials.id)?;
+        let presented = opaque::hex(&credentials.secret.digest());
+        let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
+        let matches: bool = presented.as_bytes().ct_eq(expected).into();
+        match record {
+            Some(record) if matches => Ok(record),
+            _ => Err(ServiceError::InvalidClient),
+        }
+    }
+
+    /// `grant_type=password`, only when `[oauth] password_grant = true`. With a client,
+    /// the refresh token is bound to it.
+    pub async fn password_grant(
+        &self,
+        client: Option<&ClientRecord>,
+        login: Option<String>,
+        password: Option<Secret>,
+        scope: Option<Vec<String>>,
+        origin: Origin,
+    ) -> Result<Issued, ServiceError> {
+        if !self.config.password_grant {
+            return Err(ServiceError::UnsupportedGrantType(
+                "the password grant is disabled".into(),
+            ));
+        }
+        let input = Login {
+            login,
+            password,
+            scopes: scope,
+            client_id: client.map(|c| c.client_id.clone()),
+        };
+        self.login(input, origin).await
+    }
+
+    /// `grant_type=refresh_token`: rotation shared with `/api/auth/token/refresh`.
+    pub async fn refresh_grant(
+        &self,
+        client: Option<&ClientRecord>,
+        token: Option<Secret>,
+        scope: Option<Vec<String>>,
+        origin: Origin,
+    ) -> Result<Issued, ServiceError> {
+        let token = token.ok_or(ServiceError::InvalidRequest {
+            field: Some("refresh_token"),
+            message: "refresh_token is required".into(),
+        })?;
+        let door = Door::OAuth {
+            client: client.map(|c| c.client_id.clone()),
+            scope,
+        };
+        self.rotate_refresh(Some(token), origin, door).await
+    }
+
+    /// `grant_type=client_credentials`: a token for the client itself, with its scopes
+    /// narrowed by `scope`.
+    pub fn client_credentials_grant(
+        &self,
+        client: &ClientRecord,
+        scope: Option<Vec<String>>,
+    ) -> Result<Issued, ServiceError> {
+        let granted = match scope.map(scopes::dedup) {
+            Some(requested) if !requested.is_empty() => {
+                if !scopes::is_subset(&requested, &client.scopes) {
+                    return Err(ServiceError::InvalidScope(
+                        "the requested scope exceeds the client's".into(),
+                    ));
+                }
+                requested
+            }
+            _ => client.scopes.clone(),
+        };
+        let now = self.now();
+        let exp = after(now, self.config.tokens.access);
+        let grant = Grant {
+            sub: client.client_id.clone(),
+            scopes: granted.clone(),
+            client_id: Some(client.client_id.clone()),
+            ..Grant::default()
+        };
+        let (access_token, _) = self
+            .tokens
+            .sign(grant, now, exp)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(Issued {
+            access_token,
+            refresh_token: None,
+            expires_in: seconds_until(now, exp),
+            scopes: granted,
+            principal: None,
+        })
+    }
+
+    /// What a token is, if it is live (RFC 7662); anything else is `{"active": false}`.
+    pub fn introspect(&self, token: &str) -> Result<Introspection, ServiceError> {
+        let found = if token.starts_with(REFRESH_PREFIX) {
+            self.introspect_refresh(token)?
+        } else if token.starts_with(API_TOKEN_PREFIX) {
+            self.introspect_api_token(token)?
+        } else {
+            self.introspect_access(token)?
+        };
+        Ok(found.unwrap_or_default())
+    }
+
+    fn introspect_access(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+        let (claims, role) = match self.authenticate(Some(token)) {
+            Ok(Caller::Session { claims, .. }) => (claims, None),
+            Ok(Caller::Guest { claims }) | Ok(Caller::Client { claims, .. }) => (claims, None),
+            Ok(Caller::ApiToken { .. }) | Err(ServiceError::InvalidToken { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let AccessClaims {
+            iss,
+            sub,
+            iat,
+            nbf,
+            exp,
+            jti,
+            scope,
+            role: claimed_role,
+            sid,
+            username,
+            client_id,
+        } = claims;
+        Ok(Some(Introspection {
+            active: true,
+            sub: Some(sub),
+            scope: Some(scope),
+            username,
+            role: role.or(claimed_role),
+            client_id,
+            token_type: Some("access_token".into()),
+            exp: unix(&exp),
+            iat: unix(&iat),
+            nbf: unix(&nbf),
+            jti: Some(jti),
+            sid,
+            iss: Some(iss),
+        }))
+    }
+
+    fn introspect_api_token(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+        let Caller::ApiToken {
+            token_id,
+            user_id,
+            scopes,
+        } = (match self.authenticate_api_token(token) {
+            Ok(caller) => caller,
+            Err(ServiceError::InvalidToken { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        })
+        else {
+            return Ok(None);
+        };
+        let (Some(record), Some(user)) = (self.store.api_token_by_id(&token_id)?, self.store.user(user_id)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Introspection {
+            active: true,
+            sub: Some(user_id.to_string()),
+            scope: Some(scopes::join(&scopes)),
+            username: Some(user.username),
+            role: Some(user.role),
+            token_type: Some("api_token".into()),
+            exp: record.expires_at,
+            iat: Some(record.created_at),
+            jti: Some(token_id),
+            iss: Some(self.issuer().to_owned()),
+            ..Introspection::default()
+        }))
+    }
+
+    fn introspect_refresh(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+        let digest = Secret::new(token.to_owned()).digest();
+        let now = self.now().unix_timestamp();
+        let Some(record) = self.store.refresh_token(&digest)? else {
+            return Ok(None);
+        };
+        if record.rotated_at.is_some() || now >= record.expires_at {
+            return Ok(None);
+        }
+        let Some(session) = self.store.session(record.session_id)?.filter(|s| s.is_live(now)) else {
+            return Ok(None);
+        };
+        let Some(user) = self.store.user(session.user_id)?.filter(|u| !u.disabled) else {
+            return Ok(None);
+        };
+        Ok(Some(Introspection {
+            active: true,
+            sub: Some(user.id.to_string()),
+            scope: Some(scopes::join(&session.scopes)),
+            username: Some(user.username),
+            role: Some(user.role),
+            client_id: record.client_id,
+            token_type: Some("refresh_token".into()),
+            exp: Some(record.expires_at),
+            iat: Some(record.issued_at),
+            jti: Some(opaque::hex(&digest)),
+            sid: Some(session.id.to_string()),
+            iss: Some(self.issuer().to_owned()),
+            ..Introspection::default()
+        }))
+    }
+
+    /// Revokes any token (RFC 7009): a refresh token ends its whole session, an API
+    /// token is deleted, an access token's jti is denied until it expires. Unknown or
+    /// malformed tokens are ignored.
+    pub async fn revoke_token(&self, token: &str, origin: Origin) -> Result<(), ServiceError> {
+        let now = self.now();
+        if token.starts_with(REFRESH_PREFIX) {
+            if let Some(record) = self.store.refresh_token(&Secret::new(token.to_owned()).digest())? {
+                self.audit(
+                    "token.revoke",
+                    None,
+                    Some(origin.to_string()),
+                    Some(format!("session {}", record.session_id)),
+                );
+                self.revoke_session(record.session_id).await?;
+            }
+        } else if token.starts_with(API_TOKEN_PREFIX) {
+            if let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest())? {
+                self.store.delete_api_token(&record.id)?;
+                self.audit(
+                    "token.revoke",
+                    Some(record.user_id.to_string()),
+                    Some(origin.to_string()),
+                    Some(format!("api token {}", record.id)),
+                );
+                self.store.commit().await?;
+            }
+        } else if let Ok(claims) = self.tokens.verify(token, now)
+            && let Some(exp) = unix(&claims.exp)
+        {
+            self.store.deny(&claims.jti, exp)?;
+            self.audit(
+                "token.revoke",
+                Some(claims.sub),
+                Some(origin.to_string()),
+                Some(format!("access token {}", claims.jti)),
+            );
+            self.store.commit().await?;
+            self.live.deny(&claims.jti, exp);
+        }
+        Ok(())
+    }
+
+    /// Authorization-server metadata.
+    pub fn metadata(&self) -> Metadata {
+        let issuer = self.issuer().to_owned();
+        let mut grants = vec!["refresh_token".to_owned(), "client_credentials".to_owned()];
+        if self.config.password_grant {
+            grants.insert(0, "password".into());
+        }
+        let mut all_scopes: Vec<String> = self.config.roles.values().flatten().cloned().collect();
+        all_scopes.sort();
+        all_scopes.dedup();
+        let methods = vec!["client_secret_basic".to_owned(), "client_secret_post".to_owned()];
+        Metadata {
+            token_endpoint: format!("{issuer}/oauth/token"),
+            introspection_endpoint: format!("{issuer}/oauth/introspect"),
+            revocation_endpoint: format!("{issuer}/oauth/revoke"),
+            response_types_supported: Vec::new(),
+            grant_types_supported: grants,
+            scopes_supported: all_scopes,
+            token_endpoint_auth_methods_supported: methods.clone(),
+            introspection_endpoint_auth_methods_supported: methods.clone(),
+            revocation_endpoint_auth_methods_supported: methods,
+            paseto_keys_uri: format!("{issuer}/api/auth/keys"),
+            issuer,
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! The OAuth 2.0 face: grants, errors, introspection, revocation, metadata.
+
+use crate::harness::{Resp, TestDaemon, password, s};
+use serde_json::{Value, json};
+
+/// Registers a client from the console; returns (id, secret).
+fn client(d: &TestDaemon, id: &str, scopes: &str) -> (String, String) {
+    let out = d.tessera(&["client", "add", id, "--scopes", scopes, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (id.to_owned(), s(&out.json(), "clientSecret"))
+}
+
+async fn post(d: &TestDaemon, path: &str, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
+    let mut request = d.client().post(d.url(path)).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    d.send(request).await
+}
+
+fn oauth_error(resp: &Resp) -> String {
+    resp.json()["error"].as_str().unwrap_or_default().to_owned()
+}
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(2).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes[..bytes.len() - 64]).unwrap()
+}
+
+async fn introspect(d: &TestDaemon, by: &(String, String), token: &str) -> Value {
+    let resp = post(d, "/oauth/introspect", &[("token", token)], Some(by)).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    resp.json()
+}
+
+#[tokio::test]
+async fn client_credentials_by_basic_and_by_body() {
+    let d = TestDaemon::start();
+    let app = client(&d, "reports", "read write");
+    let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&app)).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(
+        (resp.header("cache-control"), resp.header("pragma")),
+        (Some("no-store"), Some("no-cache"))
+    );
+    let body = resp.json();
+    assert_eq!(
+        (body["token_type"].clone(), body["scope"].clone()),
+        (json!("Bearer"), json!("read write"))
+    );
+    assert!(body.get("refresh_token").is_none());
+    let c = claims(&s(&body, "access_token"));
+    assert_eq!(
+        (c["sub"].clone(), c["client_id"].clone()),
+        (json!("reports"), json!("reports"))
+    );
+    assert!(c.get("role").is_none() && c.get("sid").is_none());
+
+    let narrowed = post(
+        &d,
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "reports"),
+            ("client_secret", &app.1),
+            ("scope", "read"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(narrowed.json()["scope"], "read", "{}", narrowed.text);
+    let wider = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("scope", "read admin")],
+        Some(&app),
+    )
+    .await;
+    assert_eq!((wider.status, oauth_error(&wider)), (400, "invalid_scope".into()));
+    // JSON bodies are accepted too.
+    let json_body = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .basic_auth("reports", Some(&app.1))
+                .json(&json!({"grant_type": "client_credentials"})),
+        )
+        .await;
+    assert_eq!(json_body.status, 200, "{}", json_body.text);
+}
+
+#[tokio::test]
+async fn every_token_endpoint_error() {
+    let d = TestDaemon::start();
+    let app = client(&d, "app", "read");
+    let wrong = ("app".to_owned(), "tsr_cs_wrong".to_owned());
+    let unknown = ("nobody".to_owned(), app.1.clone());
+    for creds in [&wrong, &unknown] {
+        let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(creds)).await;
+        assert_eq!((resp.status, oauth_error(&resp)), (401, "invalid_client".into()));
+        assert!(resp.header("www-authenticate").unwrap().starts_with("Basic"));
+    }
+    let none = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], None).await;
+    assert_eq!((none.status, oauth_error(&none)), (401, "invalid_client".into()));
+    let malformed = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .header("authorization", "Basic !!!")
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await;
+    assert_eq!(oauth_error(&malformed), "invalid_client");
+    let id_only = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("client_id", "app")],
+        None,
+    )
+    .await;
+    assert_eq!(oauth_error(&id_only), "invalid_client");
+    let two_methods = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("client_secret", &app.1)],
+        Some(&app),
+    )
+    .await;
+    assert_eq!(
+        (two_methods.status, oauth_error(&two_methods)),
+        (400, "invalid_request".into())
+    );
+    let missing = post(&d, "/oauth/token", &[], Some(&app)).await;
+    assert_eq!((missing.status, oauth_error(&missing)), (400, "invalid_request".into()));
+    let implicit = post(&d, "/oauth/token", &[("grant_type", "authorization_code")], Some(&app)).await;
+    assert_eq!(oauth_error(&implicit), "unsupported_grant_type");
+    let password = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "password"), ("username", "a"), ("password", "b")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        oauth_error(&password),
+        "unsupported_grant_type",
+        "off by default (RFC 9700)"
+    );
+    let no_refresh = post(&d, "/oauth/token", &[("grant_type", "refresh_token")], None).await;
+    assert_eq!(oauth_error(&no_refresh), "invalid_request");
+    let bad_refresh = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", "tsr_rt_x")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (bad_refresh.status, oauth_error(&bad_refresh)),
+        (400, "invalid_grant".into())
+    );
+    for resp in [&implicit, &bad_refresh] {
+        assert!(resp.json()["error_description"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn password_grant_when_enabled_binds_refresh_tokens_to_the_client() {
+    let d = TestDaemon::with("[oauth]\npassword_grant = true\n");
+    d.register("alice").await;
+    let app = client(&d, "mobile", "read");
+    let other = client(&d, "other", "read");
+    let pw = password("alice");
+    let wrong = post(
+        &d,
+        "/oauth/token",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "nope-nope"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(oauth_error(&wrong), "invalid_grant");
+    let by_email = post(
+        &d,
+        "/oauth/token",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice@example.com"),
+            ("password", &pw),
+            ("scope", "read"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (by_email.status, by_email.json()["scope"].clone()),
+        (200, json!("read")),
+        "{}",
+        by_email.text
+    );
+
+    let bound = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "password"), ("username", "alice"), ("password", &pw)],
+        Some(&app),
+    )
+    .await;
+    assert_eq!(bound.status, 200, "{}", bound.text);
+    let rt = s(&bound.json(), "refresh_token");
+    let grant = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    for (who, creds) in [("no client", None), ("another client", Some(&other))] {
+        let resp = post(&d, "/oauth/token", &grant, creds).await;
+        assert_eq!(oauth_error(&resp), "invalid_grant", "{who}");
+    }
+    let app_facing = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
+        .await;
+    assert_eq!(app_facing.status, 401, "bound tokens work only at /oauth/token");
+    assert_eq!(introspect(&d, &app, &rt).await["client_id"], "mobile");
+    let rotated = post(&d, "/oauth/token", &grant, Some(&app)).await;
+    assert_eq!(rotated.status, 200, "still valid for its own client: {}", rotated.text);
+    let next = s(&rotated.json(), "refresh_token");
+    let again = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &next)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        oauth_error(&again),
+        "invalid_grant",
+        "the binding passes to rotated tokens"
+    );
+}
+
+#[tokio::test]
+async fn refresh_grant_shares_rotation_and_reuse_detection() {
+    let d = TestDaemon::start();
+    let login = d.register("bob").await;
+    let rt = s(&login, "refreshToken");
+    let wider = post(
+        &d,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "read admin"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(oauth_error(&wider), "invalid_scope");
+    let resp = post(
+        &d,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "read"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        resp.status, 200,
+        "an /api/auth refresh token works without a client: {}",
+        resp.text
+    );
+    let body = resp.json();
+    assert_eq!(body["scope"], "read");
+    assert_eq!(claims(&s(&body, "access_token"))["scope"], "read");
+    let replay = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        None,
+    )
+    .await;
+    assert_eq!(oauth_error(&replay), "invalid_grant");
+    let newer = d
+        .post_json(
+            "/api/auth/token/refresh",
+            json!({"refreshToken": s(&body, "refresh_token")}),
+        )
+        .await;
+    assert_eq!(newer.status, 401, "reuse revoked the session, across both doors");
+}
+
+#[tokio::test]
+async fn introspection_of_every_token_type_and_state() {
+    let d = TestDaemon::with("[guest]\nenabled = true\n[tokens]\naccess_ttl = \"2s\"\n");
+    let rs = client(&d, "resource-server", "read");
+    let login = d.register("carol").await;
+    let at = s(&login, "accessToken");
+    let rt = s(&login, "refreshToken");
+
+    let no_client = post(&d, "/oauth/introspect", &[("token", &at)], None).await;
+    assert_eq!(
+        (no_client.status, oauth_error(&no_client)),
+        (401, "invalid_client".into())
+    );
+    let missing = post(&d, "/oauth/introspect", &[], Some(&rs)).await;
+    assert_eq!(oauth_error(&missing), "invalid_request");
+
+    let live = introspect(&d, &rs, &at).await;
+    assert_eq!(live["active"], true);
+    assert_eq!(
+        (
+            live["token_type"].clone(),
+            live["username"].clone(),
+            live["role"].clone()
+        ),
+        (json!("access_token"), json!("carol"), json!("user"))
+    );
+    for key in ["sub", "scope", "exp", "iat", "nbf", "jti", "sid", "iss"] {
+        assert!(!live[key].is_null(), "{key} in {live}");
+    }
+    assert!(live["exp"].is_i64(), "NumericDate seconds");
+
+    let refresh = introspect(&d, &rs, &rt).await;
+    assert_eq!(
+        (refresh["active"].clone(), refresh["token_type"].clone()),
+        (json!(true), json!("refresh_token"))
+    );
+    assert!(refresh["jti"].is_string() && refresh["sid"] == live["sid"]);
+
+    let api = d
+        .send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(&at)
+                .json(&json!({"name": "n"})),
+        )
+        .await
+        .json();
+    let api_live = introspect(&d, &rs, &s(&api, "token")).await;
+    assert_eq!(
+        (api_live["active"].clone(), api_live["token_type"].clone()),
+        (json!(true), json!("api_token"))
+    );
+    assert!(api_live.get("exp").is_none(), "no expiry, no exp");
+    assert_eq!(api_live["jti"], api["id"]);
+
+    let cc = s(
+        &post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&rs))
+            .await
+            .json(),
+        "access_token",
+    );
+    let cc_live = introspect(&d, &rs, &cc).await;
+    assert_eq!(
+        (cc_live["client_id"].clone(), cc_live.get("role")),
+        (json!("resource-server"), None)
+    );
+
+    let guest = s(
+        &d.send(d.client().post(d.url("/api/auth/guest"))).await.json(),
+        "accessToken",
+    );
+    assert_eq!(introspect(&d, &rs, &guest).await["role"], "guest");
+
+    // Tampered, foreign, garbage: inactive, and nothing else said.
+    let mut tampered = at.clone().into_bytes();
+    tampered[15] = if tampered[15] == b'A' { b'B' } else { b'A' };
+    let foreign = s(&TestDaemon::start().register("xavier").await, "accessToken");
+    for dead in [
+        String::from_utf8(tampered).unwrap(),
+        foreign,
+        "garbage".into(),
+        "tsr_rt_nope".into(),
+        "tsr_at_nope".into(),
+    ] {
+        assert_eq!(introspect(&d, &rs, &dead).await, json!({"active": false}), "{dead}");
+    }
+
+    // Rotated refresh token, deleted API token, revoked session: inactive.
+    let next = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
+        .await
+        .json();
+    assert_eq!(introspect(&d, &rs, &rt).await, json!({"active": false}));
+    assert_eq!(d.tessera(&["token", "revoke", &s(&api, "id")]).code, 0);
+    assert_eq!(introspect(&d, &rs, &s(&api, "token")).await, json!({"active": false}));
+    assert_eq!(
+        d.post_bearer("/api/auth/logout", &s(&next, "accessToken")).await.status,
+        204
+    );
+    assert_eq!(
+        introspect(&d, &rs, &s(&next, "refreshToken")).await,
+        json!({"active": false})
+    );
+
+    // Expired.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(introspect(&d, &rs, &cc).await, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn revocation_of_each_token_type() {
+    let d = TestDaemon::start();
+    let rs = client(&d, "rs", "read");
+    let login = d.register("dave").await;
+    let (at, rt) = (s(&login, "accessToken"), s(&login, "refreshToken"));
+
+    // Access token: denied at once, by its holder with no client.
+    let resp = post(
+        &d,
+        "/oauth/revoke",
+        &[("token", &at), ("token_type_hint", "access_token")],
+        None,
+    )
+    .await;
+    assert_eq!((resp.status, resp.json()), (200, json!({})));
+    assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
+    assert_eq!(introspect(&d, &rs, &at).await["active"], false);
+    // The session itself lives on: its refresh token still works.
+    let next = d
+        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
+        .await
+        .json();
+    let at2 = s(&next, "accessToken");
+    assert_eq!(d.get("/api/auth/me", Some(&at2)).await.status, 200);
+
+    // Refresh token: the whole session goes, access tokens too.
+    let resp = post(&d, "/oauth/revoke", &[("token", &s(&next, "refreshToken"))], Some(&rs)).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(d.get("/api/auth/me", Some(&at2)).await.status, 401);
+
+    // API token: deleted.
+    let at3 = s(&d.login("dave").await, "accessToken");
+    let api = s(
+        &d.send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(&at3)
+                .json(&json!({"name": "n"})),
+        )
+        .await
+        .json(),
+        "token",
+    );
+    assert_eq!(post(&d, "/oauth/revoke", &[("token", &api)], None).await.status, 200);
+    assert_eq!(d.get("/api/auth/me", Some(&api)).await.status, 401);
+
+    // Unknown tokens are fine; a malformed request or bad client is not.
+    assert_eq!(
+        post(&d, "/oauth/revoke", &[("token", "whatever")], None).await.status,
+        200
+    );
+    let missing = post(&d, "/oauth/revoke", &[], None).await;
+    assert_eq!((missing.status, oauth_error(&missing)), (400, "invalid_request".into()));
+    let bad = post(
+        &d,
+        "/oauth/revoke",
+        &[("token", "x")],
+        Some(&("rs".into(), "tsr_cs_wrong".into())),
+    )
+    .await;
+    assert_eq!((bad.status, oauth_error(&bad)), (401, "invalid_client".into()));
+
+    // A revoked access token stays revoked across a restart.
+    let dir = d.stop();
+    let d = TestDaemon::launch(dir, "", &[]);
+    assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
+    assert_eq!(d.get("/api/auth/me", Some(&at3)).await.status, 200);
+}
+
+#[tokio::test]
+async fn metadata_describes_the_server() {
+    let d = TestDaemon::start();
+    let resp = d.get("/.well-known/oauth-authorization-server", None).await;
+    assert_eq!(resp.status, 200);
+    let m = resp.json();
+    let issuer = s(&m, "issuer");
+    assert_eq!(issuer, crate::harness::ISSUER);
+    assert_eq!(m["token_endpoint"], format!("{issuer}/oauth/token"));
+    assert_eq!(m["introspection_endpoint"], format!("{issuer}/oauth/introspect"));
+    assert_eq!(m["revocation_endpoint"], format!("{issuer}/oauth/revoke"));
+    assert_eq!(m["paseto_keys_uri"], format!("{issuer}/api/auth/keys"));
+    assert_eq!(m["response_types_supported"], json!([]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["refresh_token", "client_credentials"])
+    );
+    assert_eq!(m["scopes_supported"], json!(["admin", "read", "write"]));
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    let with_password = TestDaemon::with("[oauth]\npassword_grant = true\n");
+    let m = with_password
+        .get("/.well-known/oauth-authorization-server", None)
+        .await
+        .json();
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["password", "refresh_token", "client_credentials"])
+    );
+}
+
+#[tokio::test]
+async fn a_removed_clients_tokens_stop_working() {
+    let d = TestDaemon::start();
+    let app = client(&d, "gone", "read");
+    let rs = client(&d, "rs", "read");
+    let token = s(
+        &post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&app))
+            .await
+            .json(),
+        "access_token",
+    );
+    assert_eq!(introspect(&d, &rs, &token).await["active"], true);
+    assert_eq!(d.tessera(&["client", "remove", "gone"]).code, 0);
+    assert_eq!(introspect(&d, &rs, &token).await["active"], false);
+    let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&app)).await;
+    assert_eq!(oauth_error(&resp), "invalid_client");
+}
