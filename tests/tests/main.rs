@@ -12,6 +12,7 @@ mod http_errors;
 mod keys;
 mod lifecycle;
 mod oauth;
+mod oauth_interop;
 mod safety;
 mod sessions;
 mod systemd;
