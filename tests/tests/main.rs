@@ -13,6 +13,7 @@ mod keys;
 mod lifecycle;
 mod oauth;
 mod oauth_interop;
+mod openapi;
 mod safety;
 mod sessions;
 mod systemd;
