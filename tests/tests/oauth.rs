@@ -297,7 +297,7 @@ async fn refresh_grant_shares_rotation_and_reuse_detection() {
 
 #[tokio::test]
 async fn introspection_of_every_token_type_and_state() {
-    let d = TestDaemon::with("[guest]\nenabled = true\n[tokens]\naccess_ttl = \"2s\"\n");
+    let d = TestDaemon::with("[guest]\nenabled = true\n[tokens]\naccess_ttl = \"2s\"\nrefresh_ttl = \"2s\"\n");
     let rs = client(&d, "resource-server", "read");
     let login = d.register("carol").await;
     let at = s(&login, "accessToken");
@@ -399,9 +399,19 @@ async fn introspection_of_every_token_type_and_state() {
         json!({"active": false})
     );
 
-    // Expired.
+    // Expired access and refresh tokens.
+    let late = d.login("carol").await;
+    assert_eq!(introspect(&d, &rs, &s(&late, "refreshToken")).await["active"], true);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(introspect(&d, &rs, &cc).await, json!({"active": false}));
+    assert_eq!(
+        introspect(&d, &rs, &s(&late, "accessToken")).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&d, &rs, &s(&late, "refreshToken")).await,
+        json!({"active": false})
+    );
 }
 
 #[tokio::test]
