@@ -1,6 +1,6 @@
 //! The app-facing account and session routes under `/api/auth` (contract §2).
 
-use super::body::{self, BodyResult};
+use super::body::{self, BodyResult, fields_or_return};
 use super::error::service_error;
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
@@ -52,16 +52,6 @@ fn token_response(status: StatusCode, issued: Issued) -> Response {
     json(status, &body, Cache::NoStore)
 }
 
-/// Unwraps a body or returns its error response.
-macro_rules! fields {
-    ($body:expr) => {
-        match $body {
-            Ok(fields) => fields,
-            Err(response) => return response,
-        }
-    };
-}
-
 /// POST /api/auth/register
 fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "auth" / "register")
@@ -70,7 +60,7 @@ fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error =
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields!(body);
+            let mut f = fields_or_return!(body);
             respond(
                 async {
                     let input = Registration {
@@ -99,7 +89,7 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields!(body);
+            let mut f = fields_or_return!(body);
             respond(
                 async {
                     let username = f.string("username")?;
@@ -125,7 +115,7 @@ fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields!(body);
+            let mut f = fields_or_return!(body);
             respond(
                 async {
                     let token = f.secret("refreshToken")?;
@@ -148,7 +138,7 @@ fn refresh(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = 
         .and(body::fields())
         .then(
             |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
-                let mut f = fields!(body);
+                let mut f = fields_or_return!(body);
                 respond(
                     async {
                         let token = match bearer {

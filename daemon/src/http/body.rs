@@ -24,6 +24,17 @@ pub struct Fields {
 /// A body that could not be read: the response to send instead.
 pub type BodyResult = Result<Fields, Response>;
 
+/// Unwraps a [`BodyResult`], or returns its error response from the handler.
+macro_rules! fields_or_return {
+    ($body:expr) => {
+        match $body {
+            Ok(fields) => fields,
+            Err(response) => return response,
+        }
+    };
+}
+pub(super) use fields_or_return;
+
 /// Extracts the request body as [`Fields`], or the error response for it.
 pub fn fields() -> impl Filter<Extract = (BodyResult,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("content-type")

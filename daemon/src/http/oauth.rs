@@ -1,7 +1,7 @@
 //! The OAuth 2.0 routes (contract §3): token, introspection, revocation, metadata.
 //! Errors here take the RFC 6749 §5.2 shape.
 
-use super::body::{self, BodyResult, Fields};
+use super::body::{self, BodyResult, Fields, fields_or_return};
 use super::error::oauth_error;
 use super::reply::{Cache, json};
 use super::{method, origin, with_service};
@@ -124,10 +124,7 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(body::fields())
         .then(
             |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                let mut f = match body {
-                    Ok(fields) => fields,
-                    Err(response) => return response,
-                };
+                let mut f = fields_or_return!(body);
                 respond(
                     async {
                         let grant_type = f.string("grant_type")?.ok_or(ServiceError::InvalidRequest {
@@ -173,10 +170,7 @@ fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(basic())
         .and(body::fields())
         .map(|service: Arc<Service>, basic, body: BodyResult| {
-            let mut f = match body {
-                Ok(fields) => fields,
-                Err(response) => return response,
-            };
+            let mut f = fields_or_return!(body);
             respond((|| {
                 client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
                 let token = required_token(&mut f)?;
@@ -195,10 +189,7 @@ fn revoke(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(body::fields())
         .then(
             |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                let mut f = match body {
-                    Ok(fields) => fields,
-                    Err(response) => return response,
-                };
+                let mut f = fields_or_return!(body);
                 respond(
                     async {
                         client(&service, basic, &mut f)?;

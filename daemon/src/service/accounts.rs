@@ -198,31 +198,25 @@ impl Service {
         Ok(issued)
     }
 
+    /// The token's user, if it still exists and is enabled.
+    fn active_user(&self, user_id: Uuid) -> Result<UserRecord, ServiceError> {
+        self.store
+            .user(user_id)?
+            .filter(|u| !u.disabled)
+            .ok_or(ServiceError::InvalidToken { presented: true })
+    }
+
     /// `GET /api/auth/me`: who the caller is, with the token's scopes.
     pub fn me(&self, caller: &Caller) -> Result<MeResponse, ServiceError> {
         match caller {
-            Caller::Session { user_id, claims, .. } => {
-                let user = self
-                    .store
-                    .user(*user_id)?
-                    .filter(|u| !u.disabled)
-                    .ok_or(ServiceError::InvalidToken { presented: true })?;
-                Ok(MeResponse {
-                    user: principal(&user),
-                    scopes: scopes::parse(&claims.scope),
-                })
-            }
-            Caller::ApiToken { user_id, scopes, .. } => {
-                let user = self
-                    .store
-                    .user(*user_id)?
-                    .filter(|u| !u.disabled)
-                    .ok_or(ServiceError::InvalidToken { presented: true })?;
-                Ok(MeResponse {
-                    user: principal(&user),
-                    scopes: scopes.clone(),
-                })
-            }
+            Caller::Session { user_id, claims, .. } => Ok(MeResponse {
+                user: principal(&self.active_user(*user_id)?),
+                scopes: scopes::parse(&claims.scope),
+            }),
+            Caller::ApiToken { user_id, scopes, .. } => Ok(MeResponse {
+                user: principal(&self.active_user(*user_id)?),
+                scopes: scopes.clone(),
+            }),
             Caller::Client { .. } => Err(ServiceError::InsufficientScope("a user's token is required")),
             Caller::Guest { claims } => Ok(MeResponse {
                 user: Principal::Guest(GuestView {

@@ -1,6 +1,6 @@
 //! Guest tokens: short-lived, role `guest`, no session, no refresh.
 
-use super::{Issued, Service, ServiceError, after, seconds_until};
+use super::{Issued, Service, ServiceError, after};
 use crate::tokens::Grant;
 use tessera_common::api::{GuestView, Principal};
 
@@ -25,16 +25,11 @@ impl Service {
             role: Some(ROLE.into()),
             ..Grant::default()
         };
-        let (access_token, _) = self
-            .tokens
-            .sign(grant, now, exp)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(Issued {
-            access_token,
-            refresh_token: None,
-            expires_in: seconds_until(now, exp),
-            scopes,
-            principal: Some(Principal::Guest(GuestView { id, role: ROLE.into() })),
-        })
+        self.issue(
+            grant,
+            now,
+            exp,
+            Some(Principal::Guest(GuestView { id, role: ROLE.into() })),
+        )
     }
 }

@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::{AuditRecord, Store, StoreError};
 use crate::tokens::opaque::Secret;
-use crate::tokens::{TokenError, Tokens};
+use crate::tokens::{Grant, TokenError, Tokens};
 use sessions::LiveSessions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -126,6 +126,14 @@ impl From<PasswordError> for ServiceError {
             },
             PasswordError::Internal(e) => ServiceError::Internal(e),
         }
+    }
+}
+
+impl From<TokenError> for ServiceError {
+    /// For signing and key management; verification failures are mapped by
+    /// [`Service::authenticate`] instead.
+    fn from(e: TokenError) -> Self {
+        ServiceError::Internal(e.to_string())
     }
 }
 
@@ -288,7 +296,7 @@ impl Service {
     pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>, issuer: String) -> Result<Self, ServiceError> {
         let store = Store::open(&config.data_dir)?;
         let now = clock.now();
-        let tokens = Tokens::load(&store, issuer, now).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tokens = Tokens::load(&store, issuer, now)?;
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -411,6 +419,25 @@ impl Service {
             }
             _ => Err(rejected),
         }
+    }
+
+    /// Signs an access token for `grant`, valid from `now` until `exp`.
+    fn issue(
+        &self,
+        grant: Grant,
+        now: OffsetDateTime,
+        exp: OffsetDateTime,
+        principal: Option<Principal>,
+    ) -> Result<Issued, ServiceError> {
+        let scopes = grant.scopes.clone();
+        let (access_token, _) = self.tokens.sign(grant, now, exp)?;
+        Ok(Issued {
+            access_token,
+            refresh_token: None,
+            expires_in: seconds_until(now, exp),
+            scopes,
+            principal,
+        })
     }
 
     fn now(&self) -> OffsetDateTime {

@@ -4,7 +4,7 @@
 
 use super::accounts::Login;
 use super::sessions::Door;
-use super::{Caller, Issued, Origin, Service, ServiceError, after, seconds_until};
+use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
 use crate::store::ClientRecord;
 use crate::tokens::Grant;
@@ -118,17 +118,7 @@ impl Service {
             client_id: Some(client.client_id.clone()),
             ..Grant::default()
         };
-        let (access_token, _) = self
-            .tokens
-            .sign(grant, now, exp)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(Issued {
-            access_token,
-            refresh_token: None,
-            expires_in: seconds_until(now, exp),
-            scopes: granted,
-            principal: None,
-        })
+        self.issue(grant, now, exp, None)
     }
 
     /// What a token is, if it is live (RFC 7662); anything else is `{"active": false}`.

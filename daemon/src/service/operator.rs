@@ -344,10 +344,7 @@ impl Service {
 
     /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
     pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
-        let kid = self
-            .tokens
-            .rotate(&self.store, self.now())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let kid = self.tokens.rotate(&self.store, self.now())?;
         self.admin_audit(operator, "key.rotate", None, Some(kid));
         self.store.commit().await?;
         Ok(self.keys())

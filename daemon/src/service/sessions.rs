@@ -1,7 +1,7 @@
 //! Sessions: opening one at login, refresh-token rotation with reuse detection,
 //! access-token refresh, logout, and the in-memory view of live sessions.
 
-use super::{Caller, Issued, Origin, Service, ServiceError, after, seconds_until};
+use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::Grant;
 use crate::tokens::opaque::{self, REFRESH_PREFIX, Secret};
@@ -200,17 +200,7 @@ impl Service {
             username: Some(user.username.clone()),
             client_id: None,
         };
-        let (access_token, _) = self
-            .tokens
-            .sign(grant, now, exp)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(Issued {
-            access_token,
-            refresh_token: None,
-            expires_in: seconds_until(now, exp),
-            scopes,
-            principal: Some(super::accounts::principal(user)),
-        })
+        self.issue(grant, now, exp, Some(super::accounts::principal(user)))
     }
 
     /// Revokes a session in the store and the live view, durably.

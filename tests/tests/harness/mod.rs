@@ -100,14 +100,17 @@ pub fn spawn_listening(command: &mut Command) -> (Child, SocketAddr, Arc<Mutex<V
     let sink = Arc::clone(&logs);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr: String = rest
-                    .chars()
+            let addr: Option<String> = line.split("listening on http://").nth(1).map(|rest| {
+                rest.chars()
                     .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
-                    .collect();
+                    .collect()
+            });
+            // Logged before the address is announced, so a test that saw the address
+            // also sees the line.
+            sink.lock().unwrap().push(line);
+            if let Some(addr) = addr {
                 let _ = tx.send(addr);
             }
-            sink.lock().unwrap().push(line);
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
