@@ -237,3 +237,22 @@ async fn login_requires_its_fields() {
     let resp = d.post_json("/api/auth/token", json!({"username": "someone"})).await;
     assert_eq!((resp.status, resp.json()["field"].clone()), (400, json!("password")));
 }
+
+#[tokio::test]
+async fn a_login_upgrades_a_hash_made_with_older_argon2_parameters() {
+    let d = TestDaemon::start();
+    d.register("gail").await;
+    let dir = d.stop();
+    let stored = |dir: &tempfile::TempDir| {
+        let store = tesserad::store::Store::open(&dir.path().join("data")).unwrap();
+        store.user_by_login("gail").unwrap().unwrap().password_hash
+    };
+    assert!(stored(&dir).contains("m=64,t=1,p=1"), "{}", stored(&dir));
+
+    let d = TestDaemon::launch(dir, "[argon2]\nmemory_kib = 128\niterations = 2\n", &[]);
+    d.login("gail").await;
+    let dir = d.stop();
+    assert!(stored(&dir).contains("m=128,t=2,p=1"), "{}", stored(&dir));
+    let d = TestDaemon::launch(dir, "[argon2]\nmemory_kib = 128\niterations = 2\n", &[]);
+    d.login("gail").await;
+}

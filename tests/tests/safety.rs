@@ -27,6 +27,7 @@ async fn no_secret_reaches_the_log() {
         json!({"username": "alice", "password": "a-wrong-guess"}),
     )
     .await;
+    assert!(d.wait_for_log("path=\"/api/auth/token\""), "the last request is logged");
     let logs = d.logs();
     assert!(logs.contains("/api/auth/token/refresh"), "requests are logged: {logs}");
     for secret in [

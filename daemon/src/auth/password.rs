@@ -75,6 +75,21 @@ impl Passwords {
         Ok(matched && known)
     }
 
+    /// True when `phc` was not made with the configured algorithm and parameters, so
+    /// it should be replaced at the next successful login.
+    pub fn is_outdated(&self, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return true;
+        };
+        let current = self.argon.params();
+        let same = parsed.algorithm == Algorithm::Argon2id.ident()
+            && parsed.version == Some(Version::V0x13.into())
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                (p.m_cost(), p.t_cost(), p.p_cost()) == (current.m_cost(), current.t_cost(), current.p_cost())
+            });
+        !same
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
@@ -229,6 +244,25 @@ mod tests {
         assert!(verify_with(b"pw", &theirs).unwrap());
         assert!(!verify_with(b"nope", &theirs).unwrap());
         assert!(verify_with(b"pw", "not a phc string").is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_other_parameters_are_outdated() {
+        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let current = p.hash(Secret::new("pw".into())).await.unwrap();
+        assert!(!p.is_outdated(&current));
+        let stronger = Passwords::new(
+            Argon2Config {
+                memory_kib: 128,
+                ..CHEAP
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        assert!(stronger.is_outdated(&current));
+        assert!(p.is_outdated("$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"));
+        assert!(p.is_outdated("garbage"));
     }
 
     #[tokio::test]

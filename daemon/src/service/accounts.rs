@@ -156,6 +156,7 @@ impl Service {
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
         }
+        let upgrade = password.clone();
         let matched = self
             .passwords
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
@@ -187,6 +188,7 @@ impl Service {
             )));
         };
         self.throttle.record_success(&account, origin.addr);
+        self.upgrade_hash(&user, upgrade).await;
         let issued = self.open_session(&user, granted, input.client_id)?;
         self.audit(
             "login.success",
@@ -196,6 +198,32 @@ impl Service {
         );
         self.store.commit().await?;
         Ok(issued)
+    }
+
+    /// Re-hashes a just-verified password made with older Argon2 parameters. Best
+    /// effort: if the hasher is busy, the next login tries again. The caller commits.
+    async fn upgrade_hash(&self, user: &UserRecord, password: Secret) {
+        if !self.passwords.is_outdated(&user.password_hash) {
+            return;
+        }
+        let old = user.password_hash.clone();
+        let result = match self.passwords.hash(password).await {
+            Ok(phc) => self.store.modify_user(user.id, |u| {
+                // Only if no one changed the password meanwhile.
+                let unchanged = u.password_hash == old;
+                if unchanged {
+                    u.password_hash = phc.clone();
+                }
+                unchanged
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "password hash upgrade postponed");
+                return;
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not store an upgraded password hash");
+        }
     }
 
     /// The token's user, if it still exists and is enabled.

@@ -73,6 +73,13 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))
     }
 
+    /// Applies `change` to the stored user atomically; `NOT_FOUND` if it was deleted.
+    fn change_user(&self, id: Uuid, change: impl Fn(&mut UserRecord) -> bool) -> Result<UserRecord, ServiceError> {
+        self.store
+            .modify_user(id, change)?
+            .ok_or_else(|| ServiceError::NotFound("the user was deleted".into()))
+    }
+
     pub(super) fn admin_audit(&self, operator: Operator, event: &str, subject: Option<String>, detail: Option<String>) {
         self.audit(&format!("admin.{event}"), subject, Some(operator.to_string()), detail);
     }
@@ -156,9 +163,11 @@ impl Service {
     /// old role past this answer.
     pub async fn set_role(&self, operator: Operator, name: &str, role: &str) -> Result<AdminUser, ServiceError> {
         self.check_role(role)?;
-        let mut user = self.find_user(name)?;
-        user.role = role.to_owned();
-        self.store.update_user(&user)?;
+        let user = self.find_user(name)?;
+        let user = self.change_user(user.id, |u| {
+            u.role = role.to_owned();
+            true
+        })?;
         self.revoke_user_sessions(user.id)?;
         self.admin_audit(
             operator,
@@ -178,9 +187,11 @@ impl Service {
         name: &str,
         disabled: bool,
     ) -> Result<AdminUser, ServiceError> {
-        let mut user = self.find_user(name)?;
-        user.disabled = disabled;
-        self.store.update_user(&user)?;
+        let user = self.find_user(name)?;
+        let user = self.change_user(user.id, |u| {
+            u.disabled = disabled;
+            true
+        })?;
         if disabled {
             self.revoke_user_sessions(user.id)?;
         }
@@ -214,9 +225,12 @@ impl Service {
     /// Returns how many sessions were revoked.
     pub async fn set_password(&self, operator: Operator, name: &str, password: Secret) -> Result<u64, ServiceError> {
         validate::password(password.expose(), self.config.password_min_length)?;
-        let mut user = self.find_user(name)?;
-        user.password_hash = self.passwords.hash(password).await?;
-        self.store.update_user(&user)?;
+        let user = self.find_user(name)?;
+        let phc = self.passwords.hash(password).await?;
+        let user = self.change_user(user.id, |u| {
+            u.password_hash = phc.clone();
+            true
+        })?;
         let revoked = self.revoke_user_sessions(user.id)?;
         self.admin_audit(
             operator,

@@ -316,10 +316,26 @@ impl Store {
         self.users.len()
     }
 
-    /// Replaces a user's record; username and email (and so the indexes) must not change.
-    pub fn update_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.users.insert(user.id.as_bytes(), encode(user)?)?;
-        Ok(())
+    /// Changes a user's record atomically: `change` sees the current record (so
+    /// concurrent changes of other fields are not lost) and returns false to leave it
+    /// alone. Username and email (the indexed fields) must not change. Returns the
+    /// record as stored, or `None` if the user does not exist.
+    pub fn modify_user(
+        &self,
+        id: Uuid,
+        change: impl Fn(&mut UserRecord) -> bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let updated = self.users.transaction(|users| {
+            let Some(value) = users.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut user: UserRecord = decode("users", &value).or_else(abort)?;
+            if change(&mut user) {
+                users.insert(id.as_bytes(), encode(&user).or_else(abort)?)?;
+            }
+            Ok(Some(user))
+        })?;
+        Ok(updated)
     }
 
     /// Deletes a user, their index entries and their sessions.

@@ -163,6 +163,18 @@ impl TestDaemon {
         }
     }
 
+    /// Waits up to five seconds for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Everything the daemon has logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
