@@ -8,6 +8,8 @@
 //! - [`claims`]: the PASETO v4.public access-token payload (contract §4).
 //! - [`scopes`]: scope lists and their space-separated wire form.
 
+#![deny(missing_docs)]
+
 pub mod admin;
 pub mod api;
 pub mod claims;

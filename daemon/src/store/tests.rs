@@ -1,3 +1,5 @@
+//! Store behaviour on a real sled database in a temp dir.
+
 use super::*;
 
 fn user(name: &str, email: &str) -> UserRecord {

@@ -13,9 +13,15 @@ pub const API_TOKEN_PREFIX: &str = "tsr_at_";
 /// Prefix of OAuth client secrets.
 pub const CLIENT_SECRET_PREFIX: &str = "tsr_cs_";
 
-/// A secret string whose `Debug` never shows it.
+/// A secret string whose `Debug` never shows it, wiped from memory when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Secret {
     /// Wraps a secret received from a client.
