@@ -23,6 +23,8 @@ pub fn admin_error(err: ServiceError) -> AdminError {
         }
         E::LoginFailed
         | E::InvalidClient
+        | E::PayloadTooLarge { .. }
+        | E::UnsupportedMediaType
         | E::UnsupportedGrantType(_)
         | E::InvalidToken { .. }
         | E::InsufficientScope(_)

@@ -43,10 +43,7 @@ fn create(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
                     async {
                         let caller = service.authenticate(bearer.as_deref())?;
                         caller.require_session()?;
-                        let mut f = match body {
-                            Ok(fields) => fields,
-                            Err(response) => return Ok(response),
-                        };
+                        let mut f = body?;
                         let input = NewApiToken {
                             name: f.string("name")?,
                             scopes: f.scopes()?,

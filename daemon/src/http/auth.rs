@@ -1,6 +1,6 @@
 //! The app-facing account and session routes under `/api/auth` (contract §2).
 
-use super::body::{self, BodyResult, fields_or_return};
+use super::body::{self, BodyResult};
 use super::error::service_error;
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
@@ -60,9 +60,9 @@ fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error =
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields_or_return!(body);
             respond(
                 async {
+                    let mut f = body?;
                     let input = Registration {
                         username: f.string("username")?,
                         email: f.string("email")?,
@@ -89,9 +89,9 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields_or_return!(body);
             respond(
                 async {
+                    let mut f = body?;
                     let username = f.string("username")?;
                     let email = f.string("email")?;
                     let input = Login {
@@ -115,9 +115,9 @@ fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(origin())
         .and(body::fields())
         .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            let mut f = fields_or_return!(body);
             respond(
                 async {
+                    let mut f = body?;
                     let token = f.secret("refreshToken")?;
                     Ok(token_response(
                         StatusCode::OK,
@@ -138,9 +138,9 @@ fn refresh(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = 
         .and(body::fields())
         .then(
             |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
-                let mut f = fields_or_return!(body);
                 respond(
                     async {
+                        let mut f = body?;
                         let token = match bearer {
                             Some(token) => Some(token),
                             None => f.string("token")?,

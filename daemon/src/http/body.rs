@@ -1,14 +1,12 @@
 //! Request bodies: JSON or form-encoded, read with a 64 KiB cap (also for chunked
 //! bodies without a length), into a field map with typed getters.
 
-use super::error;
 use crate::service::ServiceError;
 use crate::tokens::opaque::Secret;
 use bytes::{Buf, BufMut};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};
 use warp::Filter;
-use warp::reply::Response;
 
 /// Largest accepted body: exactly 65,536 bytes is fine, one more is 413.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -21,19 +19,8 @@ pub struct Fields {
     form: bool,
 }
 
-/// A body that could not be read: the response to send instead.
-pub type BodyResult = Result<Fields, Response>;
-
-/// Unwraps a [`BodyResult`], or returns its error response from the handler.
-macro_rules! fields_or_return {
-    ($body:expr) => {
-        match $body {
-            Ok(fields) => fields,
-            Err(response) => return response,
-        }
-    };
-}
-pub(super) use fields_or_return;
+/// The fields, or why the body could not be read.
+pub type BodyResult = Result<Fields, ServiceError>;
 
 /// Extracts the request body as [`Fields`], or the error response for it.
 pub fn fields() -> impl Filter<Extract = (BodyResult,), Error = warp::Rejection> + Clone {
@@ -67,14 +54,14 @@ where
         .and_then(|l| l.trim().parse::<u64>().ok())
         .is_some_and(|l| l > MAX_BODY as u64)
     {
-        return Err(error::payload_too_large(MAX_BODY));
+        return Err(ServiceError::PayloadTooLarge { limit: MAX_BODY });
     }
     let mut buf = Vec::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| invalid("could not read the request body"))?;
         if buf.len() + chunk.remaining() > MAX_BODY {
-            return Err(error::payload_too_large(MAX_BODY));
+            return Err(ServiceError::PayloadTooLarge { limit: MAX_BODY });
         }
         buf.put(chunk);
     }
@@ -94,15 +81,15 @@ where
             }),
             Err(_) => Err(invalid("the body is not valid form encoding")),
         },
-        None => Err(error::unsupported_media_type()),
+        None => Err(ServiceError::UnsupportedMediaType),
     }
 }
 
-fn invalid(message: &str) -> Response {
-    error::service_error(&ServiceError::InvalidRequest {
+fn invalid(message: &str) -> ServiceError {
+    ServiceError::InvalidRequest {
         field: None,
         message: message.to_owned(),
-    })
+    }
 }
 
 fn wrong_type(field: &'static str, what: &str) -> ServiceError {
@@ -206,19 +193,28 @@ mod tests {
         assert_eq!(at_limit.len(), MAX_BODY);
         assert!(parse(Some("application/json"), at_limit.as_bytes()).await.is_ok());
         let over = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY - 7));
-        let response = parse(Some("application/json"), over.as_bytes()).await.unwrap_err();
-        assert_eq!(response.status(), 413);
+        let err = parse(Some("application/json"), over.as_bytes()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::PayloadTooLarge { .. }));
     }
 
     #[tokio::test]
     async fn other_types_and_bad_bodies() {
-        assert_eq!(parse(Some("text/plain"), b"hi").await.unwrap_err().status(), 415);
-        assert_eq!(parse(None, b"hi").await.unwrap_err().status(), 415);
-        assert_eq!(
-            parse(Some("application/json"), b"{nope").await.unwrap_err().status(),
-            400
-        );
-        assert_eq!(parse(Some("application/json"), b"[1]").await.unwrap_err().status(), 400);
+        assert!(matches!(
+            parse(Some("text/plain"), b"hi").await,
+            Err(ServiceError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            parse(None, b"hi").await,
+            Err(ServiceError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            parse(Some("application/json"), b"{nope").await,
+            Err(ServiceError::InvalidRequest { .. })
+        ));
+        assert!(matches!(
+            parse(Some("application/json"), b"[1]").await,
+            Err(ServiceError::InvalidRequest { .. })
+        ));
         assert!(parse(None, b"").await.is_ok());
         let mut f = parse(Some("application/json"), br#"{"username":5,"scopes":"read"}"#)
             .await

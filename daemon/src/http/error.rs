@@ -58,6 +58,13 @@ pub fn service_error(err: &ServiceError) -> Response {
         E::GuestDisabled => body(StatusCode::FORBIDDEN, "GUEST_DISABLED", message, None),
         E::RegistrationClosed => body(StatusCode::FORBIDDEN, "REGISTRATION_CLOSED", message, None),
         E::NotFound(_) => body(StatusCode::NOT_FOUND, "NOT_FOUND", message, None),
+        E::PayloadTooLarge { .. } => body(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message, None),
+        E::UnsupportedMediaType => body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            message,
+            None,
+        ),
         E::Conflict(_) => body(StatusCode::CONFLICT, "CONFLICT", message, None),
         E::UsernameTaken => body(StatusCode::CONFLICT, "USERNAME_TAKEN", message, Some("username")),
         E::EmailTaken => body(StatusCode::CONFLICT, "EMAIL_TAKEN", message, Some("email")),
@@ -116,6 +123,8 @@ pub fn oauth_error(err: &ServiceError) -> Response {
         ),
         E::InvalidScope(_) => oauth(StatusCode::BAD_REQUEST, "invalid_scope", message),
         E::UnsupportedGrantType(_) => oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", message),
+        E::PayloadTooLarge { .. } => oauth(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", message),
+        E::UnsupportedMediaType => oauth(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", message),
         E::TooManyAttempts { retry_after } => with_header(
             oauth(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", message),
             header::RETRY_AFTER,
@@ -140,26 +149,6 @@ pub fn oauth_error(err: &ServiceError) -> Response {
         | E::UsernameTaken
         | E::EmailTaken => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
     }
-}
-
-/// 413 `PAYLOAD_TOO_LARGE`.
-pub fn payload_too_large(limit: usize) -> Response {
-    body(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        format!("request body is over {limit} bytes"),
-        None,
-    )
-}
-
-/// 415 `UNSUPPORTED_MEDIA_TYPE`.
-pub fn unsupported_media_type() -> Response {
-    body(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "UNSUPPORTED_MEDIA_TYPE",
-        "send application/json or application/x-www-form-urlencoded",
-        None,
-    )
 }
 
 /// Turns warp's rejections (no route, wrong method, bad header) into contract errors.
@@ -212,6 +201,8 @@ mod tests {
             (ServiceError::GuestDisabled, 403),
             (ServiceError::RegistrationClosed, 403),
             (ServiceError::NotFound("x".into()), 404),
+            (ServiceError::PayloadTooLarge { limit: 1 }, 413),
+            (ServiceError::UnsupportedMediaType, 415),
             (ServiceError::UsernameTaken, 409),
             (ServiceError::EmailTaken, 409),
             (

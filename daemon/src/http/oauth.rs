@@ -1,7 +1,7 @@
 //! The OAuth 2.0 routes (contract §3): token, introspection, revocation, metadata.
 //! Errors here take the RFC 6749 §5.2 shape.
 
-use super::body::{self, BodyResult, Fields, fields_or_return};
+use super::body::{self, BodyResult, Fields};
 use super::error::oauth_error;
 use super::reply::{Cache, json};
 use super::{method, origin, with_service};
@@ -124,9 +124,9 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(body::fields())
         .then(
             |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                let mut f = fields_or_return!(body);
                 respond(
                     async {
+                        let mut f = body?;
                         let grant_type = f.string("grant_type")?.ok_or(ServiceError::InvalidRequest {
                             field: Some("grant_type"),
                             message: "grant_type is required".into(),
@@ -170,8 +170,8 @@ fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(basic())
         .and(body::fields())
         .map(|service: Arc<Service>, basic, body: BodyResult| {
-            let mut f = fields_or_return!(body);
             respond((|| {
+                let mut f = body?;
                 client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
                 let token = required_token(&mut f)?;
                 Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
@@ -189,9 +189,9 @@ fn revoke(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(body::fields())
         .then(
             |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                let mut f = fields_or_return!(body);
                 respond(
                     async {
+                        let mut f = body?;
                         client(&service, basic, &mut f)?;
                         let token = required_token(&mut f)?;
                         service.revoke_token(&token, origin).await?;

@@ -89,6 +89,15 @@ pub enum ServiceError {
     /// A name is taken (console only: client ids).
     #[error("{0}")]
     Conflict(String),
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    #[error("request body is over {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
+    #[error("send application/json or application/x-www-form-urlencoded")]
+    UnsupportedMediaType,
     /// 409 `USERNAME_TAKEN`.
     #[error("that username is taken")]
     UsernameTaken,
