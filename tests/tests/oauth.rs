@@ -163,6 +163,19 @@ async fn every_token_endpoint_error() {
         (bad_refresh.status, oauth_error(&bad_refresh)),
         (400, "invalid_grant".into())
     );
+    let plain = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .header("content-type", "text/plain")
+                .body("grant_type=password"),
+        )
+        .await;
+    assert_eq!(
+        (plain.status, oauth_error(&plain)),
+        (415, "invalid_request".into()),
+        "body errors in the RFC shape"
+    );
     for resp in [&implicit, &bad_refresh] {
         assert!(resp.json()["error_description"].is_string());
     }
