@@ -135,7 +135,7 @@ async fn serve(
         () = server => {}
         () = deadline => tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway"),
     }
-    service.flush()?;
+    service.flush().await?;
     tracing::info!("store flushed; stopped");
     Ok(())
 }

@@ -59,6 +59,12 @@ async fn client_credentials_by_basic_and_by_body() {
         (json!("reports"), json!("reports"))
     );
     assert!(c.get("role").is_none() && c.get("sid").is_none());
+    let me = d.get("/api/auth/me", Some(&s(&body, "access_token"))).await;
+    assert_eq!(
+        (me.status, me.code()),
+        (403, "INSUFFICIENT_SCOPE".into()),
+        "a client token speaks for no user"
+    );
 
     let narrowed = post(
         &d,

@@ -376,10 +376,10 @@ impl Service {
         }
     }
 
-    /// Flushes the store (shutdown).
-    pub fn flush(&self) -> Result<(), ServiceError> {
+    /// Writes back pending state and syncs the store to disk (shutdown).
+    pub async fn flush(&self) -> Result<(), ServiceError> {
         self.write_back_last_used();
-        Ok(self.store.flush_blocking()?)
+        Ok(self.store.commit().await?)
     }
 
     /// Verifies an access token and checks it against the live view (session revoked,

@@ -244,12 +244,6 @@ impl Store {
         self.commit.syncs()
     }
 
-    /// Flushes synchronously (shutdown).
-    pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// True while the store accepts writes.
     pub fn is_healthy(&self) -> bool {
         self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()
