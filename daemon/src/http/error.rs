@@ -1,5 +1,6 @@
-//! The one place errors become HTTP responses: service errors and warp's own
-//! rejections, in the contract's `{"error","message","field"?}` shape (§2).
+//! The one place errors become HTTP responses: service errors in the contract's
+//! `{"error","message","field"?}` shape (§2) or, on `/oauth`, the RFC 6749 §5.2 shape;
+//! and warp's own rejections (unknown route, wrong method).
 
 use super::reply::{self, Cache};
 use crate::service::ServiceError;

@@ -183,7 +183,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let db_dir = dir.join("store");
-        let db = sled::Config::new().path(&db_dir).cache_capacity(CACHE_BYTES).open()?;
+        let db = open_sled(&db_dir)?;
         sync_dir(dir)?;
         sync_dir(&db_dir)?;
         let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
@@ -751,6 +751,32 @@ impl Store {
             .collect::<Result<_, _>>()?;
         out.reverse();
         Ok(out)
+    }
+}
+
+/// How long to wait for sled's file lock held by a handle that is just closing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled, waiting briefly for the file lock: sled releases it on background
+/// threads just after its last handle drops (a store reopened at once, in this
+/// process or right after another one exited). A lock still held after that means
+/// another live process owns the store.
+fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(db_dir).cache_capacity(CACHE_BYTES).open() {
+            // sled reports it as an I/O error naming the lock.
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if start.elapsed() >= LOCK_WAIT {
+                    return Err(StoreError::Engine(format!(
+                        "{} is locked by another process (another tesserad on this data directory?)",
+                        db_dir.display()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

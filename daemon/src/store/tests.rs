@@ -266,3 +266,13 @@ fn the_deny_list_forgets_expired_entries() {
     assert_eq!(store.denied(150).unwrap(), vec![("b".to_owned(), 200)]);
     assert_eq!(store.denied(0).unwrap(), vec![("b".to_owned(), 200)], "a was dropped");
 }
+
+#[test]
+fn a_store_held_by_a_live_handle_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Engine(e)) => assert!(e.contains("locked by another process"), "{e}"),
+        other => panic!("expected a lock error, got {other:?}"),
+    }
+}
