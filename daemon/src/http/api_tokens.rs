@@ -1,11 +1,11 @@
 //! `/api/auth/api-tokens`: a user's persistent API tokens (contract §2).
 
 use super::body::{self, BodyResult};
-use super::error::service_error;
+use super::error::respond;
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, with_service};
+use crate::service::Service;
 use crate::service::api_tokens::NewApiToken;
-use crate::service::{Service, ServiceError};
 use std::sync::Arc;
 use tessera_common::api::ApiTokenList;
 use warp::filters::BoxedFilter;
@@ -24,10 +24,6 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .or(delete(service))
         .unify()
         .boxed()
-}
-
-fn respond(result: Result<Response, ServiceError>) -> Response {
-    result.unwrap_or_else(|e| service_error(&e))
 }
 
 /// POST /api/auth/api-tokens

@@ -1,7 +1,7 @@
 //! The app-facing account and session routes under `/api/auth` (contract §2).
 
 use super::body::{self, BodyResult};
-use super::error::service_error;
+use super::error::{respond, service_error};
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
 use crate::service::accounts::{Login, Registration};
@@ -30,10 +30,6 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .or(me(service))
         .unify()
         .boxed()
-}
-
-fn respond(result: Result<Response, ServiceError>) -> Response {
-    result.unwrap_or_else(|e| service_error(&e))
 }
 
 fn token_response(status: StatusCode, issued: Issued) -> Response {

@@ -30,6 +30,11 @@ fn with_header(mut response: Response, name: header::HeaderName, value: String) 
     response
 }
 
+/// The response for an app-facing handler's outcome.
+pub fn respond(result: Result<Response, ServiceError>) -> Response {
+    result.unwrap_or_else(|e| service_error(&e))
+}
+
 /// The response for a service error.
 pub fn service_error(err: &ServiceError) -> Response {
     use ServiceError as E;
