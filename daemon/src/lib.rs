@@ -33,6 +33,8 @@ use tokio::sync::watch;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often expired throttle counters and sessions are forgotten.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Expired records are deleted from the store at start and every this many sweeps.
+const PURGE_EVERY_SWEEPS: u64 = 60;
 
 /// Why the daemon could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -142,9 +144,14 @@ async fn serve(
 
 async fn sweep(service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
-    loop {
+    for tick in 0u64.. {
         tokio::select! {
-            _ = every.tick() => service.sweep(),
+            _ = every.tick() => {
+                service.sweep();
+                if tick % PURGE_EVERY_SWEEPS == 0 {
+                    service.purge_expired();
+                }
+            }
             _ = stopping.wait_for(|stop| *stop) => return,
         }
     }

@@ -208,3 +208,18 @@ async fn flags_override_the_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn expired_sessions_are_purged_from_the_store_at_start() {
+    let d = TestDaemon::with("[tokens]\nsession_max_age = \"1s\"\n");
+    d.register("ann").await;
+    let dir = d.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let d = TestDaemon::launch(dir, "[tokens]\nsession_max_age = \"1s\"\n", &[]);
+    assert!(
+        d.wait_for_log("purged expired sessions and refresh tokens"),
+        "{}",
+        d.logs()
+    );
+    assert!(d.logs().contains("sessions=1 tokens=1"), "{}", d.logs());
+}

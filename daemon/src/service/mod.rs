@@ -358,6 +358,16 @@ impl Service {
         self.write_back_last_used();
     }
 
+    /// Deletes stored refresh tokens and sessions that have expired (hourly upkeep, so
+    /// the store does not grow without bound).
+    pub fn purge_expired(&self) {
+        match self.store.purge_expired(self.now().unix_timestamp()) {
+            Ok((0, 0)) => {}
+            Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired sessions and refresh tokens"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+        }
+    }
+
     /// Drops retiring keys once every token they can have signed has expired
     /// (retirement + the longest access or guest TTL).
     fn sweep_keys(&self, now: OffsetDateTime) {

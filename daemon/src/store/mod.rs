@@ -653,6 +653,36 @@ impl Store {
         Ok(revoked)
     }
 
+    /// Deletes refresh tokens past their expiry, and sessions past their maximum age
+    /// with their index entries: nothing can use them any more. Returns how many
+    /// (sessions, refresh tokens) were deleted.
+    pub fn purge_expired(&self, now: i64) -> Result<(usize, usize), StoreError> {
+        let mut tokens = 0;
+        for entry in self.refresh.iter() {
+            let (key, value) = entry?;
+            let record: RefreshRecord = decode("refresh", &value)?;
+            // Deleted only if unchanged since read (a concurrent rotation wins).
+            if record.expires_at <= now && self.refresh.compare_and_swap(&key, Some(value), None::<&[u8]>)?.is_ok() {
+                tokens += 1;
+            }
+        }
+        let mut sessions = 0;
+        for entry in self.sessions.iter() {
+            let (key, value) = entry?;
+            let session: SessionRecord = decode("sessions", &value)?;
+            if session.expires_at <= now {
+                let index_key = user_session_key(session.user_id, session.id);
+                (&self.sessions, &self.user_sessions).transaction(|(all, index)| {
+                    all.remove(&key)?;
+                    index.remove(&index_key)?;
+                    Ok(())
+                })?;
+                sessions += 1;
+            }
+        }
+        Ok((sessions, tokens))
+    }
+
     /// The refresh token stored under `digest`.
     pub fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
         self.refresh.get(digest)?.map(|v| decode("refresh", &v)).transpose()

@@ -276,3 +276,26 @@ fn a_store_held_by_a_live_handle_is_refused_with_a_clear_error() {
         other => panic!("expected a lock error, got {other:?}"),
     }
 }
+
+#[test]
+fn expired_refresh_tokens_and_sessions_are_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    let s = session(alice.id); // ends at 1000
+    let first = RefreshRecord {
+        expires_at: 50,
+        ..refresh(s.id)
+    };
+    store.create_session(&s, &[1u8; 32], &first).unwrap();
+    assert_eq!(store.purge_expired(49).unwrap(), (0, 0));
+    assert_eq!(store.purge_expired(60).unwrap(), (0, 1));
+    assert!(store.refresh_token(&[1u8; 32]).unwrap().is_none());
+    assert!(store.session(s.id).unwrap().is_some());
+    assert_eq!(store.purge_expired(1000).unwrap(), (1, 0));
+    assert!(store.session(s.id).unwrap().is_none());
+    assert!(
+        store.sessions_of(alice.id).unwrap().is_empty(),
+        "the index entry went too"
+    );
+}
