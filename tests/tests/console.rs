@@ -149,12 +149,7 @@ async fn disable_cuts_tokens_and_logins_enable_restores_login_only() {
     let disabled = d.tessera(&["user", "disable", "carol", "--json"]);
     assert_eq!((disabled.code, disabled.json()["disabled"].clone()), (0, json!(true)));
     assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
-    let refresh = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&login, "refreshToken")}),
-        )
-        .await;
+    let refresh = d.rotate(s(&login, "refreshToken")).await;
     assert_eq!(refresh.status, 401);
     let again = d
         .post_json(
@@ -271,12 +266,7 @@ async fn sessions_list_revoke_and_revoke_all() {
 
     let all = d.tessera(&["session", "revoke-all", "erin", "--json"]);
     assert_eq!(all.json(), json!({"count": 1}));
-    let refresh = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&second, "refreshToken")}),
-        )
-        .await;
+    let refresh = d.rotate(s(&second, "refreshToken")).await;
     assert_eq!(refresh.status, 401);
     assert_eq!(
         d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await.status,

@@ -32,12 +32,7 @@ async fn restart_keeps_users_sessions_revocations_and_the_key() {
         401,
         "revocation survives"
     );
-    let rotated = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&alice, "refreshToken")}),
-        )
-        .await;
+    let rotated = d.rotate(s(&alice, "refreshToken")).await;
     assert_eq!(rotated.status, 200, "refresh token survives");
     d.login("bob").await;
     let dup = d
@@ -53,13 +48,7 @@ async fn restart_keeps_users_sessions_revocations_and_the_key() {
 async fn acknowledged_writes_survive_kill_9() {
     let d = TestDaemon::start();
     let carol = d.register("carol").await;
-    let second = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&carol, "refreshToken")}),
-        )
-        .await
-        .json();
+    let second = d.rotate(s(&carol, "refreshToken")).await.json();
     assert_eq!(
         d.post_bearer("/api/auth/logout", &s(&second, "accessToken"))
             .await
@@ -75,12 +64,7 @@ async fn acknowledged_writes_survive_kill_9() {
         401,
         "logout survived the crash"
     );
-    let old = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&carol, "refreshToken")}),
-        )
-        .await;
+    let old = d.rotate(s(&carol, "refreshToken")).await;
     assert_eq!(old.status, 401, "the rotation survived the crash");
 }
 

@@ -239,9 +239,7 @@ async fn password_grant_when_enabled_binds_refresh_tokens_to_the_client() {
         let resp = post(&d, "/oauth/token", &grant, creds).await;
         assert_eq!(oauth_error(&resp), "invalid_grant", "{who}");
     }
-    let app_facing = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
-        .await;
+    let app_facing = d.rotate(&rt).await;
     assert_eq!(app_facing.status, 401, "bound tokens work only at /oauth/token");
     assert_eq!(introspect(&d, &app, &rt).await["client_id"], "mobile");
     let rotated = post(&d, "/oauth/token", &grant, Some(&app)).await;
@@ -305,12 +303,7 @@ async fn refresh_grant_shares_rotation_and_reuse_detection() {
     )
     .await;
     assert_eq!(oauth_error(&replay), "invalid_grant");
-    let newer = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&body, "refresh_token")}),
-        )
-        .await;
+    let newer = d.rotate(s(&body, "refresh_token")).await;
     assert_eq!(newer.status, 401, "reuse revoked the session, across both doors");
 }
 
@@ -402,10 +395,7 @@ async fn introspection_of_every_token_type_and_state() {
     }
 
     // Rotated refresh token, deleted API token, revoked session: inactive.
-    let next = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
-        .await
-        .json();
+    let next = d.rotate(&rt).await.json();
     assert_eq!(introspect(&d, &rs, &rt).await, json!({"active": false}));
     assert_eq!(d.tessera(&["token", "revoke", &s(&api, "id")]).code, 0);
     assert_eq!(introspect(&d, &rs, &s(&api, "token")).await, json!({"active": false}));
@@ -452,10 +442,7 @@ async fn revocation_of_each_token_type() {
     assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
     assert_eq!(introspect(&d, &rs, &at).await["active"], false);
     // The session itself lives on: its refresh token still works.
-    let next = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt}))
-        .await
-        .json();
+    let next = d.rotate(&rt).await.json();
     let at2 = s(&next, "accessToken");
     assert_eq!(d.get("/api/auth/me", Some(&at2)).await.status, 200);
 

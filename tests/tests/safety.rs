@@ -8,19 +8,8 @@ async fn no_secret_reaches_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::launch(dir, "", &[("TESSERA_LOG", "debug")]);
     let login = d.register("alice").await;
-    let rotated = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&login, "refreshToken")}),
-        )
-        .await
-        .json();
-    let replay = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&login, "refreshToken")}),
-        )
-        .await;
+    let rotated = d.rotate(s(&login, "refreshToken")).await.json();
+    let replay = d.rotate(s(&login, "refreshToken")).await;
     assert_eq!(replay.status, 401);
     d.post_json(
         "/api/auth/token",

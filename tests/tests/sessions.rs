@@ -9,9 +9,7 @@ async fn rotation_kills_the_old_token() {
     let d = TestDaemon::start();
     let first = d.register("alice").await;
     let rt1 = s(&first, "refreshToken");
-    let second = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
-        .await;
+    let second = d.rotate(&rt1).await;
     assert_eq!(second.status, 200, "{}", second.text);
     let second = second.json();
     let rt2 = s(&second, "refreshToken");
@@ -29,25 +27,18 @@ async fn reusing_a_rotated_token_revokes_the_whole_session() {
     let d = TestDaemon::start();
     let first = d.register("bob").await;
     let rt1 = s(&first, "refreshToken");
-    let second = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
-        .await
-        .json();
+    let second = d.rotate(&rt1).await.json();
     let rt2 = s(&second, "refreshToken");
     let at2 = s(&second, "accessToken");
 
-    let replay = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt1}))
-        .await;
+    let replay = d.rotate(&rt1).await;
     assert_eq!((replay.status, replay.code()), (401, "INVALID_TOKEN".into()));
     assert_eq!(
         replay.header("www-authenticate"),
         Some("Bearer error=\"invalid_token\"")
     );
     // The newer refresh token and every access token of the session are dead too.
-    let newer = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": rt2}))
-        .await;
+    let newer = d.rotate(&rt2).await;
     assert_eq!(newer.status, 401);
     assert_eq!(d.get("/api/auth/me", Some(&at2)).await.status, 401);
     assert_eq!(d.get("/api/auth/me", Some(&s(&first, "accessToken"))).await.status, 401);
@@ -59,13 +50,9 @@ async fn reusing_a_rotated_token_revokes_the_whole_session() {
 #[tokio::test]
 async fn unknown_or_missing_refresh_tokens() {
     let d = TestDaemon::start();
-    let resp = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": "tsr_rt_nope"}))
-        .await;
+    let resp = d.rotate("tsr_rt_nope").await;
     assert_eq!((resp.status, resp.code()), (401, "INVALID_TOKEN".into()));
-    let resp = d
-        .post_json("/api/auth/token/refresh", json!({"refreshToken": "v4.public.abc"}))
-        .await;
+    let resp = d.rotate("v4.public.abc").await;
     assert_eq!(resp.status, 401);
     let resp = d.post_json("/api/auth/token/refresh", json!({})).await;
     assert_eq!((resp.status, resp.code()), (400, "INVALID_REQUEST".into()));
@@ -114,12 +101,7 @@ async fn logout_revokes_the_session() {
     let me = d.get("/api/auth/me", Some(&at)).await;
     assert_eq!((me.status, me.code()), (401, "INVALID_TOKEN".into()));
     assert_eq!(me.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
-    let refresh = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&login, "refreshToken")}),
-        )
-        .await;
+    let refresh = d.rotate(s(&login, "refreshToken")).await;
     assert_eq!(refresh.status, 401);
     assert_eq!(d.post_bearer("/api/auth/logout", &at).await.status, 401);
     assert_eq!(d.post_bearer("/api/auth/refresh", &at).await.status, 401);
@@ -177,12 +159,7 @@ async fn expired_access_tokens_are_refused() {
     assert_eq!((me.status, me.code()), (401, "INVALID_TOKEN".into()));
     assert_eq!(me.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
     // The refresh token still works and yields a live access token.
-    let next = d
-        .post_json(
-            "/api/auth/token/refresh",
-            json!({"refreshToken": s(&login, "refreshToken")}),
-        )
-        .await;
+    let next = d.rotate(s(&login, "refreshToken")).await;
     assert_eq!(next.status, 200);
     assert_eq!(
         d.get("/api/auth/me", Some(&s(&next.json(), "accessToken")))

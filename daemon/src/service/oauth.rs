@@ -134,9 +134,8 @@ impl Service {
     }
 
     fn introspect_access(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
-        let (claims, role) = match self.authenticate(Some(token)) {
-            Ok(Caller::Session { claims, .. }) => (claims, None),
-            Ok(Caller::Guest { claims }) | Ok(Caller::Client { claims, .. }) => (claims, None),
+        let claims = match self.authenticate(Some(token)) {
+            Ok(Caller::Session { claims, .. } | Caller::Guest { claims } | Caller::Client { claims, .. }) => claims,
             Ok(Caller::ApiToken { .. }) | Err(ServiceError::InvalidToken { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -148,7 +147,7 @@ impl Service {
             exp,
             jti,
             scope,
-            role: claimed_role,
+            role,
             sid,
             username,
             client_id,
@@ -158,7 +157,7 @@ impl Service {
             sub: Some(sub),
             scope: Some(scope),
             username,
-            role: role.or(claimed_role),
+            role,
             client_id,
             token_type: Some("access_token".into()),
             exp: unix(&exp),

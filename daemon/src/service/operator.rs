@@ -104,7 +104,7 @@ impl Service {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             users: self.store.user_count() as u64,
-            sessions: self.live.ids(now).len() as u64,
+            sessions: self.live.count(now) as u64,
             api_tokens: self.store.api_token_count() as u64,
             clients: self.store.client_count() as u64,
             guest_enabled: self.guest_enabled(),

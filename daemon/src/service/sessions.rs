@@ -117,6 +117,11 @@ impl LiveSessions {
         read(&self.barred).contains(&user_id)
     }
 
+    /// How many sessions are live at `now`.
+    pub fn count(&self, now: i64) -> usize {
+        read(&self.map).values().filter(|s| now < s.expires_at).count()
+    }
+
     /// Ids of the live sessions at `now`.
     pub fn ids(&self, now: i64) -> Vec<Uuid> {
         read(&self.map)

@@ -161,6 +161,11 @@ fn corrupt_index() -> StoreError {
     }
 }
 
+/// Every record of `tree`, in key order.
+fn decode_all<T: DeserializeOwned>(name: &'static str, tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter().values().map(|v| decode(name, &v?)).collect()
+}
+
 fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
     Err(ConflictableTransactionError::Abort(e))
 }
@@ -298,11 +303,7 @@ impl Store {
 
     /// Every user, in id order.
     pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        self.users
-            .iter()
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("users", &v)))
-            .collect()
+        decode_all("users", &self.users)
     }
 
     /// How many users exist.
@@ -438,11 +439,7 @@ impl Store {
 
     /// Every API token.
     pub fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        self.api_tokens
-            .iter()
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("api_tokens", &v)))
-            .collect()
+        decode_all("api_tokens", &self.api_tokens)
     }
 
     /// How many API tokens exist.
@@ -515,11 +512,7 @@ impl Store {
 
     /// Every client, in id order.
     pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        self.clients
-            .iter()
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("clients", &v)))
-            .collect()
+        decode_all("clients", &self.clients)
     }
 
     /// How many clients exist.
@@ -727,12 +720,7 @@ impl Store {
 
     /// Every stored signing key, oldest first.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut keys: Vec<KeyRecord> = self
-            .keys
-            .iter()
-            .values()
-            .map(|v| v.map_err(StoreError::from).and_then(|v| decode("keys", &v)))
-            .collect::<Result<_, _>>()?;
+        let mut keys: Vec<KeyRecord> = decode_all("keys", &self.keys)?;
         keys.sort_by_key(|k| k.created_at);
         Ok(keys)
     }

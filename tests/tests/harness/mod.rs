@@ -246,6 +246,15 @@ impl TestDaemon {
         self.send(request).await
     }
 
+    /// Presents a refresh token at `POST /api/auth/token/refresh`.
+    pub async fn rotate(&self, refresh_token: impl AsRef<str>) -> Resp {
+        self.post_json(
+            "/api/auth/token/refresh",
+            serde_json::json!({ "refreshToken": refresh_token.as_ref() }),
+        )
+        .await
+    }
+
     /// Registers `name` (email `name@example.com`, password `password-of-name`).
     pub async fn register(&self, name: &str) -> Value {
         let resp = self
