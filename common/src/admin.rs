@@ -84,6 +84,8 @@ pub enum Outcome {
 pub enum Request {
     /// Daemon status.
     Status,
+    /// The live part of the status (counters and gauges), cheap enough to poll.
+    Activity,
     /// Users, optionally those whose username, email or display name contains `search`.
     UserList {
         /// Case-insensitive substring.
@@ -219,6 +221,8 @@ impl std::fmt::Debug for Password {
 pub enum Reply {
     /// To [`Request::Status`].
     Status(StatusView),
+    /// To [`Request::Activity`].
+    Activity(Activity),
     /// A list of users.
     Users(Vec<AdminUser>),
     /// One user.
@@ -260,6 +264,9 @@ pub struct AdminUser {
     pub user: UserView,
     /// Disabled accounts cannot log in.
     pub disabled: bool,
+    /// When the user last opened a session (login or registration), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<String>,
 }
 
 /// A live session.
@@ -333,12 +340,11 @@ impl std::fmt::Debug for ClientCreated {
 pub struct StatusView {
     /// Daemon version.
     pub version: String,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
+    /// Uptime, counters and gauges.
+    #[serde(flatten)]
+    pub activity: Activity,
     /// Registered users.
     pub users: u64,
-    /// Live sessions.
-    pub sessions: u64,
     /// API tokens.
     pub api_tokens: u64,
     /// OAuth clients.
@@ -349,7 +355,23 @@ pub struct StatusView {
     pub registration_open: bool,
     /// Ids of the published keys, active first.
     pub key_ids: Vec<String>,
-    /// Activity since start, for charts.
+    /// Configured role names, sorted.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// What changes from second to second: polled by the console for its charts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Live sessions.
+    pub sessions: u64,
+    /// Password hashes running or waiting for a hashing thread.
+    #[serde(default)]
+    pub hash_queue: u64,
+    /// Activity since start.
     pub counters: Counters,
 }
 
@@ -363,6 +385,12 @@ pub struct Counters {
     pub failures: u64,
     /// Refresh-token rotations.
     pub refreshes: u64,
+    /// Access tokens signed (every grant: login, refresh, guest, client, …).
+    #[serde(default)]
+    pub issued: u64,
+    /// Replayed refresh tokens (each revokes its session).
+    #[serde(default)]
+    pub reuse_detected: u64,
     /// Sessions ended early: logouts, reuse detection, operator revocations.
     pub revocations: u64,
     /// Operator actions on the admin socket.
@@ -373,6 +401,10 @@ pub struct Counters {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    /// Position in the trail: increases by one with each entry, so a client that
+    /// subscribes and then reads the tail can drop what it got twice.
+    #[serde(default)]
+    pub seq: u64,
     /// When, RFC 3339.
     pub at: String,
     /// What, e.g. `login.success`, `admin.user.disable`.

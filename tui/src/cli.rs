@@ -162,11 +162,10 @@ enum KeyAction {
 /// Runs `tessera` with the process's arguments.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    let Some(command) = args.command else {
-        eprintln!("tessera: the full-screen console is not built yet; run `tessera --help` for the subcommands");
-        return ExitCode::from(2);
-    };
     let socket = args.socket.unwrap_or_else(default_socket);
+    let Some(command) = args.command else {
+        return crate::console::run(socket);
+    };
     match run(command, &socket, args.json) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Client(e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. }))) => {
@@ -302,7 +301,15 @@ fn run(command: Command, socket: &std::path::Path, json: bool) -> Result<(), Fai
     let reply = client.call(request)?;
     print(&reply, json);
     if follow {
+        // Events pushed while the tail was read may be in the tail too.
+        let seen = match &reply {
+            Reply::Audit(tail) => tail.last().map_or(0, |e| e.seq),
+            _ => 0,
+        };
         while let Some(event) = client.next_event()? {
+            if event.seq != 0 && event.seq <= seen {
+                continue;
+            }
             if json {
                 println!("{}", serde_json::to_string(&event).unwrap_or_default());
             } else {

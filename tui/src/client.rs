@@ -1,11 +1,21 @@
-//! A blocking client of the daemon's admin socket.
+//! The admin-socket client. [`Connection::open`] connects and does the handshake,
+//! then a reader thread owns the socket's read half and hands every frame (answers
+//! and pushed events alike) to a sink, so nothing is lost while a request waits.
+//! [`Client`] is the blocking request/answer form the subcommands use; the
+//! full-screen console feeds the sink into its event channel.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 use tessera_common::admin::{
     AdminError, ClientFrame, Event, MAX_RESPONSE_LINE, Outcome, PROTOCOL_VERSION, Reply, Request, ServerFrame, encode,
 };
+
+/// How long the daemon has to answer the hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -34,64 +44,30 @@ pub enum ClientError {
     Protocol(String),
 }
 
-/// A connected, greeted client.
-#[derive(Debug)]
-pub struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    next_id: u64,
-    path: PathBuf,
+/// A frame from the daemon, as the reader thread hands it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// The answer to request `id`.
+    Response {
+        /// The request's id (0 when the daemon could not read the request).
+        id: u64,
+        /// Success or failure.
+        outcome: Outcome,
+    },
+    /// A pushed audit event (after [`Request::Subscribe`]).
+    Event(Event),
+    /// The connection ended; the reader thread has stopped.
+    Closed(String),
 }
 
-impl Client {
-    /// Connects to `path` and does the handshake.
-    pub fn connect(path: &Path) -> Result<Self, ClientError> {
-        let unreachable = |source| ClientError::Unreachable {
-            path: path.to_path_buf(),
-            source,
-        };
-        let stream = UnixStream::connect(path).map_err(unreachable)?;
-        let writer = stream.try_clone().map_err(unreachable)?;
-        let mut client = Self {
-            reader: BufReader::new(stream),
-            writer,
-            next_id: 1,
-            path: path.to_path_buf(),
-        };
-        let refused = |reason: String| ClientError::Refused {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let hello = ClientFrame::Hello {
-            version: PROTOCOL_VERSION,
-            client: format!("tessera {}", env!("CARGO_PKG_VERSION")),
-        };
-        client.send(&hello).map_err(|e| refused(e.to_string()))?;
-        match client.receive() {
-            Ok(Some(ServerFrame::Welcome { .. })) => Ok(client),
-            Ok(Some(ServerFrame::Refused { error })) => Err(refused(error.message)),
-            Ok(None) => Err(refused(
-                "closed without a word: this user may not use the admin socket".into(),
-            )),
-            Ok(Some(other)) => Err(refused(format!("unexpected answer {other:?}"))),
-            Err(e) => Err(refused(e.to_string())),
-        }
-    }
+/// Reads frames, one per line, with the protocol's length cap.
+struct FrameReader {
+    reader: BufReader<UnixStream>,
+}
 
-    /// The socket this client talks to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
-        let line = encode(frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.writer
-            .write_all(&line)
-            .map_err(|e| ClientError::Protocol(e.to_string()))
-    }
-
+impl FrameReader {
     /// The next frame, or `None` when the daemon closed the connection.
-    fn receive(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+    fn next(&mut self) -> Result<Option<ServerFrame>, ClientError> {
         let mut line = Vec::new();
         let limit = u64::try_from(MAX_RESPONSE_LINE).unwrap_or(u64::MAX);
         let read = (&mut self.reader)
@@ -109,39 +85,158 @@ impl Client {
             .map_err(|e| ClientError::Protocol(format!("bad frame: {e}")))
     }
 
-    /// Sends a request and waits for its answer (events arriving meanwhile are dropped).
+    /// Hands every frame to `sink` until the connection ends or `sink` says stop.
+    fn forward(mut self, mut sink: impl FnMut(Incoming) -> bool) {
+        loop {
+            let incoming = match self.next() {
+                Ok(Some(ServerFrame::Response { id, outcome })) => Incoming::Response { id, outcome },
+                Ok(Some(ServerFrame::Event { event })) => Incoming::Event(event),
+                Ok(Some(other)) => Incoming::Closed(format!("unexpected frame {other:?}")),
+                Ok(None) => Incoming::Closed("the daemon closed the connection".into()),
+                Err(e) => Incoming::Closed(e.to_string()),
+            };
+            let last = matches!(incoming, Incoming::Closed(_));
+            if !sink(incoming) || last {
+                return;
+            }
+        }
+    }
+}
+
+/// A greeted connection: requests go out here, frames come back through the sink.
+#[derive(Debug)]
+pub struct Connection {
+    writer: UnixStream,
+    daemon: String,
+}
+
+impl Connection {
+    /// Connects to `path`, does the handshake, and starts the reader thread, which
+    /// hands each frame to `sink` until the connection ends (a last
+    /// [`Incoming::Closed`]) or `sink` returns false.
+    pub fn open(path: &Path, sink: impl FnMut(Incoming) -> bool + Send + 'static) -> Result<Self, ClientError> {
+        let unreachable = |source| ClientError::Unreachable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let refused = |reason: String| ClientError::Refused {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let stream = UnixStream::connect(path).map_err(unreachable)?;
+        let mut writer = stream.try_clone().map_err(unreachable)?;
+        stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).map_err(unreachable)?;
+        let mut reader = FrameReader {
+            reader: BufReader::new(stream),
+        };
+        let hello = ClientFrame::Hello {
+            version: PROTOCOL_VERSION,
+            client: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+        };
+        write_frame(&mut writer, &hello).map_err(|e| refused(e.to_string()))?;
+        let daemon = match reader.next() {
+            Ok(Some(ServerFrame::Welcome { daemon, .. })) => daemon,
+            Ok(Some(ServerFrame::Refused { error })) => return Err(refused(error.message)),
+            Ok(None) => {
+                return Err(refused(
+                    "closed without a word: this user may not use the admin socket".into(),
+                ));
+            }
+            Ok(Some(other)) => return Err(refused(format!("unexpected answer {other:?}"))),
+            Err(e) => return Err(refused(e.to_string())),
+        };
+        reader.reader.get_ref().set_read_timeout(None).map_err(unreachable)?;
+        std::thread::Builder::new()
+            .name("tessera-socket-reader".into())
+            .spawn(move || reader.forward(sink))
+            .map_err(unreachable)?;
+        Ok(Self { writer, daemon })
+    }
+
+    /// The daemon's version, from its welcome.
+    pub fn daemon_version(&self) -> &str {
+        &self.daemon
+    }
+
+    /// Sends request `id`; its answer arrives through the sink.
+    pub fn send(&mut self, id: u64, call: Request) -> Result<(), ClientError> {
+        write_frame(&mut self.writer, &ClientFrame::Request { id, call })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Ends the reader thread too.
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn write_frame(writer: &mut UnixStream, frame: &ClientFrame) -> Result<(), ClientError> {
+    let line = encode(frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    writer
+        .write_all(&line)
+        .map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// A blocking client: one request at a time; events that arrive meanwhile are kept
+/// for [`Client::next_event`].
+#[derive(Debug)]
+pub struct Client {
+    connection: Connection,
+    incoming: mpsc::Receiver<Incoming>,
+    events: VecDeque<Event>,
+    next_id: u64,
+}
+
+impl Client {
+    /// Connects to `path` and does the handshake.
+    pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        let (tx, incoming) = mpsc::channel();
+        let connection = Connection::open(path, move |frame| tx.send(frame).is_ok())?;
+        Ok(Self {
+            connection,
+            incoming,
+            events: VecDeque::new(),
+            next_id: 1,
+        })
+    }
+
+    fn receive(&self) -> Incoming {
+        self.incoming
+            .recv()
+            .unwrap_or_else(|_| Incoming::Closed("the connection's reader stopped".into()))
+    }
+
+    /// Sends a request and waits for its answer.
     pub fn call(&mut self, call: Request) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&ClientFrame::Request { id, call })?;
+        self.connection.send(id, call)?;
         loop {
-            match self.receive()? {
-                Some(ServerFrame::Response { id: got, outcome }) if got == id => {
+            match self.receive() {
+                Incoming::Response { id: got, outcome } if got == id || got == 0 => {
                     return match outcome {
                         Outcome::Ok(reply) => Ok(reply),
                         Outcome::Error(error) => Err(ClientError::Daemon(error)),
                     };
                 }
-                Some(ServerFrame::Response {
-                    outcome: Outcome::Error(error),
-                    ..
-                }) => {
-                    return Err(ClientError::Daemon(error));
-                }
-                Some(ServerFrame::Event { .. }) | Some(ServerFrame::Response { .. }) => {}
-                Some(other) => return Err(ClientError::Protocol(format!("unexpected frame {other:?}"))),
-                None => return Err(ClientError::Protocol("the daemon closed the connection".into())),
+                Incoming::Response { .. } => {}
+                Incoming::Event(event) => self.events.push_back(event),
+                Incoming::Closed(reason) => return Err(ClientError::Protocol(reason)),
             }
         }
     }
 
     /// After [`Request::Subscribe`]: the next pushed event, or `None` at the end.
     pub fn next_event(&mut self) -> Result<Option<Event>, ClientError> {
+        if let Some(event) = self.events.pop_front() {
+            return Ok(Some(event));
+        }
         loop {
-            match self.receive()? {
-                Some(ServerFrame::Event { event }) => return Ok(Some(event)),
-                Some(_) => {}
-                None => return Ok(None),
+            match self.receive() {
+                Incoming::Event(event) => return Ok(Some(event)),
+                Incoming::Response { .. } => {}
+                Incoming::Closed(_) => return Ok(None),
             }
         }
     }

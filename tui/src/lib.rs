@@ -1,11 +1,26 @@
 //! `tessera`, the Tessera operator console, as a library.
 //!
 //! Layout:
-//! - [`client`]: the admin-socket client (handshake, calls, events); the scriptable
-//!   subcommands use it now and the full-screen console will too.
-//! - [`cli`]: the clap subcommands of contract §5 and their exit codes.
-//! - [`output`]: tables for people, JSON for scripts.
+//! - [`cli`]: the clap subcommands of contract §5 and their exit codes; no
+//!   subcommand opens the full-screen [`console`].
+//! - [`client`]: the admin-socket client: handshake, then a reader thread that hands
+//!   on every answer and pushed event.
+//! - [`output`]: the rows of every list (shared by subcommands and console), JSON for
+//!   scripts.
+//! - [`console`]: the full-screen runtime: terminal, event channel, link to the daemon.
+//! - [`app`]: the console's state and pure update step; [`form`]: its forms;
+//!   [`history`]: the Overview's samples.
+//! - [`keymap`]: the key table behind key handling, the footer and the help overlay.
+//! - [`ui`]: drawing, one module per screen.
 
+pub mod app;
 pub mod cli;
 pub mod client;
+pub mod console;
+pub mod form;
+pub mod history;
+pub mod keymap;
 pub mod output;
+#[cfg(test)]
+pub mod testing;
+pub mod ui;

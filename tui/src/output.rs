@@ -1,13 +1,17 @@
-//! Printing answers: aligned tables for people, the daemon's JSON for scripts.
+//! What an answer looks like: the rows of every list (shared by the subcommands'
+//! aligned tables and the full-screen console's tables), and JSON for scripts.
 
 use serde_json::{Value, json};
-use tessera_common::admin::{AdminUser, AuditEntry, Reply, SessionView, StatusView};
-use tessera_common::api::KeyView;
+use tessera_common::admin::{
+    Activity, AdminApiToken, AdminUser, AuditEntry, ClientView, Reply, SessionView, StatusView,
+};
+use tessera_common::api::{KeyStatus, KeyView};
 
 /// The JSON a script gets for an answer: lists as arrays, users in the HTTP shape.
 pub fn json_of(reply: &Reply) -> Value {
     let value = match reply {
         Reply::Status(status) => serde_json::to_value(status),
+        Reply::Activity(activity) => serde_json::to_value(activity),
         Reply::Users(users) => serde_json::to_value(users),
         Reply::User(user) => serde_json::to_value(user),
         Reply::Sessions(sessions) => serde_json::to_value(sessions),
@@ -24,125 +28,178 @@ pub fn json_of(reply: &Reply) -> Value {
     value.unwrap_or(Value::Null)
 }
 
-/// Columns padded to their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+/// How times appear in cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// As the daemon sends them (RFC 3339), for scripts and logs.
+    Full,
+    /// `YYYY-MM-DD HH:MM`, for narrow screens.
+    Short,
+}
+
+impl Times {
+    /// `at` in this style.
+    pub fn show(self, at: &str) -> String {
+        match self {
+            Times::Full => at.to_owned(),
+            // 2026-11-27T10:46:08Z -> 2026-11-27 10:46
+            Times::Short => match (at.get(..10), at.get(11..16)) {
+                (Some(date), Some(time)) => format!("{date} {time}"),
+                _ => at.to_owned(),
+            },
         }
     }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        padded.join("  ").trim_end().to_owned()
-    };
-    let mut out = vec![line(headers.iter().map(|h| (*h).to_owned()).collect())];
-    out.extend(rows.iter().map(|r| line(r.clone())));
-    out.join("\n")
+
+    fn opt(self, at: &Option<String>) -> String {
+        at.as_deref().map_or_else(|| "-".into(), |t| self.show(t))
+    }
+}
+
+/// A list as headers and rows of cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rows {
+    /// Column names.
+    pub headers: &'static [&'static str],
+    /// One cell per column in each row.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Rows {
+    /// Columns padded to their widest cell.
+    pub fn to_text(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            padded.join("  ").trim_end().to_owned()
+        };
+        let headers: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
+        let mut out = vec![line(&headers)];
+        out.extend(self.rows.iter().map(|r| line(r)));
+        out.join("\n")
+    }
 }
 
 fn opt(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "-".into())
 }
 
-fn users(users: &[AdminUser]) -> String {
-    let rows: Vec<Vec<String>> = users
-        .iter()
-        .map(|u| {
-            vec![
-                u.user.username.clone(),
-                u.user.email.clone(),
-                u.user.role.clone(),
-                if u.disabled { "disabled".into() } else { "active".into() },
-                u.user.created_at.clone(),
-                u.user.id.clone(),
-            ]
-        })
-        .collect();
-    table(&["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "ID"], &rows)
+/// `active` or `disabled`.
+pub fn account_state(user: &AdminUser) -> &'static str {
+    if user.disabled { "disabled" } else { "active" }
 }
 
-fn user(u: &AdminUser) -> String {
-    [
-        ("id", u.user.id.clone()),
-        ("username", u.user.username.clone()),
-        ("email", u.user.email.clone()),
-        ("display name", u.user.display_name.clone()),
-        ("role", u.user.role.clone()),
-        ("email verified", u.user.email_verified.to_string()),
-        ("state", if u.disabled { "disabled".into() } else { "active".into() }),
-        ("created", u.user.created_at.clone()),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k:<15} {v}"))
-    .collect::<Vec<_>>()
-    .join("\n")
+/// Users: username, email, role, state, created, last login, id.
+pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Times) -> Rows {
+    Rows {
+        headers: &["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "LAST LOGIN", "ID"],
+        rows: users
+            .into_iter()
+            .map(|u| {
+                vec![
+                    u.user.username.clone(),
+                    u.user.email.clone(),
+                    u.user.role.clone(),
+                    account_state(u).into(),
+                    times.show(&u.user.created_at),
+                    times.opt(&u.last_login_at),
+                    u.user.id.clone(),
+                ]
+            })
+            .collect(),
+    }
 }
 
-fn sessions(sessions: &[SessionView]) -> String {
-    let rows: Vec<Vec<String>> = sessions
-        .iter()
-        .map(|s| {
-            vec![
-                s.id.clone(),
-                s.username.clone(),
-                s.scopes.join(" "),
-                s.created_at.clone(),
-                s.expires_at.clone(),
-            ]
-        })
-        .collect();
-    table(&["ID", "USER", "SCOPES", "CREATED", "EXPIRES"], &rows)
+/// Live sessions: id, user, scopes, created, expires.
+pub fn session_rows<'a>(sessions: impl IntoIterator<Item = &'a SessionView>, times: Times) -> Rows {
+    Rows {
+        headers: &["ID", "USER", "SCOPES", "CREATED", "EXPIRES"],
+        rows: sessions
+            .into_iter()
+            .map(|s| {
+                vec![
+                    s.id.clone(),
+                    s.username.clone(),
+                    s.scopes.join(" "),
+                    times.show(&s.created_at),
+                    times.show(&s.expires_at),
+                ]
+            })
+            .collect(),
+    }
 }
 
-fn status(s: &StatusView) -> String {
-    [
-        ("version", s.version.clone()),
-        ("uptime", format!("{}s", s.uptime_seconds)),
-        ("users", s.users.to_string()),
-        ("live sessions", s.sessions.to_string()),
-        ("api tokens", s.api_tokens.to_string()),
-        ("oauth clients", s.clients.to_string()),
-        ("guest mode", if s.guest_enabled { "on".into() } else { "off".into() }),
-        (
-            "registration",
-            if s.registration_open {
-                "open".into()
-            } else {
-                "closed".into()
-            },
-        ),
-        ("keys", s.key_ids.join(", ")),
-        (
-            "activity",
-            format!(
-                "{} logins, {} failures, {} refreshes, {} revocations, {} admin actions",
-                s.counters.logins,
-                s.counters.failures,
-                s.counters.refreshes,
-                s.counters.revocations,
-                s.counters.admin_actions
-            ),
-        ),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k:<14} {v}"))
-    .collect::<Vec<_>>()
-    .join("\n")
+/// API tokens: id, user, name, scopes, expires, last used.
+pub fn token_rows<'a>(tokens: impl IntoIterator<Item = &'a AdminApiToken>, times: Times) -> Rows {
+    Rows {
+        headers: &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"],
+        rows: tokens
+            .into_iter()
+            .map(|t| {
+                vec![
+                    t.token.id.clone(),
+                    t.username.clone(),
+                    t.token.name.clone(),
+                    t.token.scopes.join(" "),
+                    times.opt(&t.token.expires_at),
+                    times.opt(&t.token.last_used_at),
+                ]
+            })
+            .collect(),
+    }
 }
 
-fn keys(keys: &[KeyView]) -> String {
-    let rows: Vec<Vec<String>> = keys
-        .iter()
-        .map(|k| {
-            vec![
-                k.kid.clone(),
-                format!("{:?}", k.status).to_lowercase(),
-                k.created_at.clone(),
-            ]
-        })
-        .collect();
-    table(&["KID", "STATUS", "CREATED"], &rows)
+/// OAuth clients: id, scopes, created.
+pub fn client_rows<'a>(clients: impl IntoIterator<Item = &'a ClientView>, times: Times) -> Rows {
+    Rows {
+        headers: &["CLIENT", "SCOPES", "CREATED"],
+        rows: clients
+            .into_iter()
+            .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), times.show(&c.created_at)])
+            .collect(),
+    }
+}
+
+/// `active` or `retiring`.
+pub fn key_status(key: &KeyView) -> &'static str {
+    match key.status {
+        KeyStatus::Active => "active",
+        KeyStatus::Retiring => "retiring",
+    }
+}
+
+/// Signing keys: kid, status, created.
+pub fn key_rows(keys: &[KeyView], times: Times) -> Rows {
+    Rows {
+        headers: &["KID", "STATUS", "CREATED"],
+        rows: keys
+            .iter()
+            .map(|k| vec![k.kid.clone(), key_status(k).into(), times.show(&k.created_at)])
+            .collect(),
+    }
+}
+
+/// Audit entries: time, event, subject, origin, detail.
+pub fn audit_rows<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>, times: Times) -> Rows {
+    Rows {
+        headers: &["AT", "EVENT", "SUBJECT", "ORIGIN", "DETAIL"],
+        rows: entries
+            .into_iter()
+            .map(|e| {
+                vec![
+                    times.show(&e.at),
+                    e.event.clone(),
+                    opt(&e.subject),
+                    opt(&e.origin),
+                    opt(&e.detail),
+                ]
+            })
+            .collect(),
+    }
 }
 
 /// One audit entry as a line.
@@ -157,46 +214,104 @@ pub fn audit_line(e: &AuditEntry) -> String {
     )
 }
 
+/// `on` or `off`.
+pub fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// `open` or `closed`.
+pub fn open_closed(open: bool) -> &'static str {
+    if open { "open" } else { "closed" }
+}
+
+/// `1d 02h 03m`, `2h 03m`, `3m 04s`.
+pub fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m {s:02}s"),
+        (0, _) => format!("{h}h {m:02}m"),
+        _ => format!("{d}d {h:02}h {m:02}m"),
+    }
+}
+
+fn fields(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k:<14} {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn activity(a: &Activity) -> Vec<(&'static str, String)> {
+    let c = &a.counters;
+    vec![
+        ("uptime", format!("{}s", a.uptime_seconds)),
+        ("live sessions", a.sessions.to_string()),
+        (
+            "activity",
+            format!(
+                "{} logins, {} failures, {} tokens issued, {} refreshes, {} reuse detected, {} revocations, {} admin actions",
+                c.logins, c.failures, c.issued, c.refreshes, c.reuse_detected, c.revocations, c.admin_actions
+            ),
+        ),
+        ("hash queue", a.hash_queue.to_string()),
+    ]
+}
+
+fn status(s: &StatusView) -> String {
+    let mut pairs = vec![("version", s.version.clone())];
+    pairs.extend(activity(&s.activity));
+    pairs.extend([
+        ("users", s.users.to_string()),
+        ("api tokens", s.api_tokens.to_string()),
+        ("oauth clients", s.clients.to_string()),
+        ("guest mode", on_off(s.guest_enabled).into()),
+        ("registration", open_closed(s.registration_open).into()),
+        ("keys", s.key_ids.join(", ")),
+        ("roles", s.roles.join(", ")),
+    ]);
+    fields(&pairs)
+}
+
+fn user(u: &AdminUser) -> String {
+    [
+        ("id", u.user.id.clone()),
+        ("username", u.user.username.clone()),
+        ("email", u.user.email.clone()),
+        ("display name", u.user.display_name.clone()),
+        ("role", u.user.role.clone()),
+        ("email verified", u.user.email_verified.to_string()),
+        ("state", account_state(u).into()),
+        ("created", u.user.created_at.clone()),
+        ("last login", opt(&u.last_login_at)),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k:<15} {v}"))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// The human-readable form of an answer.
 pub fn human(reply: &Reply) -> String {
+    let full = Times::Full;
     match reply {
         Reply::Status(s) => status(s),
-        Reply::Users(list) => users(list),
+        Reply::Activity(a) => fields(&activity(a)),
+        Reply::Users(list) => user_rows(list, full).to_text(),
         Reply::User(u) => user(u),
-        Reply::Sessions(list) => sessions(list),
+        Reply::Sessions(list) => session_rows(list, full).to_text(),
         Reply::Count(n) => format!("{n} session(s) revoked"),
-        Reply::Guest { enabled } => format!("guest mode: {}", if *enabled { "on" } else { "off" }),
-        Reply::Registration { open } => format!("registration: {}", if *open { "open" } else { "closed" }),
-        Reply::ApiTokens(list) => table(
-            &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"],
-            &list
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.token.id.clone(),
-                        t.username.clone(),
-                        t.token.name.clone(),
-                        t.token.scopes.join(" "),
-                        opt(&t.token.expires_at),
-                        opt(&t.token.last_used_at),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        ),
-        Reply::Clients(list) => table(
-            &["CLIENT", "SCOPES", "CREATED"],
-            &list
-                .iter()
-                .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), c.created_at.clone()])
-                .collect::<Vec<_>>(),
-        ),
+        Reply::Guest { enabled } => format!("guest mode: {}", on_off(*enabled)),
+        Reply::Registration { open } => format!("registration: {}", open_closed(*open)),
+        Reply::ApiTokens(list) => token_rows(list, full).to_text(),
+        Reply::Clients(list) => client_rows(list, full).to_text(),
         Reply::ClientCreated(c) => format!(
             "client id      {}\nclient secret  {}\nscopes         {}\nThe secret is shown only now; the daemon keeps only its digest.",
             c.client_id,
             c.client_secret,
             c.scopes.join(" ")
         ),
-        Reply::Keys(list) => keys(list),
+        Reply::Keys(list) => key_rows(list, full).to_text(),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
         Reply::Done => "done".into(),
     }
@@ -208,11 +323,11 @@ mod tests {
 
     #[test]
     fn tables_align() {
-        let t = table(
-            &["A", "BB"],
-            &[vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
-        );
-        assert_eq!(t, "A    BB\nxxx  y\nz");
+        let t = Rows {
+            headers: &["A", "BB"],
+            rows: vec![vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
+        };
+        assert_eq!(t.to_text(), "A    BB\nxxx  y\nz");
     }
 
     #[test]
@@ -220,5 +335,15 @@ mod tests {
         assert_eq!(json_of(&Reply::Count(2)), json!({"count": 2}));
         assert_eq!(json_of(&Reply::Registration { open: false }), json!({"mode": "closed"}));
         assert_eq!(json_of(&Reply::Users(vec![])), json!([]));
+    }
+
+    #[test]
+    fn short_times_and_durations() {
+        assert_eq!(Times::Short.show("2026-11-27T10:46:08Z"), "2026-11-27 10:46");
+        assert_eq!(Times::Short.show("soon"), "soon");
+        assert_eq!(Times::Full.show("2026-11-27T10:46:08Z"), "2026-11-27T10:46:08Z");
+        assert_eq!(duration(59), "0m 59s");
+        assert_eq!(duration(3 * 3600 + 4 * 60 + 5), "3h 04m");
+        assert_eq!(duration(86_400 + 3600 + 60), "1d 01h 01m");
     }
 }

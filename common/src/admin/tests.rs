@@ -116,17 +116,19 @@ fn response_and_event_frames() {
             created_at: "2026-01-01T00:00:00Z".into(),
         },
         disabled: true,
+        last_login_at: Some("2026-01-02T00:00:00Z".into()),
     };
     round_trip(
         &ServerFrame::Response {
             id: 10,
             outcome: Outcome::Ok(Reply::User(user)),
         },
-        r#"{"response":{"id":10,"outcome":{"ok":{"user":{"id":"u1","username":"al","email":"a@example.com","displayName":"Al","role":"user","emailVerified":false,"createdAt":"2026-01-01T00:00:00Z","disabled":true}}}}}"#,
+        r#"{"response":{"id":10,"outcome":{"ok":{"user":{"id":"u1","username":"al","email":"a@example.com","displayName":"Al","role":"user","emailVerified":false,"createdAt":"2026-01-01T00:00:00Z","disabled":true,"lastLoginAt":"2026-01-02T00:00:00Z"}}}}}"#,
     );
     round_trip(
         &ServerFrame::Event {
             event: AuditEntry {
+                seq: 41,
                 at: "2026-01-01T00:00:00Z".into(),
                 event: "login.success".into(),
                 subject: Some("u1".into()),
@@ -134,8 +136,44 @@ fn response_and_event_frames() {
                 detail: None,
             },
         },
-        r#"{"event":{"event":{"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","origin":"127.0.0.1","detail":null}}}"#,
+        r#"{"event":{"event":{"seq":41,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","origin":"127.0.0.1","detail":null}}}"#,
     );
+}
+
+#[test]
+fn activity_frames() {
+    round_trip(
+        &ClientFrame::Request {
+            id: 11,
+            call: Request::Activity,
+        },
+        r#"{"request":{"id":11,"call":{"op":"activity"}}}"#,
+    );
+    round_trip(
+        &ServerFrame::Response {
+            id: 11,
+            outcome: Outcome::Ok(Reply::Activity(Activity {
+                uptime_seconds: 5,
+                sessions: 2,
+                hash_queue: 1,
+                counters: Counters {
+                    logins: 3,
+                    failures: 1,
+                    refreshes: 4,
+                    issued: 9,
+                    reuse_detected: 1,
+                    revocations: 2,
+                    admin_actions: 0,
+                },
+            })),
+        },
+        r#"{"response":{"id":11,"outcome":{"ok":{"activity":{"uptimeSeconds":5,"sessions":2,"hashQueue":1,"counters":{"logins":3,"failures":1,"refreshes":4,"issued":9,"reuseDetected":1,"revocations":2,"adminActions":0}}}}}}"#,
+    );
+    // A daemon from before these fields still parses (they default to zero).
+    let old: Activity =
+        serde_json::from_str(r#"{"uptimeSeconds":1,"sessions":0,"counters":{"logins":0,"failures":0,"refreshes":0,"revocations":0,"adminActions":0}}"#)
+            .unwrap();
+    assert_eq!((old.hash_queue, old.counters.issued), (0, 0));
 }
 
 #[test]

@@ -19,6 +19,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
     use Request as R;
     Ok(match request {
         R::Status => Reply::Status(service.status()?),
+        R::Activity => Reply::Activity(service.activity()),
         R::UserList { search } => Reply::Users(service.list_users(search.as_deref())?),
         R::UserShow { name } => Reply::User(service.show_user(&name)?),
         R::UserAdd {

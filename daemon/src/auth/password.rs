@@ -35,6 +35,8 @@ pub struct Passwords {
     argon: Argon2<'static>,
     pool: mpsc::Sender<Job>,
     admitted: Arc<Semaphore>,
+    /// How many hashes [`Passwords::admitted`] lets in at once.
+    capacity: usize,
     /// Hash of a random password, verified for unknown accounts so that their timing
     /// matches a real account's.
     dummy: Arc<str>,
@@ -49,6 +51,7 @@ impl Passwords {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
             pool: start_pool(workers)?,
             admitted: Arc::new(Semaphore::new(workers * (1 + QUEUE_PER_WORKER))),
+            capacity: workers * (1 + QUEUE_PER_WORKER),
             dummy: Arc::from(""),
         };
         let mut random = [0u8; 32];
@@ -73,6 +76,11 @@ impl Passwords {
             .run(move || verify_with(password.expose().as_bytes(), &phc))
             .await?;
         Ok(matched && known)
+    }
+
+    /// Hashes admitted and not yet answered: running or waiting for a thread.
+    pub fn queue_depth(&self) -> usize {
+        self.capacity.saturating_sub(self.admitted.available_permits())
     }
 
     /// True when `phc` was not made with the configured algorithm and parameters, so

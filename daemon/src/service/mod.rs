@@ -263,6 +263,8 @@ struct Tally {
     logins: AtomicU64,
     failures: AtomicU64,
     refreshes: AtomicU64,
+    issued: AtomicU64,
+    reuse_detected: AtomicU64,
     revocations: AtomicU64,
     admin_actions: AtomicU64,
 }
@@ -273,7 +275,11 @@ impl Tally {
             "login.success" | "register" => &self.logins,
             "login.failure" | "login.disabled" => &self.failures,
             "token.refresh" => &self.refreshes,
-            "logout" | "token.reuse" => &self.revocations,
+            "logout" => &self.revocations,
+            "token.reuse" => {
+                self.reuse_detected.fetch_add(1, Ordering::Relaxed);
+                &self.revocations
+            }
             _ if event.starts_with("admin.") => {
                 if matches!(
                     event,
@@ -293,6 +299,8 @@ impl Tally {
             logins: self.logins.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             refreshes: self.refreshes.load(Ordering::Relaxed),
+            issued: self.issued.load(Ordering::Relaxed),
+            reuse_detected: self.reuse_detected.load(Ordering::Relaxed),
             revocations: self.revocations.load(Ordering::Relaxed),
             admin_actions: self.admin_actions.load(Ordering::Relaxed),
         }
@@ -450,6 +458,7 @@ impl Service {
     ) -> Result<Issued, ServiceError> {
         let scopes = grant.scopes.clone();
         let (access_token, _) = self.tokens.sign(grant, now, exp)?;
+        self.counters.issued.fetch_add(1, Ordering::Relaxed);
         Ok(Issued {
             access_token,
             refresh_token: None,
@@ -473,12 +482,13 @@ impl Service {
             origin,
             detail,
         };
-        if let Err(e) = self.store.append_audit(&record) {
+        let seq = self.store.next_audit_seq();
+        if let Err(e) = self.store.append_audit(seq, &record) {
             tracing::warn!(error = %e, event, "could not write audit entry");
         }
         self.counters.count(event);
         // No subscriber is not an error.
-        let _ = self.events.send(audit_entry(record));
+        let _ = self.events.send(audit_entry(seq, record));
     }
 
     /// Live activity: every audit entry as it is written.
@@ -496,8 +506,9 @@ impl Service {
 }
 
 /// The console's view of an audit record.
-fn audit_entry(record: AuditRecord) -> AuditEntry {
+fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
     AuditEntry {
+        seq,
         at: crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(record.at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
         event: record.event,
         subject: record.subject,

@@ -8,7 +8,7 @@ use crate::clock::rfc3339;
 use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::opaque::Secret;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{AdminUser, AuditEntry, SessionView, StatusView};
+use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
 use tessera_common::api::KeyView;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,13 +42,6 @@ pub struct NewUser {
     pub display_name: Option<String>,
     /// Initial password.
     pub password: Secret,
-}
-
-fn admin_user(user: &UserRecord) -> AdminUser {
-    AdminUser {
-        user: user_view(user),
-        disabled: user.disabled,
-    }
 }
 
 fn time_of(unix: i64) -> String {
@@ -97,20 +90,37 @@ impl Service {
         }
     }
 
+    /// The console's view of a stored user.
+    fn admin_user(&self, user: &UserRecord) -> Result<AdminUser, ServiceError> {
+        Ok(AdminUser {
+            user: user_view(user),
+            disabled: user.disabled,
+            last_login_at: self.store.last_login(user.id)?.map(time_of),
+        })
+    }
+
+    /// Counters and gauges: no store scan, so a console may poll it every second.
+    pub fn activity(&self) -> Activity {
+        Activity {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            sessions: self.live.count(self.now().unix_timestamp()) as u64,
+            hash_queue: self.passwords.queue_depth() as u64,
+            counters: self.counters.snapshot(),
+        }
+    }
+
     /// Daemon status.
     pub fn status(&self) -> Result<StatusView, ServiceError> {
-        let now = self.now().unix_timestamp();
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            uptime_seconds: self.started.elapsed().as_secs(),
+            activity: self.activity(),
             users: self.store.user_count() as u64,
-            sessions: self.live.count(now) as u64,
             api_tokens: self.store.api_token_count() as u64,
             clients: self.store.client_count() as u64,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),
             key_ids: self.tokens.published().into_iter().map(|k| k.kid).collect(),
-            counters: self.counters.snapshot(),
+            roles: self.config.roles.keys().cloned().collect(),
         })
     }
 
@@ -130,12 +140,12 @@ impl Service {
             })
             .collect();
         users.sort_by_key(|u| u.username.to_lowercase());
-        Ok(users.iter().map(admin_user).collect())
+        users.iter().map(|u| self.admin_user(u)).collect()
     }
 
     /// One user, by username or email.
     pub fn show_user(&self, name: &str) -> Result<AdminUser, ServiceError> {
-        Ok(admin_user(&self.find_user(name)?))
+        self.admin_user(&self.find_user(name)?)
     }
 
     /// Creates a user; works while registration is closed.
@@ -156,7 +166,7 @@ impl Service {
             Some(user.username.clone()),
         );
         self.store.commit().await?;
-        Ok(admin_user(&user))
+        self.admin_user(&user)
     }
 
     /// Changes a user's role and revokes their sessions, so that no token carries the
@@ -177,7 +187,7 @@ impl Service {
         );
         self.store.commit().await?;
         self.live.remove_user(user.id);
-        Ok(admin_user(&user))
+        self.admin_user(&user)
     }
 
     /// Disables (revoking every session for good) or enables a user.
@@ -202,7 +212,7 @@ impl Service {
         if disabled {
             self.live.remove_user(user.id);
         }
-        Ok(admin_user(&user))
+        self.admin_user(&user)
     }
 
     /// Deletes a user and their sessions.
@@ -367,6 +377,9 @@ impl Service {
     /// The newest `limit` audit entries, oldest first.
     pub fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
         let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT))?;
-        Ok(records.into_iter().map(audit_entry).collect())
+        Ok(records
+            .into_iter()
+            .map(|(seq, record)| audit_entry(seq, record))
+            .collect())
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Trees: `meta` (schema version), `users` (id → [`UserRecord`]), `users_by_name` and
 //! `users_by_email` (lower-cased → id), `settings` (name → value set by an operator),
-//! `sessions` (id → [`SessionRecord`]),
+//! `sessions` (id → [`SessionRecord`]), `last_login` (user id → Unix seconds of the
+//! newest session opened, big-endian i64),
 //! `user_sessions` (user id ‖ session id, an index), `refresh` (SHA-256 of the secret →
 //! [`RefreshRecord`]), `keys` (kid → [`KeyRecord`]), `clients` (id → [`ClientRecord`]), `audit` (sequence → [`AuditRecord`],
 //! the newest [`AUDIT_CAPACITY`] kept).
@@ -123,6 +124,7 @@ pub struct Store {
     users_by_email: sled::Tree,
     sessions: sled::Tree,
     user_sessions: sled::Tree,
+    last_login: sled::Tree,
     refresh: sled::Tree,
     keys: sled::Tree,
     settings: sled::Tree,
@@ -221,6 +223,7 @@ impl Store {
             users_by_email: db.open_tree("users_by_email")?,
             sessions: db.open_tree("sessions")?,
             user_sessions: db.open_tree("user_sessions")?,
+            last_login: db.open_tree("last_login")?,
             refresh: db.open_tree("refresh")?,
             keys: db.open_tree("keys")?,
             settings: db.open_tree("settings")?,
@@ -368,10 +371,12 @@ impl Store {
             &self.api_tokens,
             &self.api_token_ids,
             &self.user_api_tokens,
+            &self.last_login,
         )
             .transaction(
-                |(users, by_name, by_email, all_sessions, index, api_tokens, api_ids, user_tokens)| {
+                |(users, by_name, by_email, all_sessions, index, api_tokens, api_ids, user_tokens, last_login)| {
                     users.remove(user.id.as_bytes())?;
+                    last_login.remove(user.id.as_bytes())?;
                     by_name.remove(name_key.as_bytes())?;
                     by_email.remove(email_key.as_bytes())?;
                     for key in &sessions {
@@ -586,13 +591,31 @@ impl Store {
         let value = encode(session)?;
         let refresh = encode(first)?;
         let index_key = user_session_key(session.user_id, session.id);
-        (&self.sessions, &self.user_sessions, &self.refresh).transaction(|(sessions, index, tokens)| {
-            sessions.insert(session.id.as_bytes(), value.as_slice())?;
-            index.insert(&index_key, &[])?;
-            tokens.insert(digest, refresh.as_slice())?;
-            Ok(())
-        })?;
+        (&self.sessions, &self.user_sessions, &self.refresh, &self.last_login).transaction(
+            |(sessions, index, tokens, last_login)| {
+                sessions.insert(session.id.as_bytes(), value.as_slice())?;
+                index.insert(&index_key, &[])?;
+                tokens.insert(digest, refresh.as_slice())?;
+                last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
+                Ok(())
+            },
+        )?;
         Ok(())
+    }
+
+    /// When `user_id` last opened a session (login, registration, password grant).
+    pub fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
+        self.last_login
+            .get(user_id.as_bytes())?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_ref())
+                    .map(i64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: "last_login",
+                        detail: "not an i64".into(),
+                    })
+            })
+            .transpose()
     }
 
     /// The session with `id`.
@@ -748,9 +771,14 @@ impl Store {
 
     // ----- audit trail -----
 
-    /// Appends to the audit trail, dropping the oldest entry past [`AUDIT_CAPACITY`].
-    pub fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let seq = self.audit_next.fetch_add(1, Ordering::SeqCst);
+    /// The sequence number the next audit entry gets.
+    pub fn next_audit_seq(&self) -> u64 {
+        self.audit_next.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Stores audit entry `seq` (from [`Store::next_audit_seq`]), dropping the oldest
+    /// entry past [`AUDIT_CAPACITY`].
+    pub fn append_audit(&self, seq: u64, record: &AuditRecord) -> Result<(), StoreError> {
         self.audit.insert(seq.to_be_bytes(), encode(record)?)?;
         if let Some(old) = seq.checked_sub(AUDIT_CAPACITY) {
             self.audit.remove(old.to_be_bytes())?;
@@ -758,15 +786,24 @@ impl Store {
         Ok(())
     }
 
-    /// The newest `limit` audit entries, oldest first.
-    pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut out: Vec<AuditRecord> = self
+    /// The newest `limit` audit entries with their sequence numbers, oldest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let mut out: Vec<(u64, AuditRecord)> = self
             .audit
             .iter()
             .rev()
             .take(limit)
-            .map(|e| e.map_err(StoreError::from).and_then(|(_, v)| decode("audit", &v)))
-            .collect::<Result<_, _>>()?;
+            .map(|e| {
+                let (k, v) = e?;
+                let seq = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: "audit",
+                        detail: "key is not a sequence number".into(),
+                    })?;
+                Ok((seq, decode("audit", &v)?))
+            })
+            .collect::<Result<_, StoreError>>()?;
         out.reverse();
         Ok(out)
     }

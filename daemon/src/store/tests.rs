@@ -130,13 +130,16 @@ fn audit_trail_is_bounded() {
             origin: None,
             detail: None,
         };
-        store.append_audit(&record).unwrap();
+        store.append_audit(store.next_audit_seq(), &record).unwrap();
     }
     assert_eq!(store.audit.len() as u64, AUDIT_CAPACITY);
     let tail = store.audit_tail(2).unwrap();
     assert_eq!(
-        tail.iter().map(|r| r.at).collect::<Vec<_>>(),
-        [AUDIT_CAPACITY as i64 + 3, AUDIT_CAPACITY as i64 + 4]
+        tail.iter().map(|(seq, r)| (*seq, r.at)).collect::<Vec<_>>(),
+        [
+            (AUDIT_CAPACITY + 3, AUDIT_CAPACITY as i64 + 3),
+            (AUDIT_CAPACITY + 4, AUDIT_CAPACITY as i64 + 4)
+        ]
     );
 }
 
@@ -164,7 +167,7 @@ async fn concurrent_commits_share_syncs() {
                     origin: None,
                     detail: None,
                 };
-                store.append_audit(&record).unwrap();
+                store.append_audit(store.next_audit_seq(), &record).unwrap();
                 store.commit().await.unwrap();
             })
         })

@@ -1,0 +1,1037 @@
+//! The console's state and its pure update step: [`App::update`] takes one
+//! [`Event`] (a key, a tick, a frame from the daemon, a connection change) and
+//! returns the [`Effect`]s to carry out (requests to send, quitting). It does no I/O,
+//! so every behaviour is testable without a terminal or a daemon.
+
+use crate::form::{Form, FormKind, Submit};
+use crate::history::History;
+use crate::keymap::{Action, Screen, When, lookup};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{HashMap, VecDeque};
+use tessera_common::admin::{
+    AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Reply, Request, SessionView, StatusView,
+};
+use tessera_common::api::KeyView;
+
+/// Audit entries kept on screen.
+pub const AUDIT_KEPT: usize = 1000;
+/// Audit entries fetched on (re)connection.
+const AUDIT_TAIL: usize = 500;
+/// Rows a PageUp/PageDown moves.
+const PAGE: usize = 10;
+/// Ticks (seconds) a message stays in the bar.
+const MESSAGE_TICKS: u8 = 8;
+/// Ticks between full status reads (the Activity poll runs every tick).
+const STATUS_EVERY: u64 = 30;
+/// Ticks between reloads of lists that daemon activity made stale.
+const REFRESH_EVERY: u64 = 3;
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A key press.
+    Key(KeyEvent),
+    /// The terminal changed size (the next draw adapts).
+    Resize,
+    /// A second went by.
+    Tick,
+    /// Connected and greeted.
+    Connected {
+        /// The daemon's version.
+        daemon: String,
+    },
+    /// A (re)connection attempt failed.
+    ConnectFailed(String),
+    /// The connection ended.
+    Disconnected(String),
+    /// The daemon answered request `id`.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// Its outcome.
+        outcome: Outcome,
+    },
+    /// The daemon pushed an audit entry.
+    Pushed(AuditEntry),
+    /// A signal asked the console to stop.
+    Quit,
+}
+
+/// Something the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a request.
+    Send {
+        /// Its id; the answer comes back as [`Event::Response`] with it.
+        id: u64,
+        /// The request.
+        call: Request,
+    },
+    /// Restore the terminal and exit.
+    Quit,
+}
+
+/// The link to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    /// First attempt under way.
+    Connecting,
+    /// Connected.
+    Up {
+        /// The daemon's version.
+        daemon: String,
+    },
+    /// Lost or never made; retrying every second.
+    Down {
+        /// Why the last attempt failed.
+        reason: String,
+    },
+}
+
+/// What the keys go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Moving around the screens.
+    Browsing,
+    /// Typing the current list's search or filter.
+    Searching,
+    /// The key overlay, scrolled down this many lines.
+    Help(u16),
+    /// A destructive action waiting for Enter/y or Esc/n.
+    Confirm(Confirm),
+    /// A form.
+    Form(Form),
+    /// A new client's secret, shown this once.
+    Secret(ClientCreated),
+}
+
+/// A confirmation dialog: what will happen, and the request that does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// Dialog title.
+    pub title: String,
+    /// Names the target and says what will happen.
+    pub body: String,
+    call: Request,
+    done: String,
+}
+
+impl Confirm {
+    /// A dialog that sends `call` when confirmed and then says `done`.
+    pub fn new(title: impl Into<String>, body: impl Into<String>, call: Request, done: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            body: body.into(),
+            call,
+            done: done.into(),
+        }
+    }
+}
+
+/// A line in the message bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+    /// Shown as an error.
+    pub error: bool,
+    ticks_left: u8,
+}
+
+/// Selection and search of one list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListView {
+    /// Selected row among the visible (filtered) ones.
+    pub selected: usize,
+    /// Case-insensitive substring; empty shows everything.
+    pub filter: String,
+}
+
+impl ListView {
+    /// The selected row, clamped to `len` rows.
+    pub fn at(&self, len: usize) -> Option<usize> {
+        (len > 0).then(|| self.selected.min(len - 1))
+    }
+
+    fn step(&mut self, len: usize, delta: isize) {
+        let last = len.saturating_sub(1) as isize;
+        let from = self.selected.min(len.saturating_sub(1)) as isize;
+        self.selected = (from + delta).clamp(0, last.max(0)) as usize;
+    }
+}
+
+/// The selected user's sessions and API tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// Whose (user id).
+    pub user_id: String,
+    /// Their live sessions.
+    pub sessions: Vec<SessionView>,
+    /// Their API tokens.
+    pub tokens: Vec<AdminApiToken>,
+}
+
+/// What an answer is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    Subscribe,
+    Activity,
+    Status,
+    Users,
+    Sessions,
+    Tokens,
+    Clients,
+    Keys,
+    AuditTail,
+    DetailSessions(String),
+    DetailTokens(String),
+    /// A change: say `done` and reload.
+    Change(String),
+    /// A form's request: close the form on success, show the error in it otherwise.
+    Submit(String),
+}
+
+/// A row of the Settings screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// Guest tokens on or off.
+    Guest,
+    /// Self-service registration open or closed.
+    Registration,
+    /// Signing-key rotation.
+    Keys,
+}
+
+impl Setting {
+    /// Rows of the Settings screen, in order.
+    pub const ALL: [Setting; 3] = [Setting::Guest, Setting::Registration, Setting::Keys];
+}
+
+/// Everything the console knows.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The admin socket, as shown to the operator.
+    pub socket: String,
+    /// The current tab.
+    pub screen: Screen,
+    /// What the keys go to.
+    pub mode: Mode,
+    /// The link to the daemon.
+    pub conn: Conn,
+    /// The message bar.
+    pub message: Option<Message>,
+    /// The last full status.
+    pub status: Option<StatusView>,
+    /// Activity samples for the charts.
+    pub history: History,
+    /// Every user.
+    pub users: Vec<AdminUser>,
+    /// Users list selection and search.
+    pub users_view: ListView,
+    /// The details pane, when open.
+    pub detail: Option<Detail>,
+    /// Live sessions of every user.
+    pub sessions: Vec<SessionView>,
+    /// API tokens of every user.
+    pub tokens: Vec<AdminApiToken>,
+    /// Sessions & tokens selection (sessions first, then tokens) and search.
+    pub sessions_view: ListView,
+    /// OAuth clients.
+    pub clients: Vec<ClientView>,
+    /// Clients selection and search.
+    pub clients_view: ListView,
+    /// The newest audit entries, oldest first.
+    pub audit: VecDeque<AuditEntry>,
+    /// Audit selection and filter.
+    pub audit_view: ListView,
+    /// The audit list sticks to the newest entry.
+    pub follow: bool,
+    /// Published signing keys, active first.
+    pub keys: Vec<KeyView>,
+    /// Settings selection.
+    pub settings_view: ListView,
+    pending: HashMap<u64, Purpose>,
+    next_id: u64,
+    ticks: u64,
+    stale: bool,
+    refreshed_at: u64,
+}
+
+fn contains(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(needle)
+}
+
+fn matches_any(fields: &[&str], filter: &str) -> bool {
+    let needle = filter.to_lowercase();
+    needle.is_empty() || fields.iter().any(|f| contains(f, &needle))
+}
+
+impl App {
+    /// A console for `socket`, not yet connected.
+    pub fn new(socket: impl Into<String>) -> Self {
+        Self {
+            socket: socket.into(),
+            screen: Screen::Overview,
+            mode: Mode::Browsing,
+            conn: Conn::Connecting,
+            message: None,
+            status: None,
+            history: History::default(),
+            users: Vec::new(),
+            users_view: ListView::default(),
+            detail: None,
+            sessions: Vec::new(),
+            tokens: Vec::new(),
+            sessions_view: ListView::default(),
+            clients: Vec::new(),
+            clients_view: ListView::default(),
+            audit: VecDeque::new(),
+            audit_view: ListView::default(),
+            follow: true,
+            keys: Vec::new(),
+            settings_view: ListView::default(),
+            pending: HashMap::new(),
+            next_id: 1,
+            ticks: 0,
+            stale: false,
+            refreshed_at: 0,
+        }
+    }
+
+    // ----- what the screens show -----
+
+    /// Users matching the search.
+    pub fn visible_users(&self) -> Vec<&AdminUser> {
+        let f = &self.users_view.filter;
+        self.users
+            .iter()
+            .filter(|u| {
+                matches_any(
+                    &[&u.user.username, &u.user.email, &u.user.display_name, &u.user.role],
+                    f,
+                )
+            })
+            .collect()
+    }
+
+    /// The selected user.
+    pub fn selected_user(&self) -> Option<&AdminUser> {
+        let users = self.visible_users();
+        self.users_view.at(users.len()).map(|i| users[i])
+    }
+
+    /// Sessions and API tokens matching the search.
+    pub fn visible_sessions(&self) -> (Vec<&SessionView>, Vec<&AdminApiToken>) {
+        let f = &self.sessions_view.filter;
+        let sessions = self
+            .sessions
+            .iter()
+            .filter(|s| matches_any(&[&s.id, &s.username, &s.scopes.join(" ")], f))
+            .collect();
+        let tokens = self
+            .tokens
+            .iter()
+            .filter(|t| matches_any(&[&t.token.id, &t.username, &t.token.name, &t.token.scopes.join(" ")], f))
+            .collect();
+        (sessions, tokens)
+    }
+
+    /// Clients matching the search.
+    pub fn visible_clients(&self) -> Vec<&ClientView> {
+        let f = &self.clients_view.filter;
+        self.clients
+            .iter()
+            .filter(|c| matches_any(&[&c.client_id, &c.scopes.join(" ")], f))
+            .collect()
+    }
+
+    /// Audit entries matching the filter, oldest first.
+    pub fn visible_audit(&self) -> Vec<&AuditEntry> {
+        let f = &self.audit_view.filter;
+        self.audit
+            .iter()
+            .filter(|e| {
+                matches_any(
+                    &[
+                        &e.event,
+                        e.subject.as_deref().unwrap_or(""),
+                        e.origin.as_deref().unwrap_or(""),
+                        e.detail.as_deref().unwrap_or(""),
+                        &e.at,
+                    ],
+                    f,
+                )
+            })
+            .collect()
+    }
+
+    /// The selected audit row: the newest while following.
+    pub fn audit_selected(&self) -> Option<usize> {
+        let len = self.visible_audit().len();
+        if self.follow {
+            len.checked_sub(1)
+        } else {
+            self.audit_view.at(len)
+        }
+    }
+
+    /// Rows of the current screen's list.
+    fn list_len(&self) -> usize {
+        match self.screen {
+            Screen::Overview => 0,
+            Screen::Users => self.visible_users().len(),
+            Screen::Sessions => {
+                let (s, t) = self.visible_sessions();
+                s.len() + t.len()
+            }
+            Screen::Clients => self.visible_clients().len(),
+            Screen::Audit => self.visible_audit().len(),
+            Screen::Settings => Setting::ALL.len(),
+        }
+    }
+
+    fn view_mut(&mut self) -> Option<&mut ListView> {
+        match self.screen {
+            Screen::Overview => None,
+            Screen::Users => Some(&mut self.users_view),
+            Screen::Sessions => Some(&mut self.sessions_view),
+            Screen::Clients => Some(&mut self.clients_view),
+            Screen::Audit => Some(&mut self.audit_view),
+            Screen::Settings => Some(&mut self.settings_view),
+        }
+    }
+
+    /// The search being typed or kept on the current screen.
+    pub fn filter(&self) -> &str {
+        match self.screen {
+            Screen::Users => &self.users_view.filter,
+            Screen::Sessions => &self.sessions_view.filter,
+            Screen::Clients => &self.clients_view.filter,
+            Screen::Audit => &self.audit_view.filter,
+            Screen::Overview | Screen::Settings => "",
+        }
+    }
+
+    /// Roles the daemon knows (empty before the first status).
+    pub fn roles(&self) -> &[String] {
+        self.status.as_ref().map_or(&[], |s| s.roles.as_slice())
+    }
+
+    /// Where the keys go now, for the key table.
+    pub fn when(&self) -> When {
+        match self.mode {
+            Mode::Browsing => When::Browsing(&[]),
+            Mode::Searching => When::Searching,
+            Mode::Help(_) | Mode::Secret(_) => When::Notice,
+            Mode::Confirm(_) => When::Confirming,
+            Mode::Form(_) => When::Form,
+        }
+    }
+
+    // ----- the update step -----
+
+    /// Applies `event`; returns what the runtime must do.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Resize => Vec::new(),
+            Event::Tick => self.on_tick(),
+            Event::Connected { daemon } => {
+                if matches!(self.conn, Conn::Down { .. }) {
+                    self.say("reconnected", false);
+                }
+                self.conn = Conn::Up { daemon };
+                self.history.rebase();
+                let mut effects = vec![
+                    self.send(Request::Subscribe, Purpose::Subscribe),
+                    self.send(
+                        Request::Audit {
+                            limit: Some(AUDIT_TAIL),
+                        },
+                        Purpose::AuditTail,
+                    ),
+                    self.send(Request::Activity, Purpose::Activity),
+                ];
+                effects.extend(self.reload());
+                effects
+            }
+            Event::ConnectFailed(reason) => {
+                self.conn = Conn::Down { reason };
+                Vec::new()
+            }
+            Event::Disconnected(reason) => {
+                self.conn = Conn::Down { reason };
+                self.pending.clear();
+                self.history.rebase();
+                if let Mode::Form(form) = &mut self.mode {
+                    form.waiting = false;
+                    form.error = Some("the connection to the daemon was lost".into());
+                }
+                self.say("lost the daemon; reconnecting", true);
+                Vec::new()
+            }
+            Event::Response { id, outcome } => self.on_response(id, outcome),
+            Event::Pushed(entry) => {
+                self.push_audit(entry);
+                self.stale = true;
+                Vec::new()
+            }
+            Event::Quit => vec![Effect::Quit],
+        }
+    }
+
+    fn send(&mut self, call: Request, purpose: Purpose) -> Effect {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, purpose);
+        Effect::Send { id, call }
+    }
+
+    fn is_pending(&self, purpose: &Purpose) -> bool {
+        self.pending.values().any(|p| p == purpose)
+    }
+
+    fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.message = Some(Message {
+            text: text.into(),
+            error,
+            ticks_left: MESSAGE_TICKS,
+        });
+    }
+
+    /// Fetches every list and the status again.
+    fn reload(&mut self) -> Vec<Effect> {
+        let mut effects = vec![
+            self.send(Request::Status, Purpose::Status),
+            self.send(Request::UserList { search: None }, Purpose::Users),
+            self.send(Request::SessionList { name: None }, Purpose::Sessions),
+            self.send(Request::TokenList { name: None }, Purpose::Tokens),
+            self.send(Request::ClientList, Purpose::Clients),
+            self.send(Request::KeyList, Purpose::Keys),
+        ];
+        effects.extend(self.load_detail());
+        self.stale = false;
+        self.refreshed_at = self.ticks;
+        effects
+    }
+
+    /// Fetches what the current screen shows (after daemon activity made it stale).
+    fn refresh_screen(&mut self) -> Vec<Effect> {
+        self.stale = false;
+        self.refreshed_at = self.ticks;
+        match self.screen {
+            Screen::Overview | Screen::Audit => Vec::new(),
+            Screen::Users => {
+                let mut effects = vec![self.send(Request::UserList { search: None }, Purpose::Users)];
+                effects.extend(self.load_detail());
+                effects
+            }
+            Screen::Sessions => vec![
+                self.send(Request::SessionList { name: None }, Purpose::Sessions),
+                self.send(Request::TokenList { name: None }, Purpose::Tokens),
+            ],
+            Screen::Clients => vec![self.send(Request::ClientList, Purpose::Clients)],
+            Screen::Settings => vec![
+                self.send(Request::Status, Purpose::Status),
+                self.send(Request::KeyList, Purpose::Keys),
+            ],
+        }
+    }
+
+    /// Fetches the open details pane's sessions and tokens for the selected user.
+    fn load_detail(&mut self) -> Vec<Effect> {
+        if self.detail.is_none() {
+            return Vec::new();
+        }
+        let Some(user) = self.selected_user() else {
+            self.detail = None;
+            return Vec::new();
+        };
+        let (id, name) = (user.user.id.clone(), user.user.username.clone());
+        if self.detail.as_ref().is_some_and(|d| d.user_id != id) {
+            self.detail = Some(Detail {
+                user_id: id.clone(),
+                ..Detail::default()
+            });
+        }
+        vec![
+            self.send(
+                Request::SessionList {
+                    name: Some(name.clone()),
+                },
+                Purpose::DetailSessions(id.clone()),
+            ),
+            self.send(Request::TokenList { name: Some(name) }, Purpose::DetailTokens(id)),
+        ]
+    }
+
+    fn on_tick(&mut self) -> Vec<Effect> {
+        self.ticks += 1;
+        if let Some(m) = &mut self.message {
+            m.ticks_left = m.ticks_left.saturating_sub(1);
+            if m.ticks_left == 0 {
+                self.message = None;
+            }
+        }
+        if !matches!(self.conn, Conn::Up { .. }) {
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        if !self.is_pending(&Purpose::Activity) {
+            effects.push(self.send(Request::Activity, Purpose::Activity));
+        }
+        if self.ticks.is_multiple_of(STATUS_EVERY) && !self.is_pending(&Purpose::Status) {
+            effects.push(self.send(Request::Status, Purpose::Status));
+        }
+        if self.stale && self.ticks.saturating_sub(self.refreshed_at) >= REFRESH_EVERY {
+            effects.extend(self.refresh_screen());
+        }
+        effects
+    }
+
+    fn push_audit(&mut self, entry: AuditEntry) {
+        let newest = self.audit.back().map_or(0, |e| e.seq);
+        if entry.seq != 0 && entry.seq <= newest {
+            return;
+        }
+        self.audit.push_back(entry);
+        while self.audit.len() > AUDIT_KEPT {
+            self.audit.pop_front();
+        }
+    }
+
+    fn on_response(&mut self, id: u64, outcome: Outcome) -> Vec<Effect> {
+        let Some(purpose) = self.pending.remove(&id) else {
+            return Vec::new();
+        };
+        let reply = match outcome {
+            Outcome::Ok(reply) => reply,
+            Outcome::Error(error) => {
+                match (&mut self.mode, purpose) {
+                    (Mode::Form(form), Purpose::Submit(_)) => {
+                        form.waiting = false;
+                        form.error = Some(error.message);
+                    }
+                    _ => self.say(error.message, true),
+                }
+                return Vec::new();
+            }
+        };
+        match (purpose, reply) {
+            (Purpose::Activity, Reply::Activity(a)) => {
+                self.history.push(a);
+                if let Some(s) = &mut self.status {
+                    s.activity = a;
+                }
+            }
+            (Purpose::Status, Reply::Status(s)) => self.status = Some(s),
+            (Purpose::Users, Reply::Users(list)) => {
+                self.users = list;
+                if self.detail.is_some() {
+                    return self.load_detail();
+                }
+            }
+            (Purpose::Sessions, Reply::Sessions(list)) => self.sessions = list,
+            (Purpose::Tokens, Reply::ApiTokens(list)) => self.tokens = list,
+            (Purpose::Clients, Reply::Clients(list)) => self.clients = list,
+            (Purpose::Keys, Reply::Keys(list)) => self.keys = list,
+            (Purpose::AuditTail, Reply::Audit(tail)) => {
+                let newest = tail.last().map_or(0, |e| e.seq);
+                let later: Vec<AuditEntry> = self.audit.drain(..).filter(|e| e.seq > newest).collect();
+                self.audit = tail.into_iter().chain(later).collect();
+                while self.audit.len() > AUDIT_KEPT {
+                    self.audit.pop_front();
+                }
+            }
+            (Purpose::DetailSessions(user), Reply::Sessions(list)) => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.user_id == user) {
+                    d.sessions = list;
+                }
+            }
+            (Purpose::DetailTokens(user), Reply::ApiTokens(list)) => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.user_id == user) {
+                    d.tokens = list;
+                }
+            }
+            (Purpose::Change(done) | Purpose::Submit(done), reply) => {
+                if matches!(self.mode, Mode::Form(_)) {
+                    self.mode = Mode::Browsing;
+                }
+                match reply {
+                    Reply::ClientCreated(created) => {
+                        self.mode = Mode::Secret(created);
+                        self.say(done, false);
+                    }
+                    Reply::Count(n) => self.say(format!("{done}: {n} session(s) revoked"), false),
+                    _ => self.say(done, false),
+                }
+                return self.reload();
+            }
+            (Purpose::Subscribe, _) => {}
+            (_, other) => self.say(format!("unexpected answer from the daemon: {other:?}"), true),
+        }
+        Vec::new()
+    }
+
+    // ----- keys -----
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let action = lookup(&key, self.when(), self.screen);
+        if action == Some(Action::Quit) {
+            return vec![Effect::Quit];
+        }
+        match self.mode.clone() {
+            Mode::Browsing => action.map(|a| self.browse(a, &key)).unwrap_or_default(),
+            Mode::Searching => {
+                match action {
+                    Some(Action::Confirm) => self.mode = Mode::Browsing,
+                    Some(Action::Cancel) => {
+                        self.mode = Mode::Browsing;
+                        self.set_filter(String::new());
+                    }
+                    _ => {
+                        let mut filter = self.filter().to_owned();
+                        if edit(&mut filter, &key) {
+                            self.set_filter(filter);
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Mode::Help(scroll) => {
+                self.mode = match action {
+                    Some(Action::Cancel) => Mode::Browsing,
+                    Some(Action::Up) => Mode::Help(scroll.saturating_sub(1)),
+                    Some(Action::Down) => Mode::Help(scroll.saturating_add(1)),
+                    _ => Mode::Help(scroll),
+                };
+                Vec::new()
+            }
+            Mode::Secret(_) => {
+                if action == Some(Action::Cancel) {
+                    self.mode = Mode::Browsing;
+                }
+                Vec::new()
+            }
+            Mode::Confirm(confirm) => match action {
+                Some(Action::Confirm) => {
+                    self.mode = Mode::Browsing;
+                    vec![self.send(confirm.call, Purpose::Change(confirm.done))]
+                }
+                Some(Action::Cancel) => {
+                    self.mode = Mode::Browsing;
+                    self.say("cancelled", false);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Mode::Form(mut form) => {
+                if form.waiting {
+                    return Vec::new();
+                }
+                let effects = match action {
+                    Some(Action::Cancel) => {
+                        self.mode = Mode::Browsing;
+                        return Vec::new();
+                    }
+                    Some(Action::NextField) => {
+                        form.focus = (form.focus + 1) % form.fields.len();
+                        Vec::new()
+                    }
+                    Some(Action::PrevField) => {
+                        form.focus = (form.focus + form.fields.len() - 1) % form.fields.len();
+                        Vec::new()
+                    }
+                    Some(Action::Confirm) => match form.submit(self.roles()) {
+                        Err(problem) => {
+                            form.error = Some(problem);
+                            Vec::new()
+                        }
+                        Ok(Submit::Send { call, done }) => {
+                            form.error = None;
+                            form.waiting = true;
+                            self.mode = Mode::Form(form);
+                            return vec![self.send(call, Purpose::Submit(done))];
+                        }
+                        Ok(Submit::Confirm(confirm)) => {
+                            self.mode = Mode::Confirm(confirm);
+                            return Vec::new();
+                        }
+                    },
+                    _ => {
+                        if let Some(field) = form.fields.get_mut(form.focus) {
+                            edit(&mut field.value, &key);
+                        }
+                        Vec::new()
+                    }
+                };
+                self.mode = Mode::Form(form);
+                effects
+            }
+        }
+    }
+
+    fn set_filter(&mut self, filter: String) {
+        if let Some(view) = self.view_mut() {
+            view.filter = filter;
+            view.selected = 0;
+        }
+        if self.screen == Screen::Users && self.detail.is_some() {
+            self.detail = None;
+        }
+    }
+
+    fn go(&mut self, screen: Screen) -> Vec<Effect> {
+        self.screen = screen;
+        if self.stale { self.refresh_screen() } else { Vec::new() }
+    }
+
+    fn move_selection(&mut self, delta: isize, to_end: Option<bool>) -> Vec<Effect> {
+        let len = self.list_len();
+        if self.screen == Screen::Audit {
+            if self.follow {
+                self.audit_view.selected = len.saturating_sub(1);
+            }
+            self.follow = to_end == Some(true);
+        }
+        if let Some(view) = self.view_mut() {
+            match to_end {
+                Some(true) => view.selected = len.saturating_sub(1),
+                Some(false) => view.selected = 0,
+                None => view.step(len, delta),
+            }
+        }
+        if self.screen == Screen::Users {
+            self.load_detail()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn browse(&mut self, action: Action, key: &KeyEvent) -> Vec<Effect> {
+        match action {
+            Action::Help => self.mode = Mode::Help(0),
+            Action::NextScreen => return self.go(self.screen.cycle(1)),
+            Action::PrevScreen => return self.go(self.screen.cycle(-1)),
+            Action::GoTo => {
+                if let KeyCode::Char(c) = key.code
+                    && let Some(screen) = c
+                        .to_digit(10)
+                        .and_then(|d| Screen::ALL.get((d as usize).wrapping_sub(1)))
+                {
+                    return self.go(*screen);
+                }
+            }
+            Action::Up => return self.move_selection(-1, None),
+            Action::Down => return self.move_selection(1, None),
+            Action::PageUp => return self.move_selection(-(PAGE as isize), None),
+            Action::PageDown => return self.move_selection(PAGE as isize, None),
+            Action::Home => return self.move_selection(0, Some(false)),
+            Action::End => return self.move_selection(0, Some(true)),
+            Action::Reload => return self.reload(),
+            Action::Search => self.mode = Mode::Searching,
+            Action::Clear => {
+                if !self.filter().is_empty() {
+                    self.set_filter(String::new());
+                } else if self.screen == Screen::Users {
+                    self.detail = None;
+                }
+            }
+            Action::Open => return self.open(),
+            Action::Follow => {
+                self.follow = !self.follow;
+                if !self.follow {
+                    self.audit_view.selected = self.visible_audit().len().saturating_sub(1);
+                }
+            }
+            other => return self.act(other),
+        }
+        Vec::new()
+    }
+
+    fn open(&mut self) -> Vec<Effect> {
+        match self.screen {
+            Screen::Users => {
+                if self.detail.is_some() {
+                    self.detail = None;
+                    return Vec::new();
+                }
+                if let Some(user) = self.selected_user() {
+                    self.detail = Some(Detail {
+                        user_id: user.user.id.clone(),
+                        ..Detail::default()
+                    });
+                    return self.load_detail();
+                }
+                Vec::new()
+            }
+            Screen::Settings => match self.settings_view.at(Setting::ALL.len()).map(|i| Setting::ALL[i]) {
+                Some(Setting::Guest) => self.act(Action::ToggleGuest),
+                Some(Setting::Registration) => self.act(Action::ToggleRegistration),
+                Some(Setting::Keys) => self.act(Action::RotateKey),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// The actions that change something on the daemon.
+    fn act(&mut self, action: Action) -> Vec<Effect> {
+        let user = self
+            .selected_user()
+            .map(|u| (u.user.username.clone(), u.user.email.clone(), u.user.role.clone()));
+        let needs_user = matches!(
+            action,
+            Action::SetRole
+                | Action::Disable
+                | Action::Enable
+                | Action::SetPassword
+                | Action::RevokeAll
+                | Action::DeleteUser
+        );
+        if needs_user && user.is_none() {
+            self.say("no user selected", true);
+            return Vec::new();
+        }
+        let (name, email, role) = user.unwrap_or_default();
+        match action {
+            Action::AddUser => self.mode = Mode::Form(Form::new(FormKind::AddUser)),
+            Action::SetRole => self.mode = Mode::Form(Form::new(FormKind::SetRole { user: name, role })),
+            Action::SetPassword => self.mode = Mode::Form(Form::new(FormKind::SetPassword { user: name })),
+            Action::AddClient => self.mode = Mode::Form(Form::new(FormKind::AddClient)),
+            Action::Enable => {
+                return vec![self.send(
+                    Request::UserEnable { name: name.clone() },
+                    Purpose::Change(format!("{name} enabled")),
+                )];
+            }
+            Action::Disable => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Disable user",
+                    format!(
+                        "Disable {name} ({email})? Their sessions are revoked for good and they cannot log in until enabled again."
+                    ),
+                    Request::UserDisable { name: name.clone() },
+                    format!("{name} disabled"),
+                ))
+            }
+            Action::DeleteUser => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Delete user",
+                    format!(
+                        "Delete {name} ({email})? The account, its sessions and its API tokens are removed for good."
+                    ),
+                    Request::UserDelete { name: name.clone() },
+                    format!("{name} deleted"),
+                ))
+            }
+            Action::RevokeAll => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Revoke all sessions",
+                    format!(
+                        "Revoke every session of {name}? Their refresh tokens stop working at once and they must log in again."
+                    ),
+                    Request::SessionRevokeAll { name: name.clone() },
+                    format!("sessions of {name} revoked"),
+                ))
+            }
+            Action::Revoke => return self.revoke_selected(),
+            Action::RemoveClient => {
+                let clients = self.visible_clients();
+                let Some(client) = self
+                    .clients_view
+                    .at(clients.len())
+                    .map(|i| clients[i].client_id.clone())
+                else {
+                    self.say("no client selected", true);
+                    return Vec::new();
+                };
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Remove client",
+                    format!(
+                        "Remove OAuth client {client}? It can no longer get tokens, and the tokens it holds stop working."
+                    ),
+                    Request::ClientRemove {
+                        client_id: client.clone(),
+                    },
+                    format!("client {client} removed"),
+                ));
+            }
+            Action::ToggleGuest => {
+                let Some(on) = self.status.as_ref().map(|s| !s.guest_enabled) else {
+                    self.say("the daemon's settings are not loaded yet", true);
+                    return Vec::new();
+                };
+                let done = format!("guest mode {}", crate::output::on_off(on));
+                return vec![self.send(Request::GuestSet { enabled: on }, Purpose::Change(done))];
+            }
+            Action::ToggleRegistration => {
+                let Some(open) = self.status.as_ref().map(|s| !s.registration_open) else {
+                    self.say("the daemon's settings are not loaded yet", true);
+                    return Vec::new();
+                };
+                let done = format!("registration {}", crate::output::open_closed(open));
+                return vec![self.send(Request::RegistrationSet { open }, Purpose::Change(done))];
+            }
+            Action::RotateKey => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Rotate signing key",
+                    "Rotate the signing key? A new key signs from now on; the current one stays published as retiring until every token it signed has expired.",
+                    Request::KeyRotate,
+                    "signing key rotated",
+                ))
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn revoke_selected(&mut self) -> Vec<Effect> {
+        let (sessions, tokens) = self.visible_sessions();
+        let Some(i) = self.sessions_view.at(sessions.len() + tokens.len()) else {
+            self.say("nothing selected", true);
+            return Vec::new();
+        };
+        let confirm = match sessions.get(i) {
+            Some(s) => Confirm::new(
+                "Revoke session",
+                format!(
+                    "Revoke session {} of {}? Its refresh token stops working at once, and introspection and /me refuse its access tokens.",
+                    s.id, s.username
+                ),
+                Request::SessionRevoke { id: s.id.clone() },
+                format!("session of {} revoked", s.username),
+            ),
+            None => {
+                let t = tokens[i - sessions.len()];
+                Confirm::new(
+                    "Revoke API token",
+                    format!(
+                        "Revoke API token \"{}\" ({}) of {}? Anything using it is refused at once.",
+                        t.token.name, t.token.id, t.username
+                    ),
+                    Request::TokenRevoke { id: t.token.id.clone() },
+                    format!("API token \"{}\" revoked", t.token.name),
+                )
+            }
+        };
+        self.mode = Mode::Confirm(confirm);
+        Vec::new()
+    }
+}
+
+/// Applies a text-editing key to `text`; true if it changed.
+pub fn edit(text: &mut String, key: &KeyEvent) -> bool {
+    let plain = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match key.code {
+        KeyCode::Char(c) if plain => {
+            text.push(c);
+            true
+        }
+        KeyCode::Backspace => text.pop().is_some(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

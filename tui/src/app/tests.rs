@@ -1,0 +1,527 @@
+//! The update step, driven by events and answered by the fixture daemon.
+
+use super::*;
+use crate::testing::{audit_entry, connected, settle};
+use tessera_common::admin::{AdminError, ErrorCode};
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn sent(effects: &[Effect]) -> Vec<Request> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { call, .. } => Some(call.clone()),
+            Effect::Quit => None,
+        })
+        .collect()
+}
+
+fn usernames(app: &App) -> Vec<&str> {
+    app.visible_users().iter().map(|u| u.user.username.as_str()).collect()
+}
+
+#[test]
+fn connecting_subscribes_and_loads_everything() {
+    let mut app = App::new("/s");
+    assert_eq!(app.conn, Conn::Connecting);
+    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
+    let calls = sent(&effects);
+    assert_eq!(calls[0], Request::Subscribe, "subscribe before reading the tail");
+    assert!(calls.contains(&Request::Audit {
+        limit: Some(AUDIT_TAIL)
+    }));
+    for call in [
+        Request::Status,
+        Request::UserList { search: None },
+        Request::SessionList { name: None },
+        Request::TokenList { name: None },
+        Request::ClientList,
+        Request::KeyList,
+    ] {
+        assert!(calls.contains(&call), "{call:?} missing from {calls:?}");
+    }
+    settle(&mut app, effects);
+    assert_eq!(app.users.len(), 3);
+    assert_eq!(app.keys.len(), 2);
+    assert_eq!(app.audit.len(), 2);
+    assert!(app.status.is_some());
+}
+
+#[test]
+fn tabs_digits_and_wrapping() {
+    let mut app = connected();
+    assert_eq!(app.screen, Screen::Overview);
+    press(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.screen, Screen::Sessions);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen, Screen::Clients);
+    press(&mut app, KeyCode::Char('6'));
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen, Screen::Overview, "Tab wraps");
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.screen, Screen::Settings, "Shift-Tab wraps back");
+    press(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.screen, Screen::Settings, "no seventh screen");
+}
+
+#[test]
+fn selection_moves_within_bounds() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.selected_user().map(|u| u.user.username.as_str()), Some("alice"));
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.users_view.selected, 0, "no row above the first");
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected_user().map(|u| u.user.username.as_str()), Some("bob"));
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.selected_user().map(|u| u.user.username.as_str()), Some("carol"));
+    press(&mut app, KeyCode::Home);
+    assert_eq!(app.users_view.selected, 0);
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.users_view.selected, 2);
+}
+
+#[test]
+fn search_narrows_keeps_and_clears() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.mode, Mode::Searching);
+    typed(&mut app, "AL");
+    assert_eq!(usernames(&app), ["alice"], "case-insensitive");
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(
+        usernames(&app).len(),
+        3,
+        "'a' is in every address (example.com): widening again"
+    );
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "example");
+    assert_eq!(usernames(&app).len(), 3);
+    for _ in 0.."example".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "bo");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Browsing, "Enter keeps the search");
+    assert_eq!(usernames(&app), ["bob"]);
+    // Keys act on the narrowed list.
+    press(&mut app, KeyCode::Char('d'));
+    assert!(matches!(&app.mode, Mode::Confirm(c) if c.body.contains("bob")));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(usernames(&app).len(), 3, "Esc while browsing clears the search");
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "zzz");
+    assert!(usernames(&app).is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(
+        (app.mode.clone(), usernames(&app).len()),
+        (Mode::Browsing, 3),
+        "Esc clears while typing"
+    );
+}
+
+/// Opens a destructive action with `key`, checks the dialog names `target`, cancels
+/// with `cancel` (nothing sent), opens it again and confirms with `confirm`.
+fn confirm_flow(app: &mut App, key: KeyCode, target: &str, cancel: KeyCode, confirm: KeyCode, expect: Request) {
+    assert!(press(app, key).is_empty());
+    let Mode::Confirm(dialog) = &app.mode else {
+        panic!("{key:?} should ask first, mode is {:?}", app.mode);
+    };
+    assert!(dialog.body.contains(target), "{} should name {target}", dialog.body);
+    assert!(sent(&press(app, cancel)).is_empty(), "cancel sends nothing");
+    assert_eq!(app.mode, Mode::Browsing);
+    press(app, key);
+    let effects = press(app, confirm);
+    assert_eq!(sent(&effects), [expect]);
+    assert_eq!(app.mode, Mode::Browsing);
+    // The answer is reported and everything reloads.
+    let follow_up = settle(app, effects);
+    assert!(follow_up.contains(&Request::UserList { search: None }), "{follow_up:?}");
+    assert!(app.message.as_ref().is_some_and(|m| !m.error), "{:?}", app.message);
+}
+
+#[test]
+fn every_destructive_action_asks_first() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    let (y, n, enter, esc) = (KeyCode::Char('y'), KeyCode::Char('n'), KeyCode::Enter, KeyCode::Esc);
+    let alice = || "alice".to_owned();
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('d'),
+        "alice",
+        n,
+        y,
+        Request::UserDisable { name: alice() },
+    );
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('D'),
+        "alice",
+        esc,
+        enter,
+        Request::UserDelete { name: alice() },
+    );
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('x'),
+        "alice",
+        n,
+        enter,
+        Request::SessionRevokeAll { name: alice() },
+    );
+
+    press(&mut app, KeyCode::Char('3'));
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('x'),
+        "sess-0-alice",
+        esc,
+        y,
+        Request::SessionRevoke {
+            id: "sess-0-alice".into(),
+        },
+    );
+    press(&mut app, KeyCode::End);
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('x'),
+        "\"ci\"",
+        n,
+        y,
+        Request::TokenRevoke { id: "tok-ci".into() },
+    );
+
+    press(&mut app, KeyCode::Char('4'));
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('x'),
+        "reports",
+        n,
+        y,
+        Request::ClientRemove {
+            client_id: "reports".into(),
+        },
+    );
+
+    press(&mut app, KeyCode::Char('6'));
+    confirm_flow(&mut app, KeyCode::Char('k'), "signing key", n, y, Request::KeyRotate);
+}
+
+#[test]
+fn set_password_is_typed_twice_then_confirmed() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('p'));
+    assert!(matches!(&app.mode, Mode::Form(f) if f.title().contains("bob")));
+    typed(&mut app, "new password");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "new passwrod");
+    assert!(sent(&press(&mut app, KeyCode::Enter)).is_empty());
+    let Mode::Form(form) = &app.mode else {
+        panic!("the form stays open");
+    };
+    assert_eq!(form.error.as_deref(), Some("the two passwords differ"));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "ord");
+    press(&mut app, KeyCode::Enter);
+    let Mode::Confirm(dialog) = &app.mode else {
+        panic!("a password reset asks first: {:?}", app.mode);
+    };
+    assert!(dialog.body.contains("bob") && dialog.body.contains("revoked"));
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        sent(&effects),
+        [Request::UserSetPassword {
+            name: "bob".into(),
+            password: tessera_common::admin::Password("new password".into()),
+        }]
+    );
+}
+
+#[test]
+fn add_user_form_checks_roles_and_reports_daemon_errors_in_place() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "dave");
+    press(&mut app, KeyCode::Down);
+    typed(&mut app, "dave@example.com");
+    press(&mut app, KeyCode::Down);
+    for _ in 0.."user".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "boss");
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    typed(&mut app, "pw-123456");
+    press(&mut app, KeyCode::Down);
+    typed(&mut app, "pw-123456");
+    assert!(sent(&press(&mut app, KeyCode::Enter)).is_empty());
+    let error = |app: &App| match &app.mode {
+        Mode::Form(f) => f.error.clone(),
+        other => panic!("form closed: {other:?}"),
+    };
+    assert_eq!(
+        error(&app).as_deref(),
+        Some("unknown role \"boss\"; roles: admin, guest, user")
+    );
+    // Back to the role field (Shift-Tab and Up go back), fix it, submit.
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "admin");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        sent(&effects).as_slice(),
+        [Request::UserAdd { name, role: Some(role), .. }] if name == "dave" && role == "admin"
+    ));
+    // The daemon refuses: the form stays, with its message.
+    let Some(Effect::Send { id, .. }) = effects.first() else {
+        panic!("nothing sent");
+    };
+    app.update(Event::Response {
+        id: *id,
+        outcome: Outcome::Error(AdminError::new(ErrorCode::Conflict, "username \"dave\" is taken")),
+    });
+    assert_eq!(error(&app).as_deref(), Some("username \"dave\" is taken"));
+    // Accepted: the form closes, the message says so, lists reload.
+    let effects = press(&mut app, KeyCode::Enter);
+    let reloads = settle(&mut app, effects);
+    assert_eq!(app.mode, Mode::Browsing);
+    assert_eq!(app.message.as_ref().map(|m| m.text.as_str()), Some("user dave added"));
+    assert!(reloads.contains(&Request::UserList { search: None }));
+}
+
+#[test]
+fn role_form_refuses_unknown_roles_and_esc_cancels() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "x");
+    assert!(sent(&press(&mut app, KeyCode::Enter)).is_empty());
+    assert!(matches!(&app.mode, Mode::Form(f) if f.error.as_deref().is_some_and(|e| e.contains("adminx"))));
+    typed(&mut app, "q");
+    assert!(
+        matches!(&app.mode, Mode::Form(f) if f.fields[0].value == "adminxq"),
+        "q is text in a form"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Browsing);
+}
+
+#[test]
+fn a_new_client_secret_is_shown_once() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('a'));
+    assert!(
+        sent(&press(&mut app, KeyCode::Enter)).is_empty(),
+        "a client id is required"
+    );
+    typed(&mut app, "billing");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "read write");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent(&effects),
+        [Request::ClientAdd {
+            client_id: "billing".into(),
+            scopes: vec!["read".into(), "write".into()],
+        }]
+    );
+    settle(&mut app, effects);
+    assert!(matches!(&app.mode, Mode::Secret(c) if c.client_secret == "tsr_cs_ONLYSHOWNONCE"));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Browsing, "and gone once closed");
+}
+
+#[test]
+fn enable_and_toggles_send_at_once() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::End);
+    assert_eq!(
+        sent(&press(&mut app, KeyCode::Char('e'))),
+        [Request::UserEnable { name: "carol".into() }]
+    );
+    press(&mut app, KeyCode::Char('6'));
+    assert_eq!(
+        sent(&press(&mut app, KeyCode::Char('g'))),
+        [Request::GuestSet { enabled: true }]
+    );
+    assert_eq!(
+        sent(&press(&mut app, KeyCode::Char('r'))),
+        [Request::RegistrationSet { open: false }]
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(&app.mode, Mode::Confirm(c) if c.title.contains("signing key")));
+}
+
+#[test]
+fn details_follow_the_selection() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(sent(&effects).contains(&Request::SessionList {
+        name: Some("alice".into())
+    }));
+    settle(&mut app, effects);
+    assert_eq!(app.detail.as_ref().map(|d| d.sessions.len()), Some(1));
+    let effects = press(&mut app, KeyCode::Down);
+    assert!(sent(&effects).contains(&Request::TokenList {
+        name: Some("bob".into())
+    }));
+    settle(&mut app, effects);
+    let detail = app.detail.clone().unwrap_or_default();
+    assert_eq!((detail.user_id.as_str(), detail.tokens.len()), ("id-bob", 1));
+    press(&mut app, KeyCode::Esc);
+    assert!(app.detail.is_none());
+}
+
+#[test]
+fn losing_the_daemon_and_getting_it_back() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "erin");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "erin@example.com");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "pw");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "pw");
+    assert_eq!(sent(&press(&mut app, KeyCode::Enter)).len(), 1);
+
+    app.update(Event::Disconnected("the daemon closed the connection".into()));
+    assert!(matches!(app.conn, Conn::Down { .. }));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text.contains("reconnecting"))
+    );
+    assert!(
+        matches!(&app.mode, Mode::Form(f) if !f.waiting && f.error.as_deref().is_some_and(|e| e.contains("lost"))),
+        "the form can be sent again"
+    );
+    assert!(app.update(Event::Tick).is_empty(), "no polling while away");
+    app.update(Event::ConnectFailed("cannot reach the daemon at /s: refused".into()));
+    assert_eq!(
+        app.conn,
+        Conn::Down {
+            reason: "cannot reach the daemon at /s: refused".into()
+        }
+    );
+    assert_eq!(app.users.len(), 3, "the last data stays on screen");
+
+    let effects = app.update(Event::Connected { daemon: "0.1.1".into() });
+    assert_eq!(sent(&effects).first(), Some(&Request::Subscribe), "re-subscribes");
+    assert!(app.message.as_ref().is_some_and(|m| m.text == "reconnected"));
+    assert_eq!(app.conn, Conn::Up { daemon: "0.1.1".into() });
+}
+
+#[test]
+fn ticks_poll_activity_without_piling_up() {
+    let mut app = connected();
+    let first = app.update(Event::Tick);
+    assert_eq!(sent(&first), [Request::Activity]);
+    assert!(sent(&app.update(Event::Tick)).is_empty(), "the last poll is unanswered");
+    settle(&mut app, first);
+    assert_eq!(sent(&app.update(Event::Tick)), [Request::Activity]);
+}
+
+#[test]
+fn pushed_events_are_kept_in_order_without_duplicates() {
+    let mut app = App::new("/s");
+    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
+    // Events arrive between the subscription and the tail's answer; the tail has
+    // seq 1 and 2, so a pushed 2 is the same entry and 3 is new.
+    app.update(Event::Pushed(audit_entry(2, "login.failure", "id-bob")));
+    app.update(Event::Pushed(audit_entry(3, "logout", "id-alice")));
+    settle(&mut app, effects);
+    let seqs: Vec<u64> = app.audit.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    app.update(Event::Pushed(audit_entry(3, "logout", "id-alice")));
+    app.update(Event::Pushed(audit_entry(4, "login.success", "id-bob")));
+    assert_eq!(app.audit.len(), 4);
+    // The filter narrows; following keeps the newest selected.
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "login");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible_audit().len(), 2);
+    assert_eq!(app.audit_selected(), Some(1));
+    press(&mut app, KeyCode::Up);
+    assert!(!app.follow, "moving up pauses");
+    assert_eq!(app.audit_selected(), Some(0));
+    press(&mut app, KeyCode::End);
+    assert!(app.follow, "End follows again");
+}
+
+#[test]
+fn activity_makes_lists_stale_and_they_reload_on_a_tick() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    app.update(Event::Pushed(audit_entry(9, "register", "id-dave")));
+    let mut reloads = Vec::new();
+    for _ in 0..REFRESH_EVERY {
+        let effects = app.update(Event::Tick);
+        reloads.extend(sent(&effects));
+        settle(&mut app, effects);
+    }
+    assert!(reloads.contains(&Request::UserList { search: None }), "{reloads:?}");
+}
+
+#[test]
+fn quitting() {
+    let mut app = connected();
+    assert_eq!(press(&mut app, KeyCode::Char('q')), [Effect::Quit]);
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('a'));
+    let ctrl_c = app.update(Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert_eq!(ctrl_c, [Effect::Quit], "Ctrl-C quits even from a form");
+    assert_eq!(app.update(Event::Quit), [Effect::Quit]);
+}
+
+#[test]
+fn daemon_errors_go_to_the_message_bar() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    let effects = press(&mut app, KeyCode::Char('e'));
+    let Some(Effect::Send { id, .. }) = effects.first() else {
+        panic!("enable sends at once");
+    };
+    app.update(Event::Response {
+        id: *id,
+        outcome: Outcome::Error(AdminError::new(ErrorCode::NotFound, "no user \"alice\"")),
+    });
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.error && m.text == "no user \"alice\"")
+    );
+    for _ in 0..MESSAGE_TICKS {
+        app.update(Event::Tick);
+    }
+    assert!(app.message.is_none(), "messages fade");
+}

@@ -1,0 +1,38 @@
+//! Audit: the trail as the daemon pushes it, newest at the bottom, with a filter.
+//! While following, the newest entry stays selected; moving up pauses.
+
+use super::{Theme, draw_table, list_title};
+use crate::app::App;
+use crate::output::{Times, audit_rows};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use std::collections::HashMap;
+use tessera_common::admin::AuditEntry;
+
+pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
+    // Subjects are user ids; show the names the console knows.
+    let names: HashMap<&str, &str> = app
+        .users
+        .iter()
+        .map(|u| (u.user.id.as_str(), u.user.username.as_str()))
+        .collect();
+    let entries: Vec<AuditEntry> = app
+        .visible_audit()
+        .into_iter()
+        .map(|e| AuditEntry {
+            subject: e
+                .subject
+                .as_deref()
+                .map(|s| names.get(s).map_or_else(|| s.to_owned(), |n| (*n).to_owned())),
+            ..e.clone()
+        })
+        .collect();
+    let mut title = list_title(app, "Audit", entries.len(), app.audit.len());
+    title.push_str(if app.follow {
+        "· following "
+    } else {
+        "· paused (f or End follows) "
+    });
+    let selected = app.audit_selected();
+    draw_table(frame, theme, area, title, &audit_rows(&entries, Times::Short), selected);
+}

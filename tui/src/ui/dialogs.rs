@@ -1,0 +1,156 @@
+//! What is drawn over a screen: the help overlay, confirmation dialogs, forms and
+//! the one-time secret of a new client. Their key hints come from the key table.
+
+use super::{Theme, block, centered, pairs_spans};
+use crate::app::{App, Mode};
+use crate::form::Form;
+use crate::keymap::{self, When};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use tessera_common::admin::ClientCreated;
+
+/// Widest a dialog gets.
+const DIALOG_WIDTH: u16 = 76;
+/// Width of one column of the help overlay.
+const HELP_COLUMN: u16 = 38;
+
+pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
+    match &app.mode {
+        Mode::Browsing | Mode::Searching => {}
+        Mode::Help(scroll) => help(frame, theme, area, *scroll),
+        Mode::Confirm(confirm) => {
+            let body = vec![Line::from(confirm.body.clone())];
+            dialog(frame, theme, area, &confirm.title, body, When::Confirming);
+        }
+        Mode::Form(form) => dialog(frame, theme, area, &form.title(), form_lines(form, theme), When::Form),
+        Mode::Secret(created) => dialog(
+            frame,
+            theme,
+            area,
+            "OAuth client added",
+            secret_lines(created, theme),
+            When::Notice,
+        ),
+    }
+}
+
+/// The key hints of `when`, as one line.
+fn hints(theme: Theme, when: When) -> Line<'static> {
+    let pairs = keymap::footer(when, crate::keymap::Screen::Overview);
+    let mut spans = Vec::new();
+    for (i, pair) in pairs_spans(&pairs, theme).into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.extend(pair);
+    }
+    Line::from(spans)
+}
+
+/// A centred box: `title`, the `body`, a blank line and the key hints of `when`.
+fn dialog(frame: &mut Frame, theme: Theme, area: Rect, title: &str, mut body: Vec<Line<'static>>, when: When) {
+    body.push(Line::from(""));
+    body.push(hints(theme, when));
+    let width = DIALOG_WIDTH.min(area.width);
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    let height: usize = body
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .sum::<usize>()
+        + 2;
+    let rect = centered(area, width, height as u16);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(body)
+            .block(block(format!(" {title} "), theme))
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn form_lines(form: &Form, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line<'static>> = form
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let focused = i == form.focus;
+            let shown = if field.secret {
+                "•".repeat(field.value.chars().count())
+            } else {
+                field.value.clone()
+            };
+            let cursor = if focused { "▏" } else { "" };
+            let marker = if focused { "› " } else { "  " };
+            let label_style = if focused { theme.key() } else { theme.dim() };
+            Line::from(vec![
+                Span::raw(marker),
+                Span::styled(format!("{:<25}", field.label), label_style),
+                Span::raw(format!("{shown}{cursor}")),
+            ])
+        })
+        .collect();
+    if form.waiting {
+        lines.push(Line::from(Span::styled("waiting for the daemon…", theme.dim())));
+    }
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(error.clone(), theme.error())));
+    }
+    lines
+}
+
+fn secret_lines(created: &ClientCreated, theme: Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::from(vec![
+            Span::styled("client id      ", theme.dim()),
+            Span::raw(created.client_id.clone()),
+        ]),
+        Line::from(vec![
+            Span::styled("client secret  ", theme.dim()),
+            Span::styled(created.client_secret.clone(), theme.title()),
+        ]),
+        Line::from(vec![
+            Span::styled("scopes         ", theme.dim()),
+            Span::raw(created.scopes.join(" ")),
+        ]),
+        Line::from(""),
+        Line::from(Span::styled(
+            "Copy the secret now: it will not be shown again. The daemon keeps only its digest.",
+            theme.error(),
+        )),
+    ]
+}
+
+/// Every binding of the key table, in columns, scrolled by `scroll` lines.
+fn help(frame: &mut Frame, theme: Theme, area: Rect, scroll: u16) {
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (title, entries) in keymap::help_sections() {
+        if !lines.is_empty() {
+            lines.push(Line::from(""));
+        }
+        lines.push(Line::from(Span::styled(title, theme.title())));
+        for (keys, label) in entries {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<12}"), theme.key()),
+                Span::raw(label),
+            ]));
+        }
+    }
+    let width = area.width.saturating_sub(2).min(HELP_COLUMN * 4 + 2);
+    let columns = (width.saturating_sub(2) / HELP_COLUMN).max(1) as usize;
+    let per_column = lines.len().div_ceil(columns);
+    let height = (per_column as u16 + 2).min(area.height);
+    let rect = centered(area, width, height);
+    let outer = block(" Keys (↑/↓ scroll, Esc closes) ".to_owned(), theme);
+    let inner = outer.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(outer, rect);
+    let max_scroll = per_column.saturating_sub(inner.height as usize) as u16;
+    let scroll = scroll.min(max_scroll);
+    let areas = Layout::horizontal((0..columns).map(|_| Constraint::Length(HELP_COLUMN))).split(inner);
+    for (chunk, column) in lines.chunks(per_column.max(1)).zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(chunk.to_vec()).scroll((scroll, 0)), *column);
+    }
+}
