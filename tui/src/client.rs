@@ -241,3 +241,87 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+    use tessera_common::admin::AuditEntry;
+
+    fn entry(seq: u64) -> Event {
+        AuditEntry {
+            seq,
+            at: "2026-11-27T10:00:00Z".into(),
+            event: "login.success".into(),
+            subject: None,
+            origin: None,
+            detail: None,
+        }
+    }
+
+    fn line(frame: &ServerFrame) -> Vec<u8> {
+        encode(frame).unwrap()
+    }
+
+    /// A scripted peer: welcomes, then answers each request with `script[i]` frames.
+    fn peer(script: Vec<Vec<ServerFrame>>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream).lines();
+            lines.next();
+            let welcome = ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                daemon: "test".into(),
+            };
+            writer.write_all(&line(&welcome)).unwrap();
+            for frames in script {
+                lines.next();
+                for frame in frames {
+                    writer.write_all(&line(&frame)).unwrap();
+                }
+            }
+        });
+        (dir, path)
+    }
+
+    #[test]
+    fn events_that_arrive_while_a_request_waits_are_kept() {
+        let done = |id| ServerFrame::Response {
+            id,
+            outcome: Outcome::Ok(Reply::Done),
+        };
+        let event = |seq| ServerFrame::Event { event: entry(seq) };
+        let (_dir, path) = peer(vec![
+            vec![done(1)],
+            // The event is pushed before the answer to request 2.
+            vec![
+                event(7),
+                ServerFrame::Response {
+                    id: 2,
+                    outcome: Outcome::Ok(Reply::Audit(vec![])),
+                },
+                event(8),
+            ],
+        ]);
+        let mut client = Client::connect(&path).unwrap();
+        assert_eq!(client.call(Request::Subscribe).unwrap(), Reply::Done);
+        assert_eq!(
+            client.call(Request::Audit { limit: None }).unwrap(),
+            Reply::Audit(vec![])
+        );
+        assert_eq!(client.next_event().unwrap().map(|e| e.seq), Some(7));
+        assert_eq!(client.next_event().unwrap().map(|e| e.seq), Some(8));
+        assert_eq!(client.next_event().unwrap(), None, "the peer hung up");
+    }
+
+    #[test]
+    fn a_daemon_that_hangs_up_fails_the_call() {
+        let (_dir, path) = peer(vec![vec![]]);
+        let mut client = Client::connect(&path).unwrap();
+        assert!(matches!(client.call(Request::Status), Err(ClientError::Protocol(_))));
+    }
+}

@@ -118,23 +118,29 @@ fn draw_tabs(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     frame.render_widget(tabs, area);
 }
 
-/// Connection state first, then the message, if any.
+/// Connection state first, then the message if any (else the daemon and socket).
 fn status_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = match &app.conn {
         Conn::Connecting => vec![Span::styled(format!("… connecting to {}", app.socket), theme.dim())],
-        Conn::Up { daemon } => vec![
-            Span::styled("● connected", theme.ok()),
-            Span::styled(format!(" tesserad {daemon} · {}", app.socket), theme.dim()),
-        ],
+        Conn::Up { .. } => vec![Span::styled("● connected", theme.ok())],
         Conn::Down { reason } => vec![
             Span::styled("○ reconnecting", theme.error()),
             Span::raw(format!(" ({reason}); retrying every second")),
         ],
     };
-    if let Some(message) = &app.message {
-        spans.push(Span::raw("  │ "));
-        let style = if message.error { theme.error() } else { theme.ok() };
-        spans.push(Span::styled(message.text.clone(), style));
+    match (&app.message, &app.conn) {
+        (Some(message), _) => {
+            spans.push(Span::raw(" │ "));
+            let style = if message.error { theme.error() } else { theme.ok() };
+            spans.push(Span::styled(message.text.clone(), style));
+        }
+        (None, Conn::Up { daemon }) => {
+            spans.push(Span::styled(
+                format!(" tesserad {daemon} · {}", app.socket),
+                theme.dim(),
+            ));
+        }
+        (None, _) => {}
     }
     Line::from(spans)
 }
