@@ -441,3 +441,47 @@ async fn status_counts_activity() {
     let human = d.tessera(&["status"]).stdout;
     assert!(human.contains("1 logins, 1 failures"), "{human}");
 }
+
+#[tokio::test]
+async fn activity_counts_grants_reuse_and_the_hash_queue_and_users_show_their_last_login() {
+    let d = TestDaemon::start();
+    let before = d.tessera(&["user", "show", "ivy", "--json"]);
+    assert_eq!(before.code, 1, "no such user yet");
+    let registered = d.register("ivy").await;
+    let shown = d.tessera(&["user", "show", "ivy", "--json"]).json();
+    let first_login = shown["lastLoginAt"]
+        .as_str()
+        .expect("registration opens a session")
+        .to_owned();
+    assert_eq!(shown["createdAt"], first_login.as_str());
+    d.login("ivy").await;
+    let listed = d.tessera(&["user", "list", "--json"]).json();
+    assert!(
+        listed[0]["lastLoginAt"]
+            .as_str()
+            .is_some_and(|at| at >= first_login.as_str())
+    );
+
+    // A rotation, then a replay of the rotated token: one refresh, one reuse.
+    let old = s(&registered, "refreshToken");
+    assert_eq!(d.rotate(&old).await.status, 200);
+    assert_eq!(d.rotate(&old).await.status, 401);
+    let status = d.tessera(&["status", "--json"]).json();
+    let counters = &status["counters"];
+    assert_eq!(counters["refreshes"], 1);
+    assert_eq!(counters["reuseDetected"], 1);
+    // register + login + rotation each signed an access token.
+    assert_eq!(counters["issued"], 3);
+    assert_eq!(status["hashQueue"], 0, "nothing hashing now");
+    assert_eq!(status["roles"], json!(["admin", "guest", "user"]));
+
+    // Audit entries carry increasing sequence numbers.
+    let entries = d.tessera(&["audit", "--json"]).json();
+    let seqs: Vec<u64> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.len() >= 3 && seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+}

@@ -189,8 +189,10 @@ fn delete_user_removes_indexes_and_sessions() {
     let s = session(alice.id);
     store.create_session(&s, &[1u8; 32], &refresh(s.id)).unwrap();
     assert_eq!(store.sessions_of(alice.id).unwrap(), vec![s.clone()]);
+    assert_eq!(store.last_login(alice.id).unwrap(), Some(s.created_at));
     store.delete_user(&alice).unwrap();
     assert!(store.user(alice.id).unwrap().is_none());
+    assert_eq!(store.last_login(alice.id).unwrap(), None);
     assert!(store.session(s.id).unwrap().is_none());
     assert!(store.sessions_of(alice.id).unwrap().is_empty());
     store.create_user(&user("ALICE", "A@example.com")).unwrap();
