@@ -86,14 +86,15 @@ async fn the_audit_screen_tails_live_events() {
 }
 
 #[tokio::test]
-async fn the_console_waits_for_a_daemon_and_recovers_after_a_restart() {
+async fn the_console_waits_for_a_daemon_and_recovers_after_a_crash_and_restart() {
     let d = TestDaemon::start();
     d.register("dave").await;
     let mut tty = console(&d);
     tty.send(b"2");
     tty.wait_for("dave@example.com");
 
-    let dir = d.stop();
+    // A crash: the socket file stays behind, nobody answers on it.
+    let dir = d.kill();
     tty.wait_for("○ reconnecting");
     let screen = tty.wait_for("cannot reach the daemon at");
     assert!(screen.contains("admin.sock"), "names the socket: {screen}");
@@ -153,4 +154,12 @@ fn q_restores_the_terminal() {
 #[test]
 fn ctrl_c_restores_the_terminal() {
     modes_restored_after(CTRL_C);
+}
+
+#[test]
+fn without_a_terminal_the_console_points_to_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::harness::run_tessera(&dir.path().join("admin.sock"), &[], None);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("needs a terminal"), "{}", out.stderr);
 }

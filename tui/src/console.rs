@@ -7,19 +7,28 @@ use crate::app::{App, Effect, Event};
 use crate::client::{Connection, Incoming};
 use crate::ui::{self, Theme};
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tessera_common::admin::{AdminError, ErrorCode, Outcome, Request};
 
 /// Time between ticks (activity polls, message expiry).
 const TICK: Duration = Duration::from_secs(1);
 /// Time between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
+/// Shortest time between two redraws caused by the daemon (not by keys).
+const FRAME: Duration = Duration::from_millis(50);
+/// How long the loop sleeps when nothing needs drawing (the ticker wakes it anyway).
+const IDLE: Duration = Duration::from_secs(60);
 
 /// Runs the console on `socket` until the operator quits.
 pub fn run(socket: PathBuf) -> ExitCode {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        eprintln!("tessera: the full-screen console needs a terminal; scripts use the subcommands (tessera --help)");
+        return ExitCode::from(2);
+    }
     let (tx, rx) = mpsc::channel::<Event>();
     let link = Link::start(socket.clone(), tx.clone());
     if let Err(e) = spawn_feeders(&tx) {
@@ -37,21 +46,31 @@ pub fn run(socket: PathBuf) -> ExitCode {
     let _restore = RestoreOnDrop;
     let theme = Theme::from_env();
     let mut app = App::new(socket.display().to_string());
+    // Keys redraw at once; daemon traffic at most once per frame.
+    let (mut dirty, mut urgent) = (true, true);
+    let mut drawn = Instant::now();
     loop {
-        if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app, theme)) {
-            drop(_restore);
-            eprintln!("tessera: cannot draw: {e}");
-            return ExitCode::from(1);
+        if dirty && (urgent || drawn.elapsed() >= FRAME) {
+            if let Err(e) = terminal.draw(|frame| ui::draw(frame, &app, theme)) {
+                drop(_restore);
+                eprintln!("tessera: cannot draw: {e}");
+                return ExitCode::from(1);
+            }
+            (dirty, urgent, drawn) = (false, false, Instant::now());
         }
-        let Ok(first) = rx.recv() else {
-            return ExitCode::SUCCESS;
+        let wait = if dirty {
+            FRAME.saturating_sub(drawn.elapsed())
+        } else {
+            IDLE
         };
-        // Everything already queued is applied before the next draw.
-        let mut effects = app.update(first);
-        while let Ok(next) = rx.try_recv() {
-            effects.extend(app.update(next));
-        }
-        for effect in effects {
+        let event = match rx.recv_timeout(wait) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return ExitCode::SUCCESS,
+        };
+        urgent |= matches!(event, Event::Key(_) | Event::Resize);
+        dirty = true;
+        for effect in app.update(event) {
             match effect {
                 Effect::Send { id, call } => link.send(id, call),
                 Effect::Quit => return ExitCode::SUCCESS,

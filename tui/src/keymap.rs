@@ -543,6 +543,17 @@ pub fn help_sections() -> Vec<(String, Vec<(String, &'static str)>)> {
     sections
 }
 
+/// The key table as Markdown (README.md carries it; a test keeps the two equal).
+pub fn markdown() -> String {
+    let mut out = String::from("| keys | action | where |\n|---|---|---|\n");
+    for (title, entries) in help_sections() {
+        for (keys, label) in entries {
+            out.push_str(&format!("| `{keys}` | {label} | {title} |\n"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,5 +622,15 @@ mod tests {
         assert_eq!(Screen::Overview.cycle(-1), Screen::Settings);
         assert_eq!(Screen::Settings.cycle(1), Screen::Overview);
         assert_eq!(Screen::Users.cycle(2), Screen::Clients);
+    }
+
+    #[test]
+    fn the_readme_carries_the_key_table() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let table = markdown();
+        assert!(
+            readme.contains(&table),
+            "README.md should carry this key table:\n{table}"
+        );
     }
 }

@@ -16,10 +16,16 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         .iter()
         .map(|u| (u.user.id.as_str(), u.user.username.as_str()))
         .collect();
-    let entries: Vec<AuditEntry> = app
-        .visible_audit()
-        .into_iter()
-        .map(|e| AuditEntry {
+    // Only the rows in view are built: the trail can hold a thousand entries and
+    // redraws as entries arrive.
+    let visible = app.visible_audit();
+    let selected = app.audit_selected();
+    let rows = usize::from(area.height.saturating_sub(3)).max(1);
+    let start = selected.map_or(0, |s| (s + 1).saturating_sub(rows));
+    let entries: Vec<AuditEntry> = visible[start..]
+        .iter()
+        .take(rows)
+        .map(|&e| AuditEntry {
             subject: e
                 .subject
                 .as_deref()
@@ -27,12 +33,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             ..e.clone()
         })
         .collect();
-    let mut title = list_title(app, "Audit", entries.len(), app.audit.len());
+    let mut title = list_title(app, "Audit", visible.len(), app.audit.len());
     title.push_str(if app.follow {
         "· following "
     } else {
         "· paused (f or End follows) "
     });
-    let selected = app.audit_selected();
-    draw_table(frame, theme, area, title, &audit_rows(&entries, Times::Short), selected);
+    let in_view = selected.map(|s| s - start);
+    draw_table(frame, theme, area, title, &audit_rows(&entries, Times::Short), in_view);
 }

@@ -53,11 +53,7 @@ fn draw_facts(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     };
     let label = |text: &str| Span::styled(format!("{text:<13}"), theme.dim());
     let lines = vec![
-        Line::from(vec![
-            label("daemon"),
-            connection,
-            Span::raw(format!(" · up {uptime} · socket {}", app.socket)),
-        ]),
+        Line::from(vec![label("daemon"), connection, Span::raw(format!(" · up {uptime}"))]),
         Line::from(vec![
             label("guest mode"),
             Span::raw(status.map_or_else(dash, |s| on_off(s.guest_enabled).to_owned())),

@@ -349,3 +349,22 @@ fn no_color_means_no_colour_attributes() {
         }
     }
 }
+
+#[test]
+fn a_long_audit_trail_shows_the_window_around_the_selection() {
+    let mut app = on('5');
+    for seq in 3..=300 {
+        app.update(Event::Pushed(crate::testing::audit_entry(
+            seq,
+            &format!("event.{seq}"),
+            "id-bob",
+        )));
+    }
+    let text = screen_text(&app, (80, 24));
+    assert_has(&text, &["Audit (300)", "event.300", "following"]);
+    assert!(!text.contains("event.250"), "{text}");
+    press(&mut app, KeyCode::Home);
+    let text = screen_text(&app, (80, 24));
+    assert_has(&text, &["register", "login.failure", "event.3 ", "paused"]);
+    assert!(!text.contains("event.300"), "{text}");
+}

@@ -74,7 +74,7 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     ];
     lines.extend(detail.sessions.iter().map(|s| {
         Line::from(format!(
-            "  {}  since {}  ends {}",
+            "  {}  {} → {}",
             s.id,
             t.show(&s.created_at),
             s.expires_at.get(..10).unwrap_or(&s.expires_at)
