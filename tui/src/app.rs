@@ -2,11 +2,15 @@
 //! [`Event`] (a key, a tick, a frame from the daemon, a connection change) and
 //! returns the [`Effect`]s to carry out (requests to send, quitting). It does no I/O,
 //! so every behaviour is testable without a terminal or a daemon.
+//!
+//! Here: the state, connection changes, ticks and the daemon's answers; `keys.rs`:
+//! what a key does in each mode; `actions.rs`: the forms, confirmations and requests
+//! that act on the daemon.
 
-use crate::form::{Form, FormKind, Submit};
+use crate::form::{Confirm, Form};
 use crate::history::History;
-use crate::keymap::{Action, Screen, When, lookup};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::keymap::{Screen, When};
+use ratatui::crossterm::event::KeyEvent;
 use std::collections::{HashMap, VecDeque};
 use tessera_common::admin::{
     AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Reply, Request, SessionView, StatusView,
@@ -17,8 +21,6 @@ use tessera_common::api::KeyView;
 pub const AUDIT_KEPT: usize = 1000;
 /// Audit entries fetched on (re)connection.
 const AUDIT_TAIL: usize = 500;
-/// Rows a PageUp/PageDown moves.
-const PAGE: usize = 10;
 /// Ticks (seconds) a message stays in the bar.
 const MESSAGE_TICKS: u8 = 8;
 /// Ticks between full status reads (the Activity poll runs every tick).
@@ -103,29 +105,6 @@ pub enum Mode {
     Form(Form),
     /// A new client's secret, shown this once.
     Secret(ClientCreated),
-}
-
-/// A confirmation dialog: what will happen, and the request that does it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirm {
-    /// Dialog title.
-    pub title: String,
-    /// Names the target and says what will happen.
-    pub body: String,
-    call: Request,
-    done: String,
-}
-
-impl Confirm {
-    /// A dialog that sends `call` when confirmed and then says `done`.
-    pub fn new(title: impl Into<String>, body: impl Into<String>, call: Request, done: impl Into<String>) -> Self {
-        Self {
-            title: title.into(),
-            body: body.into(),
-            call,
-            done: done.into(),
-        }
-    }
 }
 
 /// A line in the message bar.
@@ -672,366 +651,12 @@ impl App {
         }
         Vec::new()
     }
-
-    // ----- keys -----
-
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let action = lookup(&key, self.when(), self.screen);
-        if action == Some(Action::Quit) {
-            return vec![Effect::Quit];
-        }
-        match self.mode.clone() {
-            Mode::Browsing => action.map(|a| self.browse(a, &key)).unwrap_or_default(),
-            Mode::Searching => {
-                match action {
-                    Some(Action::Confirm) => self.mode = Mode::Browsing,
-                    Some(Action::Cancel) => {
-                        self.mode = Mode::Browsing;
-                        self.set_filter(String::new());
-                    }
-                    _ => {
-                        let mut filter = self.filter().to_owned();
-                        if edit(&mut filter, &key) {
-                            self.set_filter(filter);
-                        }
-                    }
-                }
-                Vec::new()
-            }
-            Mode::Help(scroll) => {
-                self.mode = match action {
-                    Some(Action::Cancel) => Mode::Browsing,
-                    Some(Action::Up) => Mode::Help(scroll.saturating_sub(1)),
-                    Some(Action::Down) => Mode::Help(scroll.saturating_add(1)),
-                    _ => Mode::Help(scroll),
-                };
-                Vec::new()
-            }
-            Mode::Secret(_) => {
-                if action == Some(Action::Cancel) {
-                    self.mode = Mode::Browsing;
-                }
-                Vec::new()
-            }
-            Mode::Confirm(confirm) => match action {
-                Some(Action::Confirm) => {
-                    self.mode = Mode::Browsing;
-                    vec![self.send(confirm.call, Purpose::Change(confirm.done))]
-                }
-                Some(Action::Cancel) => {
-                    self.mode = Mode::Browsing;
-                    self.say("cancelled", false);
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            },
-            Mode::Form(mut form) => {
-                if form.waiting {
-                    return Vec::new();
-                }
-                let effects = match action {
-                    Some(Action::Cancel) => {
-                        self.mode = Mode::Browsing;
-                        return Vec::new();
-                    }
-                    Some(Action::NextField) => {
-                        form.focus = (form.focus + 1) % form.fields.len();
-                        Vec::new()
-                    }
-                    Some(Action::PrevField) => {
-                        form.focus = (form.focus + form.fields.len() - 1) % form.fields.len();
-                        Vec::new()
-                    }
-                    Some(Action::Confirm) => match form.submit(self.roles()) {
-                        Err(problem) => {
-                            form.error = Some(problem);
-                            Vec::new()
-                        }
-                        Ok(Submit::Send { call, done }) => {
-                            form.error = None;
-                            form.waiting = true;
-                            self.mode = Mode::Form(form);
-                            return vec![self.send(call, Purpose::Submit(done))];
-                        }
-                        Ok(Submit::Confirm(confirm)) => {
-                            self.mode = Mode::Confirm(confirm);
-                            return Vec::new();
-                        }
-                    },
-                    _ => {
-                        if let Some(field) = form.fields.get_mut(form.focus) {
-                            edit(&mut field.value, &key);
-                        }
-                        Vec::new()
-                    }
-                };
-                self.mode = Mode::Form(form);
-                effects
-            }
-        }
-    }
-
-    fn set_filter(&mut self, filter: String) {
-        if let Some(view) = self.view_mut() {
-            view.filter = filter;
-            view.selected = 0;
-        }
-        if self.screen == Screen::Users && self.detail.is_some() {
-            self.detail = None;
-        }
-    }
-
-    fn go(&mut self, screen: Screen) -> Vec<Effect> {
-        self.screen = screen;
-        if self.stale { self.refresh_screen() } else { Vec::new() }
-    }
-
-    fn move_selection(&mut self, delta: isize, to_end: Option<bool>) -> Vec<Effect> {
-        let len = self.list_len();
-        if self.screen == Screen::Audit {
-            if self.follow {
-                self.audit_view.selected = len.saturating_sub(1);
-            }
-            self.follow = to_end == Some(true);
-        }
-        if let Some(view) = self.view_mut() {
-            match to_end {
-                Some(true) => view.selected = len.saturating_sub(1),
-                Some(false) => view.selected = 0,
-                None => view.step(len, delta),
-            }
-        }
-        if self.screen == Screen::Users {
-            self.load_detail()
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn browse(&mut self, action: Action, key: &KeyEvent) -> Vec<Effect> {
-        match action {
-            Action::Help => self.mode = Mode::Help(0),
-            Action::NextScreen => return self.go(self.screen.cycle(1)),
-            Action::PrevScreen => return self.go(self.screen.cycle(-1)),
-            Action::GoTo => {
-                if let KeyCode::Char(c) = key.code
-                    && let Some(screen) = c
-                        .to_digit(10)
-                        .and_then(|d| Screen::ALL.get((d as usize).wrapping_sub(1)))
-                {
-                    return self.go(*screen);
-                }
-            }
-            Action::Up => return self.move_selection(-1, None),
-            Action::Down => return self.move_selection(1, None),
-            Action::PageUp => return self.move_selection(-(PAGE as isize), None),
-            Action::PageDown => return self.move_selection(PAGE as isize, None),
-            Action::Home => return self.move_selection(0, Some(false)),
-            Action::End => return self.move_selection(0, Some(true)),
-            Action::Reload => return self.reload(),
-            Action::Search => self.mode = Mode::Searching,
-            Action::Clear => {
-                if !self.filter().is_empty() {
-                    self.set_filter(String::new());
-                } else if self.screen == Screen::Users {
-                    self.detail = None;
-                }
-            }
-            Action::Open => return self.open(),
-            Action::Follow => {
-                self.follow = !self.follow;
-                if !self.follow {
-                    self.audit_view.selected = self.visible_audit().len().saturating_sub(1);
-                }
-            }
-            other => return self.act(other),
-        }
-        Vec::new()
-    }
-
-    fn open(&mut self) -> Vec<Effect> {
-        match self.screen {
-            Screen::Users => {
-                if self.detail.is_some() {
-                    self.detail = None;
-                    return Vec::new();
-                }
-                if let Some(user) = self.selected_user() {
-                    self.detail = Some(Detail {
-                        user_id: user.user.id.clone(),
-                        ..Detail::default()
-                    });
-                    return self.load_detail();
-                }
-                Vec::new()
-            }
-            Screen::Settings => match self.settings_view.at(Setting::ALL.len()).map(|i| Setting::ALL[i]) {
-                Some(Setting::Guest) => self.act(Action::ToggleGuest),
-                Some(Setting::Registration) => self.act(Action::ToggleRegistration),
-                Some(Setting::Keys) => self.act(Action::RotateKey),
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
-        }
-    }
-
-    /// The actions that change something on the daemon.
-    fn act(&mut self, action: Action) -> Vec<Effect> {
-        let user = self
-            .selected_user()
-            .map(|u| (u.user.username.clone(), u.user.email.clone(), u.user.role.clone()));
-        let needs_user = matches!(
-            action,
-            Action::SetRole
-                | Action::Disable
-                | Action::Enable
-                | Action::SetPassword
-                | Action::RevokeAll
-                | Action::DeleteUser
-        );
-        if needs_user && user.is_none() {
-            self.say("no user selected", true);
-            return Vec::new();
-        }
-        let (name, email, role) = user.unwrap_or_default();
-        match action {
-            Action::AddUser => self.mode = Mode::Form(Form::new(FormKind::AddUser)),
-            Action::SetRole => self.mode = Mode::Form(Form::new(FormKind::SetRole { user: name, role })),
-            Action::SetPassword => self.mode = Mode::Form(Form::new(FormKind::SetPassword { user: name })),
-            Action::AddClient => self.mode = Mode::Form(Form::new(FormKind::AddClient)),
-            Action::Enable => {
-                return vec![self.send(
-                    Request::UserEnable { name: name.clone() },
-                    Purpose::Change(format!("{name} enabled")),
-                )];
-            }
-            Action::Disable => {
-                self.mode = Mode::Confirm(Confirm::new(
-                    "Disable user",
-                    format!(
-                        "Disable {name} ({email})? Their sessions are revoked for good and they cannot log in until enabled again."
-                    ),
-                    Request::UserDisable { name: name.clone() },
-                    format!("{name} disabled"),
-                ))
-            }
-            Action::DeleteUser => {
-                self.mode = Mode::Confirm(Confirm::new(
-                    "Delete user",
-                    format!(
-                        "Delete {name} ({email})? The account, its sessions and its API tokens are removed for good."
-                    ),
-                    Request::UserDelete { name: name.clone() },
-                    format!("{name} deleted"),
-                ))
-            }
-            Action::RevokeAll => {
-                self.mode = Mode::Confirm(Confirm::new(
-                    "Revoke all sessions",
-                    format!(
-                        "Revoke every session of {name}? Their refresh tokens stop working at once and they must log in again."
-                    ),
-                    Request::SessionRevokeAll { name: name.clone() },
-                    format!("sessions of {name} revoked"),
-                ))
-            }
-            Action::Revoke => return self.revoke_selected(),
-            Action::RemoveClient => {
-                let clients = self.visible_clients();
-                let Some(client) = self
-                    .clients_view
-                    .at(clients.len())
-                    .map(|i| clients[i].client_id.clone())
-                else {
-                    self.say("no client selected", true);
-                    return Vec::new();
-                };
-                self.mode = Mode::Confirm(Confirm::new(
-                    "Remove client",
-                    format!(
-                        "Remove OAuth client {client}? It can no longer get tokens, and the tokens it holds stop working."
-                    ),
-                    Request::ClientRemove {
-                        client_id: client.clone(),
-                    },
-                    format!("client {client} removed"),
-                ));
-            }
-            Action::ToggleGuest => {
-                let Some(on) = self.status.as_ref().map(|s| !s.guest_enabled) else {
-                    self.say("the daemon's settings are not loaded yet", true);
-                    return Vec::new();
-                };
-                let done = format!("guest mode {}", crate::output::on_off(on));
-                return vec![self.send(Request::GuestSet { enabled: on }, Purpose::Change(done))];
-            }
-            Action::ToggleRegistration => {
-                let Some(open) = self.status.as_ref().map(|s| !s.registration_open) else {
-                    self.say("the daemon's settings are not loaded yet", true);
-                    return Vec::new();
-                };
-                let done = format!("registration {}", crate::output::open_closed(open));
-                return vec![self.send(Request::RegistrationSet { open }, Purpose::Change(done))];
-            }
-            Action::RotateKey => {
-                self.mode = Mode::Confirm(Confirm::new(
-                    "Rotate signing key",
-                    "Rotate the signing key? A new key signs from now on; the current one stays published as retiring until every token it signed has expired.",
-                    Request::KeyRotate,
-                    "signing key rotated",
-                ))
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn revoke_selected(&mut self) -> Vec<Effect> {
-        let (sessions, tokens) = self.visible_sessions();
-        let Some(i) = self.sessions_view.at(sessions.len() + tokens.len()) else {
-            self.say("nothing selected", true);
-            return Vec::new();
-        };
-        let confirm = match sessions.get(i) {
-            Some(s) => Confirm::new(
-                "Revoke session",
-                format!(
-                    "Revoke session {} of {}? Its refresh token stops working at once, and introspection and /me refuse its access tokens.",
-                    s.id, s.username
-                ),
-                Request::SessionRevoke { id: s.id.clone() },
-                format!("session of {} revoked", s.username),
-            ),
-            None => {
-                let t = tokens[i - sessions.len()];
-                Confirm::new(
-                    "Revoke API token",
-                    format!(
-                        "Revoke API token \"{}\" ({}) of {}? Anything using it is refused at once.",
-                        t.token.name, t.token.id, t.username
-                    ),
-                    Request::TokenRevoke { id: t.token.id.clone() },
-                    format!("API token \"{}\" revoked", t.token.name),
-                )
-            }
-        };
-        self.mode = Mode::Confirm(confirm);
-        Vec::new()
-    }
 }
 
-/// Applies a text-editing key to `text`; true if it changed.
-pub fn edit(text: &mut String, key: &KeyEvent) -> bool {
-    let plain = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    match key.code {
-        KeyCode::Char(c) if plain => {
-            text.push(c);
-            true
-        }
-        KeyCode::Backspace => text.pop().is_some(),
-        _ => false,
-    }
-}
+mod actions;
+mod keys;
+
+pub use keys::edit;
 
 #[cfg(test)]
 mod tests;

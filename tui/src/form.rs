@@ -1,8 +1,31 @@
-//! The console's forms (add user, change role, set password, add client): fields,
-//! checks made before anything is sent, and the request each one makes.
+//! The console's dialogs that lead to a request: forms (add user, change role, set
+//! password, add client) with the checks made before anything is sent, and the
+//! confirmation that destructive actions ask for.
 
-use crate::app::Confirm;
 use tessera_common::admin::{Password, Request};
+
+/// A confirmation dialog: what will happen, and the request that does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// Dialog title.
+    pub title: String,
+    /// Names the target and says what will happen.
+    pub body: String,
+    pub(crate) call: Request,
+    pub(crate) done: String,
+}
+
+impl Confirm {
+    /// A dialog that sends `call` when confirmed and then says `done`.
+    pub fn new(title: impl Into<String>, body: impl Into<String>, call: Request, done: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            body: body.into(),
+            call,
+            done: done.into(),
+        }
+    }
+}
 
 /// Which form.
 #[derive(Debug, Clone, PartialEq, Eq)]

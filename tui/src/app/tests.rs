@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::testing::{audit_entry, connected, settle};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use tessera_common::admin::{AdminError, ErrorCode};
 
 fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
