@@ -156,6 +156,14 @@ fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
     key
 }
 
+/// The 8 bytes of a big-endian number stored in `tree`.
+fn eight_bytes(tree: &'static str, what: &str, bytes: &[u8]) -> Result<[u8; 8], StoreError> {
+    <[u8; 8]>::try_from(bytes).map_err(|_| StoreError::Corrupt {
+        tree,
+        detail: format!("{what} is not 8 bytes"),
+    })
+}
+
 fn corrupt_index() -> StoreError {
     StoreError::Corrupt {
         tree: "user_sessions",
@@ -543,12 +551,7 @@ impl Store {
         let mut live = Vec::new();
         for entry in self.denied.iter() {
             let (jti, exp) = entry?;
-            let exp = <[u8; 8]>::try_from(exp.as_ref())
-                .map(i64::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt {
-                    tree: "denied",
-                    detail: "expiry".into(),
-                })?;
+            let exp = i64::from_be_bytes(eight_bytes("denied", "expiry", &exp)?);
             if exp <= now {
                 self.denied.remove(&jti)?;
             } else {
@@ -607,14 +610,7 @@ impl Store {
     pub fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
         self.last_login
             .get(user_id.as_bytes())?
-            .map(|v| {
-                <[u8; 8]>::try_from(v.as_ref())
-                    .map(i64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
-                        tree: "last_login",
-                        detail: "not an i64".into(),
-                    })
-            })
+            .map(|v| Ok(i64::from_be_bytes(eight_bytes("last_login", "time", &v)?)))
             .transpose()
     }
 
@@ -795,12 +791,7 @@ impl Store {
             .take(limit)
             .map(|e| {
                 let (k, v) = e?;
-                let seq = <[u8; 8]>::try_from(k.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
-                        tree: "audit",
-                        detail: "key is not a sequence number".into(),
-                    })?;
+                let seq = u64::from_be_bytes(eight_bytes("audit", "sequence number", &k)?);
                 Ok((seq, decode("audit", &v)?))
             })
             .collect::<Result<_, StoreError>>()?;
