@@ -610,7 +610,11 @@ impl App {
                     return self.load_detail();
                 }
             }
-            (Purpose::Sessions, Reply::Sessions(list)) => self.sessions = list,
+            (Purpose::Sessions, Reply::Sessions(mut list)) => {
+                // Newest first (RFC 3339 UTC strings sort as times).
+                list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                self.sessions = list;
+            }
             (Purpose::Tokens, Reply::ApiTokens(list)) => self.tokens = list,
             (Purpose::Clients, Reply::Clients(list)) => self.clients = list,
             (Purpose::Keys, Reply::Keys(list)) => self.keys = list,

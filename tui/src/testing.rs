@@ -42,7 +42,7 @@ pub fn sessions() -> Vec<SessionView> {
             user_id: format!("id-{name}"),
             username: (*name).into(),
             scopes: vec!["read".into(), "write".into()],
-            created_at: "2026-11-27T10:15:00Z".into(),
+            created_at: format!("2026-11-27T10:1{i}:00Z"),
             expires_at: "2026-12-27T10:15:00Z".into(),
         })
         .collect()

@@ -183,14 +183,15 @@ fn every_destructive_action_asks_first() {
     );
 
     press(&mut app, KeyCode::Char('3'));
+    // Newest session first.
     confirm_flow(
         &mut app,
         KeyCode::Char('x'),
-        "sess-0-alice",
+        "sess-1-bob",
         esc,
         y,
         Request::SessionRevoke {
-            id: "sess-0-alice".into(),
+            id: "sess-1-bob".into(),
         },
     );
     press(&mut app, KeyCode::End);
