@@ -15,6 +15,7 @@ mod lifecycle;
 mod oauth;
 mod oauth_interop;
 mod openapi;
+mod races;
 mod safety;
 mod sessions;
 mod systemd;

@@ -187,9 +187,13 @@ impl Service {
                 scopes::join(role_scopes)
             )));
         };
+        let issued = match self.open_session(&user, granted, input.client_id) {
+            Err(ServiceError::LoginFailed) => return Err(fail("account changed during login")),
+            other => other?,
+        };
         self.throttle.record_success(&account, origin.addr);
+        // After the session: it is opened against the record as verified.
         self.upgrade_hash(&user, upgrade).await;
-        let issued = self.open_session(&user, granted, input.client_id)?;
         self.audit(
             "login.success",
             Some(user.id.to_string()),

@@ -39,9 +39,13 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 impl LiveSessions {
     /// Loads every live session and every disabled user from the store.
     pub fn load(store: &Store, now: i64) -> Result<Self, StoreError> {
+        let users = store.users()?;
+        let existing: HashSet<Uuid> = users.iter().map(|u| u.id).collect();
         let map = store
             .live_sessions(now)?
             .into_iter()
+            // A session of a deleted user (left by a crash mid-delete) is not live.
+            .filter(|s| existing.contains(&s.user_id))
             .map(|s| {
                 (
                     s.id,
@@ -52,12 +56,7 @@ impl LiveSessions {
                 )
             })
             .collect();
-        let barred = store
-            .users()?
-            .into_iter()
-            .filter(|u| u.disabled)
-            .map(|u| u.id)
-            .collect();
+        let barred = users.into_iter().filter(|u| u.disabled).map(|u| u.id).collect();
         let denied = store.denied(now)?.into_iter().collect();
         Ok(Self {
             map: RwLock::new(map),
@@ -180,8 +179,19 @@ impl Service {
             rotated_at: None,
             client_id,
         };
-        self.store.create_session(&session, &refresh.digest(), &first)?;
+        // The user must still be exactly as the caller checked them: a password, role
+        // or account change (or a delete) during the caller's hashing wins.
+        if !self.store.create_session(user, &session, &refresh.digest(), &first)? {
+            return Err(ServiceError::LoginFailed);
+        }
         self.live.insert(&session);
+        // An operator change committed after that check revoked only the sessions it
+        // saw, and may have cleared the live view before the insert above: look again.
+        if self.store.user(user.id)?.as_ref() != Some(user) {
+            self.store.revoke_session(session.id, now.unix_timestamp())?;
+            self.live.remove(session.id);
+            return Err(ServiceError::LoginFailed);
+        }
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
         Ok(issued)

@@ -399,6 +399,13 @@ impl Store {
                     Ok(())
                 },
             )?;
+        // A login that checked the user before the transaction above may have added a
+        // session after the listing; none can be added now that the user is gone.
+        for key in self.user_sessions.scan_prefix(user.id.as_bytes()).keys() {
+            let key = key?;
+            self.sessions.remove(&key[16..])?;
+            self.user_sessions.remove(key)?;
+        }
         Ok(())
     }
 
@@ -584,26 +591,42 @@ impl Store {
 
     // ----- sessions and refresh tokens -----
 
-    /// Stores a new session with its first refresh token.
+    /// Stores a new session with its first refresh token, if `user` is still stored
+    /// exactly as given (the caller checked a password or a role against it). Returns
+    /// false, storing nothing, when the user changed or was deleted meanwhile.
     pub fn create_session(
         &self,
+        user: &UserRecord,
         session: &SessionRecord,
         digest: &[u8; 32],
         first: &RefreshRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let value = encode(session)?;
         let refresh = encode(first)?;
         let index_key = user_session_key(session.user_id, session.id);
-        (&self.sessions, &self.user_sessions, &self.refresh, &self.last_login).transaction(
-            |(sessions, index, tokens, last_login)| {
+        let created = (
+            &self.users,
+            &self.sessions,
+            &self.user_sessions,
+            &self.refresh,
+            &self.last_login,
+        )
+            .transaction(|(users, sessions, index, tokens, last_login)| {
+                let current: Option<UserRecord> = users
+                    .get(user.id.as_bytes())?
+                    .map(|v| decode("users", &v))
+                    .transpose()
+                    .or_else(abort)?;
+                if current.as_ref() != Some(user) {
+                    return Ok(false);
+                }
                 sessions.insert(session.id.as_bytes(), value.as_slice())?;
                 index.insert(&index_key, &[])?;
                 tokens.insert(digest, refresh.as_slice())?;
                 last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
-                Ok(())
-            },
-        )?;
-        Ok(())
+                Ok(true)
+            })?;
+        Ok(created)
     }
 
     /// When `user_id` last opened a session (login, registration, password grant).

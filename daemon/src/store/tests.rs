@@ -61,9 +61,11 @@ fn unique_indexes_are_case_insensitive() {
 fn rotation_detects_reuse_and_revocation() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let s = session(Uuid::new_v4());
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let s = session(alice.id);
     let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-    store.create_session(&s, &a, &refresh(s.id)).unwrap();
+    assert!(store.create_session(&alice, &s, &a, &refresh(s.id)).unwrap());
     assert_eq!(
         store.rotate_refresh(&a, &b, &refresh(s.id), 20).unwrap(),
         Rotation::Rotated
@@ -95,7 +97,7 @@ async fn committed_data_survives_reopen() {
     {
         let store = Store::open(dir.path()).unwrap();
         store.create_user(&alice).unwrap();
-        store.create_session(&s, &[1u8; 32], &refresh(s.id)).unwrap();
+        assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
         store.commit().await.unwrap();
         assert!(store.is_healthy());
     }
@@ -187,7 +189,7 @@ fn delete_user_removes_indexes_and_sessions() {
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     let s = session(alice.id);
-    store.create_session(&s, &[1u8; 32], &refresh(s.id)).unwrap();
+    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
     assert_eq!(store.sessions_of(alice.id).unwrap(), vec![s.clone()]);
     assert_eq!(store.last_login(alice.id).unwrap(), Some(s.created_at));
     store.delete_user(&alice).unwrap();
@@ -287,12 +289,13 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
     let s = session(alice.id); // ends at 1000
     let first = RefreshRecord {
         expires_at: 50,
         ..refresh(s.id)
     };
-    store.create_session(&s, &[1u8; 32], &first).unwrap();
+    assert!(store.create_session(&alice, &s, &[1u8; 32], &first).unwrap());
     assert_eq!(store.purge_expired(49).unwrap(), (0, 0));
     assert_eq!(store.purge_expired(60).unwrap(), (0, 1));
     assert!(store.refresh_token(&[1u8; 32]).unwrap().is_none());
@@ -303,4 +306,33 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         store.sessions_of(alice.id).unwrap().is_empty(),
         "the index entry went too"
     );
+}
+
+#[test]
+fn a_session_is_opened_only_against_the_user_as_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    // The role changed while the caller was hashing.
+    let demoted = store
+        .modify_user(alice.id, |u| {
+            u.role = "guest".into();
+            true
+        })
+        .unwrap()
+        .unwrap();
+    let s = session(alice.id);
+    assert!(!store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    assert!(store.session(s.id).unwrap().is_none(), "nothing stored");
+    assert!(store.create_session(&demoted, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    // Deleted: refused, and a delete sweeps sessions added after its listing.
+    store.delete_user(&demoted).unwrap();
+    let late = session(alice.id);
+    assert!(
+        !store
+            .create_session(&demoted, &late, &[2u8; 32], &refresh(late.id))
+            .unwrap()
+    );
+    assert!(store.sessions_of(alice.id).unwrap().is_empty());
 }
