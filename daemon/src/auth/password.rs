@@ -102,12 +102,20 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _admitted = Arc::clone(&self.admitted)
+        // The permit travels with the job: a caller that hangs up does not free its
+        // slot while its hash still waits or runs.
+        let admitted = Arc::clone(&self.admitted)
             .try_acquire_owned()
             .map_err(|_| PasswordError::Overloaded)?;
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = tx.send(work());
+            // Nobody waits for the answer any more (the client hung up): skip the work.
+            let answer = (!tx.is_closed()).then(work);
+            // Free the slot before answering, so the caller finds it free.
+            drop(admitted);
+            if let Some(answer) = answer {
+                let _ = tx.send(answer);
+            }
         });
         let stopped = || PasswordError::Internal("hashing pool stopped".into());
         self.pool.send(job).map_err(|_| stopped())?;
@@ -284,5 +292,40 @@ mod tests {
             p.hash(Secret::new("pw".into())).await,
             Err(PasswordError::Overloaded)
         ));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_request_keeps_its_slot_until_its_job_is_dropped_unrun() {
+        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Occupy the one worker until released.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn({
+            let p = p.clone();
+            async move { p.run(move || Ok(wait.recv().is_ok())).await }
+        });
+        while p.queue_depth() < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Five callers queue a job and hang up.
+        for _ in 0..5 {
+            let ran = Arc::clone(&ran);
+            let queued = p.run(move || {
+                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            });
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(5), queued).await;
+        }
+        assert_eq!(p.queue_depth(), 6, "abandoned jobs still hold their admission slots");
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        while p.queue_depth() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            ran.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "no hashing for nobody"
+        );
     }
 }
