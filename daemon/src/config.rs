@@ -18,6 +18,8 @@ pub struct Config {
     /// `iss` of every token (`server.issuer`); `None` derives it from the bound
     /// listen address (see [`Config::issuer`]).
     pub issuer: Option<String>,
+    /// Connection limits of the HTTP server (`server.max_connections`, …).
+    pub connections: ConnectionLimits,
     /// Where the store lives (`storage.data_dir`).
     pub data_dir: PathBuf,
     /// Admin socket path (`admin.socket`; default `<data_dir>/admin.sock`).
@@ -40,6 +42,19 @@ pub struct Config {
     pub argon2: Argon2Config,
     /// Role name → scopes (`[roles.*]`); always holds `admin`, `user` and `guest`.
     pub roles: BTreeMap<String, Vec<String>>,
+}
+
+/// What one HTTP client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection may sit without a request.
+    pub idle_timeout: Duration,
+    /// Requests served on one connection before it is closed.
+    pub max_requests: u64,
 }
 
 /// Token lifetimes.
@@ -314,6 +329,13 @@ impl Reader {
             self.problem("server.issuer", "must be set when server.listen is a wildcard address");
         }
 
+        let connections = ConnectionLimits {
+            max_connections: self.integer("server", "max_connections", 512, 1, 1_000_000) as usize,
+            header_timeout: self.duration("server", "header_timeout", "10s"),
+            idle_timeout: self.duration("server", "idle_timeout", "60s"),
+            max_requests: u64::from(self.integer("server", "max_requests_per_connection", 1000, 1, 1_000_000)),
+        };
+
         let file_dir = self.string("storage", "data_dir").map(PathBuf::from);
         let data_dir = overrides
             .data_dir
@@ -376,6 +398,7 @@ impl Reader {
             Ok(Config {
                 listen,
                 issuer,
+                connections,
                 data_dir,
                 admin_socket,
                 admin_group,

@@ -107,15 +107,19 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let admin_path = admin.path().display().to_string();
 
     let (stopping_tx, stopping) = watch::channel(false);
-    let server = warp::serve(http::routes(Arc::clone(&service)))
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(true);
-        });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    });
+    let server = http::server::run(
+        listener,
+        http::routes(Arc::clone(&service)),
+        config.connections,
+        stopping.clone(),
+    );
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
     tokio::spawn(admin.serve(Arc::clone(&service), stopping.clone()));
-    let task = tokio::spawn(serve(server.run(), Arc::clone(&service), stopping));
+    let task = tokio::spawn(serve(server, Arc::clone(&service), stopping));
     tracing::info!(data_dir = %config.data_dir.display(), "tesserad listening on http://{local_addr}, admin socket {admin_path}");
     Ok(Daemon {
         local_addr,

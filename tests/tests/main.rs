@@ -12,6 +12,7 @@ mod guest;
 mod http_errors;
 mod keys;
 mod lifecycle;
+mod limits;
 mod oauth;
 mod oauth_interop;
 mod openapi;

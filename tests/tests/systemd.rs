@@ -49,3 +49,15 @@ fn the_unit_scores_at_most_1_5_in_systemd_analyze_security() {
         .unwrap();
     assert!(score <= 1.5, "{line}");
 }
+
+#[test]
+fn the_unit_leaves_file_descriptors_for_the_connection_cap() {
+    let unit = std::fs::read_to_string(shipped("tesserad.service")).unwrap();
+    let limit: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the unit sets LimitNOFILE");
+    // server.max_connections defaults to 512; the store and admin socket need more.
+    assert!(limit >= 4 * 512, "LimitNOFILE={limit}");
+}

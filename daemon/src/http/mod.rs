@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod oauth;
 mod reply;
+pub mod server;
 
 use crate::service::{Origin, Service};
 use std::convert::Infallible;
@@ -69,8 +70,8 @@ fn method(method: Method, allow: &'static str) -> impl Filter<Extract = (), Erro
 
 /// The client's address. Proxies' forwarding headers are not trusted.
 fn origin() -> impl Filter<Extract = (Origin,), Error = Infallible> + Clone {
-    warp::addr::remote().map(|addr: Option<std::net::SocketAddr>| Origin {
-        addr: addr.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
+    warp::ext::optional::<server::PeerAddr>().map(|peer: Option<server::PeerAddr>| Origin {
+        addr: peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip()),
     })
 }
 

@@ -1,0 +1,138 @@
+//! The HTTP server: accepts TCP connections under a cap and serves HTTP/1.1 on each
+//! with a header-read timeout, an idle keep-alive timeout and a per-connection request
+//! limit (`[server]` in the configuration). Accept errors back off instead of
+//! spinning; a client that hangs up is not a server error.
+
+use crate::config::ConnectionLimits;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tower_service::Service as _;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+/// The peer's address, put in each request's extensions for the routes.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Longest pause after repeated accept errors (file descriptors exhausted, …).
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often a connection checks its idle time and request count.
+const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Serves `routes` on `listener` until `stopping` turns true; then stops accepting and
+/// asks every connection to finish its request in flight and close.
+pub async fn run(
+    listener: TcpListener,
+    routes: BoxedFilter<(Response,)>,
+    limits: ConnectionLimits,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing, closed) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut backoff = Duration::ZERO;
+    loop {
+        // Over the cap, new connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stopping.wait_for(|stop| *stop) => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopping.wait_for(|stop| *stop) => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = Duration::ZERO;
+                let (routes, closed) = (routes.clone(), closed.clone());
+                connections.spawn(async move {
+                    serve_connection(stream, peer, routes, limits, closed).await;
+                    drop(slot);
+                });
+            }
+            Err(e) => {
+                // One line per back-off step, not one per failed accept.
+                backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_BACKOFF);
+                tracing::warn!(error = %e, pause = ?backoff, "accepting HTTP connections failed; pausing");
+                tokio::time::sleep(backoff).await;
+            }
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    routes: BoxedFilter<(Response,)>,
+    limits: ConnectionLimits,
+    mut closed: watch::Receiver<bool>,
+) {
+    let served = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    // Milliseconds since `started` at the last request's end.
+    let last_done = Arc::new(AtomicU64::new(0));
+    let service = {
+        let (served, in_flight, last_done) = (Arc::clone(&served), Arc::clone(&in_flight), Arc::clone(&last_done));
+        hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            served.fetch_add(1, Ordering::Relaxed);
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            let answer = warp::service(routes.clone()).call(request);
+            let (in_flight, last_done) = (Arc::clone(&in_flight), Arc::clone(&last_done));
+            async move {
+                let response = answer.await;
+                last_done.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                response
+            }
+        })
+    };
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let mut closing = false;
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tokio::select! {
+            done = connection.as_mut() => {
+                if let Err(e) = done {
+                    // Hang-ups, timeouts and bad requests: the peer's doing.
+                    tracing::debug!(%peer, error = %e, "HTTP connection ended");
+                }
+                return;
+            }
+            _ = closed.wait_for(|c| *c), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = check.tick(), if !closing => {
+                let idle_ms = (started.elapsed().as_millis() as u64).saturating_sub(last_done.load(Ordering::Relaxed));
+                let idle = in_flight.load(Ordering::Relaxed) == 0
+                    && Duration::from_millis(idle_ms) >= limits.idle_timeout;
+                if idle || served.load(Ordering::Relaxed) >= limits.max_requests {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
