@@ -485,3 +485,32 @@ async fn activity_counts_grants_reuse_and_the_hash_queue_and_users_show_their_la
         .collect();
     assert!(seqs.len() >= 3 && seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
 }
+
+#[tokio::test]
+async fn what_clients_type_as_a_name_neither_grows_the_trail_nor_reaches_the_terminal() {
+    let d = TestDaemon::start();
+    let forged = format!("\u{1b}[2J\u{1b}]0;owned\u{7}{}", "n".repeat(20_000));
+    let resp = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": forged, "password": "whatever-pw"}),
+        )
+        .await;
+    assert_eq!(resp.status, 401);
+    let out = d.tessera(&["audit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+        "{:?}",
+        out.stdout
+    );
+    let entries = d.tessera(&["audit", "--json"]).json();
+    let failure = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "login.failure")
+        .unwrap();
+    let subject = failure["subject"].as_str().unwrap();
+    assert!(subject.starts_with("unknown:") && subject.len() <= 24, "{subject}");
+}

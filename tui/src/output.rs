@@ -65,6 +65,14 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// Rows whose every cell is [`clean`]ed.
+    fn new(headers: &'static [&'static str], rows: impl Iterator<Item = Vec<String>>) -> Self {
+        Self {
+            headers,
+            rows: rows.map(|row| row.iter().map(|cell| clean(cell)).collect()).collect(),
+        }
+    }
+
     /// Columns padded to their widest cell.
     pub fn to_text(&self) -> String {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
@@ -85,7 +93,24 @@ impl Rows {
 }
 
 fn opt(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| "-".into())
+    value.as_deref().map_or_else(|| "-".into(), clean)
+}
+
+/// `text` safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, …) are shown escaped, as `\u{1b}`, instead of acting on the terminal.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `active` or `disabled`.
@@ -95,73 +120,63 @@ pub fn account_state(user: &AdminUser) -> &'static str {
 
 /// Users: username, email, role, state, created, last login, id.
 pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Times) -> Rows {
-    Rows {
-        headers: &["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "LAST LOGIN", "ID"],
-        rows: users
-            .into_iter()
-            .map(|u| {
-                vec![
-                    u.user.username.clone(),
-                    u.user.email.clone(),
-                    u.user.role.clone(),
-                    account_state(u).into(),
-                    times.show(&u.user.created_at),
-                    times.opt(&u.last_login_at),
-                    u.user.id.clone(),
-                ]
-            })
-            .collect(),
-    }
+    Rows::new(
+        &["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "LAST LOGIN", "ID"],
+        users.into_iter().map(|u| {
+            vec![
+                u.user.username.clone(),
+                u.user.email.clone(),
+                u.user.role.clone(),
+                account_state(u).into(),
+                times.show(&u.user.created_at),
+                times.opt(&u.last_login_at),
+                u.user.id.clone(),
+            ]
+        }),
+    )
 }
 
 /// Live sessions: id, user, scopes, created, expires.
 pub fn session_rows<'a>(sessions: impl IntoIterator<Item = &'a SessionView>, times: Times) -> Rows {
-    Rows {
-        headers: &["ID", "USER", "SCOPES", "CREATED", "EXPIRES"],
-        rows: sessions
-            .into_iter()
-            .map(|s| {
-                vec![
-                    s.id.clone(),
-                    s.username.clone(),
-                    s.scopes.join(" "),
-                    times.show(&s.created_at),
-                    times.show(&s.expires_at),
-                ]
-            })
-            .collect(),
-    }
+    Rows::new(
+        &["ID", "USER", "SCOPES", "CREATED", "EXPIRES"],
+        sessions.into_iter().map(|s| {
+            vec![
+                s.id.clone(),
+                s.username.clone(),
+                s.scopes.join(" "),
+                times.show(&s.created_at),
+                times.show(&s.expires_at),
+            ]
+        }),
+    )
 }
 
 /// API tokens: id, user, name, scopes, expires, last used.
 pub fn token_rows<'a>(tokens: impl IntoIterator<Item = &'a AdminApiToken>, times: Times) -> Rows {
-    Rows {
-        headers: &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"],
-        rows: tokens
-            .into_iter()
-            .map(|t| {
-                vec![
-                    t.token.id.clone(),
-                    t.username.clone(),
-                    t.token.name.clone(),
-                    t.token.scopes.join(" "),
-                    times.opt(&t.token.expires_at),
-                    times.opt(&t.token.last_used_at),
-                ]
-            })
-            .collect(),
-    }
+    Rows::new(
+        &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"],
+        tokens.into_iter().map(|t| {
+            vec![
+                t.token.id.clone(),
+                t.username.clone(),
+                t.token.name.clone(),
+                t.token.scopes.join(" "),
+                times.opt(&t.token.expires_at),
+                times.opt(&t.token.last_used_at),
+            ]
+        }),
+    )
 }
 
 /// OAuth clients: id, scopes, created.
 pub fn client_rows<'a>(clients: impl IntoIterator<Item = &'a ClientView>, times: Times) -> Rows {
-    Rows {
-        headers: &["CLIENT", "SCOPES", "CREATED"],
-        rows: clients
+    Rows::new(
+        &["CLIENT", "SCOPES", "CREATED"],
+        clients
             .into_iter()
-            .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), times.show(&c.created_at)])
-            .collect(),
-    }
+            .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), times.show(&c.created_at)]),
+    )
 }
 
 /// `active` or `retiring`.
@@ -174,40 +189,35 @@ pub fn key_status(key: &KeyView) -> &'static str {
 
 /// Signing keys: kid, status, created.
 pub fn key_rows(keys: &[KeyView], times: Times) -> Rows {
-    Rows {
-        headers: &["KID", "STATUS", "CREATED"],
-        rows: keys
-            .iter()
-            .map(|k| vec![k.kid.clone(), key_status(k).into(), times.show(&k.created_at)])
-            .collect(),
-    }
+    Rows::new(
+        &["KID", "STATUS", "CREATED"],
+        keys.iter()
+            .map(|k| vec![k.kid.clone(), key_status(k).into(), times.show(&k.created_at)]),
+    )
 }
 
 /// Audit entries: time, event, subject, origin, detail.
 pub fn audit_rows<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>, times: Times) -> Rows {
-    Rows {
-        headers: &["AT", "EVENT", "SUBJECT", "ORIGIN", "DETAIL"],
-        rows: entries
-            .into_iter()
-            .map(|e| {
-                vec![
-                    times.show(&e.at),
-                    e.event.clone(),
-                    opt(&e.subject),
-                    opt(&e.origin),
-                    opt(&e.detail),
-                ]
-            })
-            .collect(),
-    }
+    Rows::new(
+        &["AT", "EVENT", "SUBJECT", "ORIGIN", "DETAIL"],
+        entries.into_iter().map(|e| {
+            vec![
+                times.show(&e.at),
+                e.event.clone(),
+                opt(&e.subject),
+                opt(&e.origin),
+                opt(&e.detail),
+            ]
+        }),
+    )
 }
 
 /// One audit entry as a line.
 pub fn audit_line(e: &AuditEntry) -> String {
     format!(
         "{}  {:<22} {:<38} {:<15} {}",
-        e.at,
-        e.event,
+        clean(&e.at),
+        clean(&e.event),
         opt(&e.subject),
         opt(&e.origin),
         opt(&e.detail)
@@ -237,7 +247,7 @@ pub fn duration(seconds: u64) -> String {
 fn fields(pairs: &[(&str, String)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{k:<14} {v}"))
+        .map(|(k, v)| format!("{k:<14} {}", clean(v)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -286,7 +296,7 @@ fn user(u: &AdminUser) -> String {
         ("last login", opt(&u.last_login_at)),
     ]
     .iter()
-    .map(|(k, v)| format!("{k:<15} {v}"))
+    .map(|(k, v)| format!("{k:<15} {}", clean(v)))
     .collect::<Vec<_>>()
     .join("\n")
 }
@@ -335,6 +345,24 @@ mod tests {
         assert_eq!(json_of(&Reply::Count(2)), json!({"count": 2}));
         assert_eq!(json_of(&Reply::Registration { open: false }), json!({"mode": "closed"}));
         assert_eq!(json_of(&Reply::Users(vec![])), json!([]));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(clean("plain ünïcode"), "plain ünïcode");
+        assert_eq!(clean("a\u{1b}[2Jb\r\n"), "a\\u{1b}[2Jb\\u{d}\\u{a}");
+        let entry = AuditEntry {
+            seq: 1,
+            at: "2026-11-27T10:00:00Z".into(),
+            event: "login.failure".into(),
+            subject: Some("\u{1b}]0;owned\u{7}".into()),
+            origin: None,
+            detail: Some("x\u{9b}31m".into()),
+        };
+        for text in [audit_line(&entry), audit_rows([&entry], Times::Short).to_text()] {
+            assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+            assert!(text.contains("\\u{1b}]0;owned\\u{7}"), "{text}");
+        }
     }
 
     #[test]

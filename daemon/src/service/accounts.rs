@@ -45,6 +45,16 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError>
     })
 }
 
+/// How an unknown login name is keyed and audited: `unknown:` and the first 16 hex
+/// digits of the SHA-256 of the lower-cased name. Bounded, free of control characters,
+/// and not a record of whatever was typed (sometimes a password).
+fn unknown_login(login: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(login.to_lowercase().as_bytes()).into();
+    let hex = crate::tokens::opaque::hex(&digest);
+    format!("unknown:{}", &hex[..16])
+}
+
 /// The `user` object of an account.
 pub fn user_view(user: &UserRecord) -> UserView {
     UserView {
@@ -137,8 +147,11 @@ impl Service {
         let login = required(input.login, "username")?;
         let password = required(input.password, "password")?;
         let user = self.store.user_by_login(&login)?;
-        // Throttle key: the account when it exists, else the name tried.
-        let account = user.as_ref().map_or_else(|| login.to_lowercase(), |u| u.id.to_string());
+        // Throttle key and audit subject: the account when it exists, else a digest of
+        // the name tried, so neither grows with what a client sends.
+        let account = user
+            .as_ref()
+            .map_or_else(|| unknown_login(&login), |u| u.id.to_string());
         let now = self.now();
         self.throttle
             .check(&account, origin.addr, now)
@@ -258,5 +271,20 @@ impl Service {
                 scopes: scopes::parse(&claims.scope),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_login;
+
+    #[test]
+    fn unknown_names_are_keyed_by_a_bounded_digest() {
+        let long = "x".repeat(100_000);
+        let key = unknown_login(&long);
+        assert_eq!(key.len(), "unknown:".len() + 16);
+        assert_eq!(unknown_login("Ghost"), unknown_login("ghost"), "case does not matter");
+        assert_ne!(unknown_login("ghost"), unknown_login("ghost2"));
+        assert!(!unknown_login("\u{1b}[2J").contains('\u{1b}'));
     }
 }

@@ -5,6 +5,7 @@ use super::{Theme, block, centered, pairs_spans};
 use crate::app::{App, Mode};
 use crate::form::Form;
 use crate::keymap::{self, When};
+use crate::output::clean;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -21,7 +22,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         Mode::Browsing | Mode::Searching => {}
         Mode::Help(scroll) => help(frame, theme, area, *scroll),
         Mode::Confirm(confirm) => {
-            let body = vec![Line::from(confirm.body.clone())];
+            let body = vec![Line::from(clean(&confirm.body))];
             dialog(frame, theme, area, &confirm.title, body, When::Confirming);
         }
         Mode::Form(form) => dialog(frame, theme, area, &form.title(), form_lines(form, theme), When::Form),
@@ -105,7 +106,7 @@ fn secret_lines(created: &ClientCreated, theme: Theme) -> Vec<Line<'static>> {
     vec![
         Line::from(vec![
             Span::styled("client id      ", theme.dim()),
-            Span::raw(created.client_id.clone()),
+            Span::raw(clean(&created.client_id)),
         ]),
         Line::from(vec![
             Span::styled("client secret  ", theme.dim()),

@@ -132,7 +132,7 @@ fn status_line(app: &App, theme: Theme) -> Line<'static> {
         (Some(message), _) => {
             spans.push(Span::raw(" │ "));
             let style = if message.error { theme.error() } else { theme.ok() };
-            spans.push(Span::styled(message.text.clone(), style));
+            spans.push(Span::styled(crate::output::clean(&message.text), style));
         }
         (None, Conn::Up { daemon }) => {
             spans.push(Span::styled(

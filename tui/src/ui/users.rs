@@ -3,7 +3,7 @@
 
 use super::{Theme, block, draw_table, list_title};
 use crate::app::App;
-use crate::output::{Times, account_state, user_rows};
+use crate::output::{Times, account_state, clean, user_rows};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -43,10 +43,10 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     let mut lines = vec![
         Line::from(vec![
             label("user"),
-            Span::raw(format!(
+            Span::raw(clean(&format!(
                 "{} <{}> \"{}\"",
                 user.user.username, user.user.email, user.user.display_name
-            )),
+            ))),
         ]),
         Line::from(vec![
             label("role"),
@@ -85,7 +85,7 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         theme.title(),
     )));
     lines.extend(detail.tokens.iter().map(|k| {
-        Line::from(format!(
+        Line::from(clean(&format!(
             "  {} \"{}\"  {}  last used {}",
             k.token.id,
             k.token.name,
@@ -94,9 +94,9 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
                 .last_used_at
                 .as_deref()
                 .map_or_else(|| "never".into(), |at| t.show(at))
-        ))
+        )))
     }));
-    let title = format!(" {} (Enter or Esc closes) ", user.user.username);
+    let title = format!(" {} (Enter or Esc closes) ", clean(&user.user.username));
     frame.render_widget(
         Paragraph::new(lines)
             .block(block(title, theme))
