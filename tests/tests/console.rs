@@ -514,3 +514,23 @@ async fn what_clients_type_as_a_name_neither_grows_the_trail_nor_reaches_the_ter
     let subject = failure["subject"].as_str().unwrap();
     assert!(subject.starts_with("unknown:") && subject.len() <= 24, "{subject}");
 }
+
+#[tokio::test]
+async fn a_closed_standard_output_ends_the_listing_quietly() {
+    let d = TestDaemon::start();
+    d.register("kim").await;
+    let mut child = std::process::Command::new(crate::harness::TESSERA)
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["user", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the answer is printed, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

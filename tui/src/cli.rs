@@ -168,7 +168,11 @@ pub fn main() -> ExitCode {
     };
     match run(command, &socket, args.json) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Client(e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. }))) => {
+        // The reader went away (`tessera user list | head`): nothing more to say.
+        Err(Failure::Closed) => ExitCode::SUCCESS,
+        Err(Failure::Client(
+            e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. } | ClientError::Silent(_)),
+        )) => {
             eprintln!("tessera: {e}");
             ExitCode::from(3)
         }
@@ -196,6 +200,8 @@ fn default_socket() -> PathBuf {
 enum Failure {
     Client(ClientError),
     Input(String),
+    /// Standard output was closed.
+    Closed,
 }
 
 impl From<ClientError> for Failure {
@@ -283,11 +289,25 @@ fn request_of(command: Command) -> Result<Request, Failure> {
     })
 }
 
-fn print(reply: &Reply, json: bool) {
+/// Writes one answer or event to standard output; a closed output ends the run
+/// quietly instead of panicking as `println!` would.
+fn emit(text: impl std::fmt::Display) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::Closed
+        } else {
+            Failure::Input(format!("cannot write to standard output: {e}"))
+        }
+    })
+}
+
+fn print(reply: &Reply, json: bool) -> Result<(), Failure> {
     if json {
-        println!("{}", output::json_of(reply));
+        emit(output::json_of(reply))
     } else {
-        println!("{}", output::human(reply));
+        emit(output::human(reply))
     }
 }
 
@@ -299,7 +319,7 @@ fn run(command: Command, socket: &std::path::Path, json: bool) -> Result<(), Fai
         client.call(Request::Subscribe)?;
     }
     let reply = client.call(request)?;
-    print(&reply, json);
+    print(&reply, json)?;
     if follow {
         // Events pushed while the tail was read may be in the tail too.
         let seen = match &reply {
@@ -311,9 +331,9 @@ fn run(command: Command, socket: &std::path::Path, json: bool) -> Result<(), Fai
                 continue;
             }
             if json {
-                println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                emit(serde_json::to_string(&event).unwrap_or_default())?;
             } else {
-                println!("{}", output::audit_line(&event));
+                emit(output::audit_line(&event))?;
             }
         }
     }

@@ -16,6 +16,8 @@ use tessera_common::admin::{
 
 /// How long the daemon has to answer the hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`Client::call`] waits for an answer (a user add hashes a password).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,9 @@ pub enum ClientError {
     /// The conversation broke after the handshake (exit 1).
     #[error("admin protocol: {0}")]
     Protocol(String),
+    /// The daemon did not answer in time (exit 3).
+    #[error("the daemon did not answer within {0:?}")]
+    Silent(Duration),
 }
 
 /// A frame from the daemon, as the reader thread hands it on.
@@ -186,6 +191,7 @@ pub struct Client {
     incoming: mpsc::Receiver<Incoming>,
     events: VecDeque<Event>,
     next_id: u64,
+    timeout: Duration,
 }
 
 impl Client {
@@ -198,6 +204,7 @@ impl Client {
             incoming,
             events: VecDeque::new(),
             next_id: 1,
+            timeout: CALL_TIMEOUT,
         })
     }
 
@@ -212,8 +219,15 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         self.connection.send(id, call)?;
+        let deadline = std::time::Instant::now() + self.timeout;
         loop {
-            match self.receive() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let incoming = match self.incoming.recv_timeout(left) {
+                Ok(incoming) => incoming,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(ClientError::Silent(self.timeout)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Incoming::Closed("the connection's reader stopped".into()),
+            };
+            match incoming {
                 Incoming::Response { id: got, outcome } if got == id || got == 0 => {
                     return match outcome {
                         Outcome::Ok(reply) => Ok(reply),
@@ -316,6 +330,26 @@ mod tests {
         assert_eq!(client.next_event().unwrap().map(|e| e.seq), Some(7));
         assert_eq!(client.next_event().unwrap().map(|e| e.seq), Some(8));
         assert_eq!(client.next_event().unwrap(), None, "the peer hung up");
+    }
+
+    #[test]
+    fn a_silent_daemon_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let welcome = ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                daemon: "test".into(),
+            };
+            stream.write_all(&line(&welcome)).unwrap();
+            // Holds the connection open and never answers.
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let mut client = Client::connect(&path).unwrap();
+        client.timeout = Duration::from_millis(200);
+        assert!(matches!(client.call(Request::Status), Err(ClientError::Silent(_))));
     }
 
     #[test]
