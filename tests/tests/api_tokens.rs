@@ -199,3 +199,52 @@ async fn last_use_is_written_back_and_survives_restart() {
     let listed = d.get("/api/auth/api-tokens", Some(&at)).await.json();
     assert!(listed["tokens"][0]["lastUsedAt"].is_string(), "{listed}");
 }
+
+#[tokio::test]
+async fn scopes_follow_the_owners_current_role_and_the_configured_roles() {
+    let d = TestDaemon::start();
+    let add = d.tessera_stdin(
+        &[
+            "user",
+            "add",
+            "boss",
+            "--email",
+            "boss@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "password-of-boss\n",
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let login = d.login("boss").await;
+    let created = d
+        .send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(s(&login, "accessToken"))
+                .json(&json!({"name": "deploy"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let api_token = s(&created.json(), "token");
+    let me = d.get("/api/auth/me", Some(&api_token)).await.json();
+    assert_eq!(me["scopes"], json!(["read", "write", "admin"]));
+    assert_eq!(d.tessera(&["user", "set-role", "boss", "user"]).code, 0);
+    let me = d.get("/api/auth/me", Some(&api_token)).await.json();
+    assert_eq!(me["scopes"], json!(["read", "write"]), "demoted: admin is gone");
+
+    // A narrower role in the configuration applies to existing sessions at refresh.
+    let user_login = d.login("boss").await;
+    let dir = d.stop();
+    let d = TestDaemon::launch(dir, "[roles.user]\nscopes = [\"read\"]\n", &[]);
+    let rotated = d.rotate(s(&user_login, "refreshToken")).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let me = d
+        .get("/api/auth/me", Some(&s(&rotated.json(), "accessToken")))
+        .await
+        .json();
+    assert_eq!(me["scopes"], json!(["read"]));
+    let me = d.get("/api/auth/me", Some(&api_token)).await.json();
+    assert_eq!(me["scopes"], json!(["read"]));
+}

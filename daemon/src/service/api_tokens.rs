@@ -170,11 +170,16 @@ impl Service {
         if record.expires_at.is_some_and(|exp| now >= exp) || self.live.is_barred(record.user_id) {
             return Err(rejected());
         }
+        let owner = self
+            .store
+            .user(record.user_id)?
+            .filter(|u| !u.disabled)
+            .ok_or_else(rejected)?;
         self.last_used.lock().insert(record.id.clone(), now);
         Ok(Caller::ApiToken {
+            scopes: self.allowed_scopes(&owner, &record.scopes),
             token_id: record.id,
             user_id: record.user_id,
-            scopes: record.scopes,
         })
     }
 

@@ -25,7 +25,7 @@ use crate::auth::password::{PasswordError, Passwords};
 use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{AuditRecord, Store, StoreError};
+use crate::store::{AuditRecord, Store, StoreError, UserRecord};
 use crate::tokens::opaque::Secret;
 use crate::tokens::{Grant, TokenError, Tokens};
 use sessions::LiveSessions;
@@ -446,6 +446,14 @@ impl Service {
             }
             _ => Err(rejected),
         }
+    }
+
+    /// The part of `granted` that `user`'s role allows now: scopes are checked against
+    /// the current role at every use, so a demotion or a narrower `[roles.*]` in the
+    /// configuration applies to sessions and API tokens that already exist.
+    pub(super) fn allowed_scopes(&self, user: &UserRecord, granted: &[String]) -> Vec<String> {
+        let role = self.config.role_scopes(&user.role).unwrap_or_default();
+        granted.iter().filter(|s| role.contains(s)).cloned().collect()
     }
 
     /// Signs an access token for `grant`, valid from `now` until `exp`.

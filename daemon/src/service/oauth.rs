@@ -218,7 +218,7 @@ impl Service {
         Ok(Some(Introspection {
             active: true,
             sub: Some(user.id.to_string()),
-            scope: Some(scopes::join(&session.scopes)),
+            scope: Some(scopes::join(&self.allowed_scopes(&user, &session.scopes))),
             username: Some(user.username),
             role: Some(user.role),
             client_id: record.client_id,

@@ -205,6 +205,7 @@ impl Service {
         scopes: Vec<String>,
     ) -> Result<Issued, ServiceError> {
         let now = self.now();
+        let scopes = self.allowed_scopes(user, &scopes);
         let session_end = time::OffsetDateTime::from_unix_timestamp(session.expires_at).unwrap_or(now);
         let exp = after(now, self.config.tokens.access).min(session_end);
         let grant = Grant {
