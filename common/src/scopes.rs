@@ -15,15 +15,26 @@ pub fn is_subset(requested: &[String], allowed: &[String]) -> bool {
     requested.iter().all(|s| allowed.contains(s))
 }
 
-/// Removes duplicates while keeping the first occurrence's order.
-pub fn dedup(scopes: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        if !out.contains(&s) {
-            out.push(s);
-        }
+/// Most scopes one request may name.
+pub const MAX_SCOPES: usize = 64;
+/// Longest scope name, in bytes.
+pub const MAX_SCOPE_LEN: usize = 128;
+
+/// Why a requested scope list is refused before anything looks at it, if it is.
+pub fn out_of_bounds(scopes: &[String]) -> Option<String> {
+    if scopes.len() > MAX_SCOPES {
+        return Some(format!("at most {MAX_SCOPES} scopes may be requested"));
     }
-    out
+    scopes
+        .iter()
+        .any(|s| s.len() > MAX_SCOPE_LEN)
+        .then(|| format!("scope names are at most {MAX_SCOPE_LEN} bytes"))
+}
+
+/// Removes duplicates while keeping the first occurrence's order (linear time).
+pub fn dedup(scopes: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(scopes.len());
+    scopes.into_iter().filter(|s| seen.insert(s.clone())).collect()
 }
 
 #[cfg(test)]
@@ -45,5 +56,14 @@ mod tests {
         assert!(is_subset(&[], &allowed));
         assert!(!is_subset(&parse("read admin"), &allowed));
         assert_eq!(dedup(parse("read write read")), ["read", "write"]);
+    }
+
+    #[test]
+    fn bounds() {
+        let many: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
+        assert!(out_of_bounds(&many).is_some());
+        assert_eq!(dedup(many).len(), 20_000, "linear, not quadratic: this runs at once");
+        assert!(out_of_bounds(&["x".repeat(MAX_SCOPE_LEN + 1)]).is_some());
+        assert!(out_of_bounds(&parse("read write")).is_none());
     }
 }

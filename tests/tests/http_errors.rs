@@ -138,3 +138,37 @@ async fn healthz_answers_ok() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json(), json!({"status": "ok"}));
 }
+
+#[tokio::test]
+async fn thousands_of_scopes_are_refused_at_once() {
+    let d = TestDaemon::start();
+    d.register("sam").await;
+    // As many distinct short scopes as fit in a 64 KiB body.
+    let many: Vec<String> = (0..8_000).map(|i| format!("{i:x}")).collect();
+    let resp = d
+        .post_json(
+            "/api/auth/token",
+            serde_json::json!({"username": "sam", "password": crate::harness::password("sam"), "scopes": many}),
+        )
+        .await;
+    assert_eq!(
+        (resp.status, resp.code()),
+        (400, "INVALID_SCOPE".to_owned()),
+        "{}",
+        resp.text
+    );
+    let client = d
+        .tessera(&["client", "add", "svc", "--scopes", "read", "--json"])
+        .json();
+    let secret = client["clientSecret"].as_str().unwrap().to_owned();
+    let resp = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .basic_auth("svc", Some(secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", &many.join(" "))]),
+        )
+        .await;
+    assert_eq!(resp.status, 400, "{}", resp.text);
+    assert_eq!(resp.json()["error"], "invalid_scope");
+}

@@ -128,8 +128,17 @@ impl Fields {
     }
 
     /// Requested scopes: `scopes` as a JSON array, or a space-separated string in
-    /// `scopes` or `scope`.
+    /// `scopes` or `scope`; `INVALID_SCOPE` past [`tessera_common::scopes::MAX_SCOPES`]
+    /// or [`tessera_common::scopes::MAX_SCOPE_LEN`].
     pub fn scopes(&mut self) -> Result<Option<Vec<String>>, ServiceError> {
+        let scopes = self.scopes_unchecked()?;
+        match scopes.as_deref().and_then(tessera_common::scopes::out_of_bounds) {
+            Some(problem) => Err(ServiceError::InvalidScope(problem)),
+            None => Ok(scopes),
+        }
+    }
+
+    fn scopes_unchecked(&mut self) -> Result<Option<Vec<String>>, ServiceError> {
         for field in ["scopes", "scope"] {
             match self.map.remove(field) {
                 None | Some(Value::Null) => {}
