@@ -850,9 +850,20 @@ fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// Creates `dir` (and parents) with mode 0700 if it does not exist.
+/// Creates the data directory mode 0700, or makes an existing one 0700: it holds the
+/// signing key's secret, whoever made the directory.
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if dir.is_dir() {
+        let mode = std::fs::metadata(dir)
+            .map_err(io(format!("reading {}", dir.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory was open to others; made 0700");
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(format!("setting mode 0700 on {}", dir.display())))?;
+        }
         return Ok(());
     }
     std::fs::DirBuilder::new()
