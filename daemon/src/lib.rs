@@ -8,11 +8,14 @@
 //! - [`tokens`]: PASETO v4.public signing and verification, keys, opaque secrets.
 //! - [`auth`]: Argon2id password hashing and login throttling.
 //! - [`service`]: the business operations and the live-session view.
-//! - [`http`]: warp routes that translate requests to service calls.
+//! - [`http`]: warp routes that translate requests to service calls, and the
+//!   HTTP/1.1 server with its connection limits.
 //! - [`admin`]: the Unix admin socket for the `tessera` console.
+//! - `backoff`: the pause after accept errors, shared by both listeners.
 
 pub mod admin;
 pub mod auth;
+mod backoff;
 pub mod clock;
 pub mod config;
 pub mod http;

@@ -80,20 +80,25 @@ impl AdminSocket {
     pub async fn serve(self, service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let access = Arc::new(self.access);
+        let mut backoff = crate::backoff::AcceptBackoff::default();
         loop {
             let permit = tokio::select! {
                 permit = Arc::clone(&slots).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
                 _ = stopping.wait_for(|stop| *stop) => break,
             };
-            let stream = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "admin socket accept failed");
-                        continue;
-                    }
-                },
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
                 _ = stopping.wait_for(|stop| *stop) => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff.reset();
+                    stream
+                }
+                Err(e) => {
+                    backoff.failed("admin socket", &e).await;
+                    continue;
+                }
             };
             let (service, access) = (Arc::clone(&service), Arc::clone(&access));
             tokio::spawn(async move {

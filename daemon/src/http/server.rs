@@ -3,6 +3,7 @@
 //! limit (`[server]` in the configuration). Accept errors back off instead of
 //! spinning; a client that hangs up is not a server error.
 
+use crate::backoff::AcceptBackoff;
 use crate::config::ConnectionLimits;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -22,8 +23,6 @@ use warp::reply::Response;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Longest pause after repeated accept errors (file descriptors exhausted, …).
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How often a connection checks its idle time and request count.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
@@ -38,7 +37,7 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, closed) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let mut backoff = Duration::ZERO;
+    let mut backoff = AcceptBackoff::default();
     loop {
         // Over the cap, new connections wait in the kernel's backlog.
         let slot = tokio::select! {
@@ -54,19 +53,14 @@ pub async fn run(
         };
         match accepted {
             Ok((stream, peer)) => {
-                backoff = Duration::ZERO;
+                backoff.reset();
                 let (routes, closed) = (routes.clone(), closed.clone());
                 connections.spawn(async move {
                     serve_connection(stream, peer, routes, limits, closed).await;
                     drop(slot);
                 });
             }
-            Err(e) => {
-                // One line per back-off step, not one per failed accept.
-                backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_BACKOFF);
-                tracing::warn!(error = %e, pause = ?backoff, "accepting HTTP connections failed; pausing");
-                tokio::time::sleep(backoff).await;
-            }
+            Err(e) => backoff.failed("HTTP", &e).await,
         }
         while connections.try_join_next().is_some() {}
     }
