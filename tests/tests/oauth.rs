@@ -540,3 +540,48 @@ async fn a_removed_clients_tokens_stop_working() {
     let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&app)).await;
     assert_eq!(oauth_error(&resp), "invalid_client");
 }
+
+#[tokio::test]
+async fn a_client_added_again_under_the_same_id_does_not_revive_the_old_ones_tokens() {
+    let d = TestDaemon::with("[oauth]\npassword_grant = true\n");
+    d.register("alice").await;
+    let rs = client(&d, "rs", "read");
+    let old = client(&d, "phoenix", "read");
+    let access = s(
+        &post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&old))
+            .await
+            .json(),
+        "access_token",
+    );
+    let pw = password("alice");
+    let granted = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "password"), ("username", "alice"), ("password", &pw)],
+        Some(&old),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let refresh = s(&granted.json(), "refresh_token");
+    // Times have one-second resolution: the new client is made in a later second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(d.tessera(&["client", "remove", "phoenix"]).code, 0);
+    let new = client(&d, "phoenix", "read");
+    assert_eq!(introspect(&d, &rs, &access).await["active"], false);
+    let resp = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        Some(&new),
+    )
+    .await;
+    assert_eq!(oauth_error(&resp), "invalid_grant", "{}", resp.text);
+    // The new client's own tokens work.
+    let fresh = s(
+        &post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&new))
+            .await
+            .json(),
+        "access_token",
+    );
+    assert_eq!(introspect(&d, &rs, &fresh).await["active"], true);
+}

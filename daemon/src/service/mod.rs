@@ -435,8 +435,11 @@ impl Service {
             }
             (None, None) if is_guest && claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
             (None, Some(client_id)) if claims.role.is_none() && *client_id == claims.sub => {
-                // A removed client's tokens die with it.
-                if self.store.client(client_id)?.is_none() {
+                // A removed client's tokens die with it, and stay dead if a client with
+                // the same id is added again: they must be younger than the record.
+                let issued = crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
+                let current = self.store.client(client_id)?;
+                if !current.is_some_and(|c| issued.is_some_and(|iat| iat >= c.created_at)) {
                     return Err(rejected);
                 }
                 Ok(Caller::Client {

@@ -267,6 +267,16 @@ impl Service {
             return Err(invalid());
         }
         let session = self.store.session(record.session_id)?.ok_or_else(invalid)?;
+        // Bound to a client that was removed and added again under the same id: the
+        // binding was to the old one.
+        if let Some(bound) = &record.client_id
+            && !self
+                .store
+                .client(bound)?
+                .is_some_and(|c| session.created_at >= c.created_at)
+        {
+            return Err(invalid());
+        }
         let scopes = match door {
             Door::OAuth {
                 scope: Some(requested), ..
