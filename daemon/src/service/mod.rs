@@ -439,7 +439,7 @@ impl Service {
                 // the same id is added again: they must be younger than the record.
                 let issued = crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
                 let current = self.store.client(client_id)?;
-                if !current.is_some_and(|c| issued.is_some_and(|iat| iat >= c.created_at)) {
+                if current.is_none_or(|c| issued.is_none_or(|iat| iat < c.created_at)) {
                     return Err(rejected);
                 }
                 Ok(Caller::Client {

@@ -270,10 +270,10 @@ impl Service {
         // Bound to a client that was removed and added again under the same id: the
         // binding was to the old one.
         if let Some(bound) = &record.client_id
-            && !self
+            && self
                 .store
                 .client(bound)?
-                .is_some_and(|c| session.created_at >= c.created_at)
+                .is_none_or(|c| session.created_at < c.created_at)
         {
             return Err(invalid());
         }
