@@ -248,3 +248,17 @@ async fn scopes_follow_the_owners_current_role_and_the_configured_roles() {
     let me = d.get("/api/auth/me", Some(&api_token)).await.json();
     assert_eq!(me["scopes"], json!(["read"]));
 }
+
+#[tokio::test]
+async fn a_user_holds_at_most_fifty_api_tokens() {
+    let d = TestDaemon::start();
+    let login = d.register("max").await;
+    let bearer = s(&login, "accessToken");
+    for i in 0..50 {
+        let resp = create(&d, &bearer, json!({"name": format!("t{i}")})).await;
+        assert_eq!(resp.status, 201, "{}", resp.text);
+    }
+    let refused = create(&d, &bearer, json!({"name": "one-too-many"})).await;
+    assert_eq!((refused.status, refused.code()), (400, "INVALID_REQUEST".to_owned()));
+    assert!(refused.text.contains("at most 50"), "{}", refused.text);
+}

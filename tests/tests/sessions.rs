@@ -168,3 +168,21 @@ async fn expired_access_tokens_are_refused() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_user_holds_at_most_a_hundred_sessions_the_oldest_go_first() {
+    let d = TestDaemon::start();
+    let first = d.register("lou").await;
+    for _ in 0..100 {
+        d.login("lou").await;
+    }
+    let sessions = d.tessera(&["session", "list", "lou", "--json"]).json();
+    assert_eq!(sessions.as_array().unwrap().len(), 100);
+    let me = d.get("/api/auth/me", Some(&s(&first, "accessToken"))).await;
+    assert_eq!(me.status, 401, "the oldest session was ended");
+    let newest = d.login("lou").await;
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&newest, "accessToken"))).await.status,
+        200
+    );
+}

@@ -15,6 +15,9 @@ use tessera_common::scopes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// API tokens one user may hold.
+pub const MAX_API_TOKENS_PER_USER: usize = 50;
+
 /// Shortest and longest `expiresIn`, in seconds.
 const EXPIRES_IN: std::ops::RangeInclusive<i64> = 60..=3650 * 86_400;
 
@@ -89,6 +92,14 @@ impl Service {
             }
         };
         let now = self.now().unix_timestamp();
+        // Two creations at the same moment may both pass; the cap bounds growth, it is
+        // not an exact quota.
+        if self.store.api_tokens_of(*user_id)?.len() >= MAX_API_TOKENS_PER_USER {
+            return Err(invalid(
+                "name",
+                &format!("a user may hold at most {MAX_API_TOKENS_PER_USER} API tokens; delete one first"),
+            ));
+        }
         let expires_at = match input.expires_in {
             None => None,
             Some(secs) if EXPIRES_IN.contains(&secs) => Some(now + secs),

@@ -9,6 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use uuid::Uuid;
 
+/// Live sessions one user may hold; logging in past it ends the oldest.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
+
 #[derive(Debug, Clone, Copy)]
 struct LiveSession {
     user_id: Uuid,
@@ -163,7 +166,8 @@ impl Service {
         let now = self.now();
         let ttl = self.config.tokens;
         let session = SessionRecord {
-            id: Uuid::new_v4(),
+            // Time-ordered, so that the oldest of sessions made in one second is known.
+            id: Uuid::now_v7(),
             user_id: user.id,
             scopes,
             created_at: now.unix_timestamp(),
@@ -192,9 +196,32 @@ impl Service {
             self.live.remove(session.id);
             return Err(ServiceError::LoginFailed);
         }
+        self.evict_oldest_sessions(user.id, session.id, now.unix_timestamp())?;
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
         Ok(issued)
+    }
+
+    /// Revokes a user's oldest live sessions beyond [`MAX_SESSIONS_PER_USER`], so that
+    /// logging in again and again cannot grow the store and the live view without
+    /// bound. The caller commits.
+    fn evict_oldest_sessions(&self, user_id: Uuid, newest: Uuid, now: i64) -> Result<(), ServiceError> {
+        let mut older: Vec<SessionRecord> = self
+            .store
+            .sessions_of(user_id)?
+            .into_iter()
+            .filter(|s| s.is_live(now) && s.id != newest)
+            .collect();
+        let keep = MAX_SESSIONS_PER_USER - 1;
+        if older.len() <= keep {
+            return Ok(());
+        }
+        older.sort_by_key(|s| (s.created_at, s.id));
+        for old in &older[..older.len() - keep] {
+            self.store.revoke_session(old.id, now)?;
+            self.live.remove(old.id);
+        }
+        Ok(())
     }
 
     /// Signs an access token for `session`, never outliving it.
