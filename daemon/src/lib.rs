@@ -42,7 +42,10 @@ const PURGE_EVERY_SWEEPS: u64 = 60;
 /// Why the daemon could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// Opening the store or loading keys failed.
+    /// The store could not be opened (damaged, newer, locked, unreadable).
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// Loading keys or the live view failed.
     #[error("{0}")]
     Service(#[from] ServiceError),
     /// The admin socket could not be set up.
@@ -103,7 +106,8 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         source,
     })?;
     let issuer = config.issuer(local_addr);
-    let service = Arc::new(Service::open(Arc::clone(&config), Arc::new(clock::SystemClock), issuer).await?);
+    let store = store::Store::open(&config.data_dir)?;
+    let service = Arc::new(Service::open(Arc::clone(&config), store, Arc::new(clock::SystemClock), issuer).await?);
 
     let admin =
         admin::AdminSocket::bind(&config.admin_socket, config.admin_group.as_deref()).map_err(DaemonError::Admin)?;

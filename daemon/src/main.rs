@@ -75,7 +75,15 @@ async fn run(config: Config) -> ExitCode {
         Ok(daemon) => daemon,
         Err(e) => {
             tracing::error!("cannot start: {e}");
-            return ExitCode::FAILURE;
+            // A store this build must not touch: exit 2, like a configuration problem,
+            // so that a restart loop does not hide it.
+            let refused = matches!(
+                e,
+                tesserad::DaemonError::Store(
+                    tesserad::store::StoreError::Damaged { .. } | tesserad::store::StoreError::SchemaTooNew { .. }
+                )
+            );
+            return if refused { ExitCode::from(2) } else { ExitCode::FAILURE };
         }
     };
     notify(&[sd_notify::NotifyState::Ready]);

@@ -207,3 +207,32 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
     );
     assert!(d.logs().contains("sessions=1 tokens=1"), "{}", d.logs());
 }
+
+#[tokio::test]
+async fn a_damaged_store_is_refused_with_exit_2_and_left_alone() {
+    let d = TestDaemon::start();
+    d.register("alice").await;
+    let dir = d.stop();
+    let store = dir.path().join("data/store");
+    {
+        let db = sled::open(&store).unwrap();
+        db.open_tree("meta").unwrap().remove("schema_version").unwrap();
+        db.flush().unwrap();
+    }
+    let config = write_config(dir.path(), "");
+    let out = Command::new(TESSERAD)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("TESSERA_DATA_DIR")
+        .env_remove("TESSERA_LISTEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("damaged") && stderr.contains("refusing to start"),
+        "{stderr}"
+    );
+    let db = sled::open(&store).unwrap();
+    assert_eq!(db.open_tree("users").unwrap().len(), 1, "the users are still there");
+}

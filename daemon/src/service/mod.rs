@@ -308,10 +308,14 @@ impl Tally {
 }
 
 impl Service {
-    /// Opens the store, loads (or makes) the signing key and the live-session view.
-    /// `issuer` is the `iss` of every token.
-    pub async fn open(config: Arc<Config>, clock: Arc<dyn Clock>, issuer: String) -> Result<Self, ServiceError> {
-        let store = Store::open(&config.data_dir)?;
+    /// Takes the opened store, loads (or makes) the signing key and the live-session
+    /// view. `issuer` is the `iss` of every token.
+    pub async fn open(
+        config: Arc<Config>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        issuer: String,
+    ) -> Result<Self, ServiceError> {
         let now = clock.now();
         let tokens = Tokens::load(&store, issuer, now)?;
         let live = LiveSessions::load(&store, now.unix_timestamp())?;

@@ -54,6 +54,17 @@ pub enum StoreError {
         /// What failed.
         detail: String,
     },
+    /// The store exists but its schema record is missing or unreadable: damaged, or
+    /// not Tessera's. Starting empty would overwrite it.
+    #[error(
+        "the store in {dir} is damaged or not Tessera's ({problem}); refusing to start over it: restore it from a backup, or move it aside to start empty"
+    )]
+    Damaged {
+        /// The store directory.
+        dir: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// The data was written by a newer Tessera.
     #[error("data schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
     SchemaTooNew {
@@ -198,23 +209,29 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let db_dir = dir.join("store");
+        let existed = db_dir.join("db").exists();
         let db = open_sled(&db_dir)?;
         sync_dir(dir)?;
         sync_dir(&db_dir)?;
         let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
         let meta = db.open_tree("meta")?;
+        let damaged = |problem: &str| StoreError::Damaged {
+            dir: db_dir.display().to_string(),
+            problem: problem.to_owned(),
+        };
         match meta.get("schema_version")? {
+            None if existed => return Err(damaged("no schema record")),
             None => {
+                // A new store: the schema record is made durable before anything else,
+                // so an existing store without one is never a new one.
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+                db_file.sync_all().map_err(io("syncing the store's db file"))?;
             }
             Some(v) => {
-                let found =
-                    <[u8; 4]>::try_from(v.as_ref())
-                        .map(u32::from_be_bytes)
-                        .map_err(|_| StoreError::Corrupt {
-                            tree: "meta",
-                            detail: "schema_version".into(),
-                        })?;
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| damaged("unreadable schema record"))?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaTooNew { found });
                 }

@@ -341,3 +341,28 @@ fn a_session_is_opened_only_against_the_user_as_checked() {
     );
     assert!(store.sessions_of(alice.id).unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_existing_store_without_a_readable_schema_record_is_refused_not_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_user(&user("alice", "a@example.com")).unwrap();
+        store.db.open_tree("meta").unwrap().remove("schema_version").unwrap();
+        store.commit().await.unwrap();
+    }
+    let refused = Store::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        refused.contains("damaged") && refused.contains("no schema record"),
+        "{refused}"
+    );
+    {
+        // Still there for whoever restores it: put a malformed record in and look again.
+        let db = sled::open(dir.path().join("store")).unwrap();
+        assert_eq!(db.open_tree("users").unwrap().len(), 1, "nothing was overwritten");
+        db.open_tree("meta").unwrap().insert("schema_version", &[1u8]).unwrap();
+        db.flush().unwrap();
+    }
+    let refused = Store::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("unreadable schema record"), "{refused}");
+}
