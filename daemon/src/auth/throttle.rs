@@ -11,7 +11,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// Entries kept per map before expired ones are swept inline.
+/// Entries kept per map before expired ones are swept inline. After a sweep the next
+/// one waits until the maps have doubled, so a flood of live entries costs amortized
+/// constant time per failure rather than a full sweep each.
 const SWEEP_THRESHOLD: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +27,16 @@ struct Counter {
 struct Counters {
     pairs: HashMap<(String, IpAddr), Counter>,
     addrs: HashMap<IpAddr, Counter>,
+    /// Entries (both maps) past which the next failure sweeps; 0 means the default.
+    sweep_at: usize,
+    /// Inline sweeps so far (for tests).
+    sweeps: u64,
+}
+
+impl Counters {
+    fn len(&self) -> usize {
+        self.pairs.len() + self.addrs.len()
+    }
 }
 
 /// The throttle's in-memory state.
@@ -81,8 +93,10 @@ impl Throttle {
             now,
         );
         bump(&mut counters.addrs, addr, pair_limit.saturating_mul(10), &config, now);
-        if counters.pairs.len() > SWEEP_THRESHOLD || counters.addrs.len() > SWEEP_THRESHOLD {
+        if counters.len() > counters.sweep_at.max(SWEEP_THRESHOLD) {
             sweep_locked(&mut counters, config.window, now);
+            counters.sweeps += 1;
+            counters.sweep_at = counters.len().saturating_mul(2);
         }
     }
 
@@ -192,5 +206,17 @@ mod tests {
         assert_eq!(th.check("alice", A, t(901)), Ok(()), "old failures were forgotten");
         th.sweep(t(2000));
         assert!(th.counters().pairs.is_empty() && th.counters().addrs.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_live_entries_is_not_swept_on_every_failure() {
+        let th = throttle();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let addr: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..(SWEEP_THRESHOLD + 5_000) {
+            th.record_failure(&format!("unknown:{i:016x}"), addr, now);
+        }
+        let sweeps = th.counters().sweeps;
+        assert_eq!(sweeps, 1, "one sweep, then none until the maps double");
     }
 }
