@@ -186,3 +186,10 @@ fn nix_is_root() -> bool {
         .map(|o| o.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
 }
+
+#[test]
+fn a_group_that_cannot_reach_the_socket_is_warned_about() {
+    // The default socket sits in the 0700 data directory: no group can enter it.
+    let d = TestDaemon::with("[admin]\ngroup = \"nogroup\"\n");
+    assert!(d.wait_for_log("cannot enter the socket's directory"), "{}", d.logs());
+}

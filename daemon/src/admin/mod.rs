@@ -26,6 +26,26 @@ pub struct AdminSocket {
     access: peer::Access,
 }
 
+/// Members of `admin.group` also need to pass through the socket's directory: warn
+/// when they cannot (the socket in the 0700 data directory, say), naming the fix.
+fn warn_if_unreachable_by_group(path: &Path, gid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return;
+    };
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let searchable = (meta.gid() == gid && meta.mode() & 0o010 != 0) || meta.mode() & 0o001 != 0;
+    if !searchable {
+        tracing::warn!(
+            socket = %path.display(),
+            dir = %dir.display(),
+            "admin.group is set, but the group cannot enter the socket's directory; put admin.socket in a directory of that group with mode 0750 (e.g. /run/tessera with RuntimeDirectory and Group=)"
+        );
+    }
+}
+
 impl AdminSocket {
     /// Binds `path`: a stale socket file left by a crash is replaced; one a live
     /// process answers on is an error, as is any other kind of file. The socket gets
@@ -57,12 +77,20 @@ impl AdminSocket {
                 .map_err(|e| format!("cannot set the mode of {}: {e}", parent.display()))?;
         }
         let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind admin socket {shown}: {e}"))?;
+        // chmod follows symbolic links: make sure the path is still our socket (its
+        // directory is private, so only this user could have swapped it), and change
+        // the group with lchown, which does not follow them.
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {}
+            _ => return Err(format!("{shown} changed while it was being set up; refusing it")),
+        }
         let mode = if access.gid().is_some() { 0o660 } else { 0o600 };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("cannot set the mode of {shown}: {e}"))?;
         if let Some(gid) = access.gid() {
-            std::os::unix::fs::chown(path, None, Some(gid))
+            std::os::unix::fs::lchown(path, None, Some(gid))
                 .map_err(|e| format!("cannot give {shown} to group {gid}: {e}"))?;
+            warn_if_unreachable_by_group(path, gid);
         }
         Ok(Self {
             listener,
