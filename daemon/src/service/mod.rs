@@ -370,13 +370,18 @@ impl Service {
         self.write_back_last_used();
     }
 
-    /// Deletes stored refresh tokens and sessions that have expired (hourly upkeep, so
-    /// the store does not grow without bound).
+    /// Deletes stored refresh tokens and sessions that have expired, and API tokens
+    /// expired for 30 days (hourly upkeep, so the store does not grow without bound).
     pub fn purge_expired(&self) {
         match self.store.purge_expired(self.now().unix_timestamp()) {
-            Ok((0, 0)) => {}
-            Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "purged expired sessions and refresh tokens"),
-            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            Ok(purged) if purged == crate::store::Purged::default() => {}
+            Ok(purged) => tracing::info!(
+                sessions = purged.sessions,
+                refresh_tokens = purged.refresh_tokens,
+                api_tokens = purged.api_tokens,
+                "purged expired records"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired records"),
         }
     }
 

@@ -27,6 +27,9 @@ use uuid::Uuid;
 
 /// Version of the on-disk layout written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
+/// How long an expired API token stays listed (so its owner sees why it stopped
+/// working) before the purge deletes it: 30 days.
+pub const EXPIRED_API_TOKEN_KEPT: i64 = 30 * 86_400;
 /// How many audit entries are kept; older ones are dropped as new ones arrive.
 pub const AUDIT_CAPACITY: u64 = 10_000;
 /// sled's page cache; the default (1 GiB) is far more than an auth store needs.
@@ -74,6 +77,17 @@ pub enum StoreError {
     /// A unique index already holds the value.
     #[error("{0} already taken")]
     Taken(Unique),
+}
+
+/// What [`Store::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Sessions past their maximum age.
+    pub sessions: usize,
+    /// Refresh tokens past their expiry.
+    pub refresh_tokens: usize,
+    /// API tokens expired more than [`EXPIRED_API_TOKEN_KEPT`] ago.
+    pub api_tokens: usize,
 }
 
 /// The unique indexes of users.
@@ -708,7 +722,7 @@ impl Store {
     /// Deletes refresh tokens past their expiry, and sessions past their maximum age
     /// with their index entries: nothing can use them any more. Returns how many
     /// (sessions, refresh tokens) were deleted.
-    pub fn purge_expired(&self, now: i64) -> Result<(usize, usize), StoreError> {
+    pub fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         let mut tokens = 0;
         for entry in self.refresh.iter() {
             let (key, value) = entry?;
@@ -732,7 +746,19 @@ impl Store {
                 sessions += 1;
             }
         }
-        Ok((sessions, tokens))
+        let mut api_tokens = 0;
+        for token in self.api_tokens()? {
+            if token.expires_at.is_some_and(|exp| exp + EXPIRED_API_TOKEN_KEPT <= now)
+                && self.delete_api_token(&token.id)?.is_some()
+            {
+                api_tokens += 1;
+            }
+        }
+        Ok(Purged {
+            sessions,
+            refresh_tokens: tokens,
+            api_tokens,
+        })
     }
 
     /// The refresh token stored under `digest`.

@@ -301,16 +301,44 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         ..refresh(s.id)
     };
     assert!(store.create_session(&alice, &s, &[1u8; 32], &first).unwrap());
-    assert_eq!(store.purge_expired(49).unwrap(), (0, 0));
-    assert_eq!(store.purge_expired(60).unwrap(), (0, 1));
+    let purged = |sessions, refresh_tokens, api_tokens| Purged {
+        sessions,
+        refresh_tokens,
+        api_tokens,
+    };
+    assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
+    assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));
     assert!(store.refresh_token(&[1u8; 32]).unwrap().is_none());
     assert!(store.session(s.id).unwrap().is_some());
-    assert_eq!(store.purge_expired(1000).unwrap(), (1, 0));
+    assert_eq!(store.purge_expired(1000).unwrap(), purged(1, 0, 0));
     assert!(store.session(s.id).unwrap().is_none());
     assert!(
         store.sessions_of(alice.id).unwrap().is_empty(),
         "the index entry went too"
     );
+
+    // API tokens: kept while valid or recently expired, deleted a month after expiry.
+    let token = |id: &str, expires_at| ApiTokenRecord {
+        id: id.into(),
+        user_id: alice.id,
+        name: id.into(),
+        scopes: vec!["read".into()],
+        created_at: 1,
+        expires_at,
+        last_used_at: None,
+    };
+    store.create_api_token(&token("forever", None), &[5u8; 32]).unwrap();
+    store.create_api_token(&token("old", Some(2000)), &[6u8; 32]).unwrap();
+    let month = EXPIRED_API_TOKEN_KEPT;
+    assert_eq!(store.purge_expired(2000 + month - 1).unwrap(), purged(0, 0, 0));
+    assert_eq!(store.purge_expired(2000 + month).unwrap(), purged(0, 0, 1));
+    let left: Vec<String> = store
+        .api_tokens_of(alice.id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left, ["forever"]);
 }
 
 #[test]
