@@ -42,8 +42,14 @@ impl GroupCommit {
         })
     }
 
-    /// Waits until every write made before this call is on stable storage.
+    /// Waits until every write made before this call is on stable storage. After a
+    /// failed sync nothing more is acknowledged: writes made since may sit in sled's
+    /// memory without reaching the disk, so every later commit fails too (and
+    /// `/healthz` says 503) until a restart recovers what is durable.
     pub(super) async fn sync(&self) -> Result<(), String> {
+        if !self.is_healthy() {
+            return Err("the store stopped acknowledging writes after a failed sync; restart the daemon".into());
+        }
         let (tx, rx) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or_else(|| "commit thread stopped".to_owned())?;
         queue.send(tx).map_err(|_| "commit thread stopped".to_owned())?;
@@ -55,9 +61,10 @@ impl GroupCommit {
         self.syncs.load(Ordering::Relaxed)
     }
 
-    /// False once a sync has failed; the store then no longer accepts writes safely.
+    /// False once a sync has failed or the sync thread has stopped; the store then no
+    /// longer accepts writes safely.
     pub(super) fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        self.healthy.load(Ordering::Relaxed) && self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 }
 
@@ -89,5 +96,25 @@ fn run(db: &sled::Db, db_file: &File, rx: &mpsc::Receiver<Reply>, healthy: &Atom
             // A waiter that gave up (request cancelled) is not an error.
             let _ = waiter.send(outcome.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn after_a_failed_sync_nothing_more_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        // fdatasync on /dev/null fails (EINVAL), as on a dying disk.
+        let broken = File::open("/dev/null").unwrap();
+        let commit = GroupCommit::start(db.clone(), broken).unwrap();
+        assert!(commit.is_healthy());
+        db.insert("k", "v").unwrap();
+        assert!(commit.sync().await.is_err(), "the failed sync is reported");
+        assert!(!commit.is_healthy());
+        let again = commit.sync().await.unwrap_err();
+        assert!(again.contains("restart"), "{again}");
     }
 }
