@@ -534,3 +534,24 @@ async fn a_closed_standard_output_ends_the_listing_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Needs root to give the planted socket to another uid (CI runs as root).
+#[test]
+fn a_socket_planted_in_the_working_directory_by_another_user_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tessera-data");
+    std::fs::create_dir(&data).unwrap();
+    let planted = data.join("admin.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(65534), Some(65534)).expect("chown needs root");
+    let out = std::process::Command::new(crate::harness::TESSERA)
+        .arg("status")
+        .current_dir(dir.path())
+        .env_remove("TESSERA_SOCKET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("ignoring ./tessera-data/admin.sock"), "{stderr}");
+    assert!(stderr.contains("/run/tessera/admin.sock"), "{stderr}");
+}

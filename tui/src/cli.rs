@@ -187,13 +187,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The socket to use when none is given.
+/// The socket to use when none is given: `./tessera-data/admin.sock` if it exists and
+/// belongs to this user or root (anyone may leave a socket in a directory we happen
+/// to stand in, and requests carry passwords), else `/run/tessera/admin.sock`.
 fn default_socket() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
     let local = PathBuf::from("./tessera-data/admin.sock");
-    if local.exists() {
-        local
-    } else {
-        PathBuf::from("/run/tessera/admin.sock")
+    // /proc/self belongs to the process's effective uid.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    match std::fs::symlink_metadata(&local) {
+        Ok(meta) if meta.uid() == 0 || Some(meta.uid()) == me => local,
+        Ok(meta) => {
+            eprintln!(
+                "tessera: ignoring {} (it belongs to uid {}); pass --socket to use it",
+                local.display(),
+                meta.uid()
+            );
+            PathBuf::from("/run/tessera/admin.sock")
+        }
+        Err(_) => PathBuf::from("/run/tessera/admin.sock"),
     }
 }
 
