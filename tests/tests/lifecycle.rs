@@ -201,11 +201,11 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let d = TestDaemon::launch(dir, "[tokens]\nsession_max_age = \"1s\"\n", &[]);
     assert!(
-        d.wait_for_log("purged expired sessions and refresh tokens"),
+        d.wait_for_log("purged expired records"),
         "{}",
         d.logs()
     );
-    assert!(d.logs().contains("sessions=1 tokens=1"), "{}", d.logs());
+    assert!(d.logs().contains("sessions=1 refresh_tokens=1"), "{}", d.logs());
 }
 
 #[tokio::test]
