@@ -200,11 +200,7 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
     let dir = d.stop();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let d = TestDaemon::launch(dir, "[tokens]\nsession_max_age = \"1s\"\n", &[]);
-    assert!(
-        d.wait_for_log("purged expired records"),
-        "{}",
-        d.logs()
-    );
+    assert!(d.wait_for_log("purged expired records"), "{}", d.logs());
     assert!(d.logs().contains("sessions=1 refresh_tokens=1"), "{}", d.logs());
 }
 
