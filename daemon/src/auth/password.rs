@@ -47,11 +47,12 @@ impl Passwords {
     pub async fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
         let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
         let workers = workers.max(1);
+        let capacity = workers * (1 + QUEUE_PER_WORKER);
         let mut hasher = Self {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
             pool: start_pool(workers)?,
-            admitted: Arc::new(Semaphore::new(workers * (1 + QUEUE_PER_WORKER))),
-            capacity: workers * (1 + QUEUE_PER_WORKER),
+            admitted: Arc::new(Semaphore::new(capacity)),
+            capacity,
             dummy: Arc::from(""),
         };
         let mut random = [0u8; 32];

@@ -49,9 +49,8 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError>
 /// digits of the SHA-256 of the lower-cased name. Bounded, free of control characters,
 /// and not a record of whatever was typed (sometimes a password).
 fn unknown_login(login: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest: [u8; 32] = Sha256::digest(login.to_lowercase().as_bytes()).into();
-    let hex = crate::tokens::opaque::hex(&digest);
+    use crate::tokens::opaque;
+    let hex = opaque::hex(&Secret::new(login.to_lowercase()).digest());
     format!("unknown:{}", &hex[..16])
 }
 
