@@ -117,4 +117,23 @@ mod tests {
         let again = commit.sync().await.unwrap_err();
         assert!(again.contains("restart"), "{again}");
     }
+
+    #[tokio::test]
+    async fn a_stopped_commit_thread_is_unhealthy_and_acknowledges_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let file = File::open(dir.path().join("db")).unwrap();
+        let mut commit = GroupCommit::start(db, file).unwrap();
+        assert!(commit.is_healthy());
+        // The thread ends (as after a panic) while the handle lives on.
+        drop(commit.queue.take());
+        while !commit.thread.as_ref().unwrap().is_finished() {
+            std::thread::yield_now();
+        }
+        assert!(!commit.is_healthy(), "a dead sync thread must clear health");
+        assert!(
+            commit.sync().await.is_err(),
+            "nothing is acknowledged without the sync thread"
+        );
+    }
 }
