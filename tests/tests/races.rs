@@ -41,7 +41,7 @@ async fn tessera(d: &TestDaemon, args: &[&str], stdin: Option<&str>) -> i32 {
 
 #[tokio::test]
 async fn a_role_change_during_a_login_leaves_no_session_with_the_old_role() {
-    let d = TestDaemon::with(SLOW_ARGON2);
+    let d = TestDaemon::with(&format!("{SLOW_ARGON2}[throttle]\nmax_failures = 1\n"));
     let add = tessera(
         &d,
         &[
@@ -72,6 +72,15 @@ async fn a_role_change_during_a_login_leaves_no_session_with_the_old_role() {
     } else {
         assert_eq!((status, body["error"].clone()), (401, json!("LOGIN_FAILED")));
     }
+    // The password was right: losing the race is not a failed guess for the throttle,
+    // which here blocks after one.
+    let again = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "root", "password": password("root")}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
 }
 
 #[tokio::test]

@@ -155,8 +155,7 @@ impl Service {
         self.throttle
             .check(&account, origin.addr, now)
             .map_err(|retry_after| ServiceError::TooManyAttempts { retry_after })?;
-        let fail = |detail: &str| {
-            self.throttle.record_failure(&account, origin.addr, now);
+        let refuse = |detail: &str| {
             self.audit(
                 "login.failure",
                 Some(account.clone()),
@@ -164,6 +163,10 @@ impl Service {
                 Some(detail.to_owned()),
             );
             ServiceError::LoginFailed
+        };
+        let fail = |detail: &str| {
+            self.throttle.record_failure(&account, origin.addr, now);
+            refuse(detail)
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
@@ -200,7 +203,8 @@ impl Service {
             )));
         };
         let issued = match self.open_session(&user, granted, input.client_id) {
-            Err(ServiceError::LoginFailed) => return Err(fail("account changed during login")),
+            // The password was right when checked: not a guess, so the throttle does not count it.
+            Err(ServiceError::LoginFailed) => return Err(refuse("account changed during login")),
             other => other?,
         };
         self.throttle.record_success(&account, origin.addr);
