@@ -363,15 +363,13 @@ impl Service {
         let now = self.clock.now();
         self.throttle.sweep(now);
         self.live.sweep(now.unix_timestamp());
-        if let Err(e) = self.store.denied(now.unix_timestamp()) {
-            tracing::warn!(error = %e, "could not sweep the deny-list");
-        }
         self.sweep_keys(now);
         self.write_back_last_used();
     }
 
-    /// Deletes stored refresh tokens and sessions that have expired, and API tokens
-    /// expired for 30 days (hourly upkeep, so the store does not grow without bound).
+    /// Deletes stored refresh tokens, sessions and deny-list entries that have expired,
+    /// and API tokens expired for 30 days (hourly upkeep, so the store does not grow
+    /// without bound).
     pub fn purge_expired(&self) {
         match self.store.purge_expired(self.now().unix_timestamp()) {
             Ok(purged) if purged == crate::store::Purged::default() => {}
@@ -379,6 +377,7 @@ impl Service {
                 sessions = purged.sessions,
                 refresh_tokens = purged.refresh_tokens,
                 api_tokens = purged.api_tokens,
+                denied = purged.denied,
                 "purged expired records"
             ),
             Err(e) => tracing::warn!(error = %e, "could not purge expired records"),

@@ -60,7 +60,7 @@ impl LiveSessions {
             })
             .collect();
         let barred = users.into_iter().filter(|u| u.disabled).map(|u| u.id).collect();
-        let denied = store.denied(now)?.into_iter().collect();
+        let denied = store.deny_list(now)?.into_iter().collect();
         Ok(Self {
             map: RwLock::new(map),
             barred: RwLock::new(barred),

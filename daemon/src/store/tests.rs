@@ -1,6 +1,7 @@
 //! Store behaviour on a real sled database in a temp dir.
 
 use super::*;
+use uuid::Uuid;
 
 fn user(name: &str, email: &str) -> UserRecord {
     UserRecord {
@@ -270,13 +271,15 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
 }
 
 #[test]
-fn the_deny_list_forgets_expired_entries() {
+fn the_deny_list_lists_live_entries_and_the_purge_forgets_expired_ones() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store.deny("a", 100).unwrap();
     store.deny("b", 200).unwrap();
-    assert_eq!(store.denied(150).unwrap(), vec![("b".to_owned(), 200)]);
-    assert_eq!(store.denied(0).unwrap(), vec![("b".to_owned(), 200)], "a was dropped");
+    assert_eq!(store.deny_list(150).unwrap(), vec![("b".to_owned(), 200)]);
+    assert_eq!(store.deny_list(0).unwrap().len(), 2, "listing deletes nothing");
+    assert_eq!(store.purge_expired(150).unwrap().denied, 1);
+    assert_eq!(store.deny_list(0).unwrap(), vec![("b".to_owned(), 200)], "a was purged");
 }
 
 #[test]
@@ -305,6 +308,7 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         sessions,
         refresh_tokens,
         api_tokens,
+        denied: 0,
     };
     assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
     assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));

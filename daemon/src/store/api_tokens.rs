@@ -1,0 +1,134 @@
+//! API tokens. Trees: `api_tokens` (SHA-256 of the secret → [`ApiTokenRecord`]),
+//! `api_token_ids` (public id → digest) and `user_api_tokens` (user id ‖ token id →
+//! empty, an index), kept in step by transactions.
+
+use super::{ApiTokenRecord, Store, StoreError, corrupt_index, decode, decode_all, encode};
+use sled::Transactional;
+use uuid::Uuid;
+
+/// How long an expired API token stays listed (so its owner sees why it stopped
+/// working) before the purge deletes it: 30 days.
+pub const EXPIRED_API_TOKEN_KEPT: i64 = 30 * 86_400;
+
+/// Index key of an API token under its user.
+pub(super) fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
+    let mut key = user_id.as_bytes().to_vec();
+    key.extend_from_slice(token_id.as_bytes());
+    key
+}
+
+impl Store {
+    /// Stores a new API token under the digest of its secret.
+    pub fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let value = encode(token)?;
+        let index_key = user_token_key(token.user_id, &token.id);
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
+            tokens.insert(digest, value.as_slice())?;
+            ids.insert(token.id.as_bytes(), digest)?;
+            by_user.insert(index_key.as_slice(), &[])?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The API token whose secret has `digest`.
+    pub fn api_token(&self, digest: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError> {
+        self.api_tokens
+            .get(digest)?
+            .map(|v| decode("api_tokens", &v))
+            .transpose()
+    }
+
+    /// The API token with public id `id`.
+    pub fn api_token_by_id(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        match self.api_token_ids.get(id.as_bytes())? {
+            Some(digest) => self
+                .api_tokens
+                .get(digest)?
+                .map(|v| decode("api_tokens", &v))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// The API tokens of `user_id`.
+    pub fn api_tokens_of(&self, user_id: Uuid) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.user_api_tokens.scan_prefix(user_id.as_bytes()).keys() {
+            let key = key?;
+            let id = String::from_utf8(key[16..].to_vec()).map_err(|_| corrupt_index("user_api_tokens"))?;
+            if let Some(token) = self.api_token_by_id(&id)? {
+                out.push(token);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every API token.
+    pub fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        decode_all("api_tokens", &self.api_tokens)
+    }
+
+    /// How many API tokens exist.
+    pub fn api_token_count(&self) -> usize {
+        self.api_token_ids.len()
+    }
+
+    /// Deletes an API token; returns it, or `None` if it did not exist.
+    pub fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(token) = self
+            .api_tokens
+            .get(&digest)?
+            .map(|v| decode::<ApiTokenRecord>("api_tokens", &v))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let index_key = user_token_key(token.user_id, id);
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
+            tokens.remove(&digest)?;
+            ids.remove(id.as_bytes())?;
+            by_user.remove(index_key.as_slice())?;
+            Ok(())
+        })?;
+        Ok(Some(token))
+    }
+
+    /// Records last-use times (written back periodically, not per request).
+    pub fn touch_api_tokens(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
+        for (id, at) in uses {
+            let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
+                continue;
+            };
+            let Some(value) = self.api_tokens.get(&digest)? else {
+                continue;
+            };
+            let mut token: ApiTokenRecord = decode("api_tokens", &value)?;
+            if token.last_used_at.is_none_or(|t| t < *at) {
+                token.last_used_at = Some(*at);
+                // Only if the token was not deleted meanwhile.
+                let _ = self
+                    .api_tokens
+                    .compare_and_swap(&digest, Some(value), Some(encode(&token)?))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes API tokens expired more than [`EXPIRED_API_TOKEN_KEPT`] ago; returns
+    /// how many.
+    pub(super) fn purge_api_tokens(&self, now: i64) -> Result<usize, StoreError> {
+        let mut api_tokens = 0;
+        for token in self.api_tokens()? {
+            if token.expires_at.is_some_and(|exp| exp + EXPIRED_API_TOKEN_KEPT <= now)
+                && self.delete_api_token(&token.id)?.is_some()
+            {
+                api_tokens += 1;
+            }
+        }
+        Ok(api_tokens)
+    }
+}

@@ -1,0 +1,42 @@
+//! The audit trail. Tree: `audit` (sequence number, big-endian u64 → [`AuditRecord`]),
+//! the newest [`AUDIT_CAPACITY`] kept.
+
+use super::{AuditRecord, Store, StoreError, decode, eight_bytes, encode};
+use std::sync::atomic::Ordering;
+
+/// How many audit entries are kept; older ones are dropped as new ones arrive.
+pub const AUDIT_CAPACITY: u64 = 10_000;
+
+impl Store {
+    /// The sequence number the next audit entry gets.
+    pub fn next_audit_seq(&self) -> u64 {
+        self.audit_next.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Stores audit entry `seq` (from [`Store::next_audit_seq`]), dropping the oldest
+    /// entry past [`AUDIT_CAPACITY`].
+    pub fn append_audit(&self, seq: u64, record: &AuditRecord) -> Result<(), StoreError> {
+        self.audit.insert(seq.to_be_bytes(), encode(record)?)?;
+        if let Some(old) = seq.checked_sub(AUDIT_CAPACITY) {
+            self.audit.remove(old.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` audit entries with their sequence numbers, oldest first.
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let mut out: Vec<(u64, AuditRecord)> = self
+            .audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|e| {
+                let (k, v) = e?;
+                let seq = u64::from_be_bytes(eight_bytes("audit", "sequence number", &k)?);
+                Ok((seq, decode("audit", &v)?))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}

@@ -1,0 +1,44 @@
+//! Revoked access tokens. Tree: `denied` (jti → expiry, big-endian i64 Unix seconds).
+//! An entry is needed only until the token it names expires; the purge deletes it then.
+
+use super::{Store, StoreError, eight_bytes};
+
+impl Store {
+    /// Puts an access token's `jti` on the deny-list until `exp`.
+    pub fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
+        self.denied.insert(jti.as_bytes(), &exp.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The deny-list entries still needed at `now`: (jti, expiry) pairs.
+    pub fn deny_list(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut live = Vec::new();
+        for entry in self.denied.iter() {
+            let (jti, exp) = entry?;
+            let exp = i64::from_be_bytes(eight_bytes("denied", "expiry", &exp)?);
+            if exp > now {
+                live.push((String::from_utf8_lossy(&jti).into_owned(), exp));
+            }
+        }
+        Ok(live)
+    }
+
+    /// Deletes deny-list entries whose token has expired at `now`; returns how many.
+    pub(super) fn purge_denied(&self, now: i64) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for entry in self.denied.iter() {
+            let (jti, exp) = entry?;
+            let exp = i64::from_be_bytes(eight_bytes("denied", "expiry", &exp)?);
+            // Deleted only if unchanged since read.
+            if exp <= now
+                && self
+                    .denied
+                    .compare_and_swap(&jti, Some(exp.to_be_bytes().as_slice()), None::<&[u8]>)?
+                    .is_ok()
+            {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+}

@@ -1,0 +1,33 @@
+//! Signing keys. Tree: `keys` (kid → [`KeyRecord`]).
+
+use super::{KeyRecord, Store, StoreError, decode_all, encode};
+
+impl Store {
+    /// Every stored signing key, oldest first.
+    pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut keys: Vec<KeyRecord> = decode_all("keys", &self.keys)?;
+        keys.sort_by_key(|k| k.created_at);
+        Ok(keys)
+    }
+
+    /// Inserts or replaces signing keys, atomically.
+    pub fn put_keys(&self, keys: &[&KeyRecord]) -> Result<(), StoreError> {
+        let encoded: Vec<(&str, Vec<u8>)> = keys
+            .iter()
+            .map(|k| encode(k).map(|v| (k.kid.as_str(), v)))
+            .collect::<Result<_, _>>()?;
+        self.keys.transaction(|tree| {
+            for (kid, value) in &encoded {
+                tree.insert(kid.as_bytes(), value.as_slice())?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Removes a signing key.
+    pub fn remove_key(&self, kid: &str) -> Result<(), StoreError> {
+        self.keys.remove(kid.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! Users. Trees: `users` (id → [`UserRecord`]), `users_by_name` and `users_by_email`
+//! (lower-cased username or email → id, unique indexes kept in step by transactions).
+//! Deleting a user also deletes their sessions and API tokens (see [`super::sessions`]
+//! and [`super::api_tokens`] for those trees).
+
+use super::api_tokens::user_token_key;
+use super::{Store, StoreError, Unique, UserRecord, abort, corrupt_index, decode, decode_all, encode};
+use sled::Transactional;
+use uuid::Uuid;
+
+impl Store {
+    /// Inserts a new user, failing with [`StoreError::Taken`] if the username or email
+    /// is already used (compared lower-cased).
+    pub fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let value = encode(user)?;
+        let name_key = user.username.to_lowercase();
+        let email_key = user.email.to_lowercase();
+        let id = user.id.as_bytes();
+        (&self.users, &self.users_by_name, &self.users_by_email).transaction(|(users, by_name, by_email)| {
+            if by_name.get(name_key.as_bytes())?.is_some() {
+                return abort(StoreError::Taken(Unique::Username));
+            }
+            if by_email.get(email_key.as_bytes())?.is_some() {
+                return abort(StoreError::Taken(Unique::Email));
+            }
+            by_name.insert(name_key.as_bytes(), id)?;
+            by_email.insert(email_key.as_bytes(), id)?;
+            users.insert(id, value.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The user with `id`.
+    pub fn user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        self.users.get(id.as_bytes())?.map(|v| decode("users", &v)).transpose()
+    }
+
+    /// The user whose username, or email when `login` holds an `@`, matches `login`
+    /// case-insensitively.
+    pub fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
+        let index = if login.contains('@') {
+            &self.users_by_email
+        } else {
+            &self.users_by_name
+        };
+        let Some(id) = index.get(login.to_lowercase().as_bytes())? else {
+            return Ok(None);
+        };
+        let id = Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt {
+            tree: "users index",
+            detail: e.to_string(),
+        })?;
+        self.user(id)
+    }
+
+    /// Every user, in id order.
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        decode_all("users", &self.users)
+    }
+
+    /// How many users exist.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Changes a user's record atomically: `change` sees the current record (so
+    /// concurrent changes of other fields are not lost) and returns false to leave it
+    /// alone. Username and email (the indexed fields) must not change. Returns the
+    /// record as stored, or `None` if the user does not exist.
+    pub fn modify_user(
+        &self,
+        id: Uuid,
+        change: impl Fn(&mut UserRecord) -> bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let updated = self.users.transaction(|users| {
+            let Some(value) = users.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut user: UserRecord = decode("users", &value).or_else(abort)?;
+            if change(&mut user) {
+                users.insert(id.as_bytes(), encode(&user).or_else(abort)?)?;
+            }
+            Ok(Some(user))
+        })?;
+        Ok(updated)
+    }
+
+    /// Deletes a user, their index entries and their sessions.
+    pub fn delete_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let sessions: Vec<[u8; 32]> = self
+            .user_sessions
+            .scan_prefix(user.id.as_bytes())
+            .keys()
+            .map(|k| {
+                k.map_err(StoreError::from)
+                    .and_then(|k| <[u8; 32]>::try_from(k.as_ref()).map_err(|_| corrupt_index("user_sessions")))
+            })
+            .collect::<Result<_, _>>()?;
+        let tokens = self.api_tokens_of(user.id)?;
+        let token_digests: Vec<(String, Vec<u8>)> = tokens
+            .iter()
+            .map(|t| {
+                Ok((
+                    t.id.clone(),
+                    self.api_token_ids
+                        .get(t.id.as_bytes())?
+                        .map(|d| d.to_vec())
+                        .unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let name_key = user.username.to_lowercase();
+        let email_key = user.email.to_lowercase();
+        (
+            &self.users,
+            &self.users_by_name,
+            &self.users_by_email,
+            &self.sessions,
+            &self.user_sessions,
+            &self.api_tokens,
+            &self.api_token_ids,
+            &self.user_api_tokens,
+            &self.last_login,
+        )
+            .transaction(
+                |(users, by_name, by_email, all_sessions, index, api_tokens, api_ids, user_tokens, last_login)| {
+                    users.remove(user.id.as_bytes())?;
+                    last_login.remove(user.id.as_bytes())?;
+                    by_name.remove(name_key.as_bytes())?;
+                    by_email.remove(email_key.as_bytes())?;
+                    for key in &sessions {
+                        all_sessions.remove(&key[16..])?;
+                        index.remove(key)?;
+                    }
+                    for (id, digest) in &token_digests {
+                        api_tokens.remove(digest.as_slice())?;
+                        api_ids.remove(id.as_bytes())?;
+                        user_tokens.remove(user_token_key(user.id, id))?;
+                    }
+                    Ok(())
+                },
+            )?;
+        // A login that checked the user before the transaction above may have added a
+        // session after the listing; none can be added now that the user is gone.
+        for key in self.user_sessions.scan_prefix(user.id.as_bytes()).keys() {
+            let key = key?;
+            self.sessions.remove(&key[16..])?;
+            self.user_sessions.remove(key)?;
+        }
+        Ok(())
+    }
+}
