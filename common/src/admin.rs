@@ -391,7 +391,8 @@ pub struct Counters {
     /// Replayed refresh tokens (each revokes its session).
     #[serde(default)]
     pub reuse_detected: u64,
-    /// Sessions ended early: logouts, reuse detection, operator revocations.
+    /// Revocations: logouts, reuse detection, RFC 7009 revocations, API-token deletions
+    /// and operator actions that end sessions or tokens (one per event).
     pub revocations: u64,
     /// Operator actions on the admin socket.
     pub admin_actions: u64,

@@ -59,7 +59,7 @@ where
     let mut buf = Vec::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| invalid("could not read the request body"))?;
+        let chunk = chunk.map_err(|_| ServiceError::malformed("could not read the request body"))?;
         if buf.len() + chunk.remaining() > MAX_BODY {
             return Err(ServiceError::PayloadTooLarge { limit: MAX_BODY });
         }
@@ -71,32 +71,22 @@ where
     match kind(content_type.as_deref()) {
         Some(Kind::Json) => match serde_json::from_slice(&buf) {
             Ok(Value::Object(map)) => Ok(Fields { map, form: false }),
-            Ok(_) => Err(invalid("the JSON body must be an object")),
-            Err(_) => Err(invalid("the body is not valid JSON")),
+            Ok(_) => Err(ServiceError::malformed("the JSON body must be an object")),
+            Err(_) => Err(ServiceError::malformed("the body is not valid JSON")),
         },
         Some(Kind::Form) => match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&buf) {
             Ok(pairs) => Ok(Fields {
                 map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
                 form: true,
             }),
-            Err(_) => Err(invalid("the body is not valid form encoding")),
+            Err(_) => Err(ServiceError::malformed("the body is not valid form encoding")),
         },
         None => Err(ServiceError::UnsupportedMediaType),
     }
 }
 
-fn invalid(message: &str) -> ServiceError {
-    ServiceError::InvalidRequest {
-        field: None,
-        message: message.to_owned(),
-    }
-}
-
 fn wrong_type(field: &'static str, what: &str) -> ServiceError {
-    ServiceError::InvalidRequest {
-        field: Some(field),
-        message: format!("{field} must be {what}"),
-    }
+    ServiceError::invalid(field, format!("{field} must be {what}"))
 }
 
 impl Fields {

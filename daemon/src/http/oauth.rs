@@ -72,20 +72,17 @@ fn client(
     let body_secret = f.secret("client_secret")?;
     let credentials = match (basic, body_id, body_secret) {
         (Some(_), _, Some(_)) => {
-            return Err(ServiceError::InvalidRequest {
-                field: Some("client_secret"),
-                message: "use one client authentication method, not two".into(),
-            });
+            return Err(ServiceError::invalid(
+                "client_secret",
+                "use one client authentication method, not two",
+            ));
         }
         (Some(Err(())), _, None) => return Err(ServiceError::InvalidClient),
         (Some(Ok(credentials)), _, None) => Some(credentials),
         (None, Some(id), Some(secret)) => Some(ClientCredentials { id, secret }),
         (None, Some(_), None) => return Err(ServiceError::InvalidClient),
         (None, None, Some(_)) => {
-            return Err(ServiceError::InvalidRequest {
-                field: Some("client_id"),
-                message: "client_secret without client_id".into(),
-            });
+            return Err(ServiceError::invalid("client_id", "client_secret without client_id"));
         }
         (None, None, None) => None,
     };
@@ -108,10 +105,7 @@ fn token_response(issued: Issued) -> Response {
 }
 
 fn required_token(f: &mut Fields) -> Result<String, ServiceError> {
-    f.string("token")?.ok_or(ServiceError::InvalidRequest {
-        field: Some("token"),
-        message: "token is required".into(),
-    })
+    f.string("token")?.ok_or_else(|| ServiceError::required("token"))
 }
 
 /// POST /oauth/token
@@ -127,10 +121,9 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
                 respond(
                     async {
                         let mut f = body?;
-                        let grant_type = f.string("grant_type")?.ok_or(ServiceError::InvalidRequest {
-                            field: Some("grant_type"),
-                            message: "grant_type is required".into(),
-                        })?;
+                        let grant_type = f
+                            .string("grant_type")?
+                            .ok_or_else(|| ServiceError::required("grant_type"))?;
                         let client = client(&service, basic, &mut f)?;
                         let issued = match grant_type.as_str() {
                             "password" => {

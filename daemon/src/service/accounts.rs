@@ -1,5 +1,6 @@
 //! Accounts: registration, login and `me`.
 
+use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339;
 use crate::store::{StoreError, Unique, UserRecord};
@@ -39,10 +40,7 @@ pub struct Login {
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
-    value.ok_or_else(|| ServiceError::InvalidRequest {
-        field: Some(field),
-        message: format!("{field} is required"),
-    })
+    value.ok_or_else(|| ServiceError::required(field))
 }
 
 /// How an unknown login name is keyed and audited: `unknown:` and the first 16 hex
@@ -87,10 +85,11 @@ impl Service {
         let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
         let issued = self.open_session(&user, scopes, None)?;
         self.audit(
-            "register",
-            Some(user.id.to_string()),
+            AuditEvent::Register {
+                user: user.id,
+                username: user.username.clone(),
+            },
             Some(origin.to_string()),
-            Some(user.username.clone()),
         );
         self.store.commit().await?;
         Ok(issued)
@@ -108,10 +107,7 @@ impl Service {
         let display_name = input.display_name.unwrap_or_else(|| username.clone());
         validate::display_name(&display_name)?;
         if self.config.role_scopes(role).is_none() {
-            return Err(ServiceError::InvalidRequest {
-                field: Some("role"),
-                message: format!("no role {role:?}"),
-            });
+            return Err(ServiceError::invalid("role", format!("no role {role:?}")));
         }
         // Cheap pre-check so a duplicate costs no hashing; the transaction decides.
         if self.store.user_by_login(&username)?.is_some() {
@@ -155,18 +151,19 @@ impl Service {
         self.throttle
             .check(&account, origin.addr, now)
             .map_err(|retry_after| ServiceError::TooManyAttempts { retry_after })?;
-        let refuse = |detail: &str| {
+        let refuse = |reason: &'static str| {
             self.audit(
-                "login.failure",
-                Some(account.clone()),
+                AuditEvent::LoginFailure {
+                    account: account.clone(),
+                    reason,
+                },
                 Some(origin.to_string()),
-                Some(detail.to_owned()),
             );
             ServiceError::LoginFailed
         };
-        let fail = |detail: &str| {
+        let fail = |reason: &'static str| {
             self.throttle.record_failure(&account, origin.addr, now);
-            refuse(detail)
+            refuse(reason)
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
@@ -182,12 +179,7 @@ impl Service {
             None => return Err(fail("unknown account")),
         };
         if user.disabled {
-            self.audit(
-                "login.disabled",
-                Some(user.id.to_string()),
-                Some(origin.to_string()),
-                None,
-            );
+            self.audit(AuditEvent::LoginDisabled { user: user.id }, Some(origin.to_string()));
             return Err(ServiceError::AccountDisabled);
         }
         let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
@@ -210,12 +202,7 @@ impl Service {
         self.throttle.record_success(&account, origin.addr);
         // After the session: it is opened against the record as verified.
         self.upgrade_hash(&user, upgrade).await;
-        self.audit(
-            "login.success",
-            Some(user.id.to_string()),
-            Some(origin.to_string()),
-            None,
-        );
+        self.audit(AuditEvent::LoginSuccess { user: user.id }, Some(origin.to_string()));
         self.store.commit().await?;
         Ok(issued)
     }

@@ -3,6 +3,7 @@
 //! kept in memory and written back by the periodic sweep, so using a token costs no
 //! disk write (contract §7: `lastUsedAt` may lag by up to 60 s).
 
+use super::audit::AuditEvent;
 use super::{Caller, Operator, Service, ServiceError};
 use crate::clock::rfc3339;
 use crate::store::ApiTokenRecord;
@@ -68,14 +69,10 @@ impl Service {
         let Caller::Session { user_id, claims, .. } = caller else {
             return Err(session_only());
         };
-        let invalid = |field, message: &str| ServiceError::InvalidRequest {
-            field: Some(field),
-            message: message.into(),
-        };
-        let name = input.name.ok_or_else(|| invalid("name", "name is required"))?;
+        let name = input.name.ok_or_else(|| ServiceError::required("name"))?;
         let length = name.chars().count();
         if !(1..=64).contains(&length) || name.chars().any(char::is_control) {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "name",
                 "name must be 1-64 characters without control characters",
             ));
@@ -95,16 +92,16 @@ impl Service {
         // Two creations at the same moment may both pass; the cap bounds growth, it is
         // not an exact quota.
         if self.store.api_tokens_of(*user_id)?.len() >= MAX_API_TOKENS_PER_USER {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "name",
-                &format!("a user may hold at most {MAX_API_TOKENS_PER_USER} API tokens; delete one first"),
+                format!("a user may hold at most {MAX_API_TOKENS_PER_USER} API tokens; delete one first"),
             ));
         }
         let expires_at = match input.expires_in {
             None => None,
             Some(secs) if EXPIRES_IN.contains(&secs) => Some(now + secs),
             Some(_) => {
-                return Err(invalid(
+                return Err(ServiceError::invalid(
                     "expiresIn",
                     "expiresIn must be between 60 seconds and 3650 days",
                 ));
@@ -122,10 +119,11 @@ impl Service {
         };
         self.store.create_api_token(&record, &secret.digest())?;
         self.audit(
-            "api_token.create",
-            Some(user_id.to_string()),
+            AuditEvent::ApiTokenCreate {
+                user: *user_id,
+                token: record.id.clone(),
+            },
             None,
-            Some(format!("token {}", record.id)),
         );
         self.store.commit().await?;
         Ok(ApiTokenCreated {
@@ -161,10 +159,11 @@ impl Service {
             .ok_or_else(not_found)?;
         self.store.delete_api_token(&token.id)?;
         self.audit(
-            "api_token.delete",
-            Some(user_id.to_string()),
+            AuditEvent::ApiTokenDelete {
+                user: *user_id,
+                token: id.to_owned(),
+            },
             None,
-            Some(format!("token {id}")),
         );
         self.store.commit().await?;
         Ok(())
@@ -231,9 +230,10 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("no API token {id:?}")))?;
         self.admin_audit(
             operator,
-            "api_token.revoke",
-            Some(token.user_id.to_string()),
-            Some(format!("token {id}")),
+            AuditEvent::AdminApiTokenRevoke {
+                user: token.user_id,
+                token: id.to_owned(),
+            },
         );
         self.store.commit().await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! OAuth clients: registration by the operator. The secret (`tsr_cs_` + 256 random
 //! bits) is shown once and stored only as its SHA-256 digest.
 
+use super::audit::AuditEvent;
 use super::{Operator, Service, ServiceError};
 use crate::clock::rfc3339;
 use crate::store::{ClientRecord, StoreError};
@@ -18,13 +19,6 @@ fn view(client: &ClientRecord) -> ClientView {
     }
 }
 
-fn invalid(field: &'static str, message: String) -> ServiceError {
-    ServiceError::InvalidRequest {
-        field: Some(field),
-        message,
-    }
-}
-
 impl Service {
     /// Registers a client with `scopes`, each of which some configured role has.
     pub async fn add_client(
@@ -38,14 +32,17 @@ impl Service {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !valid_id {
-            return Err(invalid("clientId", "client ids are 1-64 of A-Z a-z 0-9 . _ -".into()));
+            return Err(ServiceError::invalid(
+                "clientId",
+                "client ids are 1-64 of A-Z a-z 0-9 . _ -",
+            ));
         }
         let scopes = tessera_common::scopes::dedup(scopes);
         if let Some(unknown) = scopes
             .iter()
             .find(|s| !self.config.roles.values().any(|r| r.contains(s)))
         {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "scopes",
                 format!("{unknown:?} is not a scope of any configured role"),
             ));
@@ -63,9 +60,10 @@ impl Service {
         })?;
         self.admin_audit(
             operator,
-            "client.add",
-            Some(client_id.to_owned()),
-            Some(record.scopes.join(" ")),
+            AuditEvent::ClientAdd {
+                client: client_id.to_owned(),
+                scopes: record.scopes.clone(),
+            },
         );
         self.store.commit().await?;
         Ok(ClientCreated {
@@ -85,7 +83,12 @@ impl Service {
         if !self.store.remove_client(client_id)? {
             return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
         }
-        self.admin_audit(operator, "client.remove", Some(client_id.to_owned()), None);
+        self.admin_audit(
+            operator,
+            AuditEvent::ClientRemove {
+                client: client_id.to_owned(),
+            },
+        );
         self.store.commit().await?;
         Ok(())
     }

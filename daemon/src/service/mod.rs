@@ -14,25 +14,31 @@
 
 pub mod accounts;
 pub mod api_tokens;
+mod audit;
 pub mod clients;
+mod error;
 pub mod guest;
 pub mod oauth;
 pub mod operator;
 pub mod sessions;
 pub mod validate;
 
-use crate::auth::password::{PasswordError, Passwords};
+#[cfg(test)]
+mod tests;
+
+use crate::auth::password::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{AuditRecord, Store, StoreError, UserRecord};
+use crate::store::{Store, UserRecord};
 use crate::tokens::opaque::Secret;
 use crate::tokens::{Grant, TokenError, Tokens};
+pub use error::ServiceError;
 use sessions::LiveSessions;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tessera_common::admin::{AuditEntry, Counters};
+use tessera_common::admin::AuditEntry;
 use tessera_common::api::Principal;
 use tessera_common::claims::AccessClaims;
 use time::OffsetDateTime;
@@ -41,116 +47,6 @@ use uuid::Uuid;
 
 /// Events a slow subscriber may fall behind by before it misses some.
 const EVENT_BACKLOG: usize = 1024;
-
-/// Outcomes the caller must tell the client about. Each maps to one contract code.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// 400 `INVALID_REQUEST`.
-    #[error("{message}")]
-    InvalidRequest {
-        /// The offending field, when there is one.
-        field: Option<&'static str>,
-        /// What is wrong.
-        message: String,
-    },
-    /// 400 `INVALID_SCOPE`.
-    #[error("{0}")]
-    InvalidScope(String),
-    /// 401 `LOGIN_FAILED`: same answer whether or not the account exists.
-    #[error("invalid username or password")]
-    LoginFailed,
-    /// 401 `INVALID_TOKEN`; `presented` is false when no credentials were sent.
-    #[error("missing, invalid, expired or revoked token")]
-    InvalidToken {
-        /// Whether a token was presented at all.
-        presented: bool,
-    },
-    /// OAuth `invalid_client`: unknown client or wrong secret.
-    #[error("client authentication failed")]
-    InvalidClient,
-    /// OAuth `unsupported_grant_type`.
-    #[error("{0}")]
-    UnsupportedGrantType(String),
-    /// 403 `INSUFFICIENT_SCOPE`: wrong kind of token for this operation.
-    #[error("{0}")]
-    InsufficientScope(&'static str),
-    /// 403 `ACCOUNT_DISABLED` (only after a correct password).
-    #[error("this account is disabled")]
-    AccountDisabled,
-    /// 403 `GUEST_DISABLED`.
-    #[error("guest access is disabled")]
-    GuestDisabled,
-    /// 403 `REGISTRATION_CLOSED`.
-    #[error("registration is closed")]
-    RegistrationClosed,
-    /// 404 `NOT_FOUND`: no such user, session, key, ….
-    #[error("{0}")]
-    NotFound(String),
-    /// A name is taken (console only: client ids).
-    #[error("{0}")]
-    Conflict(String),
-    /// 413 `PAYLOAD_TOO_LARGE`.
-    #[error("request body is over {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit.
-        limit: usize,
-    },
-    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
-    #[error("send application/json or application/x-www-form-urlencoded")]
-    UnsupportedMediaType,
-    /// 409 `USERNAME_TAKEN`.
-    #[error("that username is taken")]
-    UsernameTaken,
-    /// 409 `EMAIL_TAKEN`.
-    #[error("that email address is already registered")]
-    EmailTaken,
-    /// 429 `TOO_MANY_ATTEMPTS`.
-    #[error("too many failed attempts; retry later")]
-    TooManyAttempts {
-        /// When to retry.
-        retry_after: Duration,
-    },
-    /// 503 `OVERLOADED`.
-    #[error("the server is busy; retry shortly")]
-    Overloaded {
-        /// When to retry.
-        retry_after: Duration,
-    },
-    /// Something failed inside the daemon; never the client's fault.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        ServiceError::Internal(e.to_string())
-    }
-}
-
-impl From<PasswordError> for ServiceError {
-    fn from(e: PasswordError) -> Self {
-        match e {
-            PasswordError::Overloaded => ServiceError::Overloaded {
-                retry_after: Duration::from_secs(1),
-            },
-            PasswordError::Internal(e) => ServiceError::Internal(e),
-        }
-    }
-}
-
-impl From<TokenError> for ServiceError {
-    /// For signing and key management; verification failures are mapped by
-    /// [`Service::authenticate`] instead.
-    fn from(e: TokenError) -> Self {
-        ServiceError::Internal(e.to_string())
-    }
-}
-
-impl From<getrandom::Error> for ServiceError {
-    fn from(e: getrandom::Error) -> Self {
-        ServiceError::Internal(format!("random source: {e}"))
-    }
-}
 
 /// Result of an operation that hands out tokens.
 #[derive(Debug)]
@@ -252,59 +148,9 @@ pub struct Service {
     guest_enabled: AtomicBool,
     registration_open: AtomicBool,
     events: broadcast::Sender<AuditEntry>,
-    counters: Tally,
+    counters: audit::Tally,
     last_used: api_tokens::LastUsed,
     started: std::time::Instant,
-}
-
-/// Activity counters, bumped as audit entries are written.
-#[derive(Debug, Default)]
-struct Tally {
-    logins: AtomicU64,
-    failures: AtomicU64,
-    refreshes: AtomicU64,
-    issued: AtomicU64,
-    reuse_detected: AtomicU64,
-    revocations: AtomicU64,
-    admin_actions: AtomicU64,
-}
-
-impl Tally {
-    fn count(&self, event: &str) {
-        let counter = match event {
-            "login.success" | "register" => &self.logins,
-            "login.failure" | "login.disabled" => &self.failures,
-            "token.refresh" => &self.refreshes,
-            "logout" => &self.revocations,
-            "token.reuse" => {
-                self.reuse_detected.fetch_add(1, Ordering::Relaxed);
-                &self.revocations
-            }
-            _ if event.starts_with("admin.") => {
-                if matches!(
-                    event,
-                    "admin.session.revoke" | "admin.session.revoke_all" | "admin.user.disable"
-                ) {
-                    self.revocations.fetch_add(1, Ordering::Relaxed);
-                }
-                &self.admin_actions
-            }
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> Counters {
-        Counters {
-            logins: self.logins.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
-            refreshes: self.refreshes.load(Ordering::Relaxed),
-            issued: self.issued.load(Ordering::Relaxed),
-            reuse_detected: self.reuse_detected.load(Ordering::Relaxed),
-            revocations: self.revocations.load(Ordering::Relaxed),
-            admin_actions: self.admin_actions.load(Ordering::Relaxed),
-        }
-    }
 }
 
 impl Service {
@@ -331,7 +177,7 @@ impl Service {
                 config.registration_open,
             )?),
             events: broadcast::channel(EVENT_BACKLOG).0,
-            counters: Tally::default(),
+            counters: audit::Tally::default(),
             last_used: api_tokens::LastUsed::default(),
             started: std::time::Instant::now(),
             config,
@@ -477,7 +323,7 @@ impl Service {
     ) -> Result<Issued, ServiceError> {
         let scopes = grant.scopes.clone();
         let (access_token, _) = self.tokens.sign(grant, now, exp)?;
-        self.counters.issued.fetch_add(1, Ordering::Relaxed);
+        self.counters.bump(audit::Counter::Issued);
         Ok(Issued {
             access_token,
             refresh_token: None,
@@ -491,48 +337,12 @@ impl Service {
         self.clock.now()
     }
 
-    /// Appends to the audit trail and tells subscribers; a failure to store is logged,
-    /// not fatal to the request.
-    fn audit(&self, event: &str, subject: Option<String>, origin: Option<String>, detail: Option<String>) {
-        let record = AuditRecord {
-            at: self.now().unix_timestamp(),
-            event: event.to_owned(),
-            subject,
-            origin,
-            detail,
-        };
-        let seq = self.store.next_audit_seq();
-        if let Err(e) = self.store.append_audit(seq, &record) {
-            tracing::warn!(error = %e, event, "could not write audit entry");
-        }
-        self.counters.count(event);
-        // No subscriber is not an error.
-        let _ = self.events.send(audit_entry(seq, record));
-    }
-
-    /// Live activity: every audit entry as it is written.
-    pub fn subscribe(&self) -> broadcast::Receiver<AuditEntry> {
-        self.events.subscribe()
-    }
-
     fn guest_enabled(&self) -> bool {
         self.guest_enabled.load(Ordering::Relaxed)
     }
 
     fn registration_open(&self) -> bool {
         self.registration_open.load(Ordering::Relaxed)
-    }
-}
-
-/// The console's view of an audit record.
-fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
-    AuditEntry {
-        seq,
-        at: crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(record.at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
-        event: record.event,
-        subject: record.subject,
-        origin: record.origin,
-        detail: record.detail,
     }
 }
 

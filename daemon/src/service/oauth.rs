@@ -3,6 +3,7 @@
 //! (RFC 7009) and metadata (RFC 8414). Grants reuse the app-facing implementations.
 
 use super::accounts::Login;
+use super::audit::AuditEvent;
 use super::sessions::Door;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
@@ -81,10 +82,7 @@ impl Service {
         scope: Option<Vec<String>>,
         origin: Origin,
     ) -> Result<Issued, ServiceError> {
-        let token = token.ok_or(ServiceError::InvalidRequest {
-            field: Some("refresh_token"),
-            message: "refresh_token is required".into(),
-        })?;
+        let token = token.ok_or_else(|| ServiceError::required("refresh_token"))?;
         let door = Door::OAuth {
             client: client.map(|c| c.client_id.clone()),
             scope,
@@ -240,10 +238,10 @@ impl Service {
         if token.starts_with(REFRESH_PREFIX) {
             if let Some(record) = self.store.refresh_token(&Secret::new(token.to_owned()).digest())? {
                 self.audit(
-                    "token.revoke",
-                    None,
+                    AuditEvent::RevokeSession {
+                        session: record.session_id,
+                    },
                     Some(origin.to_string()),
-                    Some(format!("session {}", record.session_id)),
                 );
                 self.revoke_session(record.session_id).await?;
             }
@@ -251,10 +249,11 @@ impl Service {
             if let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest())? {
                 self.store.delete_api_token(&record.id)?;
                 self.audit(
-                    "token.revoke",
-                    Some(record.user_id.to_string()),
+                    AuditEvent::RevokeApiToken {
+                        user: record.user_id,
+                        token: record.id.clone(),
+                    },
                     Some(origin.to_string()),
-                    Some(format!("api token {}", record.id)),
                 );
                 self.store.commit().await?;
             }
@@ -263,10 +262,11 @@ impl Service {
         {
             self.store.deny(&claims.jti, exp)?;
             self.audit(
-                "token.revoke",
-                Some(claims.sub),
+                AuditEvent::RevokeAccessToken {
+                    subject: claims.sub,
+                    jti: claims.jti.clone(),
+                },
                 Some(origin.to_string()),
-                Some(format!("access token {}", claims.jti)),
             );
             self.store.commit().await?;
             self.live.deny(&claims.jti, exp);

@@ -3,7 +3,8 @@
 //! operator's uid and takes effect at once on every HTTP path.
 
 use super::accounts::{Registration, user_view};
-use super::{Operator, Service, ServiceError, audit_entry, validate};
+use super::audit::{AuditEvent, audit_entry};
+use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339;
 use crate::store::{SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::opaque::Secret;
@@ -73,20 +74,16 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound("the user was deleted".into()))
     }
 
-    pub(super) fn admin_audit(&self, operator: Operator, event: &str, subject: Option<String>, detail: Option<String>) {
-        self.audit(&format!("admin.{event}"), subject, Some(operator.to_string()), detail);
-    }
-
     fn check_role(&self, role: &str) -> Result<(), ServiceError> {
         match self.config.role_scopes(role) {
             Some(_) => Ok(()),
-            None => Err(ServiceError::InvalidRequest {
-                field: Some("role"),
-                message: format!(
+            None => Err(ServiceError::invalid(
+                "role",
+                format!(
                     "no role {role:?}; configured roles: {}",
                     self.config.roles.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
-            }),
+            )),
         }
     }
 
@@ -161,9 +158,10 @@ impl Service {
         let user = self.create_account(registration, &role).await?;
         self.admin_audit(
             operator,
-            "user.add",
-            Some(user.id.to_string()),
-            Some(user.username.clone()),
+            AuditEvent::UserAdd {
+                user: user.id,
+                username: user.username.clone(),
+            },
         );
         self.store.commit().await?;
         self.admin_user(&user)
@@ -181,9 +179,10 @@ impl Service {
         self.revoke_user_sessions(user.id)?;
         self.admin_audit(
             operator,
-            "user.set_role",
-            Some(user.id.to_string()),
-            Some(role.to_owned()),
+            AuditEvent::UserSetRole {
+                user: user.id,
+                role: role.to_owned(),
+            },
         );
         self.store.commit().await?;
         self.live.remove_user(user.id);
@@ -205,8 +204,13 @@ impl Service {
         if disabled {
             self.revoke_user_sessions(user.id)?;
         }
-        let event = if disabled { "user.disable" } else { "user.enable" };
-        self.admin_audit(operator, event, Some(user.id.to_string()), Some(user.username.clone()));
+        let (id, username) = (user.id, user.username.clone());
+        let event = if disabled {
+            AuditEvent::UserDisable { user: id, username }
+        } else {
+            AuditEvent::UserEnable { user: id, username }
+        };
+        self.admin_audit(operator, event);
         self.store.commit().await?;
         self.live.bar(user.id, disabled);
         if disabled {
@@ -221,9 +225,10 @@ impl Service {
         self.store.delete_user(&user)?;
         self.admin_audit(
             operator,
-            "user.delete",
-            Some(user.id.to_string()),
-            Some(user.username.clone()),
+            AuditEvent::UserDelete {
+                user: user.id,
+                username: user.username.clone(),
+            },
         );
         self.store.commit().await?;
         self.live.bar(user.id, true);
@@ -242,12 +247,7 @@ impl Service {
             true
         })?;
         let revoked = self.revoke_user_sessions(user.id)?;
-        self.admin_audit(
-            operator,
-            "user.set_password",
-            Some(user.id.to_string()),
-            Some(format!("{revoked} sessions revoked")),
-        );
+        self.admin_audit(operator, AuditEvent::UserSetPassword { user: user.id, revoked });
         self.store.commit().await?;
         self.live.remove_user(user.id);
         Ok(revoked)
@@ -305,9 +305,10 @@ impl Service {
         }
         self.admin_audit(
             operator,
-            "session.revoke",
-            Some(session.user_id.to_string()),
-            Some(format!("session {id}")),
+            AuditEvent::SessionRevoke {
+                user: session.user_id,
+                session: session_id,
+            },
         );
         self.revoke_session(session_id).await?;
         Ok(())
@@ -317,12 +318,7 @@ impl Service {
     pub async fn revoke_all_sessions(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
         let user = self.find_user(name)?;
         let revoked = self.revoke_user_sessions(user.id)?;
-        self.admin_audit(
-            operator,
-            "session.revoke_all",
-            Some(user.id.to_string()),
-            Some(format!("{revoked} revoked")),
-        );
+        self.admin_audit(operator, AuditEvent::SessionRevokeAll { user: user.id, revoked });
         self.store.commit().await?;
         self.live.remove_user(user.id);
         Ok(revoked)
@@ -331,7 +327,7 @@ impl Service {
     /// Turns guest mode on or off; stored, so it survives restarts.
     pub async fn set_guest(&self, operator: Operator, enabled: bool) -> Result<bool, ServiceError> {
         self.store.put_setting(GUEST, if enabled { "true" } else { "false" })?;
-        self.admin_audit(operator, if enabled { "guest.on" } else { "guest.off" }, None, None);
+        self.admin_audit(operator, AuditEvent::Guest { enabled });
         self.store.commit().await?;
         self.guest_enabled.store(enabled, Ordering::Relaxed);
         Ok(enabled)
@@ -346,16 +342,7 @@ impl Service {
     pub async fn set_registration(&self, operator: Operator, open: bool) -> Result<bool, ServiceError> {
         self.store
             .put_setting(REGISTRATION, if open { "true" } else { "false" })?;
-        self.admin_audit(
-            operator,
-            if open {
-                "registration.open"
-            } else {
-                "registration.closed"
-            },
-            None,
-            None,
-        );
+        self.admin_audit(operator, AuditEvent::Registration { open });
         self.store.commit().await?;
         self.registration_open.store(open, Ordering::Relaxed);
         Ok(open)
@@ -369,7 +356,7 @@ impl Service {
     /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
     pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
         let kid = self.tokens.rotate(&self.store, self.now())?;
-        self.admin_audit(operator, "key.rotate", None, Some(kid));
+        self.admin_audit(operator, AuditEvent::KeyRotate { kid });
         self.store.commit().await?;
         Ok(self.keys())
     }

@@ -1,6 +1,7 @@
 //! Sessions: opening one at login, refresh-token rotation with reuse detection,
 //! access-token refresh, logout, and the in-memory view of live sessions.
 
+use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::Grant;
@@ -265,10 +266,7 @@ impl Service {
         door: Door,
     ) -> Result<Issued, ServiceError> {
         let invalid = || ServiceError::InvalidToken { presented: true };
-        let token = token.ok_or(ServiceError::InvalidRequest {
-            field: Some("refreshToken"),
-            message: "refreshToken is required".into(),
-        })?;
+        let token = token.ok_or_else(|| ServiceError::required("refreshToken"))?;
         if !token.expose().starts_with(REFRESH_PREFIX) {
             return Err(invalid());
         }
@@ -347,10 +345,11 @@ impl Service {
         let mut issued = self.session_access_token(&user, &session, scopes)?;
         issued.refresh_token = Some(next);
         self.audit(
-            "token.refresh",
-            Some(user.id.to_string()),
+            AuditEvent::Refresh {
+                user: user.id,
+                session: session.id,
+            },
             Some(origin.to_string()),
-            Some(format!("session {}", session.id)),
         );
         self.store.commit().await?;
         Ok(issued)
@@ -360,10 +359,8 @@ impl Service {
     async fn reuse_detected(&self, session_id: Uuid, origin: Origin) -> ServiceError {
         tracing::warn!(%session_id, addr = %origin.addr, "refresh token reuse; revoking the session");
         self.audit(
-            "token.reuse",
-            None,
+            AuditEvent::RefreshReuse { session: session_id },
             Some(origin.to_string()),
-            Some(format!("session {session_id} revoked")),
         );
         match self.revoke_session(session_id).await {
             Ok(_) => ServiceError::InvalidToken { presented: true },
@@ -397,10 +394,11 @@ impl Service {
             return Err(ServiceError::InsufficientScope("a session access token is required"));
         };
         self.audit(
-            "logout",
-            Some(user_id.to_string()),
+            AuditEvent::Logout {
+                user: user_id,
+                session: session_id,
+            },
             Some(origin.to_string()),
-            Some(format!("session {session_id}")),
         );
         self.revoke_session(session_id).await?;
         Ok(())

@@ -7,13 +7,6 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Longest display name, in characters.
 const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
-fn invalid(field: &'static str, message: &str) -> ServiceError {
-    ServiceError::InvalidRequest {
-        field: Some(field),
-        message: message.to_owned(),
-    }
-}
-
 /// 3–32 of `[A-Za-z0-9._-]`, starting with a letter or digit.
 pub fn username(name: &str) -> Result<(), ServiceError> {
     let ok = (3..=32).contains(&name.len())
@@ -24,7 +17,7 @@ pub fn username(name: &str) -> Result<(), ServiceError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(
+        Err(ServiceError::invalid(
             "username",
             "username must be 3-32 of A-Z a-z 0-9 . _ - and start with a letter or digit",
         ))
@@ -50,7 +43,10 @@ pub fn email(address: &str) -> Result<(), ServiceError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid("email", "email must be an address like name@example.com"))
+        Err(ServiceError::invalid(
+            "email",
+            "email must be an address like name@example.com",
+        ))
     }
 }
 
@@ -64,10 +60,10 @@ pub fn password(password: &str, min: usize) -> Result<(), ServiceError> {
     if password_length_ok(password, min) {
         Ok(())
     } else {
-        Err(ServiceError::InvalidRequest {
-            field: Some("password"),
-            message: format!("password must be {min}-{MAX_PASSWORD_CHARS} characters"),
-        })
+        Err(ServiceError::invalid(
+            "password",
+            format!("password must be {min}-{MAX_PASSWORD_CHARS} characters"),
+        ))
     }
 }
 
@@ -77,7 +73,7 @@ pub fn display_name(name: &str) -> Result<(), ServiceError> {
     if (1..=MAX_DISPLAY_NAME_CHARS).contains(&len) && !name.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(invalid(
+        Err(ServiceError::invalid(
             "displayName",
             "displayName must be 1-64 characters without control characters",
         ))

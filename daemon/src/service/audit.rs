@@ -1,0 +1,269 @@
+//! The audit trail: one typed event per thing worth recording, each knowing its wire
+//! name, its subject and detail, and which activity counters it moves.
+
+use super::{Operator, Service};
+use crate::store::AuditRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tessera_common::admin::{AuditEntry, Counters};
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Something that happened, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub(super) enum AuditEvent {
+    /// A user registered (and got a session).
+    Register { user: Uuid, username: String },
+    /// A password login opened a session.
+    LoginSuccess { user: Uuid },
+    /// A login failed; `account` is the user id, or a digest of an unknown name.
+    LoginFailure { account: String, reason: &'static str },
+    /// A disabled account gave the right password.
+    LoginDisabled { user: Uuid },
+    /// A refresh token was rotated.
+    Refresh { user: Uuid, session: Uuid },
+    /// A rotated refresh token came back; its session is revoked.
+    RefreshReuse { session: Uuid },
+    /// A user logged out.
+    Logout { user: Uuid, session: Uuid },
+    /// RFC 7009 revocation of a refresh token: its session ends.
+    RevokeSession { session: Uuid },
+    /// RFC 7009 revocation of an API token.
+    RevokeApiToken { user: Uuid, token: String },
+    /// RFC 7009 revocation of an access token (deny-listed until it expires).
+    RevokeAccessToken { subject: String, jti: String },
+    /// A user created an API token.
+    ApiTokenCreate { user: Uuid, token: String },
+    /// A user deleted one of their API tokens.
+    ApiTokenDelete { user: Uuid, token: String },
+    /// The operator added a user.
+    UserAdd { user: Uuid, username: String },
+    /// The operator changed a user's role (their sessions end).
+    UserSetRole { user: Uuid, role: String },
+    /// The operator disabled a user (their sessions end).
+    UserDisable { user: Uuid, username: String },
+    /// The operator enabled a user.
+    UserEnable { user: Uuid, username: String },
+    /// The operator deleted a user (their sessions and API tokens go with them).
+    UserDelete { user: Uuid, username: String },
+    /// The operator set a user's password; `revoked` sessions ended.
+    UserSetPassword { user: Uuid, revoked: u64 },
+    /// The operator revoked one session.
+    SessionRevoke { user: Uuid, session: Uuid },
+    /// The operator revoked all of a user's sessions.
+    SessionRevokeAll { user: Uuid, revoked: u64 },
+    /// The operator revoked an API token.
+    AdminApiTokenRevoke { user: Uuid, token: String },
+    /// The operator turned guest mode on or off.
+    Guest { enabled: bool },
+    /// The operator opened or closed registration.
+    Registration { open: bool },
+    /// The operator rotated the signing key.
+    KeyRotate { kid: String },
+    /// The operator registered an OAuth client.
+    ClientAdd { client: String, scopes: Vec<String> },
+    /// The operator removed an OAuth client.
+    ClientRemove { client: String },
+}
+
+/// An activity counter (the console's Overview).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Counter {
+    Logins,
+    Failures,
+    Refreshes,
+    Issued,
+    ReuseDetected,
+    Revocations,
+    AdminActions,
+}
+
+impl AuditEvent {
+    /// The event's name in the trail.
+    pub(super) fn name(&self) -> &'static str {
+        use AuditEvent as E;
+        match self {
+            E::Register { .. } => "register",
+            E::LoginSuccess { .. } => "login.success",
+            E::LoginFailure { .. } => "login.failure",
+            E::LoginDisabled { .. } => "login.disabled",
+            E::Refresh { .. } => "token.refresh",
+            E::RefreshReuse { .. } => "token.reuse",
+            E::Logout { .. } => "logout",
+            E::RevokeSession { .. } | E::RevokeApiToken { .. } | E::RevokeAccessToken { .. } => "token.revoke",
+            E::ApiTokenCreate { .. } => "api_token.create",
+            E::ApiTokenDelete { .. } => "api_token.delete",
+            E::UserAdd { .. } => "admin.user.add",
+            E::UserSetRole { .. } => "admin.user.set_role",
+            E::UserDisable { .. } => "admin.user.disable",
+            E::UserEnable { .. } => "admin.user.enable",
+            E::UserDelete { .. } => "admin.user.delete",
+            E::UserSetPassword { .. } => "admin.user.set_password",
+            E::SessionRevoke { .. } => "admin.session.revoke",
+            E::SessionRevokeAll { .. } => "admin.session.revoke_all",
+            E::AdminApiTokenRevoke { .. } => "admin.api_token.revoke",
+            E::Guest { enabled: true } => "admin.guest.on",
+            E::Guest { enabled: false } => "admin.guest.off",
+            E::Registration { open: true } => "admin.registration.open",
+            E::Registration { open: false } => "admin.registration.closed",
+            E::KeyRotate { .. } => "admin.key.rotate",
+            E::ClientAdd { .. } => "admin.client.add",
+            E::ClientRemove { .. } => "admin.client.remove",
+        }
+    }
+
+    /// Who or what the event is about, and what else it says.
+    fn subject_and_detail(self) -> (Option<String>, Option<String>) {
+        use AuditEvent as E;
+        let id = |u: Uuid| Some(u.to_string());
+        match self {
+            E::Register { user, username }
+            | E::UserAdd { user, username }
+            | E::UserDisable { user, username }
+            | E::UserEnable { user, username }
+            | E::UserDelete { user, username } => (id(user), Some(username)),
+            E::LoginSuccess { user } | E::LoginDisabled { user } => (id(user), None),
+            E::LoginFailure { account, reason } => (Some(account), Some(reason.to_owned())),
+            E::Refresh { user, session } | E::Logout { user, session } | E::SessionRevoke { user, session } => {
+                (id(user), Some(format!("session {session}")))
+            }
+            E::RefreshReuse { session } => (None, Some(format!("session {session} revoked"))),
+            E::RevokeSession { session } => (None, Some(format!("session {session}"))),
+            E::RevokeApiToken { user, token } => (id(user), Some(format!("api token {token}"))),
+            E::RevokeAccessToken { subject, jti } => (Some(subject), Some(format!("access token {jti}"))),
+            E::ApiTokenCreate { user, token }
+            | E::ApiTokenDelete { user, token }
+            | E::AdminApiTokenRevoke { user, token } => (id(user), Some(format!("token {token}"))),
+            E::UserSetRole { user, role } => (id(user), Some(role)),
+            E::UserSetPassword { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
+            E::SessionRevokeAll { user, revoked } => (id(user), Some(format!("{revoked} revoked"))),
+            E::Guest { .. } | E::Registration { .. } => (None, None),
+            E::KeyRotate { kid } => (None, Some(kid)),
+            E::ClientAdd { client, scopes } => (Some(client), Some(scopes.join(" "))),
+            E::ClientRemove { client } => (Some(client), None),
+        }
+    }
+
+    /// The counters this event moves: every operator action counts as one, and
+    /// every event that ends a session or token early counts as a revocation.
+    pub(super) fn counters(&self) -> &'static [Counter] {
+        use AuditEvent as E;
+        use Counter as C;
+        match self {
+            E::Register { .. } | E::LoginSuccess { .. } => &[C::Logins],
+            E::LoginFailure { .. } | E::LoginDisabled { .. } => &[C::Failures],
+            E::Refresh { .. } => &[C::Refreshes],
+            E::RefreshReuse { .. } => &[C::ReuseDetected, C::Revocations],
+            E::Logout { .. }
+            | E::RevokeSession { .. }
+            | E::RevokeApiToken { .. }
+            | E::RevokeAccessToken { .. }
+            | E::ApiTokenDelete { .. } => &[C::Revocations],
+            E::ApiTokenCreate { .. } => &[],
+            E::UserSetRole { .. }
+            | E::UserDisable { .. }
+            | E::UserDelete { .. }
+            | E::UserSetPassword { .. }
+            | E::SessionRevoke { .. }
+            | E::SessionRevokeAll { .. }
+            | E::AdminApiTokenRevoke { .. } => &[C::AdminActions, C::Revocations],
+            E::UserAdd { .. }
+            | E::UserEnable { .. }
+            | E::Guest { .. }
+            | E::Registration { .. }
+            | E::KeyRotate { .. }
+            | E::ClientAdd { .. }
+            | E::ClientRemove { .. } => &[C::AdminActions],
+        }
+    }
+}
+
+/// The activity counters since start.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    logins: AtomicU64,
+    failures: AtomicU64,
+    refreshes: AtomicU64,
+    issued: AtomicU64,
+    reuse_detected: AtomicU64,
+    revocations: AtomicU64,
+    admin_actions: AtomicU64,
+}
+
+impl Tally {
+    /// Adds one to `counter`.
+    pub(super) fn bump(&self, counter: Counter) {
+        let cell = match counter {
+            Counter::Logins => &self.logins,
+            Counter::Failures => &self.failures,
+            Counter::Refreshes => &self.refreshes,
+            Counter::Issued => &self.issued,
+            Counter::ReuseDetected => &self.reuse_detected,
+            Counter::Revocations => &self.revocations,
+            Counter::AdminActions => &self.admin_actions,
+        };
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters as the console shows them.
+    pub(super) fn snapshot(&self) -> Counters {
+        let get = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+        Counters {
+            logins: get(&self.logins),
+            failures: get(&self.failures),
+            refreshes: get(&self.refreshes),
+            issued: get(&self.issued),
+            reuse_detected: get(&self.reuse_detected),
+            revocations: get(&self.revocations),
+            admin_actions: get(&self.admin_actions),
+        }
+    }
+}
+
+impl Service {
+    /// Appends `event` to the audit trail, moves its counters and tells subscribers;
+    /// `origin` is the client address or the operator. A failure to store is logged,
+    /// not fatal to the request.
+    pub(super) fn audit(&self, event: AuditEvent, origin: Option<String>) {
+        for &counter in event.counters() {
+            self.counters.bump(counter);
+        }
+        let name = event.name();
+        let (subject, detail) = event.subject_and_detail();
+        let record = AuditRecord {
+            at: self.now().unix_timestamp(),
+            event: name.to_owned(),
+            subject,
+            origin,
+            detail,
+        };
+        let seq = self.store.next_audit_seq();
+        if let Err(e) = self.store.append_audit(seq, &record) {
+            tracing::warn!(error = %e, event = name, "could not write audit entry");
+        }
+        // No subscriber is not an error.
+        let _ = self.events.send(audit_entry(seq, record));
+    }
+
+    /// Records an operator's action.
+    pub(super) fn admin_audit(&self, operator: Operator, event: AuditEvent) {
+        self.audit(event, Some(operator.to_string()));
+    }
+
+    /// Live activity: every audit entry as it is written.
+    pub fn subscribe(&self) -> broadcast::Receiver<AuditEntry> {
+        self.events.subscribe()
+    }
+}
+
+/// The console's view of an audit record.
+pub(super) fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
+    AuditEntry {
+        seq,
+        at: crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(record.at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+        event: record.event,
+        subject: record.subject,
+        origin: record.origin,
+        detail: record.detail,
+    }
+}

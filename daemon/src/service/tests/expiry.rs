@@ -1,0 +1,90 @@
+//! Lifetimes, on the manual clock: access tokens, refresh tokens (sliding, capped by
+//! the session's maximum age) and API tokens end exactly when the rules say.
+
+use super::{fixture_with, origin};
+use crate::service::ServiceError;
+use crate::service::api_tokens::NewApiToken;
+use crate::service::sessions::Door;
+use std::time::Duration;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn is_invalid_token(e: &ServiceError) -> bool {
+    matches!(e, ServiceError::InvalidToken { presented: true })
+}
+
+#[tokio::test]
+async fn an_access_token_works_until_its_expiry_and_not_at_it() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"15m\"\n").await;
+    let alice = f.register("alice").await;
+    assert_eq!(alice.expires_in, 900);
+    f.clock.advance(Duration::from_secs(899));
+    f.service.authenticate(Some(&alice.access_token)).unwrap();
+    f.clock.advance(Duration::from_secs(1));
+    let e = f.service.authenticate(Some(&alice.access_token)).unwrap_err();
+    assert!(is_invalid_token(&e), "{e:?}");
+    assert!(!f.service.introspect(&alice.access_token).unwrap().active);
+}
+
+#[tokio::test]
+async fn refresh_tokens_slide_but_never_past_the_session_maximum_age() {
+    let f = fixture_with("[tokens]\nrefresh_ttl = \"2h\"\nsession_max_age = \"5h\"\n").await;
+    let mut refresh = f.register("alice").await.refresh_token.unwrap();
+    // Each rotation inside the TTL gives a token with a fresh TTL: the session lives
+    // well past the first token's 2 h...
+    for step in [119, 119, 61] {
+        f.clock.advance(Duration::from_secs(step * 60));
+        let issued = f
+            .service
+            .rotate_refresh(Some(refresh), origin(), Door::App)
+            .await
+            .unwrap_or_else(|e| panic!("inside the sliding window at {} s: {e:?}", f.clock_elapsed()));
+        refresh = issued.refresh_token.unwrap();
+        // ...and no access token outlives the session (5 h after it opened).
+        let left = 5 * 3600 - f.clock_elapsed();
+        assert!(issued.expires_in <= left, "{} s with {left} s left", issued.expires_in);
+    }
+    // The last token (issued at 4h59m, TTL 2 h) is capped at the session's end: 5 h.
+    f.clock.advance(Duration::from_secs(60));
+    let e = f
+        .service
+        .rotate_refresh(Some(refresh), origin(), Door::App)
+        .await
+        .unwrap_err();
+    assert!(is_invalid_token(&e), "{e:?}");
+}
+
+#[tokio::test]
+async fn an_unused_refresh_token_dies_at_its_ttl() {
+    let f = fixture_with("[tokens]\nrefresh_ttl = \"2h\"\n").await;
+    let alice = f.register("alice").await;
+    let refresh = alice.refresh_token.unwrap();
+    f.clock.advance(2 * HOUR);
+    let e = f
+        .service
+        .rotate_refresh(Some(refresh.clone()), origin(), Door::App)
+        .await
+        .unwrap_err();
+    assert!(is_invalid_token(&e), "{e:?}");
+    assert!(!f.service.introspect(refresh.expose()).unwrap().active);
+}
+
+#[tokio::test]
+async fn an_api_token_stops_working_at_its_expiry() {
+    let f = fixture_with("").await;
+    let alice = f.register("alice").await;
+    let caller = f.service.authenticate(Some(&alice.access_token)).unwrap();
+    let input = NewApiToken {
+        name: Some("ci".into()),
+        scopes: None,
+        expires_in: Some(600),
+    };
+    let created = f.service.create_api_token(&caller, input).await.unwrap();
+    f.clock.advance(Duration::from_secs(599));
+    f.service.authenticate(Some(&created.token)).unwrap();
+    assert!(f.service.introspect(&created.token).unwrap().active);
+    f.clock.advance(Duration::from_secs(1));
+    let e = f.service.authenticate(Some(&created.token)).unwrap_err();
+    assert!(is_invalid_token(&e), "{e:?}");
+    assert!(!f.service.introspect(&created.token).unwrap().active);
+}
