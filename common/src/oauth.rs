@@ -58,9 +58,12 @@ pub struct Introspection {
     /// OAuth client the token was issued or is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    /// `access_token`, `api_token` or `refresh_token`.
+    /// `Bearer` (RFC 6749 §7.1, as RFC 7662 §2.2 asks) for every live token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// Which kind of token it is: `access_token`, `api_token` or `refresh_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<String>,
     /// Expiry (NumericDate); absent for API tokens without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,

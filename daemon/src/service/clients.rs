@@ -52,7 +52,7 @@ impl Service {
             client_id: client_id.to_owned(),
             secret_digest: opaque::hex(&secret.digest()),
             scopes,
-            created_at: self.now().unix_timestamp(),
+            created_at: self.client_birth(client_id).await?,
         };
         self.store.create_client(&record).map_err(|e| match e {
             StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),
@@ -73,6 +73,25 @@ impl Service {
         })
     }
 
+    /// The creation time of a new client: now, but strictly after the removal of any
+    /// earlier client with the same id. Tokens are told apart from a removed client's
+    /// by `iat` (one-second resolution), so an id removed in this very second waits
+    /// for the next one (at most a second; only when re-adding a removed id).
+    async fn client_birth(&self, client_id: &str) -> Result<i64, ServiceError> {
+        let Some(removed) = self.store.client_removed_at(client_id)? else {
+            return Ok(self.now().unix_timestamp());
+        };
+        for _ in 0..60 {
+            if self.now().unix_timestamp() > removed {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        // Should the clock not move (stepped back), the client starts in the future:
+        // its first tokens are refused until then, never an old client's.
+        Ok(self.now().unix_timestamp().max(removed + 1))
+    }
+
     /// Every registered client.
     pub fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
         Ok(self.store.clients()?.iter().map(view).collect())
@@ -80,7 +99,7 @@ impl Service {
 
     /// Removes a client.
     pub async fn remove_client(&self, operator: Operator, client_id: &str) -> Result<(), ServiceError> {
-        if !self.store.remove_client(client_id)? {
+        if !self.store.remove_client(client_id, self.now().unix_timestamp())? {
             return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
         }
         self.admin_audit(

@@ -1,6 +1,10 @@
-//! OAuth clients. Tree: `clients` (client id → [`ClientRecord`]).
+//! OAuth clients. Trees: `clients` (client id → [`ClientRecord`]) and
+//! `clients_removed` (client id → Unix seconds of its last removal, big-endian i64),
+//! so a client added again under the same id can be made strictly younger than every
+//! token of the one removed.
 
-use super::{ClientRecord, Store, StoreError, Unique, decode, decode_all, encode};
+use super::{ClientRecord, Store, StoreError, Unique, decode, decode_all, eight_bytes, encode};
+use sled::Transactional;
 
 impl Store {
     /// Registers a client; [`StoreError::Taken`] if the id exists.
@@ -30,8 +34,23 @@ impl Store {
         self.clients.len()
     }
 
-    /// Removes a client; false if it did not exist.
-    pub fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        Ok(self.clients.remove(client_id.as_bytes())?.is_some())
+    /// Removes a client, noting the time `now`; false if it did not exist.
+    pub fn remove_client(&self, client_id: &str, now: i64) -> Result<bool, StoreError> {
+        let removed = (&self.clients, &self.clients_removed).transaction(|(clients, removed)| {
+            if clients.remove(client_id.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            removed.insert(client_id.as_bytes(), &now.to_be_bytes())?;
+            Ok(true)
+        })?;
+        Ok(removed)
+    }
+
+    /// When a client with `client_id` was last removed, if ever.
+    pub fn client_removed_at(&self, client_id: &str) -> Result<Option<i64>, StoreError> {
+        self.clients_removed
+            .get(client_id.as_bytes())?
+            .map(|v| Ok(i64::from_be_bytes(eight_bytes("clients_removed", "time", &v)?)))
+            .transpose()
     }
 }

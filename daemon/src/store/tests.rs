@@ -232,8 +232,14 @@ fn clients_are_unique() {
     ));
     assert_eq!(store.client("app").unwrap(), Some(client));
     assert_eq!(store.client_count(), 1);
-    assert!(store.remove_client("app").unwrap());
-    assert!(!store.remove_client("app").unwrap());
+    assert_eq!(store.client_removed_at("app").unwrap(), None);
+    assert!(store.remove_client("app", 5).unwrap());
+    assert!(!store.remove_client("app", 6).unwrap());
+    assert_eq!(
+        store.client_removed_at("app").unwrap(),
+        Some(5),
+        "the removal is remembered"
+    );
 }
 
 #[test]

@@ -1,0 +1,41 @@
+//! OAuth clients: a client removed and added again under the same id, even within
+//! the same second, does not bring the old client's tokens back.
+
+use super::{OPERATOR, fixture};
+use crate::service::ServiceError;
+use crate::service::oauth::ClientCredentials;
+use crate::tokens::opaque::Secret;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
+    let f = fixture().await;
+    let grant = |id: &str, secret: &str| {
+        let credentials = ClientCredentials {
+            id: id.into(),
+            secret: Secret::new(secret.into()),
+        };
+        let client = f.service.authenticate_client(&credentials).unwrap();
+        f.service.client_credentials_grant(&client, None).unwrap().access_token
+    };
+    let old = f
+        .service
+        .add_client(OPERATOR, "phoenix", vec!["read".into()])
+        .await
+        .unwrap();
+    let old_token = grant("phoenix", &old.client_secret);
+    f.service.authenticate(Some(&old_token)).unwrap();
+    f.service.remove_client(OPERATOR, "phoenix").await.unwrap();
+    // Added again while the clock still shows the second of the removal: the add
+    // waits for the next second.
+    let (new, ()) = tokio::join!(f.service.add_client(OPERATOR, "phoenix", vec!["read".into()]), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        f.clock.advance(Duration::from_secs(1));
+    });
+    let new = new.unwrap();
+    let e = f.service.authenticate(Some(&old_token)).unwrap_err();
+    assert!(matches!(e, ServiceError::InvalidToken { presented: true }), "{e:?}");
+    assert!(!f.service.introspect(&old_token).unwrap().active);
+    let new_token = grant("phoenix", &new.client_secret);
+    f.service.authenticate(Some(&new_token)).unwrap();
+}
