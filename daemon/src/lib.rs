@@ -5,7 +5,8 @@
 //! - [`config`]: the TOML file and overrides, validated into [`Config`].
 //! - [`clock`]: the one reader of the system time.
 //! - [`store`]: everything persistent, on sled; durable group commits.
-//! - [`tokens`]: PASETO v4.public signing and verification, keys, opaque secrets.
+//! - [`tokens`]: PASETO v4.public signing and verification, and the signing keys.
+//! - [`secret`]: secrets kept out of logs; the opaque ones the daemon generates.
 //! - [`auth`]: Argon2id password hashing and login throttling.
 //! - [`service`]: the business operations and the live-session view.
 //! - [`http`]: warp routes that translate requests to service calls, and the
@@ -19,6 +20,7 @@ mod backoff;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod tokens;

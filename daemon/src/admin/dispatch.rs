@@ -1,9 +1,9 @@
 //! Requests to service calls: the admin socket has no logic of its own.
 
 use super::error::admin_error;
+use crate::secret::Secret;
 use crate::service::operator::NewUser;
 use crate::service::{Operator, Service, ServiceError};
-use crate::tokens::opaque::Secret;
 use tessera_common::admin::{Outcome, Reply, Request};
 
 /// Runs one request for `operator`. [`Request::Subscribe`] is handled by the

@@ -8,7 +8,7 @@
 //! reused memory it holds one block set per core.
 
 use crate::config::Argon2Config;
-use crate::tokens::opaque::Secret;
+use crate::secret::Secret;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::cell::RefCell;

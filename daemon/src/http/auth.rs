@@ -94,7 +94,7 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
                         login: username.or(email),
                         password: f.secret("password")?,
                         scopes: f.scopes()?,
-                        client_id: None,
+                        client: None,
                     };
                     Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
                 }

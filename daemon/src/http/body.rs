@@ -1,8 +1,8 @@
 //! Request bodies: JSON or form-encoded, read with a 64 KiB cap (also for chunked
 //! bodies without a length), into a field map with typed getters.
 
+use crate::secret::Secret;
 use crate::service::ServiceError;
-use crate::tokens::opaque::Secret;
 use bytes::{Buf, BufMut};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};

@@ -5,10 +5,9 @@ use super::body::{self, BodyResult, Fields};
 use super::error::oauth_error;
 use super::reply::{Cache, json};
 use super::{method, origin, with_service};
-use crate::service::oauth::ClientCredentials;
+use crate::secret::Secret;
+use crate::service::oauth::{AuthenticatedClient, ClientCredentials};
 use crate::service::{Issued, Origin, Service, ServiceError};
-use crate::store::ClientRecord;
-use crate::tokens::opaque::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::sync::Arc;
@@ -67,7 +66,7 @@ fn client(
     service: &Service,
     basic: Option<Result<ClientCredentials, ()>>,
     f: &mut Fields,
-) -> Result<Option<ClientRecord>, ServiceError> {
+) -> Result<Option<AuthenticatedClient>, ServiceError> {
     let body_id = f.string("client_id")?;
     let body_secret = f.secret("client_secret")?;
     let credentials = match (basic, body_id, body_secret) {
@@ -129,13 +128,11 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
                             "password" => {
                                 let (login, password, scope) =
                                     (f.string("username")?, f.secret("password")?, f.scopes()?);
-                                service
-                                    .password_grant(client.as_ref(), login, password, scope, origin)
-                                    .await?
+                                service.password_grant(client, login, password, scope, origin).await?
                             }
                             "refresh_token" => {
                                 let (token, scope) = (f.secret("refresh_token")?, f.scopes()?);
-                                service.refresh_grant(client.as_ref(), token, scope, origin).await?
+                                service.refresh_grant(client, token, scope, origin).await?
                             }
                             "client_credentials" => {
                                 let client = client.ok_or(ServiceError::InvalidClient)?;

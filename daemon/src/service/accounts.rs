@@ -1,10 +1,11 @@
 //! Accounts: registration, login and `me`.
 
 use super::audit::AuditEvent;
+use super::oauth::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339;
+use crate::secret::Secret;
 use crate::store::{StoreError, Unique, UserRecord};
-use crate::tokens::opaque::Secret;
 use tessera_common::api::{GuestView, MeResponse, Principal, UserView};
 use tessera_common::scopes;
 use time::OffsetDateTime;
@@ -36,7 +37,7 @@ pub struct Login {
     /// Requested scopes; absent or empty means all of the role's.
     pub scopes: Option<Vec<String>>,
     /// The authenticated OAuth client (password grant); its refresh token is bound to it.
-    pub client_id: Option<String>,
+    pub client: Option<AuthenticatedClient>,
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
@@ -47,8 +48,8 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError>
 /// digits of the SHA-256 of the lower-cased name. Bounded, free of control characters,
 /// and not a record of whatever was typed (sometimes a password).
 fn unknown_login(login: &str) -> String {
-    use crate::tokens::opaque;
-    let hex = opaque::hex(&Secret::new(login.to_lowercase()).digest());
+    use crate::secret;
+    let hex = secret::hex(&Secret::new(login.to_lowercase()).digest());
     format!("unknown:{}", &hex[..16])
 }
 
@@ -194,7 +195,7 @@ impl Service {
                 scopes::join(role_scopes)
             )));
         };
-        let issued = match self.open_session(&user, granted, input.client_id) {
+        let issued = match self.open_session(&user, granted, input.client.map(|c| c.id().to_owned())) {
             // The password was right when checked: not a guess, so the throttle does not count it.
             Err(ServiceError::LoginFailed) => return Err(refuse("account changed during login")),
             other => other?,

@@ -6,8 +6,8 @@
 use super::audit::AuditEvent;
 use super::{Caller, Operator, Service, ServiceError};
 use crate::clock::rfc3339;
+use crate::secret::{self, API_TOKEN_PREFIX, Secret};
 use crate::store::ApiTokenRecord;
-use crate::tokens::opaque::{self, API_TOKEN_PREFIX, Secret};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tessera_common::admin::AdminApiToken;
@@ -107,7 +107,7 @@ impl Service {
                 ));
             }
         };
-        let secret = opaque::generate(API_TOKEN_PREFIX)?;
+        let secret = secret::generate(API_TOKEN_PREFIX)?;
         let record = ApiTokenRecord {
             id: Uuid::new_v4().to_string(),
             user_id: *user_id,

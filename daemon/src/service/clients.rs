@@ -4,8 +4,8 @@
 use super::audit::AuditEvent;
 use super::{Operator, Service, ServiceError};
 use crate::clock::rfc3339;
+use crate::secret::{self, CLIENT_SECRET_PREFIX};
 use crate::store::{ClientRecord, StoreError};
-use crate::tokens::opaque::{self, CLIENT_SECRET_PREFIX};
 use tessera_common::admin::{ClientCreated, ClientView};
 use time::OffsetDateTime;
 
@@ -47,10 +47,10 @@ impl Service {
                 format!("{unknown:?} is not a scope of any configured role"),
             ));
         }
-        let secret = opaque::generate(CLIENT_SECRET_PREFIX)?;
+        let secret = secret::generate(CLIENT_SECRET_PREFIX)?;
         let record = ClientRecord {
             client_id: client_id.to_owned(),
-            secret_digest: opaque::hex(&secret.digest()),
+            secret_digest: secret::hex(&secret.digest()),
             scopes,
             created_at: self.client_birth(client_id).await?,
         };

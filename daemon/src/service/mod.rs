@@ -30,8 +30,8 @@ use crate::auth::password::Passwords;
 use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::secret::Secret;
 use crate::store::{Store, UserRecord};
-use crate::tokens::opaque::Secret;
 use crate::tokens::{Grant, TokenError, Tokens};
 pub use error::ServiceError;
 use sessions::LiveSessions;
@@ -258,7 +258,7 @@ impl Service {
     /// user disabled or deleted); no disk read.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
-        if token.starts_with(crate::tokens::opaque::API_TOKEN_PREFIX) {
+        if token.starts_with(crate::secret::API_TOKEN_PREFIX) {
             return self.authenticate_api_token(token);
         }
         let now = self.clock.now();

@@ -7,9 +7,8 @@ use super::audit::AuditEvent;
 use super::sessions::Door;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
-use crate::store::ClientRecord;
+use crate::secret::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
 use crate::tokens::Grant;
-use crate::tokens::opaque::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
 use subtle::ConstantTimeEq;
 use tessera_common::claims::AccessClaims;
 use tessera_common::oauth::{Introspection, Metadata};
@@ -22,6 +21,21 @@ pub struct ClientCredentials {
     pub id: String,
     /// Client secret.
     pub secret: Secret,
+}
+
+/// A client whose secret has been checked. Only [`Service::authenticate_client`]
+/// makes one, so no grant can be made for a client that did not prove itself.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    id: String,
+    scopes: Vec<String>,
+}
+
+impl AuthenticatedClient {
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// Stands in for a missing client's digest, so unknown ids cost the same comparison.
@@ -39,13 +53,16 @@ impl Service {
 
     /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
     /// in constant time.
-    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<ClientRecord, ServiceError> {
+    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<AuthenticatedClient, ServiceError> {
         let record = self.store.client(&credentials.id)?;
-        let presented = opaque::hex(&credentials.secret.digest());
+        let presented = secret::hex(&credentials.secret.digest());
         let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
         let matches: bool = presented.as_bytes().ct_eq(expected).into();
         match record {
-            Some(record) if matches => Ok(record),
+            Some(record) if matches => Ok(AuthenticatedClient {
+                id: record.client_id,
+                scopes: record.scopes,
+            }),
             _ => Err(ServiceError::InvalidClient),
         }
     }
@@ -54,7 +71,7 @@ impl Service {
     /// the refresh token is bound to it.
     pub async fn password_grant(
         &self,
-        client: Option<&ClientRecord>,
+        client: Option<AuthenticatedClient>,
         login: Option<String>,
         password: Option<Secret>,
         scope: Option<Vec<String>>,
@@ -69,7 +86,7 @@ impl Service {
             login,
             password,
             scopes: scope,
-            client_id: client.map(|c| c.client_id.clone()),
+            client,
         };
         self.login(input, origin).await
     }
@@ -77,16 +94,13 @@ impl Service {
     /// `grant_type=refresh_token`: rotation shared with `/api/auth/token/refresh`.
     pub async fn refresh_grant(
         &self,
-        client: Option<&ClientRecord>,
+        client: Option<AuthenticatedClient>,
         token: Option<Secret>,
         scope: Option<Vec<String>>,
         origin: Origin,
     ) -> Result<Issued, ServiceError> {
         let token = token.ok_or_else(|| ServiceError::required("refresh_token"))?;
-        let door = Door::OAuth {
-            client: client.map(|c| c.client_id.clone()),
-            scope,
-        };
+        let door = Door::OAuth { client, scope };
         self.rotate_refresh(Some(token), origin, door).await
     }
 
@@ -94,7 +108,7 @@ impl Service {
     /// narrowed by `scope`.
     pub fn client_credentials_grant(
         &self,
-        client: &ClientRecord,
+        client: &AuthenticatedClient,
         scope: Option<Vec<String>>,
     ) -> Result<Issued, ServiceError> {
         let granted = match scope.map(scopes::dedup) {
@@ -111,9 +125,9 @@ impl Service {
         let now = self.now();
         let exp = after(now, self.config.tokens.access);
         let grant = Grant {
-            sub: client.client_id.clone(),
+            sub: client.id.clone(),
             scopes: granted.clone(),
-            client_id: Some(client.client_id.clone()),
+            client_id: Some(client.id.clone()),
             ..Grant::default()
         };
         self.issue(grant, now, exp, None)
@@ -226,7 +240,7 @@ impl Service {
             token_use: Some("refresh_token".into()),
             exp: Some(record.expires_at),
             iat: Some(record.issued_at),
-            jti: Some(opaque::hex(&digest)),
+            jti: Some(secret::hex(&digest)),
             sid: Some(session.id.to_string()),
             iss: Some(self.issuer().to_owned()),
             ..Introspection::default()

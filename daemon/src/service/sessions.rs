@@ -3,9 +3,9 @@
 
 use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
+use crate::secret::{self, REFRESH_PREFIX, Secret};
 use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::Grant;
-use crate::tokens::opaque::{self, REFRESH_PREFIX, Secret};
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use uuid::Uuid;
@@ -149,7 +149,7 @@ pub enum Door {
     /// `POST /oauth/token`, `grant_type=refresh_token`.
     OAuth {
         /// The authenticated client, if credentials were sent.
-        client: Option<String>,
+        client: Option<super::oauth::AuthenticatedClient>,
         /// A narrower scope for the new access token.
         scope: Option<Vec<String>>,
     },
@@ -175,7 +175,7 @@ impl Service {
             expires_at: after(now, ttl.session_max_age).unix_timestamp(),
             revoked_at: None,
         };
-        let refresh = opaque::generate(REFRESH_PREFIX)?;
+        let refresh = secret::generate(REFRESH_PREFIX)?;
         let first = RefreshRecord {
             session_id: session.id,
             issued_at: now.unix_timestamp(),
@@ -285,7 +285,7 @@ impl Service {
                 Door::OAuth {
                     client: Some(client), ..
                 },
-            ) => bound == client,
+            ) => bound == client.id(),
             (Some(_), _) => false,
         };
         if !bound_ok {
@@ -323,14 +323,14 @@ impl Service {
             .user(session.user_id)?
             .filter(|u| !u.disabled)
             .ok_or_else(invalid)?;
-        let next = opaque::generate(REFRESH_PREFIX)?;
+        let next = secret::generate(REFRESH_PREFIX)?;
         let next_record = RefreshRecord {
             session_id: session.id,
             issued_at: now.unix_timestamp(),
             expires_at: after(now, self.config.tokens.refresh)
                 .unix_timestamp()
                 .min(session.expires_at),
-            parent: Some(opaque::hex(&old)),
+            parent: Some(secret::hex(&old)),
             rotated_at: None,
             client_id: record.client_id.clone(),
         };

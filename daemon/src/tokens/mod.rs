@@ -6,7 +6,6 @@
 //! checked here: that is the service's live view.
 
 mod keys;
-pub mod opaque;
 
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::store::{Store, StoreError};

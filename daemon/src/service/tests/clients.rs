@@ -2,9 +2,9 @@
 //! the same second, does not bring the old client's tokens back.
 
 use super::{OPERATOR, fixture};
+use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::oauth::ClientCredentials;
-use crate::tokens::opaque::Secret;
 use std::time::Duration;
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The activity counters move with the audit events that define them.
 
 use super::{OPERATOR, fixture, origin, password};
-use crate::tokens::opaque::Secret;
+use crate::secret::Secret;
 
 #[tokio::test]
 async fn logins_failures_and_issued_tokens_are_counted() {

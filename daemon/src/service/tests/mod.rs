@@ -10,8 +10,8 @@ use super::accounts::{Login, Registration};
 use super::{Issued, Operator, Origin, Service};
 use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
+use crate::secret::Secret;
 use crate::store::Store;
-use crate::tokens::opaque::Secret;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -82,7 +82,7 @@ impl Fixture {
             login: Some(name.into()),
             password: Some(Secret::new(password.into())),
             scopes: None,
-            client_id: None,
+            client: None,
         };
         self.service.login(input, origin()).await
     }

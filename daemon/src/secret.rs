@@ -1,5 +1,8 @@
-//! Opaque secrets the daemon generates (refresh `tsr_rt_`, API `tsr_at_`, client
-//! `tsr_cs_`): 256 random bits, stored only as their SHA-256 digest (contract §4).
+//! Secrets: [`Secret`] wraps anything secret a client sends or the daemon makes
+//! (passwords, refresh and API tokens, client secrets) so it never reaches a log and
+//! is wiped when dropped. The opaque secrets the daemon generates (refresh `tsr_rt_`,
+//! API `tsr_at_`, client `tsr_cs_`) are 256 random bits, stored only as their SHA-256
+//! digest (contract §4).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
