@@ -20,6 +20,7 @@ mod backoff;
 pub mod clock;
 pub mod config;
 pub mod http;
+mod locks;
 pub mod secret;
 pub mod service;
 pub mod store;

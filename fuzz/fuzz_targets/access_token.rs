@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tesserad::store::Store;
 use tesserad::tokens::{Grant, Tokens};
 use time::OffsetDateTime;
 
@@ -21,17 +20,14 @@ struct Fixture {
     tokens: Tokens,
     /// A token this key signed, valid for a day.
     real: String,
-    _store: Store,
-    _dir: tempfile::TempDir,
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("store");
         let now = OffsetDateTime::now_utc();
-        let tokens = Tokens::load(&store, "http://fuzz.test".into(), now).expect("key");
+        let key = tesserad::tokens::new_key(now).expect("key");
+        let tokens = Tokens::new("http://fuzz.test".into(), vec![key]).expect("tokens");
         let grant = Grant {
             sub: "u1".into(),
             scopes: vec!["read".into()],
@@ -39,12 +35,7 @@ fn fixture() -> &'static Fixture {
             ..Grant::default()
         };
         let (real, _) = tokens.sign(grant, now, now + time::Duration::days(1)).expect("sign");
-        Fixture {
-            tokens,
-            real,
-            _store: store,
-            _dir: dir,
-        }
+        Fixture { tokens, real }
     })
 }
 

@@ -136,7 +136,7 @@ fn start_pool(workers: usize) -> Result<mpsc::Sender<Job>, PasswordError> {
             .name(format!("tessera-argon2-{i}"))
             .spawn(move || {
                 loop {
-                    let next = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    let next = crate::locks::lock(&rx).recv();
                     match next {
                         Ok(job) => job(),
                         Err(_) => return,

@@ -54,7 +54,7 @@ impl Throttle {
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
-        self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.counters)
     }
 
     /// `Err(retry_after)` when `account` from `addr` is blocked at `now`.

@@ -39,7 +39,7 @@ pub struct LastUsed(Mutex<HashMap<String, i64>>);
 
 impl LastUsed {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.0)
     }
 }
 

@@ -163,7 +163,7 @@ impl Service {
         issuer: String,
     ) -> Result<Self, ServiceError> {
         let now = clock.now();
-        let tokens = Tokens::load(&store, issuer, now)?;
+        let tokens = load_keys(&store, issuer, now)?;
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -238,7 +238,13 @@ impl Service {
         let cutoff = now
             .unix_timestamp()
             .saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
-        match self.tokens.sweep(&self.store, cutoff) {
+        let remove = |kids: &[String]| -> Result<(), ServiceError> {
+            for kid in kids {
+                self.store.remove_key(kid)?;
+            }
+            Ok(())
+        };
+        match self.tokens.sweep(cutoff, remove) {
             Ok(dropped) => {
                 for kid in dropped {
                     tracing::info!(%kid, "dropped a retired signing key");
@@ -254,8 +260,10 @@ impl Service {
         Ok(self.store.commit().await?)
     }
 
-    /// Verifies an access token and checks it against the live view (session revoked,
-    /// user disabled or deleted); no disk read.
+    /// Verifies a bearer token and checks that it is still good. Session and guest
+    /// tokens are checked against the in-memory live view only (session revoked, user
+    /// disabled or deleted, jti denied); API tokens and client tokens also read their
+    /// record (API token and owner, or client) from the store.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
         if token.starts_with(crate::secret::API_TOKEN_PREFIX) {
@@ -344,6 +352,19 @@ impl Service {
     fn registration_open(&self) -> bool {
         self.registration_open.load(Ordering::Relaxed)
     }
+}
+
+/// The signing keys from the store; on first start, a new key, stored before it signs
+/// (the caller commits before serving).
+fn load_keys(store: &Store, issuer: String, now: OffsetDateTime) -> Result<Tokens, ServiceError> {
+    let mut records = store.keys()?;
+    if !records.iter().any(|k| k.retired_at.is_none()) {
+        let key = crate::tokens::new_key(now)?;
+        store.put_keys(std::slice::from_ref(&key))?;
+        tracing::info!(kid = %key.kid, "generated a new signing key");
+        records.push(key);
+    }
+    Ok(Tokens::new(issuer, records)?)
 }
 
 /// Seconds from `now` until `exp`, at least zero.

@@ -7,7 +7,7 @@ use super::audit::{AuditEvent, audit_entry};
 use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339;
 use crate::secret::Secret;
-use crate::store::{SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{KeyRecord, SessionRecord, Store, StoreError, UserRecord};
 use std::sync::atomic::Ordering;
 use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
 use tessera_common::api::KeyView;
@@ -355,7 +355,8 @@ impl Service {
 
     /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
     pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
-        let kid = self.tokens.rotate(&self.store, self.now())?;
+        let persist = |changed: &[KeyRecord]| -> Result<(), ServiceError> { Ok(self.store.put_keys(changed)?) };
+        let kid = self.tokens.rotate(self.now(), persist)?;
         self.admin_audit(operator, AuditEvent::KeyRotate { kid });
         self.store.commit().await?;
         Ok(self.keys())

@@ -3,6 +3,7 @@
 
 use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
+use crate::locks::{read, write};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
 use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
 use crate::tokens::Grant;
@@ -20,8 +21,8 @@ struct LiveSession {
 }
 
 /// Sessions that are neither revoked nor past their maximum age, and users who may
-/// hold none (disabled or deleted), mirrored from the store so that token checks cost
-/// no disk read. Writers change the store first, then this view, and only then answer.
+/// hold none (disabled or deleted), mirrored from the store so that checking a session
+/// token reads nothing from it. Writers change the store first, then this view, and only then answer.
 #[derive(Debug, Default)]
 pub struct LiveSessions {
     map: RwLock<HashMap<Uuid, LiveSession>>,
@@ -30,14 +31,6 @@ pub struct LiveSessions {
     barred: RwLock<HashSet<Uuid>>,
     /// Revoked access tokens: jti → expiry.
     denied: RwLock<HashMap<String, i64>>,
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LiveSessions {

@@ -11,7 +11,7 @@ impl Store {
     }
 
     /// Inserts or replaces signing keys, atomically.
-    pub fn put_keys(&self, keys: &[&KeyRecord]) -> Result<(), StoreError> {
+    pub fn put_keys(&self, keys: &[KeyRecord]) -> Result<(), StoreError> {
         let encoded: Vec<(&str, Vec<u8>)> = keys
             .iter()
             .map(|k| encode(k).map(|v| (k.kid.as_str(), v)))

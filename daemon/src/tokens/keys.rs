@@ -23,6 +23,8 @@ pub(super) struct KeyRing {
     /// Footer bytes for the active key: `{"kid":"k4.pid...."}`.
     pub(super) footer: Vec<u8>,
     pub(super) verifying: HashMap<String, VerifyingKey>,
+    /// The records the ring was built from, as stored.
+    pub(super) records: Vec<KeyRecord>,
 }
 
 /// Makes a new Ed25519 key record.
@@ -46,10 +48,10 @@ fn paserk_id(public: &AsymmetricPublicKey<V4>) -> Result<String, TokenError> {
 
 impl KeyRing {
     /// Builds the ring from stored records; the newest non-retired key signs.
-    pub(super) fn from_records(records: &[KeyRecord]) -> Result<Self, TokenError> {
+    pub(super) fn from_records(records: Vec<KeyRecord>) -> Result<Self, TokenError> {
         let mut verifying = HashMap::new();
         let mut signing = None;
-        for record in records {
+        for record in &records {
             let secret = AsymmetricSecretKey::<V4>::from(&record.secret).map_err(|e| TokenError::Key(e.to_string()))?;
             let public = AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| TokenError::Key(e.to_string()))?;
             let kid = paserk_id(&public)?;
@@ -87,6 +89,7 @@ impl KeyRing {
             signing,
             footer,
             verifying,
+            records,
         })
     }
 

@@ -8,7 +8,8 @@
 mod keys;
 
 use crate::clock::{parse_rfc3339, rfc3339};
-use crate::store::{Store, StoreError};
+use crate::locks::{lock, read, write};
+use crate::store::KeyRecord;
 use keys::KeyRing;
 use pasetors::Public;
 use pasetors::token::UntrustedToken;
@@ -38,9 +39,6 @@ pub enum TokenError {
     /// A key could not be made, loaded or used.
     #[error("signing key: {0}")]
     Key(String),
-    /// Reading or writing keys failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// What a new access token says, before the registered claims are added.
@@ -76,18 +74,16 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
+/// A new Ed25519 signing key, to be stored before [`Tokens::new`] signs with it.
+pub fn new_key(now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
+    keys::generate(now)
+}
+
 impl Tokens {
-    /// Loads the keys from the store, generating and storing the first one on first
-    /// start. The caller commits the store before serving.
-    pub fn load(store: &Store, issuer: String, now: OffsetDateTime) -> Result<Self, TokenError> {
-        let mut records = store.keys()?;
-        if !records.iter().any(|k| k.retired_at.is_none()) {
-            let key = keys::generate(now)?;
-            store.put_keys(&[&key])?;
-            tracing::info!(kid = %key.kid, "generated a new signing key");
-            records.push(key);
-        }
-        let ring = KeyRing::from_records(&records)?;
+    /// Signs as `issuer` with the active key among `records` (the stored keys, one of
+    /// them not retired: see [`new_key`]) and verifies with all of them.
+    pub fn new(issuer: String, records: Vec<KeyRecord>) -> Result<Self, TokenError> {
+        let ring = KeyRing::from_records(records)?;
         Ok(Self {
             issuer,
             ring: RwLock::new(Arc::new(ring)),
@@ -95,53 +91,63 @@ impl Tokens {
         })
     }
 
-    /// Makes a new signing key, which signs from now on; the previous one goes
-    /// `retiring` and keeps verifying. Returns the new kid. The caller commits.
-    pub fn rotate(&self, store: &Store, now: OffsetDateTime) -> Result<String, TokenError> {
-        let _changing = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut records = store.keys()?;
+    /// Makes a new signing key; the previous one goes `retiring` and keeps verifying.
+    /// `persist` gets the new and changed records and must store them: the new key
+    /// signs only once it has. Returns the new kid.
+    pub fn rotate<E: From<TokenError>>(
+        &self,
+        now: OffsetDateTime,
+        persist: impl FnOnce(&[KeyRecord]) -> Result<(), E>,
+    ) -> Result<String, E> {
+        let _changing = lock(&self.changing);
+        let mut records = self.ring().records.clone();
         let mut changed = Vec::new();
         for record in records.iter_mut().filter(|r| r.retired_at.is_none()) {
             record.retired_at = Some(now.unix_timestamp());
             changed.push(record.clone());
         }
         let new = keys::generate(now)?;
+        let kid = new.kid.clone();
         changed.push(new.clone());
-        store.put_keys(&changed.iter().collect::<Vec<_>>())?;
-        records.push(new.clone());
-        self.install(KeyRing::from_records(&records)?);
-        tracing::info!(kid = %new.kid, "rotated the signing key");
-        Ok(new.kid)
+        records.push(new);
+        let ring = KeyRing::from_records(records)?;
+        persist(&changed)?;
+        self.install(ring);
+        tracing::info!(%kid, "rotated the signing key");
+        Ok(kid)
     }
 
     /// Drops retiring keys retired at or before `cutoff` (Unix seconds): no token they
-    /// signed can still be live. Returns the dropped kids. The caller commits.
-    pub fn sweep(&self, store: &Store, cutoff: i64) -> Result<Vec<String>, TokenError> {
-        let _changing = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (expired, kept): (Vec<_>, Vec<_>) = store
-            .keys()?
-            .into_iter()
+    /// signed can still be live. `remove` gets their kids and must delete them from
+    /// the store before they stop verifying here. Returns the dropped kids.
+    pub fn sweep<E: From<TokenError>>(
+        &self,
+        cutoff: i64,
+        remove: impl FnOnce(&[String]) -> Result<(), E>,
+    ) -> Result<Vec<String>, E> {
+        let _changing = lock(&self.changing);
+        let (expired, kept): (Vec<_>, Vec<_>) = self
+            .ring()
+            .records
+            .iter()
+            .cloned()
             .partition(|k| k.retired_at.is_some_and(|at| at <= cutoff));
         if expired.is_empty() {
             return Ok(Vec::new());
         }
-        for key in &expired {
-            store.remove_key(&key.kid)?;
-        }
-        self.install(KeyRing::from_records(&kept)?);
-        Ok(expired.into_iter().map(|k| k.kid).collect())
+        let kids: Vec<String> = expired.into_iter().map(|k| k.kid).collect();
+        let ring = KeyRing::from_records(kept)?;
+        remove(&kids)?;
+        self.install(ring);
+        Ok(kids)
     }
 
     fn install(&self, ring: KeyRing) {
-        let mut slot = self.ring.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = Arc::new(ring);
+        *write(&self.ring) = Arc::new(ring);
     }
 
     fn ring(&self) -> Arc<KeyRing> {
-        match self.ring.read() {
-            Ok(ring) => Arc::clone(&ring),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&read(&self.ring))
     }
 
     /// The issuer this daemon signs as.
@@ -215,12 +221,28 @@ mod tests {
     use std::time::Duration;
     use tessera_common::api::KeyStatus;
 
-    fn setup() -> (tempfile::TempDir, Store, Tokens, OffsetDateTime) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    fn setup() -> (Tokens, OffsetDateTime) {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let tokens = Tokens::load(&store, "http://issuer".into(), now).unwrap();
-        (dir, store, tokens, now)
+        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()]).unwrap();
+        (tokens, now)
+    }
+
+    /// What a store would hold after `persist` and `remove` calls.
+    #[derive(Default)]
+    struct Stored(std::cell::RefCell<Vec<KeyRecord>>);
+
+    impl Stored {
+        fn put(&self, changed: &[KeyRecord]) -> Result<(), TokenError> {
+            let mut all = self.0.borrow_mut();
+            all.retain(|k| !changed.iter().any(|c| c.kid == k.kid));
+            all.extend_from_slice(changed);
+            Ok(())
+        }
+
+        fn remove(&self, kids: &[String]) -> Result<(), TokenError> {
+            self.0.borrow_mut().retain(|k| !kids.contains(&k.kid));
+            Ok(())
+        }
     }
 
     fn grant() -> Grant {
@@ -234,7 +256,7 @@ mod tests {
 
     #[test]
     fn sign_then_verify_round_trips() {
-        let (_dir, _store, tokens, now) = setup();
+        let (tokens, now) = setup();
         let (token, claims) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         assert!(token.starts_with("v4.public."));
         assert_eq!(tokens.verify(&token, now + Duration::from_secs(59)).unwrap(), claims);
@@ -250,10 +272,12 @@ mod tests {
     }
 
     #[test]
-    fn key_survives_reload_and_footer_names_it() {
-        let (_dir, store, tokens, now) = setup();
+    fn a_key_reloaded_from_its_record_verifies_and_the_footer_names_it() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let key = new_key(now).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), vec![key.clone()]).unwrap();
         let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
-        let again = Tokens::load(&store, "http://issuer".into(), now).unwrap();
+        let again = Tokens::new("http://issuer".into(), vec![key]).unwrap();
         assert!(again.verify(&token, now).is_ok());
         let kid = &again.published()[0].kid;
         assert!(kid.starts_with("k4.pid."));
@@ -264,10 +288,13 @@ mod tests {
 
     #[test]
     fn rotation_keeps_old_tokens_verifying_until_swept() {
-        let (_dir, store, tokens, now) = setup();
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let first = new_key(now).unwrap();
+        let stored = Stored(vec![first.clone()].into());
+        let tokens = Tokens::new("http://issuer".into(), vec![first]).unwrap();
         let (old_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         let old_kid = tokens.published()[0].kid.clone();
-        let new_kid = tokens.rotate(&store, now).unwrap();
+        let new_kid = tokens.rotate(now, |changed| stored.put(changed)).unwrap();
         assert_ne!(old_kid, new_kid);
         let (new_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         assert!(new_token.ends_with(&footer_of(&new_kid)));
@@ -279,12 +306,23 @@ mod tests {
             (new_kid.as_str(), KeyStatus::Active)
         );
         assert_eq!(published[1].status, KeyStatus::Retiring);
-        assert!(tokens.sweep(&store, now.unix_timestamp() - 1).unwrap().is_empty());
-        assert_eq!(tokens.sweep(&store, now.unix_timestamp()).unwrap(), vec![old_kid]);
+        let remove = |kids: &[String]| stored.remove(kids);
+        assert!(tokens.sweep(now.unix_timestamp() - 1, remove).unwrap().is_empty());
+        assert_eq!(tokens.sweep(now.unix_timestamp(), remove).unwrap(), vec![old_kid]);
         assert!(matches!(tokens.verify(&old_token, now), Err(TokenError::UnknownKey)));
         assert!(tokens.verify(&new_token, now).is_ok());
-        let reloaded = Tokens::load(&store, "http://issuer".into(), now).unwrap();
+        let reloaded = Tokens::new("http://issuer".into(), stored.0.take()).unwrap();
         assert_eq!(reloaded.published().len(), 1, "the sweep is stored");
+        assert!(reloaded.verify(&new_token, now).is_ok(), "the rotation is stored");
+    }
+
+    #[test]
+    fn a_rotation_that_cannot_be_stored_changes_nothing() {
+        let (tokens, now) = setup();
+        let before = tokens.published();
+        let failed = tokens.rotate(now, |_| Err(TokenError::Key("disk full".into())));
+        assert!(failed.is_err());
+        assert_eq!(tokens.published(), before, "an unstored key never signs");
     }
 
     fn footer_of(kid: &str) -> String {
@@ -296,8 +334,8 @@ mod tests {
 
     #[test]
     fn tampering_and_foreign_keys_are_refused() {
-        let (_dir, _store, tokens, now) = setup();
-        let (_other_dir, _other_store, other, _) = setup();
+        let (tokens, now) = setup();
+        let (other, _) = setup();
         let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         let (foreign, _) = other.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         assert!(matches!(tokens.verify(&foreign, now), Err(TokenError::UnknownKey)));
