@@ -61,6 +61,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Formats Unix seconds as RFC 3339 (the epoch for a time out of range).
+pub fn rfc3339_unix(unix: i64) -> String {
+    rfc3339(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
 /// Parses an RFC 3339 time.
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()

@@ -75,7 +75,7 @@ pub async fn handle(stream: UnixStream, service: Arc<Service>, access: &Access) 
             return;
         }
     };
-    if !access.allows(cred.uid(), cred.gid()) {
+    if !access.allows(cred.uid(), cred.gid()).await {
         tracing::warn!(uid = cred.uid(), pid = ?cred.pid(), "admin connection refused: uid not allowed");
         return;
     }

@@ -32,22 +32,31 @@ impl Access {
         self.group.as_ref().map(|g| g.gid.as_raw())
     }
 
-    /// True when a peer with `uid` (primary group `gid`) may connect.
-    pub fn allows(&self, uid: u32, gid: u32) -> bool {
+    /// True when a peer with `uid` (primary group `gid`) may connect. Group
+    /// membership is looked up (NSS may read files or ask the network) on a blocking
+    /// thread, never on the async ones.
+    pub async fn allows(&self, uid: u32, gid: u32) -> bool {
         if uid == 0 || uid == self.own_uid {
             return true;
         }
-        let Some(group) = &self.group else { return false };
+        let Some(group) = self.group.clone() else { return false };
         if Gid::from_raw(gid) == group.gid {
             return true;
         }
-        // Supplementary membership, as /etc/group (or NSS) lists it now.
-        let current = Group::from_gid(group.gid).ok().flatten();
-        let members = current.as_ref().map_or(&group.mem, |g| &g.mem);
-        match User::from_uid(Uid::from_raw(uid)) {
-            Ok(Some(user)) => user.gid == group.gid || members.contains(&user.name),
-            _ => false,
-        }
+        tokio::task::spawn_blocking(move || is_member(&group, uid))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Whether `uid` belongs to `group` as /etc/group (or NSS) lists it now: as its
+/// primary group or a supplementary one.
+fn is_member(group: &Group, uid: u32) -> bool {
+    let current = Group::from_gid(group.gid).ok().flatten();
+    let members = current.as_ref().map_or(&group.mem, |g| &g.mem);
+    match User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(user)) => user.gid == group.gid || members.contains(&user.name),
+        _ => false,
     }
 }
 
@@ -55,13 +64,13 @@ impl Access {
 mod tests {
     use super::*;
 
-    #[test]
-    fn own_uid_and_root_are_allowed_others_not() {
+    #[tokio::test]
+    async fn own_uid_and_root_are_allowed_others_not() {
         let access = Access::new(None).unwrap();
         let me = nix::unistd::geteuid().as_raw();
-        assert!(access.allows(me, 12345));
-        assert!(access.allows(0, 0));
-        assert!(!access.allows(me.wrapping_add(4242), 4242));
+        assert!(access.allows(me, 12345).await);
+        assert!(access.allows(0, 0).await);
+        assert!(!access.allows(me.wrapping_add(4242), 4242).await);
     }
 
     #[test]
@@ -70,11 +79,13 @@ mod tests {
         assert!(err.starts_with("admin.group:"), "{err}");
     }
 
-    #[test]
-    fn a_configured_group_admits_its_gid() {
+    #[tokio::test]
+    async fn a_configured_group_admits_its_gid() {
         let root = Group::from_gid(Gid::from_raw(0)).unwrap().unwrap();
         let access = Access::new(Some(&root.name)).unwrap();
         assert_eq!(access.gid(), Some(0));
-        assert!(access.allows(4242, 0));
+        assert!(access.allows(4242, 0).await);
+        // Not root's primary group, nor listed as a member: looked up, refused.
+        assert!(!access.allows(4242, 4242).await);
     }
 }

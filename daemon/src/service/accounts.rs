@@ -3,12 +3,11 @@
 use super::audit::AuditEvent;
 use super::oauth::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
-use crate::clock::rfc3339;
+use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{StoreError, Unique, UserRecord};
 use tessera_common::api::{GuestView, MeResponse, Principal, UserView};
 use tessera_common::scopes;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Role of self-registered accounts.
@@ -62,7 +61,7 @@ pub fn user_view(user: &UserRecord) -> UserView {
         display_name: user.display_name.clone(),
         role: user.role.clone(),
         email_verified: user.email_verified,
-        created_at: rfc3339(OffsetDateTime::from_unix_timestamp(user.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+        created_at: rfc3339_unix(user.created_at),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::audit::AuditEvent;
 use super::{Caller, Operator, Service, ServiceError};
-use crate::clock::rfc3339;
+use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};
 use crate::store::ApiTokenRecord;
 use std::collections::HashMap;
@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use tessera_common::admin::AdminApiToken;
 use tessera_common::api::{ApiTokenCreated, ApiTokenView};
 use tessera_common::scopes;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// API tokens one user may hold.
@@ -43,10 +42,6 @@ impl LastUsed {
     }
 }
 
-fn time_of(unix: i64) -> String {
-    rfc3339(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH))
-}
-
 fn session_only() -> ServiceError {
     ServiceError::InsufficientScope("a session access token is required")
 }
@@ -58,9 +53,9 @@ impl Service {
             id: token.id.clone(),
             name: token.name.clone(),
             scopes: token.scopes.clone(),
-            created_at: time_of(token.created_at),
-            expires_at: token.expires_at.map(time_of),
-            last_used_at: token.last_used_at.max(pending).map(time_of),
+            created_at: rfc3339_unix(token.created_at),
+            expires_at: token.expires_at.map(rfc3339_unix),
+            last_used_at: token.last_used_at.max(pending).map(rfc3339_unix),
         }
     }
 
@@ -131,8 +126,8 @@ impl Service {
             name: record.name,
             token: secret.expose().to_owned(),
             scopes: record.scopes,
-            created_at: time_of(record.created_at),
-            expires_at: record.expires_at.map(time_of),
+            created_at: rfc3339_unix(record.created_at),
+            expires_at: record.expires_at.map(rfc3339_unix),
         })
     }
 

@@ -5,7 +5,6 @@ use super::{Operator, Service};
 use crate::store::AuditRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_common::admin::{AuditEntry, Counters};
-use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -260,7 +259,7 @@ impl Service {
 pub(super) fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
     AuditEntry {
         seq,
-        at: crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(record.at).unwrap_or(OffsetDateTime::UNIX_EPOCH)),
+        at: crate::clock::rfc3339_unix(record.at),
         event: record.event,
         subject: record.subject,
         origin: record.origin,

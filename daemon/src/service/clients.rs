@@ -3,19 +3,16 @@
 
 use super::audit::AuditEvent;
 use super::{Operator, Service, ServiceError};
-use crate::clock::rfc3339;
+use crate::clock::rfc3339_unix;
 use crate::secret::{self, CLIENT_SECRET_PREFIX};
 use crate::store::{ClientRecord, StoreError};
 use tessera_common::admin::{ClientCreated, ClientView};
-use time::OffsetDateTime;
 
 fn view(client: &ClientRecord) -> ClientView {
     ClientView {
         client_id: client.client_id.clone(),
         scopes: client.scopes.clone(),
-        created_at: rfc3339(
-            OffsetDateTime::from_unix_timestamp(client.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        ),
+        created_at: rfc3339_unix(client.created_at),
     }
 }
 

@@ -5,13 +5,12 @@
 use super::accounts::{Registration, user_view};
 use super::audit::{AuditEvent, audit_entry};
 use super::{Operator, Service, ServiceError, validate};
-use crate::clock::rfc3339;
+use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{KeyRecord, SessionRecord, Store, StoreError, UserRecord};
 use std::sync::atomic::Ordering;
 use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
 use tessera_common::api::KeyView;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Setting name of guest mode.
@@ -45,18 +44,14 @@ pub struct NewUser {
     pub password: Secret,
 }
 
-fn time_of(unix: i64) -> String {
-    rfc3339(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH))
-}
-
 fn session_view(session: &SessionRecord, username: &str) -> SessionView {
     SessionView {
         id: session.id.to_string(),
         user_id: session.user_id.to_string(),
         username: username.to_owned(),
         scopes: session.scopes.clone(),
-        created_at: time_of(session.created_at),
-        expires_at: time_of(session.expires_at),
+        created_at: rfc3339_unix(session.created_at),
+        expires_at: rfc3339_unix(session.expires_at),
     }
 }
 
@@ -92,7 +87,7 @@ impl Service {
         Ok(AdminUser {
             user: user_view(user),
             disabled: user.disabled,
-            last_login_at: self.store.last_login(user.id)?.map(time_of),
+            last_login_at: self.store.last_login(user.id)?.map(rfc3339_unix),
         })
     }
 

@@ -1,6 +1,6 @@
 //! Signing keys: generation on first start, the active key, and the published set.
 
-use crate::clock::rfc3339;
+use crate::clock::rfc3339_unix;
 use crate::store::KeyRecord;
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
 use pasetors::paserk::{FormatAsPaserk, Id};
@@ -68,14 +68,13 @@ impl KeyRing {
             } else {
                 KeyStatus::Retiring
             };
-            let created = OffsetDateTime::from_unix_timestamp(record.created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let view = KeyView {
                 kid: kid.clone(),
                 paserk,
                 version: "v4".into(),
                 purpose: "public".into(),
                 status,
-                created_at: rfc3339(created),
+                created_at: rfc3339_unix(record.created_at),
             };
             if status == KeyStatus::Active {
                 signing = Some((kid.clone(), secret));
