@@ -1,0 +1,250 @@
+//! Configuration: the TOML file (contract §6) plus overrides, validated into [`Config`].
+//!
+//! Every problem is collected, not just the first, so `tesserad check-config` can list
+//! them all (one line each, starting with the key). Precedence: command-line flag >
+//! environment > file > built-in default; the flag/env layer is applied by the caller
+//! through [`Overrides`]. The types are here; [`reader`] walks the TOML.
+
+mod reader;
+
+pub use reader::parse_duration;
+use reader::Reader;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validated daemon configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address (`server.listen`).
+    pub listen: SocketAddr,
+    /// `iss` of every token (`server.issuer`); `None` derives it from the bound
+    /// listen address (see [`Config::issuer`]).
+    pub issuer: Option<String>,
+    /// Connection limits of the HTTP server (`server.max_connections`, …).
+    pub connections: ConnectionLimits,
+    /// Where the store lives (`storage.data_dir`).
+    pub data_dir: PathBuf,
+    /// Admin socket path (`admin.socket`; default `<data_dir>/admin.sock`).
+    pub admin_socket: PathBuf,
+    /// Group allowed on the admin socket (`admin.group`), if any.
+    pub admin_group: Option<String>,
+    /// Token lifetimes (`[tokens]`).
+    pub tokens: TokenTtls,
+    /// Initial registration state (`registration.mode = "open"`).
+    pub registration_open: bool,
+    /// Whether `/oauth/token` accepts the password grant (`oauth.password_grant`).
+    pub password_grant: bool,
+    /// Initial guest-mode state (`guest.enabled`).
+    pub guest_enabled: bool,
+    /// Minimum password length in characters (`password.min_length`).
+    pub password_min_length: usize,
+    /// Login throttling (`[throttle]`).
+    pub throttle: ThrottleConfig,
+    /// Argon2id cost (`[argon2]`).
+    pub argon2: Argon2Config,
+    /// Role name → scopes (`[roles.*]`); always holds `admin`, `user` and `guest`.
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+/// What one HTTP client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection may sit without a request.
+    pub idle_timeout: Duration,
+    /// Requests served on one connection before it is closed.
+    pub max_requests: u64,
+}
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTtls {
+    /// Access-token lifetime.
+    pub access: Duration,
+    /// Refresh-token lifetime (slides with each rotation).
+    pub refresh: Duration,
+    /// Hard bound on a session, counted from login.
+    pub session_max_age: Duration,
+    /// Guest-token lifetime.
+    pub guest: Duration,
+}
+
+/// Login throttling parameters (contract §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Failures of an (account, address) pair before it is blocked.
+    pub max_failures: u32,
+    /// How long failures are remembered.
+    pub window: Duration,
+    /// Longest block.
+    pub max_delay: Duration,
+}
+
+/// Argon2id parameters for human passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Config {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Time cost (passes).
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+/// Values from the command line or environment that win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `TESSERA_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `TESSERA_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why a configuration could not be used: one line per problem, each starting with its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct ConfigError {
+    /// `key: what is wrong`, one per problem.
+    pub problems: Vec<String>,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_DATA_DIR: &str = "./tessera-data";
+
+impl Config {
+    /// Reads and validates a TOML file, then applies `overrides`.
+    pub fn from_file(path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            problems: vec![format!("{}: cannot read config file: {e}", path.display())],
+        })?;
+        Self::from_toml(&text, overrides)
+    }
+
+    /// Validates TOML text, then applies `overrides`.
+    pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            problems: vec![format!("config: not valid TOML: {}", e.message())],
+        })?;
+        Reader::new(table).build(overrides)
+    }
+
+    /// The embedded default (contract §1), with `overrides` applied.
+    pub fn embedded(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Reader::new(toml::Table::new()).build(overrides)
+    }
+
+    /// A configuration for tests: loopback on an ephemeral port, data in `dir`,
+    /// cheap Argon2 parameters, guest mode on.
+    pub fn for_test(dir: &Path) -> Self {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.to_path_buf()),
+        };
+        let text = "[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n[guest]\nenabled = true\n";
+        match Self::from_toml(text, &overrides) {
+            Ok(config) => config,
+            Err(e) => unreachable!("the test configuration is valid: {e}"),
+        }
+    }
+
+    /// The issuer: `server.issuer`, else `http://` + the address actually bound (which
+    /// differs from `listen` when that asks for port 0).
+    pub fn issuer(&self, bound: SocketAddr) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    /// Scopes of `role`, or `None` for an unknown role.
+    pub fn role_scopes(&self, role: &str) -> Option<&[String]> {
+        self.roles.get(role).map(Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn embedded_default_matches_contract() {
+        let c = Config::embedded(&Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer(c.listen), "http://127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./tessera-data"));
+        assert_eq!(c.admin_socket, PathBuf::from("./tessera-data/admin.sock"));
+        assert_eq!(c.tokens.access, Duration::from_secs(3600));
+        assert_eq!(c.tokens.session_max_age, Duration::from_secs(30 * 86_400));
+        assert!(c.registration_open && !c.guest_enabled && !c.password_grant);
+        assert_eq!(
+            c.argon2,
+            Argon2Config {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        assert_eq!(c.role_scopes("user").unwrap(), ["read", "write"]);
+        let set: BTreeSet<&str> = c.roles.keys().map(String::as_str).collect();
+        assert!(["admin", "user", "guest"].iter().all(|r| set.contains(r)));
+    }
+
+    #[test]
+    fn overrides_win_over_file() {
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\ndata_dir = \"/tmp/a\"\n";
+        let o = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            data_dir: None,
+        };
+        let c = Config::from_toml(text, &o).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.issuer(c.listen), "http://127.0.0.1:9100");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(c.admin_socket, PathBuf::from("/tmp/a/admin.sock"));
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_key() {
+        let text = "[server]\nlisten = \"0.0.0.0:80\"\n[tokens]\naccess_ttl = \"5x\"\nguest_ttl = \"0s\"\n\
+                    [registration]\nmode = \"maybe\"\n[argon2]\niterations = 0\n[bogus]\nx = 1\n\
+                    [throttle]\nmax_failures = \"five\"\ntypo = 1\n[roles.ops]\nscopes = [\"a b\"]\n";
+        let err = Config::from_toml(text, &Overrides::default()).unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.split(':').next().unwrap()).collect();
+        for key in [
+            "server.issuer",
+            "tokens.access_ttl",
+            "tokens.guest_ttl",
+            "registration.mode",
+            "argon2.iterations",
+            "bogus",
+            "throttle.max_failures",
+            "throttle.typo",
+            "roles.ops.scopes",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {:?}", err.problems);
+        }
+    }
+
+    #[test]
+    fn roles_merge_over_defaults() {
+        let text = "[roles.ops]\nscopes = [\"read\", \"ops\"]\n[roles.user]\nscopes = [\"read\"]\n";
+        let c = Config::from_toml(text, &Overrides::default()).unwrap();
+        assert_eq!(c.role_scopes("ops").unwrap(), ["read", "ops"]);
+        assert_eq!(c.role_scopes("user").unwrap(), ["read"]);
+        assert_eq!(c.role_scopes("admin").unwrap(), ["read", "write", "admin"]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("1").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("99999999999999d").is_err());
+    }
+}
