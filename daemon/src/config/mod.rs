@@ -7,8 +7,8 @@
 
 mod reader;
 
-pub use reader::parse_duration;
 use reader::Reader;
+pub use reader::parse_duration;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

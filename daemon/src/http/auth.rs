@@ -55,24 +55,22 @@ fn register(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error =
         .and(with_service(service))
         .and(origin())
         .and(body::fields())
-        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            respond(
-                async {
-                    let mut f = body?;
-                    let input = Registration {
-                        username: f.string("username")?,
-                        email: f.string("email")?,
-                        password: f.secret("password")?,
-                        display_name: f.string("displayName")?,
-                    };
-                    Ok(token_response(
-                        StatusCode::CREATED,
-                        service.register(input, origin).await?,
-                    ))
-                }
-                .await,
-            )
-        })
+        .then(register_user)
+        .map(respond)
+}
+
+async fn register_user(service: Arc<Service>, origin: Origin, body: BodyResult) -> Result<Response, ServiceError> {
+    let mut f = body?;
+    let input = Registration {
+        username: f.string("username")?,
+        email: f.string("email")?,
+        password: f.secret("password")?,
+        display_name: f.string("displayName")?,
+    };
+    Ok(token_response(
+        StatusCode::CREATED,
+        service.register(input, origin).await?,
+    ))
 }
 
 /// POST /api/auth/token (alias POST /api/auth/login)
@@ -84,23 +82,21 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(with_service(service))
         .and(origin())
         .and(body::fields())
-        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            respond(
-                async {
-                    let mut f = body?;
-                    let username = f.string("username")?;
-                    let email = f.string("email")?;
-                    let input = Login {
-                        login: username.or(email),
-                        password: f.secret("password")?,
-                        scopes: f.scopes()?,
-                        client: None,
-                    };
-                    Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
-                }
-                .await,
-            )
-        })
+        .then(log_in)
+        .map(respond)
+}
+
+async fn log_in(service: Arc<Service>, origin: Origin, body: BodyResult) -> Result<Response, ServiceError> {
+    let mut f = body?;
+    let username = f.string("username")?;
+    let email = f.string("email")?;
+    let input = Login {
+        login: username.or(email),
+        password: f.secret("password")?,
+        scopes: f.scopes()?,
+        client: None,
+    };
+    Ok(token_response(StatusCode::OK, service.login(input, origin).await?))
 }
 
 /// POST /api/auth/token/refresh
@@ -110,19 +106,20 @@ fn rotate(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_service(service))
         .and(origin())
         .and(body::fields())
-        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
-            respond(
-                async {
-                    let mut f = body?;
-                    let token = f.secret("refreshToken")?;
-                    Ok(token_response(
-                        StatusCode::OK,
-                        service.rotate_refresh(token, origin, Door::App).await?,
-                    ))
-                }
-                .await,
-            )
-        })
+        .then(rotate_refresh_token)
+        .map(respond)
+}
+
+async fn rotate_refresh_token(
+    service: Arc<Service>,
+    origin: Origin,
+    body: BodyResult,
+) -> Result<Response, ServiceError> {
+    let token = body?.secret("refreshToken")?;
+    Ok(token_response(
+        StatusCode::OK,
+        service.rotate_refresh(token, origin, Door::App).await?,
+    ))
 }
 
 /// POST /api/auth/refresh
@@ -132,22 +129,21 @@ fn refresh(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = 
         .and(with_service(service))
         .and(bearer())
         .and(body::fields())
-        .then(
-            |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
-                respond(
-                    async {
-                        let mut f = body?;
-                        let token = match bearer {
-                            Some(token) => Some(token),
-                            None => f.string("token")?,
-                        };
-                        let caller = service.authenticate(token.as_deref())?;
-                        Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
-                    }
-                    .await,
-                )
-            },
-        )
+        .then(refresh_access)
+        .map(respond)
+}
+
+async fn refresh_access(
+    service: Arc<Service>,
+    bearer: Option<String>,
+    body: BodyResult,
+) -> Result<Response, ServiceError> {
+    let token = match bearer {
+        Some(token) => Some(token),
+        None => body?.string("token")?,
+    };
+    let caller = service.authenticate(token.as_deref())?;
+    Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
 }
 
 /// POST /api/auth/guest
@@ -165,18 +161,14 @@ fn logout(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_service(service))
         .and(origin())
         .and(bearer())
-        .then(
-            |service: Arc<Service>, origin: Origin, bearer: Option<String>| async move {
-                respond(
-                    async {
-                        let caller = service.authenticate(bearer.as_deref())?;
-                        service.logout(caller, origin).await?;
-                        Ok(no_content())
-                    }
-                    .await,
-                )
-            },
-        )
+        .then(log_out)
+        .map(respond)
+}
+
+async fn log_out(service: Arc<Service>, origin: Origin, bearer: Option<String>) -> Result<Response, ServiceError> {
+    let caller = service.authenticate(bearer.as_deref())?;
+    service.logout(caller, origin).await?;
+    Ok(no_content())
 }
 
 /// GET /api/auth/me

@@ -30,8 +30,10 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
 }
 
 /// HTTP Basic credentials, if that scheme was used: `Some(Err)` when malformed.
-fn basic() -> impl Filter<Extract = (Option<Result<ClientCredentials, ()>>,), Error = std::convert::Infallible> + Clone
-{
+type Basic = Option<Result<ClientCredentials, ()>>;
+
+/// The [`Basic`] credentials of a request.
+fn basic() -> impl Filter<Extract = (Basic,), Error = std::convert::Infallible> + Clone {
     warp::header::optional::<String>("authorization")
         .or(warp::any().map(|| None))
         .unify()
@@ -62,11 +64,7 @@ fn parse_basic(encoded: &str) -> Result<ClientCredentials, ()> {
 
 /// The client the request authenticates as, if it sent credentials; they must be
 /// valid, and only one method may be used.
-fn client(
-    service: &Service,
-    basic: Option<Result<ClientCredentials, ()>>,
-    f: &mut Fields,
-) -> Result<Option<AuthenticatedClient>, ServiceError> {
+fn client(service: &Service, basic: Basic, f: &mut Fields) -> Result<Option<AuthenticatedClient>, ServiceError> {
     let body_id = f.string("client_id")?;
     let body_secret = f.secret("client_secret")?;
     let credentials = match (basic, body_id, body_secret) {
@@ -115,41 +113,41 @@ fn token(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Re
         .and(origin())
         .and(basic())
         .and(body::fields())
-        .then(
-            |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                respond(
-                    async {
-                        let mut f = body?;
-                        let grant_type = f
-                            .string("grant_type")?
-                            .ok_or_else(|| ServiceError::required("grant_type"))?;
-                        let client = client(&service, basic, &mut f)?;
-                        let issued = match grant_type.as_str() {
-                            "password" => {
-                                let (login, password, scope) =
-                                    (f.string("username")?, f.secret("password")?, f.scopes()?);
-                                service.password_grant(client, login, password, scope, origin).await?
-                            }
-                            "refresh_token" => {
-                                let (token, scope) = (f.secret("refresh_token")?, f.scopes()?);
-                                service.refresh_grant(client, token, scope, origin).await?
-                            }
-                            "client_credentials" => {
-                                let client = client.ok_or(ServiceError::InvalidClient)?;
-                                service.client_credentials_grant(&client, f.scopes()?)?
-                            }
-                            other => {
-                                return Err(ServiceError::UnsupportedGrantType(format!(
-                                    "grant_type {other:?} is not supported"
-                                )));
-                            }
-                        };
-                        Ok(token_response(issued))
-                    }
-                    .await,
-                )
-            },
-        )
+        .then(grant)
+        .map(respond)
+}
+
+async fn grant(
+    service: Arc<Service>,
+    origin: Origin,
+    basic: Basic,
+    body: BodyResult,
+) -> Result<Response, ServiceError> {
+    let mut f = body?;
+    let grant_type = f
+        .string("grant_type")?
+        .ok_or_else(|| ServiceError::required("grant_type"))?;
+    let client = client(&service, basic, &mut f)?;
+    let issued = match grant_type.as_str() {
+        "password" => {
+            let (login, password, scope) = (f.string("username")?, f.secret("password")?, f.scopes()?);
+            service.password_grant(client, login, password, scope, origin).await?
+        }
+        "refresh_token" => {
+            let (token, scope) = (f.secret("refresh_token")?, f.scopes()?);
+            service.refresh_grant(client, token, scope, origin).await?
+        }
+        "client_credentials" => {
+            let client = client.ok_or(ServiceError::InvalidClient)?;
+            service.client_credentials_grant(&client, f.scopes()?)?
+        }
+        other => {
+            return Err(ServiceError::UnsupportedGrantType(format!(
+                "grant_type {other:?} is not supported"
+            )));
+        }
+    };
+    Ok(token_response(issued))
 }
 
 /// POST /oauth/introspect
@@ -159,14 +157,15 @@ fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(with_service(service))
         .and(basic())
         .and(body::fields())
-        .map(|service: Arc<Service>, basic, body: BodyResult| {
-            respond((|| {
-                let mut f = body?;
-                client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
-                let token = required_token(&mut f)?;
-                Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
-            })())
-        })
+        .map(introspect_token)
+        .map(respond)
+}
+
+fn introspect_token(service: Arc<Service>, basic: Basic, body: BodyResult) -> Result<Response, ServiceError> {
+    let mut f = body?;
+    client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
+    let token = required_token(&mut f)?;
+    Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
 }
 
 /// POST /oauth/revoke
@@ -177,20 +176,21 @@ fn revoke(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(origin())
         .and(basic())
         .and(body::fields())
-        .then(
-            |service: Arc<Service>, origin: Origin, basic, body: BodyResult| async move {
-                respond(
-                    async {
-                        let mut f = body?;
-                        client(&service, basic, &mut f)?;
-                        let token = required_token(&mut f)?;
-                        service.revoke_token(&token, origin).await?;
-                        Ok(json(StatusCode::OK, &serde_json::json!({}), Cache::NoStore))
-                    }
-                    .await,
-                )
-            },
-        )
+        .then(revoke_token)
+        .map(respond)
+}
+
+async fn revoke_token(
+    service: Arc<Service>,
+    origin: Origin,
+    basic: Basic,
+    body: BodyResult,
+) -> Result<Response, ServiceError> {
+    let mut f = body?;
+    client(&service, basic, &mut f)?;
+    let token = required_token(&mut f)?;
+    service.revoke_token(&token, origin).await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({}), Cache::NoStore))
 }
 
 /// GET /.well-known/oauth-authorization-server

@@ -1,6 +1,7 @@
-//! The business operations, one implementation each, whichever door (HTTP now, the
-//! admin socket later) they come through. Callers parse and translate; everything
-//! that decides or mutates lives here.
+//! The business operations, one implementation each, whichever door (HTTP or the
+//! admin socket) they come through. Callers parse and translate; everything that
+//! decides or mutates lives here. This file holds [`Service`] itself: opening it,
+//! authenticating bearer tokens, signing, and the periodic upkeep.
 //!
 //! - [`accounts`]: registration, login, `me`.
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
@@ -11,6 +12,8 @@
 //! - [`oauth`]: OAuth grants, client authentication, introspection, revocation.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
+//! - `audit`: the typed audit events and the activity counters they move.
+//! - `error`: [`ServiceError`], one variant per contract outcome.
 
 pub mod accounts;
 pub mod api_tokens;
