@@ -309,7 +309,7 @@ async fn refresh_grant_shares_rotation_and_reuse_detection() {
 
 #[tokio::test]
 async fn introspection_of_every_token_type_and_state() {
-    let d = TestDaemon::with("[guest]\nenabled = true\n[tokens]\naccess_ttl = \"2s\"\nrefresh_ttl = \"2s\"\n");
+    let d = TestDaemon::with("[guest]\nenabled = true\n");
     let rs = client(&d, "resource-server", "read");
     let login = d.register("carol").await;
     let at = s(&login, "accessToken");
@@ -403,8 +403,11 @@ async fn introspection_of_every_token_type_and_state() {
         assert_eq!(introspect(&d, &rs, &dead).await, json!({"active": false}), "{dead}");
     }
 
-    // Rotated refresh token, deleted API token, revoked session: inactive.
-    let next = d.rotate(&rt).await.json();
+    // Rotated refresh token, deleted API token, revoked session: inactive. (Expiry is
+    // a rule of the service, tested on its manual clock.)
+    let rotated = d.rotate(&rt).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let next = rotated.json();
     assert_eq!(introspect(&d, &rs, &rt).await, json!({"active": false}));
     assert_eq!(d.tessera(&["token", "revoke", &s(&api, "id")]).code, 0);
     assert_eq!(introspect(&d, &rs, &s(&api, "token")).await, json!({"active": false}));
@@ -414,20 +417,6 @@ async fn introspection_of_every_token_type_and_state() {
     );
     assert_eq!(
         introspect(&d, &rs, &s(&next, "refreshToken")).await,
-        json!({"active": false})
-    );
-
-    // Expired access and refresh tokens.
-    let late = d.login("carol").await;
-    assert_eq!(introspect(&d, &rs, &s(&late, "refreshToken")).await["active"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(introspect(&d, &rs, &cc).await, json!({"active": false}));
-    assert_eq!(
-        introspect(&d, &rs, &s(&late, "accessToken")).await,
-        json!({"active": false})
-    );
-    assert_eq!(
-        introspect(&d, &rs, &s(&late, "refreshToken")).await,
         json!({"active": false})
     );
 }

@@ -12,7 +12,7 @@ fn client_from(ip: [u8; 4]) -> reqwest::Client {
 }
 
 #[tokio::test]
-async fn the_sixth_attempt_after_five_failures_is_throttled_before_hashing() {
+async fn the_sixth_attempt_after_five_failures_answers_429_with_retry_after() {
     let d = TestDaemon::start();
     d.register("alice").await;
     let attempt = |client: reqwest::Client, pw: String| {
@@ -27,19 +27,11 @@ async fn the_sixth_attempt_after_five_failures_is_throttled_before_hashing() {
     let blocked = attempt(here.clone(), password("alice")).await;
     assert_eq!((blocked.status, blocked.code()), (429, "TOO_MANY_ATTEMPTS".into()));
     let retry: u64 = blocked.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=1).contains(&retry), "first block is 1 s, got {retry}");
-    // The same account from another address is not locked out.
+    assert_eq!(retry, 1, "the first block is 1 s");
+    // The same account from another address is not locked out. (The block's length,
+    // its end and the success that clears it are tested on the service's manual clock.)
     let elsewhere = attempt(client_from([127, 0, 0, 2]), password("alice")).await;
     assert_eq!(elsewhere.status, 200, "{}", elsewhere.text);
-    // After the block, the right password works and clears the counter.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(attempt(here.clone(), password("alice")).await.status, 200);
-    assert_eq!(attempt(here.clone(), "wrong-password".into()).await.status, 401);
-    assert_eq!(
-        attempt(here, password("alice")).await.status,
-        200,
-        "the counter was cleared by the success"
-    );
 }
 
 #[tokio::test]

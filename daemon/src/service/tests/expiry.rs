@@ -1,9 +1,11 @@
 //! Lifetimes, on the manual clock: access tokens, refresh tokens (sliding, capped by
 //! the session's maximum age) and API tokens end exactly when the rules say.
 
-use super::{fixture_with, origin};
+use super::{OPERATOR, fixture_with, origin};
+use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::api_tokens::NewApiToken;
+use crate::service::oauth::ClientCredentials;
 use crate::service::sessions::Door;
 use std::time::Duration;
 
@@ -87,4 +89,34 @@ async fn an_api_token_stops_working_at_its_expiry() {
     let e = f.service.authenticate(Some(&created.token)).unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
     assert!(!f.service.introspect(&created.token).unwrap().active);
+}
+
+#[tokio::test]
+async fn after_the_access_token_expires_the_refresh_token_still_works() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"15m\"\n").await;
+    let alice = f.register("alice").await;
+    f.clock.advance(Duration::from_secs(900));
+    assert!(f.service.authenticate(Some(&alice.access_token)).is_err());
+    let next = f
+        .service
+        .rotate_refresh(alice.refresh_token, origin(), Door::App)
+        .await
+        .unwrap();
+    f.service.authenticate(Some(&next.access_token)).unwrap();
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_expires_like_any_access_token() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"15m\"\n").await;
+    let created = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
+    let credentials = ClientCredentials {
+        id: "rs".into(),
+        secret: Secret::new(created.client_secret),
+    };
+    let client = f.service.authenticate_client(&credentials).unwrap();
+    let token = f.service.client_credentials_grant(&client, None).unwrap().access_token;
+    f.clock.advance(Duration::from_secs(899));
+    assert!(f.service.introspect(&token).unwrap().active);
+    f.clock.advance(Duration::from_secs(1));
+    assert!(!f.service.introspect(&token).unwrap().active);
 }

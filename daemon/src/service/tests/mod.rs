@@ -5,6 +5,9 @@
 mod clients;
 mod counters;
 mod expiry;
+mod revocation;
+mod throttle;
+mod upkeep;
 
 use super::accounts::{Login, Registration};
 use super::{Issued, Operator, Origin, Service};
@@ -90,6 +93,11 @@ impl Fixture {
     /// Seconds the clock has moved since the fixture started.
     fn clock_elapsed(&self) -> u64 {
         u64::try_from((self.clock.now() - start()).whole_seconds()).unwrap()
+    }
+
+    /// The clock's time, Unix seconds.
+    fn clock_now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
     }
 
     /// The activity counters now.

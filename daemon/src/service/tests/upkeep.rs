@@ -1,0 +1,67 @@
+//! The periodic upkeep on the manual clock: the purge of expired records, the
+//! deny-list, and the sweep of retiring signing keys.
+
+use super::{OPERATOR, fixture_with, origin};
+use std::time::Duration;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn the_purge_deletes_refresh_tokens_and_sessions_once_expired() {
+    let f = fixture_with("[tokens]\nrefresh_ttl = \"30m\"\nsession_max_age = \"1h\"\n").await;
+    let alice = f.register("alice").await;
+    let digest = alice.refresh_token.as_ref().unwrap().digest();
+    let store = &f.service.store;
+    f.clock.advance(29 * MINUTE);
+    f.service.purge_expired();
+    assert!(store.refresh_token(&digest).unwrap().is_some(), "not expired yet");
+    f.clock.advance(MINUTE);
+    f.service.purge_expired();
+    assert!(
+        store.refresh_token(&digest).unwrap().is_none(),
+        "refresh token purged at its expiry"
+    );
+    assert_eq!(store.live_sessions(0).unwrap().len(), 1, "the session lives on");
+    f.clock.advance(30 * MINUTE);
+    f.service.purge_expired();
+    assert!(
+        store.live_sessions(0).unwrap().is_empty(),
+        "session purged at its maximum age"
+    );
+}
+
+#[tokio::test]
+async fn a_denied_jti_is_kept_until_its_token_expires() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"10m\"\n").await;
+    let alice = f.register("alice").await;
+    f.service.revoke_token(&alice.access_token, origin()).await.unwrap();
+    let store = &f.service.store;
+    let now = || f.clock_now();
+    f.clock.advance(9 * MINUTE);
+    f.service.sweep();
+    f.service.purge_expired();
+    assert_eq!(store.deny_list(now()).unwrap().len(), 1, "still needed");
+    assert!(f.service.authenticate(Some(&alice.access_token)).is_err());
+    f.clock.advance(MINUTE);
+    f.service.sweep();
+    f.service.purge_expired();
+    assert!(store.deny_list(0).unwrap().is_empty(), "purged once the token expired");
+    assert!(f.service.authenticate(Some(&alice.access_token)).is_err(), "expired");
+}
+
+#[tokio::test]
+async fn a_retiring_key_verifies_until_every_token_it_signed_has_expired() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"10m\"\nguest_ttl = \"20m\"\n[guest]\nenabled = true\n").await;
+    let guest = f.service.guest().unwrap();
+    let keys = f.service.rotate_key(OPERATOR).await.unwrap();
+    assert_eq!(keys.len(), 2, "the old key is retiring");
+    // The longest TTL (the guest's, 20 min) after the rotation, not before.
+    f.clock.advance(20 * MINUTE - Duration::from_secs(1));
+    f.service.sweep();
+    assert_eq!(f.service.keys().len(), 2);
+    f.service.authenticate(Some(&guest.access_token)).unwrap();
+    f.clock.advance(Duration::from_secs(1));
+    f.service.sweep();
+    assert_eq!(f.service.keys().len(), 1, "the retired key is dropped");
+    assert_eq!(f.service.store.keys().unwrap().len(), 1, "and deleted from the store");
+}
