@@ -211,7 +211,7 @@ mod tests {
                 role: "guest".into(),
             }),
         };
-        let json = serde_json::to_string(&resp).unwrap_or_default();
+        let json = serde_json::to_string(&resp).expect("serialises");
         assert_eq!(
             json,
             r#"{"accessToken":"v4.public.x","expiresIn":3600,"tokenType":"Bearer","scopes":["read"],"user":{"id":"guest:abc","role":"guest"}}"#
@@ -225,12 +225,12 @@ mod tests {
             user: Principal::User(alice()),
             scopes: vec!["read".into()],
         };
-        let json = serde_json::to_string(&me).unwrap_or_default();
+        let json = serde_json::to_string(&me).expect("serialises");
         assert_eq!(
             json,
             r#"{"id":"0b7c","username":"alice","email":"a@example.com","displayName":"Alice","role":"user","emailVerified":false,"createdAt":"2026-01-01T00:00:00Z","scopes":["read"]}"#
         );
-        let back: MeResponse = serde_json::from_str(&json).unwrap_or_else(|_| me.clone());
+        let back: MeResponse = serde_json::from_str(&json).expect("MeResponse parses its own JSON");
         assert_eq!(back, me);
     }
 
@@ -242,7 +242,7 @@ mod tests {
             field: None,
         };
         assert_eq!(
-            serde_json::to_string(&body).unwrap_or_default(),
+            serde_json::to_string(&body).expect("serialises"),
             r#"{"error":"NOT_FOUND","message":"no such route"}"#
         );
     }

@@ -150,8 +150,7 @@ fn status_as(socket: &std::path::Path, uid: u32, gid: u32) -> (i32, String) {
 #[tokio::test]
 async fn peer_credentials_decide_who_gets_in() {
     use std::os::unix::fs::PermissionsExt;
-    if !nix_is_root() {
-        eprintln!("skipped: needs root to act as other users");
+    if !crate::harness::prerequisite(crate::harness::is_root(), "root, to act as other users") {
         return;
     }
     // The socket lives in a directory anyone may traverse, owned by group nogroup.
@@ -177,14 +176,6 @@ async fn peer_credentials_decide_who_gets_in() {
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(d.wait_for_log("admin connection refused"), "the attempt is logged");
     assert_eq!(d.tessera_at(&socket, &["status"]).code, 0, "root still gets in");
-}
-
-fn nix_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
 }
 
 #[test]

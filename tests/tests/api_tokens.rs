@@ -124,7 +124,9 @@ async fn only_session_tokens_manage_api_tokens() {
     for bearer in [&api, &guest] {
         let resp = create(&d, bearer, json!({"name": "b"})).await;
         assert_eq!((resp.status, resp.code()), (403, "INSUFFICIENT_SCOPE".into()));
-        assert_eq!(d.get("/api/auth/api-tokens", Some(bearer)).await.status, 403);
+        d.get("/api/auth/api-tokens", Some(bearer))
+            .await
+            .expect_error(403, "INSUFFICIENT_SCOPE");
         let del = d
             .send(
                 d.client()
@@ -132,12 +134,15 @@ async fn only_session_tokens_manage_api_tokens() {
                     .bearer_auth(bearer),
             )
             .await;
-        assert_eq!(del.status, 403, "the token kind is checked before the id");
+        // The token kind is checked before the id.
+        del.expect_error(403, "INSUFFICIENT_SCOPE");
     }
     for path in ["/api/auth/refresh", "/api/auth/logout"] {
         assert_eq!(d.post_bearer(path, &api).await.code(), "INSUFFICIENT_SCOPE", "{path}");
     }
-    assert_eq!(d.get("/api/auth/api-tokens", None).await.status, 401);
+    d.get("/api/auth/api-tokens", None)
+        .await
+        .expect_error(401, "INVALID_TOKEN");
     let put = d
         .send(d.client().put(d.url("/api/auth/api-tokens")).bearer_auth(&at))
         .await;
@@ -152,7 +157,7 @@ async fn only_session_tokens_manage_api_tokens() {
                 .bearer_auth(&dan),
         )
         .await;
-    assert_eq!(del.status, 404);
+    del.expect_error(404, "NOT_FOUND");
 }
 
 #[tokio::test]

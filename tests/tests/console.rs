@@ -25,7 +25,7 @@ async fn guest_toggle_takes_effect_at_once_and_survives_restart() {
         )
         .await;
     assert_eq!(resp.code(), "REGISTRATION_CLOSED");
-    let dir = d.stop();
+    let dir = d.kill();
 
     // The file says guest off and registration open; the stored console changes win.
     let d = TestDaemon::launch(dir, "", &[]);
@@ -247,13 +247,7 @@ async fn sessions_list_revoke_and_revoke_all() {
     assert_eq!(erins.as_array().unwrap().len(), 2);
     assert!(erins.as_array().unwrap().iter().all(|s| s["username"] == "erin"));
 
-    let claims_sid = |login: &serde_json::Value| {
-        let token = s(login, "accessToken");
-        let payload = token.split('.').nth(2).unwrap();
-        let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
-        let claims: serde_json::Value = serde_json::from_slice(&bytes[..bytes.len() - 64]).unwrap();
-        s(&claims, "sid")
-    };
+    let claims_sid = |login: &serde_json::Value| s(&crate::harness::claims(&s(login, "accessToken")), "sid");
     let sid = claims_sid(&first);
     assert_eq!(d.tessera(&["session", "revoke", &sid]).code, 0);
     assert_eq!(d.get("/api/auth/me", Some(&s(&first, "accessToken"))).await.status, 401);
@@ -405,14 +399,7 @@ async fn clients_are_added_with_a_one_time_secret_listed_and_removed() {
     assert_eq!(d.tessera(&["client", "remove", "billing"]).code, 1);
     assert_eq!(d.tessera(&["client", "list", "--json"]).json(), json!([]));
     // Only the digest is at rest.
-    let dir = d.stop();
-    let mut stored = Vec::new();
-    for entry in std::fs::read_dir(dir.path().join("data/store")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            stored.extend(std::fs::read(path).unwrap());
-        }
-    }
+    let stored = crate::harness::stored_bytes(&d.stop());
     assert!(
         stored.windows(13).any(|w| w == b"secret_digest"),
         "the client record is in the files read"
@@ -535,9 +522,12 @@ async fn a_closed_standard_output_ends_the_listing_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Needs root to give the planted socket to another uid (CI runs as root).
+/// Needs root to give the planted socket to another uid.
 #[test]
 fn a_socket_planted_in_the_working_directory_by_another_user_is_not_trusted() {
+    if !crate::harness::prerequisite(crate::harness::is_root(), "root, to give a socket to another user") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tessera-data");
     std::fs::create_dir(&data).unwrap();

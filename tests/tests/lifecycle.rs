@@ -48,24 +48,62 @@ async fn restart_keeps_users_sessions_revocations_and_the_key() {
 async fn acknowledged_writes_survive_kill_9() {
     let d = TestDaemon::start();
     let carol = d.register("carol").await;
-    let second = d.rotate(s(&carol, "refreshToken")).await.json();
+    let rotated = d.rotate(s(&carol, "refreshToken")).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second = rotated.json();
+    let other = d.login("carol").await;
     assert_eq!(
-        d.post_bearer("/api/auth/logout", &s(&second, "accessToken"))
+        d.post_bearer("/api/auth/logout", &s(&other, "accessToken"))
             .await
             .status,
         204
     );
+    // An API token, and operator changes through the admin socket.
+    let api = d
+        .send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(s(&second, "accessToken"))
+                .json(&json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(api.status, 201, "{}", api.text);
+    let api = s(&api.json(), "token");
+    let mallory = d.register("mallory").await;
+    assert_eq!(d.tessera(&["user", "disable", "mallory"]).code, 0);
+    assert_eq!(d.tessera(&["registration", "closed"]).code, 0);
     let dir = d.kill();
 
     let d = TestDaemon::launch(dir, "", &[]);
     d.login("carol").await;
     assert_eq!(
-        d.get("/api/auth/me", Some(&s(&second, "accessToken"))).await.status,
+        d.get("/api/auth/me", Some(&s(&other, "accessToken"))).await.status,
         401,
         "logout survived the crash"
     );
+    assert_eq!(
+        d.get("/api/auth/me", Some(&api)).await.status,
+        200,
+        "the API token survived"
+    );
+    assert_eq!(
+        d.get("/api/auth/me", Some(&s(&mallory, "accessToken"))).await.status,
+        401,
+        "the disable survived"
+    );
+    let late = d
+        .post_json(
+            "/api/auth/register",
+            json!({"username": "late", "email": "l@example.com", "password": "12345678"}),
+        )
+        .await;
+    assert_eq!(late.code(), "REGISTRATION_CLOSED", "the setting survived");
+    // The rotation survived the crash: the new token is stored and the old one spent
+    // (presenting it is reuse, which ends the session: so it goes last).
+    let new = d.rotate(s(&second, "refreshToken")).await;
+    assert_eq!(new.status, 200, "the new refresh token is stored: {}", new.text);
     let old = d.rotate(s(&carol, "refreshToken")).await;
-    assert_eq!(old.status, 401, "the rotation survived the crash");
+    assert_eq!(old.status, 401, "the old refresh token is spent");
 }
 
 #[test]
@@ -231,4 +269,32 @@ async fn a_damaged_store_is_refused_with_exit_2_and_left_alone() {
     );
     let db = sled::open(&store).unwrap();
     assert_eq!(db.open_tree("users").unwrap().len(), 1, "the users are still there");
+}
+
+#[tokio::test]
+async fn only_digests_of_refresh_and_api_tokens_are_at_rest() {
+    let d = TestDaemon::start();
+    let login = d.register("rita").await;
+    let rotated = d.rotate(s(&login, "refreshToken")).await.json();
+    let api = d
+        .send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(s(&login, "accessToken"))
+                .json(&json!({"name": "ci"})),
+        )
+        .await
+        .json();
+    let secrets = [s(&login, "refreshToken"), s(&rotated, "refreshToken"), s(&api, "token")];
+    let stored = crate::harness::stored_bytes(&d.stop());
+    for needle in [&b"rotated_at"[..], b"last_used_at"] {
+        assert!(
+            stored.windows(needle.len()).any(|w| w == needle),
+            "the records are in the files read"
+        );
+    }
+    for secret in &secrets {
+        let needle = secret.as_bytes();
+        assert!(!stored.windows(needle.len()).any(|w| w == needle), "{secret} is stored");
+    }
 }

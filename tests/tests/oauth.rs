@@ -1,6 +1,6 @@
 //! The OAuth 2.0 face: grants, errors, introspection, revocation, metadata.
 
-use crate::harness::{Resp, TestDaemon, password, s};
+use crate::harness::{Resp, TestDaemon, claims, password, s};
 use serde_json::{Value, json};
 
 /// Registers a client from the console; returns (id, secret).
@@ -16,19 +16,6 @@ async fn post(d: &TestDaemon, path: &str, form: &[(&str, &str)], basic: Option<&
         request = request.basic_auth(id, Some(secret));
     }
     d.send(request).await
-}
-
-fn oauth_error(resp: &Resp) -> String {
-    resp.json()["error"].as_str().unwrap_or_default().to_owned()
-}
-
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(2).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes[..bytes.len() - 64]).unwrap()
 }
 
 async fn introspect(d: &TestDaemon, by: &(String, String), token: &str) -> Value {
@@ -86,7 +73,7 @@ async fn client_credentials_by_basic_and_by_body() {
         Some(&app),
     )
     .await;
-    assert_eq!((wider.status, oauth_error(&wider)), (400, "invalid_scope".into()));
+    assert_eq!((wider.status, wider.code()), (400, "invalid_scope".into()));
     // JSON bodies are accepted too.
     let json_body = d
         .send(
@@ -107,11 +94,11 @@ async fn every_token_endpoint_error() {
     let unknown = ("nobody".to_owned(), app.1.clone());
     for creds in [&wrong, &unknown] {
         let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(creds)).await;
-        assert_eq!((resp.status, oauth_error(&resp)), (401, "invalid_client".into()));
+        assert_eq!((resp.status, resp.code()), (401, "invalid_client".into()));
         assert!(resp.header("www-authenticate").unwrap().starts_with("Basic"));
     }
     let none = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], None).await;
-    assert_eq!((none.status, oauth_error(&none)), (401, "invalid_client".into()));
+    assert_eq!((none.status, none.code()), (401, "invalid_client".into()));
     let malformed = d
         .send(
             d.client()
@@ -120,7 +107,8 @@ async fn every_token_endpoint_error() {
                 .form(&[("grant_type", "client_credentials")]),
         )
         .await;
-    assert_eq!(oauth_error(&malformed), "invalid_client");
+    malformed.expect_error(401, "invalid_client");
+    assert!(malformed.header("www-authenticate").unwrap().starts_with("Basic"));
     let id_only = post(
         &d,
         "/oauth/token",
@@ -128,7 +116,8 @@ async fn every_token_endpoint_error() {
         None,
     )
     .await;
-    assert_eq!(oauth_error(&id_only), "invalid_client");
+    id_only.expect_error(401, "invalid_client");
+    assert!(id_only.header("www-authenticate").unwrap().starts_with("Basic"));
     let two_methods = post(
         &d,
         "/oauth/token",
@@ -137,13 +126,13 @@ async fn every_token_endpoint_error() {
     )
     .await;
     assert_eq!(
-        (two_methods.status, oauth_error(&two_methods)),
+        (two_methods.status, two_methods.code()),
         (400, "invalid_request".into())
     );
     let missing = post(&d, "/oauth/token", &[], Some(&app)).await;
-    assert_eq!((missing.status, oauth_error(&missing)), (400, "invalid_request".into()));
+    assert_eq!((missing.status, missing.code()), (400, "invalid_request".into()));
     let implicit = post(&d, "/oauth/token", &[("grant_type", "authorization_code")], Some(&app)).await;
-    assert_eq!(oauth_error(&implicit), "unsupported_grant_type");
+    assert_eq!(implicit.code(), "unsupported_grant_type");
     let password = post(
         &d,
         "/oauth/token",
@@ -151,13 +140,9 @@ async fn every_token_endpoint_error() {
         None,
     )
     .await;
-    assert_eq!(
-        oauth_error(&password),
-        "unsupported_grant_type",
-        "off by default (RFC 9700)"
-    );
+    assert_eq!(password.code(), "unsupported_grant_type", "off by default (RFC 9700)");
     let no_refresh = post(&d, "/oauth/token", &[("grant_type", "refresh_token")], None).await;
-    assert_eq!(oauth_error(&no_refresh), "invalid_request");
+    assert_eq!(no_refresh.code(), "invalid_request");
     let bad_refresh = post(
         &d,
         "/oauth/token",
@@ -165,10 +150,7 @@ async fn every_token_endpoint_error() {
         None,
     )
     .await;
-    assert_eq!(
-        (bad_refresh.status, oauth_error(&bad_refresh)),
-        (400, "invalid_grant".into())
-    );
+    assert_eq!((bad_refresh.status, bad_refresh.code()), (400, "invalid_grant".into()));
     let plain = d
         .send(
             d.client()
@@ -178,7 +160,7 @@ async fn every_token_endpoint_error() {
         )
         .await;
     assert_eq!(
-        (plain.status, oauth_error(&plain)),
+        (plain.status, plain.code()),
         (415, "invalid_request".into()),
         "body errors in the RFC shape"
     );
@@ -205,7 +187,7 @@ async fn password_grant_when_enabled_binds_refresh_tokens_to_the_client() {
         None,
     )
     .await;
-    assert_eq!(oauth_error(&wrong), "invalid_grant");
+    assert_eq!(wrong.code(), "invalid_grant");
     let by_email = post(
         &d,
         "/oauth/token",
@@ -237,10 +219,10 @@ async fn password_grant_when_enabled_binds_refresh_tokens_to_the_client() {
     let grant = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
     for (who, creds) in [("no client", None), ("another client", Some(&other))] {
         let resp = post(&d, "/oauth/token", &grant, creds).await;
-        assert_eq!(oauth_error(&resp), "invalid_grant", "{who}");
+        assert_eq!(resp.code(), "invalid_grant", "{who}");
     }
     let app_facing = d.rotate(&rt).await;
-    assert_eq!(app_facing.status, 401, "bound tokens work only at /oauth/token");
+    app_facing.expect_error(401, "INVALID_TOKEN");
     assert_eq!(introspect(&d, &app, &rt).await["client_id"], "mobile");
     let rotated = post(&d, "/oauth/token", &grant, Some(&app)).await;
     assert_eq!(rotated.status, 200, "still valid for its own client: {}", rotated.text);
@@ -252,11 +234,7 @@ async fn password_grant_when_enabled_binds_refresh_tokens_to_the_client() {
         None,
     )
     .await;
-    assert_eq!(
-        oauth_error(&again),
-        "invalid_grant",
-        "the binding passes to rotated tokens"
-    );
+    assert_eq!(again.code(), "invalid_grant", "the binding passes to rotated tokens");
 }
 
 #[tokio::test]
@@ -275,7 +253,7 @@ async fn refresh_grant_shares_rotation_and_reuse_detection() {
         None,
     )
     .await;
-    assert_eq!(oauth_error(&wider), "invalid_scope");
+    assert_eq!(wider.code(), "invalid_scope");
     let resp = post(
         &d,
         "/oauth/token",
@@ -302,7 +280,7 @@ async fn refresh_grant_shares_rotation_and_reuse_detection() {
         None,
     )
     .await;
-    assert_eq!(oauth_error(&replay), "invalid_grant");
+    assert_eq!(replay.code(), "invalid_grant");
     let newer = d.rotate(s(&body, "refresh_token")).await;
     assert_eq!(newer.status, 401, "reuse revoked the session, across both doors");
 }
@@ -316,12 +294,9 @@ async fn introspection_of_every_token_type_and_state() {
     let rt = s(&login, "refreshToken");
 
     let no_client = post(&d, "/oauth/introspect", &[("token", &at)], None).await;
-    assert_eq!(
-        (no_client.status, oauth_error(&no_client)),
-        (401, "invalid_client".into())
-    );
+    assert_eq!((no_client.status, no_client.code()), (401, "invalid_client".into()));
     let missing = post(&d, "/oauth/introspect", &[], Some(&rs)).await;
-    assert_eq!(oauth_error(&missing), "invalid_request");
+    assert_eq!(missing.code(), "invalid_request");
 
     let live = introspect(&d, &rs, &at).await;
     assert_eq!(live["active"], true);
@@ -471,7 +446,7 @@ async fn revocation_of_each_token_type() {
         200
     );
     let missing = post(&d, "/oauth/revoke", &[], None).await;
-    assert_eq!((missing.status, oauth_error(&missing)), (400, "invalid_request".into()));
+    assert_eq!((missing.status, missing.code()), (400, "invalid_request".into()));
     let bad = post(
         &d,
         "/oauth/revoke",
@@ -479,10 +454,10 @@ async fn revocation_of_each_token_type() {
         Some(&("rs".into(), "tsr_cs_wrong".into())),
     )
     .await;
-    assert_eq!((bad.status, oauth_error(&bad)), (401, "invalid_client".into()));
+    assert_eq!((bad.status, bad.code()), (401, "invalid_client".into()));
 
     // A revoked access token stays revoked across a restart.
-    let dir = d.stop();
+    let dir = d.kill();
     let d = TestDaemon::launch(dir, "", &[]);
     assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
     assert_eq!(d.get("/api/auth/me", Some(&at3)).await.status, 200);
@@ -536,7 +511,7 @@ async fn a_removed_clients_tokens_stop_working() {
     assert_eq!(d.tessera(&["client", "remove", "gone"]).code, 0);
     assert_eq!(introspect(&d, &rs, &token).await["active"], false);
     let resp = post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&app)).await;
-    assert_eq!(oauth_error(&resp), "invalid_client");
+    assert_eq!(resp.code(), "invalid_client");
 }
 
 #[tokio::test]
@@ -572,7 +547,7 @@ async fn a_client_added_again_under_the_same_id_does_not_revive_the_old_ones_tok
         Some(&new),
     )
     .await;
-    assert_eq!(oauth_error(&resp), "invalid_grant", "{}", resp.text);
+    assert_eq!(resp.code(), "invalid_grant", "{}", resp.text);
     // The new client's own tokens work.
     let fresh = s(
         &post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&new))

@@ -55,25 +55,29 @@ async fn the_oauth2_crate_gets_refreshes_and_introspects() {
             .request_async(&http)
             .await
             .expect("refresh grant");
-        let replay = client.exchange_refresh_token(&refresh).request_async(&http).await;
-        assert!(replay.is_err(), "the rotated token is dead");
+        let introspect = |token| client.introspect(token).request_async(&http);
+        assert!(introspect(second.access_token()).await.expect("introspection").active());
+        match client.exchange_refresh_token(&refresh).request_async(&http).await {
+            Err(oauth2::RequestTokenError::ServerResponse(e)) => {
+                assert_eq!(*e.error(), oauth2::basic::BasicErrorResponseType::InvalidGrant);
+            }
+            other => panic!("a replayed refresh token must be invalid_grant: {other:?}"),
+        }
+        let after_replay = introspect(second.access_token()).await.expect("introspection");
+        assert!(!after_replay.active(), "the replay revoked the session");
 
-        let live = client
-            .introspect(cc.access_token())
-            .request_async(&http)
-            .await
-            .expect("introspection");
+        let live = introspect(cc.access_token()).await.expect("introspection");
         assert!(live.active());
         assert_eq!(live.sub(), Some("interop"));
 
         // The crate refuses to revoke over plain http (RFC 7009 wants TLS), so the
         // revocation itself goes through reqwest; the crate then sees its effect.
-        let revocable: StandardRevocableToken = second.access_token().clone().into();
+        let revocable: StandardRevocableToken = cc.access_token().clone().into();
         assert!(
             client.revoke_token(revocable).is_err(),
             "oauth2 insists on https for revocation"
         );
-        let form = [("token", second.access_token().secret().as_str())];
+        let form = [("token", cc.access_token().secret().as_str())];
         let revoked = http
             .post(d.url("/oauth/revoke"))
             .basic_auth("interop", Some(&secret))
@@ -82,11 +86,7 @@ async fn the_oauth2_crate_gets_refreshes_and_introspects() {
             .await
             .unwrap();
         assert_eq!(revoked.status(), 200);
-        let dead = client
-            .introspect(second.access_token())
-            .request_async(&http)
-            .await
-            .expect("introspection");
-        assert!(!dead.active());
+        let dead = introspect(cc.access_token()).await.expect("introspection");
+        assert!(!dead.active(), "revoked");
     }
 }

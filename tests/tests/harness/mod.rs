@@ -64,6 +64,13 @@ impl Resp {
     pub fn code(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_owned()
     }
+
+    /// Asserts the status and the error code (app-facing `error` or OAuth `error`),
+    /// showing the body when either differs.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.code().as_str()), (status, code), "{}", self.text);
+    }
 }
 
 fn merge(base: &mut toml::Table, extra: toml::Table) {
@@ -360,4 +367,49 @@ impl Drop for TestDaemon {
             let _ = child.wait();
         }
     }
+}
+
+/// Whether a test's prerequisite (root, a system tool) is met. When it is not, the
+/// test is skipped with a line on stderr, except under `TESSERA_TEST_STRICT=1`
+/// (set by `.ci/run`, which installs the prerequisites), where it fails.
+pub fn prerequisite(met: bool, what: &str) -> bool {
+    if !met {
+        assert!(
+            std::env::var_os("TESSERA_TEST_STRICT").is_none(),
+            "prerequisite missing under TESSERA_TEST_STRICT: {what}"
+        );
+        eprintln!("skipped: needs {what}");
+    }
+    met
+}
+
+/// True when the tests run as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Every byte of the store's files in the data directory `dir`, to check what is at rest.
+pub fn stored_bytes(dir: &TempDir) -> Vec<u8> {
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("data/store")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    stored
+}
+
+/// The claims of a PASETO v4.public token, read without verifying it (the payload
+/// is the claims followed by the 64-byte signature).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(2).expect("a v4.public token");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes[..bytes.len() - 64]).expect("JSON claims")
 }
