@@ -160,7 +160,7 @@ async fn login_by_username_or_email_in_any_case() {
 }
 
 #[tokio::test]
-async fn unknown_user_and_wrong_password_are_indistinguishable() {
+async fn unknown_user_and_wrong_password_get_byte_identical_answers() {
     let d = TestDaemon::start();
     d.register("dave").await;
     let wrong = d

@@ -105,11 +105,13 @@ fn the_socket_is_private_stale_files_are_replaced_and_live_ones_refused() {
     let other = tempfile::tempdir().unwrap();
     let extra = format!("[admin]\nsocket = \"{}\"\n", d.socket.display());
     let config = write_config(other.path(), &extra);
-    let out = std::process::Command::new(TESSERAD)
+    let mut second = std::process::Command::new(TESSERAD);
+    second
         .arg("--config")
         .arg(&config)
-        .output()
-        .unwrap();
+        .env_remove("TESSERA_LISTEN")
+        .env_remove("TESSERA_DATA_DIR");
+    let out = crate::harness::output_within(&mut second, None, std::time::Duration::from_secs(30));
     assert_ne!(out.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("in use"),

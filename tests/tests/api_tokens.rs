@@ -68,7 +68,7 @@ async fn create_use_list_and_delete() {
 }
 
 #[tokio::test]
-async fn scopes_expiry_and_names_are_checked() {
+async fn scopes_expiry_bounds_and_names_are_checked() {
     let d = TestDaemon::start();
     d.register("bob").await;
     let narrow = d
@@ -199,8 +199,7 @@ async fn last_use_is_written_back_and_survives_restart() {
     let at = s(&d.register("fay").await, "accessToken");
     let api = s(&create(&d, &at, json!({"name": "a"})).await.json(), "token");
     assert_eq!(d.get("/api/auth/me", Some(&api)).await.status, 200);
-    let dir = d.stop();
-    let d = TestDaemon::launch(dir, "", &[]);
+    let d = d.restart();
     let listed = d.get("/api/auth/api-tokens", Some(&at)).await.json();
     assert!(listed["tokens"][0]["lastUsedAt"].is_string(), "{listed}");
 }

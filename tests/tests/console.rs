@@ -6,7 +6,8 @@ use serde_json::json;
 
 #[tokio::test]
 async fn guest_toggle_takes_effect_at_once_and_survives_restart() {
-    let d = TestDaemon::start();
+    // The file says guest off and registration open, explicitly.
+    let d = TestDaemon::with("[guest]\nenabled = false\n[registration]\nmode = \"open\"\n");
     let guest = || d.send(d.client().post(d.url("/api/auth/guest")));
     assert_eq!(guest().await.status, 403);
     let on = d.tessera(&["guest", "on"]);
@@ -25,10 +26,8 @@ async fn guest_toggle_takes_effect_at_once_and_survives_restart() {
         )
         .await;
     assert_eq!(resp.code(), "REGISTRATION_CLOSED");
-    let dir = d.kill();
-
-    // The file says guest off and registration open; the stored console changes win.
-    let d = TestDaemon::launch(dir, "", &[]);
+    // The same file after a crash: the stored console changes win over it.
+    let d = d.crash_restart();
     assert_eq!(d.send(d.client().post(d.url("/api/auth/guest"))).await.status, 200);
     assert_eq!(
         d.tessera(&["--json", "registration", "status"]).json(),
@@ -41,6 +40,16 @@ async fn guest_toggle_takes_effect_at_once_and_survives_restart() {
     );
     assert_eq!(d.tessera(&["guest", "off"]).code, 0);
     assert_eq!(d.send(d.client().post(d.url("/api/auth/guest"))).await.status, 403);
+}
+
+#[tokio::test]
+async fn a_setting_never_changed_from_the_console_follows_the_file() {
+    let d = TestDaemon::with("[guest]\nenabled = true\n");
+    assert_eq!(d.send(d.client().post(d.url("/api/auth/guest"))).await.status, 200);
+    let dir = d.stop();
+    let d = TestDaemon::launch(dir, "[guest]\nenabled = false\n", &[]);
+    let guest = d.send(d.client().post(d.url("/api/auth/guest"))).await;
+    guest.expect_error(403, "GUEST_DISABLED");
 }
 
 #[tokio::test]
@@ -544,4 +553,50 @@ fn a_socket_planted_in_the_working_directory_by_another_user_is_not_trusted() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("ignoring ./tessera-data/admin.sock"), "{stderr}");
     assert!(stderr.contains("/run/tessera/admin.sock"), "{stderr}");
+}
+
+/// Contract §5: `--socket`, then `$TESSERA_SOCKET`, then `./tessera-data/admin.sock`
+/// (when it is the user's own), then `/run/tessera/admin.sock`.
+#[tokio::test]
+async fn the_socket_is_chosen_flag_then_environment_then_working_directory() {
+    let d = TestDaemon::start();
+    let cwd = tempfile::tempdir().unwrap();
+    let nowhere = cwd.path().join("nowhere.sock");
+    let status = |flag: Option<&std::path::Path>, env: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(crate::harness::TESSERA);
+        command.current_dir(cwd.path()).env_remove("TESSERA_SOCKET");
+        if let Some(path) = flag {
+            command.arg("--socket").arg(path);
+        }
+        if let Some(path) = env {
+            command.env("TESSERA_SOCKET", path);
+        }
+        command.arg("status");
+        let out = crate::harness::output_within(&mut command, None, std::time::Duration::from_secs(30));
+        out.status.code()
+    };
+    assert_eq!(status(None, Some(&d.socket)), Some(0), "the environment");
+    assert_eq!(
+        status(Some(&d.socket), Some(&nowhere)),
+        Some(0),
+        "the flag beats the environment"
+    );
+    assert_eq!(
+        status(Some(&nowhere), Some(&d.socket)),
+        Some(3),
+        "the flag is used, even when wrong"
+    );
+    assert_eq!(
+        status(None, None),
+        Some(3),
+        "nothing here: /run/tessera/admin.sock, absent"
+    );
+    std::fs::create_dir(cwd.path().join("tessera-data")).unwrap();
+    std::os::unix::fs::symlink(&d.socket, cwd.path().join("tessera-data/admin.sock")).unwrap();
+    assert_eq!(status(None, None), Some(0), "the user's own ./tessera-data/admin.sock");
+    assert_eq!(
+        status(None, Some(&nowhere)),
+        Some(3),
+        "the environment beats the working directory"
+    );
 }

@@ -1,8 +1,9 @@
 //! Start-up, configuration checks, shutdown, restart and crash durability.
 
-use crate::harness::{TESSERAD, TestDaemon, s, spawn_listening, write_config};
+use crate::harness::{TESSERAD, TestDaemon, output_within, s, spawn_listening, write_config};
 use serde_json::json;
 use std::process::Command;
+use std::time::Duration;
 
 #[tokio::test]
 async fn restart_keeps_users_sessions_revocations_and_the_key() {
@@ -14,9 +15,7 @@ async fn restart_keeps_users_sessions_revocations_and_the_key() {
         204
     );
     let keys_before = d.get("/api/auth/keys", None).await.json();
-    let dir = d.stop();
-
-    let d = TestDaemon::launch(dir, "", &[]);
+    let d = d.restart();
     assert_eq!(
         d.get("/api/auth/keys", None).await.json(),
         keys_before,
@@ -72,9 +71,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let mallory = d.register("mallory").await;
     assert_eq!(d.tessera(&["user", "disable", "mallory"]).code, 0);
     assert_eq!(d.tessera(&["registration", "closed"]).code, 0);
-    let dir = d.kill();
-
-    let d = TestDaemon::launch(dir, "", &[]);
+    let d = d.crash_restart();
     d.login("carol").await;
     assert_eq!(
         d.get("/api/auth/me", Some(&s(&other, "accessToken"))).await.status,
@@ -155,15 +152,20 @@ fn check_config_lists_every_problem_and_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a missing file is exit 2");
-    let out = Command::new(TESSERAD).arg("--config").arg(&path).output().unwrap();
+    let out = output_within(
+        Command::new(TESSERAD).arg("--config").arg(&path),
+        None,
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(2), "the daemon refuses to start on a bad file");
 }
 
 #[tokio::test]
-async fn starts_with_no_arguments_on_the_embedded_default() {
+async fn starts_on_the_embedded_default_with_only_the_port_overridden() {
     let cwd = tempfile::tempdir().unwrap();
-    // Only the port is overridden (through the environment) so tests can run in parallel.
-    let (mut child, addr, logs) = spawn_listening(
+    // No arguments and no file; only the port is overridden (through the environment)
+    // so that tests can run in parallel.
+    let (child, addr, logs) = spawn_listening(
         Command::new(TESSERAD)
             .current_dir(cwd.path())
             .env("TESSERA_LISTEN", "127.0.0.1:0")
@@ -177,6 +179,7 @@ async fn starts_with_no_arguments_on_the_embedded_default() {
         .find(|l| l.contains("listening on"))
         .cloned()
         .unwrap();
+    let mut child = crate::harness::ChildGuard(child);
     let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
     assert!(s(&log["fields"], "message").contains("listening on"));
     let base = format!("http://{addr}");
@@ -201,34 +204,60 @@ async fn starts_with_no_arguments_on_the_embedded_default() {
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
+    // The embedded default: guest mode off, registration open (above), the data and
+    // the admin socket under ./tessera-data.
+    let guest = http.post(format!("{base}/api/auth/guest")).send().await.unwrap();
+    assert_eq!(guest.status(), 403, "guest mode is off by default");
     let data = cwd.path().join("tessera-data");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&data).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o700);
+    let mode = |path: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("admin.sock")), 0o600);
     Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status()
         .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
 }
 
-#[tokio::test]
-async fn flags_override_the_file() {
+#[test]
+fn flags_beat_the_environment_which_beats_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[server]\nlisten = \"256.0.0.1:1\"\n");
-    let out = Command::new(TESSERAD)
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("elsewhere"))
-        .output()
-        .unwrap();
+    let check = |flag: Option<&str>, env: Option<&str>| {
+        let mut command = Command::new(TESSERAD);
+        command
+            .args(["check-config", "--config"])
+            .arg(&config)
+            .env_remove("TESSERA_LISTEN")
+            .env_remove("TESSERA_DATA_DIR");
+        if let Some(listen) = flag {
+            command.args(["--listen", listen]);
+        }
+        if let Some(listen) = env {
+            command.env("TESSERA_LISTEN", listen);
+        }
+        let out = output_within(&mut command, None, Duration::from_secs(30));
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = check(None, None);
+    assert_eq!(code, Some(2), "the file's bad value is read: {stderr}");
     assert_eq!(
-        out.status.code(),
+        check(None, Some("127.0.0.1:0")).0,
         Some(0),
-        "the flag replaces the bad file value: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "the environment beats the file"
     );
+    let (code, stderr) = check(None, Some("nonsense"));
+    assert_eq!(code, Some(2), "the environment is read: {stderr}");
+    assert_eq!(
+        check(Some("127.0.0.1:0"), Some("nonsense")).0,
+        Some(0),
+        "the flag beats the environment"
+    );
+    let (code, stderr) = check(Some("nonsense"), Some("127.0.0.1:0"));
+    assert_eq!(code, Some(2), "the flag is what counts: {stderr}");
 }
 
 #[tokio::test]
@@ -236,7 +265,7 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
     let d = TestDaemon::with("[tokens]\nsession_max_age = \"1s\"\n");
     d.register("ann").await;
     let dir = d.stop();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let d = TestDaemon::launch(dir, "[tokens]\nsession_max_age = \"1s\"\n", &[]);
     assert!(d.wait_for_log("purged expired records"), "{}", d.logs());
     assert!(d.logs().contains("sessions=1 refresh_tokens=1"), "{}", d.logs());
@@ -254,13 +283,13 @@ async fn a_damaged_store_is_refused_with_exit_2_and_left_alone() {
         db.flush().unwrap();
     }
     let config = write_config(dir.path(), "");
-    let out = Command::new(TESSERAD)
+    let mut daemon = Command::new(TESSERAD);
+    daemon
         .arg("--config")
         .arg(&config)
         .env_remove("TESSERA_DATA_DIR")
-        .env_remove("TESSERA_LISTEN")
-        .output()
-        .unwrap();
+        .env_remove("TESSERA_LISTEN");
+    let out = output_within(&mut daemon, None, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

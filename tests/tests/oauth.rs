@@ -457,8 +457,7 @@ async fn revocation_of_each_token_type() {
     assert_eq!((bad.status, bad.code()), (401, "invalid_client".into()));
 
     // A revoked access token stays revoked across a restart.
-    let dir = d.kill();
-    let d = TestDaemon::launch(dir, "", &[]);
+    let d = d.crash_restart();
     assert_eq!(d.get("/api/auth/me", Some(&at)).await.status, 401);
     assert_eq!(d.get("/api/auth/me", Some(&at3)).await.status, 200);
 }

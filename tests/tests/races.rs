@@ -129,8 +129,7 @@ async fn a_delete_during_a_login_is_final_even_after_a_restart() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(tessera(&d, &["user", "delete", "trent"], None).await, 0);
     let (status, body) = login.await.unwrap();
-    let dir = d.kill();
-    let d = TestDaemon::launch(dir, SLOW_ARGON2, &[]);
+    let d = d.crash_restart();
     if status == 200 {
         let token = s(&body, "accessToken");
         assert_eq!(d.get("/api/auth/me", Some(&token)).await.status, 401);

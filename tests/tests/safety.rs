@@ -16,7 +16,43 @@ async fn no_secret_reaches_the_log() {
         json!({"username": "alice", "password": "a-wrong-guess"}),
     )
     .await;
-    assert!(d.wait_for_log("path=\"/api/auth/token\""), "the last request is logged");
+    // API tokens, client secrets, the OAuth endpoints and passwords typed at the console.
+    // (The replay above ended the first session: a new one makes the API token.)
+    let fresh = d.login("alice").await;
+    let api = d
+        .send(
+            d.client()
+                .post(d.url("/api/auth/api-tokens"))
+                .bearer_auth(s(&fresh, "accessToken"))
+                .json(&json!({"name": "ci"})),
+        )
+        .await
+        .json();
+    let client = d
+        .tessera(&["client", "add", "app", "--scopes", "read", "--json"])
+        .json();
+    let client_secret = s(&client, "clientSecret");
+    let oauth = |path: &str, form: &[(&str, &str)]| {
+        let request = d.client().post(d.url(path)).basic_auth("app", Some(&client_secret));
+        d.send(request.form(form))
+    };
+    let cc = oauth("/oauth/token", &[("grant_type", "client_credentials")])
+        .await
+        .json();
+    let cc_token = s(&cc, "access_token");
+    oauth("/oauth/introspect", &[("token", &s(&api, "token"))]).await;
+    oauth("/oauth/revoke", &[("token", &cc_token)]).await;
+    let add = d.tessera_stdin(
+        &["user", "add", "bob", "--email", "bob@example.com", "--password-stdin"],
+        "console-password-one\n",
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let set = d.tessera_stdin(
+        &["user", "set-password", "bob", "--password-stdin"],
+        "console-password-two\n",
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(d.wait_for_log("path=\"/oauth/revoke\""), "the last request is logged");
     let logs = d.logs();
     assert!(logs.contains("/api/auth/token/refresh"), "requests are logged: {logs}");
     for secret in [
@@ -26,10 +62,17 @@ async fn no_secret_reaches_the_log() {
         s(&login, "accessToken"),
         s(&rotated, "refreshToken"),
         s(&rotated, "accessToken"),
+        s(&api, "token"),
+        client_secret.clone(),
+        cc_token,
+        "console-password-one".to_owned(),
+        "console-password-two".to_owned(),
     ] {
         assert!(!logs.contains(&secret), "a secret is in the log");
     }
-    assert!(!logs.contains("tsr_rt_"), "no refresh token prefix in the log");
+    for prefix in ["tsr_rt_", "tsr_at_", "tsr_cs_"] {
+        assert!(!logs.contains(prefix), "no {prefix} secret in the log");
+    }
 }
 
 #[tokio::test]

@@ -163,3 +163,88 @@ async fn a_user_holds_at_most_a_hundred_sessions_the_oldest_go_first() {
         200
     );
 }
+
+/// Contract §2/§3: every answer that carries a token or says what a token is
+/// has `Cache-Control: no-store`.
+#[tokio::test]
+async fn every_token_response_says_no_store() {
+    let d = TestDaemon::with("[guest]\nenabled = true\n[oauth]\npassword_grant = true\n");
+    let added = d.tessera(&["client", "add", "app", "--scopes", "read", "--json"]);
+    let secret = s(&added.json(), "clientSecret");
+    let login = d.register("nora").await;
+    let at = s(&login, "accessToken");
+    let pw = crate::harness::password("nora");
+    let mut answers = vec![
+        (
+            "register",
+            d.post_json(
+                "/api/auth/register",
+                json!({"username": "nina", "email": "n@example.com", "password": "12345678"}),
+            )
+            .await,
+        ),
+        (
+            "token",
+            d.post_json("/api/auth/token", json!({"username": "nora", "password": pw}))
+                .await,
+        ),
+        (
+            "login",
+            d.post_json("/api/auth/login", json!({"username": "nora", "password": pw}))
+                .await,
+        ),
+        ("token/refresh", d.rotate(s(&login, "refreshToken")).await),
+        ("refresh", d.post_bearer("/api/auth/refresh", &at).await),
+        ("guest", d.send(d.client().post(d.url("/api/auth/guest"))).await),
+        ("me", d.get("/api/auth/me", Some(&at)).await),
+        (
+            "api-tokens",
+            d.send(
+                d.client()
+                    .post(d.url("/api/auth/api-tokens"))
+                    .bearer_auth(&at)
+                    .json(&json!({"name": "n"})),
+            )
+            .await,
+        ),
+    ];
+    let oauth = |form: Vec<(&'static str, String)>, path: &'static str| {
+        d.send(
+            d.client()
+                .post(d.url(path))
+                .basic_auth("app", Some(&secret))
+                .form(&form),
+        )
+    };
+    answers.push((
+        "oauth cc",
+        oauth(vec![("grant_type", "client_credentials".into())], "/oauth/token").await,
+    ));
+    let password_grant = oauth(
+        vec![
+            ("grant_type", "password".into()),
+            ("username", "nora".into()),
+            ("password", crate::harness::password("nora")),
+        ],
+        "/oauth/token",
+    )
+    .await;
+    let rt = s(&password_grant.json(), "refresh_token");
+    answers.push(("oauth password", password_grant));
+    answers.push((
+        "oauth refresh",
+        oauth(
+            vec![("grant_type", "refresh_token".into()), ("refresh_token", rt)],
+            "/oauth/token",
+        )
+        .await,
+    ));
+    answers.push((
+        "introspect",
+        oauth(vec![("token", at.clone())], "/oauth/introspect").await,
+    ));
+    for (what, resp) in answers {
+        assert!(resp.status < 300, "{what}: {} {}", resp.status, resp.text);
+        assert_eq!(resp.header("cache-control"), Some("no-store"), "{what}");
+    }
+}

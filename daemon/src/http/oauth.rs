@@ -6,7 +6,7 @@ use super::error::oauth_error;
 use super::reply::{Cache, json};
 use super::{method, origin, with_service};
 use crate::secret::Secret;
-use crate::service::oauth::{AuthenticatedClient, ClientCredentials};
+use crate::service::clients::{AuthenticatedClient, ClientCredentials};
 use crate::service::{Issued, Origin, Service, ServiceError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,7 +1,7 @@
 //! Accounts: registration, login and `me`.
 
 use super::audit::AuditEvent;
-use super::oauth::AuthenticatedClient;
+use super::clients::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;

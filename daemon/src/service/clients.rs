@@ -1,12 +1,47 @@
-//! OAuth clients: registration by the operator. The secret (`tsr_cs_` + 256 random
-//! bits) is shown once and stored only as its SHA-256 digest.
+//! OAuth clients: registration by the operator, and authentication. The secret
+//! (`tsr_cs_` + 256 random bits) is shown once and stored only as its SHA-256 digest;
+//! authentication compares digests in constant time and yields an
+//! [`AuthenticatedClient`], the only thing a grant accepts as a client.
 
 use super::audit::AuditEvent;
 use super::{Operator, Service, ServiceError};
 use crate::clock::rfc3339_unix;
-use crate::secret::{self, CLIENT_SECRET_PREFIX};
+use crate::secret::{self, CLIENT_SECRET_PREFIX, Secret};
 use crate::store::{ClientRecord, StoreError};
+use subtle::ConstantTimeEq;
 use tessera_common::admin::{ClientCreated, ClientView};
+
+/// A client id and secret as presented (HTTP Basic or body).
+#[derive(Debug)]
+pub struct ClientCredentials {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: Secret,
+}
+
+/// A client whose secret has been checked. Only [`Service::authenticate_client`]
+/// makes one, so no grant can be made for a client that did not prove itself.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    id: String,
+    scopes: Vec<String>,
+}
+
+impl AuthenticatedClient {
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The scopes the client may be granted.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+/// Stands in for a missing client's digest, so unknown ids cost the same comparison.
+const NO_DIGEST: [u8; 64] = [b'0'; 64];
 
 fn view(client: &ClientRecord) -> ClientView {
     ClientView {
@@ -17,6 +52,22 @@ fn view(client: &ClientRecord) -> ClientView {
 }
 
 impl Service {
+    /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
+    /// in constant time.
+    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<AuthenticatedClient, ServiceError> {
+        let record = self.store.client(&credentials.id)?;
+        let presented = secret::hex(&credentials.secret.digest());
+        let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
+        let matches: bool = presented.as_bytes().ct_eq(expected).into();
+        match record {
+            Some(record) if matches => Ok(AuthenticatedClient {
+                id: record.client_id,
+                scopes: record.scopes,
+            }),
+            _ => Err(ServiceError::InvalidClient),
+        }
+    }
+
     /// Registers a client with `scopes`, each of which some configured role has.
     pub async fn add_client(
         &self,

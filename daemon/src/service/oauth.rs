@@ -1,45 +1,18 @@
-//! The OAuth 2.0 face (contract §3): client authentication, the password,
+//! The OAuth 2.0 face (contract §3): the password,
 //! refresh_token and client_credentials grants, introspection (RFC 7662), revocation
 //! (RFC 7009) and metadata (RFC 8414). Grants reuse the app-facing implementations.
 
 use super::accounts::Login;
 use super::audit::AuditEvent;
+use super::clients::AuthenticatedClient;
 use super::sessions::Door;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
 use crate::secret::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
 use crate::tokens::Grant;
-use subtle::ConstantTimeEq;
 use tessera_common::claims::AccessClaims;
 use tessera_common::oauth::{Introspection, Metadata};
 use tessera_common::scopes;
-
-/// A client id and secret as presented (HTTP Basic or body).
-#[derive(Debug)]
-pub struct ClientCredentials {
-    /// Client id.
-    pub id: String,
-    /// Client secret.
-    pub secret: Secret,
-}
-
-/// A client whose secret has been checked. Only [`Service::authenticate_client`]
-/// makes one, so no grant can be made for a client that did not prove itself.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedClient {
-    id: String,
-    scopes: Vec<String>,
-}
-
-impl AuthenticatedClient {
-    /// The client id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-/// Stands in for a missing client's digest, so unknown ids cost the same comparison.
-const NO_DIGEST: [u8; 64] = [b'0'; 64];
 
 fn unix(text: &str) -> Option<i64> {
     parse_rfc3339(text).map(|t| t.unix_timestamp())
@@ -49,22 +22,6 @@ impl Service {
     /// The issuer (`iss` of every token).
     pub fn issuer(&self) -> &str {
         self.tokens.issuer()
-    }
-
-    /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
-    /// in constant time.
-    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<AuthenticatedClient, ServiceError> {
-        let record = self.store.client(&credentials.id)?;
-        let presented = secret::hex(&credentials.secret.digest());
-        let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
-        let matches: bool = presented.as_bytes().ct_eq(expected).into();
-        match record {
-            Some(record) if matches => Ok(AuthenticatedClient {
-                id: record.client_id,
-                scopes: record.scopes,
-            }),
-            _ => Err(ServiceError::InvalidClient),
-        }
     }
 
     /// `grant_type=password`, only when `[oauth] password_grant = true`. With a client,
@@ -113,21 +70,21 @@ impl Service {
     ) -> Result<Issued, ServiceError> {
         let granted = match scope.map(scopes::dedup) {
             Some(requested) if !requested.is_empty() => {
-                if !scopes::is_subset(&requested, &client.scopes) {
+                if !scopes::is_subset(&requested, client.scopes()) {
                     return Err(ServiceError::InvalidScope(
                         "the requested scope exceeds the client's".into(),
                     ));
                 }
                 requested
             }
-            _ => client.scopes.clone(),
+            _ => client.scopes().to_vec(),
         };
         let now = self.now();
         let exp = after(now, self.config.tokens.access);
         let grant = Grant {
-            sub: client.id.clone(),
+            sub: client.id().to_owned(),
             scopes: granted.clone(),
-            client_id: Some(client.id.clone()),
+            client_id: Some(client.id().to_owned()),
             ..Grant::default()
         };
         self.issue(grant, now, exp, None)

@@ -142,7 +142,7 @@ pub enum Door {
     /// `POST /oauth/token`, `grant_type=refresh_token`.
     OAuth {
         /// The authenticated client, if credentials were sent.
-        client: Option<super::oauth::AuthenticatedClient>,
+        client: Option<super::clients::AuthenticatedClient>,
         /// A narrower scope for the new access token.
         scope: Option<Vec<String>>,
     },

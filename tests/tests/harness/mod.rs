@@ -41,6 +41,9 @@ pub struct TestDaemon {
     pub socket: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
     http: reqwest::Client,
+    /// The configuration and environment it was started with, for restarts.
+    extra: String,
+    env: Vec<(String, String)>,
 }
 
 /// An HTTP answer, read whole.
@@ -169,7 +172,30 @@ impl TestDaemon {
             socket,
             logs,
             http,
+            extra: extra.to_owned(),
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         }
+    }
+
+    /// Stops the daemon cleanly (SIGTERM) and starts it again on the same data,
+    /// configuration and environment.
+    pub fn restart(self) -> Self {
+        let (extra, env) = (self.extra.clone(), self.env.clone());
+        let dir = self.stop();
+        Self::relaunch(dir, &extra, &env)
+    }
+
+    /// Kills the daemon (SIGKILL: nothing is flushed on the way out) and starts it
+    /// again on the same data, configuration and environment.
+    pub fn crash_restart(self) -> Self {
+        let (extra, env) = (self.extra.clone(), self.env.clone());
+        let dir = self.kill();
+        Self::relaunch(dir, &extra, &env)
+    }
+
+    fn relaunch(dir: TempDir, extra: &str, env: &[(String, String)]) -> Self {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::launch(dir, extra, &env)
     }
 
     /// Waits up to five seconds for a log line containing `needle`.
@@ -189,15 +215,20 @@ impl TestDaemon {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// Sends `signal` and waits (at most ten seconds: shutdown is bounded) for the
+    /// exit. The child stays owned until it has exited, so a failure kills it.
     fn signal(&mut self, signal: &str) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
+        let child = self.child.as_mut().unwrap();
         let ok = Command::new("kill")
             .arg(signal)
             .arg(child.id().to_string())
             .status()
             .unwrap();
         assert!(ok.success());
-        child.wait().unwrap()
+        let status = wait_within(child, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("tesserad did not exit after {signal}; logs:\n{}", self.logs()));
+        self.child = None;
+        status
     }
 
     /// SIGTERM; asserts a clean exit 0 and returns the data directory.
@@ -321,29 +352,81 @@ impl TestDaemon {
     }
 }
 
-/// Runs `tessera --socket SOCKET ARGS…`.
+/// Runs `tessera --socket SOCKET ARGS…` (at most 30 seconds).
 pub fn run_tessera(socket: &Path, args: &[&str], stdin: Option<&str>) -> Console {
-    use std::io::Write;
-    let mut child = Command::new(TESSERA)
+    let mut command = Command::new(TESSERA);
+    command
         .arg("--socket")
         .arg(socket)
         .args(args)
-        .env_remove("TESSERA_SOCKET")
+        .env_remove("TESSERA_SOCKET");
+    let out = output_within(&mut command, stdin, Duration::from_secs(30));
+    Console {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `command` to completion with `stdin` as its input, like `Command::output`,
+/// but kills it and fails the test when it runs past `limit` (a daemon that should
+/// have refused to start, a client that hangs).
+pub fn output_within(command: &mut Command, stdin: Option<&str>, limit: Duration) -> std::process::Output {
+    use std::io::{Read, Write};
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start tessera");
+        .expect("start the command");
     let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
         input.write_all(text.as_bytes()).unwrap();
     }
     drop(input);
-    let out = child.wait_with_output().unwrap();
-    Console {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let Some(status) = wait_within(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+        panic!("{command:?} still running after {limit:?}; stderr:\n{stderr}");
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// A child process that is killed and reaped when the test ends, even by a panic.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{OPERATOR, fixture};
 use crate::secret::Secret;
 use crate::service::ServiceError;
-use crate::service::oauth::ClientCredentials;
+use crate::service::clients::ClientCredentials;
 use std::time::Duration;
 
 #[tokio::test]

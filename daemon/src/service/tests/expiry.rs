@@ -5,7 +5,7 @@ use super::{OPERATOR, fixture_with, origin};
 use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::api_tokens::NewApiToken;
-use crate::service::oauth::ClientCredentials;
+use crate::service::clients::ClientCredentials;
 use crate::service::sessions::Door;
 use std::time::Duration;
 
