@@ -44,7 +44,7 @@ async fn create_use_list_and_delete() {
 
     // Logout does not touch API tokens.
     assert_eq!(d.post_bearer("/api/auth/logout", &at).await.status, 204);
-    assert_eq!(d.get("/api/auth/me", Some(&token)).await.status, 200);
+    d.assert_live(&token).await;
 
     let at = s(&d.login("alice").await, "accessToken");
     let id = s(&created, "id");
@@ -56,7 +56,7 @@ async fn create_use_list_and_delete() {
         )
         .await;
     assert_eq!(del.status, 204);
-    assert_eq!(d.get("/api/auth/me", Some(&token)).await.status, 401);
+    d.assert_dead(&token).await;
     let again = d
         .send(
             d.client()
@@ -183,13 +183,13 @@ async fn disabled_owners_suspend_tokens_and_deleted_owners_lose_them() {
     assert_eq!(d.tessera(&["status", "--json"]).json()["apiTokens"], 1);
     let id = s(&listed[0], "id");
     assert_eq!(d.tessera(&["token", "revoke", &id]).code, 0);
-    assert_eq!(d.get("/api/auth/me", Some(&api)).await.status, 401);
+    d.assert_dead(&api).await;
     assert_eq!(d.tessera(&["token", "revoke", &id]).code, 1);
 
     let at = s(&d.login("erin").await, "accessToken");
     let api = s(&create(&d, &at, json!({"name": "b"})).await.json(), "token");
     assert_eq!(d.tessera(&["user", "delete", "erin"]).code, 0);
-    assert_eq!(d.get("/api/auth/me", Some(&api)).await.status, 401);
+    d.assert_dead(&api).await;
     assert_eq!(d.tessera(&["token", "list", "--json"]).json(), json!([]));
 }
 
@@ -198,7 +198,7 @@ async fn last_use_is_written_back_and_survives_restart() {
     let d = TestDaemon::start();
     let at = s(&d.register("fay").await, "accessToken");
     let api = s(&create(&d, &at, json!({"name": "a"})).await.json(), "token");
-    assert_eq!(d.get("/api/auth/me", Some(&api)).await.status, 200);
+    d.assert_live(&api).await;
     let d = d.restart();
     let listed = d.get("/api/auth/api-tokens", Some(&at)).await.json();
     assert!(listed["tokens"][0]["lastUsedAt"].is_string(), "{listed}");

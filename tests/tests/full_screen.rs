@@ -21,7 +21,7 @@ async fn operator_toggles_guest_mode_disables_a_user_and_rotates_the_key() {
     let alice = d.register("alice").await;
     d.register("bob").await;
     let token = s(&alice, "accessToken");
-    assert_eq!(d.get("/api/auth/me", Some(&token)).await.status, 200);
+    d.assert_live(&token).await;
     let mut tty = console(&d);
 
     // Settings: guest mode on.

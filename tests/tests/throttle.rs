@@ -57,4 +57,16 @@ async fn an_address_is_throttled_across_accounts() {
         .await;
     assert_eq!((resp.status, resp.code()), (429, "TOO_MANY_ATTEMPTS".into()));
     assert!(resp.header("retry-after").is_some());
+    // Every attempt from that address, even a real account's right password.
+    d.register("ruth").await;
+    let right = d
+        .send(
+            client
+                .post(d.url("/api/auth/token"))
+                .json(&json!({"username": "ruth", "password": password("ruth")})),
+        )
+        .await;
+    right.expect_error(429, "TOO_MANY_ATTEMPTS");
+    // The same account from another address is not affected.
+    d.login("ruth").await;
 }

@@ -231,6 +231,33 @@ impl TestDaemon {
         status
     }
 
+    /// Asserts that `token` (access or API token) is accepted by `/api/auth/me`.
+    #[track_caller]
+    pub fn assert_live(&self, token: &str) -> impl std::future::Future<Output = ()> + '_ {
+        let token = token.to_owned();
+        let caller = std::panic::Location::caller();
+        async move {
+            let me = self.get("/api/auth/me", Some(&token)).await;
+            assert_eq!(me.status, 200, "expected a live token at {caller}: {}", me.text);
+        }
+    }
+
+    /// Asserts that `token` is refused by `/api/auth/me` with 401 `INVALID_TOKEN`.
+    #[track_caller]
+    pub fn assert_dead(&self, token: &str) -> impl std::future::Future<Output = ()> + '_ {
+        let token = token.to_owned();
+        let caller = std::panic::Location::caller();
+        async move {
+            let me = self.get("/api/auth/me", Some(&token)).await;
+            assert_eq!(
+                (me.status, me.code().as_str()),
+                (401, "INVALID_TOKEN"),
+                "expected a dead token at {caller}: {}",
+                me.text
+            );
+        }
+    }
+
     /// SIGTERM; asserts a clean exit 0 and returns the data directory.
     pub fn stop(mut self) -> TempDir {
         let status = self.signal("-TERM");

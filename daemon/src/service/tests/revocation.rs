@@ -103,3 +103,25 @@ async fn rfc7009_revocation_of_each_token_kind_takes_effect_at_once() {
             .active
     );
 }
+
+#[tokio::test]
+async fn a_disabled_owner_suspends_api_tokens_and_a_deleted_one_ends_them() {
+    let f = fixture().await;
+    let alice = f.register("alice").await;
+    let caller = f.service.authenticate(Some(&alice.access_token)).unwrap();
+    let input = crate::service::api_tokens::NewApiToken {
+        name: Some("ci".into()),
+        scopes: None,
+        expires_in: None,
+    };
+    let api = f.service.create_api_token(&caller, input).await.unwrap().token;
+    f.service.set_disabled(OPERATOR, "alice", true).await.unwrap();
+    assert!(f.service.authenticate(Some(&api)).is_err());
+    assert!(!f.service.introspect(&api).unwrap().active, "suspended");
+    f.service.set_disabled(OPERATOR, "alice", false).await.unwrap();
+    f.service.authenticate(Some(&api)).unwrap();
+    assert!(f.service.introspect(&api).unwrap().active, "back with its owner");
+    f.service.delete_user(OPERATOR, "alice").await.unwrap();
+    assert!(f.service.authenticate(Some(&api)).is_err());
+    assert!(!f.service.introspect(&api).unwrap().active, "gone with its owner");
+}
