@@ -344,14 +344,16 @@ async fn audit_records_admin_actions_with_the_peer_uid_and_follows_live() {
         .unwrap();
     assert!(admin["origin"].as_str().unwrap().starts_with("uid="), "{admin}");
 
-    let mut follow = std::process::Command::new(crate::harness::TESSERA)
-        .args(["--socket"])
-        .arg(&d.socket)
-        .args(["audit", "--follow", "--json", "--limit", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = follow.stdout.take().unwrap();
+    let mut follow = crate::harness::ChildGuard(
+        std::process::Command::new(crate::harness::TESSERA)
+            .args(["--socket"])
+            .arg(&d.socket)
+            .args(["audit", "--follow", "--json", "--limit", "0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = follow.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
@@ -370,8 +372,6 @@ async fn audit_records_admin_actions_with_the_peer_uid_and_follows_live() {
         .expect("a live event");
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(event["event"], "login.success");
-    follow.kill().unwrap();
-    let _ = follow.wait();
 }
 
 #[test]
