@@ -27,7 +27,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let now = OffsetDateTime::now_utc();
         let key = tesserad::tokens::new_key(now).expect("key");
-        let tokens = Tokens::new("http://fuzz.test".into(), vec![key]).expect("tokens");
+        let tokens = Tokens::new("http://fuzz.test".into(), vec![key], 1024).expect("tokens");
         let grant = Grant {
             sub: "u1".into(),
             scopes: vec!["read".into()],

@@ -248,3 +248,20 @@ async fn every_token_response_says_no_store() {
         assert_eq!(resp.header("cache-control"), Some("no-store"), "{what}");
     }
 }
+
+/// The verified-token cache: a token seen before stops working at logout, and a copy
+/// with one character changed is refused.
+#[tokio::test]
+async fn a_token_seen_before_dies_at_logout_and_a_near_copy_is_refused() {
+    let d = TestDaemon::start();
+    let login = d.register("celia").await;
+    let at = s(&login, "accessToken");
+    d.assert_live(&at).await;
+    d.assert_live(&at).await;
+    let mut near = at.clone().into_bytes();
+    let last = near.len() - 120; // inside the signed part, before the footer
+    near[last] = if near[last] == b'A' { b'B' } else { b'A' };
+    d.assert_dead(&String::from_utf8(near).unwrap()).await;
+    assert_eq!(d.post_bearer("/api/auth/logout", &at).await.status, 204);
+    d.assert_dead(&at).await;
+}

@@ -32,6 +32,8 @@ pub struct Config {
     pub admin_group: Option<String>,
     /// Token lifetimes (`[tokens]`).
     pub tokens: TokenTtls,
+    /// Verified access tokens remembered (`tokens.verified_cache_entries`; 0: none).
+    pub verified_cache_entries: usize,
     /// Initial registration state (`registration.mode = "open"`).
     pub registration_open: bool,
     /// Whether `/oauth/token` accepts the password grant (`oauth.password_grant`).

@@ -206,6 +206,7 @@ impl Reader {
             session_max_age: self.duration("tokens", "session_max_age", "30d"),
             guest: self.duration("tokens", "guest_ttl", "1h"),
         };
+        let verified_cache_entries = self.integer("tokens", "verified_cache_entries", 16_384, 0, 1_000_000) as usize;
 
         let registration_open = match self.string("registration", "mode").as_deref() {
             None | Some("open") => true,
@@ -254,6 +255,7 @@ impl Reader {
                 admin_socket,
                 admin_group,
                 tokens,
+                verified_cache_entries,
                 registration_open,
                 password_grant,
                 guest_enabled,

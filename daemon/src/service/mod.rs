@@ -76,7 +76,7 @@ pub enum Caller {
         /// Its owner.
         user_id: Uuid,
         /// The verified claims.
-        claims: AccessClaims,
+        claims: Arc<AccessClaims>,
     },
     /// A persistent API token.
     ApiToken {
@@ -90,14 +90,14 @@ pub enum Caller {
     /// A guest token.
     Guest {
         /// The verified claims.
-        claims: AccessClaims,
+        claims: Arc<AccessClaims>,
     },
     /// A client-credentials token.
     Client {
         /// The client.
         client_id: String,
         /// The verified claims.
-        claims: AccessClaims,
+        claims: Arc<AccessClaims>,
     },
 }
 
@@ -166,7 +166,7 @@ impl Service {
         issuer: String,
     ) -> Result<Self, ServiceError> {
         let now = clock.now();
-        let tokens = load_keys(&store, issuer, now)?;
+        let tokens = load_keys(&store, issuer, now, config.verified_cache_entries)?;
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -359,7 +359,7 @@ impl Service {
 
 /// The signing keys from the store; on first start, a new key, stored before it signs
 /// (the caller commits before serving).
-fn load_keys(store: &Store, issuer: String, now: OffsetDateTime) -> Result<Tokens, ServiceError> {
+fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: usize) -> Result<Tokens, ServiceError> {
     let mut records = store.keys()?;
     if !records.iter().any(|k| k.retired_at.is_none()) {
         let key = crate::tokens::new_key(now)?;
@@ -367,7 +367,7 @@ fn load_keys(store: &Store, issuer: String, now: OffsetDateTime) -> Result<Token
         tracing::info!(kid = %key.kid, "generated a new signing key");
         records.push(key);
     }
-    Ok(Tokens::new(issuer, records)?)
+    Ok(Tokens::new(issuer, records, cache)?)
 }
 
 /// Seconds from `now` until `exp`, at least zero.

@@ -10,6 +10,7 @@ use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
 use crate::secret::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
 use crate::tokens::Grant;
+use std::sync::Arc;
 use tessera_common::claims::AccessClaims;
 use tessera_common::oauth::{Introspection, Metadata};
 use tessera_common::scopes;
@@ -120,7 +121,7 @@ impl Service {
             sid,
             username,
             client_id,
-        } = claims;
+        } = Arc::unwrap_or_clone(claims);
         Ok(Some(Introspection {
             active: true,
             sub: Some(sub),
@@ -237,7 +238,7 @@ impl Service {
             self.store.deny(&claims.jti, exp)?;
             self.audit(
                 AuditEvent::RevokeAccessToken {
-                    subject: claims.sub,
+                    subject: claims.sub.clone(),
                     jti: claims.jti.clone(),
                 },
                 Some(origin.to_string()),

@@ -5,11 +5,13 @@
 //! pasetors API, then `nbf` and `exp` against the injected clock. Revocation is not
 //! checked here: that is the service's live view.
 
+mod cache;
 mod keys;
 
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::locks::{lock, read, write};
 use crate::store::KeyRecord;
+use cache::{Verified, VerifiedCache};
 use keys::KeyRing;
 use pasetors::Public;
 use pasetors::token::UntrustedToken;
@@ -64,6 +66,8 @@ pub struct Tokens {
     ring: RwLock<Arc<KeyRing>>,
     /// Serialises key changes (rotation, sweep) so that none is lost.
     changing: Mutex<()>,
+    /// Tokens already verified.
+    cache: VerifiedCache,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -81,13 +85,15 @@ pub fn new_key(now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
 
 impl Tokens {
     /// Signs as `issuer` with the active key among `records` (the stored keys, one of
-    /// them not retired: see [`new_key`]) and verifies with all of them.
-    pub fn new(issuer: String, records: Vec<KeyRecord>) -> Result<Self, TokenError> {
+    /// them not retired: see [`new_key`]) and verifies with all of them, remembering
+    /// up to `cache_entries` verified tokens (0: none).
+    pub fn new(issuer: String, records: Vec<KeyRecord>, cache_entries: usize) -> Result<Self, TokenError> {
         let ring = KeyRing::from_records(records)?;
         Ok(Self {
             issuer,
             ring: RwLock::new(Arc::new(ring)),
             changing: Mutex::new(()),
+            cache: VerifiedCache::new(cache_entries),
         })
     }
 
@@ -138,6 +144,8 @@ impl Tokens {
         let kids: Vec<String> = expired.into_iter().map(|k| k.kid).collect();
         let ring = KeyRing::from_records(kept)?;
         remove(&kids)?;
+        self.cache
+            .retain_keys(&ring.verifying.keys().map(String::as_str).collect());
         self.install(ring);
         Ok(kids)
     }
@@ -187,8 +195,19 @@ impl Tokens {
         Ok((token, claims))
     }
 
-    /// Verifies signature, issuer and validity window; returns the claims.
-    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
+    /// Verifies signature, issuer and validity window; returns the claims. A token
+    /// verified before is found in the cache: only its key's trust and its validity
+    /// window are checked again.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Arc<AccessClaims>, TokenError> {
+        if let Some(hit) = self.cache.get(token) {
+            if !self.ring().verifying.contains_key(&*hit.kid) {
+                return Err(TokenError::UnknownKey);
+            }
+            if now < hit.nbf || now >= hit.exp {
+                return Err(TokenError::Expired);
+            }
+            return Ok(hit.claims);
+        }
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
@@ -211,7 +230,20 @@ impl Tokens {
         if now < nbf || now >= exp {
             return Err(TokenError::Expired);
         }
+        let claims = Arc::new(claims);
+        let verified = Verified {
+            claims: Arc::clone(&claims),
+            kid: Arc::from(kid),
+            nbf,
+            exp,
+        };
+        self.cache.insert(token, verified);
         Ok(claims)
+    }
+
+    /// How many verified tokens are cached.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
     }
 }
 
@@ -223,7 +255,7 @@ mod tests {
 
     fn setup() -> (Tokens, OffsetDateTime) {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()]).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()], 8).unwrap();
         (tokens, now)
     }
 
@@ -259,7 +291,7 @@ mod tests {
         let (tokens, now) = setup();
         let (token, claims) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         assert!(token.starts_with("v4.public."));
-        assert_eq!(tokens.verify(&token, now + Duration::from_secs(59)).unwrap(), claims);
+        assert_eq!(*tokens.verify(&token, now + Duration::from_secs(59)).unwrap(), claims);
         assert_eq!(claims.scope, "read write");
         assert!(matches!(
             tokens.verify(&token, now + Duration::from_secs(60)),
@@ -275,9 +307,9 @@ mod tests {
     fn a_key_reloaded_from_its_record_verifies_and_the_footer_names_it() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let key = new_key(now).unwrap();
-        let tokens = Tokens::new("http://issuer".into(), vec![key.clone()]).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), vec![key.clone()], 8).unwrap();
         let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
-        let again = Tokens::new("http://issuer".into(), vec![key]).unwrap();
+        let again = Tokens::new("http://issuer".into(), vec![key], 8).unwrap();
         assert!(again.verify(&token, now).is_ok());
         let kid = &again.published()[0].kid;
         assert!(kid.starts_with("k4.pid."));
@@ -291,7 +323,7 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let first = new_key(now).unwrap();
         let stored = Stored(vec![first.clone()].into());
-        let tokens = Tokens::new("http://issuer".into(), vec![first]).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), vec![first], 8).unwrap();
         let (old_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         let old_kid = tokens.published()[0].kid.clone();
         let new_kid = tokens.rotate(now, |changed| stored.put(changed)).unwrap();
@@ -311,9 +343,76 @@ mod tests {
         assert_eq!(tokens.sweep(now.unix_timestamp(), remove).unwrap(), vec![old_kid]);
         assert!(matches!(tokens.verify(&old_token, now), Err(TokenError::UnknownKey)));
         assert!(tokens.verify(&new_token, now).is_ok());
-        let reloaded = Tokens::new("http://issuer".into(), stored.0.take()).unwrap();
+        let reloaded = Tokens::new("http://issuer".into(), stored.0.take(), 8).unwrap();
         assert_eq!(reloaded.published().len(), 1, "the sweep is stored");
         assert!(reloaded.verify(&new_token, now).is_ok(), "the rotation is stored");
+    }
+
+    #[test]
+    fn a_verified_token_is_cached_and_still_expires() {
+        let (tokens, now) = setup();
+        let (token, claims) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+        assert_eq!(tokens.cached(), 0, "signing caches nothing");
+        assert_eq!(*tokens.verify(&token, now).unwrap(), claims);
+        assert_eq!(tokens.cached(), 1);
+        assert_eq!(
+            *tokens.verify(&token, now + Duration::from_secs(59)).unwrap(),
+            claims,
+            "a hit"
+        );
+        assert_eq!(tokens.cached(), 1);
+        assert!(matches!(
+            tokens.verify(&token, now + Duration::from_secs(60)),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            tokens.verify(&token, now - Duration::from_secs(1)),
+            Err(TokenError::Expired)
+        ));
+    }
+
+    #[test]
+    fn a_token_one_character_off_a_cached_one_is_verified_afresh() {
+        let (tokens, now) = setup();
+        let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+        tokens.verify(&token, now).unwrap();
+        // Every position: header, payload, signature and footer.
+        for at in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(bytes).unwrap();
+            assert!(tokens.verify(&forged, now).is_err(), "changed at {at}");
+        }
+        assert_eq!(tokens.cached(), 1, "refused tokens are never cached");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound() {
+        let (tokens, now) = setup(); // room for 8
+        let mut first = None;
+        for i in 0..100 {
+            let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+            tokens.verify(&token, now).unwrap();
+            assert!(tokens.cached() <= 8, "{} after {i}", tokens.cached());
+            first.get_or_insert(token);
+        }
+        // The evicted first token verifies again the long way.
+        assert!(tokens.verify(&first.unwrap(), now).is_ok());
+    }
+
+    #[test]
+    fn a_swept_key_takes_its_cached_tokens_with_it() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()], 8).unwrap();
+        let (old, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
+        tokens.verify(&old, now).unwrap();
+        tokens.rotate(now, |_| Ok::<(), TokenError>(())).unwrap();
+        assert!(tokens.verify(&old, now).is_ok(), "retiring keys still verify");
+        tokens
+            .sweep(now.unix_timestamp(), |_| Ok::<(), TokenError>(()))
+            .unwrap();
+        assert_eq!(tokens.cached(), 0, "the swept key's entries are gone");
+        assert!(matches!(tokens.verify(&old, now), Err(TokenError::UnknownKey)));
     }
 
     #[test]
