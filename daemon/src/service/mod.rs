@@ -4,8 +4,8 @@
 //! authenticating bearer tokens, signing, and the periodic upkeep.
 //!
 //! - [`accounts`]: registration, login, `me`.
-//! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout, and
-//!   the in-memory view of live sessions that every token check consults.
+//! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout.
+//! - [`live`]: the in-memory view of live sessions that every token check consults.
 //! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
@@ -21,6 +21,7 @@ mod audit;
 pub mod clients;
 mod error;
 pub mod guest;
+pub mod live;
 pub mod oauth;
 pub mod operator;
 pub mod sessions;
@@ -37,7 +38,7 @@ use crate::secret::Secret;
 use crate::store::{Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
 pub use error::ServiceError;
-use sessions::LiveSessions;
+use live::LiveSessions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

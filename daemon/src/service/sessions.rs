@@ -1,138 +1,16 @@
 //! Sessions: opening one at login, refresh-token rotation with reuse detection,
-//! access-token refresh, logout, and the in-memory view of live sessions.
+//! access-token refresh and logout. The in-memory view they keep in step is
+//! [`super::live`].
 
 use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
-use crate::locks::{read, write};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
-use crate::store::{RefreshRecord, Rotation, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{RefreshRecord, Rotation, SessionRecord, UserRecord};
 use crate::tokens::Grant;
-use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
 use uuid::Uuid;
 
 /// Live sessions one user may hold; logging in past it ends the oldest.
 pub const MAX_SESSIONS_PER_USER: usize = 100;
-
-#[derive(Debug, Clone, Copy)]
-struct LiveSession {
-    user_id: Uuid,
-    expires_at: i64,
-}
-
-/// Sessions that are neither revoked nor past their maximum age, and users who may
-/// hold none (disabled or deleted), mirrored from the store so that checking a session
-/// token reads nothing from it. Writers change the store first, then this view, and only then answer.
-#[derive(Debug, Default)]
-pub struct LiveSessions {
-    map: RwLock<HashMap<Uuid, LiveSession>>,
-    /// Disabled or deleted users: their tokens fail even if a session slipped in
-    /// concurrently with the change.
-    barred: RwLock<HashSet<Uuid>>,
-    /// Revoked access tokens: jti → expiry.
-    denied: RwLock<HashMap<String, i64>>,
-}
-
-impl LiveSessions {
-    /// Loads every live session and every disabled user from the store.
-    pub fn load(store: &Store, now: i64) -> Result<Self, StoreError> {
-        let users = store.users()?;
-        let existing: HashSet<Uuid> = users.iter().map(|u| u.id).collect();
-        let map = store
-            .live_sessions(now)?
-            .into_iter()
-            // A session of a deleted user (left by a crash mid-delete) is not live.
-            .filter(|s| existing.contains(&s.user_id))
-            .map(|s| {
-                (
-                    s.id,
-                    LiveSession {
-                        user_id: s.user_id,
-                        expires_at: s.expires_at,
-                    },
-                )
-            })
-            .collect();
-        let barred = users.into_iter().filter(|u| u.disabled).map(|u| u.id).collect();
-        let denied = store.deny_list(now)?.into_iter().collect();
-        Ok(Self {
-            map: RwLock::new(map),
-            barred: RwLock::new(barred),
-            denied: RwLock::new(denied),
-        })
-    }
-
-    fn insert(&self, session: &SessionRecord) {
-        write(&self.map).insert(
-            session.id,
-            LiveSession {
-                user_id: session.user_id,
-                expires_at: session.expires_at,
-            },
-        );
-    }
-
-    fn remove(&self, id: Uuid) {
-        write(&self.map).remove(&id);
-    }
-
-    /// Forgets every session of `user_id`.
-    pub(super) fn remove_user(&self, user_id: Uuid) {
-        write(&self.map).retain(|_, s| s.user_id != user_id);
-    }
-
-    /// Bars (`true`) or admits (`false`) a user.
-    pub(super) fn bar(&self, user_id: Uuid, barred: bool) {
-        if barred {
-            write(&self.barred).insert(user_id);
-        } else {
-            write(&self.barred).remove(&user_id);
-        }
-    }
-
-    /// True when `session_id` is live at `now` and belongs to `user_id`, who is not barred.
-    pub fn is_live(&self, session_id: Uuid, user_id: Uuid, now: i64) -> bool {
-        let live = read(&self.map)
-            .get(&session_id)
-            .is_some_and(|s| s.user_id == user_id && now < s.expires_at);
-        live && !read(&self.barred).contains(&user_id)
-    }
-
-    /// Puts a revoked access token's jti on the deny-list until `exp`.
-    pub(super) fn deny(&self, jti: &str, exp: i64) {
-        write(&self.denied).insert(jti.to_owned(), exp);
-    }
-
-    /// True when the access token with `jti` was revoked.
-    pub fn is_denied(&self, jti: &str) -> bool {
-        read(&self.denied).contains_key(jti)
-    }
-
-    /// True when `user_id` is disabled or deleted.
-    pub fn is_barred(&self, user_id: Uuid) -> bool {
-        read(&self.barred).contains(&user_id)
-    }
-
-    /// How many sessions are live at `now`.
-    pub fn count(&self, now: i64) -> usize {
-        read(&self.map).values().filter(|s| now < s.expires_at).count()
-    }
-
-    /// Ids of the live sessions at `now`.
-    pub fn ids(&self, now: i64) -> Vec<Uuid> {
-        read(&self.map)
-            .iter()
-            .filter(|(_, s)| now < s.expires_at)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// Drops sessions past their maximum age and deny-list entries past their expiry.
-    pub fn sweep(&self, now: i64) {
-        write(&self.map).retain(|_, s| now < s.expires_at);
-        write(&self.denied).retain(|_, exp| now < *exp);
-    }
-}
 
 /// Which endpoint a refresh token came through.
 #[derive(Debug, Clone)]
@@ -190,7 +68,7 @@ impl Service {
             self.live.remove(session.id);
             return Err(ServiceError::LoginFailed);
         }
-        self.evict_oldest_sessions(user.id, session.id, now.unix_timestamp())?;
+        self.evict_oldest_sessions(user.id, now.unix_timestamp())?;
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
         Ok(issued)
@@ -198,22 +76,12 @@ impl Service {
 
     /// Revokes a user's oldest live sessions beyond [`MAX_SESSIONS_PER_USER`], so that
     /// logging in again and again cannot grow the store and the live view without
-    /// bound. The caller commits.
-    fn evict_oldest_sessions(&self, user_id: Uuid, newest: Uuid, now: i64) -> Result<(), ServiceError> {
-        let mut older: Vec<SessionRecord> = self
-            .store
-            .sessions_of(user_id)?
-            .into_iter()
-            .filter(|s| s.is_live(now) && s.id != newest)
-            .collect();
-        let keep = MAX_SESSIONS_PER_USER - 1;
-        if older.len() <= keep {
-            return Ok(());
-        }
-        older.sort_by_key(|s| (s.created_at, s.id));
-        for old in &older[..older.len() - keep] {
-            self.store.revoke_session(old.id, now)?;
-            self.live.remove(old.id);
+    /// bound. Found in the live view's per-user index: the cost does not grow with the
+    /// revoked sessions the store keeps until their maximum age. The caller commits.
+    fn evict_oldest_sessions(&self, user_id: Uuid, now: i64) -> Result<(), ServiceError> {
+        for old in self.live.oldest_beyond(user_id, MAX_SESSIONS_PER_USER, now) {
+            self.store.revoke_session(old, now)?;
+            self.live.remove(old);
         }
         Ok(())
     }
