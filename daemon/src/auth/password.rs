@@ -15,8 +15,14 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::{Semaphore, oneshot};
 
-/// How many hashes may wait per running one before callers get `Overloaded`.
+/// How many hashes may wait per running one before callers must wait for admission.
 const QUEUE_PER_WORKER: usize = 32;
+/// How long a caller waits for admission when every slot is taken before it is told
+/// `Overloaded`. A refusal answered at once invites an immediate retry: under a
+/// closed-loop flood the request threads would then take the core from the hash
+/// workers (successful logins fell to half the Argon2 rate). Waiting costs a timer,
+/// not CPU, and a slot that frees meanwhile admits the longest waiter.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Failures of hashing.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +111,13 @@ impl Passwords {
     ) -> Result<T, PasswordError> {
         // The permit travels with the job: a caller that hangs up does not free its
         // slot while its hash still waits or runs.
-        let admitted = Arc::clone(&self.admitted)
-            .try_acquire_owned()
-            .map_err(|_| PasswordError::Overloaded)?;
+        let admitted = match Arc::clone(&self.admitted).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => tokio::time::timeout(ADMISSION_WAIT, Arc::clone(&self.admitted).acquire_owned())
+                .await
+                .map_err(|_| PasswordError::Overloaded)?
+                .map_err(|_| PasswordError::Overloaded)?,
+        };
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             // Nobody waits for the answer any more (the client hung up): skip the work.
@@ -289,10 +299,30 @@ mod tests {
         let _held = Arc::clone(&p.admitted)
             .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)
             .unwrap();
+        let asked = std::time::Instant::now();
         assert!(matches!(
             p.hash(Secret::new("pw".into())).await,
             Err(PasswordError::Overloaded)
         ));
+        assert!(
+            asked.elapsed() >= ADMISSION_WAIT,
+            "refused only after waiting for a slot"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_that_frees_admits_a_waiting_caller() {
+        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let held = Arc::clone(&p.admitted)
+            .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)
+            .unwrap();
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.hash(Secret::new("pw".into())).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        assert!(waiting.await.unwrap().is_ok(), "admitted when a slot freed");
     }
 
     #[tokio::test]
