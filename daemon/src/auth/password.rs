@@ -5,7 +5,8 @@
 //! Dedicated threads, each with its Argon2 memory allocated once and reused: allocating
 //! `memory_kib` per hash (as `PasswordHasher` does) on tokio's blocking pool fragmented
 //! glibc's heap until the daemon held 230–750 MB under a steady login load; with
-//! reused memory it holds one block set per core.
+//! reused memory it holds one block set per core while logins come, and gives it back
+//! once its thread has been idle for [`IDLE_RELEASE`].
 
 use crate::config::Argon2Config;
 use crate::secret::Secret;
@@ -23,6 +24,9 @@ const QUEUE_PER_WORKER: usize = 32;
 /// workers (successful logins fell to half the Argon2 rate). Waiting costs a timer,
 /// not CPU, and a slot that frees meanwhile admits the longest waiter.
 const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a hashing thread waits for work before it gives its Argon2 memory back.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Failures of hashing.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +47,6 @@ pub struct Passwords {
     admitted: Arc<Semaphore>,
     /// How many hashes [`Passwords::admitted`] lets in at once.
     capacity: usize,
-    /// Hash of a random password, verified for unknown accounts so that their timing
-    /// matches a real account's.
-    dummy: Arc<str>,
 }
 
 impl Passwords {
@@ -54,18 +55,12 @@ impl Passwords {
         let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
         let workers = workers.max(1);
         let capacity = workers * (1 + QUEUE_PER_WORKER);
-        let mut hasher = Self {
+        Ok(Self {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
             pool: start_pool(workers)?,
             admitted: Arc::new(Semaphore::new(capacity)),
             capacity,
-            dummy: Arc::from(""),
-        };
-        let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(internal)?;
-        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        hasher.dummy = hasher.hash(Secret::new(random)).await?.into();
-        Ok(hasher)
+        })
     }
 
     /// Hashes a new password into a PHC string.
@@ -74,15 +69,18 @@ impl Passwords {
         self.run(move || hash_with(&argon, password.expose().as_bytes())).await
     }
 
-    /// Checks `password` against `phc`, or against the dummy hash when the account does
-    /// not exist (`None`), which always answers false after the same work.
+    /// Checks `password` against `phc`. When the account does not exist (`None`) the
+    /// password is hashed with the configured parameters instead, the same work as
+    /// verifying against a current hash, and the answer is false.
     pub async fn verify(&self, password: Secret, phc: Option<String>) -> Result<bool, PasswordError> {
-        let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| self.dummy.to_string());
-        let matched = self
-            .run(move || verify_with(password.expose().as_bytes(), &phc))
-            .await?;
-        Ok(matched && known)
+        match phc {
+            Some(phc) => self.run(move || verify_with(password.expose().as_bytes(), &phc)).await,
+            None => {
+                let argon = self.argon.clone();
+                self.run(move || hash_with(&argon, password.expose().as_bytes()).map(|_| false))
+                    .await
+            }
+        }
     }
 
     /// Hashes admitted and not yet answered: running or waiting for a thread.
@@ -146,10 +144,13 @@ fn start_pool(workers: usize) -> Result<mpsc::Sender<Job>, PasswordError> {
             .name(format!("tessera-argon2-{i}"))
             .spawn(move || {
                 loop {
-                    let next = crate::locks::lock(&rx).recv();
+                    // Idle threads take turns at the receiver, so each one times out
+                    // in turn and gives its memory back.
+                    let next = crate::locks::lock(&rx).recv_timeout(IDLE_RELEASE);
                     match next {
                         Ok(job) => job(),
-                        Err(_) => return,
+                        Err(mpsc::RecvTimeoutError::Timeout) => release_memory(),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })
@@ -165,6 +166,17 @@ fn internal(e: impl std::fmt::Display) -> PasswordError {
 thread_local! {
     /// This thread's Argon2 memory, grown once and reused by every hash it runs.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives this thread's Argon2 memory back to the allocator.
+fn release_memory() {
+    BLOCKS.with_borrow_mut(|blocks| *blocks = Vec::new());
+}
+
+/// The size of this thread's Argon2 memory, in blocks.
+#[cfg(test)]
+fn held_blocks() -> usize {
+    BLOCKS.with_borrow(Vec::len)
 }
 
 /// Raw Argon2 into `out`, in this thread's reused memory.
@@ -307,6 +319,23 @@ mod tests {
         assert!(
             asked.elapsed() >= ADMISSION_WAIT,
             "refused only after waiting for a slot"
+        );
+    }
+
+    #[test]
+    fn a_thread_gives_its_argon2_memory_back() {
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        hash_with(&argon, b"pw").unwrap();
+        assert_eq!(held_blocks(), 64, "kept for the next hash");
+        release_memory();
+        assert_eq!(held_blocks(), 0);
+        assert!(
+            verify_with(b"pw", &hash_with(&argon, b"pw").unwrap()).unwrap(),
+            "and grown again"
         );
     }
 

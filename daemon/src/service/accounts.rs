@@ -137,7 +137,7 @@ impl Service {
     }
 
     /// Checks a password and opens a session. Throttling is decided before any
-    /// hashing; unknown accounts are checked against a dummy hash.
+    /// hashing; for an unknown account the password is hashed anyway, so the answer takes as long.
     pub async fn login(&self, input: Login, origin: Origin) -> Result<Issued, ServiceError> {
         let login = required(input.login, "username")?;
         let password = required(input.password, "password")?;
