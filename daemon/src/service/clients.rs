@@ -1,13 +1,18 @@
 //! OAuth clients: registration by the operator, and authentication. The secret
 //! (`tsr_cs_` + 256 random bits) is shown once and stored only as its SHA-256 digest;
 //! authentication compares digests in constant time and yields an
-//! [`AuthenticatedClient`], the only thing a grant accepts as a client.
+//! [`AuthenticatedClient`], the only thing a grant accepts as a client. A client that
+//! authenticated is remembered with its secret's digest, so the next request with the
+//! same credentials skips the store; removing the client forgets it.
 
 use super::audit::AuditEvent;
 use super::{Operator, Service, ServiceError};
 use crate::clock::rfc3339_unix;
+use crate::locks::{read, write};
 use crate::secret::{self, CLIENT_SECRET_PREFIX, Secret};
 use crate::store::{ClientRecord, StoreError};
+use std::collections::HashMap;
+use std::sync::RwLock;
 use subtle::ConstantTimeEq;
 use tessera_common::admin::{ClientCreated, ClientView};
 
@@ -40,6 +45,27 @@ impl AuthenticatedClient {
     }
 }
 
+/// Clients whose credentials were checked: client id → the SHA-256 of its secret and
+/// the client. Only correct secrets enter, so it holds at most one entry per client.
+#[derive(Debug, Default)]
+pub(super) struct CheckedClients(RwLock<HashMap<String, ([u8; 32], AuthenticatedClient)>>);
+
+impl CheckedClients {
+    fn get(&self, id: &str, digest: &[u8; 32]) -> Option<AuthenticatedClient> {
+        let checked = read(&self.0);
+        let (known, client) = checked.get(id)?;
+        bool::from(known.ct_eq(digest)).then(|| client.clone())
+    }
+
+    fn insert(&self, digest: [u8; 32], client: &AuthenticatedClient) {
+        write(&self.0).insert(client.id.clone(), (digest, client.clone()));
+    }
+
+    fn forget(&self, id: &str) {
+        write(&self.0).remove(id);
+    }
+}
+
 /// Stands in for a missing client's digest, so unknown ids cost the same comparison.
 const NO_DIGEST: [u8; 64] = [b'0'; 64];
 
@@ -53,19 +79,35 @@ fn view(client: &ClientRecord) -> ClientView {
 
 impl Service {
     /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
-    /// in constant time.
+    /// in constant time. Credentials that passed before are found in memory.
     pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<AuthenticatedClient, ServiceError> {
+        let digest = credentials.secret.digest();
+        if let Some(client) = self.checked_clients.get(&credentials.id, &digest) {
+            return Ok(client);
+        }
         let record = self.store.client(&credentials.id)?;
-        let presented = secret::hex(&credentials.secret.digest());
+        let presented = secret::hex(&digest);
         let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
         let matches: bool = presented.as_bytes().ct_eq(expected).into();
-        match record {
-            Some(record) if matches => Ok(AuthenticatedClient {
+        let client = match record {
+            Some(record) if matches => AuthenticatedClient {
                 id: record.client_id,
                 scopes: record.scopes,
-            }),
-            _ => Err(ServiceError::InvalidClient),
+            },
+            _ => return Err(ServiceError::InvalidClient),
+        };
+        self.checked_clients.insert(digest, &client);
+        // A removal that landed after the read above forgot the client before this
+        // insert: look again, so a removed client is never remembered.
+        if self
+            .store
+            .client(&credentials.id)?
+            .is_none_or(|r| r.secret_digest != presented)
+        {
+            self.checked_clients.forget(&credentials.id);
+            return Err(ServiceError::InvalidClient);
         }
+        Ok(client)
     }
 
     /// Registers a client with `scopes`, each of which some configured role has.
@@ -150,6 +192,7 @@ impl Service {
         if !self.store.remove_client(client_id, self.now().unix_timestamp())? {
             return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
         }
+        self.checked_clients.forget(client_id);
         self.admin_audit(
             operator,
             AuditEvent::ClientRemove {

@@ -154,6 +154,7 @@ pub struct Service {
     events: broadcast::Sender<AuditEntry>,
     counters: audit::Tally,
     last_used: api_tokens::LastUsed,
+    checked_clients: clients::CheckedClients,
     started: std::time::Instant,
 }
 
@@ -183,6 +184,7 @@ impl Service {
             events: broadcast::channel(EVENT_BACKLOG).0,
             counters: audit::Tally::default(),
             last_used: api_tokens::LastUsed::default(),
+            checked_clients: clients::CheckedClients::default(),
             started: std::time::Instant::now(),
             config,
             store,

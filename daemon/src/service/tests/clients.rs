@@ -39,3 +39,36 @@ async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
     let new_token = grant("phoenix", &new.client_secret);
     f.service.authenticate(Some(&new_token)).unwrap();
 }
+
+#[tokio::test]
+async fn remembered_client_credentials_change_no_answer() {
+    let f = fixture().await;
+    let auth = |id: &str, secret: &str| {
+        let credentials = ClientCredentials {
+            id: id.into(),
+            secret: Secret::new(secret.into()),
+        };
+        f.service.authenticate_client(&credentials).map(|c| c.id().to_owned())
+    };
+    let first = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
+    assert_eq!(auth("rs", &first.client_secret).unwrap(), "rs");
+    assert_eq!(auth("rs", &first.client_secret).unwrap(), "rs", "remembered");
+    let wrong = format!("{}x", first.client_secret);
+    assert!(
+        matches!(auth("rs", &wrong), Err(ServiceError::InvalidClient)),
+        "a wrong secret"
+    );
+    assert!(matches!(
+        auth("other", &first.client_secret),
+        Err(ServiceError::InvalidClient)
+    ));
+    f.service.remove_client(OPERATOR, "rs").await.unwrap();
+    assert!(
+        matches!(auth("rs", &first.client_secret), Err(ServiceError::InvalidClient)),
+        "removed"
+    );
+    f.clock.advance(Duration::from_secs(1));
+    let second = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
+    assert!(auth("rs", &first.client_secret).is_err(), "the old secret");
+    assert_eq!(auth("rs", &second.client_secret).unwrap(), "rs");
+}
