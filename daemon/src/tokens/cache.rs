@@ -83,6 +83,7 @@ impl VerifiedCache {
     }
 
     /// How many tokens are cached.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         read(&self.entries).map.len()
     }

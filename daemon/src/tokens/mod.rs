@@ -242,7 +242,8 @@ impl Tokens {
     }
 
     /// How many verified tokens are cached.
-    pub fn cached(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
         self.cache.len()
     }
 }
