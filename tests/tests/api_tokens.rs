@@ -3,22 +3,12 @@
 use crate::harness::{TestDaemon, s};
 use serde_json::{Value, json};
 
-async fn create(d: &TestDaemon, bearer: &str, body: Value) -> crate::harness::Resp {
-    d.send(
-        d.client()
-            .post(d.url("/api/auth/api-tokens"))
-            .bearer_auth(bearer)
-            .json(&body),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn create_use_list_and_delete() {
     let d = TestDaemon::start();
     let login = d.register("alice").await;
     let at = s(&login, "accessToken");
-    let resp = create(&d, &at, json!({"name": "ci"})).await;
+    let resp = d.create_api_token(&at, json!({"name": "ci"})).await;
     assert_eq!(resp.status, 201, "{}", resp.text);
     assert_eq!(resp.header("cache-control"), Some("no-store"));
     let created = resp.json();
@@ -78,13 +68,17 @@ async fn scopes_expiry_bounds_and_names_are_checked() {
         )
         .await;
     let at = s(&narrow.json(), "accessToken");
-    let wider = create(&d, &at, json!({"name": "x", "scopes": ["read", "write"]})).await;
+    let wider = d
+        .create_api_token(&at, json!({"name": "x", "scopes": ["read", "write"]}))
+        .await;
     assert_eq!(
         (wider.status, wider.code()),
         (400, "INVALID_SCOPE".into()),
         "a subset of the session token's scopes"
     );
-    let ok = create(&d, &at, json!({"name": "x", "scopes": ["read"], "expiresIn": 60})).await;
+    let ok = d
+        .create_api_token(&at, json!({"name": "x", "scopes": ["read"], "expiresIn": 60}))
+        .await;
     assert_eq!(ok.status, 201, "{}", ok.text);
     assert!(ok.json()["expiresAt"].is_string());
     for (body, field) in [
@@ -94,7 +88,7 @@ async fn scopes_expiry_bounds_and_names_are_checked() {
         (json!({}), "name"),
         (json!({"name": "x".repeat(65)}), "name"),
     ] {
-        let resp = create(&d, &at, body.clone()).await;
+        let resp = d.create_api_token(&at, body.clone()).await;
         assert_eq!(
             (resp.status, resp.json()["field"].clone()),
             (400, json!(field)),
@@ -116,13 +110,13 @@ async fn scopes_expiry_bounds_and_names_are_checked() {
 async fn only_session_tokens_manage_api_tokens() {
     let d = TestDaemon::with("[guest]\nenabled = true\n");
     let at = s(&d.register("carol").await, "accessToken");
-    let api = s(&create(&d, &at, json!({"name": "a"})).await.json(), "token");
+    let api = s(&d.create_api_token(&at, json!({"name": "a"})).await.json(), "token");
     let guest = s(
         &d.send(d.client().post(d.url("/api/auth/guest"))).await.json(),
         "accessToken",
     );
     for bearer in [&api, &guest] {
-        let resp = create(&d, bearer, json!({"name": "b"})).await;
+        let resp = d.create_api_token(bearer, json!({"name": "b"})).await;
         assert_eq!((resp.status, resp.code()), (403, "INSUFFICIENT_SCOPE".into()));
         d.get("/api/auth/api-tokens", Some(bearer))
             .await
@@ -149,7 +143,7 @@ async fn only_session_tokens_manage_api_tokens() {
     assert_eq!((put.status, put.header("allow")), (405, Some("GET, POST")));
     // Another user's token id is not found.
     let dan = s(&d.register("dan").await, "accessToken");
-    let theirs = s(&create(&d, &at, json!({"name": "c"})).await.json(), "id");
+    let theirs = s(&d.create_api_token(&at, json!({"name": "c"})).await.json(), "id");
     let del = d
         .send(
             d.client()
@@ -164,7 +158,7 @@ async fn only_session_tokens_manage_api_tokens() {
 async fn disabled_owners_suspend_tokens_and_deleted_owners_lose_them() {
     let d = TestDaemon::start();
     let at = s(&d.register("erin").await, "accessToken");
-    let api = s(&create(&d, &at, json!({"name": "a"})).await.json(), "token");
+    let api = s(&d.create_api_token(&at, json!({"name": "a"})).await.json(), "token");
     assert_eq!(d.tessera(&["user", "disable", "erin"]).code, 0);
     assert_eq!(
         d.get("/api/auth/me", Some(&api)).await.status,
@@ -187,7 +181,7 @@ async fn disabled_owners_suspend_tokens_and_deleted_owners_lose_them() {
     assert_eq!(d.tessera(&["token", "revoke", &id]).code, 1);
 
     let at = s(&d.login("erin").await, "accessToken");
-    let api = s(&create(&d, &at, json!({"name": "b"})).await.json(), "token");
+    let api = s(&d.create_api_token(&at, json!({"name": "b"})).await.json(), "token");
     assert_eq!(d.tessera(&["user", "delete", "erin"]).code, 0);
     d.assert_dead(&api).await;
     assert_eq!(d.tessera(&["token", "list", "--json"]).json(), json!([]));
@@ -197,7 +191,7 @@ async fn disabled_owners_suspend_tokens_and_deleted_owners_lose_them() {
 async fn last_use_is_written_back_and_survives_restart() {
     let d = TestDaemon::start();
     let at = s(&d.register("fay").await, "accessToken");
-    let api = s(&create(&d, &at, json!({"name": "a"})).await.json(), "token");
+    let api = s(&d.create_api_token(&at, json!({"name": "a"})).await.json(), "token");
     d.assert_live(&api).await;
     let d = d.restart();
     let listed = d.get("/api/auth/api-tokens", Some(&at)).await.json();
@@ -223,12 +217,7 @@ async fn scopes_follow_the_owners_current_role_and_the_configured_roles() {
     assert_eq!(add.code, 0, "{}", add.stderr);
     let login = d.login("boss").await;
     let created = d
-        .send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(s(&login, "accessToken"))
-                .json(&json!({"name": "deploy"})),
-        )
+        .create_api_token(&s(&login, "accessToken"), json!({"name": "deploy"}))
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let api_token = s(&created.json(), "token");
@@ -259,10 +248,10 @@ async fn a_user_holds_at_most_fifty_api_tokens() {
     let login = d.register("max").await;
     let bearer = s(&login, "accessToken");
     for i in 0..50 {
-        let resp = create(&d, &bearer, json!({"name": format!("t{i}")})).await;
+        let resp = d.create_api_token(&bearer, json!({"name": format!("t{i}")})).await;
         assert_eq!(resp.status, 201, "{}", resp.text);
     }
-    let refused = create(&d, &bearer, json!({"name": "one-too-many"})).await;
+    let refused = d.create_api_token(&bearer, json!({"name": "one-too-many"})).await;
     assert_eq!((refused.status, refused.code()), (400, "INVALID_REQUEST".to_owned()));
     assert!(refused.text.contains("at most 50"), "{}", refused.text);
 }

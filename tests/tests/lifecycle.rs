@@ -59,12 +59,7 @@ async fn acknowledged_writes_survive_kill_9() {
     );
     // An API token, and operator changes through the admin socket.
     let api = d
-        .send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(s(&second, "accessToken"))
-                .json(&json!({"name": "ci"})),
-        )
+        .create_api_token(&s(&second, "accessToken"), json!({"name": "ci"}))
         .await;
     assert_eq!(api.status, 201, "{}", api.text);
     let api = s(&api.json(), "token");
@@ -306,12 +301,7 @@ async fn only_digests_of_refresh_and_api_tokens_are_at_rest() {
     let login = d.register("rita").await;
     let rotated = d.rotate(s(&login, "refreshToken")).await.json();
     let api = d
-        .send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(s(&login, "accessToken"))
-                .json(&json!({"name": "ci"})),
-        )
+        .create_api_token(&s(&login, "accessToken"), json!({"name": "ci"}))
         .await
         .json();
     let secrets = [s(&login, "refreshToken"), s(&rotated, "refreshToken"), s(&api, "token")];

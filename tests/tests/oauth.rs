@@ -325,15 +325,7 @@ async fn introspection_of_every_token_type_and_state() {
     );
     assert!(refresh["jti"].is_string() && refresh["sid"] == live["sid"]);
 
-    let api = d
-        .send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(&at)
-                .json(&json!({"name": "n"})),
-        )
-        .await
-        .json();
+    let api = d.create_api_token(&at, json!({"name": "n"})).await.json();
     let api_live = introspect(&d, &rs, &s(&api, "token")).await;
     assert_eq!(
         (
@@ -426,17 +418,7 @@ async fn revocation_of_each_token_type() {
 
     // API token: deleted.
     let at3 = s(&d.login("dave").await, "accessToken");
-    let api = s(
-        &d.send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(&at3)
-                .json(&json!({"name": "n"})),
-        )
-        .await
-        .json(),
-        "token",
-    );
+    let api = s(&d.create_api_token(&at3, json!({"name": "n"})).await.json(), "token");
     assert_eq!(post(&d, "/oauth/revoke", &[("token", &api)], None).await.status, 200);
     d.assert_dead(&api).await;
 

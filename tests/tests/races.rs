@@ -133,14 +133,7 @@ async fn a_delete_during_a_login_is_final_even_after_a_restart() {
     if status == 200 {
         let token = s(&body, "accessToken");
         d.assert_dead(&token).await;
-        let create = d
-            .send(
-                d.client()
-                    .post(d.url("/api/auth/api-tokens"))
-                    .bearer_auth(&token)
-                    .json(&json!({"name": "after-delete"})),
-            )
-            .await;
+        let create = d.create_api_token(&token, json!({"name": "after-delete"})).await;
         assert_eq!(create.status, 401, "{}", create.text);
         assert_eq!(d.rotate(s(&body, "refreshToken")).await.status, 401);
     } else {

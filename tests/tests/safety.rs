@@ -20,12 +20,7 @@ async fn no_secret_reaches_the_log() {
     // (The replay above ended the first session: a new one makes the API token.)
     let fresh = d.login("alice").await;
     let api = d
-        .send(
-            d.client()
-                .post(d.url("/api/auth/api-tokens"))
-                .bearer_auth(s(&fresh, "accessToken"))
-                .json(&json!({"name": "ci"})),
-        )
+        .create_api_token(&s(&fresh, "accessToken"), json!({"name": "ci"}))
         .await
         .json();
     let client = d

@@ -197,16 +197,7 @@ async fn every_token_response_says_no_store() {
         ("refresh", d.post_bearer("/api/auth/refresh", &at).await),
         ("guest", d.send(d.client().post(d.url("/api/auth/guest"))).await),
         ("me", d.get("/api/auth/me", Some(&at)).await),
-        (
-            "api-tokens",
-            d.send(
-                d.client()
-                    .post(d.url("/api/auth/api-tokens"))
-                    .bearer_auth(&at)
-                    .json(&json!({"name": "n"})),
-            )
-            .await,
-        ),
+        ("api-tokens", d.create_api_token(&at, json!({"name": "n"})).await),
     ];
     let oauth = |form: Vec<(&'static str, String)>, path: &'static str| {
         d.send(

@@ -231,6 +231,12 @@ impl TestDaemon {
         status
     }
 
+    /// `POST /api/auth/api-tokens` with `bearer` (a session access token) and `body`.
+    pub async fn create_api_token(&self, bearer: &str, body: Value) -> Resp {
+        let request = self.http.post(self.url("/api/auth/api-tokens"));
+        self.send(request.bearer_auth(bearer).json(&body)).await
+    }
+
     /// Asserts that `token` (access or API token) is accepted by `/api/auth/me`.
     #[track_caller]
     pub fn assert_live(&self, token: &str) -> impl std::future::Future<Output = ()> + '_ {
