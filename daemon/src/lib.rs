@@ -160,13 +160,16 @@ async fn sweep(service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     for tick in 0u64.. {
         tokio::select! {
-            _ = every.tick() => {
-                service.sweep();
-                if tick % PURGE_EVERY_SWEEPS == 0 {
-                    service.purge_expired();
-                }
-            }
+            _ = every.tick() => {}
             _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        service.sweep();
+        if tick % PURGE_EVERY_SWEEPS == 0 {
+            // A scan of every stored session and token: off the async threads.
+            let purging = Arc::clone(&service);
+            if let Err(e) = tokio::task::spawn_blocking(move || purging.purge_expired()).await {
+                tracing::warn!(error = %e, "the purge stopped");
+            }
         }
     }
 }

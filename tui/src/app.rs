@@ -346,7 +346,11 @@ impl App {
 
     /// The selected audit row: the newest while following.
     pub fn audit_selected(&self) -> Option<usize> {
-        let len = self.visible_audit().len();
+        self.audit_selected_in(self.visible_audit().len())
+    }
+
+    /// [`App::audit_selected`] when the filtered trail, `len` entries, is at hand.
+    pub fn audit_selected_in(&self, len: usize) -> Option<usize> {
         if self.follow {
             len.checked_sub(1)
         } else {

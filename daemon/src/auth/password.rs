@@ -51,7 +51,7 @@ pub struct Passwords {
 
 impl Passwords {
     /// A hasher with `params` and `workers` concurrent hashes.
-    pub async fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
+    pub fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
         let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
         let workers = workers.max(1);
         let capacity = workers * (1 + QUEUE_PER_WORKER);
@@ -243,7 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let p = Passwords::new(CHEAP, 2).await.unwrap();
+        let p = Passwords::new(CHEAP, 2).unwrap();
         let phc = p.hash(Secret::new("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert!(
@@ -287,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_made_with_other_parameters_are_outdated() {
-        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let p = Passwords::new(CHEAP, 1).unwrap();
         let current = p.hash(Secret::new("pw".into())).await.unwrap();
         assert!(!p.is_outdated(&current));
         let stronger = Passwords::new(
@@ -297,7 +297,6 @@ mod tests {
             },
             1,
         )
-        .await
         .unwrap();
         assert!(stronger.is_outdated(&current));
         assert!(p.is_outdated("$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"));
@@ -306,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_is_overloaded_not_unbounded() {
-        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let p = Passwords::new(CHEAP, 1).unwrap();
         // Hold every admission slot, as a flood would.
         let _held = Arc::clone(&p.admitted)
             .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)
@@ -341,7 +340,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slot_that_frees_admits_a_waiting_caller() {
-        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let p = Passwords::new(CHEAP, 1).unwrap();
         let held = Arc::clone(&p.admitted)
             .try_acquire_many_owned((1 + QUEUE_PER_WORKER) as u32)
             .unwrap();
@@ -356,7 +355,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_request_keeps_its_slot_until_its_job_is_dropped_unrun() {
-        let p = Passwords::new(CHEAP, 1).await.unwrap();
+        let p = Passwords::new(CHEAP, 1).unwrap();
         let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // Occupy the one worker until released.
         let (release, wait) = std::sync::mpsc::channel::<()>();

@@ -83,7 +83,10 @@ impl Service {
         };
         let user = self.create_account(input, DEFAULT_ROLE).await?;
         let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
-        let issued = self.open_session(&user, scopes, None)?;
+        // Only an operator deleting the account this very moment makes this `None`.
+        let issued = self
+            .open_session(&user, scopes, None)?
+            .ok_or(ServiceError::LoginFailed)?;
         self.audit(
             AuditEvent::Register {
                 user: user.id,
@@ -194,10 +197,9 @@ impl Service {
                 scopes::join(role_scopes)
             )));
         };
-        let issued = match self.open_session(&user, granted, input.client.map(|c| c.id().to_owned())) {
+        let Some(issued) = self.open_session(&user, granted, input.client.map(|c| c.id().to_owned()))? else {
             // The password was right when checked: not a guess, so the throttle does not count it.
-            Err(ServiceError::LoginFailed) => return Err(refuse("account changed during login")),
-            other => other?,
+            return Err(refuse("account changed during login"));
         };
         self.throttle.record_success(&account, origin.addr);
         // After the session: it is opened against the record as verified.

@@ -7,7 +7,7 @@ use super::audit::AuditEvent;
 use super::{Caller, Operator, Service, ServiceError};
 use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};
-use crate::store::ApiTokenRecord;
+use crate::store::{ApiTokenRecord, UserRecord};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tessera_common::admin::AdminApiToken;
@@ -166,26 +166,32 @@ impl Service {
 
     /// Checks an API token: known, unexpired, owner neither disabled nor deleted.
     pub(super) fn authenticate_api_token(&self, token: &str) -> Result<Caller, ServiceError> {
-        let rejected = || ServiceError::InvalidToken { presented: true };
-        let record = self
-            .store
-            .api_token(&Secret::new(token.to_owned()).digest())?
-            .ok_or_else(rejected)?;
-        let now = self.now().unix_timestamp();
-        if record.expires_at.is_some_and(|exp| now >= exp) || self.live.is_barred(record.user_id) {
-            return Err(rejected());
-        }
-        let owner = self
-            .store
-            .user(record.user_id)?
-            .filter(|u| !u.disabled)
-            .ok_or_else(rejected)?;
-        self.last_used.lock().insert(record.id.clone(), now);
+        let (record, owner) = self
+            .live_api_token(token)?
+            .ok_or(ServiceError::InvalidToken { presented: true })?;
         Ok(Caller::ApiToken {
             scopes: self.allowed_scopes(&owner, &record.scopes),
             token_id: record.id,
             user_id: record.user_id,
         })
+    }
+
+    /// The API token `token` and its owner, when the token is unexpired and its owner
+    /// neither disabled nor deleted; notes its use.
+    pub(super) fn live_api_token(&self, token: &str) -> Result<Option<(ApiTokenRecord, UserRecord)>, ServiceError> {
+        let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest())? else {
+            return Ok(None);
+        };
+        let now = self.now().unix_timestamp();
+        if record.expires_at.is_some_and(|exp| now >= exp) || self.live.is_barred(record.user_id) {
+            return Ok(None);
+        }
+        // The store too: a disable is stored before the live view bars the user.
+        let Some(owner) = self.store.user(record.user_id)?.filter(|u| !u.disabled) else {
+            return Ok(None);
+        };
+        self.last_used.lock().insert(record.id.clone(), now);
+        Ok(Some((record, owner)))
     }
 
     /// Writes pending last-use times back to the store.

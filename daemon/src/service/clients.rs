@@ -31,6 +31,7 @@ pub struct ClientCredentials {
 pub struct AuthenticatedClient {
     id: String,
     scopes: Vec<String>,
+    created_at: i64,
 }
 
 impl AuthenticatedClient {
@@ -42,6 +43,12 @@ impl AuthenticatedClient {
     /// The scopes the client may be granted.
     pub fn scopes(&self) -> &[String] {
         &self.scopes
+    }
+
+    /// When this client was registered (a client re-added under the same id is a new
+    /// one, younger than anything bound to the old).
+    pub fn created_at(&self) -> i64 {
+        self.created_at
     }
 }
 
@@ -93,6 +100,7 @@ impl Service {
             Some(record) if matches => AuthenticatedClient {
                 id: record.client_id,
                 scopes: record.scopes,
+                created_at: record.created_at,
             },
             _ => return Err(ServiceError::InvalidClient),
         };

@@ -172,7 +172,7 @@ impl Service {
         let live = LiveSessions::load(&store, now.unix_timestamp())?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-        let passwords = Passwords::new(config.argon2, workers).await?;
+        let passwords = Passwords::new(config.argon2, workers)?;
         Ok(Self {
             throttle: Throttle::new(config.throttle),
             guest_enabled: AtomicBool::new(operator::stored_flag(&store, operator::GUEST, config.guest_enabled)?),

@@ -141,32 +141,20 @@ impl Service {
     }
 
     fn introspect_api_token(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
-        let Caller::ApiToken {
-            token_id,
-            user_id,
-            scopes,
-        } = (match self.authenticate_api_token(token) {
-            Ok(caller) => caller,
-            Err(ServiceError::InvalidToken { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        })
-        else {
-            return Ok(None);
-        };
-        let (Some(record), Some(user)) = (self.store.api_token_by_id(&token_id)?, self.store.user(user_id)?) else {
+        let Some((record, user)) = self.live_api_token(token)? else {
             return Ok(None);
         };
         Ok(Some(Introspection {
             active: true,
-            sub: Some(user_id.to_string()),
-            scope: Some(scopes::join(&scopes)),
+            sub: Some(record.user_id.to_string()),
+            scope: Some(scopes::join(&self.allowed_scopes(&user, &record.scopes))),
             username: Some(user.username),
             role: Some(user.role),
             token_type: Some("Bearer".into()),
             token_use: Some("api_token".into()),
             exp: record.expires_at,
             iat: Some(record.created_at),
-            jti: Some(token_id),
+            jti: Some(record.id),
             iss: Some(self.issuer().to_owned()),
             ..Introspection::default()
         }))

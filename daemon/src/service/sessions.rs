@@ -28,13 +28,15 @@ pub enum Door {
 
 impl Service {
     /// Opens a session for `user` with `scopes`: stores it with its first refresh
-    /// token and signs the first access token. The caller commits.
+    /// token and signs the first access token. `None` when the user is no longer
+    /// stored exactly as given: a password, role or account change (or a delete) made
+    /// during the caller's hashing wins. The caller commits.
     pub(super) fn open_session(
         &self,
         user: &UserRecord,
         scopes: Vec<String>,
         client_id: Option<String>,
-    ) -> Result<Issued, ServiceError> {
+    ) -> Result<Option<Issued>, ServiceError> {
         let now = self.now();
         let ttl = self.config.tokens;
         let session = SessionRecord {
@@ -55,23 +57,18 @@ impl Service {
             rotated_at: None,
             client_id,
         };
-        // The user must still be exactly as the caller checked them: a password, role
-        // or account change (or a delete) during the caller's hashing wins.
-        if !self.store.create_session(user, &session, &refresh.digest(), &first)? {
-            return Err(ServiceError::LoginFailed);
-        }
+        // Live before it is stored: an operator change that lands after the store's
+        // check below lists this session and clears it from the live view too. No
+        // token of it exists until this returns.
         self.live.insert(&session);
-        // An operator change committed after that check revoked only the sessions it
-        // saw, and may have cleared the live view before the insert above: look again.
-        if self.store.user(user.id)?.as_ref() != Some(user) {
-            self.store.revoke_session(session.id, now.unix_timestamp())?;
+        if !self.store.create_session(user, &session, &refresh.digest(), &first)? {
             self.live.remove(session.id);
-            return Err(ServiceError::LoginFailed);
+            return Ok(None);
         }
         self.evict_oldest_sessions(user.id, now.unix_timestamp())?;
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
-        Ok(issued)
+        Ok(Some(issued))
     }
 
     /// Revokes a user's oldest live sessions beyond [`MAX_SESSIONS_PER_USER`], so that
@@ -154,12 +151,12 @@ impl Service {
         }
         let session = self.store.session(record.session_id)?.ok_or_else(invalid)?;
         // Bound to a client that was removed and added again under the same id: the
-        // binding was to the old one.
-        if let Some(bound) = &record.client_id
-            && self
-                .store
-                .client(bound)?
-                .is_none_or(|c| session.created_at < c.created_at)
+        // binding was to the old one. (`bound_ok` made the door's client the bound one.)
+        if let Door::OAuth {
+            client: Some(client), ..
+        } = &door
+            && record.client_id.is_some()
+            && session.created_at < client.created_at()
         {
             return Err(invalid());
         }

@@ -19,7 +19,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     // Only the rows in view are built: the trail can hold a thousand entries and
     // redraws as entries arrive.
     let visible = app.visible_audit();
-    let selected = app.audit_selected();
+    let selected = app.audit_selected_in(visible.len());
     let rows = usize::from(area.height.saturating_sub(3)).max(1);
     let start = selected.map_or(0, |s| (s + 1).saturating_sub(rows));
     let entries: Vec<AuditEntry> = visible[start..]
