@@ -59,7 +59,8 @@ fn main() -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    init_tracing();
+    // Dropped last, after the runtime: writes out the lines still queued.
+    let _log = init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -129,19 +130,30 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// Log lines waiting for the logging thread; the queue's slots are allocated up front.
+const LOG_QUEUE_LINES: usize = 16_384;
+
 /// Logs to stderr; filter from `TESSERA_LOG` (default `info`), format from
 /// `TESSERA_LOG_FORMAT` (`text` or `json`).
-fn init_tracing() {
+///
+/// Lines are written by a logging thread, in batches: a request thread never waits
+/// for stderr (a slow journal, a paused pipe). If the queue ([`LOG_QUEUE_LINES`]) fills, new
+/// lines are dropped rather than stalling the daemon; the audit trail is in the store.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi);
     if std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }

@@ -13,6 +13,7 @@ mod http_errors;
 mod keys;
 mod lifecycle;
 mod limits;
+mod logging;
 mod oauth;
 mod oauth_interop;
 mod openapi;

@@ -74,13 +74,13 @@ where
             Ok(_) => Err(ServiceError::malformed("the JSON body must be an object")),
             Err(_) => Err(ServiceError::malformed("the body is not valid JSON")),
         },
-        Some(Kind::Form) => match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&buf) {
-            Ok(pairs) => Ok(Fields {
-                map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
-                form: true,
-            }),
-            Err(_) => Err(ServiceError::malformed("the body is not valid form encoding")),
-        },
+        // Form decoding cannot fail: bytes that are not UTF-8 once decoded become U+FFFD.
+        Some(Kind::Form) => Ok(Fields {
+            map: form_urlencoded::parse(&buf)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+            form: true,
+        }),
         None => Err(ServiceError::UnsupportedMediaType),
     }
 }

@@ -20,7 +20,9 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-/// Every route, with rejections turned into contract errors and one log line per request.
+/// Every route, with rejections turned into contract errors and one log line per
+/// request at `debug` (target `tessera::http`): at `info` a busy daemon would flood the
+/// journal, whose rate limit would then also drop the lines that matter.
 pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
     auth::routes(Arc::clone(&service))
         .or(api_tokens::routes(Arc::clone(&service)))
@@ -34,7 +36,7 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .recover(error::recover)
         .unify()
         .with(warp::log::custom(|info| {
-            tracing::info!(
+            tracing::debug!(
                 target: "tessera::http",
                 method = %info.method(),
                 path = info.path(),

@@ -52,14 +52,19 @@ fn parse_basic(encoded: &str) -> Result<ClientCredentials, ()> {
     let decoded = STANDARD.decode(encoded).map_err(|_| ())?;
     let text = String::from_utf8(decoded).map_err(|_| ())?;
     let (id, secret) = text.split_once(':').ok_or(())?;
-    let unescape = |s: &str| -> Result<String, ()> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
-        pairs.into_iter().next().map(|(_, v)| v).ok_or(())
-    };
     Ok(ClientCredentials {
-        id: unescape(id)?,
-        secret: Secret::new(unescape(secret)?),
+        id: form_unescape(id)?,
+        secret: Secret::new(form_unescape(secret)?),
     })
+}
+
+/// One `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+fn form_unescape(component: &str) -> Result<String, ()> {
+    let spaced = component.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map_err(|_| ())?;
+    Ok(decoded.into_owned())
 }
 
 /// The client the request authenticates as, if it sent credentials; they must be
@@ -207,9 +212,16 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_url_decoded() {
-        let encoded = STANDARD.encode("my%20app:s%3Acret");
+        let encoded = STANDARD.encode("my%20app:s%3Acret+%26+%3D");
         let creds = parse_basic(&encoded).unwrap();
-        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "s:cret"));
+        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "s:cret & ="));
+        // A raw `&` or `=` is part of the value, not a separator.
+        let raw = parse_basic(&STANDARD.encode("app:a&b=c")).unwrap();
+        assert_eq!(raw.secret.expose(), "a&b=c");
+        assert!(
+            parse_basic(&STANDARD.encode("app:%FF")).is_err(),
+            "not UTF-8 once decoded"
+        );
         assert!(parse_basic("!!!").is_err());
         assert!(parse_basic(&STANDARD.encode("no-colon")).is_err());
     }
