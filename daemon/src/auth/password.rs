@@ -28,6 +28,14 @@ const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a hashing thread waits for work before it gives its Argon2 memory back.
 const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The least capacity, in blocks, of a thread's Argon2 memory. glibc gives a large
+/// allocation its own mapping, unmapped when freed, only above its mmap threshold, and
+/// that threshold rises (up to 32 MiB on 64-bit) to the size of any such block freed:
+/// after the first release, the next 19 MiB would come from an arena and stay
+/// resident once released. Reserving past 32 MiB keeps every block set in its own
+/// mapping; pages beyond those Argon2 uses are never touched and take no memory.
+const OWN_MAPPING_BLOCKS: usize = (32 << 20) / Block::SIZE + 1;
+
 /// Failures of hashing.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -184,6 +192,7 @@ fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8])
     BLOCKS.with_borrow_mut(|blocks| {
         let needed = argon.params().block_count();
         if blocks.len() < needed {
+            blocks.reserve_exact(needed.max(OWN_MAPPING_BLOCKS) - blocks.len());
             blocks.resize(needed, Block::default());
         }
         argon
@@ -330,6 +339,11 @@ mod tests {
         );
         hash_with(&argon, b"pw").unwrap();
         assert_eq!(held_blocks(), 64, "kept for the next hash");
+        let reserved = BLOCKS.with_borrow(Vec::capacity) * Block::SIZE;
+        assert!(
+            reserved > 32 << 20,
+            "in a mapping of its own, whatever glibc's threshold"
+        );
         release_memory();
         assert_eq!(held_blocks(), 0);
         assert!(
