@@ -82,6 +82,9 @@ fn a_connection_serves_a_bounded_number_of_requests() {
         let (answer, closed) = read_until(&mut stream, "\"ok\"", Duration::from_secs(5));
         assert!(answer.contains("200 OK"), "request {i}: {answer}");
         assert!(!closed || i == 2, "closed after request {i}");
+        // The last answer says so, so that a client never sends a fourth on it.
+        let says_close = answer.to_ascii_lowercase().contains("connection: close");
+        assert_eq!(says_close, i == 2, "request {i}: {answer}");
     }
     assert!(
         closes(&mut stream, Duration::from_secs(5)),

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower_service::Service as _;
 use warp::filters::BoxedFilter;
+use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 /// The peer's address, put in each request's extensions for the routes.
@@ -76,21 +77,30 @@ async fn serve_connection(
     limits: ConnectionLimits,
     mut closed: watch::Receiver<bool>,
 ) {
-    let served = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     // Milliseconds since `started` at the last request's end.
     let last_done = Arc::new(AtomicU64::new(0));
     let service = {
-        let (served, in_flight, last_done) = (Arc::clone(&served), Arc::clone(&in_flight), Arc::clone(&last_done));
+        let (in_flight, last_done) = (Arc::clone(&in_flight), Arc::clone(&last_done));
+        let max_requests = limits.max_requests;
+        let served = AtomicU64::new(0);
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
-            served.fetch_add(1, Ordering::Relaxed);
+            // The last request a connection may carry is answered with `Connection:
+            // close`: hyper then closes after the answer, and the client knows not to
+            // send another on it (closing between requests races the client's next one).
+            let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
             in_flight.fetch_add(1, Ordering::Relaxed);
             let answer = warp::service(routes.clone()).call(request);
             let (in_flight, last_done) = (Arc::clone(&in_flight), Arc::clone(&last_done));
             async move {
-                let response = answer.await;
+                let mut response = answer.await;
+                if last && let Ok(response) = response.as_mut() {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 last_done.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 in_flight.fetch_sub(1, Ordering::Relaxed);
                 response
@@ -122,7 +132,7 @@ async fn serve_connection(
                 let idle_ms = (started.elapsed().as_millis() as u64).saturating_sub(last_done.load(Ordering::Relaxed));
                 let idle = in_flight.load(Ordering::Relaxed) == 0
                     && Duration::from_millis(idle_ms) >= limits.idle_timeout;
-                if idle || served.load(Ordering::Relaxed) >= limits.max_requests {
+                if idle {
                     closing = true;
                     connection.as_mut().graceful_shutdown();
                 }
