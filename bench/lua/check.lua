@@ -6,6 +6,8 @@
 --     plain   the same request every time
 --     forged  BENCH_BODY holds @TOKEN@, replaced by BENCH_TOKEN with six characters
 --             of its payload changed per request: distinct, never-seen, invalid
+--     users   BENCH_BODY holds @USER@, replaced per request by a random number below
+--             BENCH_USERS (bench/scale: log-ins spread over every filled user)
 --     rotate  POST {"refreshToken": …} with a pool of refresh tokens read from
 --             BENCH_POOL (one per line); each answer's new token goes back in. wrk
 --             asks for a few requests before any answer arrives: the pool needs
@@ -56,6 +58,9 @@ function request()
     return wrk.format("POST", path, headers, '{"refreshToken":"' .. token .. '"}')
   elseif mode == "forged" then
     return wrk.format(method, path, headers, body:gsub("@TOKEN@", forged()))
+  elseif mode == "users" then
+    local n = tostring(math.random(0, tonumber(env("BENCH_USERS")) - 1))
+    return wrk.format(method, path, headers, (body:gsub("@USER@", n)))
   end
   return wrk.format(method, path, headers, body)
 end
