@@ -180,6 +180,31 @@ async fn peer_credentials_decide_who_gets_in() {
     assert_eq!(d.tessera_at(&socket, &["status"]).code, 0, "root still gets in");
 }
 
+#[tokio::test]
+async fn a_socket_directory_the_daemon_makes_lets_the_group_in() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !crate::harness::prerequisite(crate::harness::is_root(), "root, to act as another user") {
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = shared.path().join("run/tessera");
+    let socket = dir.join("admin.sock");
+    let d = TestDaemon::with(&format!(
+        "[admin]\nsocket = \"{}\"\ngroup = \"nogroup\"\n",
+        socket.display()
+    ));
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.gid()), (0o750, 65534), "made for the group");
+    let (code, stderr) = status_as(&socket, 65534, 65534);
+    assert_eq!(code, 0, "a member of the group reaches the socket: {stderr}");
+    assert!(
+        !d.logs().contains("cannot enter the socket's directory"),
+        "{}",
+        d.logs()
+    );
+}
+
 #[test]
 fn a_group_that_cannot_reach_the_socket_is_warned_about() {
     // The default socket sits in the 0700 data directory: no group can enter it.

@@ -72,9 +72,17 @@ impl AdminSocket {
             Err(e) => return Err(format!("cannot inspect {shown}: {e}")),
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| format!("cannot set the mode of {}: {e}", parent.display()))?;
+            // A directory made here is ours to shape: private, or 0750 and the group's so
+            // that its members can reach the socket (they still cannot write in it).
+            let shown_dir = parent.display();
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {shown_dir}: {e}"))?;
+            let mode = if access.gid().is_some() { 0o750 } else { 0o700 };
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot set the mode of {shown_dir}: {e}"))?;
+            if let Some(gid) = access.gid() {
+                std::os::unix::fs::lchown(parent, None, Some(gid))
+                    .map_err(|e| format!("cannot give {shown_dir} to group {gid}: {e}"))?;
+            }
         }
         let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind admin socket {shown}: {e}"))?;
         // chmod follows symbolic links: make sure the path is still our socket (its
