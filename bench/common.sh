@@ -1,5 +1,9 @@
 # Shared by bench/run and bench/scale: the daemon's start, one wrk run per table row.
 # Expects DURATION, DAEMON_CPU, LOAD_CPU and ONLY to be set; sets BIN, LUA, WORK.
+command -v wrk >/dev/null || { echo "bench: wrk is required (Debian: apt-get install wrk)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "bench: taskset is required (util-linux)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1; }
+
 BIN=$PWD/target/release
 LUA=$PWD/bench/lua/check.lua
 WORK=$(mktemp -d)

@@ -149,6 +149,14 @@ fn status_as(socket: &std::path::Path, uid: u32, gid: u32) -> (i32, String) {
     )
 }
 
+/// A temporary directory anyone may traverse, for a socket other users must reach.
+fn traversable_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
 #[tokio::test]
 async fn peer_credentials_decide_who_gets_in() {
     use std::os::unix::fs::PermissionsExt;
@@ -156,8 +164,7 @@ async fn peer_credentials_decide_who_gets_in() {
         return;
     }
     // The socket lives in a directory anyone may traverse, owned by group nogroup.
-    let shared = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let shared = traversable_dir();
     let socket = shared.path().join("admin.sock");
     let d = TestDaemon::with(&format!(
         "[admin]\nsocket = \"{}\"\ngroup = \"nogroup\"\n",
@@ -182,12 +189,11 @@ async fn peer_credentials_decide_who_gets_in() {
 
 #[tokio::test]
 async fn a_socket_directory_the_daemon_makes_lets_the_group_in() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     if !crate::harness::prerequisite(crate::harness::is_root(), "root, to act as another user") {
         return;
     }
-    let shared = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let shared = traversable_dir();
     let dir = shared.path().join("run/tessera");
     let socket = dir.join("admin.sock");
     let d = TestDaemon::with(&format!(

@@ -46,6 +46,20 @@ fn warn_if_unreachable_by_group(path: &Path, gid: u32) {
     }
 }
 
+/// Gives `path` mode `private`, or, with a group, mode `shared` and that group (set
+/// with `lchown`, which does not follow a symbolic link).
+fn restrict(path: &Path, private: u32, shared: u32, gid: Option<u32>) -> Result<(), String> {
+    let shown = path.display();
+    let mode = if gid.is_some() { shared } else { private };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set the mode of {shown}: {e}"))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::lchown(path, None, Some(gid))
+            .map_err(|e| format!("cannot give {shown} to group {gid}: {e}"))?;
+    }
+    Ok(())
+}
+
 impl AdminSocket {
     /// Binds `path`: a stale socket file left by a crash is replaced; one a live
     /// process answers on is an error, as is any other kind of file. The socket gets
@@ -74,15 +88,8 @@ impl AdminSocket {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
             // A directory made here is ours to shape: private, or 0750 and the group's so
             // that its members can reach the socket (they still cannot write in it).
-            let shown_dir = parent.display();
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {shown_dir}: {e}"))?;
-            let mode = if access.gid().is_some() { 0o750 } else { 0o700 };
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot set the mode of {shown_dir}: {e}"))?;
-            if let Some(gid) = access.gid() {
-                std::os::unix::fs::lchown(parent, None, Some(gid))
-                    .map_err(|e| format!("cannot give {shown_dir} to group {gid}: {e}"))?;
-            }
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            restrict(parent, 0o700, 0o750, access.gid())?;
         }
         let listener = UnixListener::bind(path).map_err(|e| format!("cannot bind admin socket {shown}: {e}"))?;
         // chmod follows symbolic links: make sure the path is still our socket (its
@@ -92,12 +99,8 @@ impl AdminSocket {
             Ok(meta) if meta.file_type().is_socket() => {}
             _ => return Err(format!("{shown} changed while it was being set up; refusing it")),
         }
-        let mode = if access.gid().is_some() { 0o660 } else { 0o600 };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot set the mode of {shown}: {e}"))?;
+        restrict(path, 0o600, 0o660, access.gid())?;
         if let Some(gid) = access.gid() {
-            std::os::unix::fs::lchown(path, None, Some(gid))
-                .map_err(|e| format!("cannot give {shown} to group {gid}: {e}"))?;
             warn_if_unreachable_by_group(path, gid);
         }
         Ok(Self {

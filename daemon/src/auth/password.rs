@@ -60,11 +60,10 @@ pub struct Passwords {
 impl Passwords {
     /// A hasher with `params` and `workers` concurrent hashes.
     pub fn new(params: Argon2Config, workers: usize) -> Result<Self, PasswordError> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
         let workers = workers.max(1);
         let capacity = workers * (1 + QUEUE_PER_WORKER);
         Ok(Self {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
+            argon: argon2id(params)?,
             pool: start_pool(workers)?,
             admitted: Arc::new(Semaphore::new(capacity)),
             capacity,
@@ -201,6 +200,12 @@ fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8])
     })
 }
 
+/// Argon2id (version 0x13) with `params`.
+fn argon2id(params: Argon2Config) -> Result<Argon2<'static>, PasswordError> {
+    let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(internal)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+}
+
 /// A new PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a random salt.
 fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
@@ -267,11 +272,7 @@ mod tests {
     #[test]
     fn hashes_are_standard_phc_that_the_reference_verifier_accepts() {
         use argon2::password_hash::PasswordVerifier;
-        let argon = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::new(64, 1, 1, None).unwrap(),
-        );
+        let argon = argon2id(CHEAP).unwrap();
         let phc = hash_with(&argon, b"pw").unwrap();
         let parsed = PasswordHash::new(&phc).unwrap();
         assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
@@ -280,14 +281,16 @@ mod tests {
         let theirs = {
             use argon2::password_hash::PasswordHasher;
             let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-            Argon2::new(
-                Algorithm::Argon2id,
-                Version::V0x13,
-                Params::new(128, 2, 2, None).unwrap(),
-            )
-            .hash_password(b"pw", &salt)
-            .unwrap()
-            .to_string()
+            let other = Argon2Config {
+                memory_kib: 128,
+                iterations: 2,
+                parallelism: 2,
+            };
+            argon2id(other)
+                .unwrap()
+                .hash_password(b"pw", &salt)
+                .unwrap()
+                .to_string()
         };
         assert!(verify_with(b"pw", &theirs).unwrap());
         assert!(!verify_with(b"nope", &theirs).unwrap());
@@ -332,11 +335,7 @@ mod tests {
 
     #[test]
     fn a_thread_gives_its_argon2_memory_back() {
-        let argon = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::new(64, 1, 1, None).unwrap(),
-        );
+        let argon = argon2id(CHEAP).unwrap();
         hash_with(&argon, b"pw").unwrap();
         assert_eq!(held_blocks(), 64, "kept for the next hash");
         let reserved = BLOCKS.with_borrow(Vec::capacity) * Block::SIZE;

@@ -7,15 +7,18 @@ use crate::service::ServiceError;
 use crate::service::clients::ClientCredentials;
 use std::time::Duration;
 
+fn credentials(id: &str, secret: &str) -> ClientCredentials {
+    ClientCredentials {
+        id: id.into(),
+        secret: Secret::new(secret.into()),
+    }
+}
+
 #[tokio::test]
 async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
     let f = fixture().await;
     let grant = |id: &str, secret: &str| {
-        let credentials = ClientCredentials {
-            id: id.into(),
-            secret: Secret::new(secret.into()),
-        };
-        let client = f.service.authenticate_client(&credentials).unwrap();
+        let client = f.service.authenticate_client(&credentials(id, secret)).unwrap();
         f.service.client_credentials_grant(&client, None).unwrap().access_token
     };
     let old = f
@@ -44,11 +47,9 @@ async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
 async fn remembered_client_credentials_change_no_answer() {
     let f = fixture().await;
     let auth = |id: &str, secret: &str| {
-        let credentials = ClientCredentials {
-            id: id.into(),
-            secret: Secret::new(secret.into()),
-        };
-        f.service.authenticate_client(&credentials).map(|c| c.id().to_owned())
+        f.service
+            .authenticate_client(&credentials(id, secret))
+            .map(|c| c.id().to_owned())
     };
     let first = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
     assert_eq!(auth("rs", &first.client_secret).unwrap(), "rs");
