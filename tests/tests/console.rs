@@ -410,7 +410,7 @@ async fn clients_are_added_with_a_one_time_secret_listed_and_removed() {
     // Only the digest is at rest.
     let stored = crate::harness::stored_bytes(&d.stop());
     assert!(
-        stored.windows(13).any(|w| w == b"secret_digest"),
+        stored.windows(7).any(|w| w == b"billing"),
         "the client record is in the files read"
     );
     let needle = secret.as_bytes();

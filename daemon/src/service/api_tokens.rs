@@ -183,10 +183,10 @@ impl Service {
             return Ok(None);
         };
         let now = self.now().unix_timestamp();
-        if record.expires_at.is_some_and(|exp| now >= exp) || self.live.is_barred(record.user_id) {
+        if record.expires_at.is_some_and(|exp| now >= exp) || self.revocations.is_barred(record.user_id) {
             return Ok(None);
         }
-        // The store too: a disable is stored before the live view bars the user.
+        // The store too: a disable is stored before the revocation view bars the user.
         let Some(owner) = self.store.user(record.user_id)?.filter(|u| !u.disabled) else {
             return Ok(None);
         };

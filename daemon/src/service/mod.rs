@@ -5,7 +5,8 @@
 //!
 //! - [`accounts`]: registration, login, `me`.
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout.
-//! - [`live`]: the in-memory view of live sessions that every token check consults.
+//! - [`revocations`]: the in-memory view of recent revocations that every token check
+//!   consults.
 //! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
@@ -21,9 +22,9 @@ mod audit;
 pub mod clients;
 mod error;
 pub mod guest;
-pub mod live;
 pub mod oauth;
 pub mod operator;
+pub mod revocations;
 pub mod sessions;
 pub mod validate;
 
@@ -38,7 +39,7 @@ use crate::secret::Secret;
 use crate::store::{Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
 pub use error::ServiceError;
-use live::LiveSessions;
+use revocations::Revocations;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -147,7 +148,7 @@ pub struct Service {
     tokens: Tokens,
     passwords: Passwords,
     throttle: Throttle,
-    live: LiveSessions,
+    revocations: Revocations,
     clock: Arc<dyn Clock>,
     guest_enabled: AtomicBool,
     registration_open: AtomicBool,
@@ -159,7 +160,7 @@ pub struct Service {
 }
 
 impl Service {
-    /// Takes the opened store, loads (or makes) the signing key and the live-session
+    /// Takes the opened store, loads (or makes) the signing key and the revocation
     /// view. `issuer` is the `iss` of every token.
     pub async fn open(
         config: Arc<Config>,
@@ -169,7 +170,8 @@ impl Service {
     ) -> Result<Self, ServiceError> {
         let now = clock.now();
         let tokens = load_keys(&store, issuer, now, config.verified_cache_entries)?;
-        let live = LiveSessions::load(&store, now.unix_timestamp())?;
+        let horizon = store.raise_token_horizon(seconds(config.tokens.access))?;
+        let revocations = Revocations::load(&store, now.unix_timestamp(), horizon)?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         let passwords = Passwords::new(config.argon2, workers)?;
@@ -190,7 +192,7 @@ impl Service {
             store,
             tokens,
             passwords,
-            live,
+            revocations,
             clock,
         })
     }
@@ -210,11 +212,12 @@ impl Service {
         self.store.is_healthy()
     }
 
-    /// Periodic upkeep: forget stale throttle counters and ended sessions.
+    /// Periodic upkeep: forget stale throttle counters and revocations no unexpired
+    /// token can concern.
     pub fn sweep(&self) {
         let now = self.clock.now();
         self.throttle.sweep(now);
-        self.live.sweep(now.unix_timestamp());
+        self.revocations.sweep(now.unix_timestamp());
         self.sweep_keys(now);
         self.write_back_last_used();
     }
@@ -267,8 +270,9 @@ impl Service {
     }
 
     /// Verifies a bearer token and checks that it is still good. Session and guest
-    /// tokens are checked against the in-memory live view only (session revoked, user
-    /// disabled or deleted, jti denied); API tokens and client tokens also read their
+    /// tokens are checked against the in-memory revocation view only (session revoked,
+    /// user disabled or deleted, jti denied), except tokens older than an upgrade from
+    /// a store without that view's index; API tokens and client tokens also read their
     /// record (API token and owner, or client) from the store.
     pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
@@ -283,7 +287,7 @@ impl Service {
             other => ServiceError::Internal(other.to_string()),
         })?;
         let rejected = ServiceError::InvalidToken { presented: true };
-        if self.live.is_denied(&claims.jti) {
+        if self.revocations.is_denied(&claims.jti) {
             return Err(rejected);
         }
         let is_guest = claims.sub.starts_with(guest::SUBJECT_PREFIX);
@@ -292,7 +296,13 @@ impl Service {
                 let session_id = Uuid::parse_str(sid).map_err(|_| ServiceError::InvalidToken { presented: true })?;
                 let user_id =
                     Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;
-                if !self.live.is_live(session_id, user_id, now.unix_timestamp()) {
+                if self.revocations.is_revoked(session_id) || self.revocations.is_barred(user_id) {
+                    return Err(rejected);
+                }
+                let iat = || crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
+                if self.revocations.predates_index(iat, now.unix_timestamp())
+                    && !self.is_open_in_store(session_id, user_id, now.unix_timestamp())?
+                {
                     return Err(rejected);
                 }
                 Ok(Caller::Session {
@@ -317,6 +327,14 @@ impl Service {
             }
             _ => Err(rejected),
         }
+    }
+
+    /// True when the store holds `session_id` of `user_id`, neither revoked nor past its
+    /// maximum age, and the user is enabled.
+    fn is_open_in_store(&self, session_id: Uuid, user_id: Uuid, now: i64) -> Result<bool, ServiceError> {
+        let session = self.store.session(session_id)?;
+        let open = session.is_some_and(|s| s.user_id == user_id && s.is_live(now));
+        Ok(open && self.store.user(user_id)?.is_some_and(|u| !u.disabled))
     }
 
     /// The part of `granted` that `user`'s role allows now: scopes are checked against
@@ -371,6 +389,11 @@ fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: usize) -
         records.push(key);
     }
     Ok(Tokens::new(issuer, records, cache)?)
+}
+
+/// `d` in whole seconds, saturating.
+fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Seconds from `now` until `exp`, at least zero.

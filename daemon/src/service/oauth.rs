@@ -232,7 +232,7 @@ impl Service {
                 Some(origin.to_string()),
             );
             self.store.commit().await?;
-            self.live.deny(&claims.jti, exp);
+            self.revocations.deny(&claims.jti, exp);
         }
         Ok(())
     }

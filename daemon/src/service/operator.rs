@@ -7,7 +7,7 @@ use super::audit::{AuditEvent, audit_entry};
 use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
-use crate::store::{KeyRecord, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
 use std::sync::atomic::Ordering;
 use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
 use tessera_common::api::KeyView;
@@ -95,7 +95,10 @@ impl Service {
     pub fn activity(&self) -> Activity {
         Activity {
             uptime_seconds: self.started.elapsed().as_secs(),
-            sessions: self.live.count(self.now().unix_timestamp()) as u64,
+            sessions: self.store.session_count().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the session count");
+                0
+            }),
             hash_queue: self.passwords.queue_depth() as u64,
             counters: self.counters.snapshot(),
         }
@@ -106,7 +109,7 @@ impl Service {
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             activity: self.activity(),
-            users: self.store.user_count() as u64,
+            users: self.store.user_count()?,
             api_tokens: self.store.api_token_count() as u64,
             clients: self.store.client_count() as u64,
             guest_enabled: self.guest_enabled(),
@@ -171,7 +174,7 @@ impl Service {
             u.role = role.to_owned();
             true
         })?;
-        self.revoke_user_sessions(user.id)?;
+        let revoked = self.revoke_user_sessions(user.id)?;
         self.admin_audit(
             operator,
             AuditEvent::UserSetRole {
@@ -180,7 +183,7 @@ impl Service {
             },
         );
         self.store.commit().await?;
-        self.live.remove_user(user.id);
+        self.note_revoked(revoked);
         self.admin_user(&user)
     }
 
@@ -196,9 +199,11 @@ impl Service {
             u.disabled = disabled;
             true
         })?;
-        if disabled {
-            self.revoke_user_sessions(user.id)?;
-        }
+        let revoked = if disabled {
+            self.revoke_user_sessions(user.id)?
+        } else {
+            Vec::new()
+        };
         let (id, username) = (user.id, user.username.clone());
         let event = if disabled {
             AuditEvent::UserDisable { user: id, username }
@@ -207,17 +212,22 @@ impl Service {
         };
         self.admin_audit(operator, event);
         self.store.commit().await?;
-        self.live.bar(user.id, disabled);
         if disabled {
-            self.live.remove_user(user.id);
+            self.revocations.bar(Barred {
+                user_id: user.id,
+                until: FOR_GOOD,
+            });
+        } else {
+            self.revocations.admit(user.id);
         }
+        self.note_revoked(revoked);
         self.admin_user(&user)
     }
 
     /// Deletes a user and their sessions.
     pub async fn delete_user(&self, operator: Operator, name: &str) -> Result<(), ServiceError> {
         let user = self.find_user(name)?;
-        self.store.delete_user(&user)?;
+        let barred = self.store.delete_user(&user, self.now().unix_timestamp())?;
         self.admin_audit(
             operator,
             AuditEvent::UserDelete {
@@ -226,8 +236,7 @@ impl Service {
             },
         );
         self.store.commit().await?;
-        self.live.bar(user.id, true);
-        self.live.remove_user(user.id);
+        self.revocations.bar(barred);
         Ok(())
     }
 
@@ -242,23 +251,35 @@ impl Service {
             true
         })?;
         let revoked = self.revoke_user_sessions(user.id)?;
-        self.admin_audit(operator, AuditEvent::UserSetPassword { user: user.id, revoked });
+        let count = revoked.len() as u64;
+        self.admin_audit(
+            operator,
+            AuditEvent::UserSetPassword {
+                user: user.id,
+                revoked: count,
+            },
+        );
         self.store.commit().await?;
-        self.live.remove_user(user.id);
+        self.note_revoked(revoked);
+        Ok(count)
+    }
+
+    /// Marks every open session of `user_id` revoked in the store. The caller commits,
+    /// then hands the result to [`Self::note_revoked`].
+    fn revoke_user_sessions(&self, user_id: Uuid) -> Result<Vec<Revoked>, ServiceError> {
+        let now = self.now().unix_timestamp();
+        let mut revoked = Vec::new();
+        for id in self.store.open_sessions_of(user_id, now)? {
+            revoked.extend(self.store.revoke_session(id, now)?);
+        }
         Ok(revoked)
     }
 
-    /// Marks every unrevoked session of `user_id` revoked in the store. The caller
-    /// commits, then updates the live view.
-    fn revoke_user_sessions(&self, user_id: Uuid) -> Result<u64, ServiceError> {
-        let now = self.now().unix_timestamp();
-        let mut revoked = 0;
-        for session in self.store.sessions_of(user_id)? {
-            if self.store.revoke_session(session.id, now)? {
-                revoked += 1;
-            }
+    /// Puts committed session revocations in the revocation view.
+    fn note_revoked(&self, revoked: Vec<Revoked>) {
+        for r in revoked {
+            self.revocations.revoke(r);
         }
-        Ok(revoked)
     }
 
     /// Live sessions, of one user or of all, oldest first.
@@ -273,10 +294,7 @@ impl Service {
                 }
             }
             None => {
-                for id in self.live.ids(now) {
-                    let Some(session) = self.store.session(id)?.filter(|s| s.is_live(now)) else {
-                        continue;
-                    };
+                for session in self.store.live_sessions(now)? {
                     let username = self
                         .store
                         .user(session.user_id)?
@@ -313,10 +331,17 @@ impl Service {
     pub async fn revoke_all_sessions(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
         let user = self.find_user(name)?;
         let revoked = self.revoke_user_sessions(user.id)?;
-        self.admin_audit(operator, AuditEvent::SessionRevokeAll { user: user.id, revoked });
+        let count = revoked.len() as u64;
+        self.admin_audit(
+            operator,
+            AuditEvent::SessionRevokeAll {
+                user: user.id,
+                revoked: count,
+            },
+        );
         self.store.commit().await?;
-        self.live.remove_user(user.id);
-        Ok(revoked)
+        self.note_revoked(revoked);
+        Ok(count)
     }
 
     /// Turns guest mode on or off; stored, so it survives restarts.

@@ -1,6 +1,6 @@
 //! Sessions: opening one at login, refresh-token rotation with reuse detection,
 //! access-token refresh and logout. The in-memory view they keep in step is
-//! [`super::live`].
+//! [`super::revocations`].
 
 use super::audit::AuditEvent;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
@@ -57,12 +57,9 @@ impl Service {
             rotated_at: None,
             client_id,
         };
-        // Live before it is stored: an operator change that lands after the store's
-        // check below lists this session and clears it from the live view too. No
-        // token of it exists until this returns.
-        self.live.insert(&session);
+        // An operator change to the user that lands before this fails it; one that
+        // lands after finds the session stored and revokes it.
         if !self.store.create_session(user, &session, &refresh.digest(), &first)? {
-            self.live.remove(session.id);
             return Ok(None);
         }
         self.evict_oldest_sessions(user.id, now.unix_timestamp())?;
@@ -71,14 +68,16 @@ impl Service {
         Ok(Some(issued))
     }
 
-    /// Revokes a user's oldest live sessions beyond [`MAX_SESSIONS_PER_USER`], so that
-    /// logging in again and again cannot grow the store and the live view without
-    /// bound. Found in the live view's per-user index: the cost does not grow with the
-    /// revoked sessions the store keeps until their maximum age. The caller commits.
+    /// Revokes a user's oldest open sessions beyond [`MAX_SESSIONS_PER_USER`], so that
+    /// logging in again and again cannot grow the store without bound. Found in the
+    /// store's per-user index, which marks revoked sessions without reading them. The
+    /// caller commits.
     fn evict_oldest_sessions(&self, user_id: Uuid, now: i64) -> Result<(), ServiceError> {
-        for old in self.live.oldest_beyond(user_id, MAX_SESSIONS_PER_USER, now) {
-            self.store.revoke_session(old, now)?;
-            self.live.remove(old);
+        let open = self.store.open_sessions_of(user_id, now)?;
+        for old in &open[..open.len().saturating_sub(MAX_SESSIONS_PER_USER)] {
+            if let Some(revoked) = self.store.revoke_session(*old, now)? {
+                self.revocations.revoke(revoked);
+            }
         }
         Ok(())
     }
@@ -105,12 +104,14 @@ impl Service {
         self.issue(grant, now, exp, Some(super::accounts::principal(user)))
     }
 
-    /// Revokes a session in the store and the live view, durably.
+    /// Revokes a session in the store and the revocation view, durably.
     pub(super) async fn revoke_session(&self, session_id: Uuid) -> Result<bool, ServiceError> {
         let revoked = self.store.revoke_session(session_id, self.now().unix_timestamp())?;
         self.store.commit().await?;
-        self.live.remove(session_id);
-        Ok(revoked)
+        if let Some(revoked) = revoked {
+            self.revocations.revoke(revoked);
+        }
+        Ok(revoked.is_some())
     }
 
     /// `POST /api/auth/token/refresh` and the OAuth `refresh_token` grant: exchanges a

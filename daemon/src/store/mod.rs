@@ -1,11 +1,13 @@
-//! The store: the only code that knows sled. Typed records ([`records`]) as JSON in
-//! named trees, unique indexes kept in step by transactions, and durable commits.
+//! The store: the only code that knows sled. Typed records ([`records`]) encoded with
+//! postcard in named trees, unique indexes kept in step by transactions, and durable
+//! commits.
 //!
 //! This file opens the store (data directory mode, sled's lock, the schema record in
-//! the `meta` tree), holds the codecs, and runs the purge. Each kind of record has
-//! its own file naming its trees and index keys: [`users`], [`sessions`] (with refresh
-//! tokens and last-login times), [`api_tokens`], [`clients`], [`keys`], [`settings`],
-//! [`audit`], [`denylist`].
+//! the `meta` tree, and [`migrate`] for stores written by an older Tessera), holds the
+//! codecs and the counters, and runs the purge. Each kind of record has its own file
+//! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
+//! last-login times), [`revocations`] (what can still end a token before it expires),
+//! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`].
 //!
 //! Writes land in sled at once; callers then await [`Store::commit`] before they
 //! acknowledge anything, which flushes and fsyncs (see [`commit`]).
@@ -16,24 +18,32 @@ mod clients;
 mod commit;
 mod denylist;
 mod keys;
+mod migrate;
 pub mod records;
+mod revocations;
 mod sessions;
 mod settings;
 mod users;
 
 pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
 pub use audit::AUDIT_CAPACITY;
+/// A store as schema version 1 wrote it, for the upgrade's tests.
+#[cfg(test)]
+pub(crate) use migrate::tests::{v1_records, write_v1};
 pub use records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+pub use revocations::{Barred, FOR_GOOD, Revoked};
 pub use sessions::Rotation;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// sled's page cache; the default (1 GiB) is far more than an auth store needs.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -92,6 +102,8 @@ pub struct Purged {
     pub api_tokens: usize,
     /// Deny-list entries whose token has expired.
     pub denied: usize,
+    /// Revoked sessions and barred users no unexpired token can belong to any more.
+    pub revocations: usize,
 }
 
 /// The unique indexes of users.
@@ -139,6 +151,9 @@ pub struct Store {
     users_by_email: sled::Tree,
     sessions: sled::Tree,
     user_sessions: sled::Tree,
+    revoked: sled::Tree,
+    barred: sled::Tree,
+    meta: sled::Tree,
     last_login: sled::Tree,
     refresh: sled::Tree,
     keys: sled::Tree,
@@ -151,18 +166,50 @@ pub struct Store {
     denied: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
+    /// Seconds revocations are kept (see [`revocations`]); 0 until
+    /// [`Store::raise_token_horizon`] sets it.
+    horizon: AtomicI64,
     commit: commit::GroupCommit,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Engine(format!("encoding a record: {e}")))
+    postcard::to_allocvec(value).map_err(|e| StoreError::Engine(format!("encoding a record: {e}")))
 }
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
         tree,
         detail: e.to_string(),
     })
+}
+
+/// A count kept in the `meta` tree, changed in the same transaction as the records it
+/// counts, so reading it never scans them.
+#[derive(Debug, Clone, Copy)]
+enum Counter {
+    /// Stored users.
+    Users,
+    /// Stored sessions not revoked (until the purge deletes them past their maximum age).
+    Sessions,
+}
+
+impl Counter {
+    fn key(self) -> &'static str {
+        match self {
+            Counter::Users => "count.users",
+            Counter::Sessions => "count.sessions",
+        }
+    }
+}
+
+/// Adds `delta` to `counter` within a transaction over the `meta` tree.
+fn count(meta: &TransactionalTree, counter: Counter, delta: i64) -> Result<(), UnabortableTransactionError> {
+    let current = meta
+        .get(counter.key())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, i64::from_be_bytes);
+    meta.insert(counter.key(), &current.saturating_add(delta).max(0).to_be_bytes())?;
+    Ok(())
 }
 
 /// The 8 bytes of a big-endian number stored in `tree`.
@@ -226,6 +273,11 @@ impl Store {
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaTooNew { found });
                 }
+                if found < SCHEMA_VERSION {
+                    migrate::run(&db, found)?;
+                    db.flush()?;
+                    db_file.sync_all().map_err(io("syncing the store's db file"))?;
+                }
             }
         }
         let audit = db.open_tree("audit")?;
@@ -239,6 +291,8 @@ impl Store {
             users_by_email: db.open_tree("users_by_email")?,
             sessions: db.open_tree("sessions")?,
             user_sessions: db.open_tree("user_sessions")?,
+            revoked: db.open_tree("revoked")?,
+            barred: db.open_tree("barred")?,
             last_login: db.open_tree("last_login")?,
             refresh: db.open_tree("refresh")?,
             keys: db.open_tree("keys")?,
@@ -251,6 +305,8 @@ impl Store {
             denied: db.open_tree("denied")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
+            horizon: AtomicI64::new(0),
+            meta,
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
             db,
         };
@@ -269,6 +325,14 @@ impl Store {
         self.commit.syncs()
     }
 
+    /// The value of `counter`.
+    fn counter(&self, counter: Counter) -> Result<u64, StoreError> {
+        Ok(match self.meta.get(counter.key())? {
+            Some(v) => u64::try_from(i64::from_be_bytes(eight_bytes("meta", counter.key(), &v)?)).unwrap_or(0),
+            None => 0,
+        })
+    }
+
     /// True while the store accepts writes.
     pub fn is_healthy(&self) -> bool {
         self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()
@@ -276,13 +340,15 @@ impl Store {
 
     /// Deletes what nothing can use any more: refresh tokens past their expiry,
     /// sessions past their maximum age, API tokens expired for
-    /// [`EXPIRED_API_TOKEN_KEPT`], and deny-list entries whose token has expired.
+    /// [`EXPIRED_API_TOKEN_KEPT`], and deny-list and revocation entries whose tokens
+    /// have all expired.
     pub fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         Ok(Purged {
             refresh_tokens: self.purge_refresh_tokens(now)?,
             sessions: self.purge_sessions(now)?,
             api_tokens: self.purge_api_tokens(now)?,
             denied: self.purge_denied(now)?,
+            revocations: self.purge_revocations(now)?,
         })
     }
 }

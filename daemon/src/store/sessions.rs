@@ -1,10 +1,14 @@
 //! Sessions and their refresh tokens. Trees: `sessions` (id → [`SessionRecord`]),
-//! `user_sessions` (user id ‖ session id → empty, an index), `refresh` (SHA-256 of the
-//! secret → [`RefreshRecord`]) and `last_login` (user id → Unix seconds of the newest
-//! session opened, big-endian i64).
+//! `user_sessions` (user id ‖ session id → the session's end while it is not revoked,
+//! empty once it is: an index that answers "which sessions does this user hold" without
+//! reading them), `refresh` (SHA-256 of the secret → [`RefreshRecord`]) and
+//! `last_login` (user id → Unix seconds of the newest session opened). Times are
+//! big-endian i64. Revoking a session also records it in [`super::revocations`].
 
+use super::revocations::revoked_key;
 use super::{
-    RefreshRecord, SessionRecord, Store, StoreError, UserRecord, abort, corrupt_index, decode, eight_bytes, encode,
+    Counter, RefreshRecord, Revoked, SessionRecord, Store, StoreError, UserRecord, abort, corrupt_index, count, decode,
+    eight_bytes, encode,
 };
 use sled::Transactional;
 use uuid::Uuid;
@@ -51,8 +55,9 @@ impl Store {
             &self.user_sessions,
             &self.refresh,
             &self.last_login,
+            &self.meta,
         )
-            .transaction(|(users, sessions, index, tokens, last_login)| {
+            .transaction(|(users, sessions, index, tokens, last_login, meta)| {
                 let current: Option<UserRecord> = users
                     .get(user.id.as_bytes())?
                     .map(|v| decode("users", &v))
@@ -62,9 +67,10 @@ impl Store {
                     return Ok(false);
                 }
                 sessions.insert(session.id.as_bytes(), value.as_slice())?;
-                index.insert(&index_key, &[])?;
+                index.insert(&index_key, &session.expires_at.to_be_bytes())?;
                 tokens.insert(digest, refresh.as_slice())?;
                 last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
+                count(meta, Counter::Sessions, 1)?;
                 Ok(true)
             })?;
         Ok(created)
@@ -99,7 +105,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Every session that is neither revoked nor past its maximum age at `now`.
+    /// The ids of `user_id`'s sessions that are neither revoked nor past their maximum
+    /// age at `now`, oldest first (ids are UUID v7). Reads the index only.
+    pub fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError> {
+        let mut open = Vec::new();
+        for entry in self.user_sessions.scan_prefix(user_id.as_bytes()) {
+            let (key, end) = entry?;
+            if end.len() == 8 && now < i64::from_be_bytes(eight_bytes("user_sessions", "end", &end)?) {
+                open.push(Uuid::from_slice(&key[16..]).map_err(|_| corrupt_index("user_sessions"))?);
+            }
+        }
+        Ok(open)
+    }
+
+    /// Every session that is neither revoked nor past its maximum age at `now`: a
+    /// scan of the whole tree, for listings.
     pub fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let mut live = Vec::new();
         for entry in self.sessions.iter() {
@@ -112,20 +132,36 @@ impl Store {
         Ok(live)
     }
 
-    /// Marks a session revoked. Returns false if it was unknown or already revoked.
-    pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<bool, StoreError> {
-        let revoked = self.sessions.transaction(|sessions| {
-            let Some(v) = sessions.get(id.as_bytes())? else {
-                return Ok(false);
-            };
-            let mut session: SessionRecord = decode("sessions", &v).or_else(abort)?;
-            if session.revoked_at.is_some() {
-                return Ok(false);
-            }
-            session.revoked_at = Some(now);
-            sessions.insert(id.as_bytes(), encode(&session).or_else(abort)?)?;
-            Ok(true)
-        })?;
+    /// How many stored sessions are not revoked (those past their maximum age
+    /// included, until the purge deletes them).
+    pub fn session_count(&self) -> Result<u64, StoreError> {
+        self.counter(Counter::Sessions)
+    }
+
+    /// Marks a session revoked and records the revocation for as long as an access
+    /// token of the session can be unexpired. `None` if it was unknown or already
+    /// revoked.
+    pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError> {
+        let revoked = (&self.sessions, &self.user_sessions, &self.revoked, &self.meta).transaction(
+            |(sessions, index, revocations, meta)| {
+                let Some(v) = sessions.get(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut session: SessionRecord = decode("sessions", &v).or_else(abort)?;
+                if session.revoked_at.is_some() {
+                    return Ok(None);
+                }
+                session.revoked_at = Some(now);
+                sessions.insert(id.as_bytes(), encode(&session).or_else(abort)?)?;
+                index.insert(&user_session_key(session.user_id, id), &[])?;
+                let until = self.kept_until(now, session.expires_at);
+                if until > now {
+                    revocations.insert(&revoked_key(until, id), &[])?;
+                }
+                count(meta, Counter::Sessions, -1)?;
+                Ok(Some(Revoked { session_id: id, until }))
+            },
+        )?;
         Ok(revoked)
     }
 
@@ -192,8 +228,14 @@ impl Store {
             let session: SessionRecord = decode("sessions", &value)?;
             if session.expires_at <= now {
                 let index_key = user_session_key(session.user_id, session.id);
-                (&self.sessions, &self.user_sessions).transaction(|(all, index)| {
-                    all.remove(&key)?;
+                (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
+                    // Counted only if still there and not revoked (a concurrent change wins).
+                    if let Some(v) = all.remove(&key)? {
+                        let current: SessionRecord = decode("sessions", &v).or_else(abort)?;
+                        if current.revoked_at.is_none() {
+                            count(meta, Counter::Sessions, -1)?;
+                        }
+                    }
                     index.remove(&index_key)?;
                     Ok(())
                 })?;

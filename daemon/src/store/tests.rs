@@ -81,8 +81,8 @@ fn rotation_detects_reuse_and_revocation() {
         store.rotate_refresh(&[9u8; 32], &c, &refresh(s.id), 21).unwrap(),
         Rotation::Invalid
     );
-    assert!(store.revoke_session(s.id, 30).unwrap());
-    assert!(!store.revoke_session(s.id, 31).unwrap());
+    assert!(store.revoke_session(s.id, 30).unwrap().is_some());
+    assert!(store.revoke_session(s.id, 31).unwrap().is_none(), "once");
     assert_eq!(
         store.rotate_refresh(&b, &c, &refresh(s.id), 32).unwrap(),
         Rotation::Invalid
@@ -198,7 +198,7 @@ fn delete_user_removes_indexes_and_sessions() {
     assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
     assert_eq!(store.sessions_of(alice.id).unwrap(), vec![s.clone()]);
     assert_eq!(store.last_login(alice.id).unwrap(), Some(s.created_at));
-    store.delete_user(&alice).unwrap();
+    store.delete_user(&alice, 0).unwrap();
     assert!(store.user(alice.id).unwrap().is_none());
     assert_eq!(store.last_login(alice.id).unwrap(), None);
     assert!(store.session(s.id).unwrap().is_none());
@@ -264,7 +264,7 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
         .touch_api_tokens(&[("t1".into(), 50), ("gone".into(), 60)])
         .unwrap();
     assert_eq!(store.api_token_by_id("t1").unwrap().unwrap().last_used_at, Some(50));
-    store.delete_user(&alice).unwrap();
+    store.delete_user(&alice, 0).unwrap();
     assert!(store.api_token(&[7u8; 32]).unwrap().is_none());
     assert_eq!(store.api_token_count(), 0);
     let other = ApiTokenRecord {
@@ -315,6 +315,7 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         refresh_tokens,
         api_tokens,
         denied: 0,
+        revocations: 0,
     };
     assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
     assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));
@@ -370,7 +371,7 @@ fn a_session_is_opened_only_against_the_user_as_checked() {
     assert!(store.session(s.id).unwrap().is_none(), "nothing stored");
     assert!(store.create_session(&demoted, &s, &[1u8; 32], &refresh(s.id)).unwrap());
     // Deleted: refused, and a delete sweeps sessions added after its listing.
-    store.delete_user(&demoted).unwrap();
+    store.delete_user(&demoted, 0).unwrap();
     let late = session(alice.id);
     assert!(
         !store
@@ -403,4 +404,112 @@ async fn an_existing_store_without_a_readable_schema_record_is_refused_not_empti
     }
     let refused = Store::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(refused.contains("unreadable schema record"), "{refused}");
+}
+
+#[tokio::test]
+async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.raise_token_horizon(100).unwrap(), 100);
+    assert_eq!(store.raise_token_horizon(50).unwrap(), 100, "never lowered");
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let long = session(alice.id); // ends at 1000
+    let short = SessionRecord {
+        expires_at: 100,
+        ..session(alice.id)
+    };
+    for (s, digest) in [(&long, [1u8; 32]), (&short, [2u8; 32])] {
+        assert!(store.create_session(&alice, s, &digest, &refresh(s.id)).unwrap());
+    }
+    let mut open = store.open_sessions_of(alice.id, 0).unwrap();
+    open.sort();
+    let mut both = vec![long.id, short.id];
+    both.sort();
+    assert_eq!(open, both);
+    assert_eq!(store.open_sessions_of(alice.id, 100).unwrap(), vec![long.id], "ended");
+    let revoked = store.revoke_session(long.id, 30).unwrap().unwrap();
+    assert_eq!(revoked.until, 130, "revocation + horizon");
+    assert_eq!(
+        store.revoke_session(short.id, 30).unwrap().unwrap().until,
+        100,
+        "the session's end"
+    );
+    assert!(store.open_sessions_of(alice.id, 0).unwrap().is_empty());
+    let ids = |now| -> Vec<Uuid> { store.revocations(now).unwrap().0.iter().map(|r| r.session_id).collect() };
+    assert_eq!(ids(99).len(), 2);
+    assert_eq!(ids(100), vec![long.id]);
+    assert!(ids(130).is_empty());
+    assert_eq!(store.purge_expired(100).unwrap().revocations, 1);
+    assert_eq!(ids(0), vec![long.id], "the purge deleted only what ended");
+    store.commit().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.raise_token_horizon(10).unwrap(), 100, "kept across a restart");
+    assert_eq!(store.revocations(0).unwrap().0, vec![revoked]);
+}
+
+#[test]
+fn disabled_and_deleted_users_are_barred() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.raise_token_horizon(100).unwrap();
+    let (alice, bob) = (user("alice", "a@example.com"), user("bob", "b@example.com"));
+    store.create_user(&alice).unwrap();
+    store.create_user(&bob).unwrap();
+    let barred = |now| store.revocations(now).unwrap().1;
+    store
+        .modify_user(alice.id, |u| {
+            u.disabled = true;
+            true
+        })
+        .unwrap();
+    assert_eq!(
+        barred(0),
+        vec![Barred {
+            user_id: alice.id,
+            until: FOR_GOOD
+        }]
+    );
+    store
+        .modify_user(alice.id, |u| {
+            u.disabled = false;
+            true
+        })
+        .unwrap();
+    assert!(barred(0).is_empty(), "enabled again");
+    let tombstone = store.delete_user(&bob, 50).unwrap();
+    assert_eq!(tombstone.until, 150, "deletion + horizon");
+    assert_eq!(barred(149), vec![tombstone]);
+    assert!(barred(150).is_empty());
+    assert_eq!(store.purge_expired(150).unwrap().revocations, 1);
+    assert!(barred(0).is_empty(), "purged");
+}
+
+#[tokio::test]
+async fn users_and_open_sessions_are_counted_without_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (alice, bob) = (user("alice", "a@example.com"), user("bob", "b@example.com"));
+    store.create_user(&alice).unwrap();
+    store.create_user(&bob).unwrap();
+    assert!(store.create_user(&user("ALICE", "x@example.com")).is_err());
+    let sessions: Vec<SessionRecord> = (0..3).map(|_| session(alice.id)).collect();
+    for (i, s) in sessions.iter().enumerate() {
+        assert!(store.create_session(&alice, s, &[i as u8; 32], &refresh(s.id)).unwrap());
+    }
+    let b = session(bob.id);
+    assert!(store.create_session(&bob, &b, &[9u8; 32], &refresh(b.id)).unwrap());
+    assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (2, 4));
+    store.revoke_session(sessions[0].id, 20).unwrap();
+    store.revoke_session(sessions[0].id, 21).unwrap();
+    assert_eq!(store.session_count().unwrap(), 3, "a revocation counts once");
+    store.delete_user(&alice, 30).unwrap();
+    assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
+    store.commit().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
+    store.purge_expired(1000).unwrap();
+    assert_eq!(store.session_count().unwrap(), 0, "purged at its end");
 }

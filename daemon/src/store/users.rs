@@ -1,10 +1,14 @@
 //! Users. Trees: `users` (id → [`UserRecord`]), `users_by_name` and `users_by_email`
 //! (lower-cased username or email → id, unique indexes kept in step by transactions).
 //! Deleting a user also deletes their sessions and API tokens (see [`super::sessions`]
-//! and [`super::api_tokens`] for those trees).
+//! and [`super::api_tokens`] for those trees). Disabling or deleting one bars them in
+//! [`super::revocations`], in the same transaction.
 
 use super::api_tokens::user_token_key;
-use super::{Store, StoreError, Unique, UserRecord, abort, corrupt_index, decode, decode_all, encode};
+use super::revocations::FOR_GOOD;
+use super::{
+    Barred, Counter, Store, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
+};
 use sled::Transactional;
 use uuid::Uuid;
 
@@ -16,7 +20,8 @@ impl Store {
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
         let id = user.id.as_bytes();
-        (&self.users, &self.users_by_name, &self.users_by_email).transaction(|(users, by_name, by_email)| {
+        let trees = (&self.users, &self.users_by_name, &self.users_by_email, &self.meta);
+        trees.transaction(|(users, by_name, by_email, meta)| {
             if by_name.get(name_key.as_bytes())?.is_some() {
                 return abort(StoreError::Taken(Unique::Username));
             }
@@ -26,6 +31,7 @@ impl Store {
             by_name.insert(name_key.as_bytes(), id)?;
             by_email.insert(email_key.as_bytes(), id)?;
             users.insert(id, value.as_slice())?;
+            count(meta, Counter::Users, 1)?;
             Ok(())
         })?;
         Ok(())
@@ -59,35 +65,42 @@ impl Store {
         decode_all("users", &self.users)
     }
 
-    /// How many users exist.
-    pub fn user_count(&self) -> usize {
-        self.users.len()
+    /// How many users exist (a stored count: nothing is scanned).
+    pub fn user_count(&self) -> Result<u64, StoreError> {
+        self.counter(Counter::Users)
     }
 
     /// Changes a user's record atomically: `change` sees the current record (so
     /// concurrent changes of other fields are not lost) and returns false to leave it
-    /// alone. Username and email (the indexed fields) must not change. Returns the
-    /// record as stored, or `None` if the user does not exist.
+    /// alone. Username and email (the indexed fields) must not change; a disabled user
+    /// is barred, an enabled one admitted. Returns the record as stored, or `None` if
+    /// the user does not exist.
     pub fn modify_user(
         &self,
         id: Uuid,
         change: impl Fn(&mut UserRecord) -> bool,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let updated = self.users.transaction(|users| {
+        let updated = (&self.users, &self.barred).transaction(|(users, barred)| {
             let Some(value) = users.get(id.as_bytes())? else {
                 return Ok(None);
             };
             let mut user: UserRecord = decode("users", &value).or_else(abort)?;
             if change(&mut user) {
                 users.insert(id.as_bytes(), encode(&user).or_else(abort)?)?;
+                if user.disabled {
+                    barred.insert(id.as_bytes(), &FOR_GOOD.to_be_bytes())?;
+                } else {
+                    barred.remove(id.as_bytes())?;
+                }
             }
             Ok(Some(user))
         })?;
         Ok(updated)
     }
 
-    /// Deletes a user, their index entries and their sessions.
-    pub fn delete_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    /// Deletes a user, their index entries and their sessions, and bars them until
+    /// their last access token has expired.
+    pub fn delete_user(&self, user: &UserRecord, now: i64) -> Result<Barred, StoreError> {
         let sessions: Vec<[u8; 32]> = self
             .user_sessions
             .scan_prefix(user.id.as_bytes())
@@ -97,6 +110,10 @@ impl Store {
                     .and_then(|k| <[u8; 32]>::try_from(k.as_ref()).map_err(|_| corrupt_index("user_sessions")))
             })
             .collect::<Result<_, _>>()?;
+        let bar = Barred {
+            user_id: user.id,
+            until: self.kept_until(now, FOR_GOOD),
+        };
         let tokens = self.api_tokens_of(user.id)?;
         let token_digests: Vec<(String, Vec<u8>)> = tokens
             .iter()
@@ -112,7 +129,7 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
-        (
+        let trees = [
             &self.users,
             &self.users_by_name,
             &self.users_by_email,
@@ -122,32 +139,58 @@ impl Store {
             &self.api_token_ids,
             &self.user_api_tokens,
             &self.last_login,
-        )
-            .transaction(
-                |(users, by_name, by_email, all_sessions, index, api_tokens, api_ids, user_tokens, last_login)| {
-                    users.remove(user.id.as_bytes())?;
-                    last_login.remove(user.id.as_bytes())?;
-                    by_name.remove(name_key.as_bytes())?;
-                    by_email.remove(email_key.as_bytes())?;
-                    for key in &sessions {
-                        all_sessions.remove(&key[16..])?;
-                        index.remove(key)?;
-                    }
-                    for (id, digest) in &token_digests {
-                        api_tokens.remove(digest.as_slice())?;
-                        api_ids.remove(id.as_bytes())?;
-                        user_tokens.remove(user_token_key(user.id, id))?;
-                    }
-                    Ok(())
-                },
-            )?;
+            &self.barred,
+            &self.meta,
+        ];
+        trees[..].transaction(|trees| {
+            let [
+                users,
+                by_name,
+                by_email,
+                all_sessions,
+                index,
+                api_tokens,
+                api_ids,
+                user_tokens,
+                last_login,
+                barred,
+                meta,
+            ] = trees.as_slice()
+            else {
+                return abort(StoreError::Engine("a transaction lost its trees".into()));
+            };
+            users.remove(user.id.as_bytes())?;
+            last_login.remove(user.id.as_bytes())?;
+            by_name.remove(name_key.as_bytes())?;
+            by_email.remove(email_key.as_bytes())?;
+            barred.insert(user.id.as_bytes(), &bar.until.to_be_bytes())?;
+            count(meta, Counter::Users, -1)?;
+            for key in &sessions {
+                all_sessions.remove(&key[16..])?;
+                // A revoked session's entry is empty and no longer counted.
+                if index.remove(key)?.is_some_and(|end| !end.is_empty()) {
+                    count(meta, Counter::Sessions, -1)?;
+                }
+            }
+            for (id, digest) in &token_digests {
+                api_tokens.remove(digest.as_slice())?;
+                api_ids.remove(id.as_bytes())?;
+                user_tokens.remove(user_token_key(user.id, id))?;
+            }
+            Ok(())
+        })?;
         // A login that checked the user before the transaction above may have added a
         // session after the listing; none can be added now that the user is gone.
-        for key in self.user_sessions.scan_prefix(user.id.as_bytes()).keys() {
-            let key = key?;
-            self.sessions.remove(&key[16..])?;
-            self.user_sessions.remove(key)?;
+        for entry in self.user_sessions.scan_prefix(user.id.as_bytes()) {
+            let (key, end) = entry?;
+            (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
+                all.remove(&key[16..])?;
+                if index.remove(&key)?.is_some() && !end.is_empty() {
+                    count(meta, Counter::Sessions, -1)?;
+                }
+                Ok(())
+            })?;
         }
-        Ok(())
+        Ok(bar)
     }
 }

@@ -23,7 +23,8 @@ use time::OffsetDateTime;
 struct Fixture {
     service: Service,
     clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    config: Arc<Config>,
+    dir: tempfile::TempDir,
 }
 
 const OPERATOR: Operator = Operator { uid: 0 };
@@ -44,15 +45,20 @@ async fn fixture_with(extra: &str) -> Fixture {
     let text = format!("[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n{extra}");
     let config = Arc::new(Config::from_toml(&text, &overrides).unwrap());
     let clock = ManualClock::new(start());
-    let store = Store::open(dir.path()).unwrap();
-    let service = Service::open(config, store, clock.clone(), "http://tessera.test".into())
-        .await
-        .unwrap();
+    let service = open(&config, dir.path(), &clock).await;
     Fixture {
         service,
         clock,
-        _dir: dir,
+        config,
+        dir,
     }
+}
+
+async fn open(config: &Arc<Config>, dir: &std::path::Path, clock: &Arc<ManualClock>) -> Service {
+    let store = Store::open(dir).unwrap();
+    Service::open(config.clone(), store, clock.clone(), "http://tessera.test".into())
+        .await
+        .unwrap()
 }
 
 /// Where the manual clock starts.
@@ -89,6 +95,15 @@ impl Fixture {
             client: None,
         };
         self.service.login(input, origin()).await
+    }
+
+    /// Stops the service (flushing it, as a shutdown does) and starts a new one on the
+    /// same store, configuration and clock.
+    async fn restart(self) -> Fixture {
+        self.service.flush().await.unwrap();
+        drop(self.service);
+        let service = open(&self.config, self.dir.path(), &self.clock).await;
+        Fixture { service, ..self }
     }
 
     /// Seconds the clock has moved since the fixture started.

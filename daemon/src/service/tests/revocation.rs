@@ -2,7 +2,8 @@
 //! or revoking a token takes effect at once for `authenticate` (what `/me` uses),
 //! introspection and refresh.
 
-use super::{Fixture, OPERATOR, fixture, origin};
+use super::{Fixture, OPERATOR, fixture, fixture_with, origin};
+use crate::clock::Clock;
 use crate::secret::Secret;
 use crate::service::sessions::Door;
 use crate::service::{Issued, ServiceError};
@@ -124,4 +125,127 @@ async fn a_disabled_owner_suspends_api_tokens_and_a_deleted_one_ends_them() {
     f.service.delete_user(OPERATOR, "alice").await.unwrap();
     assert!(f.service.authenticate(Some(&api)).is_err());
     assert!(!f.service.introspect(&api).unwrap().active, "gone with its owner");
+}
+
+/// Ends `name`'s session (whose tokens are `issued`) the way `action` names; returns
+/// the tokens that must now fail.
+async fn end(f: &Fixture, action: &str, name: &str, issued: Issued) -> Issued {
+    let s = &f.service;
+    let caller = || s.authenticate(Some(&issued.access_token)).unwrap();
+    match action {
+        "logout" => s.logout(caller(), origin()).await.unwrap(),
+        "revoke-session" => {
+            let crate::service::Caller::Session { session_id, .. } = caller() else {
+                panic!("a session token")
+            };
+            s.revoke_session_by_id(OPERATOR, &session_id.to_string()).await.unwrap();
+        }
+        "revoke-all" => drop(s.revoke_all_sessions(OPERATOR, name).await.unwrap()),
+        "disable" => drop(s.set_disabled(OPERATOR, name, true).await.unwrap()),
+        "delete" => s.delete_user(OPERATOR, name).await.unwrap(),
+        "set-password" => drop(
+            s.set_password(OPERATOR, name, Secret::new("a-new-password".into()))
+                .await
+                .unwrap(),
+        ),
+        "reuse" => {
+            // The rotated pair is what a thief would hold; replaying the old token ends it.
+            let old = issued.refresh_token.clone().unwrap();
+            let next = s.rotate_refresh(Some(old.clone()), origin(), Door::App).await.unwrap();
+            assert!(s.rotate_refresh(Some(old), origin(), Door::App).await.is_err());
+            return next;
+        }
+        other => panic!("unknown action {other}"),
+    }
+    issued
+}
+
+const ACTIONS: [&str; 7] = [
+    "logout",
+    "revoke-session",
+    "revoke-all",
+    "disable",
+    "delete",
+    "set-password",
+    "reuse",
+];
+
+#[tokio::test]
+async fn every_revocation_holds_on_the_next_request_and_across_a_restart() {
+    let mut f = fixture().await;
+    let mut ended = Vec::new();
+    for action in ACTIONS {
+        let name = format!("{action}-user");
+        let issued = f.register(&name).await;
+        let dead = end(&f, action, &name, issued).await;
+        assert_dead(&f, &dead, action).await;
+        ended.push((action, dead));
+    }
+    let bystander = f.register("bystander").await;
+    f.clock.advance(std::time::Duration::from_secs(60));
+    f = f.restart().await;
+    for (action, dead) in &ended {
+        assert_dead(&f, dead, &format!("{action}, after a restart")).await;
+    }
+    assert_live(&f, &bystander, "a bystander, after a restart");
+}
+
+#[tokio::test]
+async fn start_up_loads_only_revocations_that_can_still_concern_a_token() {
+    let f = fixture_with("[tokens]\naccess_ttl = \"10m\"\nsession_max_age = \"1h\"\n").await;
+    for name in ["old-logout", "old-delete", "disabled", "open", "new-logout"] {
+        f.register(name).await;
+    }
+    let old = f.login("old-logout", &super::password("old-logout")).await.unwrap();
+    end(&f, "logout", "old-logout", old).await;
+    f.service.delete_user(OPERATOR, "old-delete").await.unwrap();
+    f.service.set_disabled(OPERATOR, "disabled", true).await.unwrap();
+    f.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let new = f.login("new-logout", &super::password("new-logout")).await.unwrap();
+    let new = end(&f, "logout", "new-logout", new).await;
+    let f = f.restart().await;
+    // Revoked sessions: the new logout only (the old one's tokens have all expired,
+    // and the disabled user's were revoked as old); barred: the disabled user only.
+    assert_eq!(f.service.revocations.held(), (1, 1, 0));
+    assert_dead(&f, &new, "the new logout").await;
+    // Open sessions are not loaded at all; the store counts them: the registration
+    // sessions of "open" and of both users who logged out of a second one.
+    assert_eq!(f.service.activity().sessions, 3);
+}
+
+#[tokio::test]
+async fn tokens_older_than_an_upgrade_from_version_1_are_checked_against_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = crate::store::v1_records();
+    crate::store::write_v1(dir.path(), &v1, &[]);
+    let store = crate::store::Store::open(dir.path()).unwrap();
+    // Tokens signed a little before the upgrade, as the version 1 daemon did.
+    let clock = crate::clock::ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::seconds(5));
+    let overrides = crate::config::Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().to_path_buf()),
+    };
+    let config = std::sync::Arc::new(crate::config::Config::from_toml("", &overrides).unwrap());
+    let s = crate::service::Service::open(config, store, clock.clone(), "http://tessera.test".into())
+        .await
+        .unwrap();
+    let token = |session: uuid::Uuid, user: &crate::store::UserRecord| {
+        let grant = crate::tokens::Grant {
+            sub: user.id.to_string(),
+            scopes: vec!["read".into()],
+            role: Some(user.role.clone()),
+            sid: Some(session.to_string()),
+            username: Some(user.username.clone()),
+            client_id: None,
+        };
+        let now = clock.now();
+        s.issue(grant, now, now + time::Duration::minutes(5), None)
+            .unwrap()
+            .access_token
+    };
+    s.authenticate(Some(&token(v1.open.id, &v1.alice))).unwrap();
+    let revoked_before = token(v1.revoked.id, &v1.alice);
+    assert!(s.authenticate(Some(&revoked_before)).is_err(), "revoked by version 1");
+    let of_a_deleted_user = token(uuid::Uuid::now_v7(), &v1.bob);
+    assert!(s.authenticate(Some(&of_a_deleted_user)).is_err(), "session gone");
 }

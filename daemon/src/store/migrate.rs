@@ -1,0 +1,112 @@
+//! Upgrades a store written by an older Tessera, once, at open, before anything reads
+//! it. Every step can run again, so a start that crashes part-way is finished by the
+//! next one; the schema record is written last, after everything else is on disk.
+//!
+//! Version 1 → 2:
+//! - records were JSON and are now postcard (a record that no longer parses as JSON
+//!   was converted by an interrupted run);
+//! - `user_sessions` entries hold the session's end while it is not revoked;
+//! - the counters of users and open sessions;
+//! - disabled users are barred (see [`super::revocations`]);
+//! - the time of the upgrade: version 1 kept no index of revocations, so tokens issued
+//!   before it are checked against the store itself until they have expired.
+
+use super::records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+use super::revocations::{FOR_GOOD, INDEXED_SINCE};
+use super::sessions::user_session_key;
+use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Records converted per batch.
+const BATCH: usize = 10_000;
+
+/// Brings the store in `db` from schema version `from` to [`SCHEMA_VERSION`].
+pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    tracing::info!(from, to = SCHEMA_VERSION, "upgrading the store; this runs once");
+    if from < 2 {
+        v1_to_v2(db)?;
+    }
+    db.flush()?;
+    db.open_tree("meta")?
+        .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "store upgraded to schema version {SCHEMA_VERSION}"
+    );
+    Ok(())
+}
+
+fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let barred = db.open_tree("barred")?;
+    let mut users = 0i64;
+    reencode::<UserRecord>(db, "users", |user| {
+        users += 1;
+        if user.disabled {
+            barred.insert(user.id.as_bytes(), &FOR_GOOD.to_be_bytes())?;
+        }
+        Ok(())
+    })?;
+    let index = db.open_tree("user_sessions")?;
+    let mut open = 0i64;
+    reencode::<SessionRecord>(db, "sessions", |session| {
+        if session.revoked_at.is_none() {
+            open += 1;
+            index.insert(
+                user_session_key(session.user_id, session.id),
+                &session.expires_at.to_be_bytes(),
+            )?;
+        }
+        Ok(())
+    })?;
+    reencode::<RefreshRecord>(db, "refresh", |_| Ok(()))?;
+    reencode::<KeyRecord>(db, "keys", |_| Ok(()))?;
+    reencode::<ClientRecord>(db, "clients", |_| Ok(()))?;
+    reencode::<ApiTokenRecord>(db, "api_tokens", |_| Ok(()))?;
+    reencode::<AuditRecord>(db, "audit", |_| Ok(()))?;
+    let meta = db.open_tree("meta")?;
+    meta.insert(Counter::Users.key(), &users.to_be_bytes())?;
+    meta.insert(Counter::Sessions.key(), &open.to_be_bytes())?;
+    meta.insert(INDEXED_SINCE, &now.to_be_bytes())?;
+    tracing::info!(
+        users,
+        open_sessions = open,
+        "converted the records to the compact encoding"
+    );
+    Ok(())
+}
+
+/// Rewrites every JSON record of tree `name` in the current encoding, calling `each`
+/// with every record, converted now or before.
+fn reencode<T: Serialize + DeserializeOwned>(
+    db: &sled::Db,
+    name: &'static str,
+    mut each: impl FnMut(&T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let tree = db.open_tree(name)?;
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for entry in tree.iter() {
+        let (key, value) = entry?;
+        let record: T = match serde_json::from_slice(&value) {
+            Ok(record) => {
+                batch.insert(&key, encode(&record)?);
+                pending += 1;
+                record
+            }
+            Err(_) => decode(name, &value)?,
+        };
+        each(&record)?;
+        if pending == BATCH {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,198 @@
+//! The upgrade from schema version 1 on stores written the way version 1 wrote them:
+//! JSON records (the old encoder, kept here for that purpose), empty `user_sessions`
+//! entries, no counters and no revocation index.
+
+use crate::store::records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
+};
+use crate::store::sessions::user_session_key;
+use crate::store::{Barred, FOR_GOOD, Store};
+use serde::Serialize;
+use std::path::Path;
+use uuid::Uuid;
+
+/// What a version 1 store held.
+pub(crate) struct V1 {
+    pub(crate) alice: UserRecord,
+    pub(crate) bob: UserRecord,
+    pub(crate) open: SessionRecord,
+    pub(crate) revoked: SessionRecord,
+    pub(crate) refresh: RefreshRecord,
+    pub(crate) key: KeyRecord,
+    pub(crate) client: ClientRecord,
+    pub(crate) api_token: ApiTokenRecord,
+    pub(crate) audit: AuditRecord,
+}
+
+fn user(name: &str, disabled: bool) -> UserRecord {
+    UserRecord {
+        id: Uuid::now_v7(),
+        username: name.into(),
+        email: format!("{name}@example.com"),
+        display_name: name.to_uppercase(),
+        role: "user".into(),
+        email_verified: false,
+        password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        disabled,
+        created_at: 1_700_000_000,
+    }
+}
+
+fn session(user_id: Uuid, revoked_at: Option<i64>) -> SessionRecord {
+    SessionRecord {
+        id: Uuid::now_v7(),
+        user_id,
+        scopes: vec!["read".into(), "write".into()],
+        created_at: 1_700_000_000,
+        expires_at: i64::MAX / 2,
+        revoked_at,
+    }
+}
+
+pub(crate) fn v1_records() -> V1 {
+    let alice = user("alice", false);
+    let bob = user("bob", true);
+    let open = session(alice.id, None);
+    let revoked = session(alice.id, Some(1_700_000_100));
+    V1 {
+        refresh: RefreshRecord {
+            session_id: open.id,
+            issued_at: 1_700_000_000,
+            expires_at: i64::MAX / 2,
+            parent: Some("ab".repeat(32)),
+            rotated_at: None,
+            client_id: Some("svc".into()),
+        },
+        key: crate::tokens::new_key(time::OffsetDateTime::now_utc()).unwrap(),
+        client: ClientRecord {
+            client_id: "svc".into(),
+            secret_digest: "cd".repeat(32),
+            scopes: vec!["read".into()],
+            created_at: 1_700_000_000,
+        },
+        api_token: ApiTokenRecord {
+            id: "tok1".into(),
+            user_id: alice.id,
+            name: "ci".into(),
+            scopes: vec!["read".into()],
+            created_at: 1_700_000_000,
+            expires_at: None,
+            last_used_at: Some(1_700_000_500),
+        },
+        audit: AuditRecord {
+            at: 1_700_000_000,
+            event: "user.add".into(),
+            subject: Some(alice.id.to_string()),
+            origin: Some("uid=0".into()),
+            detail: None,
+        },
+        alice,
+        bob,
+        open,
+        revoked,
+    }
+}
+
+/// A record as version 1 wrote it, and as the store writes it now.
+fn both<T: Serialize>(record: &T) -> (Vec<u8>, Vec<u8>) {
+    (
+        serde_json::to_vec(record).unwrap(),
+        crate::store::encode(record).unwrap(),
+    )
+}
+
+/// Writes `v1` into `dir` as Tessera 1 did. `converted` trees are written as an
+/// interrupted upgrade left them: already in the new encoding.
+pub(crate) fn write_v1(dir: &Path, v1: &V1, converted: &[&str]) {
+    let db = sled::open(dir.join("store")).unwrap();
+    let tree = |name: &str| db.open_tree(name).unwrap();
+    let put = |name: &str, key: &[u8], (old, new): (Vec<u8>, Vec<u8>)| {
+        let value = if converted.contains(&name) { new } else { old };
+        tree(name).insert(key, value).unwrap();
+    };
+    for u in [&v1.alice, &v1.bob] {
+        put("users", u.id.as_bytes(), both(u));
+        tree("users_by_name").insert(&u.username, u.id.as_bytes()).unwrap();
+        tree("users_by_email").insert(&u.email, u.id.as_bytes()).unwrap();
+    }
+    for s in [&v1.open, &v1.revoked] {
+        put("sessions", s.id.as_bytes(), both(s));
+        tree("user_sessions")
+            .insert(user_session_key(s.user_id, s.id), &[])
+            .unwrap();
+    }
+    put("refresh", &[7u8; 32], both(&v1.refresh));
+    put("keys", v1.key.kid.as_bytes(), both(&v1.key));
+    put("clients", b"svc", both(&v1.client));
+    put("api_tokens", &[8u8; 32], both(&v1.api_token));
+    tree("api_token_ids").insert("tok1", &[8u8; 32]).unwrap();
+    put("audit", &0u64.to_be_bytes(), both(&v1.audit));
+    tree("meta").insert("schema_version", &1u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+}
+
+/// Checks that `store` serves everything `v1` held, and what the upgrade adds.
+fn assert_upgraded(store: &Store, v1: &V1) {
+    assert_eq!(store.user(v1.alice.id).unwrap().as_ref(), Some(&v1.alice));
+    assert_eq!(store.user_by_login("BOB").unwrap().as_ref(), Some(&v1.bob));
+    assert_eq!(store.session(v1.open.id).unwrap().as_ref(), Some(&v1.open));
+    assert_eq!(store.session(v1.revoked.id).unwrap().as_ref(), Some(&v1.revoked));
+    assert_eq!(store.refresh_token(&[7u8; 32]).unwrap().as_ref(), Some(&v1.refresh));
+    assert_eq!(store.keys().unwrap(), vec![v1.key.clone()]);
+    assert_eq!(store.client("svc").unwrap().as_ref(), Some(&v1.client));
+    assert_eq!(store.api_token_by_id("tok1").unwrap().as_ref(), Some(&v1.api_token));
+    assert_eq!(store.audit_tail(10).unwrap(), vec![(0, v1.audit.clone())]);
+    assert_eq!(store.user_count().unwrap(), 2);
+    assert_eq!(store.session_count().unwrap(), 1, "the revoked session is not counted");
+    assert_eq!(store.open_sessions_of(v1.alice.id, 0).unwrap(), vec![v1.open.id]);
+    let (revoked, barred) = store.revocations(0).unwrap();
+    assert!(revoked.is_empty(), "version 1 revocations are left to the store check");
+    assert_eq!(
+        barred,
+        vec![Barred {
+            user_id: v1.bob.id,
+            until: FOR_GOOD
+        }]
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let since = store.indexed_since().unwrap().unwrap();
+    assert!((now - 60..=now).contains(&since), "{since}");
+}
+
+#[tokio::test]
+async fn a_version_1_store_is_upgraded_at_open_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = v1_records();
+    write_v1(dir.path(), &v1, &[]);
+    let store = Store::open(dir.path()).unwrap();
+    assert_upgraded(&store, &v1);
+    drop(store);
+    // Stored in the new encoding, and the schema record says so: the next open does
+    // not upgrade again.
+    let db = sled::open(dir.path().join("store")).unwrap();
+    let raw = db
+        .open_tree("users")
+        .unwrap()
+        .get(v1.alice.id.as_bytes())
+        .unwrap()
+        .unwrap();
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&raw).is_err(),
+        "not JSON any more"
+    );
+    assert!(raw.len() < both(&v1.alice).0.len() * 3 / 4, "{} bytes", raw.len());
+    let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
+    assert_eq!(version.as_ref(), crate::store::SCHEMA_VERSION.to_be_bytes());
+    drop(db);
+    let store = Store::open(dir.path()).unwrap();
+    assert_upgraded(&store, &v1);
+}
+
+#[test]
+fn an_upgrade_interrupted_part_way_is_finished_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = v1_records();
+    write_v1(dir.path(), &v1, &["users", "sessions", "keys"]);
+    let store = Store::open(dir.path()).unwrap();
+    assert_upgraded(&store, &v1);
+}
