@@ -76,12 +76,14 @@ async fn run(config: Config) -> ExitCode {
         Ok(daemon) => daemon,
         Err(e) => {
             tracing::error!("cannot start: {e}");
-            // A store this build must not touch: exit 2, like a configuration problem,
-            // so that a restart loop does not hide it.
+            // A store this build must not touch, or one another daemon holds: exit 2,
+            // like a configuration problem, so that a restart loop does not hide it.
             let refused = matches!(
                 e,
                 tesserad::DaemonError::Store(
-                    tesserad::store::StoreError::Damaged { .. } | tesserad::store::StoreError::SchemaTooNew { .. }
+                    tesserad::store::StoreError::Damaged { .. }
+                        | tesserad::store::StoreError::SchemaTooNew { .. }
+                        | tesserad::store::StoreError::Locked { .. }
                 )
             );
             return if refused { ExitCode::from(2) } else { ExitCode::FAILURE };

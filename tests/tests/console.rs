@@ -381,6 +381,14 @@ fn an_unreachable_daemon_is_exit_3_naming_the_socket() {
     let out = run_tessera(&socket, &["status"], None);
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains(&socket.display().to_string()), "{}", out.stderr);
+    for hint in [
+        "--socket",
+        "TESSERA_SOCKET",
+        "./tessera-data/admin.sock",
+        "/run/tessera/admin.sock",
+    ] {
+        assert!(out.stderr.contains(hint), "names {hint}: {}", out.stderr);
+    }
 }
 
 #[tokio::test]
@@ -397,8 +405,19 @@ async fn clients_are_added_with_a_one_time_secret_listed_and_removed() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(&secret), "the secret is never shown again");
     assert_eq!(d.tessera(&["status", "--json"]).json()["clients"], 1);
-    assert_eq!(d.tessera(&["client", "add", "billing"]).code, 1, "ids are unique");
-    assert_eq!(d.tessera(&["client", "add", "bad id!"]).code, 1);
+    assert_eq!(
+        d.tessera(&["client", "add", "billing", "--scopes", "read"]).code,
+        1,
+        "ids are unique"
+    );
+    assert_eq!(d.tessera(&["client", "add", "bad id!", "--scopes", "read"]).code, 1);
+    let unscoped = d.tessera(&["client", "add", "reports"]);
+    assert_eq!(unscoped.code, 2, "scopes must be named: {}", unscoped.stderr);
+    assert!(unscoped.stderr.contains("--scopes"), "{}", unscoped.stderr);
+    let added = d.tessera(&["client", "add", "reports", "--scopes", "", "--json"]);
+    assert_eq!(added.code, 0, "none, when asked for: {}", added.stderr);
+    assert_eq!(added.json()["scopes"], json!([]));
+    assert_eq!(d.tessera(&["client", "remove", "reports"]).code, 0);
     assert_eq!(
         d.tessera(&["client", "add", "x", "--scopes", "launch-missiles"]).code,
         1,

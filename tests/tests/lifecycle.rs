@@ -267,6 +267,25 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
 }
 
 #[tokio::test]
+async fn a_second_daemon_on_the_same_data_directory_exits_2_saying_why() {
+    let d = TestDaemon::start();
+    let data = d.socket.parent().unwrap().display().to_string();
+    let other = tempfile::tempdir().unwrap();
+    let config = write_config(other.path(), &format!("[storage]\ndata_dir = {data:?}\n"));
+    let mut second = Command::new(TESSERAD);
+    second
+        .arg("--config")
+        .arg(&config)
+        .env_remove("TESSERA_DATA_DIR")
+        .env_remove("TESSERA_LISTEN");
+    let out = output_within(&mut second, None, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("locked by another process"), "{stderr}");
+    d.register("alice").await;
+}
+
+#[tokio::test]
 async fn a_damaged_store_is_refused_with_exit_2_and_left_alone() {
     let d = TestDaemon::start();
     d.register("alice").await;

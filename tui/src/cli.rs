@@ -76,29 +76,54 @@ enum UserCommand {
     },
     /// Create a user (works while registration is closed).
     Add {
+        /// Username: 3-32 of letters, digits, `.`, `_` and `-`, starting with a
+        /// letter or digit; unique in any case.
         name: String,
+        /// Email address; unique in any case.
         #[arg(long)]
         email: String,
+        /// Role: `admin`, `user` (the default), `guest`, or one added under
+        /// `[roles.*]` in the daemon's configuration (`tessera status` lists them).
         #[arg(long)]
         role: Option<String>,
+        /// Display name (default: the username).
         #[arg(long)]
         display_name: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Show a user (by username or email).
-    Show { name: String },
+    /// Show a user.
+    Show {
+        /// Username or email.
+        name: String,
+    },
     /// Change a user's role (revokes their sessions).
-    SetRole { name: String, role: String },
+    SetRole {
+        /// Username or email.
+        name: String,
+        /// `admin`, `user`, `guest`, or a role from `[roles.*]` (`tessera status`
+        /// lists them).
+        role: String,
+    },
     /// Disable a user and revoke their sessions for good.
-    Disable { name: String },
+    Disable {
+        /// Username or email.
+        name: String,
+    },
     /// Enable a disabled user.
-    Enable { name: String },
+    Enable {
+        /// Username or email.
+        name: String,
+    },
     /// Delete a user and their sessions.
-    Delete { name: String },
+    Delete {
+        /// Username or email.
+        name: String,
+    },
     /// Set a user's password (revokes their sessions).
     SetPassword {
+        /// Username or email.
         name: String,
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
@@ -109,34 +134,54 @@ enum UserCommand {
 #[derive(Debug, Subcommand)]
 enum SessionCommand {
     /// List live sessions, of one user or all.
-    List { name: Option<String> },
+    List {
+        /// Username or email (default: every user).
+        name: Option<String>,
+    },
     /// Revoke one session.
-    Revoke { session_id: String },
+    Revoke {
+        /// Session id, as `session list` shows it.
+        session_id: String,
+    },
     /// Revoke every session of a user.
-    RevokeAll { name: String },
+    RevokeAll {
+        /// Username or email.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// List API tokens, of one user or all.
-    List { name: Option<String> },
+    List {
+        /// Username or email (default: every user).
+        name: Option<String>,
+    },
     /// Delete an API token.
-    Revoke { token_id: String },
+    Revoke {
+        /// Token id, as `token list` shows it.
+        token_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Register a client; prints its secret once.
     Add {
+        /// Client id: 1-64 of letters, digits, `.`, `_` and `-`.
         client_id: String,
-        /// Scopes the client may be granted, space-separated.
-        #[arg(long, default_value = "")]
-        scopes: String,
+        /// Scopes the client may be granted, space-separated (required; `--scopes ""`
+        /// makes a client that can only get tokens without scopes).
+        #[arg(long)]
+        scopes: Option<String>,
     },
     /// List clients.
     List,
-    /// Remove a client.
-    Remove { client_id: String },
+    /// Remove a client (its tokens stop working).
+    Remove {
+        /// Client id.
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -170,9 +215,16 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`tessera user list | head`): nothing more to say.
         Err(Failure::Closed) => ExitCode::SUCCESS,
-        Err(Failure::Client(
-            e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. } | ClientError::Silent(_)),
-        )) => {
+        Err(Failure::Client(e @ ClientError::Unreachable { .. })) => {
+            eprintln!("tessera: {e}");
+            eprintln!(
+                "tessera: is tesserad running? Name its admin socket with --socket PATH or \
+                 TESSERA_SOCKET (without either: ./tessera-data/admin.sock if it exists, \
+                 else /run/tessera/admin.sock)"
+            );
+            ExitCode::from(3)
+        }
+        Err(Failure::Client(e @ (ClientError::Refused { .. } | ClientError::Silent(_)))) => {
             eprintln!("tessera: {e}");
             ExitCode::from(3)
         }
@@ -278,7 +330,13 @@ fn request_of(command: Command) -> Result<Request, Failure> {
         Command::Client(client) => match client {
             ClientCommand::Add { client_id, scopes } => Request::ClientAdd {
                 client_id,
-                scopes: tessera_common::scopes::parse(&scopes),
+                scopes: tessera_common::scopes::parse(&scopes.ok_or_else(|| {
+                    Failure::Input(
+                        "name the scopes the client may be granted with --scopes \"a b\" \
+                         (--scopes \"\" for a client whose tokens carry no scope)"
+                            .into(),
+                    )
+                })?),
             },
             ClientCommand::List => Request::ClientList,
             ClientCommand::Remove { client_id } => Request::ClientRemove { client_id },

@@ -212,10 +212,11 @@ pub fn audit_rows<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>, times: 
     )
 }
 
-/// One audit entry as a line.
+/// One audit entry as a line, in columns wide enough for the longest event name
+/// (`admin.registration.closed`), an account id and an IPv4 address.
 pub fn audit_line(e: &AuditEntry) -> String {
     format!(
-        "{}  {:<22} {:<38} {:<15} {}",
+        "{}  {:<25}  {:<36}  {:<15}  {}",
         clean(&e.at),
         clean(&e.event),
         opt(&e.subject),
@@ -307,13 +308,17 @@ pub fn human(reply: &Reply) -> String {
     match reply {
         Reply::Status(s) => status(s),
         Reply::Activity(a) => fields(&activity(a)),
+        Reply::Users(list) if list.is_empty() => "no users".into(),
         Reply::Users(list) => user_rows(list, full).to_text(),
         Reply::User(u) => user(u),
+        Reply::Sessions(list) if list.is_empty() => "no live sessions".into(),
         Reply::Sessions(list) => session_rows(list, full).to_text(),
         Reply::Count(n) => format!("{n} session(s) revoked"),
         Reply::Guest { enabled } => format!("guest mode: {}", on_off(*enabled)),
         Reply::Registration { open } => format!("registration: {}", open_closed(*open)),
+        Reply::ApiTokens(list) if list.is_empty() => "no API tokens".into(),
         Reply::ApiTokens(list) => token_rows(list, full).to_text(),
+        Reply::Clients(list) if list.is_empty() => "no clients".into(),
         Reply::Clients(list) => client_rows(list, full).to_text(),
         Reply::ClientCreated(c) => format!(
             "client id      {}\nclient secret  {}\nscopes         {}\nThe secret is shown only now; the daemon keeps only its digest.",
@@ -322,6 +327,7 @@ pub fn human(reply: &Reply) -> String {
             c.scopes.join(" ")
         ),
         Reply::Keys(list) => key_rows(list, full).to_text(),
+        Reply::Audit(entries) if entries.is_empty() => "no audit entries".into(),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
         Reply::Done => "done".into(),
     }
@@ -363,6 +369,31 @@ mod tests {
             assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
             assert!(text.contains("\\u{1b}]0;owned\\u{7}"), "{text}");
         }
+    }
+
+    #[test]
+    fn audit_lines_keep_their_columns_for_the_longest_event_name() {
+        let entry = |event: &str| AuditEntry {
+            seq: 1,
+            at: "2026-11-27T10:00:00Z".into(),
+            event: event.into(),
+            subject: Some("0196d0e4-0000-7000-8000-000000000000".into()),
+            origin: Some("uid=0".into()),
+            detail: None,
+        };
+        let short = audit_line(&entry("login.success"));
+        let long = audit_line(&entry("admin.registration.closed"));
+        let column = |line: &str| line.find("0196d0e4").unwrap();
+        assert_eq!(column(&short), column(&long), "{short}\n{long}");
+        assert_eq!(short.find("uid=0"), long.find("uid=0"));
+    }
+
+    #[test]
+    fn empty_lists_say_so() {
+        assert_eq!(human(&Reply::Sessions(vec![])), "no live sessions");
+        assert_eq!(human(&Reply::ApiTokens(vec![])), "no API tokens");
+        assert_eq!(human(&Reply::Users(vec![])), "no users");
+        assert_eq!(human(&Reply::Clients(vec![])), "no clients");
     }
 
     #[test]

@@ -80,6 +80,12 @@ pub enum StoreError {
         /// What is wrong.
         problem: String,
     },
+    /// Another process holds the store (another tesserad on this data directory).
+    #[error("{dir} is locked by another process (another tesserad on this data directory?)")]
+    Locked {
+        /// The store directory.
+        dir: String,
+    },
     /// The data was written by a newer Tessera.
     #[error("data schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
     SchemaTooNew {
@@ -367,10 +373,9 @@ fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
             // sled reports it as an I/O error naming the lock.
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 if start.elapsed() >= LOCK_WAIT {
-                    return Err(StoreError::Engine(format!(
-                        "{} is locked by another process (another tesserad on this data directory?)",
-                        db_dir.display()
-                    )));
+                    return Err(StoreError::Locked {
+                        dir: db_dir.display().to_string(),
+                    });
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

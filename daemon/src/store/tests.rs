@@ -293,7 +293,7 @@ fn a_store_held_by_a_live_handle_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _held = Store::open(dir.path()).unwrap();
     match Store::open(dir.path()) {
-        Err(StoreError::Engine(e)) => assert!(e.contains("locked by another process"), "{e}"),
+        Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains("locked by another process"), "{e}"),
         other => panic!("expected a lock error, got {other:?}"),
     }
 }
