@@ -125,6 +125,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         listener,
         http::routes(Arc::clone(&service)),
         config.connections,
+        http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),
         stopping.clone(),
     );
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));

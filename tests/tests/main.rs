@@ -7,6 +7,7 @@ mod accounts;
 mod admin_socket;
 mod api_tokens;
 mod console;
+mod cors;
 mod full_screen;
 mod guest;
 mod http_errors;

@@ -48,6 +48,10 @@ pub struct Config {
     pub argon2: Argon2Config,
     /// Role name → scopes (`[roles.*]`); always holds `admin`, `user` and `guest`.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Browser origins allowed to call the HTTP API from scripts
+    /// (`http.cors_allowed_origins`): exact origins, lower-cased, or `*` alone; empty
+    /// for no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// What one HTTP client may hold.
@@ -237,6 +241,44 @@ mod tests {
         assert_eq!(c.role_scopes("ops").unwrap(), ["read", "ops"]);
         assert_eq!(c.role_scopes("user").unwrap(), ["read"]);
         assert_eq!(c.role_scopes("admin").unwrap(), ["read", "write", "admin"]);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins_or_a_lone_star() {
+        let origins = |list: &str| {
+            Config::from_toml(
+                &format!("[http]\ncors_allowed_origins = {list}\n"),
+                &Overrides::default(),
+            )
+        };
+        let c = origins(r#"["https://App.example.com", "http://localhost:5173", "http://[::1]:3000"]"#).unwrap();
+        assert_eq!(
+            c.cors_allowed_origins,
+            ["http://[::1]:3000", "http://localhost:5173", "https://app.example.com"]
+        );
+        assert_eq!(origins(r#"["*"]"#).unwrap().cors_allowed_origins, ["*"]);
+        assert!(
+            Config::embedded(&Overrides::default())
+                .unwrap()
+                .cors_allowed_origins
+                .is_empty()
+        );
+        for bad in [
+            r#"["https://app.example.com/"]"#,
+            r#"["https://app.example.com/path"]"#,
+            r#"["app.example.com"]"#,
+            r#"["ftp://app.example.com"]"#,
+            r#"["https://app.example.com:port"]"#,
+            r#"["*", "https://app.example.com"]"#,
+            r#""https://app.example.com""#,
+        ] {
+            let err = origins(bad).unwrap_err();
+            assert!(
+                err.problems.iter().all(|p| p.starts_with("http.cors_allowed_origins:")),
+                "{bad}: {:?}",
+                err.problems
+            );
+        }
     }
 
     #[test]

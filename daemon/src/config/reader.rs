@@ -150,6 +150,36 @@ impl Reader {
         roles
     }
 
+    /// `http.cors_allowed_origins`: exact origins (`https://app.example.com`, compared
+    /// lower-cased as browsers send them), or `["*"]`.
+    fn cors_origins(&mut self) -> Vec<String> {
+        const KEY: &str = "http.cors_allowed_origins";
+        let items = match self.take("http", "cors_allowed_origins") {
+            None => return Vec::new(),
+            Some(toml::Value::Array(items)) => items,
+            Some(other) => {
+                self.problem(KEY, format!("expected an array of origins, found {}", other.type_str()));
+                return Vec::new();
+            }
+        };
+        let mut origins = Vec::new();
+        for item in items {
+            match item {
+                toml::Value::String(s) if s == "*" || is_origin(&s) => origins.push(s.to_ascii_lowercase()),
+                other => self.problem(
+                    KEY,
+                    format!("{other} is not an origin: scheme://host[:port], http or https, no path, or \"*\""),
+                ),
+            }
+        }
+        if origins.len() > 1 && origins.iter().any(|o| o == "*") {
+            self.problem(KEY, "\"*\" allows every origin and cannot be listed with others");
+        }
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
     pub(super) fn build(mut self, overrides: &Overrides) -> Result<Config, ConfigError> {
         for (section, value) in &self.table {
             if !KNOWN_SECTIONS.contains(&section.as_str()) {
@@ -237,6 +267,7 @@ impl Reader {
             self.problem("argon2.memory_kib", "must be at least 8 × argon2.parallelism");
         }
         let roles = self.roles();
+        let cors_allowed_origins = self.cors_origins();
 
         let leftovers: Vec<String> = self
             .table
@@ -263,6 +294,7 @@ impl Reader {
                 throttle,
                 argon2,
                 roles,
+                cors_allowed_origins,
             })
         } else {
             Err(ConfigError {
@@ -274,6 +306,7 @@ impl Reader {
 
 const KNOWN_SECTIONS: &[&str] = &[
     "server",
+    "http",
     "storage",
     "admin",
     "tokens",
@@ -310,6 +343,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(s) if s <= 100 * 365 * 86_400 => Ok(Duration::from_secs(s)),
         _ => Err(format!("{text:?} is longer than 100 years")),
     }
+}
+
+/// `http://host[:port]` or `https://host[:port]` (an IPv6 host in brackets): what a
+/// browser sends in `Origin`.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, "")) => (addr, None),
+            Some((addr, tail)) => (addr, Some(tail.strip_prefix(':').unwrap_or("x"))),
+            None => return false,
+        },
+        None => match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:".contains(c))
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_valid_name(name: &str) -> bool {

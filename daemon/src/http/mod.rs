@@ -4,6 +4,7 @@
 mod api_tokens;
 mod auth;
 mod body;
+pub mod cors;
 mod error;
 mod health;
 mod keys;

@@ -3,6 +3,7 @@
 //! limit (`[server]` in the configuration). Accept errors back off instead of
 //! spinning; a client that hangs up is not a server error.
 
+use super::cors::Cors;
 use crate::backoff::AcceptBackoff;
 use crate::config::ConnectionLimits;
 use hyper::body::Incoming;
@@ -33,6 +34,7 @@ pub async fn run(
     listener: TcpListener,
     routes: BoxedFilter<(Response,)>,
     limits: ConnectionLimits,
+    cors: Option<Arc<Cors>>,
     mut stopping: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -55,9 +57,9 @@ pub async fn run(
         match accepted {
             Ok((stream, peer)) => {
                 backoff.reset();
-                let (routes, closed) = (routes.clone(), closed.clone());
+                let (routes, cors, closed) = (routes.clone(), cors.clone(), closed.clone());
                 connections.spawn(async move {
-                    serve_connection(stream, peer, routes, limits, closed).await;
+                    serve_connection(stream, peer, routes, limits, cors, closed).await;
                     drop(slot);
                 });
             }
@@ -75,6 +77,7 @@ async fn serve_connection(
     peer: SocketAddr,
     routes: BoxedFilter<(Response,)>,
     limits: ConnectionLimits,
+    cors: Option<Arc<Cors>>,
     mut closed: watch::Receiver<bool>,
 ) {
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -92,10 +95,14 @@ async fn serve_connection(
             // send another on it (closing between requests races the client's next one).
             let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
             in_flight.fetch_add(1, Ordering::Relaxed);
+            let asked = cors.as_ref().map(|cors| (Arc::clone(cors), cors.ask(&request)));
             let answer = warp::service(routes.clone()).call(request);
             let (in_flight, last_done) = (Arc::clone(&in_flight), Arc::clone(&last_done));
             async move {
                 let mut response = answer.await;
+                if let (Some((cors, asked)), Ok(response)) = (asked, response.as_mut()) {
+                    cors.answer(asked, response);
+                }
                 if last && let Ok(response) = response.as_mut() {
                     response
                         .headers_mut()
