@@ -8,9 +8,9 @@
 //! - [`tokens`]: PASETO v4.public signing and verification, and the signing keys.
 //! - [`secret`]: secrets kept out of logs; the opaque ones the daemon generates.
 //! - [`auth`]: Argon2id password hashing and login throttling.
-//! - [`service`]: the business operations and the live-session view.
+//! - [`service`]: the business operations and the revocation view.
 //! - [`http`]: warp routes that translate requests to service calls, and the
-//!   HTTP/1.1 server with its connection limits.
+//!   HTTP/1.1 server with its connection limits, TLS and CORS.
 //! - [`admin`]: the Unix admin socket for the `tessera` console.
 //! - `backoff`: the pause after accept errors, shared by both listeners.
 
@@ -62,6 +62,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// The listener's certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(#[from] http::tls::TlsError),
     /// The server task failed.
     #[error("server task: {0}")]
     Task(String),
@@ -98,6 +101,7 @@ impl Daemon {
 /// Everything is ready to answer when this returns.
 pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Daemon, DaemonError> {
     let config = Arc::new(config);
+    let tls = config.tls.as_ref().map(http::tls::Tls::load).transpose()?.map(Arc::new);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -121,17 +125,23 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         shutdown.await;
         let _ = stopping_tx.send(true);
     });
-    let server = http::server::run(
-        listener,
-        http::routes(Arc::clone(&service)),
-        config.connections,
-        http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),
-        stopping.clone(),
-    );
+    let serving = http::server::Serving {
+        routes: http::routes(Arc::clone(&service)),
+        limits: config.connections,
+        cors: http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),
+        tls: tls.clone(),
+    };
+    let server = http::server::run(listener, serving, stopping.clone());
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
+    // Installed before the daemon says it listens: a SIGHUP from then on never kills it.
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => drop(tokio::spawn(reload_on_hangup(hangups, tls, stopping.clone()))),
+        Err(e) => tracing::warn!(error = %e, "cannot watch SIGHUP; the TLS certificate will not be reloaded"),
+    }
     tokio::spawn(admin.serve(Arc::clone(&service), stopping.clone()));
     let task = tokio::spawn(serve(server, Arc::clone(&service), stopping));
-    tracing::info!(data_dir = %config.data_dir.display(), "tesserad listening on http://{local_addr}, admin socket {admin_path}");
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!(data_dir = %config.data_dir.display(), "tesserad listening on {scheme}://{local_addr}, admin socket {admin_path}");
     Ok(Daemon {
         local_addr,
         service,
@@ -155,6 +165,25 @@ async fn serve(
     service.flush().await?;
     tracing::info!("store flushed; stopped");
     Ok(())
+}
+
+/// Reads the TLS certificate and key again on every SIGHUP (`systemctl reload`);
+/// without TLS a SIGHUP changes nothing (and does not stop the daemon).
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    tls: Option<Arc<http::tls::Tls>>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            Some(()) = hangups.recv() => match tls.as_ref().map(|tls| tls.reload()) {
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+                Some(Ok(())) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                Some(Err(e)) => tracing::warn!(error = %e, "SIGHUP: kept the TLS certificate in use"),
+            },
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 async fn sweep(service: Arc<Service>, mut stopping: watch::Receiver<bool>) {

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::CheckConfig) = args.command {
+        if let Some(Err(e)) = config.tls.as_ref().map(tesserad::http::tls::Tls::load) {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
@@ -85,7 +89,7 @@ async fn run(config: Config) -> ExitCode {
                         | tesserad::store::StoreError::SchemaTooNew { .. }
                         | tesserad::store::StoreError::Locked { .. }
                 )
-            );
+            ) || matches!(e, tesserad::DaemonError::Tls(_));
             return if refused { ExitCode::from(2) } else { ExitCode::FAILURE };
         }
     };

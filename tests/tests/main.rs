@@ -23,3 +23,4 @@ mod safety;
 mod sessions;
 mod systemd;
 mod throttle;
+mod tls;

@@ -24,6 +24,9 @@ pub struct Config {
     pub issuer: Option<String>,
     /// Connection limits of the HTTP server (`server.max_connections`, …).
     pub connections: ConnectionLimits,
+    /// The listener's certificate and key (`server.tls_cert_file`,
+    /// `server.tls_key_file`); `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
     /// Where the store lives (`storage.data_dir`).
     pub data_dir: PathBuf,
     /// Admin socket path (`admin.socket`; default `<data_dir>/admin.sock`).
@@ -65,6 +68,15 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Requests served on one connection before it is closed.
     pub max_requests: u64,
+}
+
+/// PEM files of the listener's certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Token lifetimes.
@@ -158,10 +170,11 @@ impl Config {
         }
     }
 
-    /// The issuer: `server.issuer`, else `http://` + the address actually bound (which
-    /// differs from `listen` when that asks for port 0).
+    /// The issuer: `server.issuer`, else `http://` (`https://` with TLS) + the address
+    /// actually bound (which differs from `listen` when that asks for port 0).
     pub fn issuer(&self, bound: SocketAddr) -> String {
-        self.issuer.clone().unwrap_or_else(|| format!("http://{bound}"))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.issuer.clone().unwrap_or_else(|| format!("{scheme}://{bound}"))
     }
 
     /// Scopes of `role`, or `None` for an unknown role.

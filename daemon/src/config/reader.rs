@@ -4,7 +4,7 @@
 
 use super::{
     Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, Overrides, ThrottleConfig,
-    TokenTtls,
+    TlsFiles, TokenTtls,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -217,6 +217,24 @@ impl Reader {
             max_requests: u64::from(self.integer("server", "max_requests_per_connection", 1000, 1, 1_000_000)),
         };
 
+        let cert = self.string("server", "tls_cert_file").filter(|s| !s.is_empty());
+        let key = self.string("server", "tls_key_file").filter(|s| !s.is_empty());
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                self.problem("server.tls_key_file", "must be set with server.tls_cert_file");
+                None
+            }
+            (None, Some(_)) => {
+                self.problem("server.tls_cert_file", "must be set with server.tls_key_file");
+                None
+            }
+        };
+
         let file_dir = self.string("storage", "data_dir").map(PathBuf::from);
         let data_dir = overrides
             .data_dir
@@ -282,6 +300,7 @@ impl Reader {
                 listen,
                 issuer,
                 connections,
+                tls,
                 data_dir,
                 admin_socket,
                 admin_group,

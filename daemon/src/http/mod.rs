@@ -11,6 +11,7 @@ mod keys;
 mod oauth;
 mod reply;
 pub mod server;
+pub mod tls;
 
 use crate::service::{Origin, Service};
 use std::convert::Infallible;

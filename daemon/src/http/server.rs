@@ -1,9 +1,11 @@
 //! The HTTP server: accepts TCP connections under a cap and serves HTTP/1.1 on each
-//! with a header-read timeout, an idle keep-alive timeout and a per-connection request
-//! limit (`[server]` in the configuration). Accept errors back off instead of
-//! spinning; a client that hangs up is not a server error.
+//! (over TLS when configured, see [`super::tls`]) with a header-read timeout, an idle
+//! keep-alive timeout and a per-connection request limit (`[server]` in the
+//! configuration), adding the CORS headers of [`super::cors`]. Accept errors back off
+//! instead of spinning; a client that hangs up is not a server error.
 
 use super::cors::Cors;
+use super::tls::Tls;
 use crate::backoff::AcceptBackoff;
 use crate::config::ConnectionLimits;
 use hyper::body::Incoming;
@@ -28,15 +30,23 @@ pub struct PeerAddr(pub SocketAddr);
 /// How often a connection checks its idle time and request count.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// Serves `routes` on `listener` until `stopping` turns true; then stops accepting and
-/// asks every connection to finish its request in flight and close.
-pub async fn run(
-    listener: TcpListener,
-    routes: BoxedFilter<(Response,)>,
-    limits: ConnectionLimits,
-    cors: Option<Arc<Cors>>,
-    mut stopping: watch::Receiver<bool>,
-) {
+/// What every connection is served with.
+#[derive(Clone)]
+pub struct Serving {
+    /// The routes.
+    pub routes: BoxedFilter<(Response,)>,
+    /// Connection limits.
+    pub limits: ConnectionLimits,
+    /// CORS, when origins are configured.
+    pub cors: Option<Arc<Cors>>,
+    /// TLS, when a certificate is configured.
+    pub tls: Option<Arc<Tls>>,
+}
+
+/// Serves on `listener` until `stopping` turns true; then stops accepting and asks
+/// every connection to finish its request in flight and close.
+pub async fn run(listener: TcpListener, serving: Serving, mut stopping: watch::Receiver<bool>) {
+    let limits = serving.limits;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, closed) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -57,9 +67,19 @@ pub async fn run(
         match accepted {
             Ok((stream, peer)) => {
                 backoff.reset();
-                let (routes, cors, closed) = (routes.clone(), cors.clone(), closed.clone());
+                let (serving, closed) = (serving.clone(), closed.clone());
                 connections.spawn(async move {
-                    serve_connection(stream, peer, routes, limits, cors, closed).await;
+                    match serving.tls.as_ref().map(|tls| tls.acceptor()) {
+                        None => serve_connection(stream, peer, serving, closed).await,
+                        // The handshake gets the time a client has for its headers.
+                        Some(acceptor) => {
+                            match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => serve_connection(stream, peer, serving, closed).await,
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }
@@ -72,14 +92,13 @@ pub async fn run(
     while connections.join_next().await.is_some() {}
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    routes: BoxedFilter<(Response,)>,
-    limits: ConnectionLimits,
-    cors: Option<Arc<Cors>>,
-    mut closed: watch::Receiver<bool>,
-) {
+async fn serve_connection<S>(stream: S, peer: SocketAddr, serving: Serving, mut closed: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Serving {
+        routes, limits, cors, ..
+    } = serving;
     let in_flight = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     // Milliseconds since `started` at the last request's end.

@@ -112,7 +112,11 @@ pub fn spawn_listening(command: &mut Command) -> (Child, SocketAddr, Arc<Mutex<V
     let sink = Arc::clone(&logs);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let addr: Option<String> = line.split("listening on http://").nth(1).map(|rest| {
+            let announced = line
+                .split("listening on http://")
+                .nth(1)
+                .or_else(|| line.split("listening on https://").nth(1));
+            let addr: Option<String> = announced.map(|rest| {
                 rest.chars()
                     .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
                     .collect()
@@ -208,6 +212,13 @@ impl TestDaemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// Sends the daemon a signal (`kill` syntax: `-HUP`, …).
+    pub fn kill_signal(&self, signal: &str) {
+        let pid = self.child.as_ref().map(|c| c.id().to_string()).unwrap_or_default();
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
     }
 
     /// Everything the daemon has logged so far.
