@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// A self-signed certificate for 127.0.0.1 and localhost, written as `NAME.crt` and
 /// `NAME.key` in `dir`; returns its PEM (what a client must trust) and the paths.
-fn certificate(dir: &Path, name: &str) -> (String, PathBuf, PathBuf) {
+pub(crate) fn certificate(dir: &Path, name: &str) -> (String, PathBuf, PathBuf) {
     let rcgen::CertifiedKey { cert, key_pair } =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let (cert_path, key_path) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
@@ -21,7 +21,7 @@ fn certificate(dir: &Path, name: &str) -> (String, PathBuf, PathBuf) {
 }
 
 /// An HTTPS client that trusts only `pem`.
-fn trusting(pem: &str) -> reqwest::Client {
+pub(crate) fn trusting(pem: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .use_rustls_tls()
@@ -31,14 +31,15 @@ fn trusting(pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
-fn tls_config(dir: &Path, cert: &Path, key: &Path) -> PathBuf {
+/// The test configuration with TLS from `cert` and `key`, plus `extra` TOML.
+pub(crate) fn tls_config(dir: &Path, cert: &Path, key: &Path, extra: &str) -> PathBuf {
     // An empty issuer derives it from the bound address, as without the setting.
-    let extra = format!("[server]\nissuer = \"\"\ntls_cert_file = {cert:?}\ntls_key_file = {key:?}\n");
-    write_config(dir, &extra)
+    let tls = format!("[server]\nissuer = \"\"\ntls_cert_file = {cert:?}\ntls_key_file = {key:?}\n");
+    write_config(dir, &format!("{tls}{extra}"))
 }
 
 /// Starts the daemon on `config`; returns it, its address and its log lines.
-fn launch(config: &Path) -> (ChildGuard, std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn launch(config: &Path) -> (ChildGuard, std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let mut command = Command::new(TESSERAD);
     command
         .arg("--config")
@@ -56,7 +57,7 @@ fn launch(config: &Path) -> (ChildGuard, std::net::SocketAddr, Arc<Mutex<Vec<Str
 async fn the_listener_serves_https_and_the_derived_issuer_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let (pem, cert, key) = certificate(dir.path(), "server");
-    let (_daemon, addr, logs) = launch(&tls_config(dir.path(), &cert, &key));
+    let (_daemon, addr, logs) = launch(&tls_config(dir.path(), &cert, &key, ""));
     assert!(
         logs.lock()
             .unwrap()
@@ -95,7 +96,7 @@ async fn the_listener_serves_https_and_the_derived_issuer_says_so() {
 async fn sighup_reloads_the_certificate_and_open_connections_carry_on() {
     let dir = tempfile::tempdir().unwrap();
     let (first, cert, key) = certificate(dir.path(), "server");
-    let (daemon, addr, logs) = launch(&tls_config(dir.path(), &cert, &key));
+    let (daemon, addr, logs) = launch(&tls_config(dir.path(), &cert, &key, ""));
     let health = format!("https://{addr}/healthz");
     let open = trusting(&first);
     assert!(open.get(&health).send().await.unwrap().status().is_success());
@@ -174,7 +175,7 @@ fn unusable_certificate_files_are_refused_with_exit_2() {
         (&cert, &garbage, "server.tls_key_file"),
         (&cert, &other_key, "server.tls_key_file"),
     ] {
-        let config = tls_config(dir.path(), cert, key);
+        let config = tls_config(dir.path(), cert, key, "");
         for args in [&["check-config", "--config"][..], &["--config"][..]] {
             let mut command = Command::new(TESSERAD);
             command.args(args).arg(&config).env_remove("TESSERA_DATA_DIR");

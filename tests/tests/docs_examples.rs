@@ -1,0 +1,178 @@
+//! The programs in `docs/integrating.md`, run exactly as printed against a live daemon:
+//! each fenced block after an `<!-- example: NAME -->` line is saved as NAME and run,
+//! Python in the venv `.ci/run` makes (`tests/py/.venv`, from `tests/py/requirements.txt`)
+//! and JavaScript with the packages of `tests/js`. Each must print the claims of a good
+//! token and fail on a forged one.
+
+use crate::harness::{ISSUER, TestDaemon, output_within, prerequisite, s};
+use crate::node::{js_dir, node};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The `(name, code)` of every marked example in `markdown`.
+fn examples(markdown: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.strip_prefix("<!-- example: ").and_then(|l| l.strip_suffix(" -->")) else {
+            continue;
+        };
+        let fence = lines.next().unwrap_or_default();
+        assert!(
+            fence.starts_with("```"),
+            "{name}: a fenced block must follow the marker"
+        );
+        let code: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        found.push((name.to_owned(), code.join("\n") + "\n"));
+    }
+    found
+}
+
+/// How to run example `name` saved in `dir`, or `None` when its runtime is missing.
+fn runner(name: &str, dir: &Path) -> Option<Command> {
+    let path = dir.join(name);
+    if name.ends_with(".py") {
+        let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/.venv/bin/python");
+        if !prerequisite(python.is_file(), "tests/py/.venv with tests/py/requirements.txt") {
+            return None;
+        }
+        let mut command = Command::new(python);
+        command.arg(path);
+        Some(command)
+    } else if name.ends_with(".mjs") {
+        // ES modules find packages in node_modules beside them or above.
+        let modules = dir.join("node_modules");
+        if !modules.exists() {
+            std::os::unix::fs::symlink(js_dir().join("node_modules"), modules).unwrap();
+        }
+        let mut command = node()?;
+        command.arg(path);
+        Some(command)
+    } else {
+        panic!("no runner for example {name}")
+    }
+}
+
+#[tokio::test]
+async fn the_integration_guide_examples_verify_live_tokens_and_refuse_forged_ones() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/integrating.md")).unwrap();
+    let found: Vec<(String, String)> = examples(&guide)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(".sh"))
+        .collect();
+    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["verify.py", "verify.mjs"]);
+    let d = TestDaemon::start();
+    let login = d.register("alice").await;
+    let token = s(&login, "accessToken");
+    let user_id = login["user"]["id"].as_str().unwrap().to_owned();
+    // The same token with one payload character changed: the signature no longer holds.
+    let mut forged = token.clone().into_bytes();
+    let at = "v4.public.".len() + 10;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for (name, code) in &found {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), code).unwrap();
+        for (presented, good) in [(&token, true), (&forged, false)] {
+            let Some(mut command) = runner(name, dir.path()) else {
+                return;
+            };
+            command.env("TESSERA", &d.base).env("TOKEN", presented);
+            let out = output_within(&mut command, None, Duration::from_secs(60));
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(
+                out.status.success(),
+                good,
+                "{name}, good token: {good}\n{stdout}\n{stderr}"
+            );
+            if good {
+                let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+                assert_eq!(claims["sub"], user_id.as_str(), "{name}");
+                assert_eq!(claims["iss"], ISSUER, "{name}");
+            }
+        }
+    }
+}
+
+/// Runs the shell examples of `markdown` (the `.sh` ones, in order) as one `bash`
+/// session against `d`, as a reader pasting them into one terminal would; returns
+/// their names and what they printed.
+fn run_shell_examples(d: &TestDaemon, markdown: &str) -> (Vec<String>, String) {
+    let blocks: Vec<(String, String)> = examples(markdown)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".sh"))
+        .collect();
+    // `tessera` on the PATH, as the README's install puts it there.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(crate::harness::TESSERA, bin.path().join("tessera")).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let address = d.base.trim_start_matches("http://");
+    let script: String = blocks.iter().map(|(_, code)| code.as_str()).collect();
+    let script = format!(
+        "set -eu\n{}",
+        script
+            .replace("http://127.0.0.1:8080", &d.base)
+            .replace("localhost:8080", address)
+    );
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
+        .arg(&script)
+        .env("PATH", &path)
+        .env("TESSERA_SOCKET", &d.socket);
+    let out = output_within(&mut bash, None, Duration::from_secs(120));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{script}\n{stdout}\n{stderr}");
+    (blocks.into_iter().map(|(name, _)| name).collect(), stdout.into_owned())
+}
+
+fn assert_printed(stdout: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(stdout.contains(needle), "no {needle} in:\n{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn the_readme_shell_examples_run_as_printed() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let d = TestDaemon::start();
+    let (names, stdout) = run_shell_examples(&d, &readme);
+    assert_eq!(names, ["walkthrough.sh", "oauth.sh", "subcommands.sh"]);
+    assert_printed(
+        &stdout,
+        &[
+            "\"username\":\"alice\"",
+            "HTTP/1.1 204",
+            "INVALID_TOKEN",
+            "k4.public.",
+            "\"active\":true",
+            "registration: closed",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_integration_guide_shell_examples_run_as_printed() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/integrating.md")).unwrap();
+    let d = TestDaemon::start();
+    // The README's walk-through registered her.
+    let body =
+        serde_json::json!({"username": "alice", "email": "alice@example.com", "password": "correct horse battery"});
+    assert_eq!(d.post_json("/api/auth/register", body).await.status, 201);
+    let (names, stdout) = run_shell_examples(&d, &guide);
+    assert_eq!(
+        names,
+        ["client.sh", "token.sh", "introspect.sh", "client-credentials.sh"]
+    );
+    assert_printed(
+        &stdout,
+        &["client secret: tsr_cs_", "\"active\":true", "\"token_type\":\"Bearer\""],
+    );
+}
