@@ -619,3 +619,23 @@ async fn the_socket_is_chosen_flag_then_environment_then_working_directory() {
         "the environment beats the working directory"
     );
 }
+
+#[test]
+fn user_add_help_explains_every_argument_and_lists_the_roles() {
+    let out = run_tessera(
+        std::path::Path::new("/nonexistent.sock"),
+        &["user", "add", "--help"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for needle in [
+        "<NAME>  Username",
+        "--email <EMAIL>",
+        "Email address",
+        "`admin`, `user`",
+        "`guest`",
+        "Display name",
+    ] {
+        assert!(out.stdout.contains(needle), "no {needle:?} in:\n{}", out.stdout);
+    }
+}
