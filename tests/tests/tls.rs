@@ -2,7 +2,7 @@
 //! derived `https://` issuer, the certificate reloaded on SIGHUP without dropping open
 //! connections, and unusable files refused by `check-config` and at start (exit 2).
 
-use crate::harness::{ChildGuard, TESSERAD, output_within, spawn_listening, write_config};
+use crate::harness::{ChildGuard, TESSERAD, daemon_command, output_within, spawn_listening, write_config};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,17 +40,19 @@ pub(crate) fn tls_config(dir: &Path, cert: &Path, key: &Path, extra: &str) -> Pa
 
 /// Starts the daemon on `config`; returns it, its address and its log lines.
 pub(crate) fn launch(config: &Path) -> (ChildGuard, std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let mut command = Command::new(TESSERAD);
-    command
-        .arg("--config")
-        .arg(config)
-        .env_remove("TESSERA_LISTEN")
-        .env_remove("TESSERA_DATA_DIR")
-        .env_remove("NOTIFY_SOCKET")
-        .env("TESSERA_LOG", "info")
-        .env("TESSERA_LOG_FORMAT", "text");
-    let (child, addr, logs) = spawn_listening(&mut command);
+    let (child, addr, logs) = spawn_listening(&mut daemon_command(config));
     (ChildGuard(child), addr, logs)
+}
+
+/// Sends the daemon SIGHUP and waits until it logs `outcome`.
+fn hang_up(daemon: &ChildGuard, logs: &Mutex<Vec<String>>, outcome: &str) {
+    let pid = daemon.0.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !logs.lock().unwrap().join("\n").contains(outcome) {
+        assert!(std::time::Instant::now() < deadline, "never logged {outcome:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[tokio::test]
@@ -104,13 +106,7 @@ async fn sighup_reloads_the_certificate_and_open_connections_carry_on() {
     let (second, new_cert, new_key) = certificate(dir.path(), "next");
     std::fs::rename(&new_cert, &cert).unwrap();
     std::fs::rename(&new_key, &key).unwrap();
-    let pid = daemon.0.id().to_string();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !logs.lock().unwrap().join("\n").contains("reloaded the TLS certificate") {
-        assert!(std::time::Instant::now() < deadline, "no reload logged");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    hang_up(&daemon, &logs, "reloaded the TLS certificate");
     assert!(
         trusting(&second)
             .get(&health)
@@ -131,17 +127,7 @@ async fn sighup_reloads_the_certificate_and_open_connections_carry_on() {
     );
     // A reload that fails keeps the certificate in use.
     std::fs::write(&cert, "not a certificate").unwrap();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !logs
-        .lock()
-        .unwrap()
-        .join("\n")
-        .contains("kept the TLS certificate in use")
-    {
-        assert!(std::time::Instant::now() < deadline, "no failed reload logged");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    hang_up(&daemon, &logs, "kept the TLS certificate in use");
     assert!(
         trusting(&second)
             .get(&health)

@@ -102,6 +102,23 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// `tesserad --config CONFIG` with nothing from the test's environment that would
+/// change it, text logs at `info`, and no stdin or stdout.
+pub fn daemon_command(config: &Path) -> Command {
+    let mut command = Command::new(TESSERAD);
+    command
+        .arg("--config")
+        .arg(config)
+        .env_remove("TESSERA_LISTEN")
+        .env_remove("TESSERA_DATA_DIR")
+        .env_remove("NOTIFY_SOCKET")
+        .env("TESSERA_LOG", "info")
+        .env("TESSERA_LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
 /// Spawns `command` (stderr piped), waits for its "listening on" log line (text or
 /// JSON format) and keeps collecting its log lines.
 pub fn spawn_listening(command: &mut Command) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>) {
@@ -152,17 +169,7 @@ impl TestDaemon {
     /// Starts the daemon on `dir` (fresh or reused), waiting for its listening line.
     pub fn launch(dir: TempDir, extra: &str, env: &[(&str, &str)]) -> Self {
         let config = write_config(dir.path(), extra);
-        let mut command = Command::new(TESSERAD);
-        command
-            .arg("--config")
-            .arg(&config)
-            .env_remove("TESSERA_LISTEN")
-            .env_remove("TESSERA_DATA_DIR")
-            .env_remove("NOTIFY_SOCKET")
-            .env("TESSERA_LOG", "info")
-            .env("TESSERA_LOG_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        let mut command = daemon_command(&config);
         for (k, v) in env {
             command.env(k, v);
         }
