@@ -125,8 +125,31 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         shutdown.await;
         let _ = stopping_tx.send(true);
     });
+    let http_metrics = Arc::new(http::metrics::HttpMetrics::default());
+    let registry = Arc::new(http::metrics::registry(&http_metrics, Arc::clone(&service)));
+    let scrape = http::metrics::routes(registry);
+    if let Some(addr) = config.metrics.listen {
+        let metrics_listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Bind { addr, source })?;
+        let bound = metrics_listener
+            .local_addr()
+            .map_err(|source| DaemonError::Bind { addr, source })?;
+        let serving = http::server::Serving {
+            routes: scrape.clone(),
+            limits: config.connections,
+            cors: None,
+            tls: None,
+        };
+        tokio::spawn(http::server::run(metrics_listener, serving, stopping.clone()));
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let serving = http::server::Serving {
-        routes: http::routes(Arc::clone(&service)),
+        routes: http::routes(
+            Arc::clone(&service),
+            http_metrics,
+            config.metrics.on_main_listener.then_some(scrape),
+        ),
         limits: config.connections,
         cors: http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),
         tls: tls.clone(),

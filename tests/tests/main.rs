@@ -16,6 +16,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod logging;
+mod metrics;
 mod node;
 mod oauth;
 mod oauth_interop;

@@ -51,6 +51,8 @@ pub struct Config {
     pub argon2: Argon2Config,
     /// Role name → scopes (`[roles.*]`); always holds `admin`, `user` and `guest`.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Where `GET /metrics` is served (`[metrics]`).
+    pub metrics: MetricsConfig,
     /// Browser origins allowed to call the HTTP API from scripts
     /// (`http.cors_allowed_origins`): exact origins, lower-cased, or `*` alone; empty
     /// for no CORS headers at all.
@@ -68,6 +70,16 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Requests served on one connection before it is closed.
     pub max_requests: u64,
+}
+
+/// Where the Prometheus metrics are served; nowhere by default (counters reveal
+/// activity: logins, failures, revocations).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// A listener of their own (`metrics.listen`), plain HTTP.
+    pub listen: Option<SocketAddr>,
+    /// Also on the main listener (`metrics.on_main_listener`).
+    pub on_main_listener: bool,
 }
 
 /// PEM files of the listener's certificate chain and private key.

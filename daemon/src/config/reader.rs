@@ -3,8 +3,8 @@
 //! collected with its key.
 
 use super::{
-    Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, Overrides, ThrottleConfig,
-    TlsFiles, TokenTtls,
+    Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MetricsConfig, Overrides,
+    ThrottleConfig, TlsFiles, TokenTtls,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -286,6 +286,17 @@ impl Reader {
         }
         let roles = self.roles();
         let cors_allowed_origins = self.cors_origins();
+        let metrics_listen = self.string("metrics", "listen").filter(|s| !s.is_empty());
+        let metrics = MetricsConfig {
+            listen: metrics_listen.and_then(|text| match text.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    self.problem("metrics.listen", format!("{text:?} is not an IP:port address"));
+                    None
+                }
+            }),
+            on_main_listener: self.boolean("metrics", "on_main_listener", false),
+        };
 
         let leftovers: Vec<String> = self
             .table
@@ -313,6 +324,7 @@ impl Reader {
                 throttle,
                 argon2,
                 roles,
+                metrics,
                 cors_allowed_origins,
             })
         } else {
@@ -326,6 +338,7 @@ impl Reader {
 const KNOWN_SECTIONS: &[&str] = &[
     "server",
     "http",
+    "metrics",
     "storage",
     "admin",
     "tokens",

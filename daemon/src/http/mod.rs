@@ -8,6 +8,7 @@ pub mod cors;
 mod error;
 mod health;
 mod keys;
+pub mod metrics;
 mod oauth;
 mod reply;
 pub mod server;
@@ -22,11 +23,23 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-/// Every route, with rejections turned into contract errors and one log line per
-/// request at `debug` (target `tessera::http`): at `info` a busy daemon would flood the
-/// journal, whose rate limit would then also drop the lines that matter.
-pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
-    auth::routes(Arc::clone(&service))
+/// Every route, with rejections turned into contract errors, each request counted in
+/// `metrics`, and one log line per request at `debug` (target `tessera::http`): at
+/// `info` a busy daemon would flood the journal, whose rate limit would then also drop
+/// the lines that matter. `scrape`, when given, is served at `GET /metrics`.
+pub fn routes(
+    service: Arc<Service>,
+    metrics: Arc<metrics::HttpMetrics>,
+    scrape: Option<BoxedFilter<(Response,)>>,
+) -> BoxedFilter<(Response,)> {
+    let scrape = scrape.unwrap_or_else(|| {
+        warp::any()
+            .and_then(|| async { Err(warp::reject::not_found()) })
+            .boxed()
+    });
+    scrape
+        .or(auth::routes(Arc::clone(&service)))
+        .unify()
         .or(api_tokens::routes(Arc::clone(&service)))
         .unify()
         .or(keys::routes(Arc::clone(&service)))
@@ -37,7 +50,8 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .unify()
         .recover(error::recover)
         .unify()
-        .with(warp::log::custom(|info| {
+        .with(warp::log::custom(move |info| {
+            metrics.observe(info.path(), info.status().as_u16(), info.elapsed());
             tracing::debug!(
                 target: "tessera::http",
                 method = %info.method(),

@@ -1,6 +1,6 @@
 //! Accounts: registration, login and `me`.
 
-use super::audit::AuditEvent;
+use super::audit::{AuditEvent, Counter};
 use super::clients::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
@@ -151,9 +151,10 @@ impl Service {
             .as_ref()
             .map_or_else(|| unknown_login(&login), |u| u.id.to_string());
         let now = self.now();
-        self.throttle
-            .check(&account, origin.addr, now)
-            .map_err(|retry_after| ServiceError::TooManyAttempts { retry_after })?;
+        self.throttle.check(&account, origin.addr, now).map_err(|retry_after| {
+            self.counters.bump(Counter::Throttled);
+            ServiceError::TooManyAttempts { retry_after }
+        })?;
         let refuse = |reason: &'static str| {
             self.audit(
                 AuditEvent::LoginFailure {
@@ -175,7 +176,14 @@ impl Service {
         let matched = self
             .passwords
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-            .await?;
+            .await
+            .map_err(|e| {
+                let e = ServiceError::from(e);
+                if matches!(e, ServiceError::Overloaded { .. }) {
+                    self.counters.bump(Counter::Overloaded);
+                }
+                e
+            })?;
         let user = match user {
             Some(user) if matched => user,
             Some(_) => return Err(fail("wrong password")),

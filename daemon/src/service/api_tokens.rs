@@ -3,7 +3,7 @@
 //! kept in memory and written back by the periodic sweep, so using a token costs no
 //! disk write (contract §7: `lastUsedAt` may lag by up to 60 s).
 
-use super::audit::AuditEvent;
+use super::audit::{AuditEvent, Counter, TokenKind};
 use super::{Caller, Operator, Service, ServiceError};
 use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};
@@ -121,6 +121,7 @@ impl Service {
             None,
         );
         self.store.commit().await?;
+        self.counters.bump(Counter::Issued(TokenKind::Api));
         Ok(ApiTokenCreated {
             id: record.id,
             name: record.name,

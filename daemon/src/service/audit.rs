@@ -65,16 +65,55 @@ pub(super) enum AuditEvent {
     ClientRemove { client: String },
 }
 
-/// An activity counter (the console's Overview).
+/// An activity counter (the console's Overview and the metrics).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Counter {
     Logins,
     Failures,
+    /// Logins refused by the throttle before any hashing.
+    Throttled,
+    /// Logins refused because the password hasher was full.
+    Overloaded,
     Refreshes,
-    Issued,
+    Issued(TokenKind),
     ReuseDetected,
     Revocations,
     AdminActions,
+}
+
+/// What kind of token was handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An access token of a user's session.
+    Access,
+    /// A guest token.
+    Guest,
+    /// A client-credentials token.
+    Client,
+    /// A refresh token (a new session's first, or a rotation's).
+    Refresh,
+    /// A persistent API token.
+    Api,
+}
+
+impl TokenKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [TokenKind; 5] = [Self::Access, Self::Guest, Self::Client, Self::Refresh, Self::Api];
+
+    /// Its name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Guest => "guest",
+            Self::Client => "client",
+            Self::Refresh => "refresh",
+            Self::Api => "api",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
 }
 
 impl AuditEvent {
@@ -182,11 +221,36 @@ impl AuditEvent {
 pub(super) struct Tally {
     logins: AtomicU64,
     failures: AtomicU64,
+    throttled: AtomicU64,
+    overloaded: AtomicU64,
     refreshes: AtomicU64,
-    issued: AtomicU64,
+    issued: [AtomicU64; TokenKind::ALL.len()],
     reuse_detected: AtomicU64,
     revocations: AtomicU64,
     admin_actions: AtomicU64,
+}
+
+/// Everything [`Tally`] counts, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Successful logins and registrations.
+    pub logins: u64,
+    /// Failed logins.
+    pub failures: u64,
+    /// Logins refused by the throttle.
+    pub throttled: u64,
+    /// Logins refused because the hasher was full.
+    pub overloaded: u64,
+    /// Refresh-token rotations.
+    pub refreshes: u64,
+    /// Tokens handed out, by [`TokenKind::ALL`] order.
+    pub issued: [u64; TokenKind::ALL.len()],
+    /// Replayed refresh tokens.
+    pub reuse_detected: u64,
+    /// Events that ended a session or token early.
+    pub revocations: u64,
+    /// Operator actions.
+    pub admin_actions: u64,
 }
 
 impl Tally {
@@ -195,8 +259,10 @@ impl Tally {
         let cell = match counter {
             Counter::Logins => &self.logins,
             Counter::Failures => &self.failures,
+            Counter::Throttled => &self.throttled,
+            Counter::Overloaded => &self.overloaded,
             Counter::Refreshes => &self.refreshes,
-            Counter::Issued => &self.issued,
+            Counter::Issued(kind) => &self.issued[kind.index()],
             Counter::ReuseDetected => &self.reuse_detected,
             Counter::Revocations => &self.revocations,
             Counter::AdminActions => &self.admin_actions,
@@ -204,17 +270,35 @@ impl Tally {
         cell.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counters as the console shows them.
-    pub(super) fn snapshot(&self) -> Counters {
+    /// Every count.
+    pub(super) fn totals(&self) -> Totals {
         let get = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
-        Counters {
+        Totals {
             logins: get(&self.logins),
             failures: get(&self.failures),
+            throttled: get(&self.throttled),
+            overloaded: get(&self.overloaded),
             refreshes: get(&self.refreshes),
-            issued: get(&self.issued),
+            issued: std::array::from_fn(|i| get(&self.issued[i])),
             reuse_detected: get(&self.reuse_detected),
             revocations: get(&self.revocations),
             admin_actions: get(&self.admin_actions),
+        }
+    }
+
+    /// The counters as the console shows them: `issued` counts signed access tokens
+    /// (session, guest and client).
+    pub(super) fn snapshot(&self) -> Counters {
+        let t = self.totals();
+        let signed = [TokenKind::Access, TokenKind::Guest, TokenKind::Client];
+        Counters {
+            logins: t.logins,
+            failures: t.failures,
+            refreshes: t.refreshes,
+            issued: signed.iter().map(|k| t.issued[k.index()]).sum(),
+            reuse_detected: t.reuse_detected,
+            revocations: t.revocations,
+            admin_actions: t.admin_actions,
         }
     }
 }

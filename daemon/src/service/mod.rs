@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::{Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
+pub use audit::{TokenKind, Totals};
 pub use error::ServiceError;
 use revocations::Revocations;
 use std::sync::Arc;
@@ -354,8 +355,15 @@ impl Service {
         principal: Option<Principal>,
     ) -> Result<Issued, ServiceError> {
         let scopes = grant.scopes.clone();
+        let kind = if grant.client_id.is_some() {
+            audit::TokenKind::Client
+        } else if grant.sid.is_some() {
+            audit::TokenKind::Access
+        } else {
+            audit::TokenKind::Guest
+        };
         let (access_token, _) = self.tokens.sign(grant, now, exp)?;
-        self.counters.bump(audit::Counter::Issued);
+        self.counters.bump(audit::Counter::Issued(kind));
         Ok(Issued {
             access_token,
             refresh_token: None,

@@ -104,6 +104,22 @@ impl Service {
         }
     }
 
+    /// Every activity count since start, for the metrics (a superset of what
+    /// [`Self::activity`] shows the console, from the same counters).
+    pub fn totals(&self) -> crate::service::Totals {
+        self.counters.totals()
+    }
+
+    /// How many flush + fsync rounds the store has run since start.
+    pub fn store_syncs(&self) -> u64 {
+        self.store.syncs()
+    }
+
+    /// The store's size on disk in bytes.
+    pub fn store_size(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.size_on_disk()?)
+    }
+
     /// Daemon status.
     pub fn status(&self) -> Result<StatusView, ServiceError> {
         Ok(StatusView {

@@ -2,7 +2,7 @@
 //! access-token refresh and logout. The in-memory view they keep in step is
 //! [`super::revocations`].
 
-use super::audit::AuditEvent;
+use super::audit::{AuditEvent, Counter, TokenKind};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
 use crate::store::{RefreshRecord, Rotation, SessionRecord, UserRecord};
@@ -65,6 +65,7 @@ impl Service {
         self.evict_oldest_sessions(user.id, now.unix_timestamp())?;
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
+        self.counters.bump(Counter::Issued(TokenKind::Refresh));
         Ok(Some(issued))
     }
 
@@ -203,6 +204,7 @@ impl Service {
         }
         let mut issued = self.session_access_token(&user, &session, scopes)?;
         issued.refresh_token = Some(next);
+        self.counters.bump(Counter::Issued(TokenKind::Refresh));
         self.audit(
             AuditEvent::Refresh {
                 user: user.id,

@@ -339,6 +339,11 @@ impl Store {
         })
     }
 
+    /// The size of the store's files on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// True while the store accepts writes.
     pub fn is_healthy(&self) -> bool {
         self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()

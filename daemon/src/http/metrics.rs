@@ -1,0 +1,300 @@
+//! Prometheus metrics (`GET /metrics`, the classic text format, version 0.0.4), built
+//! with `prometheus-client`. HTTP requests are counted here, by route template and
+//! status class, with a latency histogram. Every other series is read at scrape time
+//! from the counters and gauges the service keeps, the same ones the console's
+//! Overview shows, so nothing is counted twice. The series and their labels are listed
+//! in the README ("Operating").
+
+use crate::service::{Service, TokenKind};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderValue, header};
+use warp::reply::Response;
+
+/// Every route's template, as the `route` label names it.
+const ROUTES: [&str; 16] = [
+    "/api/auth/register",
+    "/api/auth/token",
+    "/api/auth/login",
+    "/api/auth/token/refresh",
+    "/api/auth/refresh",
+    "/api/auth/guest",
+    "/api/auth/logout",
+    "/api/auth/me",
+    "/api/auth/keys",
+    "/api/auth/api-tokens",
+    "/oauth/token",
+    "/oauth/introspect",
+    "/oauth/revoke",
+    "/.well-known/oauth-authorization-server",
+    "/healthz",
+    "/metrics",
+];
+/// The template of `/api/auth/api-tokens/{id}`.
+const API_TOKEN: &str = "/api/auth/api-tokens/{id}";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: &'static str,
+}
+
+type Latency = Family<RouteLabel, Histogram, fn() -> Histogram>;
+
+/// The HTTP layer's own series.
+#[derive(Debug)]
+pub struct HttpMetrics {
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        fn latency() -> Histogram {
+            // 0.25 ms to about 4 s.
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+        }
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency as fn() -> Histogram),
+        }
+    }
+}
+
+impl HttpMetrics {
+    /// Counts one answered request.
+    pub fn observe(&self, path: &str, status: u16, elapsed: Duration) {
+        let route = route_template(path);
+        let status = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests.get_or_create(&RequestLabels { route, status }).inc();
+        self.latency
+            .get_or_create(&RouteLabel { route })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// The route template `path` matched, or `other` (so a scan of random paths cannot
+/// grow the label set).
+fn route_template(path: &str) -> &'static str {
+    if let Some(route) = ROUTES.iter().find(|r| **r == path) {
+        return route;
+    }
+    match path.strip_prefix("/api/auth/api-tokens/") {
+        Some(id) if !id.is_empty() && !id.contains('/') => API_TOKEN,
+        _ => "other",
+    }
+}
+
+/// The registry of every series: the HTTP layer's and the service's.
+pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register(
+        "tessera_http_requests",
+        "HTTP requests answered, by route template and status class",
+        http.requests.clone(),
+    );
+    registry.register(
+        "tessera_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route template",
+        http.latency.clone(),
+    );
+    registry.register_collector(Box::new(ServiceSeries(service)));
+    registry
+}
+
+/// `GET /metrics`.
+pub fn routes(registry: Arc<Registry>) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics")
+        .and(warp::get())
+        .map(move || {
+            let mut body = String::new();
+            let mut response = match prometheus_client::encoding::prometheus_text::encode(&mut body, &registry) {
+                Ok(()) => Response::new(body.into()),
+                Err(_) => {
+                    let mut failed = Response::new("cannot encode the metrics\n".into());
+                    *failed.status_mut() = warp::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    failed
+                }
+            };
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        })
+        .boxed()
+}
+
+/// The service's counters and gauges, read at each scrape.
+#[derive(Debug)]
+struct ServiceSeries(Arc<Service>);
+
+/// Writes one counter.
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// Writes one gauge.
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// Writes a counter with one label.
+fn labelled(
+    encoder: &mut DescriptorEncoder,
+    (name, help, label): (&str, &str, &'static str),
+    values: &[(&'static str, u64)],
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
+    for (value, count) in values {
+        ConstCounter::new(*count).encode(family.encode_family(&[(label, *value)])?)?;
+    }
+    Ok(())
+}
+
+impl Collector for ServiceSeries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let service = &self.0;
+        let t = service.totals();
+        let activity = service.activity();
+        let e = &mut encoder;
+        labelled(
+            e,
+            ("tessera_logins", "Login attempts by outcome", "outcome"),
+            &[
+                ("ok", t.logins),
+                ("failed", t.failures),
+                ("throttled", t.throttled),
+                ("overloaded", t.overloaded),
+            ],
+        )?;
+        let issued: Vec<(&'static str, u64)> = TokenKind::ALL
+            .iter()
+            .zip(t.issued)
+            .map(|(kind, n)| (kind.name(), n))
+            .collect();
+        labelled(
+            e,
+            ("tessera_tokens_issued", "Tokens handed out, by kind", "kind"),
+            &issued,
+        )?;
+        counter(e, "tessera_refresh_rotations", "Refresh-token rotations", t.refreshes)?;
+        counter(
+            e,
+            "tessera_refresh_reuse_detected",
+            "Replayed refresh tokens (each revoked its session)",
+            t.reuse_detected,
+        )?;
+        counter(
+            e,
+            "tessera_revocations",
+            "Events that ended a session or token early (logout, reuse, RFC 7009, operator)",
+            t.revocations,
+        )?;
+        counter(
+            e,
+            "tessera_admin_actions",
+            "Operator actions on the admin socket",
+            t.admin_actions,
+        )?;
+        counter(
+            e,
+            "tessera_store_syncs",
+            "Group-commit flush + fsync rounds",
+            service.store_syncs(),
+        )?;
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        gauge(
+            e,
+            "tessera_sessions_open",
+            "Sessions stored and not revoked",
+            as_i64(activity.sessions),
+        )?;
+        gauge(
+            e,
+            "tessera_password_hash_queue",
+            "Password hashes admitted and not yet answered",
+            as_i64(activity.hash_queue),
+        )?;
+        if let Ok(bytes) = service.store_size() {
+            gauge(
+                e,
+                "tessera_store_size_bytes",
+                "Size of the store's files on disk",
+                as_i64(bytes),
+            )?;
+        }
+        gauge(
+            e,
+            "tessera_uptime_seconds",
+            "Seconds since the daemon started",
+            as_i64(activity.uptime_seconds),
+        )?;
+        let mut info = e.encode_descriptor(
+            "tessera_build_info",
+            "The daemon's version (always 1)",
+            None,
+            ConstGauge::new(1i64).metric_type(),
+        )?;
+        ConstGauge::new(1i64).encode(info.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
+        process(e)
+    }
+}
+
+/// The process's resident memory and open file descriptors, from `/proc/self`.
+fn process(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<i64>().ok());
+    if let Some(kib) = rss_kib {
+        gauge(
+            e,
+            "process_resident_memory_bytes",
+            "Resident memory",
+            kib.saturating_mul(1024),
+        )?;
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let open = i64::try_from(fds.count()).unwrap_or(i64::MAX);
+        gauge(e, "process_open_fds", "Open file descriptors", open)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_a_bounded_set_of_templates() {
+        assert_eq!(route_template("/api/auth/token"), "/api/auth/token");
+        assert_eq!(route_template("/api/auth/api-tokens/tok_123"), API_TOKEN);
+        assert_eq!(route_template("/api/auth/api-tokens/a/b"), "other");
+        assert_eq!(route_template("/wp-admin.php"), "other");
+    }
+}

@@ -1,0 +1,106 @@
+//! Prometheus metrics (`[metrics]`): off by default; on the main listener or one of
+//! their own; parsed with a Prometheus text-format parser; counters move with requests
+//! and histogram buckets are consistent.
+
+use crate::harness::{TestDaemon, s};
+use prometheus_parse::{Scrape, Value};
+use serde_json::json;
+
+/// Scrapes `url` and parses the answer.
+async fn scrape(d: &TestDaemon, url: &str) -> Scrape {
+    let r = d.send(d.client().get(url)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    Scrape::parse(r.text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+}
+
+/// The value of the counter or gauge `name` with `labels`.
+fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no {name} {labels:?}"));
+    match sample.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+        ref other => panic!("{name} is {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_off_by_default() {
+    let d = TestDaemon::start();
+    assert_eq!(d.get("/metrics", None).await.status, 404);
+    assert!(!d.logs().contains("metrics on"), "{}", d.logs());
+}
+
+#[tokio::test]
+async fn counters_move_with_requests_and_histograms_are_consistent() {
+    let d = TestDaemon::with("[metrics]\non_main_listener = true\n");
+    let url = d.url("/metrics");
+    let before = scrape(&d, &url).await;
+    let login = d.register("alice").await;
+    d.get("/api/auth/me", Some(&s(&login, "accessToken"))).await;
+    let wrong = json!({"username": "alice", "password": "not-her-password"});
+    assert_eq!(d.post_json("/api/auth/token", wrong).await.status, 401);
+    let after = scrape(&d, &url).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| value(&after, name, labels) - value(&before, name, labels);
+    assert_eq!(moved("tessera_logins_total", &[("outcome", "ok")]), 1.0);
+    assert_eq!(moved("tessera_logins_total", &[("outcome", "failed")]), 1.0);
+    assert_eq!(moved("tessera_tokens_issued_total", &[("kind", "access")]), 1.0);
+    assert_eq!(moved("tessera_tokens_issued_total", &[("kind", "refresh")]), 1.0);
+    assert_eq!(value(&after, "tessera_sessions_open", &[]), 1.0);
+    assert!(value(&after, "tessera_store_syncs_total", &[]) >= 1.0);
+    assert!(value(&after, "tessera_store_size_bytes", &[]) > 0.0);
+    assert!(value(&after, "process_resident_memory_bytes", &[]) > 0.0);
+    assert_eq!(
+        value(&after, "tessera_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
+        1.0
+    );
+    let requests = |route: &str, status: &str| {
+        value(
+            &after,
+            "tessera_http_requests_total",
+            &[("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(requests("/api/auth/register", "2xx"), 1.0);
+    assert_eq!(requests("/api/auth/me", "2xx"), 1.0);
+    assert_eq!(requests("/api/auth/token", "4xx"), 1.0);
+    assert_eq!(requests("/metrics", "2xx"), 1.0, "the first scrape");
+    let latency = after
+        .samples
+        .iter()
+        .find(|s| s.metric == "tessera_http_request_duration_seconds" && s.labels.get("route") == Some("/api/auth/me"))
+        .expect("the /me latency histogram");
+    let Value::Histogram(buckets) = &latency.value else {
+        panic!("not a histogram: {:?}", latency.value)
+    };
+    assert!(
+        buckets
+            .windows(2)
+            .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count)
+    );
+    let last = buckets.last().unwrap();
+    assert!(last.less_than.is_infinite() && last.count == 1.0, "{buckets:?}");
+}
+
+#[tokio::test]
+async fn a_listener_of_their_own_serves_them_and_the_main_one_does_not() {
+    let d = TestDaemon::with("[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    assert!(d.wait_for_log("metrics on http://"), "{}", d.logs());
+    let logs = d.logs();
+    let url = logs
+        .split("metrics on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let scraped = scrape(&d, &url).await;
+    assert_eq!(value(&scraped, "tessera_sessions_open", &[]), 0.0);
+    assert_eq!(d.get("/metrics", None).await.status, 404, "not on the main listener");
+}
