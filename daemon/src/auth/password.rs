@@ -12,6 +12,7 @@ use crate::config::Argon2Config;
 use crate::secret::Secret;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::{Semaphore, oneshot};
@@ -55,6 +56,8 @@ pub struct Passwords {
     admitted: Arc<Semaphore>,
     /// How many hashes [`Passwords::admitted`] lets in at once.
     capacity: usize,
+    /// How long each hash took on its thread (the metrics' histogram).
+    seconds: Histogram,
 }
 
 impl Passwords {
@@ -67,7 +70,14 @@ impl Passwords {
             pool: start_pool(workers)?,
             admitted: Arc::new(Semaphore::new(capacity)),
             capacity,
+            // 1 ms to about 4 s.
+            seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
         })
+    }
+
+    /// The durations of the hashes run so far, in seconds.
+    pub fn durations(&self) -> Histogram {
+        self.seconds.clone()
     }
 
     /// Hashes a new password into a PHC string.
@@ -124,9 +134,14 @@ impl Passwords {
                 .map_err(|_| PasswordError::Overloaded)?,
         };
         let (tx, rx) = oneshot::channel();
+        let seconds = self.seconds.clone();
         let job: Job = Box::new(move || {
             // Nobody waits for the answer any more (the client hung up): skip the work.
+            let started = std::time::Instant::now();
             let answer = (!tx.is_closed()).then(work);
+            if answer.is_some() {
+                seconds.observe(started.elapsed().as_secs_f64());
+            }
             // Free the slot before answering, so the caller finds it free.
             drop(admitted);
             if let Some(answer) = answer {

@@ -5,7 +5,7 @@
 //! Overview shows, so nothing is counted twice. The series and their labels are listed
 //! in the README ("Operating").
 
-use crate::service::{Service, TokenKind};
+use crate::service::{Cause, Service, TokenKind};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -118,6 +118,17 @@ pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Registry {
         "Time to answer an HTTP request, by route template",
         http.latency.clone(),
     );
+    let (syncs, hashes) = service.durations();
+    registry.register(
+        "tessera_store_sync_duration_seconds",
+        "Time of each group-commit flush + fsync round",
+        syncs,
+    );
+    registry.register(
+        "tessera_password_hash_duration_seconds",
+        "Time of each Argon2id hash or verification on its thread",
+        hashes,
+    );
     registry.register_collector(Box::new(ServiceSeries(service)));
     registry
 }
@@ -207,11 +218,19 @@ impl Collector for ServiceSeries {
             "Replayed refresh tokens (each revoked its session)",
             t.reuse_detected,
         )?;
-        counter(
+        let revocations: Vec<(&'static str, u64)> = Cause::ALL
+            .iter()
+            .zip(t.revocations)
+            .map(|(cause, n)| (cause.name(), n))
+            .collect();
+        labelled(
             e,
-            "tessera_revocations",
-            "Events that ended a session or token early (logout, reuse, RFC 7009, operator)",
-            t.revocations,
+            (
+                "tessera_revocations",
+                "Events that ended a session or token early, by cause",
+                "cause",
+            ),
+            &revocations,
         )?;
         counter(
             e,
@@ -263,8 +282,20 @@ impl Collector for ServiceSeries {
     }
 }
 
-/// The process's resident memory and open file descriptors, from `/proc/self`.
+/// The process's CPU time (`getrusage`), resident memory and open file descriptors
+/// (from `/proc/self`).
 fn process(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    if let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) {
+        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        let cpu = ConstCounter::new(seconds(usage.user_time()) + seconds(usage.system_time()));
+        cpu.encode(e.encode_descriptor(
+            "process_cpu_seconds",
+            "CPU time used, user and system",
+            None,
+            cpu.metric_type(),
+        )?)?;
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let rss_kib = status
         .lines()

@@ -77,8 +77,43 @@ pub(super) enum Counter {
     Refreshes,
     Issued(TokenKind),
     ReuseDetected,
-    Revocations,
+    Revocations(Cause),
     AdminActions,
+}
+
+/// Why a session or token ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The holder logged out.
+    Logout,
+    /// A rotated refresh token was replayed.
+    Reuse,
+    /// RFC 7009 revocation at `/oauth/revoke`.
+    Revoke,
+    /// The owner deleted an API token.
+    Owner,
+    /// An operator action (revoke, revoke-all, disable, delete, set-password, set-role).
+    Operator,
+}
+
+impl Cause {
+    /// Every cause, in a fixed order.
+    pub const ALL: [Cause; 5] = [Self::Logout, Self::Reuse, Self::Revoke, Self::Owner, Self::Operator];
+
+    /// Its name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Reuse => "reuse",
+            Self::Revoke => "revoke",
+            Self::Owner => "owner",
+            Self::Operator => "operator",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
 }
 
 /// What kind of token was handed out.
@@ -191,12 +226,12 @@ impl AuditEvent {
             E::Register { .. } | E::LoginSuccess { .. } => &[C::Logins],
             E::LoginFailure { .. } | E::LoginDisabled { .. } => &[C::Failures],
             E::Refresh { .. } => &[C::Refreshes],
-            E::RefreshReuse { .. } => &[C::ReuseDetected, C::Revocations],
-            E::Logout { .. }
-            | E::RevokeSession { .. }
-            | E::RevokeApiToken { .. }
-            | E::RevokeAccessToken { .. }
-            | E::ApiTokenDelete { .. } => &[C::Revocations],
+            E::RefreshReuse { .. } => &[C::ReuseDetected, C::Revocations(Cause::Reuse)],
+            E::Logout { .. } => &[C::Revocations(Cause::Logout)],
+            E::RevokeSession { .. } | E::RevokeApiToken { .. } | E::RevokeAccessToken { .. } => {
+                &[C::Revocations(Cause::Revoke)]
+            }
+            E::ApiTokenDelete { .. } => &[C::Revocations(Cause::Owner)],
             E::ApiTokenCreate { .. } => &[],
             E::UserSetRole { .. }
             | E::UserDisable { .. }
@@ -204,7 +239,7 @@ impl AuditEvent {
             | E::UserSetPassword { .. }
             | E::SessionRevoke { .. }
             | E::SessionRevokeAll { .. }
-            | E::AdminApiTokenRevoke { .. } => &[C::AdminActions, C::Revocations],
+            | E::AdminApiTokenRevoke { .. } => &[C::AdminActions, C::Revocations(Cause::Operator)],
             E::UserAdd { .. }
             | E::UserEnable { .. }
             | E::Guest { .. }
@@ -226,7 +261,7 @@ pub(super) struct Tally {
     refreshes: AtomicU64,
     issued: [AtomicU64; TokenKind::ALL.len()],
     reuse_detected: AtomicU64,
-    revocations: AtomicU64,
+    revocations: [AtomicU64; Cause::ALL.len()],
     admin_actions: AtomicU64,
 }
 
@@ -247,8 +282,8 @@ pub struct Totals {
     pub issued: [u64; TokenKind::ALL.len()],
     /// Replayed refresh tokens.
     pub reuse_detected: u64,
-    /// Events that ended a session or token early.
-    pub revocations: u64,
+    /// Events that ended a session or token early, by [`Cause::ALL`] order.
+    pub revocations: [u64; Cause::ALL.len()],
     /// Operator actions.
     pub admin_actions: u64,
 }
@@ -264,7 +299,7 @@ impl Tally {
             Counter::Refreshes => &self.refreshes,
             Counter::Issued(kind) => &self.issued[kind.index()],
             Counter::ReuseDetected => &self.reuse_detected,
-            Counter::Revocations => &self.revocations,
+            Counter::Revocations(cause) => &self.revocations[cause.index()],
             Counter::AdminActions => &self.admin_actions,
         };
         cell.fetch_add(1, Ordering::Relaxed);
@@ -281,7 +316,7 @@ impl Tally {
             refreshes: get(&self.refreshes),
             issued: std::array::from_fn(|i| get(&self.issued[i])),
             reuse_detected: get(&self.reuse_detected),
-            revocations: get(&self.revocations),
+            revocations: std::array::from_fn(|i| get(&self.revocations[i])),
             admin_actions: get(&self.admin_actions),
         }
     }
@@ -297,7 +332,7 @@ impl Tally {
             refreshes: t.refreshes,
             issued: signed.iter().map(|k| t.issued[k.index()]).sum(),
             reuse_detected: t.reuse_detected,
-            revocations: t.revocations,
+            revocations: t.revocations.iter().sum(),
             admin_actions: t.admin_actions,
         }
     }

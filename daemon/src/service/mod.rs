@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::{Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
-pub use audit::{TokenKind, Totals};
+pub use audit::{Cause, TokenKind, Totals};
 pub use error::ServiceError;
 use revocations::Revocations;
 use std::sync::Arc;

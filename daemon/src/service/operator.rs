@@ -8,6 +8,7 @@ use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
+use prometheus_client::metrics::histogram::Histogram;
 use std::sync::atomic::Ordering;
 use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
 use tessera_common::api::KeyView;
@@ -113,6 +114,11 @@ impl Service {
     /// How many flush + fsync rounds the store has run since start.
     pub fn store_syncs(&self) -> u64 {
         self.store.syncs()
+    }
+
+    /// Durations of the store's flush + fsync rounds and of password hashes, seconds.
+    pub fn durations(&self) -> (Histogram, Histogram) {
+        (self.store.sync_durations(), self.passwords.durations())
     }
 
     /// The store's size on disk in bytes.

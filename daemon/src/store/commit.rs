@@ -7,6 +7,7 @@
 //! slot, the thread takes every slot queued so far, flushes and fsyncs once, and
 //! answers them all. Writes made before a waiter queued are covered by that sync.
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,7 @@ pub(super) struct GroupCommit {
     thread: Option<std::thread::JoinHandle<()>>,
     healthy: Arc<AtomicBool>,
     syncs: Arc<AtomicU64>,
+    seconds: Histogram,
 }
 
 impl GroupCommit {
@@ -30,15 +32,18 @@ impl GroupCommit {
         let (queue, rx) = mpsc::channel::<Reply>();
         let healthy = Arc::new(AtomicBool::new(true));
         let syncs = Arc::new(AtomicU64::new(0));
-        let (flag, count) = (Arc::clone(&healthy), Arc::clone(&syncs));
+        // 0.1 ms to about 3 s.
+        let seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 16));
+        let (flag, count, timing) = (Arc::clone(&healthy), Arc::clone(&syncs), seconds.clone());
         let thread = std::thread::Builder::new()
             .name("tessera-commit".into())
-            .spawn(move || run(&db, &db_file, &rx, &flag, &count))?;
+            .spawn(move || run(&db, &db_file, &rx, &flag, (&count, &timing)))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
             healthy,
             syncs,
+            seconds,
         })
     }
 
@@ -61,6 +66,11 @@ impl GroupCommit {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    /// How long each flush + fsync round took, in seconds.
+    pub(super) fn durations(&self) -> Histogram {
+        self.seconds.clone()
+    }
+
     /// False once a sync has failed or the sync thread has stopped; the store then no
     /// longer accepts writes safely.
     pub(super) fn is_healthy(&self) -> bool {
@@ -79,14 +89,22 @@ impl Drop for GroupCommit {
     }
 }
 
-fn run(db: &sled::Db, db_file: &File, rx: &mpsc::Receiver<Reply>, healthy: &AtomicBool, syncs: &AtomicU64) {
+fn run(
+    db: &sled::Db,
+    db_file: &File,
+    rx: &mpsc::Receiver<Reply>,
+    healthy: &AtomicBool,
+    (syncs, seconds): (&AtomicU64, &Histogram),
+) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());
+        let started = std::time::Instant::now();
         let outcome = db
             .flush()
             .map_err(|e| e.to_string())
             .and_then(|_| db_file.sync_data().map_err(|e| e.to_string()));
+        seconds.observe(started.elapsed().as_secs_f64());
         syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "store sync failed; acknowledged writes are at risk");

@@ -339,6 +339,11 @@ impl Store {
         })
     }
 
+    /// How long each flush + fsync round took, in seconds (the metrics' histogram).
+    pub fn sync_durations(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.commit.durations()
+    }
+
     /// The size of the store's files on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
