@@ -219,8 +219,8 @@ impl std::fmt::Debug for Password {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
-    /// To [`Request::Status`].
-    Status(StatusView),
+    /// To [`Request::Status`] (boxed: by far the largest answer).
+    Status(Box<StatusView>),
     /// To [`Request::Activity`].
     Activity(Activity),
     /// A list of users.
@@ -358,6 +358,32 @@ pub struct StatusView {
     /// Configured role names, sorted.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The store's files on disk, in bytes.
+    #[serde(default)]
+    pub store_bytes: u64,
+    /// Stored records, by kind.
+    #[serde(default)]
+    pub records: RecordCounts,
+}
+
+/// How many records of each kind the store holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordCounts {
+    /// Users.
+    pub users: u64,
+    /// Sessions not revoked.
+    pub sessions: u64,
+    /// Refresh-token records (rotated ones included, until they expire).
+    pub refresh_tokens: u64,
+    /// API tokens.
+    pub api_tokens: u64,
+    /// OAuth clients.
+    pub clients: u64,
+    /// Deny-list entries (revoked access tokens not yet expired).
+    pub denied: u64,
+    /// Audit entries.
+    pub audit: u64,
 }
 
 /// What changes from second to second: polled by the console for its charts.

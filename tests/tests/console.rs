@@ -453,8 +453,23 @@ async fn status_counts_activity() {
     assert_eq!(status["sessions"], 1);
     assert_eq!(status["counters"]["logins"], 1);
     assert_eq!(status["counters"]["failures"], 1);
+    assert!(status["storeBytes"].as_u64().unwrap() > 0, "{status}");
+    let records = &status["records"];
+    for (kind, n) in [
+        ("users", 1),
+        ("sessions", 1),
+        ("refreshTokens", 1),
+        ("apiTokens", 0),
+        ("clients", 0),
+        ("denied", 0),
+    ] {
+        assert_eq!(records[kind], n, "{kind}: {status}");
+    }
+    assert!(records["audit"].as_u64().unwrap() >= 2, "{status}");
     let human = d.tessera(&["status"]).stdout;
     assert!(human.contains("1 logins, 1 failures"), "{human}");
+    assert!(human.contains("1 users, 1 sessions, 1 refresh tokens"), "{human}");
+    assert!(human.contains("store on disk"), "{human}");
 }
 
 #[tokio::test]

@@ -607,7 +607,7 @@ impl App {
                     s.activity = a;
                 }
             }
-            (Purpose::Status, Reply::Status(s)) => self.status = Some(s),
+            (Purpose::Status, Reply::Status(s)) => self.status = Some(*s),
             (Purpose::Users, Reply::Users(list)) => {
                 self.users = list;
                 if self.detail.is_some() {

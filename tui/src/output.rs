@@ -280,6 +280,20 @@ fn status(s: &StatusView) -> String {
         ("registration", open_closed(s.registration_open).into()),
         ("keys", s.key_ids.join(", ")),
         ("roles", s.roles.join(", ")),
+        ("store on disk", format!("{} bytes", s.store_bytes)),
+        (
+            "records",
+            format!(
+                "{} users, {} sessions, {} refresh tokens, {} API tokens, {} clients, {} denied, {} audit",
+                s.records.users,
+                s.records.sessions,
+                s.records.refresh_tokens,
+                s.records.api_tokens,
+                s.records.clients,
+                s.records.denied,
+                s.records.audit
+            ),
+        ),
     ]);
     fields(&pairs)
 }

@@ -114,6 +114,8 @@ pub fn status() -> StatusView {
         registration_open: true,
         key_ids: keys().into_iter().map(|k| k.kid).collect(),
         roles: vec!["admin".into(), "guest".into(), "user".into()],
+        store_bytes: 1_048_576,
+        records: Default::default(),
     }
 }
 
@@ -131,7 +133,7 @@ pub fn audit_entry(seq: u64, event: &str, subject: &str) -> AuditEntry {
 /// The fixture daemon's answer to `call`.
 pub fn answer(call: &Request) -> Outcome {
     Outcome::Ok(match call {
-        Request::Status => Reply::Status(status()),
+        Request::Status => Reply::Status(Box::new(status())),
         Request::Activity => Reply::Activity(activity(3725, 40)),
         Request::UserList { .. } => Reply::Users(users()),
         Request::SessionList { name: None } => Reply::Sessions(sessions()),

@@ -18,7 +18,7 @@ pub async fn dispatch(service: &Service, operator: Operator, request: Request) -
 async fn run(service: &Service, operator: Operator, request: Request) -> Result<Reply, ServiceError> {
     use Request as R;
     Ok(match request {
-        R::Status => Reply::Status(service.status()?),
+        R::Status => Reply::Status(Box::new(service.status()?)),
         R::Activity => Reply::Activity(service.activity()),
         R::UserList { search } => Reply::Users(service.list_users(search.as_deref())?),
         R::UserShow { name } => Reply::User(service.show_user(&name)?),

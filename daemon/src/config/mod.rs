@@ -51,6 +51,9 @@ pub struct Config {
     pub argon2: Argon2Config,
     /// Role name → scopes (`[roles.*]`); always holds `admin`, `user` and `guest`.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Audit entries older than this are deleted by the hourly purge (`audit.retain`),
+    /// besides the bound on their number.
+    pub audit_retain: Duration,
     /// Where `GET /metrics` is served (`[metrics]`).
     pub metrics: MetricsConfig,
     /// Browser origins allowed to call the HTTP API from scripts
@@ -210,6 +213,7 @@ mod tests {
         assert_eq!(c.tokens.access, Duration::from_secs(3600));
         assert_eq!(c.tokens.session_max_age, Duration::from_secs(30 * 86_400));
         assert!(c.registration_open && !c.guest_enabled && !c.password_grant);
+        assert_eq!(c.audit_retain, Duration::from_secs(90 * 86_400));
         assert_eq!(
             c.argon2,
             Argon2Config {

@@ -286,6 +286,7 @@ impl Reader {
         }
         let roles = self.roles();
         let cors_allowed_origins = self.cors_origins();
+        let audit_retain = self.duration("audit", "retain", "90d");
         let metrics_listen = self.string("metrics", "listen").filter(|s| !s.is_empty());
         let metrics = MetricsConfig {
             listen: metrics_listen.and_then(|text| match text.parse::<SocketAddr>() {
@@ -324,6 +325,7 @@ impl Reader {
                 throttle,
                 argon2,
                 roles,
+                audit_retain,
                 metrics,
                 cors_allowed_origins,
             })
@@ -339,6 +341,7 @@ const KNOWN_SECTIONS: &[&str] = &[
     "server",
     "http",
     "metrics",
+    "audit",
     "storage",
     "admin",
     "tokens",

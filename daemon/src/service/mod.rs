@@ -224,10 +224,17 @@ impl Service {
     }
 
     /// Deletes stored refresh tokens, sessions and deny-list entries that have expired,
-    /// and API tokens expired for 30 days (hourly upkeep, so the store does not grow
-    /// without bound).
+    /// API tokens expired for 30 days, and audit entries older than `audit.retain`
+    /// (hourly upkeep, so the store does not grow without bound).
     pub fn purge_expired(&self) {
-        match self.store.purge_expired(self.now().unix_timestamp()) {
+        let now = self.now().unix_timestamp();
+        let retain = seconds(self.config.audit_retain);
+        match self.store.purge_audit(now.saturating_sub(retain)) {
+            Ok(0) => {}
+            Ok(entries) => tracing::info!(entries, "purged audit entries older than audit.retain"),
+            Err(e) => tracing::warn!(error = %e, "could not purge the audit trail"),
+        }
+        match self.store.purge_expired(now) {
             Ok(purged) if purged == crate::store::Purged::default() => {}
             Ok(purged) => tracing::info!(
                 sessions = purged.sessions,

@@ -10,7 +10,7 @@ use crate::secret::Secret;
 use crate::store::{Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{Activity, AdminUser, AuditEntry, SessionView, StatusView};
+use tessera_common::admin::{Activity, AdminUser, AuditEntry, RecordCounts, SessionView, StatusView};
 use tessera_common::api::KeyView;
 use uuid::Uuid;
 
@@ -128,12 +128,23 @@ impl Service {
 
     /// Daemon status.
     pub fn status(&self) -> Result<StatusView, ServiceError> {
+        let records = RecordCounts {
+            users: self.store.user_count()?,
+            sessions: self.store.session_count()?,
+            refresh_tokens: self.store.refresh_token_count()?,
+            api_tokens: self.store.api_token_count() as u64,
+            clients: self.store.client_count() as u64,
+            denied: self.store.denied_count() as u64,
+            audit: self.store.audit_count() as u64,
+        };
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             activity: self.activity(),
-            users: self.store.user_count()?,
-            api_tokens: self.store.api_token_count() as u64,
-            clients: self.store.client_count() as u64,
+            users: records.users,
+            api_tokens: records.api_tokens,
+            clients: records.clients,
+            store_bytes: self.store.size_on_disk()?,
+            records,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),
             key_ids: self.tokens.published().into_iter().map(|k| k.kid).collect(),

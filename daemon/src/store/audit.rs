@@ -1,5 +1,6 @@
 //! The audit trail. Tree: `audit` (sequence number, big-endian u64 → [`AuditRecord`]),
-//! the newest [`AUDIT_CAPACITY`] kept.
+//! the newest [`AUDIT_CAPACITY`] kept, and none older than the retention the service
+//! purges by ([`Store::purge_audit`]).
 
 use super::{AuditRecord, Store, StoreError, decode, eight_bytes, encode};
 use std::sync::atomic::Ordering;
@@ -21,6 +22,28 @@ impl Store {
             self.audit.remove(old.to_be_bytes())?;
         }
         Ok(())
+    }
+
+    /// Deletes the audit entries made before `before` (Unix seconds), oldest first;
+    /// returns how many.
+    pub fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for entry in self.audit.iter() {
+            let (key, value) = entry?;
+            let record: AuditRecord = decode("audit", &value)?;
+            // Entries are in the order they were made.
+            if record.at >= before {
+                break;
+            }
+            self.audit.remove(key)?;
+            purged += 1;
+        }
+        Ok(purged)
+    }
+
+    /// How many audit entries are kept.
+    pub fn audit_count(&self) -> usize {
+        self.audit.len()
     }
 
     /// The newest `limit` audit entries with their sequence numbers, oldest first.

@@ -23,6 +23,11 @@ impl Store {
         Ok(live)
     }
 
+    /// How many deny-list entries are stored (expired ones until the purge).
+    pub fn denied_count(&self) -> usize {
+        self.denied.len()
+    }
+
     /// Deletes deny-list entries whose token has expired at `now`; returns how many.
     pub(super) fn purge_denied(&self, now: i64) -> Result<usize, StoreError> {
         let mut purged = 0;

@@ -6,7 +6,7 @@
 //! - records were JSON and are now postcard (a record that no longer parses as JSON
 //!   was converted by an interrupted run);
 //! - `user_sessions` entries hold the session's end while it is not revoked;
-//! - the counters of users and open sessions;
+//! - the counters of users, open sessions and refresh-token records;
 //! - disabled users are barred (see [`super::revocations`]);
 //! - the time of the upgrade: version 1 kept no index of revocations, so tokens issued
 //!   before it are checked against the store itself until they have expired.
@@ -61,7 +61,11 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         }
         Ok(())
     })?;
-    reencode::<RefreshRecord>(db, "refresh", |_| Ok(()))?;
+    let mut refresh = 0i64;
+    reencode::<RefreshRecord>(db, "refresh", |_| {
+        refresh += 1;
+        Ok(())
+    })?;
     reencode::<KeyRecord>(db, "keys", |_| Ok(()))?;
     reencode::<ClientRecord>(db, "clients", |_| Ok(()))?;
     reencode::<ApiTokenRecord>(db, "api_tokens", |_| Ok(()))?;
@@ -69,6 +73,7 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
     let meta = db.open_tree("meta")?;
     meta.insert(Counter::Users.key(), &users.to_be_bytes())?;
     meta.insert(Counter::Sessions.key(), &open.to_be_bytes())?;
+    meta.insert(Counter::Refresh.key(), &refresh.to_be_bytes())?;
     meta.insert(INDEXED_SINCE, &now.to_be_bytes())?;
     tracing::info!(
         users,

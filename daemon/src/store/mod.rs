@@ -197,6 +197,8 @@ enum Counter {
     Users,
     /// Stored sessions not revoked (until the purge deletes them past their maximum age).
     Sessions,
+    /// Stored refresh-token records (rotated ones included, until they expire).
+    Refresh,
 }
 
 impl Counter {
@@ -204,6 +206,7 @@ impl Counter {
         match self {
             Counter::Users => "count.users",
             Counter::Sessions => "count.sessions",
+            Counter::Refresh => "count.refresh",
         }
     }
 }

@@ -71,6 +71,7 @@ impl Store {
                 tokens.insert(digest, refresh.as_slice())?;
                 last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
                 count(meta, Counter::Sessions, 1)?;
+                count(meta, Counter::Refresh, 1)?;
                 Ok(true)
             })?;
         Ok(created)
@@ -138,6 +139,11 @@ impl Store {
         self.counter(Counter::Sessions)
     }
 
+    /// How many refresh-token records are stored (a stored count).
+    pub fn refresh_token_count(&self) -> Result<u64, StoreError> {
+        self.counter(Counter::Refresh)
+    }
+
     /// Marks a session revoked and records the revocation for as long as an access
     /// token of the session can be unexpired. `None` if it was unknown or already
     /// revoked.
@@ -180,7 +186,7 @@ impl Store {
         now: i64,
     ) -> Result<Rotation, StoreError> {
         let value = encode(record)?;
-        let outcome = (&self.refresh, &self.sessions).transaction(|(tokens, sessions)| {
+        let outcome = (&self.refresh, &self.sessions, &self.meta).transaction(|(tokens, sessions, meta)| {
             let Some(v) = tokens.get(old)? else {
                 return Ok(Rotation::Invalid);
             };
@@ -200,6 +206,7 @@ impl Store {
             current.rotated_at = Some(now);
             tokens.insert(old, encode(&current).or_else(abort)?)?;
             tokens.insert(new, value.as_slice())?;
+            count(meta, Counter::Refresh, 1)?;
             Ok(Rotation::Rotated)
         })?;
         Ok(outcome)
@@ -211,10 +218,19 @@ impl Store {
         for entry in self.refresh.iter() {
             let (key, value) = entry?;
             let record: RefreshRecord = decode("refresh", &value)?;
-            // Deleted only if unchanged since read (a concurrent rotation wins).
-            if record.expires_at <= now && self.refresh.compare_and_swap(&key, Some(value), None::<&[u8]>)?.is_ok() {
-                tokens += 1;
+            if record.expires_at > now {
+                continue;
             }
+            // Deleted only if unchanged since read (a concurrent rotation wins).
+            let deleted = (&self.refresh, &self.meta).transaction(|(refresh, meta)| {
+                if refresh.get(&key)?.as_ref() != Some(&value) {
+                    return Ok(false);
+                }
+                refresh.remove(&key)?;
+                count(meta, Counter::Refresh, -1)?;
+                Ok(true)
+            })?;
+            tokens += usize::from(deleted);
         }
         Ok(tokens)
     }

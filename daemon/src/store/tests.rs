@@ -501,6 +501,20 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
     let b = session(bob.id);
     assert!(store.create_session(&bob, &b, &[9u8; 32], &refresh(b.id)).unwrap());
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (2, 4));
+    assert_eq!(store.refresh_token_count().unwrap(), 4);
+    let next = RefreshRecord {
+        expires_at: 200,
+        ..refresh(b.id)
+    };
+    assert_eq!(
+        store.rotate_refresh(&[9u8; 32], &[10u8; 32], &next, 15).unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        store.refresh_token_count().unwrap(),
+        5,
+        "the rotated one stays until it expires"
+    );
     store.revoke_session(sessions[0].id, 20).unwrap();
     store.revoke_session(sessions[0].id, 21).unwrap();
     assert_eq!(store.session_count().unwrap(), 3, "a revocation counts once");
@@ -512,4 +526,25 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
     store.purge_expired(1000).unwrap();
     assert_eq!(store.session_count().unwrap(), 0, "purged at its end");
+    assert_eq!(store.refresh_token_count().unwrap(), 0, "every refresh token expired");
+}
+
+#[test]
+fn the_audit_trail_is_purged_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for at in [10, 20, 30, 40] {
+        let record = AuditRecord {
+            at,
+            event: "login.success".into(),
+            subject: None,
+            origin: None,
+            detail: None,
+        };
+        store.append_audit(store.next_audit_seq(), &record).unwrap();
+    }
+    assert_eq!(store.purge_audit(30).unwrap(), 2);
+    let left: Vec<i64> = store.audit_tail(10).unwrap().into_iter().map(|(_, r)| r.at).collect();
+    assert_eq!(left, [30, 40]);
+    assert_eq!(store.audit_count(), 2);
 }

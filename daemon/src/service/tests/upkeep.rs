@@ -65,3 +65,26 @@ async fn a_retiring_key_verifies_until_every_token_it_signed_has_expired() {
     assert_eq!(f.service.keys().len(), 1, "the retired key is dropped");
     assert_eq!(f.service.store.keys().unwrap().len(), 1, "and deleted from the store");
 }
+
+#[tokio::test]
+async fn audit_entries_older_than_the_retention_are_purged() {
+    let f = fixture_with("[audit]\nretain = \"1h\"\n").await;
+    f.register("old").await;
+    f.clock.advance(61 * MINUTE);
+    f.register("new").await;
+    let details = || -> Vec<Option<String>> {
+        f.service
+            .audit_tail(None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect()
+    };
+    assert_eq!(details().len(), 2);
+    f.service.purge_expired();
+    assert_eq!(
+        details(),
+        [Some("new".to_owned())],
+        "only the entry younger than an hour"
+    );
+}

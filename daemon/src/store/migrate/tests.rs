@@ -144,6 +144,7 @@ fn assert_upgraded(store: &Store, v1: &V1) {
     assert_eq!(store.audit_tail(10).unwrap(), vec![(0, v1.audit.clone())]);
     assert_eq!(store.user_count().unwrap(), 2);
     assert_eq!(store.session_count().unwrap(), 1, "the revoked session is not counted");
+    assert_eq!(store.refresh_token_count().unwrap(), 1);
     assert_eq!(store.open_sessions_of(v1.alice.id, 0).unwrap(), vec![v1.open.id]);
     let (revoked, barred) = store.revocations(0).unwrap();
     assert!(revoked.is_empty(), "version 1 revocations are left to the store check");
