@@ -12,11 +12,13 @@
 //! - [`http`]: warp routes that translate requests to service calls, and the
 //!   HTTP/1.1 server with its connection limits, TLS and CORS.
 //! - [`admin`]: the Unix admin socket for the `tessera` console.
+//! - [`backup`]: `tesserad backup` and `restore` for a stopped daemon's store.
 //! - `backoff`: the pause after accept errors, shared by both listeners.
 
 pub mod admin;
 pub mod auth;
 mod backoff;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod http;

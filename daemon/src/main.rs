@@ -27,6 +27,26 @@ struct Args {
 enum Command {
     /// Validate the configuration: exit 0 when valid, else list every problem and exit 2.
     CheckConfig,
+    /// Write a backup of a stopped daemon's store (the configured data directory, or
+    /// --data-dir) to FILE, mode 0600: it holds the signing keys.
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup as the store of the data directory (configured, or
+    /// --data-dir), which must be missing or empty unless --force.
+    Restore {
+        /// The backup file to read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace the directory's store (never merged).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn load(args: &Args) -> Result<Config, ConfigError> {
@@ -55,6 +75,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match &args.command {
+        Some(Command::Backup { out, force }) => {
+            return report(
+                tesserad::backup::backup(&config.data_dir, out, *force),
+                "backed up to",
+                out,
+            );
+        }
+        Some(Command::Restore { from, force }) => {
+            return report(
+                tesserad::backup::restore(from, &config.data_dir, *force),
+                "restored into",
+                &config.data_dir,
+            );
+        }
+        _ => {}
+    }
     if let Some(Command::CheckConfig) = args.command {
         if let Some(Err(e)) = config.tls.as_ref().map(tesserad::http::tls::Tls::load) {
             eprintln!("{e}");
@@ -111,6 +148,34 @@ async fn run(config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("unclean stop: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the outcome of a backup or restore; exit 2 when refused, 1 when failed.
+fn report(
+    outcome: Result<tesserad::store::BackupSummary, tesserad::backup::BackupError>,
+    done: &str,
+    path: &std::path::Path,
+) -> ExitCode {
+    use tesserad::backup::BackupError;
+    match outcome {
+        Ok(summary) => {
+            println!(
+                "{done} {}: {} entries, schema version {}",
+                path.display(),
+                summary.entries,
+                summary.schema
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ BackupError::Refused(_)) => {
+            eprintln!("tesserad: {e}");
+            ExitCode::from(2)
+        }
+        Err(e @ BackupError::Failed(_)) => {
+            eprintln!("tesserad: {e}");
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@ mod harness;
 mod accounts;
 mod admin_socket;
 mod api_tokens;
+mod backup;
 mod console;
 mod cors;
 mod docs_examples;

@@ -7,13 +7,15 @@
 //! codecs and the counters, and runs the purge. Each kind of record has its own file
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
 //! last-login times), [`revocations`] (what can still end a token before it expires),
-//! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`].
+//! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`];
+//! [`backup`] writes and reads backup files of every tree.
 //!
 //! Writes land in sled at once; callers then await [`Store::commit`] before they
 //! acknowledge anything, which flushes and fsyncs (see [`commit`]).
 
 mod api_tokens;
 mod audit;
+mod backup;
 mod clients;
 mod commit;
 mod denylist;
@@ -27,6 +29,7 @@ mod users;
 
 pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
 pub use audit::AUDIT_CAPACITY;
+pub use backup::{BACKUP_FORMAT, BackupSummary};
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
 pub(crate) use migrate::tests::{v1_records, write_v1};
@@ -92,6 +95,9 @@ pub enum StoreError {
         /// Version found on disk.
         found: u32,
     },
+    /// A backup file cannot be used, or a restore has nowhere to go.
+    #[error("backup: {0}")]
+    Backup(String),
     /// A unique index already holds the value.
     #[error("{0} already taken")]
     Taken(Unique),

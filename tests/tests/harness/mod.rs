@@ -221,7 +221,7 @@ impl TestDaemon {
         false
     }
 
-    /// Sends the daemon a signal (`kill` syntax: `-HUP`, …).
+    /// Sends the daemon a signal (`kill` syntax: `-HUP`, …) and returns at once.
     pub fn kill_signal(&self, signal: &str) {
         let pid = self.child.as_ref().map(|c| c.id().to_string()).unwrap_or_default();
         let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
@@ -236,13 +236,8 @@ impl TestDaemon {
     /// Sends `signal` and waits (at most ten seconds: shutdown is bounded) for the
     /// exit. The child stays owned until it has exited, so a failure kills it.
     fn signal(&mut self, signal: &str) -> ExitStatus {
+        self.kill_signal(signal);
         let child = self.child.as_mut().unwrap();
-        let ok = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success());
         let status = wait_within(child, Duration::from_secs(10))
             .unwrap_or_else(|| panic!("tesserad did not exit after {signal}; logs:\n{}", self.logs()));
         self.child = None;

@@ -1,0 +1,124 @@
+//! `tesserad backup` and `tesserad restore`, for a stopped daemon's store. The file
+//! format is the store's ([`crate::store::BackupSummary`], `store/backup.rs`); this
+//! module handles the files around it: a backup is written under a temporary name,
+//! mode 0600 (it holds the signing keys), fsynced and only then renamed into place; a
+//! restore checks the whole file before it writes anything.
+
+use crate::store::{BackupSummary, Store, StoreError};
+use std::fs::{File, OpenOptions};
+use std::io::BufWriter;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Why a backup or restore did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Refused before anything was written (exit 2): the store is locked or damaged,
+    /// the file is damaged or newer, or the target exists.
+    #[error("{0}")]
+    Refused(String),
+    /// Failed part-way (exit 1); nothing is left under the final name.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for BackupError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Engine(_) | StoreError::Io { .. } => BackupError::Failed(e.to_string()),
+            other => BackupError::Refused(other.to_string()),
+        }
+    }
+}
+
+/// Writes a backup of the store in `data_dir` to `out` (replacing it only with
+/// `force`).
+pub fn backup(data_dir: &Path, out: &Path, force: bool) -> Result<BackupSummary, BackupError> {
+    if out.exists() && !force {
+        return Err(BackupError::Refused(format!(
+            "{} exists; pass --force to replace it",
+            out.display()
+        )));
+    }
+    let parent = parent_of(out);
+    if !parent.is_dir() {
+        return Err(BackupError::Refused(format!("{} is not a directory", parent.display())));
+    }
+    if !data_dir.join("store").join("db").exists() {
+        return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
+    }
+    let store = Store::open(data_dir)?;
+    let partial = parent.join(format!(
+        ".{}.partial-{}",
+        out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let written = write_file(&store, &partial).and_then(|summary| {
+        std::fs::rename(&partial, out).map_err(|e| failed(out, e))?;
+        File::open(&parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| failed(&parent, e))?;
+        Ok(summary)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+fn write_file(store: &Store, path: &Path) -> Result<BackupSummary, BackupError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(path, e))?;
+    let summary = store.write_backup(BufWriter::new(&file))?;
+    file.sync_all().map_err(|e| failed(path, e))?;
+    Ok(summary)
+}
+
+/// Restores the backup in `from` as the store of `data_dir`: refused unless the
+/// directory is missing or empty, or `force` (which replaces its store, never
+/// merges).
+pub fn restore(from: &Path, data_dir: &Path, force: bool) -> Result<BackupSummary, BackupError> {
+    let open = || File::open(from).map_err(|e| BackupError::Refused(format!("{}: {e}", from.display())));
+    Store::check_backup(open()?)?;
+    let occupied = std::fs::read_dir(data_dir).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied && !force {
+        return Err(BackupError::Refused(format!(
+            "{} is not empty; pass --force to replace its store",
+            data_dir.display()
+        )));
+    }
+    let store_dir = data_dir.join("store");
+    if !store_dir.exists() {
+        return Ok(Store::restore_backup(data_dir, open()?)?);
+    }
+    // Replace the store: restore beside it, then swap, so a failed restore leaves the
+    // old store in place.
+    let staging = data_dir.join(format!(".restore-{}", std::process::id()));
+    let summary = Store::restore_backup(&staging, open()?).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
+    let replaced = data_dir.join(format!(".replaced-{}", std::process::id()));
+    std::fs::rename(&store_dir, &replaced).map_err(|e| failed(&store_dir, e))?;
+    std::fs::rename(staging.join("store"), &store_dir).map_err(|e| failed(&store_dir, e))?;
+    File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| failed(data_dir, e))?;
+    let _ = std::fs::remove_dir_all(&replaced);
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(summary)
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn failed(path: &Path, e: std::io::Error) -> BackupError {
+    BackupError::Failed(format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,222 @@
+//! Backup files: every tree of the store, key by key, in one checksummed stream.
+//!
+//! Layout (integers big-endian):
+//! - the magic `TSRBAK` and the format version (u16, [`BACKUP_FORMAT`]);
+//! - the header: a u32 length, then JSON `{"schema": N, "createdAt": "…"}`;
+//! - entries, each `1`, the tree name (u16 length + bytes), the key and the value
+//!   (u32 length + bytes each);
+//! - `0`, then the SHA-256 of everything before it.
+//!
+//! A restore reads the file twice: once to check the checksum and versions, and only
+//! then to write, so a damaged or foreign file changes nothing.
+
+use super::{SCHEMA_VERSION, Store, StoreError, create_private_dir, io, open_sled, sync_dir};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Version of the backup format this build writes and reads.
+pub const BACKUP_FORMAT: u16 = 1;
+const MAGIC: &[u8; 6] = b"TSRBAK";
+const ENTRY: u8 = 1;
+const END: u8 = 0;
+
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BackupSummary {
+    /// Key/value entries, every tree together.
+    pub entries: u64,
+    /// The store's schema version.
+    pub schema: u32,
+}
+
+/// Why a backup file cannot be restored.
+fn bad(detail: impl Into<String>) -> StoreError {
+    StoreError::Backup(detail.into())
+}
+
+/// A writer that hashes what passes through.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hash.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader that hashes what passes through.
+struct Hashed<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Hashed<R> {
+    fn exact<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
+        let mut buf = [0u8; N];
+        self.bytes_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    fn bytes(&mut self, len: usize) -> Result<Vec<u8>, StoreError> {
+        let mut buf = vec![0u8; len];
+        self.bytes_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    fn bytes_into(&mut self, buf: &mut [u8]) -> Result<(), StoreError> {
+        self.inner
+            .read_exact(buf)
+            .map_err(|_| bad("the file ends too early (truncated?)"))?;
+        self.hash.update(&*buf);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Writes every tree to `out` as one backup stream. Consistent when nothing writes
+    /// meanwhile (a stopped daemon's store).
+    pub fn write_backup(&self, out: impl Write) -> Result<BackupSummary, StoreError> {
+        let failed = io("writing the backup");
+        let mut w = Hashing {
+            inner: out,
+            hash: Sha256::new(),
+        };
+        let header = serde_json::json!({
+            "schema": SCHEMA_VERSION,
+            "createdAt": time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        })
+        .to_string();
+        let mut entries = 0;
+        let mut write = |w: &mut Hashing<_>| -> std::io::Result<()> {
+            w.write_all(MAGIC)?;
+            w.write_all(&BACKUP_FORMAT.to_be_bytes())?;
+            w.write_all(&u32::try_from(header.len()).unwrap_or(u32::MAX).to_be_bytes())?;
+            w.write_all(header.as_bytes())?;
+            for name in self.db.tree_names() {
+                let tree = self.db.open_tree(&name).map_err(std::io::Error::other)?;
+                for entry in tree.iter() {
+                    let (key, value) = entry.map_err(std::io::Error::other)?;
+                    w.write_all(&[ENTRY])?;
+                    w.write_all(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes())?;
+                    w.write_all(&name)?;
+                    for part in [&key, &value] {
+                        w.write_all(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes())?;
+                        w.write_all(part)?;
+                    }
+                    entries += 1;
+                }
+            }
+            w.write_all(&[END])
+        };
+        write(&mut w).map_err(failed)?;
+        let digest = w.hash.finalize();
+        w.inner
+            .write_all(&digest)
+            .and_then(|()| w.inner.flush())
+            .map_err(io("writing the backup"))?;
+        Ok(BackupSummary {
+            entries,
+            schema: SCHEMA_VERSION,
+        })
+    }
+
+    /// Checks a backup stream: format, schema version and checksum. Reads it whole.
+    pub fn check_backup(input: impl Read) -> Result<BackupSummary, StoreError> {
+        read_backup(input, |_, _, _| Ok(()))
+    }
+
+    /// Writes the backup in `input` (checked first with [`Store::check_backup`]) as
+    /// the store of `dir`, which must hold none; creates `dir` (0700) if missing, and
+    /// syncs everything to disk before returning.
+    pub fn restore_backup(dir: &Path, input: impl Read) -> Result<BackupSummary, StoreError> {
+        create_private_dir(dir)?;
+        let db_dir = dir.join("store");
+        if db_dir.exists() {
+            return Err(bad(format!("{} already holds a store", db_dir.display())));
+        }
+        let db = open_sled(&db_dir)?;
+        let summary = read_backup(input, |tree, key, value| {
+            db.open_tree(tree)?.insert(key, value)?;
+            Ok(())
+        })?;
+        db.flush()?;
+        std::fs::File::open(db_dir.join("db"))
+            .and_then(|f| f.sync_all())
+            .map_err(io("syncing the restored store"))?;
+        drop(db);
+        sync_dir(&db_dir)?;
+        sync_dir(dir)?;
+        Ok(summary)
+    }
+}
+
+/// Reads a backup stream, handing each entry to `each`, and checks it; `each` sees
+/// entries before the checksum is known, so callers check first.
+fn read_backup(
+    input: impl Read,
+    mut each: impl FnMut(&[u8], &[u8], &[u8]) -> Result<(), StoreError>,
+) -> Result<BackupSummary, StoreError> {
+    let mut r = Hashed {
+        inner: std::io::BufReader::new(input),
+        hash: Sha256::new(),
+    };
+    if &r.exact::<6>()? != MAGIC {
+        return Err(bad("not a Tessera backup"));
+    }
+    let format = u16::from_be_bytes(r.exact()?);
+    if format != BACKUP_FORMAT {
+        return Err(bad(format!(
+            "backup format {format}; this build reads format {BACKUP_FORMAT}"
+        )));
+    }
+    let header_len = u32::from_be_bytes(r.exact()?) as usize;
+    if header_len > 64 * 1024 {
+        return Err(bad("the header is too long"));
+    }
+    let header: serde_json::Value =
+        serde_json::from_slice(&r.bytes(header_len)?).map_err(|_| bad("the header is not readable"))?;
+    let schema = header["schema"]
+        .as_u64()
+        .and_then(|s| u32::try_from(s).ok())
+        .ok_or_else(|| bad("the header names no schema version"))?;
+    if schema > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: schema });
+    }
+    let mut entries = 0;
+    loop {
+        match r.exact::<1>()?[0] {
+            END => break,
+            ENTRY => {
+                let name_len = u16::from_be_bytes(r.exact()?) as usize;
+                let name = r.bytes(name_len)?;
+                let key_len = u32::from_be_bytes(r.exact()?) as usize;
+                let key = r.bytes(key_len)?;
+                let value_len = u32::from_be_bytes(r.exact()?) as usize;
+                let value = r.bytes(value_len)?;
+                each(&name, &key, &value)?;
+                entries += 1;
+            }
+            _ => return Err(bad("damaged: an unknown entry tag")),
+        }
+    }
+    let expected = r.hash.finalize();
+    let mut stored = [0u8; 32];
+    r.inner
+        .read_exact(&mut stored)
+        .map_err(|_| bad("the file ends before its checksum (truncated?)"))?;
+    if expected.as_slice() != stored {
+        return Err(bad("the checksum does not match: the file is damaged"));
+    }
+    Ok(BackupSummary { entries, schema })
+}

@@ -1,0 +1,186 @@
+//! `tesserad backup` and `tesserad restore` on a stopped daemon's store: a restored
+//! store serves the same users, refresh lineage, API tokens, clients and signing keys;
+//! damaged, newer or misdirected input is refused with exit 2 and changes nothing.
+
+use crate::harness::{TESSERAD, TestDaemon, output_within, password, s};
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// `tesserad --config CONFIG ARGS…`, or `--data-dir` when `config` is `None`.
+fn tesserad(config: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(TESSERAD);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command
+        .args(args)
+        .env_remove("TESSERA_DATA_DIR")
+        .env_remove("TESSERA_LISTEN");
+    output_within(&mut command, None, Duration::from_secs(60))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_restored_store_serves_what_the_backup_held() {
+    let d = TestDaemon::start();
+    let login = d.register("alice").await;
+    let rotated = d.rotate(s(&login, "refreshToken")).await.json();
+    let access = s(&rotated, "accessToken");
+    let api = d.create_api_token(&access, json!({"name": "ci"})).await.json();
+    let client = d
+        .tessera(&["client", "add", "svc", "--scopes", "read", "--json"])
+        .json();
+    let dir = d.stop();
+    let config = dir.path().join("tessera.toml");
+    let out = dir.path().join("alice.tsrbak");
+    let written = tesserad(Some(&config), &["backup", "--out", out.to_str().unwrap()]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let target = tempfile::tempdir().unwrap();
+    let data = target.path().join("data");
+    let restored = tesserad(
+        None,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "restore",
+            "--from",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+
+    let d = TestDaemon::launch(target, "", &[]);
+    d.assert_live(&access).await;
+    d.assert_live(&s(&api, "token")).await;
+    assert_eq!(
+        d.rotate(s(&rotated, "refreshToken")).await.status,
+        200,
+        "current at backup time"
+    );
+    assert_eq!(
+        d.rotate(s(&login, "refreshToken")).await.status,
+        401,
+        "rotated before it"
+    );
+    let secret = s(&client, "clientSecret");
+    let granted = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .basic_auth("svc", Some(&secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let logged_in = d.post_json(
+        "/api/auth/token",
+        json!({"username": "alice", "password": password("alice")}),
+    );
+    assert_eq!(logged_in.await.status, 200);
+}
+
+#[tokio::test]
+async fn restore_refuses_damaged_newer_or_occupied_targets() {
+    let d = TestDaemon::start();
+    d.register("bob").await;
+    let dir = d.stop();
+    let config = dir.path().join("tessera.toml");
+    let good = dir.path().join("good.tsrbak");
+    assert!(
+        tesserad(Some(&config), &["backup", "--out", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    let variant = |name: &str, change: &dyn Fn(&mut Vec<u8>)| {
+        let mut copy = bytes.clone();
+        change(&mut copy);
+        let path = dir.path().join(name);
+        std::fs::write(&path, copy).unwrap();
+        path
+    };
+    let flipped = variant("flipped", &|b| {
+        let middle = b.len() / 2;
+        b[middle] ^= 1;
+    });
+    let newer = variant("newer", &|b| b[7] = 2);
+    let truncated = variant("truncated", &|b| b.truncate(b.len() - 10));
+    for (file, says) in [(&flipped, "checksum"), (&newer, "format 2"), (&truncated, "truncated")] {
+        let target = tempfile::tempdir().unwrap();
+        let data = target.path().join("data");
+        let out = tesserad(
+            None,
+            &[
+                "--data-dir",
+                data.to_str().unwrap(),
+                "restore",
+                "--from",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{file:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{file:?}: {}", stderr(&out));
+        assert!(!data.exists(), "{file:?}: nothing written");
+    }
+    // The original data directory holds a store: refused, then replaced with --force.
+    let data = dir.path().join("data");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "restore",
+        "--from",
+        good.to_str().unwrap(),
+    ];
+    let refused = tesserad(None, &args);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("not empty"), "{}", stderr(&refused));
+    let forced = tesserad(None, &[&args[..], &["--force"]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let d = TestDaemon::launch(dir, "", &[]);
+    d.login("bob").await;
+}
+
+#[test]
+fn backup_refuses_a_running_store_an_existing_file_and_a_missing_directory() {
+    let d = TestDaemon::start();
+    let data = d.socket.parent().unwrap().to_path_buf();
+    let spare = tempfile::tempdir().unwrap();
+    let out = spare.path().join("b.tsrbak");
+    let args = |out: &Path| {
+        vec![
+            "--data-dir".to_owned(),
+            data.display().to_string(),
+            "backup".to_owned(),
+            "--out".to_owned(),
+            out.display().to_string(),
+        ]
+    };
+    let run = |args: &[String]| tesserad(None, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let locked = run(&args(&out));
+    assert_eq!(locked.status.code(), Some(2), "{}", stderr(&locked));
+    assert!(stderr(&locked).contains("locked"), "{}", stderr(&locked));
+    assert_eq!(
+        std::fs::read_dir(spare.path()).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+    let _dir = d.stop();
+    std::fs::write(&out, "precious").unwrap();
+    let exists = run(&args(&out));
+    assert_eq!(exists.status.code(), Some(2), "{}", stderr(&exists));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    let forced = run(&[args(&out), vec!["--force".to_owned()]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let missing = run(&args(&spare.path().join("nowhere/b.tsrbak")));
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("nowhere"), "{}", stderr(&missing));
+}
