@@ -1,4 +1,5 @@
-//! `tesserad backup` and `tesserad restore`, for a stopped daemon's store. The file
+//! `tesserad backup`, `tesserad restore` and `tesserad check`, for a stopped daemon's
+//! store. The file
 //! format is the store's ([`crate::store::BackupSummary`], `store/backup.rs`); this
 //! module handles the files around it: a backup is written under a temporary name,
 //! mode 0600 (it holds the signing keys), fsynced and only then renamed into place; a
@@ -110,6 +111,15 @@ pub fn restore(from: &Path, data_dir: &Path, force: bool) -> Result<BackupSummar
     let _ = std::fs::remove_dir_all(&replaced);
     let _ = std::fs::remove_dir_all(&staging);
     Ok(summary)
+}
+
+/// Checks the store in `data_dir`: its indexes and counts against its records.
+/// Returns the disagreements found, one line each.
+pub fn check(data_dir: &Path) -> Result<Vec<String>, BackupError> {
+    if !data_dir.join("store").join("db").exists() {
+        return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
+    }
+    Ok(Store::open(data_dir)?.check_integrity()?)
 }
 
 fn parent_of(path: &Path) -> PathBuf {

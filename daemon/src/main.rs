@@ -37,6 +37,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check a stopped daemon's store: indexes and counts against records. Exit 0
+    /// when consistent, 1 listing each disagreement.
+    Check,
     /// Restore a backup as the store of the data directory (configured, or
     /// --data-dir), which must be missing or empty unless --force.
     Restore {
@@ -89,6 +92,24 @@ fn main() -> ExitCode {
                 "restored into",
                 &config.data_dir,
             );
+        }
+        Some(Command::Check) => {
+            return match tesserad::backup::check(&config.data_dir) {
+                Ok(problems) if problems.is_empty() => {
+                    println!("{}: consistent", config.data_dir.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(problems) => {
+                    for problem in problems {
+                        println!("{problem}");
+                    }
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("tesserad: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         _ => {}
     }

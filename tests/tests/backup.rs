@@ -57,6 +57,9 @@ async fn a_restored_store_serves_what_the_backup_held() {
     );
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    let checked = tesserad(None, &["--data-dir", data.to_str().unwrap(), "check"]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("consistent"));
 
     let d = TestDaemon::launch(target, "", &[]);
     d.assert_live(&access).await;

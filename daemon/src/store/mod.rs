@@ -8,7 +8,8 @@
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
 //! last-login times), [`revocations`] (what can still end a token before it expires),
 //! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`];
-//! [`backup`] writes and reads backup files of every tree.
+//! [`backup`] writes and reads backup files of every tree; [`check`] checks that the
+//! indexes and counts agree with the records.
 //!
 //! Writes land in sled at once; callers then await [`Store::commit`] before they
 //! acknowledge anything, which flushes and fsyncs (see [`commit`]).
@@ -16,6 +17,7 @@
 mod api_tokens;
 mod audit;
 mod backup;
+mod check;
 mod clients;
 mod commit;
 mod denylist;

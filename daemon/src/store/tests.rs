@@ -581,4 +581,30 @@ async fn a_backup_restores_every_tree_exactly() {
         Store::restore_backup(&restored_dir, file.as_slice()).is_err(),
         "never over a store"
     );
+    assert_eq!(restored.check_integrity().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let s = session(alice.id);
+    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    assert!(store.check_integrity().unwrap().is_empty());
+    store.users_by_name.remove("alice").unwrap();
+    store
+        .user_sessions
+        .remove(sessions::user_session_key(alice.id, s.id))
+        .unwrap();
+    store.meta.insert("count.users", &7i64.to_be_bytes()).unwrap();
+    let problems = store.check_integrity().unwrap();
+    for needle in [
+        "users_by_name: no entry \"alice\"",
+        "user_sessions: no entry",
+        "count.users is 7",
+    ] {
+        assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
+    }
 }

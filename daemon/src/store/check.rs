@@ -1,0 +1,107 @@
+//! The integrity check (`tesserad check`): every index agrees with the records it
+//! indexes, and the stored counts with what is stored. Read-only; meant for a stopped
+//! daemon's store, typically right after a restore.
+
+use super::sessions::user_session_key;
+use super::{ApiTokenRecord, Counter, SessionRecord, Store, StoreError, UserRecord, decode};
+use uuid::Uuid;
+
+impl Store {
+    /// Every disagreement found, one line each; empty when the store is consistent.
+    pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let mut users = 0u64;
+        for entry in self.users.iter() {
+            let (key, value) = entry?;
+            let user: UserRecord = decode("users", &value)?;
+            users += 1;
+            if key.as_ref() != user.id.as_bytes() {
+                problems.push(format!("users: record {} stored under another key", user.id));
+            }
+            for (index, name, login) in [
+                (&self.users_by_name, "users_by_name", user.username.to_lowercase()),
+                (&self.users_by_email, "users_by_email", user.email.to_lowercase()),
+            ] {
+                if index.get(login.as_bytes())?.as_deref() != Some(user.id.as_bytes()) {
+                    problems.push(format!("{name}: no entry {login:?} for user {}", user.id));
+                }
+            }
+            let barred = self.barred.get(user.id.as_bytes())?.is_some();
+            if user.disabled && !barred {
+                problems.push(format!("barred: disabled user {} is not barred", user.id));
+            }
+        }
+        for (index, name) in [
+            (&self.users_by_name, "users_by_name"),
+            (&self.users_by_email, "users_by_email"),
+        ] {
+            for entry in index.iter() {
+                let (login, id) = entry?;
+                let Ok(id) = Uuid::from_slice(&id) else {
+                    problems.push(format!("{name}: a malformed id"));
+                    continue;
+                };
+                if self.user(id)?.is_none() {
+                    problems.push(format!(
+                        "{name}: {:?} points at missing user {id}",
+                        String::from_utf8_lossy(&login)
+                    ));
+                }
+            }
+        }
+        let mut open = 0u64;
+        for entry in self.sessions.iter() {
+            let (_, value) = entry?;
+            let session: SessionRecord = decode("sessions", &value)?;
+            let indexed = self.user_sessions.get(user_session_key(session.user_id, session.id))?;
+            match (&indexed, session.revoked_at) {
+                (None, _) => problems.push(format!("user_sessions: no entry for session {}", session.id)),
+                (Some(end), None) if end.as_ref() != session.expires_at.to_be_bytes() => {
+                    problems.push(format!("user_sessions: session {} has the wrong end", session.id));
+                }
+                (Some(end), Some(_)) if !end.is_empty() => {
+                    problems.push(format!("user_sessions: revoked session {} still open", session.id));
+                }
+                _ => {}
+            }
+            if session.revoked_at.is_none() {
+                open += 1;
+            }
+        }
+        for key in self.user_sessions.iter().keys() {
+            let key = key?;
+            let session = key.get(16..).and_then(|id| Uuid::from_slice(id).ok());
+            if session.is_none_or(|id| self.sessions.get(id.as_bytes()).ok().flatten().is_none()) {
+                problems.push("user_sessions: an entry without its session".into());
+            }
+        }
+        for entry in self.api_token_ids.iter() {
+            let (id, digest) = entry?;
+            let token: Option<ApiTokenRecord> = self
+                .api_tokens
+                .get(&digest)?
+                .map(|v| decode("api_tokens", &v))
+                .transpose()?;
+            if token.is_none_or(|t| t.id.as_bytes() != id.as_ref()) {
+                problems.push(format!(
+                    "api_token_ids: {:?} points at no matching token",
+                    String::from_utf8_lossy(&id)
+                ));
+            }
+        }
+        if self.api_token_ids.len() != self.api_tokens.len() {
+            problems.push("api_tokens: records and ids differ in number".into());
+        }
+        for (counter, actual) in [
+            (Counter::Users, users),
+            (Counter::Sessions, open),
+            (Counter::Refresh, self.refresh.len() as u64),
+        ] {
+            let stored = self.counter(counter)?;
+            if stored != actual {
+                problems.push(format!("meta: {} is {stored}, the store holds {actual}", counter.key()));
+            }
+        }
+        Ok(problems)
+    }
+}
