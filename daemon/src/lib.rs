@@ -127,10 +127,13 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         shutdown.await;
         let _ = stopping_tx.send(true);
     });
-    let http_metrics = Arc::new(http::metrics::HttpMetrics::default());
-    let registry = Arc::new(http::metrics::registry(&http_metrics, Arc::clone(&service)));
-    let scrape = http::metrics::routes(registry);
-    if let Some(addr) = config.metrics.listen {
+    // Nothing is counted for metrics nobody can read.
+    let served = config.metrics.listen.is_some() || config.metrics.on_main_listener;
+    let http_metrics = served.then(|| Arc::new(http::metrics::HttpMetrics::default()));
+    let scrape = http_metrics
+        .as_ref()
+        .map(|m| http::metrics::routes(Arc::new(http::metrics::registry(m, Arc::clone(&service)))));
+    if let (Some(addr), Some(scrape)) = (config.metrics.listen, &scrape) {
         let metrics_listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DaemonError::Bind { addr, source })?;
@@ -150,7 +153,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         routes: http::routes(
             Arc::clone(&service),
             http_metrics,
-            config.metrics.on_main_listener.then_some(scrape),
+            scrape.filter(|_| config.metrics.on_main_listener),
         ),
         limits: config.connections,
         cors: http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),

@@ -100,43 +100,30 @@ async fn sighup_reloads_the_certificate_and_open_connections_carry_on() {
     let (first, cert, key) = certificate(dir.path(), "server");
     let (daemon, addr, logs) = launch(&tls_config(dir.path(), &cert, &key, ""));
     let health = format!("https://{addr}/healthz");
+    let healthy = |client: reqwest::Client| {
+        let health = health.clone();
+        async move { client.get(&health).send().await.is_ok_and(|r| r.status().is_success()) }
+    };
     let open = trusting(&first);
-    assert!(open.get(&health).send().await.unwrap().status().is_success());
+    assert!(healthy(open.clone()).await);
     // Replace the files, then signal.
     let (second, new_cert, new_key) = certificate(dir.path(), "next");
     std::fs::rename(&new_cert, &cert).unwrap();
     std::fs::rename(&new_key, &key).unwrap();
     hang_up(&daemon, &logs, "reloaded the TLS certificate");
     assert!(
-        trusting(&second)
-            .get(&health)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success(),
+        healthy(trusting(&second)).await,
         "new connections get the new certificate"
     );
+    assert!(!healthy(trusting(&first)).await, "and not the old one");
     assert!(
-        trusting(&first).get(&health).send().await.is_err(),
-        "and not the old one"
-    );
-    assert!(
-        open.get(&health).send().await.unwrap().status().is_success(),
+        healthy(open).await,
         "the connection opened before the reload still works"
     );
     // A reload that fails keeps the certificate in use.
     std::fs::write(&cert, "not a certificate").unwrap();
     hang_up(&daemon, &logs, "kept the TLS certificate in use");
-    assert!(
-        trusting(&second)
-            .get(&health)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    assert!(healthy(trusting(&second)).await);
 }
 
 #[tokio::test]

@@ -389,7 +389,10 @@ fn is_origin(text: &str) -> bool {
     let (host, port) = match rest.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             Some((addr, "")) => (addr, None),
-            Some((addr, tail)) => (addr, Some(tail.strip_prefix(':').unwrap_or("x"))),
+            Some((addr, tail)) => match tail.strip_prefix(':') {
+                Some(port) => (addr, Some(port)),
+                None => return false,
+            },
             None => return false,
         },
         None => match rest.split_once(':') {

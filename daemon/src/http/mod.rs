@@ -24,22 +24,16 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 /// Every route, with rejections turned into contract errors, each request counted in
-/// `metrics`, and one log line per request at `debug` (target `tessera::http`): at
-/// `info` a busy daemon would flood the journal, whose rate limit would then also drop
-/// the lines that matter. `scrape`, when given, is served at `GET /metrics`.
+/// `metrics` when they are served, and one log line per request at `debug` (target
+/// `tessera::http`): at `info` a busy daemon would flood the journal, whose rate limit
+/// would then also drop the lines that matter. `scrape`, when given, is served at
+/// `GET /metrics`.
 pub fn routes(
     service: Arc<Service>,
-    metrics: Arc<metrics::HttpMetrics>,
+    metrics: Option<Arc<metrics::HttpMetrics>>,
     scrape: Option<BoxedFilter<(Response,)>>,
 ) -> BoxedFilter<(Response,)> {
-    let scrape = scrape.unwrap_or_else(|| {
-        warp::any()
-            .and_then(|| async { Err(warp::reject::not_found()) })
-            .boxed()
-    });
-    scrape
-        .or(auth::routes(Arc::clone(&service)))
-        .unify()
+    let api = auth::routes(Arc::clone(&service))
         .or(api_tokens::routes(Arc::clone(&service)))
         .unify()
         .or(keys::routes(Arc::clone(&service)))
@@ -48,10 +42,17 @@ pub fn routes(
         .unify()
         .or(health::routes(service))
         .unify()
-        .recover(error::recover)
+        .boxed();
+    let api = match scrape {
+        Some(scrape) => scrape.or(api).unify().boxed(),
+        None => api,
+    };
+    api.recover(error::recover)
         .unify()
         .with(warp::log::custom(move |info| {
-            metrics.observe(info.path(), info.status().as_u16(), info.elapsed());
+            if let Some(metrics) = &metrics {
+                metrics.observe(info.path(), info.status().as_u16(), info.elapsed());
+            }
             tracing::debug!(
                 target: "tessera::http",
                 method = %info.method(),

@@ -111,8 +111,9 @@ impl Cause {
         }
     }
 
+    /// Its position in [`Self::ALL`] (the declaration order).
     fn index(self) -> usize {
-        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -146,8 +147,9 @@ impl TokenKind {
         }
     }
 
+    /// Its position in [`Self::ALL`] (the declaration order).
     fn index(self) -> usize {
-        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+        self as usize
     }
 }
 

@@ -28,6 +28,18 @@ fn session(user_id: Uuid) -> SessionRecord {
     }
 }
 
+/// A fresh store holding `alice` with one session, whose first refresh token has the
+/// digest `[1; 32]`; the temp dir must outlive the store.
+fn with_a_session() -> (tempfile::TempDir, Store, UserRecord, SessionRecord) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let s = session(alice.id);
+    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    (dir, store, alice, s)
+}
+
 fn refresh(session_id: Uuid) -> RefreshRecord {
     RefreshRecord {
         session_id,
@@ -60,13 +72,8 @@ fn unique_indexes_are_case_insensitive() {
 
 #[test]
 fn rotation_detects_reuse_and_revocation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let alice = user("alice", "a@example.com");
-    store.create_user(&alice).unwrap();
-    let s = session(alice.id);
+    let (_dir, store, _alice, s) = with_a_session();
     let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-    assert!(store.create_session(&alice, &s, &a, &refresh(s.id)).unwrap());
     assert_eq!(
         store.rotate_refresh(&a, &b, &refresh(s.id), 20).unwrap(),
         Rotation::Rotated
@@ -190,12 +197,7 @@ async fn concurrent_commits_share_syncs() {
 
 #[test]
 fn delete_user_removes_indexes_and_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let alice = user("alice", "a@example.com");
-    store.create_user(&alice).unwrap();
-    let s = session(alice.id);
-    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    let (_dir, store, alice, s) = with_a_session();
     assert_eq!(store.sessions_of(alice.id).unwrap(), vec![s.clone()]);
     assert_eq!(store.last_login(alice.id).unwrap(), Some(s.created_at));
     store.delete_user(&alice, 0).unwrap();
@@ -551,13 +553,8 @@ fn the_audit_trail_is_purged_by_age() {
 
 #[tokio::test]
 async fn a_backup_restores_every_tree_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let (_dir, store, _alice, s) = with_a_session();
     store.raise_token_horizon(100).unwrap();
-    let alice = user("alice", "a@example.com");
-    store.create_user(&alice).unwrap();
-    let s = session(alice.id);
-    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
     store.revoke_session(s.id, 20).unwrap();
     store.deny("jti-1", 500).unwrap();
     let mut file = Vec::new();
@@ -586,12 +583,7 @@ async fn a_backup_restores_every_tree_exactly() {
 
 #[test]
 fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let alice = user("alice", "a@example.com");
-    store.create_user(&alice).unwrap();
-    let s = session(alice.id);
-    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    let (_dir, store, alice, s) = with_a_session();
     assert!(store.check_integrity().unwrap().is_empty());
     store.users_by_name.remove("alice").unwrap();
     store
