@@ -5,6 +5,8 @@
 //! [`ServerFrame::Refused`] and closes. Then the client sends requests, each with an
 //! id; the daemon answers each with a [`ServerFrame::Response`] carrying the same id.
 //! After a [`Request::Subscribe`], the daemon also pushes [`ServerFrame::Event`]s.
+//! A [`Request::Backup`] is answered by [`ServerFrame::Chunk`]s carrying the backup
+//! file, then its response.
 //! One frame per line; lines longer than [`MAX_REQUEST_LINE`] (client to daemon) are
 //! refused.
 
@@ -65,6 +67,13 @@ pub enum ServerFrame {
     Event {
         /// What.
         event: Event,
+    },
+    /// The next piece of the backup file requested by request `id`, in order.
+    Chunk {
+        /// The [`Request::Backup`]'s id.
+        id: u64,
+        /// The bytes, standard base64 with padding.
+        data: String,
     },
 }
 
@@ -202,6 +211,9 @@ pub enum Request {
     },
     /// Starts pushing [`ServerFrame::Event`]s on this connection.
     Subscribe,
+    /// A backup of the running daemon's store: the file comes as
+    /// [`ServerFrame::Chunk`]s, then the response is [`Reply::Backup`].
+    Backup,
 }
 
 /// A password in transit; its `Debug` never shows it.
@@ -251,8 +263,26 @@ pub enum Reply {
     Keys(Vec<KeyView>),
     /// Audit entries, oldest first.
     Audit(Vec<AuditEntry>),
+    /// A backup was sent (after its chunks).
+    Backup(BackupView),
     /// Done, nothing to show.
     Done,
+}
+
+/// What a backup sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupView {
+    /// Bytes of the file, every chunk together.
+    pub bytes: u64,
+    /// Entries (values and removals), every tree together.
+    pub entries: u64,
+    /// Of those, the changes made while the backup ran, written after the copy.
+    pub changed: u64,
+    /// The store's schema version.
+    pub schema: u32,
+    /// The backup file format's version.
+    pub format: u16,
 }
 
 /// A user as the console sees it: the HTTP `user` object plus account state.

@@ -1,13 +1,16 @@
-//! `tesserad backup` and `tesserad restore` on a stopped daemon's store: a restored
-//! store serves the same users, refresh lineage, API tokens, clients and signing keys;
-//! damaged, newer or misdirected input is refused with exit 2 and changes nothing.
+//! `tesserad backup` and `tesserad restore` on a stopped daemon's store, and
+//! `tessera backup` of a running one while clients write: a restored store serves the
+//! same users, refresh lineage, API tokens, clients and signing keys; damaged, newer or
+//! misdirected input is refused and changes nothing.
 
-use crate::harness::{TESSERAD, TestDaemon, output_within, password, s};
+use crate::harness::{TESSERAD, TestDaemon, output_within, password, run_tessera, s};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// `tesserad --config CONFIG ARGS…`, or `--data-dir` when `config` is `None`.
 fn tesserad(config: Option<&Path>, args: &[&str]) -> Output {
@@ -115,9 +118,9 @@ async fn restore_refuses_damaged_newer_or_occupied_targets() {
         let middle = b.len() / 2;
         b[middle] ^= 1;
     });
-    let newer = variant("newer", &|b| b[7] = 2);
+    let newer = variant("newer", &|b| b[7] = 9);
     let truncated = variant("truncated", &|b| b.truncate(b.len() - 10));
-    for (file, says) in [(&flipped, "checksum"), (&newer, "format 2"), (&truncated, "truncated")] {
+    for (file, says) in [(&flipped, "checksum"), (&newer, "format 9"), (&truncated, "truncated")] {
         let target = tempfile::tempdir().unwrap();
         let data = target.path().join("data");
         let out = tesserad(
@@ -186,4 +189,120 @@ fn backup_refuses_a_running_store_an_existing_file_and_a_missing_directory() {
     let missing = run(&args(&spare.path().join("nowhere/b.tsrbak")));
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("nowhere"), "{}", stderr(&missing));
+}
+
+/// One writer's round: a registration, two rotations, and a logout every other time.
+struct Round {
+    name: String,
+    began: Instant,
+    acknowledged: Instant,
+    first: String,
+    last: String,
+    logged_out: bool,
+}
+
+/// Rounds of writes until `stop`, as one client would make them.
+async fn write_rounds(d: Arc<TestDaemon>, writer: usize, stop: Arc<AtomicBool>) -> Vec<Round> {
+    let mut rounds = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        let name = format!("w{writer}n{}", rounds.len());
+        let registered = d.register(&name).await;
+        let first = s(&registered, "refreshToken");
+        let once = d.rotate(&first).await.json();
+        let twice = d.rotate(s(&once, "refreshToken")).await.json();
+        let logged_out = rounds.len() % 2 == 1;
+        if logged_out {
+            let resp = d.post_bearer("/api/auth/logout", &s(&twice, "accessToken")).await;
+            assert_eq!(resp.status, 204, "{}", resp.text);
+        }
+        rounds.push(Round {
+            name,
+            began,
+            acknowledged: Instant::now(),
+            first,
+            last: s(&twice, "refreshToken"),
+            logged_out,
+        });
+    }
+    rounds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_a_running_daemon_holds_every_write_acknowledged_before_it() {
+    let d = Arc::new(TestDaemon::start());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| tokio::spawn(write_rounds(Arc::clone(&d), w, Arc::clone(&stop))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let spare = tempfile::tempdir().unwrap();
+    let out = spare.path().join("live.tsrbak");
+    let started = Instant::now();
+    let (socket, target) = (d.socket.clone(), out.display().to_string());
+    let backup = tokio::task::spawn_blocking(move || run_tessera(&socket, &["backup", "--out", &target], None))
+        .await
+        .unwrap();
+    let ended = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut rounds = Vec::new();
+    for writer in writers {
+        rounds.extend(writer.await.unwrap());
+    }
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    assert!(backup.stdout.contains("backup written"), "{}", backup.stdout);
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    let before: Vec<&Round> = rounds.iter().filter(|r| r.acknowledged < started).collect();
+    let after: Vec<&Round> = rounds.iter().filter(|r| r.began > ended).collect();
+    assert!(
+        before.len() >= 3 && !after.is_empty(),
+        "{} before, {} after",
+        before.len(),
+        after.len()
+    );
+    drop(Arc::try_unwrap(d).ok().expect("writers done").stop());
+
+    let target = tempfile::tempdir().unwrap();
+    let data = target.path().join("data");
+    let data_dir = data.to_str().unwrap();
+    let restored = tesserad(
+        None,
+        &["--data-dir", data_dir, "restore", "--from", out.to_str().unwrap()],
+    );
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    let checked = tesserad(None, &["--data-dir", data_dir, "check"]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+
+    let d = TestDaemon::launch(target, "", &[]);
+    let users = d.tessera(&["user", "list", "--json"]).json();
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    for round in &before {
+        assert!(
+            names.contains(&round.name.as_str()),
+            "{} registered before the backup",
+            round.name
+        );
+        // The token current at backup time is accepted unless logged out, first.
+        let last = d.rotate(&round.last).await.status;
+        assert_eq!(last, if round.logged_out { 401 } else { 200 }, "{}", round.name);
+        assert_eq!(
+            d.rotate(&round.first).await.status,
+            401,
+            "{}: rotated before it",
+            round.name
+        );
+    }
+    for round in &after {
+        assert!(
+            !names.contains(&round.name.as_str()),
+            "{} registered after the backup",
+            round.name
+        );
+    }
 }

@@ -119,9 +119,12 @@ fn run_shell_examples(d: &TestDaemon, markdown: &str) -> (Vec<String>, String) {
             .replace("http://127.0.0.1:8080", &d.base)
             .replace("localhost:8080", address)
     );
+    // Files an example writes (a backup) land in a directory of their own.
+    let cwd = tempfile::tempdir().unwrap();
     let mut bash = Command::new("bash");
     bash.arg("-c")
         .arg(&script)
+        .current_dir(cwd.path())
         .env("PATH", &path)
         .env("TESSERA_SOCKET", &d.socket);
     let out = output_within(&mut bash, None, Duration::from_secs(120));
@@ -154,6 +157,7 @@ async fn the_readme_shell_examples_run_as_printed() {
             "k4.public.",
             "\"active\":true",
             "registration: closed",
+            "backup written to tessera.tsrbak",
         ],
     );
 }

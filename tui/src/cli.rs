@@ -1,6 +1,7 @@
 //! The scriptable subcommands (contract §5). Exit codes: 0 done, 1 refused or failed,
 //! 2 usage, 3 daemon unreachable or connection refused at the handshake.
 
+use crate::backup::BackupFailure;
 use crate::client::{Client, ClientError};
 use crate::output;
 use clap::{Parser, Subcommand};
@@ -54,6 +55,16 @@ enum Command {
     Key {
         #[arg(value_enum)]
         action: KeyAction,
+    },
+    /// Back up the running daemon's store to a file (0600: it holds the signing
+    /// keys). Restore it with `tesserad restore --from FILE`.
+    Backup {
+        /// The file to write; written under a temporary name, renamed when whole.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// The audit trail.
     Audit {
@@ -236,6 +247,10 @@ pub fn main() -> ExitCode {
             eprintln!("tessera: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Refused(message)) => {
+            eprintln!("tessera: {message}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -264,6 +279,8 @@ fn default_socket() -> PathBuf {
 enum Failure {
     Client(ClientError),
     Input(String),
+    /// Refused or failed here, not by the daemon (exit 1).
+    Refused(String),
     /// Standard output was closed.
     Closed,
 }
@@ -356,6 +373,7 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             KeyAction::Rotate => Request::KeyRotate,
         },
         Command::Audit { limit, .. } => Request::Audit { limit: Some(limit) },
+        Command::Backup { .. } => Request::Backup,
     })
 }
 
@@ -382,6 +400,17 @@ fn print(reply: &Reply, json: bool) -> Result<(), Failure> {
 }
 
 fn run(command: Command, socket: &std::path::Path, json: bool) -> Result<(), Failure> {
+    if let Command::Backup { out, force } = &command {
+        let mut client = Client::connect(socket)?;
+        let view = crate::backup::backup(&mut client, out, *force).map_err(|e| match e {
+            BackupFailure::Refused(message) => Failure::Refused(message),
+            BackupFailure::Client(e) => Failure::Client(e),
+        })?;
+        if !json {
+            emit(format_args!("backup written to {}", out.display()))?;
+        }
+        return print(&Reply::Backup(view), json);
+    }
     let follow = matches!(command, Command::Audit { follow: true, .. });
     let request = request_of(command)?;
     let mut client = Client::connect(socket)?;

@@ -61,6 +61,13 @@ pub enum Incoming {
     },
     /// A pushed audit event (after [`Request::Subscribe`]).
     Event(Event),
+    /// A piece of the backup file requested by request `id` (base64).
+    Chunk {
+        /// The [`Request::Backup`]'s id.
+        id: u64,
+        /// The bytes, standard base64.
+        data: String,
+    },
     /// The connection ended; the reader thread has stopped.
     Closed(String),
 }
@@ -96,6 +103,7 @@ impl FrameReader {
             let incoming = match self.next() {
                 Ok(Some(ServerFrame::Response { id, outcome })) => Incoming::Response { id, outcome },
                 Ok(Some(ServerFrame::Event { event })) => Incoming::Event(event),
+                Ok(Some(ServerFrame::Chunk { id, data })) => Incoming::Chunk { id, data },
                 Ok(Some(other)) => Incoming::Closed(format!("unexpected frame {other:?}")),
                 Ok(None) => Incoming::Closed("the daemon closed the connection".into()),
                 Err(e) => Incoming::Closed(e.to_string()),
@@ -216,10 +224,21 @@ impl Client {
 
     /// Sends a request and waits for its answer.
     pub fn call(&mut self, call: Request) -> Result<Reply, ClientError> {
+        self.call_with_chunks(call, |_| Ok(()))
+    }
+
+    /// Sends a request and waits for its answer, handing each chunk frame that comes
+    /// for it to `chunk` in order (a [`Request::Backup`]); the wait for the answer
+    /// starts again at every chunk.
+    pub fn call_with_chunks(
+        &mut self,
+        call: Request,
+        mut chunk: impl FnMut(&str) -> Result<(), ClientError>,
+    ) -> Result<Reply, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         self.connection.send(id, call)?;
-        let deadline = std::time::Instant::now() + self.timeout;
+        let mut deadline = std::time::Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let incoming = match self.incoming.recv_timeout(left) {
@@ -228,6 +247,11 @@ impl Client {
                 Err(mpsc::RecvTimeoutError::Disconnected) => Incoming::Closed("the connection's reader stopped".into()),
             };
             match incoming {
+                Incoming::Chunk { id: got, data } if got == id => {
+                    chunk(&data)?;
+                    deadline = std::time::Instant::now() + self.timeout;
+                }
+                Incoming::Chunk { .. } => {}
                 Incoming::Response { id: got, outcome } if got == id || got == 0 => {
                     return match outcome {
                         Outcome::Ok(reply) => Ok(reply),
@@ -249,7 +273,7 @@ impl Client {
         loop {
             match self.receive() {
                 Incoming::Event(event) => return Ok(Some(event)),
-                Incoming::Response { .. } => {}
+                Incoming::Response { .. } | Incoming::Chunk { .. } => {}
                 Incoming::Closed(_) => return Ok(None),
             }
         }
@@ -259,7 +283,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::net::UnixListener;
+    use crate::testing::peer;
     use tessera_common::admin::AuditEntry;
 
     fn entry(seq: u64) -> Event {
@@ -271,35 +295,6 @@ mod tests {
             origin: None,
             detail: None,
         }
-    }
-
-    fn line(frame: &ServerFrame) -> Vec<u8> {
-        encode(frame).unwrap()
-    }
-
-    /// A scripted peer: welcomes, then answers each request with `script[i]` frames.
-    fn peer(script: Vec<Vec<ServerFrame>>) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("admin.sock");
-        let listener = UnixListener::bind(&path).unwrap();
-        std::thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut writer = stream.try_clone().unwrap();
-            let mut lines = BufReader::new(stream).lines();
-            lines.next();
-            let welcome = ServerFrame::Welcome {
-                version: PROTOCOL_VERSION,
-                daemon: "test".into(),
-            };
-            writer.write_all(&line(&welcome)).unwrap();
-            for frames in script {
-                lines.next();
-                for frame in frames {
-                    writer.write_all(&line(&frame)).unwrap();
-                }
-            }
-        });
-        (dir, path)
     }
 
     #[test]
@@ -336,14 +331,14 @@ mod tests {
     fn a_silent_daemon_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("admin.sock");
-        let listener = UnixListener::bind(&path).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
             let welcome = ServerFrame::Welcome {
                 version: PROTOCOL_VERSION,
                 daemon: "test".into(),
             };
-            stream.write_all(&line(&welcome)).unwrap();
+            stream.write_all(&encode(&welcome).unwrap()).unwrap();
             // Holds the connection open and never answers.
             std::thread::sleep(Duration::from_secs(5));
         });

@@ -180,6 +180,8 @@ fn link_loop(socket: &Path, events: &Sender<Event>, rx: &mpsc::Receiver<LinkMess
                 let event = match incoming {
                     Incoming::Response { id, outcome } => Event::Response { id, outcome },
                     Incoming::Event(entry) => Event::Pushed(entry),
+                    // The console asks for no backups.
+                    Incoming::Chunk { .. } => return true,
                     // The link decides: an old connection's end is no news.
                     Incoming::Closed(reason) => return lost.send(LinkMessage::Lost(n, reason)).is_ok(),
                 };

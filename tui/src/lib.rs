@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`cli`]: the clap subcommands of contract §5 and their exit codes; no
 //!   subcommand opens the full-screen [`console`].
+//! - [`backup`]: `tessera backup`, the running daemon's backup written to a file.
 //! - [`client`]: the admin-socket client: handshake, then a reader thread that hands
 //!   on every answer and pushed event.
 //! - [`output`]: the rows of every list (shared by subcommands and console), JSON for
@@ -14,6 +15,7 @@
 //! - [`ui`]: drawing, one module per screen.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod console;

@@ -23,6 +23,7 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::ClientCreated(created) => serde_json::to_value(created),
         Reply::Keys(keys) => serde_json::to_value(keys),
         Reply::Audit(entries) => serde_json::to_value(entries),
+        Reply::Backup(view) => serde_json::to_value(view),
         Reply::Done => Ok(json!({ "status": "ok" })),
     };
     value.unwrap_or(Value::Null)
@@ -343,6 +344,10 @@ pub fn human(reply: &Reply) -> String {
         Reply::Keys(list) => key_rows(list, full).to_text(),
         Reply::Audit(entries) if entries.is_empty() => "no audit entries".into(),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
+        Reply::Backup(b) => format!(
+            "{} bytes, {} entries ({} changed while it ran), schema version {}, format {}",
+            b.bytes, b.entries, b.changed, b.schema, b.format
+        ),
         Reply::Done => "done".into(),
     }
 }

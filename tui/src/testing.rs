@@ -1,11 +1,12 @@
 //! Test fixtures for the console's unit tests: a small, fixed daemon state and a
 //! function that answers the console's requests from it, so that update and draw
-//! can be exercised without a socket. Whole-process tests use the real daemon.
+//! can be exercised without a socket; and a scripted socket peer for the client's
+//! own tests. Whole-process tests use the real daemon.
 
 use crate::app::{App, Effect, Event};
 use tessera_common::admin::{
-    Activity, AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Counters, Outcome, Reply, Request,
-    SessionView, StatusView,
+    Activity, AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Counters, Outcome, PROTOCOL_VERSION,
+    Reply, Request, ServerFrame, SessionView, StatusView, encode,
 };
 use tessera_common::api::{ApiTokenView, KeyStatus, KeyView, UserView};
 
@@ -187,4 +188,31 @@ pub fn connected() -> App {
     let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
     settle(&mut app, effects);
     app
+}
+
+/// A scripted admin-socket peer: welcomes, then answers each request with
+/// `script[i]` frames, and closes after the last. The socket is in the returned dir.
+pub fn peer(script: Vec<Vec<ServerFrame>>) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut lines = std::io::BufReader::new(stream).lines();
+        lines.next();
+        let welcome = ServerFrame::Welcome {
+            version: PROTOCOL_VERSION,
+            daemon: "test".into(),
+        };
+        writer.write_all(&encode(&welcome).unwrap()).unwrap();
+        for frames in script {
+            lines.next();
+            for frame in frames {
+                writer.write_all(&encode(&frame).unwrap()).unwrap();
+            }
+        }
+    });
+    (dir, path)
 }

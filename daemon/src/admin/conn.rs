@@ -1,5 +1,5 @@
 //! One admin connection: peer check, handshake, then requests answered in order,
-//! with events pushed after a subscribe. Lines are read with a length cap; a bad or
+//! with events pushed after a subscribe and a backup's chunks before its answer. Lines are read with a length cap; a bad or
 //! oversized line gets an error answer and the connection goes on. Writes time out,
 //! so a client that stops reading only loses its own connection.
 
@@ -175,6 +175,13 @@ async fn serve_requests(
                         id,
                         outcome: Outcome::Ok(Reply::Done),
                     }
+                }
+                Ok(ClientFrame::Request {
+                    id,
+                    call: Request::Backup,
+                }) => {
+                    super::backup::stream(service, operator, id, |frame| async move { send(outbox, &frame).await })
+                        .await
                 }
                 Ok(ClientFrame::Request { id, call }) => ServerFrame::Response {
                     id,

@@ -6,8 +6,8 @@ use crate::service::operator::NewUser;
 use crate::service::{Operator, Service, ServiceError};
 use tessera_common::admin::{Outcome, Reply, Request};
 
-/// Runs one request for `operator`. [`Request::Subscribe`] is handled by the
-/// connection, which owns the event stream.
+/// Runs one request for `operator`. [`Request::Subscribe`] and [`Request::Backup`]
+/// are handled by the connection, which owns the event stream and the chunks.
 pub async fn dispatch(service: &Service, operator: Operator, request: Request) -> Outcome {
     match run(service, operator, request).await {
         Ok(reply) => Outcome::Ok(reply),
@@ -83,5 +83,6 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
         R::Audit { limit } => Reply::Audit(service.audit_tail(limit)?),
         R::Subscribe => Reply::Done,
+        R::Backup => return Err(ServiceError::Internal("a backup is streamed by its connection".into())),
     })
 }

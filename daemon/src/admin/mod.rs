@@ -1,8 +1,9 @@
 //! The admin socket: a Unix listener for the `tessera` console. Only the daemon's own
 //! uid, root and members of `admin.group` get in ([`peer`]); each connection speaks
 //! the NDJSON protocol of `tessera_common::admin` ([`conn`]) and every request is a
-//! service call ([`dispatch`]).
+//! service call ([`dispatch`]), a backup one streamed in chunks ([`backup`]).
 
+mod backup;
 mod conn;
 mod dispatch;
 mod error;

@@ -63,6 +63,8 @@ pub(super) enum AuditEvent {
     ClientAdd { client: String, scopes: Vec<String> },
     /// The operator removed an OAuth client.
     ClientRemove { client: String },
+    /// The operator took a backup of the running daemon's store.
+    Backup { entries: u64 },
 }
 
 /// An activity counter (the console's Overview and the metrics).
@@ -184,6 +186,7 @@ impl AuditEvent {
             E::KeyRotate { .. } => "admin.key.rotate",
             E::ClientAdd { .. } => "admin.client.add",
             E::ClientRemove { .. } => "admin.client.remove",
+            E::Backup { .. } => "admin.backup",
         }
     }
 
@@ -216,6 +219,7 @@ impl AuditEvent {
             E::KeyRotate { kid } => (None, Some(kid)),
             E::ClientAdd { client, scopes } => (Some(client), Some(scopes.join(" "))),
             E::ClientRemove { client } => (Some(client), None),
+            E::Backup { entries } => (None, Some(format!("{entries} entries"))),
         }
     }
 
@@ -248,7 +252,8 @@ impl AuditEvent {
             | E::Registration { .. }
             | E::KeyRotate { .. }
             | E::ClientAdd { .. }
-            | E::ClientRemove { .. } => &[C::AdminActions],
+            | E::ClientRemove { .. }
+            | E::Backup { .. } => &[C::AdminActions],
         }
     }
 }

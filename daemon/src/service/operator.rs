@@ -7,8 +7,9 @@ use super::audit::{AuditEvent, audit_entry};
 use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
-use crate::store::{Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{BackupSummary, Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
 use prometheus_client::metrics::histogram::Histogram;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tessera_common::admin::{Activity, AdminUser, AuditEntry, RecordCounts, SessionView, StatusView};
 use tessera_common::api::KeyView;
@@ -413,6 +414,27 @@ impl Service {
         self.admin_audit(operator, AuditEvent::KeyRotate { kid });
         self.store.commit().await?;
         Ok(self.keys())
+    }
+
+    /// Writes a backup of the store to `out` while the daemon goes on serving (see
+    /// [`Store::write_backup`]), on a blocking thread; audited once written.
+    pub async fn backup(
+        self: &Arc<Self>,
+        operator: Operator,
+        out: impl std::io::Write + Send + 'static,
+    ) -> Result<BackupSummary, ServiceError> {
+        let service = Arc::clone(self);
+        let summary = tokio::task::spawn_blocking(move || service.store.write_backup(out))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("the backup stopped: {e}")))??;
+        self.admin_audit(
+            operator,
+            AuditEvent::Backup {
+                entries: summary.entries,
+            },
+        );
+        self.store.commit().await?;
+        Ok(summary)
     }
 
     /// The newest `limit` audit entries, oldest first.

@@ -20,6 +20,7 @@ pub(super) fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
 impl Store {
     /// Stores a new API token under the digest of its secret.
     pub fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let value = encode(token)?;
         let index_key = user_token_key(token.user_id, &token.id);
         (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
@@ -76,6 +77,7 @@ impl Store {
 
     /// Deletes an API token; returns it, or `None` if it did not exist.
     pub fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let _writing = self.writing();
         let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
             return Ok(None);
         };
@@ -99,6 +101,7 @@ impl Store {
 
     /// Records last-use times (written back periodically, not per request).
     pub fn touch_api_tokens(&self, uses: &[(String, i64)]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         for (id, at) in uses {
             let Some(digest) = self.api_token_ids.get(id.as_bytes())? else {
                 continue;

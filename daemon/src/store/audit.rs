@@ -17,6 +17,7 @@ impl Store {
     /// Stores audit entry `seq` (from [`Store::next_audit_seq`]), dropping the oldest
     /// entry past [`AUDIT_CAPACITY`].
     pub fn append_audit(&self, seq: u64, record: &AuditRecord) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.audit.insert(seq.to_be_bytes(), encode(record)?)?;
         if let Some(old) = seq.checked_sub(AUDIT_CAPACITY) {
             self.audit.remove(old.to_be_bytes())?;
@@ -35,6 +36,7 @@ impl Store {
             if record.at >= before {
                 break;
             }
+            let _writing = self.writing();
             self.audit.remove(key)?;
             purged += 1;
         }

@@ -10,22 +10,57 @@
 //! A restore reads the file twice: once to check the checksum and versions, and only
 //! then to write, so a damaged or foreign file changes nothing.
 
+use super::watch::Watch;
 use super::{SCHEMA_VERSION, Store, StoreError, create_private_dir, io, open_sled, sync_dir};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// Version of the backup format this build writes and reads.
-pub const BACKUP_FORMAT: u16 = 1;
+/// Version of the backup format this build writes; it also reads format 1 (the
+/// same, without removals).
+pub const BACKUP_FORMAT: u16 = 2;
 const MAGIC: &[u8; 6] = b"TSRBAK";
 const ENTRY: u8 = 1;
+const REMOVAL: u8 = 2;
 const END: u8 = 0;
+
+/// Writes the magic, the format version and the header.
+fn write_header(w: &mut impl Write) -> std::io::Result<()> {
+    let header = serde_json::json!({
+        "schema": SCHEMA_VERSION,
+        "createdAt": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    })
+    .to_string();
+    w.write_all(MAGIC)?;
+    w.write_all(&BACKUP_FORMAT.to_be_bytes())?;
+    w.write_all(&u32::try_from(header.len()).unwrap_or(u32::MAX).to_be_bytes())?;
+    w.write_all(header.as_bytes())
+}
+
+/// Writes one entry: `key` of tree `name` holds `value`, or was removed (`None`).
+fn write_entry(w: &mut impl Write, name: &[u8], key: &[u8], value: Option<&[u8]>) -> std::io::Result<()> {
+    w.write_all(&[if value.is_some() { ENTRY } else { REMOVAL }])?;
+    w.write_all(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes())?;
+    w.write_all(name)?;
+    w.write_all(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes())?;
+    w.write_all(key)?;
+    if let Some(value) = value {
+        w.write_all(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes())?;
+        w.write_all(value)?;
+    }
+    Ok(())
+}
 
 /// What a backup holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BackupSummary {
-    /// Key/value entries, every tree together.
+    /// Entries (values and removals), every tree together.
     pub entries: u64,
+    /// Of those, the changes made while the copy ran, written after it (known to the
+    /// writer only: 0 when read from a file).
+    pub changed: u64,
     /// The store's schema version.
     pub schema: u32,
 }
@@ -82,53 +117,63 @@ impl<R: Read> Hashed<R> {
 }
 
 impl Store {
-    /// Writes every tree to `out` as one backup stream. Consistent when nothing writes
-    /// meanwhile (a stopped daemon's store).
+    /// Writes every tree to `out` as one backup stream: the store as it was at one
+    /// moment, while writes go on. The trees are copied as they stand, with every
+    /// change made meanwhile captured ([`super::watch`]); at the end writes pause
+    /// briefly, the capture stops, and each key changed during the copy is written
+    /// again with its value at that moment (or as a removal). A restore applies the
+    /// entries in order, so it ends at that moment's store, every transaction whole.
     pub fn write_backup(&self, out: impl Write) -> Result<BackupSummary, StoreError> {
-        let failed = io("writing the backup");
+        let trees = self
+            .db
+            .tree_names()
+            .into_iter()
+            .map(|name| Ok((name.clone(), self.db.open_tree(&name)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Subscribed with writes paused: a write already under way when the capture
+        // starts could otherwise land, uncaptured, after its key was copied.
+        let watch = {
+            let _paused = self.pause_writes();
+            Watch::start(&trees).map_err(io("starting the backup's change capture"))?
+        };
         let mut w = Hashing {
             inner: out,
             hash: Sha256::new(),
         };
-        let header = serde_json::json!({
-            "schema": SCHEMA_VERSION,
-            "createdAt": time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        })
-        .to_string();
-        let mut entries = 0;
-        let mut write = |w: &mut Hashing<_>| -> std::io::Result<()> {
-            w.write_all(MAGIC)?;
-            w.write_all(&BACKUP_FORMAT.to_be_bytes())?;
-            w.write_all(&u32::try_from(header.len()).unwrap_or(u32::MAX).to_be_bytes())?;
-            w.write_all(header.as_bytes())?;
-            for name in self.db.tree_names() {
-                let tree = self.db.open_tree(&name).map_err(std::io::Error::other)?;
+        let mut summary = BackupSummary {
+            schema: SCHEMA_VERSION,
+            ..BackupSummary::default()
+        };
+        let copied = write_header(&mut w).and_then(|()| {
+            for (name, tree) in &trees {
                 for entry in tree.iter() {
                     let (key, value) = entry.map_err(std::io::Error::other)?;
-                    w.write_all(&[ENTRY])?;
-                    w.write_all(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes())?;
-                    w.write_all(&name)?;
-                    for part in [&key, &value] {
-                        w.write_all(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes())?;
-                        w.write_all(part)?;
-                    }
-                    entries += 1;
+                    write_entry(&mut w, name, &key, Some(&value))?;
+                    summary.entries += 1;
                 }
+            }
+            Ok(())
+        });
+        let changes = {
+            let _paused = self.pause_writes();
+            watch.finish()
+        };
+        copied.map_err(io("writing the backup"))?;
+        let mut finish = |w: &mut Hashing<_>| -> std::io::Result<()> {
+            for ((name, key), value) in &changes {
+                write_entry(w, name, key, value.as_deref())?;
+                summary.entries += 1;
+                summary.changed += 1;
             }
             w.write_all(&[END])
         };
-        write(&mut w).map_err(failed)?;
+        finish(&mut w).map_err(io("writing the backup"))?;
         let digest = w.hash.finalize();
         w.inner
             .write_all(&digest)
             .and_then(|()| w.inner.flush())
             .map_err(io("writing the backup"))?;
-        Ok(BackupSummary {
-            entries,
-            schema: SCHEMA_VERSION,
-        })
+        Ok(summary)
     }
 
     /// Checks a backup stream: format, schema version and checksum. Reads it whole.
@@ -147,7 +192,11 @@ impl Store {
         }
         let db = open_sled(&db_dir)?;
         let summary = read_backup(input, |tree, key, value| {
-            db.open_tree(tree)?.insert(key, value)?;
+            let tree = db.open_tree(tree)?;
+            match value {
+                Some(value) => tree.insert(key, value)?,
+                None => tree.remove(key)?,
+            };
             Ok(())
         })?;
         db.flush()?;
@@ -165,7 +214,7 @@ impl Store {
 /// entries before the checksum is known, so callers check first.
 fn read_backup(
     input: impl Read,
-    mut each: impl FnMut(&[u8], &[u8], &[u8]) -> Result<(), StoreError>,
+    mut each: impl FnMut(&[u8], &[u8], Option<&[u8]>) -> Result<(), StoreError>,
 ) -> Result<BackupSummary, StoreError> {
     let mut r = Hashed {
         inner: std::io::BufReader::new(input),
@@ -175,7 +224,7 @@ fn read_backup(
         return Err(bad("not a Tessera backup"));
     }
     let format = u16::from_be_bytes(r.exact()?);
-    if format != BACKUP_FORMAT {
+    if !(1..=BACKUP_FORMAT).contains(&format) {
         return Err(bad(format!(
             "backup format {format}; this build reads format {BACKUP_FORMAT}"
         )));
@@ -193,22 +242,29 @@ fn read_backup(
     if schema > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew { found: schema });
     }
-    let mut entries = 0;
+    let mut summary = BackupSummary {
+        schema,
+        ..BackupSummary::default()
+    };
     loop {
-        match r.exact::<1>()?[0] {
-            END => break,
-            ENTRY => {
-                let name_len = u16::from_be_bytes(r.exact()?) as usize;
-                let name = r.bytes(name_len)?;
-                let key_len = u32::from_be_bytes(r.exact()?) as usize;
-                let key = r.bytes(key_len)?;
-                let value_len = u32::from_be_bytes(r.exact()?) as usize;
-                let value = r.bytes(value_len)?;
-                each(&name, &key, &value)?;
-                entries += 1;
-            }
-            _ => return Err(bad("damaged: an unknown entry tag")),
+        let tag = r.exact::<1>()?[0];
+        if tag == END {
+            break;
         }
+        if tag != ENTRY && (tag != REMOVAL || format < 2) {
+            return Err(bad("damaged: an unknown entry tag"));
+        }
+        let name_len = u16::from_be_bytes(r.exact()?) as usize;
+        let name = r.bytes(name_len)?;
+        let key_len = u32::from_be_bytes(r.exact()?) as usize;
+        let key = r.bytes(key_len)?;
+        if tag == ENTRY {
+            let value_len = u32::from_be_bytes(r.exact()?) as usize;
+            each(&name, &key, Some(&r.bytes(value_len)?))?;
+        } else {
+            each(&name, &key, None)?;
+        }
+        summary.entries += 1;
     }
     let expected = r.hash.finalize();
     let mut stored = [0u8; 32];
@@ -218,5 +274,5 @@ fn read_backup(
     if expected.as_slice() != stored {
         return Err(bad("the checksum does not match: the file is damaged"));
     }
-    Ok(BackupSummary { entries, schema })
+    Ok(summary)
 }

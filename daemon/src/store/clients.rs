@@ -9,6 +9,7 @@ use sled::Transactional;
 impl Store {
     /// Registers a client; [`StoreError::Taken`] if the id exists.
     pub fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let value = encode(client)?;
         let inserted = self
             .clients
@@ -36,6 +37,7 @@ impl Store {
 
     /// Removes a client, noting the time `now`; false if it did not exist.
     pub fn remove_client(&self, client_id: &str, now: i64) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let removed = (&self.clients, &self.clients_removed).transaction(|(clients, removed)| {
             if clients.remove(client_id.as_bytes())?.is_none() {
                 return Ok(false);

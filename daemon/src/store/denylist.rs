@@ -7,6 +7,7 @@ use sled::IVec;
 impl Store {
     /// Puts an access token's `jti` on the deny-list until `exp`.
     pub fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.denied.insert(jti.as_bytes(), &exp.to_be_bytes())?;
         Ok(())
     }
@@ -34,6 +35,7 @@ impl Store {
         for entry in self.denied_entries() {
             let (jti, stored, exp) = entry?;
             // Deleted only if unchanged since read.
+            let _writing = self.writing();
             if exp <= now && self.denied.compare_and_swap(&jti, Some(stored), None::<&[u8]>)?.is_ok() {
                 purged += 1;
             }

@@ -12,6 +12,7 @@ impl Store {
 
     /// Inserts or replaces signing keys, atomically.
     pub fn put_keys(&self, keys: &[KeyRecord]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let encoded: Vec<(&str, Vec<u8>)> = keys
             .iter()
             .map(|k| encode(k).map(|v| (k.kid.as_str(), v)))
@@ -27,6 +28,7 @@ impl Store {
 
     /// Removes a signing key.
     pub fn remove_key(&self, kid: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.keys.remove(kid.as_bytes())?;
         Ok(())
     }

@@ -8,7 +8,8 @@
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
 //! last-login times), [`revocations`] (what can still end a token before it expires),
 //! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`];
-//! [`backup`] writes and reads backup files of every tree; [`check`] checks that the
+//! [`backup`] writes and reads backup files of every tree (with [`watch`] capturing
+//! the changes made while a running daemon's backup is written); [`check`] checks that the
 //! indexes and counts agree with the records.
 //!
 //! Writes land in sled at once; callers then await [`Store::commit`] before they
@@ -28,6 +29,7 @@ mod revocations;
 mod sessions;
 mod settings;
 mod users;
+mod watch;
 
 pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
 pub use audit::AUDIT_CAPACITY;
@@ -46,6 +48,7 @@ use sled::transaction::{
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -183,6 +186,9 @@ pub struct Store {
     /// Seconds revocations are kept (see [`revocations`]); 0 until
     /// [`Store::raise_token_horizon`] sets it.
     horizon: AtomicI64,
+    /// Held shared by every write and exclusively by a backup's closing moment (see
+    /// [`Store::writing`]).
+    gate: RwLock<()>,
     commit: commit::GroupCommit,
 }
 
@@ -323,11 +329,25 @@ impl Store {
             audit,
             audit_next: AtomicU64::new(audit_next),
             horizon: AtomicI64::new(0),
+            gate: RwLock::new(()),
             meta,
             commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
             db,
         };
         Ok(store)
+    }
+
+    /// Held while writing to sled: a backup's closing moment ([`Store::pause_writes`])
+    /// then never falls inside a transaction or a purge step. Taken once per write,
+    /// never while already held (a writer waiting on the pause would deadlock it).
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the writes in progress to end and holds off new ones while the
+    /// guard lives.
+    fn pause_writes(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits until every write made so far is on stable storage (flush + fsync, shared
@@ -362,6 +382,7 @@ impl Store {
 
     /// True while the store accepts writes.
     pub fn is_healthy(&self) -> bool {
+        let _writing = self.writing();
         self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()
     }
 

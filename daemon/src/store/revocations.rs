@@ -51,6 +51,7 @@ impl Store {
     /// Raises the stored token horizon to `configured` seconds if it is lower, and
     /// returns it: revocations are kept that long.
     pub fn raise_token_horizon(&self, configured: i64) -> Result<i64, StoreError> {
+        let _writing = self.writing();
         let stored = self
             .meta
             .get(HORIZON)?
@@ -111,6 +112,7 @@ impl Store {
     pub(super) fn purge_revocations(&self, now: i64) -> Result<usize, StoreError> {
         let mut purged = 0;
         for key in self.revoked.range(..now.saturating_add(1).to_be_bytes()).keys() {
+            let _writing = self.writing();
             self.revoked.remove(key?)?;
             purged += 1;
         }
@@ -118,6 +120,7 @@ impl Store {
             let (key, value) = entry?;
             let until = i64::from_be_bytes(eight_bytes("barred", "until", &value)?);
             // Deleted only if unchanged since read.
+            let _writing = self.writing();
             if until <= now && self.barred.compare_and_swap(&key, Some(value), None::<&[u8]>)?.is_ok() {
                 purged += 1;
             }

@@ -46,6 +46,7 @@ impl Store {
         digest: &[u8; 32],
         first: &RefreshRecord,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let value = encode(session)?;
         let refresh = encode(first)?;
         let index_key = user_session_key(session.user_id, session.id);
@@ -148,6 +149,7 @@ impl Store {
     /// token of the session can be unexpired. `None` if it was unknown or already
     /// revoked.
     pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError> {
+        let _writing = self.writing();
         let revoked = (&self.sessions, &self.user_sessions, &self.revoked, &self.meta).transaction(
             |(sessions, index, revocations, meta)| {
                 let Some(v) = sessions.get(id.as_bytes())? else {
@@ -185,6 +187,7 @@ impl Store {
         record: &RefreshRecord,
         now: i64,
     ) -> Result<Rotation, StoreError> {
+        let _writing = self.writing();
         let value = encode(record)?;
         let outcome = (&self.refresh, &self.sessions, &self.meta).transaction(|(tokens, sessions, meta)| {
             let Some(v) = tokens.get(old)? else {
@@ -222,6 +225,7 @@ impl Store {
                 continue;
             }
             // Deleted only if unchanged since read (a concurrent rotation wins).
+            let _writing = self.writing();
             let deleted = (&self.refresh, &self.meta).transaction(|(refresh, meta)| {
                 if refresh.get(&key)?.as_ref() != Some(&value) {
                     return Ok(false);
@@ -244,6 +248,7 @@ impl Store {
             let session: SessionRecord = decode("sessions", &value)?;
             if session.expires_at <= now {
                 let index_key = user_session_key(session.user_id, session.id);
+                let _writing = self.writing();
                 (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
                     // Counted only if still there and not revoked (a concurrent change wins).
                     if let Some(v) = all.remove(&key)? {

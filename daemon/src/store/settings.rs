@@ -19,6 +19,7 @@ impl Store {
 
     /// Stores a setting (it wins over the config file from then on).
     pub fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.settings.insert(name, value.as_bytes())?;
         Ok(())
     }

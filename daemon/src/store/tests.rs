@@ -600,3 +600,113 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
         assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
     }
 }
+
+/// A change to make to the store, after so many writes to a [`Meddling`] target.
+type Change<'a> = (usize, Box<dyn FnOnce(&Store) + 'a>);
+
+/// A backup target that makes changes to the store while the backup is being written.
+struct Meddling<'a> {
+    store: &'a Store,
+    calls: usize,
+    bytes: Vec<u8>,
+    changes: Vec<Change<'a>>,
+}
+
+impl std::io::Write for Meddling<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.changes.first().is_some_and(|(at, _)| *at <= self.calls) {
+            let (_, change) = self.changes.remove(0);
+            change(self.store);
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn changes_made_while_a_backup_is_written_are_in_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.raise_token_horizon(100).unwrap();
+    let mut people = Vec::new();
+    for i in 0..30 {
+        let u = user(&format!("user{i}"), &format!("u{i}@example.com"));
+        store.create_user(&u).unwrap();
+        let s = session(u.id);
+        assert!(store.create_session(&u, &s, &[i; 32], &refresh(s.id)).unwrap());
+        people.push((u, s));
+    }
+    let (gone, _) = people[3].clone();
+    let (_, ended) = people[7].clone();
+    let (_, rotated) = people[11].clone();
+    let late = user("late", "late@example.com");
+    let late_session = session(late.id);
+    let mut target = Meddling {
+        store: &store,
+        calls: 0,
+        bytes: Vec::new(),
+        changes: vec![
+            (
+                100,
+                Box::new(move |s: &Store| {
+                    s.delete_user(&gone, 20).unwrap();
+                }),
+            ),
+            (
+                500,
+                Box::new(move |s: &Store| {
+                    s.create_user(&late).unwrap();
+                    assert!(
+                        s.create_session(&late, &late_session, &[200; 32], &refresh(late_session.id))
+                            .unwrap()
+                    );
+                }),
+            ),
+            (
+                700,
+                Box::new(move |s: &Store| assert!(s.revoke_session(ended.id, 20).unwrap().is_some())),
+            ),
+            (
+                900,
+                Box::new(move |s: &Store| {
+                    let next = refresh(rotated.id);
+                    assert_eq!(
+                        s.rotate_refresh(&[11; 32], &[211; 32], &next, 30).unwrap(),
+                        Rotation::Rotated
+                    );
+                    s.deny("jti-late", 500).unwrap();
+                    s.put_setting("guest_enabled", "true").unwrap();
+                }),
+            ),
+        ],
+    };
+    let written = store.write_backup(&mut target).unwrap();
+    assert!(target.changes.is_empty(), "every change ran during the backup");
+    assert!(written.changed > 0, "{written:?}");
+    let restored_dir = dir.path().join("restored");
+    Store::restore_backup(&restored_dir, target.bytes.as_slice()).unwrap();
+    let restored = Store::open(&restored_dir).unwrap();
+    for name in store.db.tree_names() {
+        let all = |db: &sled::Db| {
+            db.open_tree(&name)
+                .unwrap()
+                .iter()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        };
+        assert_eq!(
+            all(&store.db),
+            all(&restored.db),
+            "tree {}",
+            String::from_utf8_lossy(&name)
+        );
+    }
+    assert_eq!(restored.check_integrity().unwrap(), Vec::<String>::new());
+    assert!(restored.user_by_login("user3").unwrap().is_none());
+    assert!(restored.user_by_login("late").unwrap().is_some());
+}

@@ -16,6 +16,7 @@ impl Store {
     /// Inserts a new user, failing with [`StoreError::Taken`] if the username or email
     /// is already used (compared lower-cased).
     pub fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let value = encode(user)?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
@@ -80,6 +81,7 @@ impl Store {
         id: Uuid,
         change: impl Fn(&mut UserRecord) -> bool,
     ) -> Result<Option<UserRecord>, StoreError> {
+        let _writing = self.writing();
         let updated = (&self.users, &self.barred).transaction(|(users, barred)| {
             let Some(value) = users.get(id.as_bytes())? else {
                 return Ok(None);
@@ -101,6 +103,7 @@ impl Store {
     /// Deletes a user, their index entries and their sessions, and bars them until
     /// their last access token has expired.
     pub fn delete_user(&self, user: &UserRecord, now: i64) -> Result<Barred, StoreError> {
+        let _writing = self.writing();
         let sessions: Vec<[u8; 32]> = self
             .user_sessions
             .scan_prefix(user.id.as_bytes())
