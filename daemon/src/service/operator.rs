@@ -427,6 +427,12 @@ impl Service {
         let summary = tokio::task::spawn_blocking(move || service.store.write_backup(out))
             .await
             .map_err(|e| ServiceError::Internal(format!("the backup stopped: {e}")))??;
+        tracing::info!(
+            entries = summary.entries,
+            changed = summary.changed,
+            paused_ms = summary.paused.as_secs_f64() * 1e3,
+            "backup sent"
+        );
         self.admin_audit(
             operator,
             AuditEvent::Backup {

@@ -61,6 +61,8 @@ pub struct BackupSummary {
     /// Of those, the changes made while the copy ran, written after it (known to the
     /// writer only: 0 when read from a file).
     pub changed: u64,
+    /// How long writes waited at the end of the copy (the writer only).
+    pub paused: std::time::Duration,
     /// The store's schema version.
     pub schema: u32,
 }
@@ -155,8 +157,11 @@ impl Store {
             Ok(())
         });
         let changes = {
+            let pausing = std::time::Instant::now();
             let _paused = self.pause_writes();
-            watch.finish()
+            let changes = watch.finish();
+            summary.paused = pausing.elapsed();
+            changes
         };
         copied.map_err(io("writing the backup"))?;
         let mut finish = |w: &mut Hashing<_>| -> std::io::Result<()> {

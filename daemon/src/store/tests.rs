@@ -559,10 +559,15 @@ async fn a_backup_restores_every_tree_exactly() {
     store.deny("jti-1", 500).unwrap();
     let mut file = Vec::new();
     let written = store.write_backup(&mut file).unwrap();
-    assert_eq!(Store::check_backup(file.as_slice()).unwrap(), written);
+    let read = BackupSummary {
+        entries: written.entries,
+        schema: written.schema,
+        ..BackupSummary::default()
+    };
+    assert_eq!(Store::check_backup(file.as_slice()).unwrap(), read);
     let target = tempfile::tempdir().unwrap();
     let restored_dir = target.path().join("data");
-    assert_eq!(Store::restore_backup(&restored_dir, file.as_slice()).unwrap(), written);
+    assert_eq!(Store::restore_backup(&restored_dir, file.as_slice()).unwrap(), read);
     let restored = Store::open(&restored_dir).unwrap();
     for name in store.db.tree_names() {
         let (a, b) = (
