@@ -118,6 +118,16 @@ pub enum Request {
         /// Initial password.
         password: Password,
     },
+    /// Queues a verification message to the user's address.
+    UserSendVerification {
+        /// Username or email.
+        name: String,
+    },
+    /// Queues a password-reset message to the user's address.
+    UserSendReset {
+        /// Username or email.
+        name: String,
+    },
     /// Changes a user's role; their sessions are revoked so new tokens carry it.
     UserSetRole {
         /// Username or email.

@@ -8,6 +8,7 @@
 //! - [`tokens`]: PASETO v4.public signing and verification, and the signing keys.
 //! - [`secret`]: secrets kept out of logs; the opaque ones the daemon generates.
 //! - [`auth`]: Argon2id password hashing and login throttling.
+//! - [`mail`]: the messages of the email flows, their transports and retries.
 //! - [`service`]: the business operations and the revocation view.
 //! - [`http`]: warp routes that translate requests to service calls, and the
 //!   HTTP/1.1 server with its connection limits, TLS and CORS.
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 mod locks;
+pub mod mail;
 pub mod secret;
 pub mod service;
 pub mod store;
@@ -161,6 +163,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     };
     let server = http::server::run(listener, serving, stopping.clone());
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
+    tokio::spawn(Arc::clone(&service).run_mail());
     // Installed before the daemon says it listens: a SIGHUP from then on never kills it.
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangups) => drop(tokio::spawn(reload_on_hangup(hangups, tls, stopping.clone()))),

@@ -10,6 +10,7 @@ mod backup;
 mod console;
 mod cors;
 mod docs_examples;
+mod email;
 mod full_screen;
 mod guest;
 mod http_errors;

@@ -4,13 +4,13 @@ use crate::harness::{Resp, TestDaemon, claims, password, s};
 use serde_json::{Value, json};
 
 /// Registers a client from the console; returns (id, secret).
-fn client(d: &TestDaemon, id: &str, scopes: &str) -> (String, String) {
+pub(crate) fn client(d: &TestDaemon, id: &str, scopes: &str) -> (String, String) {
     let out = d.tessera(&["client", "add", id, "--scopes", scopes, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     (id.to_owned(), s(&out.json(), "clientSecret"))
 }
 
-async fn post(d: &TestDaemon, path: &str, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
+pub(crate) async fn post(d: &TestDaemon, path: &str, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
     let mut request = d.client().post(d.url(path)).form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
@@ -18,7 +18,7 @@ async fn post(d: &TestDaemon, path: &str, form: &[(&str, &str)], basic: Option<&
     d.send(request).await
 }
 
-async fn introspect(d: &TestDaemon, by: &(String, String), token: &str) -> Value {
+pub(crate) async fn introspect(d: &TestDaemon, by: &(String, String), token: &str) -> Value {
     let resp = post(d, "/oauth/introspect", &[("token", token)], Some(by)).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     resp.json()

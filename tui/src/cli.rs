@@ -109,6 +109,16 @@ enum UserCommand {
         /// Username or email.
         name: String,
     },
+    /// Mail the user a link that confirms their address.
+    SendVerification {
+        /// Username or email.
+        name: String,
+    },
+    /// Mail the user a link to choose a new password.
+    SendReset {
+        /// Username or email.
+        name: String,
+    },
     /// Change a user's role (revokes their sessions).
     SetRole {
         /// Username or email.
@@ -326,6 +336,8 @@ fn request_of(command: Command) -> Result<Request, Failure> {
                 password: password_from_stdin()?,
             },
             UserCommand::Show { name } => Request::UserShow { name },
+            UserCommand::SendVerification { name } => Request::UserSendVerification { name },
+            UserCommand::SendReset { name } => Request::UserSendReset { name },
             UserCommand::SetRole { name, role } => Request::UserSetRole { name, role },
             UserCommand::Disable { name } => Request::UserDisable { name },
             UserCommand::Enable { name } => Request::UserEnable { name },

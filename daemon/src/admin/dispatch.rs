@@ -4,6 +4,7 @@ use super::error::admin_error;
 use crate::secret::Secret;
 use crate::service::operator::NewUser;
 use crate::service::{Operator, Service, ServiceError};
+use crate::store::LinkKind;
 use tessera_common::admin::{Outcome, Reply, Request};
 
 /// Runs one request for `operator`. [`Request::Subscribe`] and [`Request::Backup`]
@@ -37,6 +38,14 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
                 password: Secret::new(password.0),
             };
             Reply::User(service.add_user(operator, input).await?)
+        }
+        R::UserSendVerification { name } => {
+            service.send_link_to(operator, &name, LinkKind::Verify).await?;
+            Reply::Done
+        }
+        R::UserSendReset { name } => {
+            service.send_link_to(operator, &name, LinkKind::Reset).await?;
+            Reply::Done
         }
         R::UserSetRole { name, role } => Reply::User(service.set_role(operator, &name, &role).await?),
         R::UserDisable { name } => Reply::User(service.set_disabled(operator, &name, true).await?),

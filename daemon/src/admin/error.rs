@@ -29,6 +29,8 @@ pub fn admin_error(err: ServiceError) -> AdminError {
         | E::InvalidToken { .. }
         | E::InsufficientScope(_)
         | E::AccountDisabled
+        | E::InvalidLink
+        | E::EmailNotVerified
         | E::GuestDisabled
         | E::RegistrationClosed
         | E::TooManyAttempts { .. } => AdminError::new(ErrorCode::InvalidRequest, message),

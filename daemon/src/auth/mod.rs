@@ -1,4 +1,5 @@
-//! Authentication mechanics: password hashing and login throttling.
+//! Authentication mechanics: password hashing, login throttling and rate limits.
 
 pub mod password;
+pub mod rate;
 pub mod throttle;

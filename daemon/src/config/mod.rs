@@ -56,6 +56,13 @@ pub struct Config {
     pub audit_retain: Duration,
     /// Where `GET /metrics` is served (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// Email: verification and password-reset messages (`[mail]`, `[mail.smtp]`).
+    pub mail: MailConfig,
+    /// Register without tokens and refuse logins until the address is verified
+    /// (`registration.require_verified_email`).
+    pub require_verified_email: bool,
+    /// Serve `GET /api/auth/exists` (`registration.expose_exists`).
+    pub expose_exists: bool,
     /// Browser origins allowed to call the HTTP API from scripts
     /// (`http.cors_allowed_origins`): exact origins, lower-cased, or `*` alone; empty
     /// for no CORS headers at all.
@@ -83,6 +90,62 @@ pub struct MetricsConfig {
     pub listen: Option<SocketAddr>,
     /// Also on the main listener (`metrics.on_main_listener`).
     pub on_main_listener: bool,
+}
+
+/// How and what the daemon mails (contract §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    /// Where messages go (`mail.transport`, with `mail.dir` or `[mail.smtp]`).
+    pub transport: MailTransport,
+    /// The `From` mailbox (`mail.from`), as written.
+    pub from: String,
+    /// Base of the links in messages (`mail.public_url`); `None`: the issuer.
+    pub public_url: Option<String>,
+    /// Send a verification message after each registration (`mail.verify_on_register`).
+    pub verify_on_register: bool,
+    /// Lifetime of a verification link (`mail.verify_ttl`).
+    pub verify_ttl: Duration,
+    /// Lifetime of a reset link (`mail.reset_ttl`).
+    pub reset_ttl: Duration,
+    /// Messages of one kind to one address per hour (`mail.max_per_hour`).
+    pub max_per_hour: u32,
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// One RFC 5322 `.eml` file per message in this directory (created 0700).
+    File(PathBuf),
+    /// An SMTP relay.
+    Smtp(SmtpConfig),
+}
+
+/// An SMTP relay (`[mail.smtp]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// How the connection is protected.
+    pub tls: SmtpTls,
+    /// User name for AUTH; `None`: no authentication.
+    pub username: Option<String>,
+    /// File holding the AUTH password (read at start).
+    pub password_file: Option<PathBuf>,
+    /// PEM certificates of a private CA to trust besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `mail.smtp.tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+    /// No TLS (loopback hosts only).
+    None,
 }
 
 /// PEM files of the listener's certificate chain and private key.
@@ -136,6 +199,13 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--data-dir` / `TESSERA_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
+}
+
+impl MailConfig {
+    /// The base of links in messages: `mail.public_url`, else `issuer`.
+    pub fn link_base<'a>(&'a self, issuer: &'a str) -> &'a str {
+        self.public_url.as_deref().unwrap_or(issuer)
+    }
 }
 
 /// Why a configuration could not be used: one line per problem, each starting with its key.

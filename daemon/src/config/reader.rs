@@ -3,8 +3,8 @@
 //! collected with its key.
 
 use super::{
-    Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MetricsConfig, Overrides,
-    ThrottleConfig, TlsFiles, TokenTtls,
+    Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MailConfig, MailTransport,
+    MetricsConfig, Overrides, SmtpConfig, SmtpTls, ThrottleConfig, TlsFiles, TokenTtls,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -180,7 +180,102 @@ impl Reader {
         origins
     }
 
+    /// `[mail]` and, with `transport = "smtp"`, `[mail.smtp]` (contract §8).
+    fn mail(&mut self, data_dir: &std::path::Path) -> MailConfig {
+        let transport = self.string("mail", "transport");
+        let dir = self
+            .string("mail", "dir")
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| data_dir.join("outbox"), PathBuf::from);
+        let transport = match transport.as_deref() {
+            None | Some("file") => MailTransport::File(dir),
+            Some("smtp") => MailTransport::Smtp(self.smtp()),
+            Some(other) => {
+                self.problem(
+                    "mail.transport",
+                    format!("expected \"file\" or \"smtp\", found {other:?}"),
+                );
+                MailTransport::File(dir)
+            }
+        };
+        if !matches!(transport, MailTransport::Smtp(_)) {
+            // Checked only when used (contract §8): drop it unread.
+            self.table.remove("mail.smtp");
+        }
+        let from = self
+            .string("mail", "from")
+            .unwrap_or_else(|| "Tessera <no-reply@localhost>".to_owned());
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            self.problem(
+                "mail.from",
+                format!("{from:?} is not a mailbox (\"Name <address>\" or an address)"),
+            );
+        }
+        let public_url = self
+            .string("mail", "public_url")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            self.problem("mail.public_url", format!("{url:?} is not an http(s) URL"));
+        }
+        MailConfig {
+            transport,
+            from,
+            public_url,
+            verify_on_register: self.boolean("mail", "verify_on_register", false),
+            verify_ttl: self.duration("mail", "verify_ttl", "24h"),
+            reset_ttl: self.duration("mail", "reset_ttl", "1h"),
+            max_per_hour: self.integer("mail", "max_per_hour", 5, 1, 10_000),
+        }
+    }
+
+    fn smtp(&mut self) -> SmtpConfig {
+        const S: &str = "mail.smtp";
+        let host = self.string(S, "host").unwrap_or_else(|| "localhost".to_owned());
+        let port = self.integer(S, "port", 587, 1, 65_535) as u16;
+        let tls = match self.string(S, "tls").as_deref() {
+            None | Some("starttls") => SmtpTls::StartTls,
+            Some("tls") => SmtpTls::Tls,
+            Some("none") => SmtpTls::None,
+            Some(other) => {
+                self.problem(
+                    "mail.smtp.tls",
+                    format!("expected \"starttls\", \"tls\" or \"none\", found {other:?}"),
+                );
+                SmtpTls::StartTls
+            }
+        };
+        if tls == SmtpTls::None && !is_loopback_host(&host) {
+            self.problem(
+                "mail.smtp.tls",
+                format!("\"none\" sends passwords and links in clear text; it is allowed only for a loopback host, not {host:?}"),
+            );
+        }
+        let path = |reader: &mut Self, key| reader.string(S, key).filter(|s| !s.is_empty()).map(PathBuf::from);
+        let username = self.string(S, "username").filter(|s| !s.is_empty());
+        let password_file = path(self, "password_file");
+        if password_file.is_some() != username.is_some() {
+            self.problem("mail.smtp.password_file", "set with mail.smtp.username, or neither");
+        }
+        SmtpConfig {
+            host,
+            port,
+            tls,
+            username,
+            password_file,
+            ca_file: path(self, "ca_file"),
+        }
+    }
+
     pub(super) fn build(mut self, overrides: &Overrides) -> Result<Config, ConfigError> {
+        // `[mail.smtp]` is read as a section of its own.
+        if let Some(toml::Value::Table(mail)) = self.table.get_mut("mail")
+            && let Some(smtp) = mail.remove("smtp")
+        {
+            self.table.insert("mail.smtp".to_owned(), smtp);
+        }
         for (section, value) in &self.table {
             if !KNOWN_SECTIONS.contains(&section.as_str()) {
                 self.problems.push(format!("{section}: unknown section"));
@@ -267,6 +362,9 @@ impl Reader {
                 true
             }
         };
+        let require_verified_email = self.boolean("registration", "require_verified_email", false);
+        let expose_exists = self.boolean("registration", "expose_exists", false);
+        let mail = self.mail(&data_dir);
         let password_grant = self.boolean("oauth", "password_grant", false);
         let guest_enabled = self.boolean("guest", "enabled", false);
         let password_min_length = self.integer("password", "min_length", 8, 1, 128) as usize;
@@ -327,6 +425,9 @@ impl Reader {
                 roles,
                 audit_retain,
                 metrics,
+                mail,
+                require_verified_email,
+                expose_exists,
                 cors_allowed_origins,
             })
         } else {
@@ -341,6 +442,8 @@ const KNOWN_SECTIONS: &[&str] = &[
     "server",
     "http",
     "metrics",
+    "mail",
+    "mail.smtp",
     "audit",
     "storage",
     "admin",
@@ -404,6 +507,12 @@ fn is_origin(text: &str) -> bool {
         && !host.is_empty()
         && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:".contains(c))
         && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// `localhost`, 127.0.0.0/8 or `::1` (brackets allowed).
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_valid_name(name: &str) -> bool {

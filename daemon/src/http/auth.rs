@@ -4,7 +4,7 @@ use super::body::{self, BodyResult};
 use super::error::{respond, service_error};
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
-use crate::service::accounts::{Login, Registration};
+use crate::service::accounts::{Login, Registered, Registration};
 use crate::service::sessions::Door;
 use crate::service::{Issued, Origin, Service, ServiceError};
 use std::sync::Arc;
@@ -67,10 +67,14 @@ async fn register_user(service: Arc<Service>, origin: Origin, body: BodyResult) 
         password: f.secret("password")?,
         display_name: f.string("displayName")?,
     };
-    Ok(token_response(
-        StatusCode::CREATED,
-        service.register(input, origin).await?,
-    ))
+    Ok(match service.register(input, origin).await? {
+        Registered::Session(issued) => token_response(StatusCode::CREATED, issued),
+        Registered::Unverified(user) => json(
+            StatusCode::CREATED,
+            &serde_json::json!({"user": user, "verificationRequired": true}),
+            Cache::NoStore,
+        ),
+    })
 }
 
 /// POST /api/auth/token (alias POST /api/auth/login)

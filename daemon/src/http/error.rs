@@ -61,6 +61,8 @@ pub fn service_error(err: &ServiceError) -> Response {
         }
         E::InsufficientScope(_) => body(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", message, None),
         E::AccountDisabled => body(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED", message, None),
+        E::InvalidLink => body(StatusCode::BAD_REQUEST, "INVALID_LINK", message, None),
+        E::EmailNotVerified => body(StatusCode::FORBIDDEN, "EMAIL_NOT_VERIFIED", message, None),
         E::GuestDisabled => body(StatusCode::FORBIDDEN, "GUEST_DISABLED", message, None),
         E::RegistrationClosed => body(StatusCode::FORBIDDEN, "REGISTRATION_CLOSED", message, None),
         E::NotFound(_) => body(StatusCode::NOT_FOUND, "NOT_FOUND", message, None),
@@ -117,7 +119,7 @@ pub fn oauth_error(err: &ServiceError) -> Response {
             header::WWW_AUTHENTICATE,
             "Basic realm=\"tessera\"".into(),
         ),
-        E::LoginFailed | E::InvalidToken { .. } | E::AccountDisabled => oauth(
+        E::LoginFailed | E::InvalidToken { .. } | E::AccountDisabled | E::EmailNotVerified => oauth(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             match err {
@@ -153,7 +155,8 @@ pub fn oauth_error(err: &ServiceError) -> Response {
         | E::NotFound(_)
         | E::Conflict(_)
         | E::UsernameTaken
-        | E::EmailTaken => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
+        | E::EmailTaken
+        | E::InvalidLink => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
     }
 }
 

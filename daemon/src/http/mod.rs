@@ -5,6 +5,7 @@ mod api_tokens;
 mod auth;
 mod body;
 pub mod cors;
+mod email;
 mod error;
 mod health;
 mod keys;
@@ -35,6 +36,8 @@ pub fn routes(
 ) -> BoxedFilter<(Response,)> {
     let api = auth::routes(Arc::clone(&service))
         .or(api_tokens::routes(Arc::clone(&service)))
+        .unify()
+        .or(email::routes(Arc::clone(&service)))
         .unify()
         .or(keys::routes(Arc::clone(&service)))
         .unify()

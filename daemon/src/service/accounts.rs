@@ -5,7 +5,7 @@ use super::clients::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
-use crate::store::{StoreError, Unique, UserRecord};
+use crate::store::{LinkKind, StoreError, Unique, UserRecord};
 use tessera_common::api::{GuestView, MeResponse, Principal, UserView};
 use tessera_common::scopes;
 use uuid::Uuid;
@@ -39,6 +39,16 @@ pub struct Login {
     pub client: Option<AuthenticatedClient>,
 }
 
+/// What a registration gave.
+#[derive(Debug)]
+pub enum Registered {
+    /// A session, as a login gives.
+    Session(Issued),
+    /// No tokens: `registration.require_verified_email` holds them back until the
+    /// address is verified (a verification message is on its way).
+    Unverified(UserView),
+}
+
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
     value.ok_or_else(|| ServiceError::required(field))
 }
@@ -70,8 +80,10 @@ pub(super) fn principal(user: &UserRecord) -> Principal {
 }
 
 impl Service {
-    /// Registers an account and logs it in.
-    pub async fn register(&self, input: Registration, origin: Origin) -> Result<Issued, ServiceError> {
+    /// Registers an account and logs it in, or, when verified addresses are
+    /// required, sends the verification message instead. `mail.verify_on_register`
+    /// sends one either way.
+    pub async fn register(&self, input: Registration, origin: Origin) -> Result<Registered, ServiceError> {
         if !self.registration_open() {
             return Err(ServiceError::RegistrationClosed);
         }
@@ -82,11 +94,16 @@ impl Service {
             display_name: input.display_name,
         };
         let user = self.create_account(input, DEFAULT_ROLE).await?;
-        let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
-        // Only an operator deleting the account this very moment makes this `None`.
-        let issued = self
-            .open_session(&user, scopes, None)?
-            .ok_or(ServiceError::LoginFailed)?;
+        let registered = if self.config.require_verified_email {
+            Registered::Unverified(user_view(&user))
+        } else {
+            let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
+            // Only an operator deleting the account this very moment makes this `None`.
+            let issued = self
+                .open_session(&user, scopes, None)?
+                .ok_or(ServiceError::LoginFailed)?;
+            Registered::Session(issued)
+        };
         self.audit(
             AuditEvent::Register {
                 user: user.id,
@@ -95,7 +112,13 @@ impl Service {
             Some(origin.to_string()),
         );
         self.store.commit().await?;
-        Ok(issued)
+        if self.config.require_verified_email || self.config.mail.verify_on_register {
+            // The account stands whatever happens to its message.
+            if let Err(e) = self.send_link(&user, LinkKind::Verify).await {
+                tracing::warn!(user = %user.id, error = %e, "could not send the verification message");
+            }
+        }
+        Ok(registered)
     }
 
     /// Validates, hashes and stores a new account with `role` (registration and the
@@ -192,6 +215,11 @@ impl Service {
         if user.disabled {
             self.audit(AuditEvent::LoginDisabled { user: user.id }, Some(origin.to_string()));
             return Err(ServiceError::AccountDisabled);
+        }
+        if self.config.require_verified_email && !user.email_verified {
+            // The password was right: not a guess, so the throttle does not count it.
+            refuse("email not verified");
+            return Err(ServiceError::EmailNotVerified);
         }
         let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
         let requested = input.scopes.map(scopes::dedup).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! name, its subject and detail, and which activity counters it moves.
 
 use super::{Operator, Service};
+use crate::mail::MailKind;
 use crate::store::AuditRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_common::admin::{AuditEntry, Counters};
@@ -65,6 +66,16 @@ pub(super) enum AuditEvent {
     ClientRemove { client: String },
     /// The operator took a backup of the running daemon's store.
     Backup { entries: u64 },
+    /// A verification link confirmed the user's address.
+    EmailVerified { user: Uuid },
+    /// A reset link set the user's password; `revoked` sessions ended.
+    PasswordReset { user: Uuid, revoked: u64 },
+    /// A message could not be sent (finally, or the queue was full).
+    MailFailed { user: Uuid, kind: MailKind, reason: String },
+    /// The operator sent the user a verification message.
+    UserSendVerification { user: Uuid },
+    /// The operator sent the user a password-reset message.
+    UserSendReset { user: Uuid },
 }
 
 /// An activity counter (the console's Overview and the metrics).
@@ -81,6 +92,10 @@ pub(super) enum Counter {
     ReuseDetected,
     Revocations(Cause),
     AdminActions,
+    /// A message was sent.
+    MailSent(MailKind),
+    /// A message finally failed or was dropped.
+    MailFailed(MailKind),
 }
 
 /// Why a session or token ended early.
@@ -96,11 +111,20 @@ pub enum Cause {
     Owner,
     /// An operator action (revoke, revoke-all, disable, delete, set-password, set-role).
     Operator,
+    /// A password reset by mail link.
+    Reset,
 }
 
 impl Cause {
     /// Every cause, in a fixed order.
-    pub const ALL: [Cause; 5] = [Self::Logout, Self::Reuse, Self::Revoke, Self::Owner, Self::Operator];
+    pub const ALL: [Cause; 6] = [
+        Self::Logout,
+        Self::Reuse,
+        Self::Revoke,
+        Self::Owner,
+        Self::Operator,
+        Self::Reset,
+    ];
 
     /// Its name in metrics.
     pub fn name(self) -> &'static str {
@@ -110,6 +134,7 @@ impl Cause {
             Self::Revoke => "revoke",
             Self::Owner => "owner",
             Self::Operator => "operator",
+            Self::Reset => "reset",
         }
     }
 
@@ -187,6 +212,11 @@ impl AuditEvent {
             E::ClientAdd { .. } => "admin.client.add",
             E::ClientRemove { .. } => "admin.client.remove",
             E::Backup { .. } => "admin.backup",
+            E::EmailVerified { .. } => "email.verified",
+            E::PasswordReset { .. } => "password.reset",
+            E::MailFailed { .. } => "mail.failed",
+            E::UserSendVerification { .. } => "admin.user.send_verification",
+            E::UserSendReset { .. } => "admin.user.send_reset",
         }
     }
 
@@ -220,6 +250,10 @@ impl AuditEvent {
             E::ClientAdd { client, scopes } => (Some(client), Some(scopes.join(" "))),
             E::ClientRemove { client } => (Some(client), None),
             E::Backup { entries } => (None, Some(format!("{entries} entries"))),
+            E::EmailVerified { user } => (id(user), None),
+            E::PasswordReset { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
+            E::MailFailed { user, kind, reason } => (id(user), Some(format!("{} message: {reason}", kind.name()))),
+            E::UserSendVerification { user } | E::UserSendReset { user } => (id(user), None),
         }
     }
 
@@ -238,7 +272,8 @@ impl AuditEvent {
                 &[C::Revocations(Cause::Revoke)]
             }
             E::ApiTokenDelete { .. } => &[C::Revocations(Cause::Owner)],
-            E::ApiTokenCreate { .. } => &[],
+            E::ApiTokenCreate { .. } | E::EmailVerified { .. } | E::MailFailed { .. } => &[],
+            E::PasswordReset { .. } => &[C::Revocations(Cause::Reset)],
             E::UserSetRole { .. }
             | E::UserDisable { .. }
             | E::UserDelete { .. }
@@ -253,7 +288,9 @@ impl AuditEvent {
             | E::KeyRotate { .. }
             | E::ClientAdd { .. }
             | E::ClientRemove { .. }
-            | E::Backup { .. } => &[C::AdminActions],
+            | E::Backup { .. }
+            | E::UserSendVerification { .. }
+            | E::UserSendReset { .. } => &[C::AdminActions],
         }
     }
 }
@@ -270,6 +307,8 @@ pub(super) struct Tally {
     reuse_detected: AtomicU64,
     revocations: [AtomicU64; Cause::ALL.len()],
     admin_actions: AtomicU64,
+    mail_sent: [AtomicU64; MailKind::ALL.len()],
+    mail_failed: [AtomicU64; MailKind::ALL.len()],
 }
 
 /// Everything [`Tally`] counts, for the metrics.
@@ -293,6 +332,10 @@ pub struct Totals {
     pub revocations: [u64; Cause::ALL.len()],
     /// Operator actions.
     pub admin_actions: u64,
+    /// Messages sent, by [`MailKind::ALL`] order.
+    pub mail_sent: [u64; MailKind::ALL.len()],
+    /// Messages that finally failed or were dropped, by [`MailKind::ALL`] order.
+    pub mail_failed: [u64; MailKind::ALL.len()],
 }
 
 impl Tally {
@@ -308,6 +351,8 @@ impl Tally {
             Counter::ReuseDetected => &self.reuse_detected,
             Counter::Revocations(cause) => &self.revocations[cause.index()],
             Counter::AdminActions => &self.admin_actions,
+            Counter::MailSent(kind) => &self.mail_sent[kind as usize],
+            Counter::MailFailed(kind) => &self.mail_failed[kind as usize],
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -325,6 +370,8 @@ impl Tally {
             reuse_detected: get(&self.reuse_detected),
             revocations: std::array::from_fn(|i| get(&self.revocations[i])),
             admin_actions: get(&self.admin_actions),
+            mail_sent: std::array::from_fn(|i| get(&self.mail_sent[i])),
+            mail_failed: std::array::from_fn(|i| get(&self.mail_failed[i])),
         }
     }
 

@@ -39,6 +39,12 @@ pub enum ServiceError {
     /// 403 `INSUFFICIENT_SCOPE`: wrong kind of token for this operation.
     #[error("{0}")]
     InsufficientScope(&'static str),
+    /// 400 `INVALID_LINK`: an unknown, used or expired link token.
+    #[error("this link is invalid, used or expired; ask for a new one")]
+    InvalidLink,
+    /// 403 `EMAIL_NOT_VERIFIED` (only after a correct password).
+    #[error("confirm your email address first: follow the link sent to it, or ask for a new one")]
+    EmailNotVerified,
     /// 403 `ACCOUNT_DISABLED` (only after a correct password).
     #[error("this account is disabled")]
     AccountDisabled,
@@ -70,7 +76,7 @@ pub enum ServiceError {
     #[error("that email address is already registered")]
     EmailTaken,
     /// 429 `TOO_MANY_ATTEMPTS`.
-    #[error("too many failed attempts; retry later")]
+    #[error("too many attempts; retry later")]
     TooManyAttempts {
         /// When to retry.
         retry_after: Duration,

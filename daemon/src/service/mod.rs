@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod api_tokens;
 mod audit;
 pub mod clients;
+pub mod email;
 mod error;
 pub mod guest;
 pub mod oauth;
@@ -32,11 +33,12 @@ pub mod validate;
 mod tests;
 
 use crate::auth::password::Passwords;
+use crate::auth::rate::RateLimit;
 use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::secret::Secret;
-use crate::store::{Store, UserRecord};
+use crate::store::{LinkKind, Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
 pub use audit::{Cause, TokenKind, Totals};
 pub use error::ServiceError;
@@ -157,6 +159,10 @@ pub struct Service {
     counters: audit::Tally,
     last_used: api_tokens::LastUsed,
     checked_clients: clients::CheckedClients,
+    outbox: crate::mail::Outbox,
+    outbox_queue: email::OutboxQueue,
+    mail_limit: RateLimit<(LinkKind, String)>,
+    exists_limit: RateLimit<std::net::IpAddr>,
     started: std::time::Instant,
 }
 
@@ -176,7 +182,13 @@ impl Service {
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         let passwords = Passwords::new(config.argon2, workers)?;
+        let (outbox, queue) =
+            crate::mail::Outbox::open(&config.mail).map_err(|e| ServiceError::Internal(format!("mail: {e}")))?;
         Ok(Self {
+            outbox,
+            outbox_queue: std::sync::Mutex::new(Some(queue)),
+            mail_limit: RateLimit::new(config.mail.max_per_hour, Duration::from_secs(3600)),
+            exists_limit: RateLimit::new(email::EXISTS_PER_MINUTE, Duration::from_secs(60)),
             throttle: Throttle::new(config.throttle),
             guest_enabled: AtomicBool::new(operator::stored_flag(&store, operator::GUEST, config.guest_enabled)?),
             registration_open: AtomicBool::new(operator::stored_flag(
@@ -218,6 +230,8 @@ impl Service {
     pub fn sweep(&self) {
         let now = self.clock.now();
         self.throttle.sweep(now);
+        self.mail_limit.sweep(now.unix_timestamp());
+        self.exists_limit.sweep(now.unix_timestamp());
         self.revocations.sweep(now.unix_timestamp());
         self.sweep_keys(now);
         self.write_back_last_used();
@@ -241,6 +255,8 @@ impl Service {
                 refresh_tokens = purged.refresh_tokens,
                 api_tokens = purged.api_tokens,
                 denied = purged.denied,
+                revocations = purged.revocations,
+                links = purged.links,
                 "purged expired records"
             ),
             Err(e) => tracing::warn!(error = %e, "could not purge expired records"),

@@ -7,7 +7,9 @@ use super::audit::{AuditEvent, audit_entry};
 use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
-use crate::store::{BackupSummary, Barred, FOR_GOOD, KeyRecord, Revoked, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{
+    BackupSummary, Barred, FOR_GOOD, KeyRecord, LinkKind, Revoked, SessionRecord, Store, StoreError, UserRecord,
+};
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -295,12 +297,39 @@ impl Service {
         );
         self.store.commit().await?;
         self.note_revoked(revoked);
+        self.notify_password_changed(&user);
         Ok(count)
+    }
+
+    /// Queues a verification (`kind` Verify) or reset message to the user, as the
+    /// HTTP flows would; refused for a disabled user and once `mail.max_per_hour`
+    /// such messages went to the address this hour.
+    pub async fn send_link_to(&self, operator: Operator, name: &str, kind: LinkKind) -> Result<(), ServiceError> {
+        let user = self.find_user(name)?;
+        if user.disabled {
+            return Err(ServiceError::Conflict(format!(
+                "{} is disabled; enable them first",
+                user.username
+            )));
+        }
+        if !self.send_link(&user, kind).await? {
+            return Err(ServiceError::Conflict(format!(
+                "mail.max_per_hour messages of this kind went to {} this hour; nothing sent",
+                user.email
+            )));
+        }
+        let event = match kind {
+            LinkKind::Verify => AuditEvent::UserSendVerification { user: user.id },
+            LinkKind::Reset => AuditEvent::UserSendReset { user: user.id },
+        };
+        self.admin_audit(operator, event);
+        self.store.commit().await?;
+        Ok(())
     }
 
     /// Marks every open session of `user_id` revoked in the store. The caller commits,
     /// then hands the result to [`Self::note_revoked`].
-    fn revoke_user_sessions(&self, user_id: Uuid) -> Result<Vec<Revoked>, ServiceError> {
+    pub(super) fn revoke_user_sessions(&self, user_id: Uuid) -> Result<Vec<Revoked>, ServiceError> {
         let now = self.now().unix_timestamp();
         let mut revoked = Vec::new();
         for id in self.store.open_sessions_of(user_id, now)? {
@@ -310,7 +339,7 @@ impl Service {
     }
 
     /// Puts committed session revocations in the revocation view.
-    fn note_revoked(&self, revoked: Vec<Revoked>) {
+    pub(super) fn note_revoked(&self, revoked: Vec<Revoked>) {
         for r in revoked {
             self.revocations.revoke(r);
         }

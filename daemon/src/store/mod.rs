@@ -7,7 +7,8 @@
 //! codecs and the counters, and runs the purge. Each kind of record has its own file
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
 //! last-login times), [`revocations`] (what can still end a token before it expires),
-//! [`api_tokens`], [`clients`], [`keys`], [`settings`], [`audit`], [`denylist`];
+//! [`api_tokens`], [`clients`], [`keys`], [`links`] (link tokens sent by mail),
+//! [`settings`], [`audit`], [`denylist`];
 //! [`backup`] writes and reads backup files of every tree (with [`watch`] capturing
 //! the changes made while a running daemon's backup is written); [`check`] checks that the
 //! indexes and counts agree with the records.
@@ -23,6 +24,7 @@ mod clients;
 mod commit;
 mod denylist;
 mod keys;
+mod links;
 mod migrate;
 pub mod records;
 mod revocations;
@@ -34,10 +36,14 @@ mod watch;
 pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
 pub use audit::AUDIT_CAPACITY;
 pub use backup::{BACKUP_FORMAT, BackupSummary};
+pub use links::LinkUse;
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
 pub(crate) use migrate::tests::{v1_records, write_v1};
-pub use records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+pub use records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord, SessionRecord,
+    UserRecord,
+};
 pub use revocations::{Barred, FOR_GOOD, Revoked};
 pub use sessions::Rotation;
 
@@ -121,6 +127,8 @@ pub struct Purged {
     pub denied: usize,
     /// Revoked sessions and barred users no unexpired token can belong to any more.
     pub revocations: usize,
+    /// Link tokens past their expiry.
+    pub links: usize,
 }
 
 /// The unique indexes of users.
@@ -181,6 +189,8 @@ pub struct Store {
     api_token_ids: sled::Tree,
     user_api_tokens: sled::Tree,
     denied: sled::Tree,
+    links: sled::Tree,
+    user_links: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     /// Seconds revocations are kept (see [`revocations`]); 0 until
@@ -326,6 +336,8 @@ impl Store {
             api_token_ids: db.open_tree("api_token_ids")?,
             user_api_tokens: db.open_tree("user_api_tokens")?,
             denied: db.open_tree("denied")?,
+            links: db.open_tree("links")?,
+            user_links: db.open_tree("user_links")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             horizon: AtomicI64::new(0),
@@ -388,8 +400,8 @@ impl Store {
 
     /// Deletes what nothing can use any more: refresh tokens past their expiry,
     /// sessions past their maximum age, API tokens expired for
-    /// [`EXPIRED_API_TOKEN_KEPT`], and deny-list and revocation entries whose tokens
-    /// have all expired.
+    /// [`EXPIRED_API_TOKEN_KEPT`], deny-list and revocation entries whose tokens have
+    /// all expired, and expired link tokens.
     pub fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         Ok(Purged {
             refresh_tokens: self.purge_refresh_tokens(now)?,
@@ -397,6 +409,7 @@ impl Store {
             api_tokens: self.purge_api_tokens(now)?,
             denied: self.purge_denied(now)?,
             revocations: self.purge_revocations(now)?,
+            links: self.purge_links(now)?,
         })
     }
 }

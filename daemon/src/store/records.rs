@@ -152,3 +152,28 @@ pub struct ApiTokenRecord {
     /// Last use, as of the latest periodic write-back.
     pub last_used_at: Option<i64>,
 }
+
+/// What a link in a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LinkKind {
+    /// Confirms an address (`tsr_ve_`).
+    Verify,
+    /// Sets a new password (`tsr_pr_`).
+    Reset,
+}
+
+/// A link token sent by mail, stored under its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// Verification or reset.
+    pub kind: LinkKind,
+    /// Whose account.
+    pub user_id: Uuid,
+    /// The address it was sent to.
+    pub email: String,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When it was used; kept until it expires (a used verification link answers
+    /// success again while the address stays verified).
+    pub used_at: Option<i64>,
+}

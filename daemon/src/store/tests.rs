@@ -318,6 +318,7 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         api_tokens,
         denied: 0,
         revocations: 0,
+        links: 0,
     };
     assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
     assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));

@@ -1,6 +1,6 @@
 //! Users. Trees: `users` (id → [`UserRecord`]), `users_by_name` and `users_by_email`
 //! (lower-cased username or email → id, unique indexes kept in step by transactions).
-//! Deleting a user also deletes their sessions and API tokens (see [`super::sessions`]
+//! Deleting a user also deletes their sessions, API tokens and link tokens (see [`super::sessions`]
 //! and [`super::api_tokens`] for those trees). Disabling or deleting one bars them in
 //! [`super::revocations`], in the same transaction.
 
@@ -130,6 +130,7 @@ impl Store {
                 ))
             })
             .collect::<Result<_, StoreError>>()?;
+        let links = self.links_of(user.id)?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
         let trees = [
@@ -144,6 +145,8 @@ impl Store {
             &self.last_login,
             &self.barred,
             &self.meta,
+            &self.links,
+            &self.user_links,
         ];
         trees[..].transaction(|trees| {
             let [
@@ -158,6 +161,8 @@ impl Store {
                 last_login,
                 barred,
                 meta,
+                all_links,
+                user_links,
             ] = trees.as_slice()
             else {
                 return abort(StoreError::Engine("a transaction lost its trees".into()));
@@ -174,6 +179,10 @@ impl Store {
                 if index.remove(key)?.is_some_and(|end| !end.is_empty()) {
                     count(meta, Counter::Sessions, -1)?;
                 }
+            }
+            for key in &links {
+                user_links.remove(key)?;
+                all_links.remove(&key[17..])?;
             }
             for (id, digest) in &token_digests {
                 api_tokens.remove(digest.as_slice())?;

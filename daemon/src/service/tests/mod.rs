@@ -83,7 +83,10 @@ impl Fixture {
             password: Some(Secret::new(password(name))),
             display_name: None,
         };
-        self.service.register(input, origin()).await.unwrap()
+        match self.service.register(input, origin()).await.unwrap() {
+            super::accounts::Registered::Session(issued) => issued,
+            super::accounts::Registered::Unverified(user) => panic!("no session for {user:?}"),
+        }
     }
 
     /// Logs `name` in with `password`.

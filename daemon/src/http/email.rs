@@ -1,0 +1,310 @@
+//! The email flows' routes (contract §8): verification, forgotten passwords, the
+//! reset form, and `exists`. The two pages (the verify link opened in a browser, the
+//! reset form and its outcome) are plain HTML with no script.
+
+use super::body::{self, BodyResult};
+use super::error::{respond, service_error};
+use super::reply::{Cache, html, json};
+use super::{bearer, method, origin, with_service};
+use crate::mail::templates::escape;
+use crate::service::email::ExistsQuery;
+use crate::service::{Origin, Service, ServiceError};
+use serde_json::json as object;
+use std::collections::HashMap;
+use std::sync::Arc;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// The email-flow routes.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    request_verification(Arc::clone(&service))
+        .or(verify_posted(Arc::clone(&service)))
+        .unify()
+        .or(verify_opened(Arc::clone(&service)))
+        .unify()
+        .or(forgot(Arc::clone(&service)))
+        .unify()
+        .or(reset(Arc::clone(&service)))
+        .unify()
+        .or(reset_form(Arc::clone(&service)))
+        .unify()
+        .or(reset_form_posted(Arc::clone(&service)))
+        .unify()
+        .or(exists(service))
+        .unify()
+        .boxed()
+}
+
+fn ok() -> Response {
+    json(StatusCode::ACCEPTED, &object!({"status": "ok"}), Cache::NoStore)
+}
+
+/// POST /api/auth/verify-email/request
+fn request_verification(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "verify-email" / "request")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(bearer())
+        .and(body::fields())
+        .then(
+            |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
+                match bearer {
+                    Some(token) => {
+                        let caller = service.authenticate(Some(&token))?;
+                        service.request_verification(&caller).await?;
+                    }
+                    None => {
+                        let email = body?.string("email")?.ok_or_else(|| ServiceError::required("email"))?;
+                        service.request_verification_for(&email)?;
+                    }
+                }
+                Ok(ok())
+            },
+        )
+        .map(respond)
+}
+
+/// POST /api/auth/verify-email
+fn verify_posted(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "verify-email")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(body::fields())
+        .then(|service: Arc<Service>, body: BodyResult| async move {
+            let token = body?.string("token")?.ok_or_else(|| ServiceError::required("token"))?;
+            let user = service.verify_email(&token).await?;
+            Ok(json(
+                StatusCode::OK,
+                &object!({"status": "ok", "user": user}),
+                Cache::NoStore,
+            ))
+        })
+        .map(respond)
+}
+
+/// GET /api/auth/verify-email/{token} (JSON, or a page when `Accept` prefers HTML)
+fn verify_opened(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "verify-email" / String)
+        .and(method(Method::GET, "GET"))
+        .and(with_service(service))
+        .and(warp::header::optional::<String>("accept"))
+        .then(
+            |token: String, service: Arc<Service>, accept: Option<String>| async move {
+                let outcome = service.verify_email(&token).await;
+                if !prefers_html(accept.as_deref()) {
+                    return respond(
+                        outcome
+                            .map(|user| json(StatusCode::OK, &object!({"status": "ok", "user": user}), Cache::NoStore)),
+                    );
+                }
+                match outcome {
+                    Ok(user) => html(
+                        StatusCode::OK,
+                        page(
+                            "Address confirmed",
+                            &format!("<p>{} is confirmed. You can close this page.</p>", escape(&user.email)),
+                        ),
+                    ),
+                    Err(ServiceError::InvalidLink) => html(
+                        StatusCode::BAD_REQUEST,
+                        page(
+                            "Link not valid",
+                            "<p>This link is invalid, used or expired. Ask for a new one from the app.</p>",
+                        ),
+                    ),
+                    Err(e) => service_error(&e),
+                }
+            },
+        )
+}
+
+/// POST /api/auth/password/forgot
+fn forgot(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "password" / "forgot")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(body::fields())
+        .map(|service: Arc<Service>, body: BodyResult| {
+            respond(body.and_then(|mut f| {
+                let email = f.string("email")?.ok_or_else(|| ServiceError::required("email"))?;
+                service.forgot_password(&email)?;
+                Ok(ok())
+            }))
+        })
+}
+
+/// POST /api/auth/password/reset
+fn reset(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "password" / "reset")
+        .and(method(Method::POST, "POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(body::fields())
+        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
+            let mut f = body?;
+            let token = f.string("token")?.ok_or_else(|| ServiceError::required("token"))?;
+            let password = f
+                .secret("newPassword")?
+                .ok_or_else(|| ServiceError::required("newPassword"))?;
+            service.reset_password(&token, password, origin).await?;
+            Ok(json(StatusCode::OK, &object!({"status": "ok"}), Cache::NoStore))
+        })
+        .map(respond)
+}
+
+/// GET /reset-password (`?token=…`: the form)
+fn reset_form(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("reset-password")
+        .and(method(Method::GET, "GET, POST"))
+        .and(with_service(service))
+        .and(warp::query::<HashMap<String, String>>())
+        .map(|_service: Arc<Service>, query: HashMap<String, String>| {
+            let token = query.get("token").map(String::as_str).unwrap_or_default();
+            html(StatusCode::OK, form_page(token, None))
+        })
+}
+
+/// POST /reset-password (the form's submission; answers with a page)
+fn reset_form_posted(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("reset-password")
+        .and(method(Method::POST, "GET, POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(body::fields())
+        .then(|service: Arc<Service>, origin: Origin, body: BodyResult| async move {
+            let fields = body.and_then(|mut f| {
+                Ok((
+                    f.string("token")?.unwrap_or_default(),
+                    f.secret("newPassword")?,
+                    f.secret("confirmPassword")?,
+                ))
+            });
+            let (token, password, confirm) = match fields {
+                Ok(fields) => fields,
+                Err(e) => return service_error(&e),
+            };
+            let Some(password) = password.filter(|p| !p.expose().is_empty()) else {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    form_page(&token, Some("Enter a new password.")),
+                );
+            };
+            if confirm.as_ref().is_some_and(|c| c.expose() != password.expose()) {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    form_page(&token, Some("The two passwords differ.")),
+                );
+            }
+            match service.reset_password(&token, password, origin).await {
+                Ok(()) => html(
+                    StatusCode::OK,
+                    page(
+                        "Password changed",
+                        "<p>Your password was changed, and every session signed in with the old one \
+                         was ended. Sign in with the new one.</p>",
+                    ),
+                ),
+                Err(ServiceError::InvalidLink) => html(
+                    StatusCode::BAD_REQUEST,
+                    page(
+                        "Link not valid",
+                        "<p>This link is invalid, used or expired. Ask for a new one from the app.</p>",
+                    ),
+                ),
+                Err(ServiceError::InvalidRequest { message, .. }) => {
+                    html(StatusCode::BAD_REQUEST, form_page(&token, Some(&message)))
+                }
+                Err(e) => service_error(&e),
+            }
+        })
+}
+
+/// GET /api/auth/exists (`?email=…` or `?username=…`)
+fn exists(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "auth" / "exists")
+        .and(method(Method::GET, "GET"))
+        .and(with_service(service))
+        .and(origin())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(
+            |service: Arc<Service>, origin: Origin, mut query: HashMap<String, String>| {
+                let asked = match (query.remove("email"), query.remove("username")) {
+                    (Some(email), None) => Ok(ExistsQuery::Email(email)),
+                    (None, Some(name)) => Ok(ExistsQuery::Username(name)),
+                    _ => Err(ServiceError::InvalidRequest {
+                        field: None,
+                        message: "give exactly one of email and username".into(),
+                    }),
+                };
+                respond(
+                    asked
+                        .and_then(|asked| service.exists(asked, origin))
+                        .map(|exists| json(StatusCode::OK, &object!({ "exists": exists }), Cache::NoStore)),
+                )
+            },
+        )
+}
+
+/// True when `accept` ranks `text/html` above `application/json`.
+fn prefers_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let quality = |wanted: &[&str]| {
+        accept
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let range = parts.next()?.to_ascii_lowercase();
+                let q = parts
+                    .find_map(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .unwrap_or(1.0);
+                wanted.contains(&range.as_str()).then_some(q)
+            })
+            .fold(0.0f32, f32::max)
+    };
+    quality(&["text/html"]) > quality(&["application/json", "application/*", "*/*"])
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}\
+         label,input,button{{display:block;width:100%;margin:.4rem 0}}.error{{color:#a00}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>",
+        title = escape(title)
+    )
+}
+
+fn form_page(token: &str, error: Option<&str>) -> String {
+    let error = error.map_or_else(String::new, |e| format!("<p class=\"error\">{}</p>", escape(e)));
+    page(
+        "Choose a new password",
+        &format!(
+            "{error}<form method=\"post\" action=\"/reset-password\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <label>New password<input type=\"password\" name=\"newPassword\" autocomplete=\"new-password\" required></label>\
+             <label>Repeat it<input type=\"password\" name=\"confirmPassword\" autocomplete=\"new-password\" required></label>\
+             <button type=\"submit\">Set the password</button></form>",
+            escape(token)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefers_html;
+
+    #[test]
+    fn browsers_get_pages_and_clients_json() {
+        let firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(prefers_html(Some(firefox)));
+        assert!(!prefers_html(Some("application/json")));
+        assert!(!prefers_html(Some("*/*")));
+        assert!(!prefers_html(None));
+        assert!(!prefers_html(Some("text/html;q=0.5, application/json")));
+    }
+}

@@ -1,0 +1,438 @@
+//! The email flows with the file transport (contract §8): verification and reset
+//! links from the `.eml` files the daemon writes, their single use and expiry, the
+//! answers that reveal nothing about unknown addresses, the reset's revocations and
+//! notice, the verified-address gate, `max_per_hour`, `exists`, and the SMTP checks
+//! of `check-config`.
+
+use crate::harness::{ISSUER, TESSERAD, TestDaemon, output_within, password, s, write_config};
+use crate::oauth::{client, introspect, post};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The daemon's outbox (`mail.dir` defaults to `<data_dir>/outbox`).
+fn outbox(d: &TestDaemon) -> PathBuf {
+    d.socket.parent().unwrap().join("outbox")
+}
+
+/// The messages written so far, oldest first (file names start with the time).
+fn messages(d: &TestDaemon) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(outbox(d)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    names.sort();
+    names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+}
+
+/// Waits up to five seconds for the `n`-th message and returns it.
+async fn message(d: &TestDaemon, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(m) = messages(d).into_iter().nth(n - 1) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "no message {n} in {:?}", outbox(d));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits a moment and checks that no more than `n` messages were written.
+async fn no_more_than(d: &TestDaemon, n: usize) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(messages(d).len(), n, "{:?}", messages(d));
+}
+
+/// The token with `prefix` in a message (its text part is sent as written).
+fn token(message: &str, prefix: &str) -> String {
+    let start = message
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {message}"));
+    message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+async fn verify(d: &TestDaemon, token: &str) -> crate::harness::Resp {
+    d.post_json("/api/auth/verify-email", json!({ "token": token })).await
+}
+
+async fn forgot(d: &TestDaemon, email: &str) -> crate::harness::Resp {
+    d.post_json("/api/auth/password/forgot", json!({ "email": email }))
+        .await
+}
+
+async fn reset(d: &TestDaemon, token: &str, new_password: &str) -> crate::harness::Resp {
+    d.post_json(
+        "/api/auth/password/reset",
+        json!({ "token": token, "newPassword": new_password }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_registration_link_verifies_the_address_once_and_again_for_scanners() {
+    let d = TestDaemon::with("[mail]\nverify_on_register = true\nfrom = \"Acme Accounts <accounts@acme.test>\"\n");
+    let alice = d.register("alice").await;
+    let mail = message(&d, 1).await;
+    assert!(mail.contains("To: alice@example.com"), "{mail}");
+    assert!(mail.contains("From: \"Acme Accounts\" <accounts@acme.test>"), "{mail}");
+    assert!(mail.contains("Acme Accounts"), "the app's name: {mail}");
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    let link = token(&mail, "tsr_ve_");
+    assert!(
+        mail.contains(&format!("{ISSUER}/api/auth/verify-email/{link}")),
+        "{mail}"
+    );
+    assert!(link.len() >= "tsr_ve_".len() + 43, "256 bits: {link}");
+
+    // A browser opening the link gets a page; the address is verified.
+    let opened = d
+        .send(
+            d.client()
+                .get(d.url(&format!("/api/auth/verify-email/{link}")))
+                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+        )
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.text);
+    assert!(opened.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        opened.text.contains("alice@example.com is confirmed"),
+        "{}",
+        opened.text
+    );
+    assert_eq!(opened.header("referrer-policy"), Some("no-referrer"));
+    let me = d.get("/api/auth/me", Some(&s(&alice, "accessToken"))).await.json();
+    assert_eq!(me["emailVerified"], json!(true), "{me}");
+    // Used, on a still-verified address: success again (JSON for a client).
+    let again = verify(&d, &link).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json()["user"]["emailVerified"], json!(true));
+    // Unknown and malformed tokens.
+    verify(&d, "tsr_ve_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await
+        .expect_error(400, "INVALID_LINK");
+    verify(&d, "not-a-link").await.expect_error(400, "INVALID_LINK");
+    let listed = d.tessera(&["user", "list", "--json"]).json();
+    assert_eq!(listed[0]["emailVerified"], json!(true));
+    assert!(
+        d.tessera(&["user", "show", "alice"])
+            .stdout
+            .contains("email verified  true")
+    );
+}
+
+#[tokio::test]
+async fn a_session_asks_for_verification_and_other_tokens_may_not() {
+    let d = TestDaemon::with("[guest]\nenabled = true\n");
+    let bob = d.register("bob").await;
+    let access = s(&bob, "accessToken");
+    let asked = d.post_bearer("/api/auth/verify-email/request", &access).await;
+    assert_eq!(
+        (asked.status, asked.json()),
+        (202, json!({"status": "ok"})),
+        "{}",
+        asked.text
+    );
+    let link = token(&message(&d, 1).await, "tsr_ve_");
+    assert_eq!(verify(&d, &link).await.status, 200);
+    // Verified now: asking again sends nothing.
+    d.post_bearer("/api/auth/verify-email/request", &access).await;
+    no_more_than(&d, 1).await;
+    let api = d.create_api_token(&access, json!({"name": "ci"})).await.json();
+    d.post_bearer("/api/auth/verify-email/request", &s(&api, "token"))
+        .await
+        .expect_error(403, "INSUFFICIENT_SCOPE");
+    let guest = d.post_json("/api/auth/guest", json!({})).await.json();
+    d.post_bearer("/api/auth/verify-email/request", &s(&guest, "accessToken"))
+        .await
+        .expect_error(403, "INSUFFICIENT_SCOPE");
+}
+
+#[tokio::test]
+async fn links_expire_and_a_newer_use_voids_the_others() {
+    let d = TestDaemon::with("[mail]\nverify_ttl = \"1s\"\n");
+    d.register("carol").await;
+    let ask = || d.post_json("/api/auth/verify-email/request", json!({"email": "carol@example.com"}));
+    assert_eq!(ask().await.status, 202);
+    let first = token(&message(&d, 1).await, "tsr_ve_");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    verify(&d, &first).await.expect_error(400, "INVALID_LINK");
+
+    // Two reset links: using one voids the other; the used one is refused after.
+    assert_eq!(forgot(&d, "carol@example.com").await.status, 202);
+    let one = token(&message(&d, 2).await, "tsr_pr_");
+    assert_eq!(forgot(&d, "CAROL@example.com").await.status, 202);
+    let two = token(&message(&d, 3).await, "tsr_pr_");
+    assert_ne!(one, two);
+    let done = reset(&d, &two, "a-brand-new-password").await;
+    assert_eq!(
+        (done.status, done.json()),
+        (200, json!({"status": "ok"})),
+        "{}",
+        done.text
+    );
+    reset(&d, &two, "another-new-password")
+        .await
+        .expect_error(400, "INVALID_LINK");
+    reset(&d, &one, "another-new-password")
+        .await
+        .expect_error(400, "INVALID_LINK");
+    // A completed reset also verified the address.
+    let login = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "carol", "password": "a-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.json()["user"]["emailVerified"], json!(true));
+}
+
+#[tokio::test]
+async fn forgot_says_the_same_for_unknown_addresses_and_sends_nothing() {
+    let d = TestDaemon::start();
+    d.register("dave").await;
+    let unknown = forgot(&d, "nobody@example.com").await;
+    let known = forgot(&d, "dave@example.com").await;
+    assert_eq!((unknown.status, &unknown.text), (known.status, &known.text));
+    assert_eq!(known.status, 202);
+    let mail = message(&d, 1).await;
+    assert!(mail.contains("To: dave@example.com"), "{mail}");
+    assert!(
+        mail.contains(&format!("{ISSUER}/reset-password?token=tsr_pr_")),
+        "{mail}"
+    );
+    no_more_than(&d, 1).await;
+    forgot(&d, "not an address").await.expect_error(400, "INVALID_REQUEST");
+    // A disabled account gets nothing either.
+    assert_eq!(d.tessera(&["user", "disable", "dave"]).code, 0);
+    assert_eq!(forgot(&d, "dave@example.com").await.text, known.text);
+    no_more_than(&d, 1).await;
+}
+
+#[tokio::test]
+async fn a_reset_ends_every_session_keeps_api_tokens_and_sends_a_notice() {
+    let d = TestDaemon::start();
+    let erin = d.register("erin").await;
+    let other = d.login("erin").await;
+    let access = s(&erin, "accessToken");
+    let api = d.create_api_token(&access, json!({"name": "deploy"})).await.json();
+    let introspector = client(&d, "rs", "read");
+    assert_eq!(forgot(&d, "erin@example.com").await.status, 202);
+    let link = token(&message(&d, 1).await, "tsr_pr_");
+    // A password against the policy leaves the link usable.
+    let weak = reset(&d, &link, "short").await;
+    weak.expect_error(400, "INVALID_REQUEST");
+    assert_eq!(weak.json()["field"], json!("newPassword"));
+    assert_eq!(reset(&d, &link, "erins-new-password").await.status, 200);
+
+    for token in [&access, &s(&other, "accessToken")] {
+        assert_eq!(d.get("/api/auth/me", Some(token)).await.status, 401);
+        assert_eq!(introspect(&d, &introspector, token).await["active"], json!(false));
+    }
+    for refresh in [s(&erin, "refreshToken"), s(&other, "refreshToken")] {
+        assert_eq!(d.rotate(refresh).await.status, 401);
+    }
+    d.assert_live(&s(&api, "token")).await;
+    let notice = message(&d, 2).await;
+    assert!(notice.contains("password was changed"), "{notice}");
+    assert!(!notice.contains("tsr_"), "the notice holds no link");
+    d.post_json(
+        "/api/auth/token",
+        json!({"username": "erin", "password": password("erin")}),
+    )
+    .await
+    .expect_error(401, "LOGIN_FAILED");
+    // An operator's password change sends the notice too.
+    assert_eq!(
+        d.tessera_stdin(
+            &["user", "set-password", "erin", "--password-stdin"],
+            "set-by-operator\n"
+        )
+        .code,
+        0
+    );
+    assert!(message(&d, 3).await.contains("password was changed"));
+}
+
+#[tokio::test]
+async fn the_reset_form_works_without_script() {
+    let d = TestDaemon::start();
+    d.register("fay").await;
+    forgot(&d, "fay@example.com").await;
+    let link = token(&message(&d, 1).await, "tsr_pr_");
+    let form = d.get(&format!("/reset-password?token={link}"), None).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.text.contains("<form method=\"post\" action=\"/reset-password\">"),
+        "{}",
+        form.text
+    );
+    assert!(form.text.contains(&format!("value=\"{link}\"")));
+    assert!(!form.text.contains("<script"));
+    let post_form =
+        |fields: Vec<(&'static str, String)>| d.send(d.client().post(d.url("/reset-password")).form(&fields));
+    let differ = post_form(vec![
+        ("token", link.clone()),
+        ("newPassword", "fays-new-password".into()),
+        ("confirmPassword", "something-else".into()),
+    ])
+    .await;
+    assert_eq!(differ.status, 400);
+    assert!(differ.text.contains("differ"), "{}", differ.text);
+    let done = post_form(vec![
+        ("token", link.clone()),
+        ("newPassword", "fays-new-password".into()),
+        ("confirmPassword", "fays-new-password".into()),
+    ])
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("Password changed"));
+    let used = post_form(vec![("token", link), ("newPassword", "fays-newer-password".into())]).await;
+    assert_eq!(used.status, 400);
+    assert!(used.text.contains("Link not valid"), "{}", used.text);
+}
+
+#[tokio::test]
+async fn verified_addresses_can_be_required_at_every_login() {
+    let d = TestDaemon::with("[registration]\nrequire_verified_email = true\n[oauth]\npassword_grant = true\n");
+    let registered = d
+        .post_json(
+            "/api/auth/register",
+            json!({"username": "gus", "email": "gus@example.com", "password": password("gus")}),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
+    let body = registered.json();
+    assert_eq!(body["verificationRequired"], json!(true));
+    assert!(
+        body.get("accessToken").is_none() && body.get("refreshToken").is_none(),
+        "{body}"
+    );
+    let login = || {
+        d.post_json(
+            "/api/auth/token",
+            json!({"username": "gus", "password": password("gus")}),
+        )
+    };
+    login().await.expect_error(403, "EMAIL_NOT_VERIFIED");
+    d.post_json(
+        "/api/auth/token",
+        json!({"username": "gus", "password": "wrong-password"}),
+    )
+    .await
+    .expect_error(401, "LOGIN_FAILED");
+    let grant = [
+        ("grant_type", "password"),
+        ("username", "gus"),
+        ("password", &password("gus")),
+    ];
+    assert_eq!(post(&d, "/oauth/token", &grant, None).await.code(), "invalid_grant");
+    let link = token(&message(&d, 1).await, "tsr_ve_");
+    assert_eq!(verify(&d, &link).await.status, 200);
+    assert_eq!(login().await.status, 200);
+    assert_eq!(post(&d, "/oauth/token", &grant, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn messages_per_address_and_kind_are_capped_per_hour() {
+    let d = TestDaemon::with("[mail]\nmax_per_hour = 2\n");
+    d.register("hal").await;
+    for _ in 0..4 {
+        assert_eq!(forgot(&d, "hal@example.com").await.status, 202);
+    }
+    no_more_than(&d, 2).await;
+    // Verification messages are counted apart.
+    let asked = d.post_json("/api/auth/verify-email/request", json!({"email": "hal@example.com"}));
+    assert_eq!(asked.await.status, 202);
+    message(&d, 3).await;
+    // The operator is told when nothing was sent.
+    let refused = d.tessera(&["user", "send-reset", "hal"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(refused.stderr.contains("max_per_hour"), "{}", refused.stderr);
+    assert_eq!(d.tessera(&["user", "send-verification", "hal"]).code, 0);
+    assert!(message(&d, 4).await.contains("tsr_ve_"));
+    let audit = d.tessera(&["audit", "--limit", "3"]).stdout;
+    assert!(audit.contains("admin.user.send_verification"), "{audit}");
+}
+
+#[tokio::test]
+async fn exists_is_off_by_default_and_throttled_when_on() {
+    let off = TestDaemon::start();
+    off.get("/api/auth/exists?email=a@example.com", None)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    let d = TestDaemon::with("[registration]\nexpose_exists = true\n");
+    d.register("ivy").await;
+    let ask = |query: &'static str| d.get(query, None);
+    assert_eq!(
+        ask("/api/auth/exists?email=IVY@example.com").await.json(),
+        json!({"exists": true})
+    );
+    assert_eq!(
+        ask("/api/auth/exists?username=ivy").await.json(),
+        json!({"exists": true})
+    );
+    assert_eq!(
+        ask("/api/auth/exists?username=nobody").await.json(),
+        json!({"exists": false})
+    );
+    ask("/api/auth/exists?email=a@example.com&username=ivy")
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+    ask("/api/auth/exists").await.expect_error(400, "INVALID_REQUEST");
+    let mut limited = None;
+    for _ in 0..10 {
+        let resp = ask("/api/auth/exists?username=ivy").await;
+        if resp.status == 429 {
+            limited = Some(resp);
+            break;
+        }
+    }
+    let limited = limited.expect("429 within ten more lookups");
+    assert!(limited.header("retry-after").is_some());
+}
+
+#[test]
+fn check_config_refuses_smtp_without_tls_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &str| {
+        let config = write_config(dir.path(), extra);
+        output_within(
+            std::process::Command::new(TESSERAD)
+                .arg("check-config")
+                .arg("--config")
+                .arg(&config),
+            None,
+            Duration::from_secs(30),
+        )
+    };
+    let remote = check("[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n");
+    assert_eq!(remote.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&remote.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with("mail.smtp.tls:")), "{stderr}");
+    for host in ["localhost", "127.0.0.2", "::1"] {
+        let local = check(&format!(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"{host}\"\ntls = \"none\"\nport = 2525\n"
+        ));
+        assert_eq!(
+            local.status.code(),
+            Some(0),
+            "{host}: {}",
+            String::from_utf8_lossy(&local.stderr)
+        );
+    }
+    // [mail.smtp] is checked only when used.
+    let unused = check("[mail]\ntransport = \"file\"\n[mail.smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n");
+    assert_eq!(
+        unused.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&unused.stderr)
+    );
+}
