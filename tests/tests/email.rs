@@ -1,9 +1,11 @@
 //! The email flows with the file transport (contract §8): verification and reset
 //! links from the `.eml` files the daemon writes, their single use and expiry, the
 //! answers that reveal nothing about unknown addresses, the reset's revocations and
-//! notice, the verified-address gate, `max_per_hour`, `exists`, and the SMTP checks
-//! of `check-config`.
+//! notice, the verified-address gate, `max_per_hour`, `exists`, the SMTP checks of
+//! `check-config`, and real SMTP conversations with a sink (STARTTLS to a private
+//! CA, AUTH, a retried refusal, a permanent one).
 
+use crate::harness::smtp::{Behaviour, Delivered, Sink};
 use crate::harness::{ISSUER, TESSERAD, TestDaemon, output_within, password, s, write_config};
 use crate::oauth::{client, introspect, post};
 use serde_json::json;
@@ -435,4 +437,136 @@ fn check_config_refuses_smtp_without_tls_off_loopback() {
         "{}",
         String::from_utf8_lossy(&unused.stderr)
     );
+}
+
+/// A private CA and a certificate for `localhost` it signed: (CA PEM, leaf PEM, leaf key PEM).
+fn private_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
+}
+
+/// Waits up to `seconds` for the sink to hold `n` messages.
+async fn delivered(sink: &Sink, n: usize, seconds: u64) -> Vec<Delivered> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let got = sink.delivered();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "the sink got {} of {n} messages", got.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_delivers_over_starttls_to_a_private_ca_with_auth_and_retries_a_refusal() {
+    let (ca, chain, key) = private_ca();
+    let sink = Sink::start(Behaviour::RefuseFirst, Some((chain, key))).await;
+    let files = tempfile::tempdir().unwrap();
+    let (ca_file, password_file) = (files.path().join("ca.pem"), files.path().join("smtp-password"));
+    std::fs::write(&ca_file, ca).unwrap();
+    std::fs::write(&password_file, "sink-secret\n").unwrap();
+    let d = TestDaemon::with(&format!(
+        "[mail]\ntransport = \"smtp\"\nfrom = \"Acme <no-reply@acme.test>\"\n\
+         [mail.smtp]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"tessera\"\n\
+         password_file = {password_file:?}\nca_file = {ca_file:?}\n",
+        sink.addr.port()
+    ));
+    d.register("joan").await;
+    assert_eq!(forgot(&d, "joan@example.com").await.status, 202);
+    let got = delivered(&sink, 1, 15).await;
+    let message = &got[0];
+    assert!(message.tls, "sent after STARTTLS");
+    assert_eq!(message.auth, Some(("tessera".to_owned(), "sink-secret".to_owned())));
+    assert!(
+        message.envelope.iter().any(|e| e.contains("<joan@example.com>")),
+        "{:?}",
+        message.envelope
+    );
+    assert!(
+        message.data.contains("Subject: Reset your Acme password"),
+        "{}",
+        message.data
+    );
+    assert_eq!(
+        *sink.connections.lock().unwrap(),
+        2,
+        "the refused first attempt was retried"
+    );
+    // The link that came through SMTP works.
+    let link = token(&message.data, "tsr_pr_");
+    assert_eq!(reset(&d, &link, "joans-new-password").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_message_refused_for_good_is_audited_and_counted() {
+    let sink = Sink::start(Behaviour::RejectRecipients, None).await;
+    let d = TestDaemon::with(&format!(
+        "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+         [metrics]\non_main_listener = true\n",
+        sink.addr.port()
+    ));
+    d.register("kim").await;
+    assert_eq!(forgot(&d, "kim@example.com").await.status, 202);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let audit = d.tessera(&["audit", "--limit", "5"]).stdout;
+        if audit.contains("mail.failed") {
+            assert!(audit.contains("reset message"), "{audit}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no mail.failed in {audit}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        *sink.connections.lock().unwrap(),
+        1,
+        "a permanent refusal is not retried"
+    );
+    let metrics = d.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains("tessera_mail_messages_total{kind=\"reset\",outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn forgot_takes_as_long_for_an_unknown_address_as_for_a_known_one() {
+    let d = TestDaemon::with("[mail]\nmax_per_hour = 1000\n");
+    d.register("lee").await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        // Alternated, so background work after a known address weighs on both.
+        for (times, email) in [
+            (&mut known, "lee@example.com".to_owned()),
+            (&mut unknown, format!("n{i}@example.com")),
+        ] {
+            let started = Instant::now();
+            let resp = forgot(&d, &email).await;
+            times.push(started.elapsed());
+            assert_eq!(resp.status, 202);
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    eprintln!("forgot-password medians over 200 tries: known {known:?}, unknown {unknown:?}");
+    // Only a generous bound: the work that differs happens after the answer.
+    let (slower, faster) = (known.max(unknown), known.min(unknown));
+    assert!(
+        slower <= faster * 3 + Duration::from_millis(2),
+        "known {known:?}, unknown {unknown:?}"
+    );
+    message(&d, 200).await;
 }

@@ -102,6 +102,10 @@ pub enum Action {
     SetPassword,
     /// Revoke every session of the selected user.
     RevokeAll,
+    /// Mail the selected user a verification link.
+    SendVerification,
+    /// Mail the selected user a password-reset link.
+    SendReset,
     /// Delete the selected user.
     DeleteUser,
     /// Revoke the selected session or API token.
@@ -341,6 +345,20 @@ pub const BINDINGS: &[Binding] = &[
         "delete",
         When::Browsing(&[Screen::Users]),
         true,
+    ),
+    bind(
+        Action::SendVerification,
+        &[ch('v')],
+        "mail verification",
+        When::Browsing(&[Screen::Users]),
+        false,
+    ),
+    bind(
+        Action::SendReset,
+        &[ch('m')],
+        "mail reset link",
+        When::Browsing(&[Screen::Users]),
+        false,
     ),
     // Sessions & tokens
     bind(

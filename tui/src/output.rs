@@ -119,7 +119,17 @@ pub fn account_state(user: &AdminUser) -> &'static str {
     if user.disabled { "disabled" } else { "active" }
 }
 
-/// Users: username, email, role, state, created, last login, id.
+/// A user's state in lists: `disabled`, else `unverified` while the address is not
+/// verified, else `active`.
+pub fn list_state(user: &AdminUser) -> &'static str {
+    match (user.disabled, user.user.email_verified) {
+        (true, _) => "disabled",
+        (false, false) => "unverified",
+        (false, true) => "active",
+    }
+}
+
+/// Users: username, email, role, state (see [`list_state`]), created, last login, id.
 pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Times) -> Rows {
     Rows::new(
         &["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "LAST LOGIN", "ID"],
@@ -128,7 +138,7 @@ pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Time
                 u.user.username.clone(),
                 u.user.email.clone(),
                 u.user.role.clone(),
-                account_state(u).into(),
+                list_state(u).into(),
                 times.show(&u.user.created_at),
                 times.opt(&u.last_login_at),
                 u.user.id.clone(),

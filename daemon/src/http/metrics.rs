@@ -5,6 +5,7 @@
 //! Overview shows, so nothing is counted twice. The series and their labels are listed
 //! in the README ("Operating").
 
+use crate::mail::MailKind;
 use crate::service::{Cause, Service, TokenKind};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -232,6 +233,17 @@ impl Collector for ServiceSeries {
             ),
             &revocations,
         )?;
+        let mut mail = e.encode_descriptor(
+            "tessera_mail_messages",
+            "Messages sent, or failed for good (after retries, or dropped from a full queue), by kind",
+            None,
+            ConstCounter::new(0u64).metric_type(),
+        )?;
+        for (i, kind) in MailKind::ALL.iter().enumerate() {
+            for (outcome, count) in [("sent", t.mail_sent[i]), ("failed", t.mail_failed[i])] {
+                ConstCounter::new(count).encode(mail.encode_family(&[("kind", kind.name()), ("outcome", outcome)])?)?;
+            }
+        }
         counter(
             e,
             "tessera_admin_actions",

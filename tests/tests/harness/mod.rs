@@ -1,6 +1,7 @@
 //! `TestDaemon`: the real `tesserad` binary as a child process, on 127.0.0.1:0 in a
 //! temp dir with cheap Argon2, plus small HTTP helpers.
 
+pub mod smtp;
 pub mod tty;
 
 use serde_json::Value;

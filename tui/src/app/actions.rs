@@ -46,6 +46,8 @@ impl App {
                 | Action::SetPassword
                 | Action::RevokeAll
                 | Action::DeleteUser
+                | Action::SendVerification
+                | Action::SendReset
         );
         if needs_user && user.is_none() {
             self.say("no user selected", true);
@@ -91,6 +93,24 @@ impl App {
                     ),
                     Request::SessionRevokeAll { name: name.clone() },
                     format!("sessions of {name} revoked"),
+                ))
+            }
+            Action::SendVerification => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Mail a verification link",
+                    format!("Mail {email} a link that confirms the address of {name}?"),
+                    Request::UserSendVerification { name: name.clone() },
+                    format!("verification link mailed to {email}"),
+                ))
+            }
+            Action::SendReset => {
+                self.mode = Mode::Confirm(Confirm::new(
+                    "Mail a password-reset link",
+                    format!(
+                        "Mail {email} a link to choose a new password for {name}? Their password stays until they use it."
+                    ),
+                    Request::UserSendReset { name: name.clone() },
+                    format!("reset link mailed to {email}"),
                 ))
             }
             Action::Revoke => return self.revoke_selected(),

@@ -181,6 +181,22 @@ fn every_destructive_action_asks_first() {
         enter,
         Request::SessionRevokeAll { name: alice() },
     );
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('v'),
+        "alice@example.com",
+        esc,
+        enter,
+        Request::UserSendVerification { name: alice() },
+    );
+    confirm_flow(
+        &mut app,
+        KeyCode::Char('m'),
+        "alice@example.com",
+        n,
+        y,
+        Request::UserSendReset { name: alice() },
+    );
 
     press(&mut app, KeyCode::Char('3'));
     // Newest session first.

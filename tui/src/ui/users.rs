@@ -51,9 +51,14 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         Line::from(vec![
             label("role"),
             Span::raw(format!(
-                "{} · {} · id {}",
+                "{} · {} · {} · id {}",
                 user.user.role,
                 account_state(user),
+                if user.user.email_verified {
+                    "address verified"
+                } else {
+                    "address not verified"
+                },
                 user.user.id
             )),
         ]),
