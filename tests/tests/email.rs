@@ -5,7 +5,7 @@
 //! `check-config`, and real SMTP conversations with a sink (STARTTLS to a private
 //! CA, AUTH, a retried refusal, a permanent one).
 
-use crate::harness::smtp::{Behaviour, Delivered, Sink};
+use crate::harness::smtp::{Behaviour, Delivered, Sink, SinkTls};
 use crate::harness::{ISSUER, TESSERAD, TestDaemon, output_within, password, s, write_config};
 use crate::oauth::{client, introspect, post};
 use serde_json::json;
@@ -470,7 +470,7 @@ async fn delivered(sink: &Sink, n: usize, seconds: u64) -> Vec<Delivered> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_delivers_over_starttls_to_a_private_ca_with_auth_and_retries_a_refusal() {
     let (ca, chain, key) = private_ca();
-    let sink = Sink::start(Behaviour::RefuseFirst, Some((chain, key))).await;
+    let sink = Sink::start(Behaviour::RefuseFirst, Some(SinkTls::StartTls(chain, key))).await;
     let files = tempfile::tempdir().unwrap();
     let (ca_file, password_file) = (files.path().join("ca.pem"), files.path().join("smtp-password"));
     std::fs::write(&ca_file, ca).unwrap();
@@ -569,4 +569,38 @@ async fn forgot_takes_as_long_for_an_unknown_address_as_for_a_known_one() {
         "known {known:?}, unknown {unknown:?}"
     );
     message(&d, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_with_implicit_tls_delivers_and_an_untrusted_relay_gets_nothing() {
+    let (ca, chain, key) = private_ca();
+    let sink = Sink::start(Behaviour::RefuseFirst, Some(SinkTls::Implicit(chain, key))).await;
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let smtp = |ca: &str| {
+        format!(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"localhost\"\nport = {}\ntls = \"tls\"\n{ca}",
+            sink.addr.port()
+        )
+    };
+    // Without the private CA the relay's certificate is not trusted: nothing is sent.
+    let untrusting = TestDaemon::with(&smtp(""));
+    untrusting.register("moe").await;
+    assert_eq!(forgot(&untrusting, "moe@example.com").await.status, 202);
+    let d = TestDaemon::with(&smtp(&format!("ca_file = {ca_file:?}\n")));
+    d.register("nia").await;
+    assert_eq!(forgot(&d, "nia@example.com").await.status, 202);
+    let got = delivered(&sink, 1, 15).await;
+    assert!(got[0].tls && got[0].auth.is_none(), "{:?}", got[0]);
+    assert!(
+        got[0].envelope.iter().any(|e| e.contains("<nia@example.com>")),
+        "{:?}",
+        got[0].envelope
+    );
+    assert!(
+        sink.delivered()
+            .iter()
+            .all(|m| !m.envelope.iter().any(|e| e.contains("moe@")))
+    );
 }

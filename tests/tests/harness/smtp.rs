@@ -32,6 +32,16 @@ pub enum Behaviour {
     RejectRecipients,
 }
 
+/// TLS of the sink: a certificate chain and key (PEM), offered by STARTTLS or from
+/// the first byte.
+#[derive(Debug, Clone)]
+pub enum SinkTls {
+    /// Plain, upgraded on STARTTLS.
+    StartTls(String, String),
+    /// TLS from the first byte (SMTPS).
+    Implicit(String, String),
+}
+
 /// A running sink.
 pub struct Sink {
     /// Its address.
@@ -43,11 +53,13 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts a sink; `tls` (certificate chain and key, PEM) enables STARTTLS.
-    pub async fn start(behaviour: Behaviour, tls: Option<(String, String)>) -> Self {
+    /// Starts a sink, plain without `tls`.
+    pub async fn start(behaviour: Behaviour, tls: Option<SinkTls>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let acceptor = tls.map(|(chain, key)| acceptor(&chain, &key));
+        let implicit = matches!(tls, Some(SinkTls::Implicit(..)));
+        let acceptor =
+            tls.map(|(SinkTls::StartTls(chain, key) | SinkTls::Implicit(chain, key))| acceptor(&chain, &key));
         let delivered = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0usize));
         let (seen, count) = (Arc::clone(&delivered), Arc::clone(&connections));
@@ -70,10 +82,18 @@ impl Sink {
                     let mut state = Conversation {
                         refuse_mail: refuse,
                         reject_rcpt: behaviour == Behaviour::RejectRecipients,
-                        offer_tls: acceptor.is_some(),
+                        offer_tls: acceptor.is_some() && !implicit,
                         current: Delivered::default(),
                         seen,
                     };
+                    if implicit && let Some(acceptor) = acceptor {
+                        let Ok(tls) = acceptor.accept(stream).await else { return };
+                        state.current.tls = true;
+                        let mut reader = BufReader::new(tls);
+                        reader.get_mut().write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                        state.talk(&mut reader).await;
+                        return;
+                    }
                     let mut reader = BufReader::new(stream);
                     reader.get_mut().write_all(b"220 sink ESMTP\r\n").await.unwrap();
                     if state.talk(&mut reader).await == Next::StartTls
