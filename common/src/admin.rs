@@ -202,6 +202,18 @@ pub enum Request {
         client_id: String,
         /// Scopes the client may be granted (each must belong to a configured role).
         scopes: Vec<String>,
+        /// Where the authorization code flow may send people back.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        redirect_uris: Vec<String>,
+        /// Where `/oauth/logout` may send people back.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        post_logout_redirect_uris: Vec<String>,
+        /// No secret: a single-page or native app.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        public: bool,
+        /// Skips the consent page.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        first_party: bool,
     },
     /// OAuth clients.
     ClientList,
@@ -350,6 +362,18 @@ pub struct ClientView {
     pub scopes: Vec<String>,
     /// Creation time, RFC 3339.
     pub created_at: String,
+    /// Where the authorization code flow may send people back.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth/logout` may send people back.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// No secret (single-page and native apps).
+    #[serde(default)]
+    pub public: bool,
+    /// Skips the consent page.
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 /// A client just registered, with the only copy of its secret.
@@ -358,8 +382,9 @@ pub struct ClientView {
 pub struct ClientCreated {
     /// Client id.
     pub client_id: String,
-    /// `tsr_cs_…`; the daemon keeps only its digest.
-    pub client_secret: String,
+    /// `tsr_cs_…`; the daemon keeps only its digest. None for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
     /// Scopes the client may be granted.
     pub scopes: Vec<String>,
 }

@@ -538,3 +538,78 @@ async fn a_client_added_again_under_the_same_id_does_not_revive_the_old_ones_tok
     );
     assert_eq!(introspect(&d, &rs, &fresh).await["active"], true);
 }
+
+#[tokio::test]
+async fn clients_carry_redirect_uris_and_the_public_and_first_party_flags() {
+    let d = TestDaemon::start();
+    let spa = d.tessera(&[
+        "client",
+        "add",
+        "spa",
+        "--scopes",
+        "read",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1/cb",
+        "--redirect-uri",
+        "com.example.app:/cb",
+        "--json",
+    ]);
+    assert_eq!(spa.code, 0, "{}", spa.stderr);
+    assert!(
+        spa.json().get("clientSecret").is_none(),
+        "a public client has no secret"
+    );
+    let web = d.tessera(&[
+        "client",
+        "add",
+        "web",
+        "--scopes",
+        "read write",
+        "--first-party",
+        "--redirect-uri",
+        "https://web.example.com/cb",
+        "--post-logout-redirect-uri",
+        "https://web.example.com/bye",
+    ]);
+    assert_eq!(web.code, 0, "{}", web.stderr);
+    assert!(web.stdout.contains("tsr_cs_"));
+    let listed = d.tessera(&["client", "list", "--json"]).json();
+    assert_eq!(
+        listed,
+        json!([
+            {"clientId": "spa", "scopes": ["read"], "createdAt": listed[0]["createdAt"],
+             "redirectUris": ["http://127.0.0.1/cb", "com.example.app:/cb"],
+             "postLogoutRedirectUris": [], "public": true, "firstParty": false},
+            {"clientId": "web", "scopes": ["read", "write"], "createdAt": listed[1]["createdAt"],
+             "redirectUris": ["https://web.example.com/cb"],
+             "postLogoutRedirectUris": ["https://web.example.com/bye"], "public": false, "firstParty": true},
+        ])
+    );
+    let table = d.tessera(&["client", "list"]).stdout;
+    assert!(
+        table.contains("public") && table.contains("confidential first-party"),
+        "{table}"
+    );
+    for (bad, says) in [
+        ("http://app.example.com/cb", "loopback"),
+        ("https://app.example.com/cb#x", "fragment"),
+        ("myapp:/cb", "reversed domain"),
+    ] {
+        let refused = d.tessera(&["client", "add", "bad", "--scopes", "read", "--redirect-uri", bad]);
+        assert_eq!(refused.code, 1, "{bad}");
+        assert!(refused.stderr.contains(says), "{bad}: {}", refused.stderr);
+    }
+    let no_uri = d.tessera(&["client", "add", "bad", "--scopes", "read", "--public"]);
+    assert_eq!(no_uri.code, 1);
+    assert!(no_uri.stderr.contains("redirect URI"), "{}", no_uri.stderr);
+    // A public client cannot use the client-credentials grant.
+    let resp = post(
+        &d,
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("client_id", "spa")],
+        None,
+    )
+    .await;
+    assert_eq!(resp.code(), "invalid_client", "{}", resp.text);
+}

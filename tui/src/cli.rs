@@ -195,6 +195,20 @@ enum ClientCommand {
         /// makes a client that can only get tokens without scopes).
         #[arg(long)]
         scopes: Option<String>,
+        /// Where the authorization code flow may send people back (repeatable):
+        /// https, http on a loopback host (any port matches), or a private-use scheme
+        /// like com.example.app:/cb.
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Where `/oauth/logout` may send people back (repeatable, same rules).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// No secret: a single-page or native app (authorization code flow only).
+        #[arg(long)]
+        public: bool,
+        /// Trusted: people are not asked to consent.
+        #[arg(long)]
+        first_party: bool,
     },
     /// List clients.
     List,
@@ -357,8 +371,19 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             TokenCommand::Revoke { token_id } => Request::TokenRevoke { id: token_id },
         },
         Command::Client(client) => match client {
-            ClientCommand::Add { client_id, scopes } => Request::ClientAdd {
+            ClientCommand::Add {
                 client_id,
+                scopes,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                first_party,
+            } => Request::ClientAdd {
+                client_id,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                first_party,
                 scopes: tessera_common::scopes::parse(&scopes.ok_or_else(|| {
                     Failure::Input(
                         "name the scopes the client may be granted with --scopes \"a b\" \

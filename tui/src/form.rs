@@ -128,7 +128,13 @@ impl Form {
             ],
             FormKind::SetRole { role, .. } => vec![field("Role", role.clone())],
             FormKind::SetPassword { .. } => vec![secret("New password"), secret("Password again")],
-            FormKind::AddClient => vec![field("Client id", ""), field("Scopes (space-separated)", "")],
+            FormKind::AddClient => vec![
+                field("Client id", ""),
+                field("Scopes (space-separated)", ""),
+                field("Redirect URIs (space-separated, optional)", ""),
+                field("Public, no secret (y/n)", "n"),
+                field("First-party, no consent (y/n)", "n"),
+            ],
         };
         Self {
             kind,
@@ -229,10 +235,19 @@ impl Form {
                 if id.is_empty() {
                     return Err("a client id is required".into());
                 }
+                let yes = |i: usize, what: &str| match self.value(i).trim().to_ascii_lowercase().as_str() {
+                    "y" | "yes" => Ok(true),
+                    "n" | "no" | "" => Ok(false),
+                    _ => Err(format!("{what}: answer y or n")),
+                };
                 Ok(Submit::Send {
                     call: Request::ClientAdd {
                         client_id: id.to_owned(),
                         scopes: tessera_common::scopes::parse(self.value(1)),
+                        redirect_uris: self.value(2).split_whitespace().map(str::to_owned).collect(),
+                        post_logout_redirect_uris: Vec::new(),
+                        public: yes(3, "public")?,
+                        first_party: yes(4, "first-party")?,
                     },
                     done: format!("client {id} added"),
                 })

@@ -183,11 +183,27 @@ pub fn token_rows<'a>(tokens: impl IntoIterator<Item = &'a AdminApiToken>, times
 /// OAuth clients: id, scopes, created.
 pub fn client_rows<'a>(clients: impl IntoIterator<Item = &'a ClientView>, times: Times) -> Rows {
     Rows::new(
-        &["CLIENT", "SCOPES", "CREATED"],
-        clients
-            .into_iter()
-            .map(|c| vec![c.client_id.clone(), c.scopes.join(" "), times.show(&c.created_at)]),
+        &["CLIENT", "SCOPES", "KIND", "REDIRECT URIS", "CREATED"],
+        clients.into_iter().map(|c| {
+            vec![
+                c.client_id.clone(),
+                c.scopes.join(" "),
+                client_kind(c).into(),
+                c.redirect_uris.join(" "),
+                times.show(&c.created_at),
+            ]
+        }),
     )
+}
+
+/// `public` or `confidential`, with `first-party` when it skips consent.
+pub fn client_kind(c: &ClientView) -> &'static str {
+    match (c.public, c.first_party) {
+        (true, true) => "public first-party",
+        (true, false) => "public",
+        (false, true) => "confidential first-party",
+        (false, false) => "confidential",
+    }
 }
 
 /// `active` or `retiring`.
@@ -345,12 +361,18 @@ pub fn human(reply: &Reply) -> String {
         Reply::ApiTokens(list) => token_rows(list, full).to_text(),
         Reply::Clients(list) if list.is_empty() => "no clients".into(),
         Reply::Clients(list) => client_rows(list, full).to_text(),
-        Reply::ClientCreated(c) => format!(
-            "client id      {}\nclient secret  {}\nscopes         {}\nThe secret is shown only now; the daemon keeps only its digest.",
-            c.client_id,
-            c.client_secret,
-            c.scopes.join(" ")
-        ),
+        Reply::ClientCreated(c) => match &c.client_secret {
+            Some(secret) => format!(
+                "client id      {}\nclient secret  {secret}\nscopes         {}\nThe secret is shown only now; the daemon keeps only its digest.",
+                c.client_id,
+                c.scopes.join(" ")
+            ),
+            None => format!(
+                "client id      {}\nscopes         {}\nA public client: it has no secret.",
+                c.client_id,
+                c.scopes.join(" ")
+            ),
+        },
         Reply::Keys(list) => key_rows(list, full).to_text(),
         Reply::Audit(entries) if entries.is_empty() => "no audit entries".into(),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),

@@ -69,6 +69,10 @@ pub fn clients() -> Vec<ClientView> {
         client_id: "reports".into(),
         scopes: vec!["read".into()],
         created_at: "2026-11-02T12:00:00Z".into(),
+        redirect_uris: vec!["https://reports.example.com/cb".into()],
+        post_logout_redirect_uris: vec![],
+        public: false,
+        first_party: true,
     }]
 }
 
@@ -151,9 +155,14 @@ pub fn answer(call: &Request) -> Outcome {
             audit_entry(1, "register", "id-alice"),
             audit_entry(2, "login.failure", "id-bob"),
         ]),
-        Request::ClientAdd { client_id, scopes } => Reply::ClientCreated(ClientCreated {
+        Request::ClientAdd {
+            client_id,
+            scopes,
+            public,
+            ..
+        } => Reply::ClientCreated(ClientCreated {
             client_id: client_id.clone(),
-            client_secret: "tsr_cs_ONLYSHOWNONCE".into(),
+            client_secret: (!public).then(|| "tsr_cs_ONLYSHOWNONCE".into()),
             scopes: scopes.clone(),
         }),
         Request::SessionRevokeAll { .. } | Request::UserSetPassword { .. } => Reply::Count(1),

@@ -2,6 +2,7 @@
 
 use super::error::admin_error;
 use crate::secret::Secret;
+use crate::service::clients::NewClient;
 use crate::service::operator::NewUser;
 use crate::service::{Operator, Service, ServiceError};
 use crate::store::LinkKind;
@@ -80,8 +81,23 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             service.admin_revoke_api_token(operator, &id).await?;
             Reply::Done
         }
-        R::ClientAdd { client_id, scopes } => {
-            Reply::ClientCreated(service.add_client(operator, &client_id, scopes).await?)
+        R::ClientAdd {
+            client_id,
+            scopes,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            first_party,
+        } => {
+            let new = NewClient {
+                client_id,
+                scopes,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                first_party,
+            };
+            Reply::ClientCreated(service.add_client(operator, new).await?)
         }
         R::ClientList => Reply::Clients(service.list_clients()?),
         R::ClientRemove { client_id } => {

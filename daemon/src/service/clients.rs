@@ -6,7 +6,7 @@
 //! same credentials skips the store; removing the client forgets it.
 
 use super::audit::AuditEvent;
-use super::{Operator, Service, ServiceError};
+use super::{Operator, Service, ServiceError, redirect};
 use crate::clock::rfc3339_unix;
 use crate::locks::{read, write};
 use crate::secret::{self, CLIENT_SECRET_PREFIX, Secret};
@@ -81,7 +81,40 @@ fn view(client: &ClientRecord) -> ClientView {
         client_id: client.client_id.clone(),
         scopes: client.scopes.clone(),
         created_at: rfc3339_unix(client.created_at),
+        redirect_uris: client.redirect_uris.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        public: client.public,
+        first_party: client.first_party,
     }
+}
+
+/// Input of `client add`.
+#[derive(Debug, Default)]
+pub struct NewClient {
+    /// Client id: 1-64 of `[A-Za-z0-9._-]`.
+    pub client_id: String,
+    /// Scopes the client may be granted.
+    pub scopes: Vec<String>,
+    /// Where the authorization code flow may send people back.
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth/logout` may send people back.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// No secret (single-page and native apps).
+    pub public: bool,
+    /// Skips the consent page.
+    pub first_party: bool,
+}
+
+/// Each URI registrable (see [`redirect::check`]), duplicates dropped in order.
+fn redirect_uris(field: &'static str, uris: Vec<String>) -> Result<Vec<String>, ServiceError> {
+    let mut kept: Vec<String> = Vec::with_capacity(uris.len());
+    for uri in uris {
+        redirect::check(&uri).map_err(|e| ServiceError::invalid(field, e))?;
+        if !kept.contains(&uri) {
+            kept.push(uri);
+        }
+    }
+    Ok(kept)
 }
 
 impl Service {
@@ -118,13 +151,11 @@ impl Service {
         Ok(client)
     }
 
-    /// Registers a client with `scopes`, each of which some configured role has.
-    pub async fn add_client(
-        &self,
-        operator: Operator,
-        client_id: &str,
-        scopes: Vec<String>,
-    ) -> Result<ClientCreated, ServiceError> {
+    /// Registers a client with `scopes`, each of which some configured role has, and
+    /// its redirect URIs and flags. A public client gets no secret and needs a
+    /// redirect URI (the authorization code flow is all it can use).
+    pub async fn add_client(&self, operator: Operator, new: NewClient) -> Result<ClientCreated, ServiceError> {
+        let client_id = new.client_id.as_str();
         let valid_id = (1..=64).contains(&client_id.len())
             && client_id
                 .bytes()
@@ -135,7 +166,15 @@ impl Service {
                 "client ids are 1-64 of A-Z a-z 0-9 . _ -",
             ));
         }
-        let scopes = tessera_common::scopes::dedup(scopes);
+        let scopes = tessera_common::scopes::dedup(new.scopes);
+        let redirects = redirect_uris("redirectUris", new.redirect_uris)?;
+        let after_logout = redirect_uris("postLogoutRedirectUris", new.post_logout_redirect_uris)?;
+        if new.public && redirects.is_empty() {
+            return Err(ServiceError::invalid(
+                "redirectUris",
+                "a public client can only use the authorization code flow: give it a redirect URI",
+            ));
+        }
         if let Some(unknown) = scopes
             .iter()
             .find(|s| !self.config.roles.values().any(|r| r.contains(s)))
@@ -145,12 +184,20 @@ impl Service {
                 format!("{unknown:?} is not a scope of any configured role"),
             ));
         }
-        let secret = secret::generate(CLIENT_SECRET_PREFIX)?;
+        let secret = if new.public {
+            None
+        } else {
+            Some(secret::generate(CLIENT_SECRET_PREFIX)?)
+        };
         let record = ClientRecord {
             client_id: client_id.to_owned(),
-            secret_digest: secret::hex(&secret.digest()),
+            secret_digest: secret.as_ref().map(|s| secret::hex(&s.digest())).unwrap_or_default(),
             scopes,
             created_at: self.client_birth(client_id).await?,
+            redirect_uris: redirects,
+            post_logout_redirect_uris: after_logout,
+            public: new.public,
+            first_party: new.first_party,
         };
         self.store.create_client(&record).map_err(|e| match e {
             StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),
@@ -166,7 +213,7 @@ impl Service {
         self.store.commit().await?;
         Ok(ClientCreated {
             client_id: record.client_id,
-            client_secret: secret.expose().to_owned(),
+            client_secret: secret.map(|s| s.expose().to_owned()),
             scopes: record.scopes,
         })
     }

@@ -25,6 +25,7 @@ mod error;
 pub mod guest;
 pub mod oauth;
 pub mod operator;
+pub mod redirect;
 pub mod revocations;
 pub mod sessions;
 pub mod validate;

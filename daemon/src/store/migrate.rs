@@ -10,6 +10,9 @@
 //! - disabled users are barred (see [`super::revocations`]);
 //! - the time of the upgrade: version 1 kept no index of revocations, so tokens issued
 //!   before it are checked against the store itself until they have expired.
+//!
+//! Version 2 → 3: client records gain redirect URIs, post-logout redirect URIs and the
+//! public and first-party flags (none, none, false, false for existing clients).
 
 use super::records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
 use super::revocations::{FOR_GOOD, INDEXED_SINCE};
@@ -27,6 +30,9 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     tracing::info!(from, to = SCHEMA_VERSION, "upgrading the store; this runs once");
     if from < 2 {
         v1_to_v2(db)?;
+    }
+    if from < 3 {
+        v2_to_v3(db)?;
     }
     db.flush()?;
     db.open_tree("meta")?
@@ -80,6 +86,39 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         open_sessions = open,
         "converted the records to the compact encoding"
     );
+    Ok(())
+}
+
+/// A client record as schema version 2 stored it.
+#[derive(serde::Deserialize)]
+struct ClientRecordV2 {
+    client_id: String,
+    secret_digest: String,
+    scopes: Vec<String>,
+    created_at: i64,
+}
+
+fn v2_to_v3(db: &sled::Db) -> Result<(), StoreError> {
+    let clients = db.open_tree("clients")?;
+    for entry in clients.iter() {
+        let (key, value) = entry?;
+        // Converted already (by an interrupted run, or from version 1 directly).
+        if postcard::from_bytes::<ClientRecord>(&value).is_ok() {
+            continue;
+        }
+        let old: ClientRecordV2 = decode("clients", &value)?;
+        let upgraded = ClientRecord {
+            client_id: old.client_id,
+            secret_digest: old.secret_digest,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            public: false,
+            first_party: false,
+        };
+        clients.insert(key, encode(&upgraded)?)?;
+    }
     Ok(())
 }
 

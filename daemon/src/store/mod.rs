@@ -57,7 +57,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// sled's page cache; the default (1 GiB) is far more than an auth store needs.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -126,12 +126,26 @@ pub struct AuditRecord {
 pub struct ClientRecord {
     /// Client id, chosen by the operator.
     pub client_id: String,
-    /// SHA-256 (hex) of the client secret.
+    /// SHA-256 (hex) of the client secret; empty for a public client.
     pub secret_digest: String,
     /// Scopes the client may be granted.
     pub scopes: Vec<String>,
     /// Creation time.
     pub created_at: i64,
+    /// Where the authorization code flow may send people back (exact, except any port
+    /// on loopback `http`); none: the client cannot use that flow.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth/logout` may send people back (matched like redirect URIs).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client has no secret (single-page and native apps): it may use only
+    /// the authorization code and refresh grants.
+    #[serde(default)]
+    pub public: bool,
+    /// A first-party client skips the consent page.
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 /// A persistent API token, stored under the SHA-256 digest of its secret.

@@ -226,6 +226,10 @@ fn clients_are_unique() {
         secret_digest: "ab".into(),
         scopes: vec![],
         created_at: 1,
+        redirect_uris: vec!["https://app.example.com/cb".into()],
+        post_logout_redirect_uris: vec![],
+        public: false,
+        first_party: true,
     };
     store.create_client(&client).unwrap();
     assert!(matches!(

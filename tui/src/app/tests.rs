@@ -356,16 +356,26 @@ fn a_new_client_secret_is_shown_once() {
     typed(&mut app, "billing");
     press(&mut app, KeyCode::Tab);
     typed(&mut app, "read write");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "https://billing.example.com/cb http://127.0.0.1/cb");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "y");
     let effects = press(&mut app, KeyCode::Enter);
     assert_eq!(
         sent(&effects),
         [Request::ClientAdd {
             client_id: "billing".into(),
             scopes: vec!["read".into(), "write".into()],
+            redirect_uris: vec!["https://billing.example.com/cb".into(), "http://127.0.0.1/cb".into()],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            first_party: true,
         }]
     );
     settle(&mut app, effects);
-    assert!(matches!(&app.mode, Mode::Secret(c) if c.client_secret == "tsr_cs_ONLYSHOWNONCE"));
+    assert!(matches!(&app.mode, Mode::Secret(c) if c.client_secret.as_deref() == Some("tsr_cs_ONLYSHOWNONCE")));
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Browsing, "and gone once closed");
 }

@@ -103,25 +103,29 @@ fn form_lines(form: &Form, theme: Theme) -> Vec<Line<'static>> {
 }
 
 fn secret_lines(created: &ClientCreated, theme: Theme) -> Vec<Line<'static>> {
-    vec![
-        Line::from(vec![
-            Span::styled("client id      ", theme.dim()),
-            Span::raw(clean(&created.client_id)),
-        ]),
-        Line::from(vec![
+    let mut lines = vec![Line::from(vec![
+        Span::styled("client id      ", theme.dim()),
+        Span::raw(clean(&created.client_id)),
+    ])];
+    if let Some(secret) = &created.client_secret {
+        lines.push(Line::from(vec![
             Span::styled("client secret  ", theme.dim()),
-            Span::styled(created.client_secret.clone(), theme.title()),
-        ]),
-        Line::from(vec![
-            Span::styled("scopes         ", theme.dim()),
-            Span::raw(created.scopes.join(" ")),
-        ]),
-        Line::from(""),
-        Line::from(Span::styled(
-            "Copy the secret now: it will not be shown again. The daemon keeps only its digest.",
-            theme.error(),
-        )),
-    ]
+            Span::styled(secret.clone(), theme.title()),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled("scopes         ", theme.dim()),
+        Span::raw(created.scopes.join(" ")),
+    ]));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        match created.client_secret {
+            Some(_) => "Copy the secret now: it will not be shown again. The daemon keeps only its digest.",
+            None => "A public client: it has no secret.",
+        },
+        theme.error(),
+    )));
+    lines
 }
 
 /// Every binding of the key table, in columns, scrolled by `scroll` lines.

@@ -1,7 +1,7 @@
 //! OAuth clients: a client removed and added again under the same id, even within
 //! the same second, does not bring the old client's tokens back.
 
-use super::{OPERATOR, fixture};
+use super::{OPERATOR, confidential, fixture};
 use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::clients::ClientCredentials;
@@ -21,17 +21,13 @@ async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
         let client = f.service.authenticate_client(&credentials(id, secret)).unwrap();
         f.service.client_credentials_grant(&client, None).unwrap().access_token
     };
-    let old = f
-        .service
-        .add_client(OPERATOR, "phoenix", vec!["read".into()])
-        .await
-        .unwrap();
-    let old_token = grant("phoenix", &old.client_secret);
+    let old = f.service.add_client(OPERATOR, confidential("phoenix")).await.unwrap();
+    let old_token = grant("phoenix", old.client_secret.as_deref().unwrap());
     f.service.authenticate(Some(&old_token)).unwrap();
     f.service.remove_client(OPERATOR, "phoenix").await.unwrap();
     // Added again while the clock still shows the second of the removal: the add
     // waits for the next second.
-    let (new, ()) = tokio::join!(f.service.add_client(OPERATOR, "phoenix", vec!["read".into()]), async {
+    let (new, ()) = tokio::join!(f.service.add_client(OPERATOR, confidential("phoenix")), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         f.clock.advance(Duration::from_secs(1));
     });
@@ -39,7 +35,7 @@ async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
     let e = f.service.authenticate(Some(&old_token)).unwrap_err();
     assert!(matches!(e, ServiceError::InvalidToken { presented: true }), "{e:?}");
     assert!(!f.service.introspect(&old_token).unwrap().active);
-    let new_token = grant("phoenix", &new.client_secret);
+    let new_token = grant("phoenix", new.client_secret.as_deref().unwrap());
     f.service.authenticate(Some(&new_token)).unwrap();
 }
 
@@ -51,25 +47,35 @@ async fn remembered_client_credentials_change_no_answer() {
             .authenticate_client(&credentials(id, secret))
             .map(|c| c.id().to_owned())
     };
-    let first = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
-    assert_eq!(auth("rs", &first.client_secret).unwrap(), "rs");
-    assert_eq!(auth("rs", &first.client_secret).unwrap(), "rs", "remembered");
-    let wrong = format!("{}x", first.client_secret);
+    let first = f.service.add_client(OPERATOR, confidential("rs")).await.unwrap();
+    assert_eq!(auth("rs", first.client_secret.as_deref().unwrap()).unwrap(), "rs");
+    assert_eq!(
+        auth("rs", first.client_secret.as_deref().unwrap()).unwrap(),
+        "rs",
+        "remembered"
+    );
+    let wrong = format!("{}x", first.client_secret.as_deref().unwrap());
     assert!(
         matches!(auth("rs", &wrong), Err(ServiceError::InvalidClient)),
         "a wrong secret"
     );
     assert!(matches!(
-        auth("other", &first.client_secret),
+        auth("other", first.client_secret.as_deref().unwrap()),
         Err(ServiceError::InvalidClient)
     ));
     f.service.remove_client(OPERATOR, "rs").await.unwrap();
     assert!(
-        matches!(auth("rs", &first.client_secret), Err(ServiceError::InvalidClient)),
+        matches!(
+            auth("rs", first.client_secret.as_deref().unwrap()),
+            Err(ServiceError::InvalidClient)
+        ),
         "removed"
     );
     f.clock.advance(Duration::from_secs(1));
-    let second = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
-    assert!(auth("rs", &first.client_secret).is_err(), "the old secret");
-    assert_eq!(auth("rs", &second.client_secret).unwrap(), "rs");
+    let second = f.service.add_client(OPERATOR, confidential("rs")).await.unwrap();
+    assert!(
+        auth("rs", first.client_secret.as_deref().unwrap()).is_err(),
+        "the old secret"
+    );
+    assert_eq!(auth("rs", second.client_secret.as_deref().unwrap()).unwrap(), "rs");
 }

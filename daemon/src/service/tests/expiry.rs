@@ -1,7 +1,7 @@
 //! Lifetimes, on the manual clock: access tokens, refresh tokens (sliding, capped by
 //! the session's maximum age) and API tokens end exactly when the rules say.
 
-use super::{OPERATOR, fixture_with, origin};
+use super::{OPERATOR, confidential, fixture_with, origin};
 use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::api_tokens::NewApiToken;
@@ -108,10 +108,10 @@ async fn after_the_access_token_expires_the_refresh_token_still_works() {
 #[tokio::test]
 async fn a_client_credentials_token_expires_like_any_access_token() {
     let f = fixture_with("[tokens]\naccess_ttl = \"15m\"\n").await;
-    let created = f.service.add_client(OPERATOR, "rs", vec!["read".into()]).await.unwrap();
+    let created = f.service.add_client(OPERATOR, confidential("rs")).await.unwrap();
     let credentials = ClientCredentials {
         id: "rs".into(),
-        secret: Secret::new(created.client_secret),
+        secret: Secret::new(created.client_secret.unwrap()),
     };
     let client = f.service.authenticate_client(&credentials).unwrap();
     let token = f.service.client_credentials_grant(&client, None).unwrap().access_token;

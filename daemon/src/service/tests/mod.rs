@@ -74,6 +74,15 @@ fn password(name: &str) -> String {
     format!("password-of-{name}")
 }
 
+/// `client add ID --scopes read`: a confidential client with a secret.
+pub(super) fn confidential(id: &str) -> crate::service::clients::NewClient {
+    crate::service::clients::NewClient {
+        client_id: id.into(),
+        scopes: vec!["read".into()],
+        ..Default::default()
+    }
+}
+
 impl Fixture {
     /// Registers `name` (password [`password`]) and returns the session's tokens.
     async fn register(&self, name: &str) -> Issued {

@@ -69,6 +69,10 @@ pub(crate) fn v1_records() -> V1 {
             secret_digest: "cd".repeat(32),
             scopes: vec!["read".into()],
             created_at: 1_700_000_000,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            first_party: false,
         },
         api_token: ApiTokenRecord {
             id: "tok1".into(),
@@ -196,4 +200,43 @@ fn an_upgrade_interrupted_part_way_is_finished_by_the_next_open() {
     write_v1(dir.path(), &v1, &["users", "sessions", "keys"]);
     let store = Store::open(dir.path()).unwrap();
     assert_upgraded(&store, &v1);
+}
+
+#[test]
+fn a_version_2_client_gains_empty_redirect_uris_and_flags() {
+    #[derive(Serialize)]
+    struct ClientV2<'a> {
+        client_id: &'a str,
+        secret_digest: &'a str,
+        scopes: Vec<&'a str>,
+        created_at: i64,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let db = sled::open(dir.path().join("store")).unwrap();
+    let v2 = ClientV2 {
+        client_id: "svc",
+        secret_digest: "ab",
+        scopes: vec!["read"],
+        created_at: 7,
+    };
+    db.open_tree("clients")
+        .unwrap()
+        .insert("svc", postcard::to_allocvec(&v2).unwrap())
+        .unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("schema_version", &2u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+    drop(db);
+    for _ in 0..2 {
+        let store = Store::open(dir.path()).unwrap();
+        let client = store.client("svc").unwrap().unwrap();
+        assert_eq!(
+            (client.secret_digest.as_str(), client.scopes, client.created_at),
+            ("ab", vec!["read".to_owned()], 7)
+        );
+        assert!(client.redirect_uris.is_empty() && !client.public && !client.first_party);
+    }
 }
