@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::path::PathBuf;
 use std::time::Instant;
-use tesserad::store::{RefreshRecord, SessionRecord, Store, UserRecord};
+use tesserad::store::{RefreshRecord, SessionKind, SessionRecord, Store, UserRecord};
 use uuid::Uuid;
 
 /// Sessions last 30 days, refresh tokens 7: the daemon's defaults.
@@ -94,6 +94,8 @@ fn open_session(store: &Store, user: &UserRecord, now: i64) -> Result<(), Box<dy
         created_at: now,
         expires_at: now + SESSION_SECONDS,
         revoked_at: None,
+        kind: SessionKind::App,
+        client_id: None,
     };
     let refresh = RefreshRecord {
         session_id: session.id,

@@ -337,6 +337,16 @@ pub struct SessionView {
     pub created_at: String,
     /// Hard end, RFC 3339.
     pub expires_at: String,
+    /// `app` (tokens held by an app) or `browser` (signed in at Tessera's pages).
+    #[serde(default = "app_kind")]
+    pub kind: String,
+    /// The OAuth client the session's tokens were issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+fn app_kind() -> String {
+    "app".into()
 }
 
 /// An API token with its owner.

@@ -89,19 +89,25 @@ pub struct Introspection {
 pub struct Metadata {
     /// The issuer.
     pub issuer: String,
+    /// `GET /oauth/authorize`.
+    pub authorization_endpoint: String,
     /// `POST /oauth/token`.
     pub token_endpoint: String,
     /// `POST /oauth/introspect`.
     pub introspection_endpoint: String,
     /// `POST /oauth/revoke`.
     pub revocation_endpoint: String,
-    /// Empty: there is no authorization endpoint.
+    /// `["code"]`.
     pub response_types_supported: Vec<String>,
+    /// `["S256"]`: PKCE is required, and `plain` refused.
+    pub code_challenge_methods_supported: Vec<String>,
+    /// True: redirects from the authorization endpoint carry `iss` (RFC 9207).
+    pub authorization_response_iss_parameter_supported: bool,
     /// Grants `/oauth/token` accepts with the current configuration.
     pub grant_types_supported: Vec<String>,
     /// Every scope of every configured role.
     pub scopes_supported: Vec<String>,
-    /// `client_secret_basic` and `client_secret_post`.
+    /// `client_secret_basic`, `client_secret_post`, and `none` (public clients).
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Same as the token endpoint's.
     pub introspection_endpoint_auth_methods_supported: Vec<String>,

@@ -131,7 +131,10 @@ async fn every_token_endpoint_error() {
     );
     let missing = post(&d, "/oauth/token", &[], Some(&app)).await;
     assert_eq!((missing.status, missing.code()), (400, "invalid_request".into()));
-    let implicit = post(&d, "/oauth/token", &[("grant_type", "authorization_code")], Some(&app)).await;
+    // A client without a redirect URI cannot use the authorization code grant.
+    let no_redirect = post(&d, "/oauth/token", &[("grant_type", "authorization_code")], Some(&app)).await;
+    assert_eq!(no_redirect.code(), "unauthorized_client");
+    let implicit = post(&d, "/oauth/token", &[("grant_type", "implicit")], Some(&app)).await;
     assert_eq!(implicit.code(), "unsupported_grant_type");
     let password = post(
         &d,
@@ -456,15 +459,18 @@ async fn metadata_describes_the_server() {
     assert_eq!(m["introspection_endpoint"], format!("{issuer}/oauth/introspect"));
     assert_eq!(m["revocation_endpoint"], format!("{issuer}/oauth/revoke"));
     assert_eq!(m["paseto_keys_uri"], format!("{issuer}/api/auth/keys"));
-    assert_eq!(m["response_types_supported"], json!([]));
+    assert_eq!(m["authorization_endpoint"], format!("{issuer}/oauth/authorize"));
+    assert_eq!(m["response_types_supported"], json!(["code"]));
+    assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(m["authorization_response_iss_parameter_supported"], json!(true));
     assert_eq!(
         m["grant_types_supported"],
-        json!(["refresh_token", "client_credentials"])
+        json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(m["scopes_supported"], json!(["admin", "read", "write"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!(["client_secret_basic", "client_secret_post", "none"])
     );
     let with_password = TestDaemon::with("[oauth]\npassword_grant = true\n");
     let m = with_password
@@ -473,7 +479,7 @@ async fn metadata_describes_the_server() {
         .json();
     assert_eq!(
         m["grant_types_supported"],
-        json!(["password", "refresh_token", "client_credentials"])
+        json!(["authorization_code", "password", "refresh_token", "client_credentials"])
     );
 }
 
@@ -611,5 +617,5 @@ async fn clients_carry_redirect_uris_and_the_public_and_first_party_flags() {
         None,
     )
     .await;
-    assert_eq!(resp.code(), "invalid_client", "{}", resp.text);
+    assert_eq!(resp.code(), "unauthorized_client", "{}", resp.text);
 }

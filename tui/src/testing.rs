@@ -45,6 +45,8 @@ pub fn sessions() -> Vec<SessionView> {
             scopes: vec!["read".into(), "write".into()],
             created_at: format!("2026-11-27T10:1{i}:00Z"),
             expires_at: "2026-12-27T10:15:00Z".into(),
+            kind: "app".into(),
+            client_id: None,
         })
         .collect()
 }

@@ -30,6 +30,8 @@ pub fn admin_error(err: ServiceError) -> AdminError {
         | E::InsufficientScope(_)
         | E::AccountDisabled
         | E::InvalidLink
+        | E::UnauthorizedClient(_)
+        | E::InvalidGrant(_)
         | E::EmailNotVerified
         | E::GuestDisabled
         | E::RegistrationClosed

@@ -41,6 +41,12 @@ pub struct Config {
     pub registration_open: bool,
     /// Whether `/oauth/token` accepts the password grant (`oauth.password_grant`).
     pub password_grant: bool,
+    /// The name on the sign-in pages (`oauth.app_name`).
+    pub app_name: String,
+    /// Lifetime of a browser session at the sign-in pages (`oauth.browser_session_ttl`).
+    pub browser_session_ttl: Duration,
+    /// Lifetime of an authorization code (`oauth.code_ttl`, 10 s to 10 min).
+    pub code_ttl: Duration,
     /// Initial guest-mode state (`guest.enabled`).
     pub guest_enabled: bool,
     /// Minimum password length in characters (`password.min_length`).

@@ -366,6 +366,21 @@ impl Reader {
         let expose_exists = self.boolean("registration", "expose_exists", false);
         let mail = self.mail(&data_dir);
         let password_grant = self.boolean("oauth", "password_grant", false);
+        let app_name = self
+            .string("oauth", "app_name")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "Tessera".to_owned());
+        if app_name.chars().count() > 64 || app_name.chars().any(char::is_control) {
+            self.problem(
+                "oauth.app_name",
+                "at most 64 characters, none of them control characters",
+            );
+        }
+        let browser_session_ttl = self.duration("oauth", "browser_session_ttl", "12h");
+        let code_ttl = self.duration("oauth", "code_ttl", "60s");
+        if !(10..=600).contains(&code_ttl.as_secs()) {
+            self.problem("oauth.code_ttl", "must be between 10s and 10m");
+        }
         let guest_enabled = self.boolean("guest", "enabled", false);
         let password_min_length = self.integer("password", "min_length", 8, 1, 128) as usize;
 
@@ -418,6 +433,9 @@ impl Reader {
                 verified_cache_entries,
                 registration_open,
                 password_grant,
+                app_name,
+                browser_session_ttl,
+                code_ttl,
                 guest_enabled,
                 password_min_length,
                 throttle,

@@ -43,7 +43,7 @@ pub fn service_error(err: &ServiceError) -> Response {
         E::InvalidRequest { field, .. } => body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, *field),
         E::InvalidScope(_) => body(StatusCode::BAD_REQUEST, "INVALID_SCOPE", message, None),
         // OAuth-only outcomes; the app-facing routes never produce them.
-        E::InvalidClient | E::UnsupportedGrantType(_) => {
+        E::InvalidClient | E::UnsupportedGrantType(_) | E::UnauthorizedClient(_) | E::InvalidGrant(_) => {
             body(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, None)
         }
         E::LoginFailed => body(StatusCode::UNAUTHORIZED, "LOGIN_FAILED", message, None),
@@ -130,6 +130,8 @@ pub fn oauth_error(err: &ServiceError) -> Response {
             },
         ),
         E::InvalidScope(_) => oauth(StatusCode::BAD_REQUEST, "invalid_scope", message),
+        E::UnauthorizedClient(_) => oauth(StatusCode::BAD_REQUEST, "unauthorized_client", message),
+        E::InvalidGrant(_) => oauth(StatusCode::BAD_REQUEST, "invalid_grant", message),
         E::UnsupportedGrantType(_) => oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", message),
         E::PayloadTooLarge { .. } => oauth(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", message),
         E::UnsupportedMediaType => oauth(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", message),

@@ -3,6 +3,7 @@
 
 mod api_tokens;
 mod auth;
+mod authorize;
 mod body;
 pub mod cors;
 mod email;
@@ -11,6 +12,7 @@ mod health;
 mod keys;
 pub mod metrics;
 mod oauth;
+mod pages;
 mod reply;
 pub mod server;
 pub mod tls;
@@ -42,6 +44,8 @@ pub fn routes(
         .or(keys::routes(Arc::clone(&service)))
         .unify()
         .or(oauth::routes(Arc::clone(&service)))
+        .unify()
+        .or(authorize::routes(Arc::clone(&service)))
         .unify()
         .or(health::routes(service))
         .unify()

@@ -82,7 +82,8 @@ fn client(service: &Service, basic: Basic, f: &mut Fields) -> Result<Option<Auth
         (Some(Err(())), _, None) => return Err(ServiceError::InvalidClient),
         (Some(Ok(credentials)), _, None) => Some(credentials),
         (None, Some(id), Some(secret)) => Some(ClientCredentials { id, secret }),
-        (None, Some(_), None) => return Err(ServiceError::InvalidClient),
+        // A public client names itself alone.
+        (None, Some(id), None) => return service.identify_public_client(&id).map(Some),
         (None, None, Some(_)) => {
             return Err(ServiceError::invalid("client_id", "client_secret without client_id"));
         }
@@ -133,7 +134,18 @@ async fn grant(
         .string("grant_type")?
         .ok_or_else(|| ServiceError::required("grant_type"))?;
     let client = client(&service, basic, &mut f)?;
+    let public = client.as_ref().is_some_and(AuthenticatedClient::is_public);
+    if public && !matches!(grant_type.as_str(), "authorization_code" | "refresh_token") {
+        return Err(ServiceError::UnauthorizedClient(
+            "a public client may use only the authorization_code and refresh_token grants".into(),
+        ));
+    }
     let issued = match grant_type.as_str() {
+        "authorization_code" => {
+            let (code, redirect_uri, verifier) =
+                (f.secret("code")?, f.string("redirect_uri")?, f.string("code_verifier")?);
+            service.code_grant(client, code, redirect_uri, verifier, origin).await?
+        }
         "password" => {
             let (login, password, scope) = (f.string("username")?, f.secret("password")?, f.scopes()?);
             service.password_grant(client, login, password, scope, origin).await?
@@ -168,7 +180,10 @@ fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
 
 fn introspect_token(service: Arc<Service>, basic: Basic, body: BodyResult) -> Result<Response, ServiceError> {
     let mut f = body?;
-    client(&service, basic, &mut f)?.ok_or(ServiceError::InvalidClient)?;
+    // A public client proves nothing by naming itself.
+    client(&service, basic, &mut f)?
+        .filter(|c| !c.is_public())
+        .ok_or(ServiceError::InvalidClient)?;
     let token = required_token(&mut f)?;
     Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
 }

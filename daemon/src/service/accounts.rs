@@ -49,6 +49,27 @@ pub enum Registered {
     Unverified(UserView),
 }
 
+/// Where a password was typed: the JSON API (and the OAuth password grant), or the
+/// sign-in page of the authorization code flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAt {
+    /// `POST /api/auth/token` or `grant_type=password`.
+    Api,
+    /// The login page at `/oauth/authorize`.
+    Page,
+}
+
+/// A password found right for an enabled account.
+#[derive(Debug)]
+pub(super) struct CheckedPassword {
+    /// The account as checked.
+    pub(super) user: UserRecord,
+    /// Its throttle key.
+    account: String,
+    /// The password, to re-hash with newer parameters.
+    password: Secret,
+}
+
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ServiceError> {
     value.ok_or_else(|| ServiceError::required(field))
 }
@@ -167,30 +188,51 @@ impl Service {
     pub async fn login(&self, input: Login, origin: Origin) -> Result<Issued, ServiceError> {
         let login = required(input.login, "username")?;
         let password = required(input.password, "password")?;
-        let user = self.store.user_by_login(&login)?;
+        let checked = self.check_password(&login, password, origin, LoginAt::Api).await?;
+        let user = &checked.user;
+        let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
+        let requested = input.scopes.map(scopes::dedup).unwrap_or_default();
+        let granted = if requested.is_empty() {
+            role_scopes.to_vec()
+        } else if scopes::is_subset(&requested, role_scopes) {
+            requested
+        } else {
+            return Err(ServiceError::InvalidScope(format!(
+                "requested scopes exceed the role's ({})",
+                scopes::join(role_scopes)
+            )));
+        };
+        let Some(issued) = self.open_session(user, granted, input.client.map(|c| c.id().to_owned()))? else {
+            // The password was right when checked: not a guess, so the throttle does not count it.
+            return Err(self.login_refused(&checked.account, "account changed during login", origin, LoginAt::Api));
+        };
+        self.login_succeeded(checked, origin, LoginAt::Api).await?;
+        Ok(issued)
+    }
+
+    /// Checks `password` for `login` (username or email), with the throttle, equal
+    /// timing for unknown accounts, and the disabled and unverified-address refusals;
+    /// failures are audited. The caller opens its session, then calls
+    /// [`Self::login_succeeded`].
+    pub(super) async fn check_password(
+        &self,
+        login: &str,
+        password: Secret,
+        origin: Origin,
+        at: LoginAt,
+    ) -> Result<CheckedPassword, ServiceError> {
+        let user = self.store.user_by_login(login)?;
         // Throttle key and audit subject: the account when it exists, else a digest of
         // the name tried, so neither grows with what a client sends.
-        let account = user
-            .as_ref()
-            .map_or_else(|| unknown_login(&login), |u| u.id.to_string());
+        let account = user.as_ref().map_or_else(|| unknown_login(login), |u| u.id.to_string());
         let now = self.now();
         self.throttle.check(&account, origin.addr, now).map_err(|retry_after| {
             self.counters.bump(Counter::Throttled);
             ServiceError::TooManyAttempts { retry_after }
         })?;
-        let refuse = |reason: &'static str| {
-            self.audit(
-                AuditEvent::LoginFailure {
-                    account: account.clone(),
-                    reason,
-                },
-                Some(origin.to_string()),
-            );
-            ServiceError::LoginFailed
-        };
         let fail = |reason: &'static str| {
             self.throttle.record_failure(&account, origin.addr, now);
-            refuse(reason)
+            self.login_refused(&account, reason, origin, at)
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
@@ -218,31 +260,50 @@ impl Service {
         }
         if self.config.require_verified_email && !user.email_verified {
             // The password was right: not a guess, so the throttle does not count it.
-            refuse("email not verified");
-            return Err(ServiceError::EmailNotVerified);
+            return Err(match self.login_refused(&account, "email not verified", origin, at) {
+                ServiceError::LoginFailed => ServiceError::EmailNotVerified,
+                other => other,
+            });
         }
-        let role_scopes = self.config.role_scopes(&user.role).unwrap_or_default();
-        let requested = input.scopes.map(scopes::dedup).unwrap_or_default();
-        let granted = if requested.is_empty() {
-            role_scopes.to_vec()
-        } else if scopes::is_subset(&requested, role_scopes) {
-            requested
-        } else {
-            return Err(ServiceError::InvalidScope(format!(
-                "requested scopes exceed the role's ({})",
-                scopes::join(role_scopes)
-            )));
-        };
-        let Some(issued) = self.open_session(&user, granted, input.client.map(|c| c.id().to_owned()))? else {
-            // The password was right when checked: not a guess, so the throttle does not count it.
-            return Err(refuse("account changed during login"));
-        };
+        Ok(CheckedPassword {
+            user,
+            account,
+            password: upgrade,
+        })
+    }
+
+    /// Audits a refused login; the generic `LOGIN_FAILED`.
+    fn login_refused(&self, account: &str, reason: &'static str, origin: Origin, at: LoginAt) -> ServiceError {
+        self.audit(
+            AuditEvent::LoginFailure {
+                account: account.to_owned(),
+                reason,
+                at,
+            },
+            Some(origin.to_string()),
+        );
+        ServiceError::LoginFailed
+    }
+
+    /// After the session of a checked password is open: clears the throttle, upgrades
+    /// an old hash, audits and commits.
+    pub(super) async fn login_succeeded(
+        &self,
+        checked: CheckedPassword,
+        origin: Origin,
+        at: LoginAt,
+    ) -> Result<(), ServiceError> {
+        let CheckedPassword {
+            user,
+            account,
+            password,
+        } = checked;
         self.throttle.record_success(&account, origin.addr);
         // After the session: it is opened against the record as verified.
-        self.upgrade_hash(&user, upgrade).await;
-        self.audit(AuditEvent::LoginSuccess { user: user.id }, Some(origin.to_string()));
+        self.upgrade_hash(&user, password).await;
+        self.audit(AuditEvent::LoginSuccess { user: user.id, at }, Some(origin.to_string()));
         self.store.commit().await?;
-        Ok(issued)
+        Ok(())
     }
 
     /// Re-hashes a just-verified password made with older Argon2 parameters. Best

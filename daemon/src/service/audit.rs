@@ -1,6 +1,7 @@
 //! The audit trail: one typed event per thing worth recording, each knowing its wire
 //! name, its subject and detail, and which activity counters it moves.
 
+use super::accounts::LoginAt;
 use super::{Operator, Service};
 use crate::mail::MailKind;
 use crate::store::AuditRecord;
@@ -14,10 +15,14 @@ use uuid::Uuid;
 pub(super) enum AuditEvent {
     /// A user registered (and got a session).
     Register { user: Uuid, username: String },
-    /// A password login opened a session.
-    LoginSuccess { user: Uuid },
+    /// A password login opened a session (at the API, or the sign-in page).
+    LoginSuccess { user: Uuid, at: LoginAt },
     /// A login failed; `account` is the user id, or a digest of an unknown name.
-    LoginFailure { account: String, reason: &'static str },
+    LoginFailure {
+        account: String,
+        reason: &'static str,
+        at: LoginAt,
+    },
     /// A disabled account gave the right password.
     LoginDisabled { user: Uuid },
     /// A refresh token was rotated.
@@ -72,6 +77,18 @@ pub(super) enum AuditEvent {
     PasswordReset { user: Uuid, revoked: u64 },
     /// A message could not be sent (finally, or the queue was full).
     MailFailed { user: Uuid, kind: MailKind, reason: String },
+    /// The user allowed a client the scopes at the consent page.
+    ConsentGranted {
+        user: Uuid,
+        client: String,
+        scopes: Vec<String>,
+    },
+    /// The user denied a client at the consent page.
+    ConsentDenied { user: Uuid, client: String },
+    /// An authorization code was issued.
+    CodeIssued { user: Uuid, client: String },
+    /// A used authorization code came back; the tokens from it are revoked.
+    CodeReuse { user: Uuid, client: String },
     /// The operator sent the user a verification message.
     UserSendVerification { user: Uuid },
     /// The operator sent the user a password-reset message.
@@ -186,8 +203,10 @@ impl AuditEvent {
         use AuditEvent as E;
         match self {
             E::Register { .. } => "register",
-            E::LoginSuccess { .. } => "login.success",
-            E::LoginFailure { .. } => "login.failure",
+            E::LoginSuccess { at: LoginAt::Api, .. } => "login.success",
+            E::LoginSuccess { at: LoginAt::Page, .. } => "login.page.success",
+            E::LoginFailure { at: LoginAt::Api, .. } => "login.failure",
+            E::LoginFailure { at: LoginAt::Page, .. } => "login.page.failure",
             E::LoginDisabled { .. } => "login.disabled",
             E::Refresh { .. } => "token.refresh",
             E::RefreshReuse { .. } => "token.reuse",
@@ -213,6 +232,10 @@ impl AuditEvent {
             E::ClientRemove { .. } => "admin.client.remove",
             E::Backup { .. } => "admin.backup",
             E::EmailVerified { .. } => "email.verified",
+            E::ConsentGranted { .. } => "consent.granted",
+            E::ConsentDenied { .. } => "consent.denied",
+            E::CodeIssued { .. } => "code.issued",
+            E::CodeReuse { .. } => "code.reuse",
             E::PasswordReset { .. } => "password.reset",
             E::MailFailed { .. } => "mail.failed",
             E::UserSendVerification { .. } => "admin.user.send_verification",
@@ -230,8 +253,8 @@ impl AuditEvent {
             | E::UserDisable { user, username }
             | E::UserEnable { user, username }
             | E::UserDelete { user, username } => (id(user), Some(username)),
-            E::LoginSuccess { user } | E::LoginDisabled { user } => (id(user), None),
-            E::LoginFailure { account, reason } => (Some(account), Some(reason.to_owned())),
+            E::LoginSuccess { user, .. } | E::LoginDisabled { user } => (id(user), None),
+            E::LoginFailure { account, reason, .. } => (Some(account), Some(reason.to_owned())),
             E::Refresh { user, session } | E::Logout { user, session } | E::SessionRevoke { user, session } => {
                 (id(user), Some(format!("session {session}")))
             }
@@ -251,6 +274,9 @@ impl AuditEvent {
             E::ClientRemove { client } => (Some(client), None),
             E::Backup { entries } => (None, Some(format!("{entries} entries"))),
             E::EmailVerified { user } => (id(user), None),
+            E::ConsentGranted { user, client, scopes } => (id(user), Some(format!("{client}: {}", scopes.join(" ")))),
+            E::ConsentDenied { user, client } | E::CodeIssued { user, client } => (id(user), Some(client)),
+            E::CodeReuse { user, client } => (id(user), Some(format!("{client}: its tokens revoked"))),
             E::PasswordReset { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
             E::MailFailed { user, kind, reason } => (id(user), Some(format!("{} message: {reason}", kind.name()))),
             E::UserSendVerification { user } | E::UserSendReset { user } => (id(user), None),
@@ -272,7 +298,13 @@ impl AuditEvent {
                 &[C::Revocations(Cause::Revoke)]
             }
             E::ApiTokenDelete { .. } => &[C::Revocations(Cause::Owner)],
-            E::ApiTokenCreate { .. } | E::EmailVerified { .. } | E::MailFailed { .. } => &[],
+            E::ApiTokenCreate { .. }
+            | E::EmailVerified { .. }
+            | E::MailFailed { .. }
+            | E::ConsentGranted { .. }
+            | E::ConsentDenied { .. }
+            | E::CodeIssued { .. } => &[],
+            E::CodeReuse { .. } => &[C::Revocations(Cause::Reuse)],
             E::PasswordReset { .. } => &[C::Revocations(Cause::Reset)],
             E::UserSetRole { .. }
             | E::UserDisable { .. }

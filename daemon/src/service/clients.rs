@@ -32,6 +32,7 @@ pub struct AuthenticatedClient {
     id: String,
     scopes: Vec<String>,
     created_at: i64,
+    public: bool,
 }
 
 impl AuthenticatedClient {
@@ -49,6 +50,12 @@ impl AuthenticatedClient {
     /// one, younger than anything bound to the old).
     pub fn created_at(&self) -> i64 {
         self.created_at
+    }
+
+    /// A public client: identified by its id alone, limited to the authorization
+    /// code and refresh grants.
+    pub fn is_public(&self) -> bool {
+        self.public
     }
 }
 
@@ -130,10 +137,11 @@ impl Service {
         let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
         let matches: bool = presented.as_bytes().ct_eq(expected).into();
         let client = match record {
-            Some(record) if matches => AuthenticatedClient {
+            Some(record) if matches && !record.public => AuthenticatedClient {
                 id: record.client_id,
                 scopes: record.scopes,
                 created_at: record.created_at,
+                public: false,
             },
             _ => return Err(ServiceError::InvalidClient),
         };
@@ -149,6 +157,20 @@ impl Service {
             return Err(ServiceError::InvalidClient);
         }
         Ok(client)
+    }
+
+    /// A public client named by its id alone (`token_endpoint_auth_method` `none`);
+    /// `invalid_client` for an unknown id or a client that has a secret.
+    pub fn identify_public_client(&self, id: &str) -> Result<AuthenticatedClient, ServiceError> {
+        match self.store.client(id)? {
+            Some(record) if record.public => Ok(AuthenticatedClient {
+                id: record.client_id,
+                scopes: record.scopes,
+                created_at: record.created_at,
+                public: true,
+            }),
+            _ => Err(ServiceError::InvalidClient),
+        }
     }
 
     /// Registers a client with `scopes`, each of which some configured role has, and
@@ -235,6 +257,11 @@ impl Service {
         // Should the clock not move (stepped back), the client starts in the future:
         // its first tokens are refused until then, never an old client's.
         Ok(self.now().unix_timestamp().max(removed + 1))
+    }
+
+    /// The client with `client_id`, as stored.
+    pub fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, ServiceError> {
+        Ok(self.store.client(client_id)?)
     }
 
     /// Every registered client.

@@ -33,6 +33,13 @@ pub enum ServiceError {
     /// OAuth `invalid_client`: unknown client or wrong secret.
     #[error("client authentication failed")]
     InvalidClient,
+    /// OAuth `unauthorized_client`: this client may not use this grant.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// OAuth `invalid_grant` outside of a login: a bad, used, expired or misbound
+    /// authorization code.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// OAuth `unsupported_grant_type`.
     #[error("{0}")]
     UnsupportedGrantType(String),

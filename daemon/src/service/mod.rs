@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod api_tokens;
 mod audit;
+pub mod authorize;
 pub mod clients;
 pub mod email;
 mod error;
@@ -317,7 +318,8 @@ impl Service {
         }
         let is_guest = claims.sub.starts_with(guest::SUBJECT_PREFIX);
         match (&claims.sid, &claims.client_id) {
-            (Some(sid), None) if !is_guest => {
+            // A user's session token, possibly issued to a client (`client_id`).
+            (Some(sid), _) if !is_guest => {
                 let session_id = Uuid::parse_str(sid).map_err(|_| ServiceError::InvalidToken { presented: true })?;
                 let user_id =
                     Uuid::parse_str(&claims.sub).map_err(|_| ServiceError::InvalidToken { presented: true })?;

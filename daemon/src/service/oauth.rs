@@ -240,22 +240,31 @@ impl Service {
     /// Authorization-server metadata.
     pub fn metadata(&self) -> Metadata {
         let issuer = self.issuer().to_owned();
-        let mut grants = vec!["refresh_token".to_owned(), "client_credentials".to_owned()];
+        let mut grants = vec![
+            "authorization_code".to_owned(),
+            "refresh_token".to_owned(),
+            "client_credentials".to_owned(),
+        ];
         if self.config.password_grant {
-            grants.insert(0, "password".into());
+            grants.insert(1, "password".into());
         }
         let mut all_scopes: Vec<String> = self.config.roles.values().flatten().cloned().collect();
         all_scopes.sort();
         all_scopes.dedup();
         let methods = vec!["client_secret_basic".to_owned(), "client_secret_post".to_owned()];
+        let mut token_methods = methods.clone();
+        token_methods.push("none".into());
         Metadata {
+            authorization_endpoint: format!("{issuer}/oauth/authorize"),
             token_endpoint: format!("{issuer}/oauth/token"),
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
             revocation_endpoint: format!("{issuer}/oauth/revoke"),
-            response_types_supported: Vec::new(),
+            response_types_supported: vec!["code".into()],
+            code_challenge_methods_supported: vec!["S256".into()],
+            authorization_response_iss_parameter_supported: true,
             grant_types_supported: grants,
             scopes_supported: all_scopes,
-            token_endpoint_auth_methods_supported: methods.clone(),
+            token_endpoint_auth_methods_supported: token_methods,
             introspection_endpoint_auth_methods_supported: methods.clone(),
             revocation_endpoint_auth_methods_supported: methods,
             paseto_keys_uri: format!("{issuer}/api/auth/keys"),

@@ -8,7 +8,8 @@ use super::{Operator, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{
-    BackupSummary, Barred, FOR_GOOD, KeyRecord, LinkKind, Revoked, SessionRecord, Store, StoreError, UserRecord,
+    BackupSummary, Barred, FOR_GOOD, KeyRecord, LinkKind, Revoked, SessionKind, SessionRecord, Store, StoreError,
+    UserRecord,
 };
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
@@ -56,6 +57,12 @@ fn session_view(session: &SessionRecord, username: &str) -> SessionView {
         scopes: session.scopes.clone(),
         created_at: rfc3339_unix(session.created_at),
         expires_at: rfc3339_unix(session.expires_at),
+        kind: match session.kind {
+            SessionKind::App => "app",
+            SessionKind::Browser => "browser",
+        }
+        .into(),
+        client_id: session.client_id.clone(),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::audit::{AuditEvent, Counter, TokenKind};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
-use crate::store::{RefreshRecord, Rotation, SessionRecord, UserRecord};
+use crate::store::{RefreshRecord, Rotation, SessionKind, SessionRecord, UserRecord};
 use crate::tokens::Grant;
 use uuid::Uuid;
 
@@ -37,16 +37,30 @@ impl Service {
         scopes: Vec<String>,
         client_id: Option<String>,
     ) -> Result<Option<Issued>, ServiceError> {
+        // Time-ordered, so that the oldest of sessions made in one second is known.
+        self.open_session_as(Uuid::now_v7(), user, scopes, client_id)
+    }
+
+    /// [`Self::open_session`] with the session's id chosen by the caller (an
+    /// authorization code records it before the session exists).
+    pub(super) fn open_session_as(
+        &self,
+        id: Uuid,
+        user: &UserRecord,
+        scopes: Vec<String>,
+        client_id: Option<String>,
+    ) -> Result<Option<Issued>, ServiceError> {
         let now = self.now();
         let ttl = self.config.tokens;
         let session = SessionRecord {
-            // Time-ordered, so that the oldest of sessions made in one second is known.
-            id: Uuid::now_v7(),
+            id,
             user_id: user.id,
             scopes,
             created_at: now.unix_timestamp(),
             expires_at: after(now, ttl.session_max_age).unix_timestamp(),
             revoked_at: None,
+            kind: SessionKind::App,
+            client_id: client_id.clone(),
         };
         let refresh = secret::generate(REFRESH_PREFIX)?;
         let first = RefreshRecord {
@@ -100,7 +114,7 @@ impl Service {
             role: Some(user.role.clone()),
             sid: Some(session.id.to_string()),
             username: Some(user.username.clone()),
-            client_id: None,
+            client_id: session.client_id.clone(),
         };
         self.issue(grant, now, exp, Some(super::accounts::principal(user)))
     }

@@ -13,8 +13,13 @@
 //!
 //! Version 2 → 3: client records gain redirect URIs, post-logout redirect URIs and the
 //! public and first-party flags (none, none, false, false for existing clients).
+//!
+//! Version 3 → 4: session records gain their kind (existing ones are app sessions)
+//! and the client their tokens were issued to (none).
 
-use super::records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+use super::records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
+};
 use super::revocations::{FOR_GOOD, INDEXED_SINCE};
 use super::sessions::user_session_key;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
@@ -32,7 +37,28 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
         v1_to_v2(db)?;
     }
     if from < 3 {
-        v2_to_v3(db)?;
+        upgrade(db, "clients", |old: ClientRecordV2| ClientRecord {
+            client_id: old.client_id,
+            secret_digest: old.secret_digest,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            public: false,
+            first_party: false,
+        })?;
+    }
+    if from < 4 {
+        upgrade(db, "sessions", |old: SessionRecordV3| SessionRecord {
+            id: old.id,
+            user_id: old.user_id,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            expires_at: old.expires_at,
+            revoked_at: old.revoked_at,
+            kind: SessionKind::App,
+            client_id: None,
+        })?;
     }
     db.flush()?;
     db.open_tree("meta")?
@@ -98,27 +124,42 @@ struct ClientRecordV2 {
     created_at: i64,
 }
 
-fn v2_to_v3(db: &sled::Db) -> Result<(), StoreError> {
-    let clients = db.open_tree("clients")?;
-    for entry in clients.iter() {
+/// A session record as schema version 3 stored it.
+#[derive(serde::Deserialize)]
+struct SessionRecordV3 {
+    id: uuid::Uuid,
+    user_id: uuid::Uuid,
+    scopes: Vec<String>,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+/// Rewrites every record of tree `name` stored in the `Old` layout as `New`, in
+/// batches. A record that reads as `New` was converted already (by an interrupted
+/// run, or by an earlier step that wrote the current layout): a record in the older
+/// layout is shorter and never reads as the newer one.
+fn upgrade<Old: DeserializeOwned, New: Serialize + DeserializeOwned>(
+    db: &sled::Db,
+    name: &'static str,
+    convert: impl Fn(Old) -> New,
+) -> Result<(), StoreError> {
+    let tree = db.open_tree(name)?;
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for entry in tree.iter() {
         let (key, value) = entry?;
-        // Converted already (by an interrupted run, or from version 1 directly).
-        if postcard::from_bytes::<ClientRecord>(&value).is_ok() {
+        if postcard::from_bytes::<New>(&value).is_ok() {
             continue;
         }
-        let old: ClientRecordV2 = decode("clients", &value)?;
-        let upgraded = ClientRecord {
-            client_id: old.client_id,
-            secret_digest: old.secret_digest,
-            scopes: old.scopes,
-            created_at: old.created_at,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            public: false,
-            first_party: false,
-        };
-        clients.insert(key, encode(&upgraded)?)?;
+        batch.insert(&key, encode(&convert(decode::<Old>(name, &value)?))?);
+        pending += 1;
+        if pending == BATCH {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
     }
+    tree.apply_batch(batch)?;
     Ok(())
 }
 

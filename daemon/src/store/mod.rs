@@ -8,7 +8,8 @@
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
 //! last-login times), [`revocations`] (what can still end a token before it expires),
 //! [`api_tokens`], [`clients`], [`keys`], [`links`] (link tokens sent by mail),
-//! [`settings`], [`audit`], [`denylist`];
+//! [`browser`] (browser sessions' cookies), [`codes`] (authorization codes),
+//! [`grants`] (consents), [`settings`], [`audit`], [`denylist`];
 //! [`backup`] writes and reads backup files of every tree (with [`watch`] capturing
 //! the changes made while a running daemon's backup is written); [`check`] checks that the
 //! indexes and counts agree with the records.
@@ -19,10 +20,13 @@
 mod api_tokens;
 mod audit;
 mod backup;
+mod browser;
 mod check;
 mod clients;
+mod codes;
 mod commit;
 mod denylist;
+mod grants;
 mod keys;
 mod links;
 mod migrate;
@@ -36,13 +40,14 @@ mod watch;
 pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
 pub use audit::AUDIT_CAPACITY;
 pub use backup::{BACKUP_FORMAT, BackupSummary};
+pub use codes::{CODE_KEPT, CodeUse};
 pub use links::LinkUse;
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
 pub(crate) use migrate::tests::{v1_records, write_v1};
 pub use records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord, SessionRecord,
-    UserRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
+    SessionKind, SessionRecord, UserRecord,
 };
 pub use revocations::{Barred, FOR_GOOD, Revoked};
 pub use sessions::Rotation;
@@ -57,7 +62,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// sled's page cache; the default (1 GiB) is far more than an auth store needs.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -129,6 +134,10 @@ pub struct Purged {
     pub revocations: usize,
     /// Link tokens past their expiry.
     pub links: usize,
+    /// Authorization codes expired more than [`CODE_KEPT`] ago.
+    pub codes: usize,
+    /// Browser cookies whose session ended.
+    pub browser_cookies: usize,
 }
 
 /// The unique indexes of users.
@@ -191,6 +200,9 @@ pub struct Store {
     denied: sled::Tree,
     links: sled::Tree,
     user_links: sled::Tree,
+    browser_cookies: sled::Tree,
+    codes: sled::Tree,
+    grants: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     /// Seconds revocations are kept (see [`revocations`]); 0 until
@@ -338,6 +350,9 @@ impl Store {
             denied: db.open_tree("denied")?,
             links: db.open_tree("links")?,
             user_links: db.open_tree("user_links")?,
+            browser_cookies: db.open_tree("browser_cookies")?,
+            codes: db.open_tree("codes")?,
+            grants: db.open_tree("grants")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             horizon: AtomicI64::new(0),
@@ -410,6 +425,8 @@ impl Store {
             denied: self.purge_denied(now)?,
             revocations: self.purge_revocations(now)?,
             links: self.purge_links(now)?,
+            codes: self.purge_codes(now)?,
+            browser_cookies: self.purge_browser_cookies(now)?,
         })
     }
 }

@@ -54,6 +54,22 @@ pub struct SessionRecord {
     pub expires_at: i64,
     /// Set when revoked (logout, reuse detection, operator).
     pub revoked_at: Option<i64>,
+    /// What signed in: an app's tokens, or a browser at Tessera's own pages.
+    #[serde(default)]
+    pub kind: SessionKind,
+    /// The OAuth client the session's tokens were issued to, if any.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// What a session is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionKind {
+    /// Access and refresh tokens held by an app.
+    #[default]
+    App,
+    /// A browser signed in at `/oauth/authorize` (a cookie; no tokens of its own).
+    Browser,
 }
 
 impl SessionRecord {
@@ -190,4 +206,36 @@ pub struct LinkRecord {
     /// When it was used; kept until it expires (a used verification link answers
     /// success again while the address stays verified).
     pub used_at: Option<i64>,
+}
+
+/// An authorization code, stored under the SHA-256 digest of `tsr_ac_…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI sent to the authorization endpoint, if one was sent.
+    pub redirect_uri: Option<String>,
+    /// Scopes the tokens will carry.
+    pub scopes: Vec<String>,
+    /// Who signed in.
+    pub user_id: Uuid,
+    /// The browser session that signed in.
+    pub browser_session: Uuid,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When it was exchanged.
+    pub used_at: Option<i64>,
+    /// The session its exchange opened (revoked if the code comes back).
+    pub session_id: Option<Uuid>,
+}
+
+/// A user's consent to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Scopes consented to.
+    pub scopes: Vec<String>,
+    /// When consent was last given.
+    pub granted_at: i64,
 }

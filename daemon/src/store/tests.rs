@@ -25,6 +25,8 @@ fn session(user_id: Uuid) -> SessionRecord {
         created_at: 10,
         expires_at: 1000,
         revoked_at: None,
+        kind: SessionKind::App,
+        client_id: None,
     }
 }
 
@@ -323,6 +325,8 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         denied: 0,
         revocations: 0,
         links: 0,
+        codes: 0,
+        browser_cookies: 0,
     };
     assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
     assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));

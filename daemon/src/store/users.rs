@@ -1,6 +1,6 @@
 //! Users. Trees: `users` (id → [`UserRecord`]), `users_by_name` and `users_by_email`
 //! (lower-cased username or email → id, unique indexes kept in step by transactions).
-//! Deleting a user also deletes their sessions, API tokens and link tokens (see [`super::sessions`]
+//! Deleting a user also deletes their sessions, API tokens, link tokens and consents (see [`super::sessions`]
 //! and [`super::api_tokens`] for those trees). Disabling or deleting one bars them in
 //! [`super::revocations`], in the same transaction.
 
@@ -131,6 +131,7 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         let links = self.links_of(user.id)?;
+        let grants = self.grant_keys_of(user.id)?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
         let trees = [
@@ -147,6 +148,7 @@ impl Store {
             &self.meta,
             &self.links,
             &self.user_links,
+            &self.grants,
         ];
         trees[..].transaction(|trees| {
             let [
@@ -163,6 +165,7 @@ impl Store {
                 meta,
                 all_links,
                 user_links,
+                consents,
             ] = trees.as_slice()
             else {
                 return abort(StoreError::Engine("a transaction lost its trees".into()));
@@ -179,6 +182,9 @@ impl Store {
                 if index.remove(key)?.is_some_and(|end| !end.is_empty()) {
                     count(meta, Counter::Sessions, -1)?;
                 }
+            }
+            for key in &grants {
+                consents.remove(key)?;
             }
             for key in &links {
                 user_links.remove(key)?;

@@ -6,7 +6,7 @@ use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
 };
 use crate::store::sessions::user_session_key;
-use crate::store::{Barred, FOR_GOOD, Store};
+use crate::store::{Barred, FOR_GOOD, SessionKind, Store};
 use serde::Serialize;
 use std::path::Path;
 use uuid::Uuid;
@@ -46,6 +46,8 @@ fn session(user_id: Uuid, revoked_at: Option<i64>) -> SessionRecord {
         created_at: 1_700_000_000,
         expires_at: i64::MAX / 2,
         revoked_at,
+        kind: SessionKind::App,
+        client_id: None,
     }
 }
 
@@ -203,7 +205,7 @@ fn an_upgrade_interrupted_part_way_is_finished_by_the_next_open() {
 }
 
 #[test]
-fn a_version_2_client_gains_empty_redirect_uris_and_flags() {
+fn version_2_clients_and_sessions_gain_their_new_fields() {
     #[derive(Serialize)]
     struct ClientV2<'a> {
         client_id: &'a str,
@@ -211,6 +213,23 @@ fn a_version_2_client_gains_empty_redirect_uris_and_flags() {
         scopes: Vec<&'a str>,
         created_at: i64,
     }
+    #[derive(Serialize)]
+    struct SessionV3 {
+        id: Uuid,
+        user_id: Uuid,
+        scopes: Vec<String>,
+        created_at: i64,
+        expires_at: i64,
+        revoked_at: Option<i64>,
+    }
+    let old_session = SessionV3 {
+        id: Uuid::now_v7(),
+        user_id: Uuid::now_v7(),
+        scopes: vec!["read".into()],
+        created_at: 5,
+        expires_at: 50,
+        revoked_at: Some(9),
+    };
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let db = sled::open(dir.path().join("store")).unwrap();
@@ -223,6 +242,10 @@ fn a_version_2_client_gains_empty_redirect_uris_and_flags() {
     db.open_tree("clients")
         .unwrap()
         .insert("svc", postcard::to_allocvec(&v2).unwrap())
+        .unwrap();
+    db.open_tree("sessions")
+        .unwrap()
+        .insert(old_session.id.as_bytes(), postcard::to_allocvec(&old_session).unwrap())
         .unwrap();
     db.open_tree("meta")
         .unwrap()
@@ -238,5 +261,10 @@ fn a_version_2_client_gains_empty_redirect_uris_and_flags() {
             ("ab", vec!["read".to_owned()], 7)
         );
         assert!(client.redirect_uris.is_empty() && !client.public && !client.first_party);
+        let session = store.session(old_session.id).unwrap().unwrap();
+        assert_eq!(
+            (session.revoked_at, session.kind, session.client_id),
+            (Some(9), SessionKind::App, None)
+        );
     }
 }

@@ -1,0 +1,492 @@
+//! The authorization endpoint and the sign-out pages (contract §9): the login and
+//! consent pages, their form POSTs, and the redirects back to the client. Two cookies:
+//! `tessera_browser` (the browser session) and a CSRF cookie whose SHA-256 every form
+//! must carry, so a form from another browser, or none, is refused.
+
+use super::body::{self, BodyResult, Fields};
+use super::pages::{self, Consent, ErrorPage, Login, Logout, RequestFields, SignedOut};
+use super::{method, origin, with_service};
+use crate::secret::{self, Secret};
+use crate::service::authorize::{AuthParams, AuthProblem, AuthRequest};
+use crate::service::{Origin, Service, ServiceError, redirect};
+use std::collections::HashMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+/// The browser-session cookie.
+const BROWSER_COOKIE: &str = "tessera_browser";
+/// Prefix of CSRF cookie values.
+const CSRF_PREFIX: &str = "tsr_cf_";
+
+/// The routes of the authorization code flow's pages.
+pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
+    authorize_get(Arc::clone(&service))
+        .or(authorize_post(Arc::clone(&service)))
+        .unify()
+        .or(logout_get(Arc::clone(&service)))
+        .unify()
+        .or(logout_post(service))
+        .unify()
+        .boxed()
+}
+
+/// What a page request brings: its cookies.
+#[derive(Debug, Clone)]
+struct Browser {
+    session: Option<String>,
+    csrf: Option<String>,
+}
+
+/// The CSRF cookie's name: `__Host-` (no subdomain can set it) under https.
+fn csrf_name(secure: bool) -> &'static str {
+    if secure { "__Host-tessera_csrf" } else { "tessera_csrf" }
+}
+
+fn browser() -> impl Filter<Extract = (Browser,), Error = std::convert::Infallible> + Clone {
+    warp::header::optional::<String>("cookie")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(|header: Option<String>| {
+            let mut browser = Browser {
+                session: None,
+                csrf: None,
+            };
+            for pair in header.as_deref().unwrap_or_default().split(';') {
+                let Some((name, value)) = pair.trim().split_once('=') else {
+                    continue;
+                };
+                match name {
+                    BROWSER_COOKIE => browser.session = Some(value.to_owned()),
+                    "tessera_csrf" | "__Host-tessera_csrf" => browser.csrf = Some(value.to_owned()),
+                    _ => {}
+                }
+            }
+            browser
+        })
+}
+
+/// The token a form carries for the CSRF cookie `cookie`.
+fn csrf_token(cookie: &str) -> String {
+    secret::hex(&Secret::new(format!("csrf:{cookie}")).digest())
+}
+
+/// Context of one page answer: the service, the browser, and the cookies to set.
+struct Answer<'a> {
+    service: &'a Service,
+    browser: Browser,
+    set_cookies: Vec<String>,
+}
+
+impl<'a> Answer<'a> {
+    fn new(service: &'a Service, browser: Browser) -> Self {
+        Self {
+            service,
+            browser,
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn secure(&self) -> bool {
+        self.service.issuer().starts_with("https://")
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
+        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure() {
+            cookie.push_str("; Secure");
+        }
+        cookie
+    }
+
+    /// This browser's CSRF token, making its cookie if it has none.
+    fn csrf(&mut self) -> Result<String, ServiceError> {
+        if let Some(cookie) = self.browser.csrf.clone().filter(|c| c.starts_with(CSRF_PREFIX)) {
+            return Ok(csrf_token(&cookie));
+        }
+        let cookie = secret::generate(CSRF_PREFIX)?;
+        let value = cookie.expose().to_owned();
+        self.set_cookies
+            .push(self.cookie(csrf_name(self.secure()), &value, None));
+        self.browser.csrf = Some(value.clone());
+        Ok(csrf_token(&value))
+    }
+
+    /// True when `presented` is this browser's CSRF token.
+    fn csrf_ok(&self, presented: Option<&str>) -> bool {
+        match (self.browser.csrf.as_deref(), presented) {
+            (Some(cookie), Some(presented)) => csrf_token(cookie).as_bytes().ct_eq(presented.as_bytes()).into(),
+            _ => false,
+        }
+    }
+
+    fn finish(&self, mut response: Response) -> Response {
+        for cookie in &self.set_cookies {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+
+    fn app_name(&self) -> &str {
+        &self.service.config().app_name
+    }
+
+    fn error_page(&self, status: StatusCode, message: &str) -> Response {
+        let page = ErrorPage {
+            app_name: self.app_name(),
+            title: "Sign-in problem",
+            message,
+        };
+        self.finish(pages::page(status, &page, &[]))
+    }
+
+    fn redirect(&self, location: &str) -> Response {
+        let mut response = warp::reply::with_status(warp::reply(), StatusCode::SEE_OTHER).into_response();
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        self.finish(response)
+    }
+
+    fn fields(&mut self, p: &AuthParams) -> Result<RequestFields, ServiceError> {
+        Ok(RequestFields {
+            csrf: self.csrf()?,
+            response_type: p.response_type.clone().unwrap_or_default(),
+            client_id: p.client_id.clone().unwrap_or_default(),
+            redirect_uri: p.redirect_uri.clone(),
+            scope: p.scope.clone(),
+            state: p.state.clone(),
+            code_challenge: p.code_challenge.clone().unwrap_or_default(),
+            code_challenge_method: p.code_challenge_method.clone().unwrap_or_default(),
+        })
+    }
+
+    fn login_page(&mut self, p: &AuthParams, r: &AuthRequest, status: StatusCode, message: Option<&str>) -> Response {
+        let fields = match self.fields(p) {
+            Ok(fields) => fields,
+            Err(e) => return self.internal(&e),
+        };
+        let page = Login {
+            app_name: self.app_name(),
+            title: "Sign in",
+            client_id: &r.client.client_id,
+            message,
+            fields: &fields,
+        };
+        let origins: Vec<String> = redirect::origin(&r.redirect_uri).into_iter().collect();
+        self.finish(pages::page(status, &page, &origins))
+    }
+
+    fn internal(&self, e: &ServiceError) -> Response {
+        tracing::error!(error = %e, "a sign-in page failed");
+        self.error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side; try again later.",
+        )
+    }
+
+    /// With the request valid and a person signed in: the consent page, or a code.
+    async fn signed_in(&mut self, p: &AuthParams, r: &AuthRequest, origin: Origin) -> Response {
+        let signed_in = self.service.browser_session(self.browser.session.as_deref());
+        let (session, user) = match signed_in {
+            Ok(Some(found)) => found,
+            Ok(None) => return self.login_page(p, r, StatusCode::OK, None),
+            Err(e) => return self.internal(&e),
+        };
+        match self.service.needs_consent(r, &user) {
+            Ok(false) => {}
+            Ok(true) => {
+                let fields = match self.fields(p) {
+                    Ok(fields) => fields,
+                    Err(e) => return self.internal(&e),
+                };
+                let scopes = self.service.granted_scopes(r, &user);
+                let page = Consent {
+                    app_name: self.app_name(),
+                    title: "Allow access?",
+                    client_id: &r.client.client_id,
+                    username: &user.username,
+                    scopes: &scopes,
+                    fields: &fields,
+                };
+                let origins: Vec<String> = redirect::origin(&r.redirect_uri).into_iter().collect();
+                return self.finish(pages::page(StatusCode::OK, &page, &origins));
+            }
+            Err(e) => return self.internal(&e),
+        }
+        match self.service.issue_code(r, &user, &session, origin).await {
+            Ok(location) => self.redirect(&location),
+            Err(e) => self.internal(&e),
+        }
+    }
+}
+
+fn params_of(mut map: HashMap<String, String>) -> AuthParams {
+    AuthParams {
+        response_type: map.remove("response_type"),
+        client_id: map.remove("client_id"),
+        redirect_uri: map.remove("redirect_uri"),
+        scope: map.remove("scope"),
+        state: map.remove("state"),
+        code_challenge: map.remove("code_challenge"),
+        code_challenge_method: map.remove("code_challenge_method"),
+    }
+}
+
+fn params_of_form(f: &mut Fields) -> Result<AuthParams, ServiceError> {
+    Ok(AuthParams {
+        response_type: f.string("response_type")?,
+        client_id: f.string("client_id")?,
+        redirect_uri: f.string("redirect_uri")?,
+        scope: f.string("scope")?,
+        state: f.string("state")?,
+        code_challenge: f.string("code_challenge")?,
+        code_challenge_method: f.string("code_challenge_method")?,
+    })
+}
+
+/// GET /oauth/authorize
+fn authorize_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "authorize")
+        .and(method(Method::GET, "GET, POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(browser())
+        .and(warp::query::<HashMap<String, String>>())
+        .then(
+            |service: Arc<Service>, origin: Origin, browser: Browser, query: HashMap<String, String>| async move {
+                let mut answer = Answer::new(&service, browser);
+                let p = params_of(query);
+                match service.authorization_request(&p) {
+                    Err(AuthProblem::Page(message)) => answer.error_page(StatusCode::BAD_REQUEST, &message),
+                    Err(AuthProblem::Redirect(location)) => answer.redirect(&location),
+                    Ok(r) => answer.signed_in(&p, &r, origin).await,
+                }
+            },
+        )
+}
+
+/// POST /oauth/authorize (the login and consent forms)
+fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "authorize")
+        .and(method(Method::POST, "GET, POST"))
+        .and(with_service(service))
+        .and(origin())
+        .and(browser())
+        .and(body::fields())
+        .then(
+            |service: Arc<Service>, origin: Origin, browser: Browser, body: BodyResult| async move {
+                let mut answer = Answer::new(&service, browser);
+                let form = body.and_then(|mut f| {
+                    let p = params_of_form(&mut f)?;
+                    let csrf = f.string("csrf")?;
+                    let action = f.string("action")?;
+                    let login = f.string("username")?;
+                    let password = f.secret("password")?;
+                    let decision = f.string("decision")?;
+                    Ok((p, csrf, action, login, password, decision))
+                });
+                let (p, csrf, action, login, password, decision) = match form {
+                    Ok(form) => form,
+                    Err(e) => return answer.error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+                };
+                if !answer.csrf_ok(csrf.as_deref()) {
+                    return answer.error_page(
+                    StatusCode::FORBIDDEN,
+                    "This form did not come from this browser's sign-in page, or it expired. Start again from the app.",
+                );
+                }
+                let r = match service.authorization_request(&p) {
+                    Err(AuthProblem::Page(message)) => return answer.error_page(StatusCode::BAD_REQUEST, &message),
+                    Err(AuthProblem::Redirect(location)) => return answer.redirect(&location),
+                    Ok(r) => r,
+                };
+                match action.as_deref() {
+                    Some("login") => {
+                        let (Some(login), Some(password)) = (login, password) else {
+                            return answer.login_page(
+                                &p,
+                                &r,
+                                StatusCode::OK,
+                                Some("Enter your username and password."),
+                            );
+                        };
+                        match service.page_login(&login, password, origin).await {
+                            Ok((cookie, ttl)) => {
+                                let set = answer.cookie(BROWSER_COOKIE, cookie.expose(), Some(ttl));
+                                answer.set_cookies.push(set);
+                                answer.browser.session = Some(cookie.expose().to_owned());
+                                answer.signed_in(&p, &r, origin).await
+                            }
+                            Err(ServiceError::LoginFailed | ServiceError::AccountDisabled) => {
+                                answer.login_page(&p, &r, StatusCode::OK, Some("Wrong username or password."))
+                            }
+                            Err(ServiceError::EmailNotVerified) => answer.login_page(
+                                &p,
+                                &r,
+                                StatusCode::OK,
+                                Some("Confirm your email address first: follow the link we sent you."),
+                            ),
+                            Err(ServiceError::TooManyAttempts { retry_after }) => {
+                                let mut response = answer.login_page(
+                                    &p,
+                                    &r,
+                                    StatusCode::TOO_MANY_REQUESTS,
+                                    Some("Too many attempts. Wait a while, then try again."),
+                                );
+                                if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                                }
+                                response
+                            }
+                            Err(ServiceError::Overloaded { .. }) => answer.login_page(
+                                &p,
+                                &r,
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                Some("The server is busy. Try again in a moment."),
+                            ),
+                            Err(e) => answer.internal(&e),
+                        }
+                    }
+                    Some("consent") => {
+                        let (_, user) = match service.browser_session(answer.browser.session.as_deref()) {
+                            Ok(Some(found)) => found,
+                            Ok(None) => return answer.login_page(&p, &r, StatusCode::OK, None),
+                            Err(e) => return answer.internal(&e),
+                        };
+                        let allow = decision.as_deref() == Some("allow");
+                        if let Err(e) = service.answer_consent(&r, &user, allow, origin).await {
+                            return answer.internal(&e);
+                        }
+                        if allow {
+                            answer.signed_in(&p, &r, origin).await
+                        } else {
+                            let location = r.back(
+                                service.issuer(),
+                                &[
+                                    ("error", "access_denied"),
+                                    ("error_description", "the user denied the request"),
+                                ],
+                            );
+                            answer.redirect(&location)
+                        }
+                    }
+                    _ => answer.error_page(
+                        StatusCode::BAD_REQUEST,
+                        "The form was not understood. Start again from the app.",
+                    ),
+                }
+            },
+        )
+}
+
+/// A `post_logout_redirect_uri` registered for `client_id`, if both were given.
+fn registered_after_logout(service: &Service, client_id: Option<&str>, uri: Option<&str>) -> Option<String> {
+    let (client_id, uri) = (client_id?, uri?);
+    let client = service.client_record(client_id).ok().flatten()?;
+    client
+        .post_logout_redirect_uris
+        .iter()
+        .any(|r| redirect::matches(r, uri))
+        .then(|| uri.to_owned())
+}
+
+/// GET /oauth/logout (the sign-out confirmation)
+fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "logout")
+        .and(method(Method::GET, "GET, POST"))
+        .and(with_service(service))
+        .and(browser())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(
+            |service: Arc<Service>, browser: Browser, query: HashMap<String, String>| {
+                let mut answer = Answer::new(&service, browser);
+                let csrf = match answer.csrf() {
+                    Ok(csrf) => csrf,
+                    Err(e) => return answer.internal(&e),
+                };
+                let client_id = query.get("client_id").map(String::as_str);
+                let after = query.get("post_logout_redirect_uri").map(String::as_str);
+                let origins: Vec<String> = registered_after_logout(&service, client_id, after)
+                    .and_then(|uri| redirect::origin(&uri))
+                    .into_iter()
+                    .collect();
+                let page = Logout {
+                    app_name: answer.app_name(),
+                    title: "Sign out",
+                    csrf: &csrf,
+                    client_id,
+                    post_logout_redirect_uri: after,
+                    state: query.get("state").map(String::as_str),
+                };
+                answer.finish(pages::page(StatusCode::OK, &page, &origins))
+            },
+        )
+}
+
+/// POST /oauth/logout (ends the browser session)
+fn logout_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("oauth" / "logout")
+        .and(method(Method::POST, "GET, POST"))
+        .and(with_service(service))
+        .and(browser())
+        .and(body::fields())
+        .then(|service: Arc<Service>, browser: Browser, body: BodyResult| async move {
+            let mut answer = Answer::new(&service, browser);
+            let form = body.and_then(|mut f| {
+                Ok((
+                    f.string("csrf")?,
+                    f.string("client_id")?,
+                    f.string("post_logout_redirect_uri")?,
+                    f.string("state")?,
+                ))
+            });
+            let (csrf, client_id, after, state) = match form {
+                Ok(form) => form,
+                Err(e) => return answer.error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+            };
+            if !answer.csrf_ok(csrf.as_deref()) {
+                return answer.error_page(
+                    StatusCode::FORBIDDEN,
+                    "This form did not come from this browser's sign-out page, or it expired.",
+                );
+            }
+            if let Some(cookie) = answer.browser.session.clone()
+                && let Err(e) = service.page_logout(&cookie).await
+            {
+                return answer.internal(&e);
+            }
+            let clear = answer.cookie(BROWSER_COOKIE, "", Some(0));
+            answer.set_cookies.push(clear);
+            match registered_after_logout(&service, client_id.as_deref(), after.as_deref()) {
+                Some(uri) => {
+                    let mut location = uri.clone();
+                    if let Some(state) = state {
+                        let mut pairs = form_urlencoded::Serializer::new(String::new());
+                        pairs.append_pair("state", &state);
+                        location.push(if uri.contains('?') { '&' } else { '?' });
+                        location.push_str(&pairs.finish());
+                    }
+                    answer.redirect(&location)
+                }
+                None => {
+                    let page = SignedOut {
+                        app_name: answer.app_name(),
+                        title: "Signed out",
+                    };
+                    answer.finish(pages::page(StatusCode::OK, &page, &[]))
+                }
+            }
+        })
+}

@@ -1,0 +1,436 @@
+//! The authorization code flow with PKCE (contract §9): validating an authorization
+//! request, the browser session of the sign-in page, consent, codes, and the
+//! `authorization_code` grant. The pages themselves are the HTTP layer's.
+//!
+//! A request is checked in two stages. Until the client and the redirect URI are
+//! established, a problem is shown on an error page ([`AuthProblem::Page`]); after
+//! that it goes back to the client as a redirect with `error`, `state` and `iss`
+//! ([`AuthProblem::Redirect`]).
+
+use super::accounts::{CheckedPassword, LoginAt};
+use super::audit::AuditEvent;
+use super::clients::AuthenticatedClient;
+use super::{Issued, Origin, Service, ServiceError, after, redirect};
+use crate::secret::{self, Secret};
+use crate::store::{ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionKind, SessionRecord, UserRecord};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_common::scopes;
+use uuid::Uuid;
+
+/// Prefix of authorization codes.
+pub const CODE_PREFIX: &str = "tsr_ac_";
+/// Prefix of browser-session cookie secrets.
+pub const BROWSER_PREFIX: &str = "tsr_bs_";
+
+/// The parameters of an authorization request, as sent (query or form).
+#[derive(Debug, Clone, Default)]
+pub struct AuthParams {
+    /// `response_type`.
+    pub response_type: Option<String>,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `scope`, space-separated.
+    pub scope: Option<String>,
+    /// `state`, echoed.
+    pub state: Option<String>,
+    /// `code_challenge`.
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`.
+    pub code_challenge_method: Option<String>,
+}
+
+/// A valid authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    /// The client.
+    pub client: ClientRecord,
+    /// Where to send the person back.
+    pub redirect_uri: String,
+    /// The redirect URI as sent, if it was (the token request must repeat it).
+    pub redirect_sent: Option<String>,
+    /// The scopes asked for (all of the client's when none were).
+    pub scopes: Vec<String>,
+    /// `state`, echoed.
+    pub state: Option<String>,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+}
+
+/// Why an authorization request cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthProblem {
+    /// The client or redirect URI is not established: an error page (400).
+    Page(String),
+    /// Back to the client: a redirect to this URI (`error`, `state` and `iss` in it).
+    Redirect(String),
+}
+
+impl AuthRequest {
+    /// The URI that sends the person back with `params` plus `state` and `iss`.
+    pub fn back(&self, issuer: &str, params: &[(&str, &str)]) -> String {
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            pairs.append_pair(k, v);
+        }
+        if let Some(state) = &self.state {
+            pairs.append_pair("state", state);
+        }
+        pairs.append_pair("iss", issuer);
+        let separator = if self.redirect_uri.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{}", self.redirect_uri, pairs.finish())
+    }
+}
+
+/// `BASE64URL(SHA256(verifier))`, for PKCE S256.
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.1: 43-128 of `A-Z a-z 0-9 - . _ ~`.
+fn is_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+impl Service {
+    /// Checks an authorization request (contract §9).
+    pub fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
+        let page = |why: &str| AuthProblem::Page(why.to_owned());
+        let client_id = p
+            .client_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| page("The request names no client (client_id)."))?;
+        let client = match self.store.client(client_id) {
+            Ok(Some(client)) => client,
+            Ok(None) => return Err(page("The request names a client this server does not know.")),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a client for an authorization request");
+                return Err(page("The server could not read the client; try again later."));
+            }
+        };
+        if client.redirect_uris.is_empty() {
+            return Err(page(
+                "This client has no redirect URI registered: it cannot sign people in here.",
+            ));
+        }
+        let redirect_uri = match p.redirect_uri.as_deref().filter(|r| !r.is_empty()) {
+            Some(sent) if client.redirect_uris.iter().any(|r| redirect::matches(r, sent)) => sent.to_owned(),
+            Some(_) => return Err(page("The redirect URI is not one registered for this client.")),
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => {
+                return Err(page(
+                    "This client has several redirect URIs: the request must name one.",
+                ));
+            }
+        };
+        let mut request = AuthRequest {
+            redirect_sent: p.redirect_uri.clone().filter(|r| !r.is_empty()),
+            redirect_uri,
+            scopes: Vec::new(),
+            state: p.state.clone().filter(|s| !s.is_empty()),
+            challenge: String::new(),
+            client,
+        };
+        let issuer = self.issuer().to_owned();
+        let back = |request: &AuthRequest, error: &str, description: &str| {
+            AuthProblem::Redirect(request.back(&issuer, &[("error", error), ("error_description", description)]))
+        };
+        match p.response_type.as_deref() {
+            Some("code") => {}
+            None | Some("") => return Err(back(&request, "invalid_request", "response_type is required")),
+            Some(_) => {
+                return Err(back(
+                    &request,
+                    "unsupported_response_type",
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        let challenge = p.code_challenge.as_deref().unwrap_or_default();
+        if challenge.is_empty() {
+            return Err(back(&request, "invalid_request", "code_challenge is required (PKCE)"));
+        }
+        if p.code_challenge_method.as_deref() != Some("S256") {
+            return Err(back(&request, "invalid_request", "code_challenge_method must be S256"));
+        }
+        if challenge.len() != 43
+            || !challenge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(back(
+                &request,
+                "invalid_request",
+                "code_challenge is not a base64url SHA-256",
+            ));
+        }
+        let requested = scopes::parse(p.scope.as_deref().unwrap_or_default());
+        let scopes = if requested.is_empty() {
+            request.client.scopes.clone()
+        } else if scopes::is_subset(&requested, &request.client.scopes) {
+            requested
+        } else {
+            return Err(back(
+                &request,
+                "invalid_scope",
+                "the requested scope exceeds the client's",
+            ));
+        };
+        request.scopes = scopes;
+        request.challenge = challenge.to_owned();
+        Ok(request)
+    }
+
+    /// The browser session behind a cookie value and its user, if the session is
+    /// live and the user enabled.
+    pub fn browser_session(&self, cookie: Option<&str>) -> Result<Option<(SessionRecord, UserRecord)>, ServiceError> {
+        let Some(cookie) = cookie.filter(|c| c.starts_with(BROWSER_PREFIX)) else {
+            return Ok(None);
+        };
+        let digest = Secret::new(cookie.to_owned()).digest();
+        let now = self.now().unix_timestamp();
+        let Some(session) = self.store.browser_session(&digest)?.filter(|s| s.is_live(now)) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .user(session.user_id)?
+            .filter(|u| !u.disabled)
+            .map(|user| (session, user)))
+    }
+
+    /// Signs a person in at the login page: the password as at `/api/auth/token`
+    /// (throttle, equal timing, audit), then a browser session. Returns the cookie's
+    /// secret and the session's lifetime in seconds.
+    pub async fn page_login(
+        &self,
+        login: &str,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<(Secret, i64), ServiceError> {
+        let checked: CheckedPassword = self.check_password(login, password, origin, LoginAt::Page).await?;
+        let now = self.now();
+        let ttl = self.config.browser_session_ttl;
+        let session = SessionRecord {
+            id: Uuid::now_v7(),
+            user_id: checked.user.id,
+            scopes: Vec::new(),
+            created_at: now.unix_timestamp(),
+            expires_at: after(now, ttl).unix_timestamp(),
+            revoked_at: None,
+            kind: SessionKind::Browser,
+            client_id: None,
+        };
+        let cookie = secret::generate(BROWSER_PREFIX)?;
+        if !self
+            .store
+            .create_browser_session(&checked.user, &session, &cookie.digest())?
+        {
+            return Err(ServiceError::LoginFailed);
+        }
+        self.login_succeeded(checked, origin, LoginAt::Page).await?;
+        Ok((cookie, session.expires_at - session.created_at))
+    }
+
+    /// Ends the browser session of a cookie (the sign-out page).
+    pub async fn page_logout(&self, cookie: &str) -> Result<(), ServiceError> {
+        let digest = Secret::new(cookie.to_owned()).digest();
+        if let Some(session) = self.store.browser_session(&digest)? {
+            self.revoke_session(session.id).await?;
+        }
+        self.store.forget_browser_cookie(&digest)?;
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    /// The scopes a code for `user` would carry: the request's, narrowed silently to
+    /// the user's role.
+    pub fn granted_scopes(&self, request: &AuthRequest, user: &UserRecord) -> Vec<String> {
+        let role = self.config.role_scopes(&user.role).unwrap_or_default();
+        request.scopes.iter().filter(|s| role.contains(s)).cloned().collect()
+    }
+
+    /// Whether the consent page must be shown: not for a first-party client, nor when
+    /// the user already granted these scopes to the client.
+    pub fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
+        if request.client.first_party {
+            return Ok(false);
+        }
+        let granted = self.granted_scopes(request, user);
+        Ok(!self
+            .store
+            .grant(user.id, &request.client.client_id)?
+            .is_some_and(|g| scopes::is_subset(&granted, &g.scopes)))
+    }
+
+    /// Records the user's answer at the consent page; on Allow, the grant.
+    pub async fn answer_consent(
+        &self,
+        request: &AuthRequest,
+        user: &UserRecord,
+        allow: bool,
+        origin: Origin,
+    ) -> Result<(), ServiceError> {
+        let client = request.client.client_id.clone();
+        if allow {
+            let mut scopes = self.granted_scopes(request, user);
+            if let Some(earlier) = self.store.grant(user.id, &client)? {
+                scopes = tessera_common::scopes::dedup([earlier.scopes, scopes].concat());
+            }
+            let grant = GrantRecord {
+                scopes: scopes.clone(),
+                granted_at: self.now().unix_timestamp(),
+            };
+            self.store.put_grant(user.id, &client, &grant)?;
+            self.audit(
+                AuditEvent::ConsentGranted {
+                    user: user.id,
+                    client,
+                    scopes,
+                },
+                Some(origin.to_string()),
+            );
+        } else {
+            self.audit(
+                AuditEvent::ConsentDenied { user: user.id, client },
+                Some(origin.to_string()),
+            );
+        }
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    /// Issues a code for `user`, signed in through `browser`; returns the URI that
+    /// sends the person back with it.
+    pub async fn issue_code(
+        &self,
+        request: &AuthRequest,
+        user: &UserRecord,
+        browser: &SessionRecord,
+        origin: Origin,
+    ) -> Result<String, ServiceError> {
+        let code = secret::generate(CODE_PREFIX)?;
+        let now = self.now();
+        let record = CodeRecord {
+            client_id: request.client.client_id.clone(),
+            redirect_uri: request.redirect_sent.clone(),
+            scopes: self.granted_scopes(request, user),
+            user_id: user.id,
+            browser_session: browser.id,
+            challenge: request.challenge.clone(),
+            expires_at: after(now, self.config.code_ttl).unix_timestamp(),
+            used_at: None,
+            session_id: None,
+        };
+        self.store.create_code(&code.digest(), &record)?;
+        self.audit(
+            AuditEvent::CodeIssued {
+                user: user.id,
+                client: record.client_id.clone(),
+            },
+            Some(origin.to_string()),
+        );
+        self.store.commit().await?;
+        Ok(request.back(self.issuer(), &[("code", code.expose())]))
+    }
+
+    /// `grant_type=authorization_code`: exchanges a code for tokens, checking the
+    /// client, the redirect URI and the PKCE verifier. A code presented again revokes
+    /// the session its first exchange opened.
+    pub async fn code_grant(
+        &self,
+        client: Option<AuthenticatedClient>,
+        code: Option<Secret>,
+        redirect_uri: Option<String>,
+        verifier: Option<String>,
+        origin: Origin,
+    ) -> Result<Issued, ServiceError> {
+        let client = client.ok_or(ServiceError::InvalidClient)?;
+        let registered = self.store.client(client.id())?.ok_or(ServiceError::InvalidClient)?;
+        if registered.redirect_uris.is_empty() {
+            return Err(ServiceError::UnauthorizedClient(
+                "this client has no redirect URI: it cannot use the authorization code grant".into(),
+            ));
+        }
+        let code = code.ok_or_else(|| ServiceError::required("code"))?;
+        let verifier = verifier.ok_or_else(|| ServiceError::required("code_verifier"))?;
+        let invalid = |why: &str| ServiceError::InvalidGrant(why.to_owned());
+        if !code.expose().starts_with(CODE_PREFIX) {
+            return Err(invalid("the code is invalid, used or expired"));
+        }
+        let now = self.now();
+        let session_id = Uuid::now_v7();
+        let record = match self.store.use_code(&code.digest(), now.unix_timestamp(), session_id)? {
+            CodeUse::Fresh(record) => record,
+            CodeUse::Reused(record) => {
+                tracing::warn!(client = %record.client_id, addr = %origin.addr, "authorization code reuse; revoking its tokens");
+                self.audit(
+                    AuditEvent::CodeReuse {
+                        user: record.user_id,
+                        client: record.client_id.clone(),
+                    },
+                    Some(origin.to_string()),
+                );
+                if let Some(issued) = record.session_id {
+                    self.revoke_session(issued).await?;
+                }
+                self.store.commit().await?;
+                return Err(invalid("the code is invalid, used or expired"));
+            }
+            CodeUse::Unknown => return Err(invalid("the code is invalid, used or expired")),
+        };
+        if record.client_id != client.id() {
+            return Err(invalid("the code was issued to another client"));
+        }
+        if record.expires_at <= now.unix_timestamp() {
+            return Err(invalid("the code is invalid, used or expired"));
+        }
+        if record.redirect_uri.is_some() && record.redirect_uri != redirect_uri {
+            return Err(invalid("redirect_uri differs from the authorization request's"));
+        }
+        let verified =
+            is_verifier(&verifier) && bool::from(s256(&verifier).as_bytes().ct_eq(record.challenge.as_bytes()));
+        if !verified {
+            return Err(invalid("code_verifier does not match the code_challenge"));
+        }
+        let browser_live = self
+            .store
+            .session(record.browser_session)?
+            .is_some_and(|s| s.is_live(now.unix_timestamp()));
+        let user = self.store.user(record.user_id)?.filter(|u| !u.disabled);
+        let (Some(user), true) = (user, browser_live) else {
+            return Err(invalid("the sign-in behind this code has ended"));
+        };
+        let issued = self
+            .open_session_as(session_id, &user, record.scopes.clone(), Some(record.client_id.clone()))?
+            .ok_or_else(|| invalid("the account changed"))?;
+        self.store.commit().await?;
+        Ok(issued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_and_verifier_form() {
+        // RFC 7636 appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(is_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+        assert!(!is_verifier("short"));
+        assert!(!is_verifier(&"a".repeat(129)));
+        assert!(!is_verifier(&format!("{}!", "a".repeat(43))));
+    }
+}
