@@ -6,6 +6,7 @@ mod harness;
 mod accounts;
 mod admin_socket;
 mod api_tokens;
+mod authorize;
 mod backup;
 mod console;
 mod cors;

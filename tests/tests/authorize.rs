@@ -1,0 +1,520 @@
+//! The authorization code flow driven as a browser would (contract §9): a client that
+//! keeps cookies, does not follow redirects (the test reads each `Location`), and
+//! submits the forms it parses from the pages.
+
+use crate::harness::{ISSUER, Resp, TestDaemon, password, s};
+use crate::oauth::{client, introspect, post};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A browser: cookies by name, sent back on every request.
+pub(crate) struct Browser<'a> {
+    d: &'a TestDaemon,
+    cookies: Mutex<HashMap<String, String>>,
+    http: reqwest::Client,
+}
+
+impl<'a> Browser<'a> {
+    pub(crate) fn new(d: &'a TestDaemon) -> Self {
+        Self {
+            d,
+            cookies: Mutex::new(HashMap::new()),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
+        let cookie = self
+            .cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = if cookie.is_empty() {
+            request
+        } else {
+            request.header("cookie", cookie)
+        };
+        let resp = self.d.send(request).await;
+        for set in resp.set_cookies() {
+            let pair = set.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                let mut jar = self.cookies.lock().unwrap();
+                if value.is_empty() || set.contains("Max-Age=0") {
+                    jar.remove(name);
+                } else {
+                    jar.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        resp
+    }
+
+    pub(crate) async fn get(&self, path_and_query: &str) -> Resp {
+        self.send(self.http.get(self.d.url(path_and_query))).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, form: &[(String, String)]) -> Resp {
+        self.send(self.http.post(self.d.url(path)).form(form)).await
+    }
+
+    /// Submits the page's form with its hidden fields plus `extra`.
+    pub(crate) async fn submit(&self, page: &Resp, extra: &[(&str, &str)]) -> Resp {
+        let mut fields = hidden_fields(&page.text);
+        fields.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        fields.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let action = between(&page.text, "action=\"", "\"").expect("a form");
+        self.post(&action, &fields).await
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().unwrap().get(name).cloned()
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_owned())
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// Every `<input type="hidden" name=… value=…>` of a page.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = between(rest, "name=\"", "\"")?;
+            let value = between(rest, "value=\"", "\"")?;
+            Some((name, unescape(&value)))
+        })
+        .collect()
+}
+
+/// A PKCE pair: (verifier, S256 challenge).
+pub(crate) fn pkce() -> (String, String) {
+    use sha2::Digest;
+    let verifier = format!("v{}", "erifier-0123456789-abcdefghijklmnopqrstuvwxyz");
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn authorize_url(client_id: &str, redirect_uri: &str, challenge: &str, extra: &str) -> String {
+    let mut q = form_urlencoded_pairs(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("state", "st-42"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    q.push_str(extra);
+    format!("/oauth/authorize?{q}")
+}
+
+fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", utf8_percent(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn utf8_percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The query parameters of a redirect's `Location`.
+fn location_params(resp: &Resp) -> (String, HashMap<String, String>) {
+    assert_eq!(resp.status, 303, "{}", resp.text);
+    let location = resp.header("location").expect("a Location").to_owned();
+    let (base, query) = location.split_once('?').unwrap_or((&location, ""));
+    let params = reqwest::Url::parse(&format!("http://x/?{query}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (base.to_owned(), params)
+}
+
+async fn exchange(d: &TestDaemon, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
+    post(d, "/oauth/token", form, basic).await
+}
+
+fn client_with(d: &TestDaemon, args: &[&str]) -> Option<String> {
+    let mut all = vec!["client", "add"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = d.tessera(&all);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json()
+        .get("clientSecret")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_first_party_web_app_signs_a_person_in_and_a_reused_code_revokes_its_tokens() {
+    let d = TestDaemon::start();
+    d.register("alice").await;
+    let secret = client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read write",
+            "--first-party",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+        ],
+    )
+    .unwrap();
+    let web = ("web".to_owned(), secret);
+    let browser = Browser::new(&d);
+    let (verifier, challenge) = pkce();
+    let login = browser
+        .get(&authorize_url("web", "https://web.example.com/cb", &challenge, ""))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert!(login.text.contains("<h1>Sign in</h1>") && login.text.contains("<label for=\"password\">"));
+    assert_eq!(login.header("x-frame-options"), Some("DENY"));
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    let csp = login.header("content-security-policy").unwrap().to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self' https://web.example.com"),
+        "{csp}"
+    );
+    let csrf_cookie = login
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("tessera_csrf="))
+        .unwrap();
+    assert!(
+        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax") && !csrf_cookie.contains("Secure")
+    );
+
+    let wrong = browser
+        .submit(&login, &[("username", "alice"), ("password", "not-her-password")])
+        .await;
+    assert_eq!(wrong.status, 200);
+    assert!(wrong.text.contains("Wrong username or password."), "{}", wrong.text);
+    let signed_in = browser
+        .submit(&wrong, &[("username", "alice"), ("password", &password("alice"))])
+        .await;
+    let session_cookie = signed_in
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("tessera_browser="))
+        .unwrap();
+    assert!(
+        session_cookie.contains("HttpOnly")
+            && session_cookie.contains("SameSite=Lax")
+            && session_cookie.contains("Path=/")
+    );
+    let (base, params) = location_params(&signed_in);
+    assert_eq!(base, "https://web.example.com/cb");
+    assert_eq!((params["state"].as_str(), params["iss"].as_str()), ("st-42", ISSUER));
+    let code = params["code"].clone();
+    assert!(code.starts_with("tsr_ac_"));
+
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://web.example.com/cb"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tokens = exchange(&d, &form, Some(&web)).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let tokens = tokens.json();
+    assert_eq!(tokens["scope"], json!("read write"));
+    let access = s(&tokens, "access_token");
+    let me = d.get("/api/auth/me", Some(&access)).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(crate::harness::claims(&access)["client_id"], json!("web"));
+
+    // The browser is signed in now: the next authorization needs no password.
+    let again = browser
+        .get(&authorize_url("web", "https://web.example.com/cb", &challenge, ""))
+        .await;
+    assert!(location_params(&again).1.contains_key("code"));
+
+    // The same code again: refused, and the tokens from its first use are revoked.
+    assert_eq!(exchange(&d, &form, Some(&web)).await.code(), "invalid_grant");
+    assert_eq!(d.get("/api/auth/me", Some(&access)).await.status, 401);
+    let rs = client(&d, "rs", "read");
+    assert_eq!(
+        introspect(&d, &rs, &s(&tokens, "refresh_token")).await["active"],
+        json!(false)
+    );
+    let audit = d.tessera(&["audit", "--limit", "20"]).stdout;
+    for event in ["login.page.failure", "login.page.success", "code.issued", "code.reuse"] {
+        assert!(audit.contains(event), "{event} in {audit}");
+    }
+    assert!(!audit.contains(&code) && !audit.contains(&verifier));
+}
+
+#[tokio::test]
+async fn a_third_party_app_asks_for_consent_once_and_a_public_app_uses_pkce_alone() {
+    let d = TestDaemon::start();
+    d.register("bob").await;
+    client_with(
+        &d,
+        &[
+            "cli",
+            "--scopes",
+            "read write",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+    );
+    let browser = Browser::new(&d);
+    let (verifier, challenge) = pkce();
+    // Loopback: any port matches the registered URI.
+    let redirect = "http://127.0.0.1:53117/callback";
+    let login = browser
+        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
+        .await;
+    let consent = browser
+        .submit(&login, &[("username", "bob"), ("password", &password("bob"))])
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.text);
+    assert!(
+        consent.text.contains("<strong>cli</strong> asks") && consent.text.contains("<li>read</li>"),
+        "{}",
+        consent.text
+    );
+    assert!(!consent.text.contains("<li>write</li>"), "only what was asked");
+    let denied = browser.submit(&consent, &[("decision", "deny")]).await;
+    let (_, params) = location_params(&denied);
+    assert_eq!(
+        (params["error"].as_str(), params["state"].as_str()),
+        ("access_denied", "st-42")
+    );
+
+    let consent = browser
+        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
+        .await;
+    let allowed = browser.submit(&consent, &[("decision", "allow")]).await;
+    let (base, params) = location_params(&allowed);
+    assert_eq!(base, redirect);
+    // Remembered: no consent page the next time for the same scopes.
+    let quiet = browser
+        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
+        .await;
+    assert!(location_params(&quiet).1.contains_key("code"));
+
+    let form = |verifier: &'static str| {
+        vec![
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+            ("code".to_owned(), params["code"].clone()),
+            ("redirect_uri".to_owned(), redirect.to_owned()),
+            ("client_id".to_owned(), "cli".to_owned()),
+            ("code_verifier".to_owned(), verifier.to_owned()),
+        ]
+    };
+    let wrong = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .form(&form("wrong-verifier-0123456789-0123456789-0123456789")),
+        )
+        .await;
+    assert_eq!(wrong.code(), "invalid_grant");
+    // That attempt used the code up: a public client tries a fresh one.
+    let fresh = browser
+        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
+        .await;
+    let (_, params) = location_params(&fresh);
+    let tokens = d
+        .send(d.client().post(d.url("/oauth/token")).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", params["code"].as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", "cli"),
+            ("code_verifier", verifier.as_str()),
+        ]))
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let tokens = tokens.json();
+    assert_eq!(tokens["scope"], json!("read"));
+    // The refresh token is bound to the public client, which names itself alone.
+    let refreshed = d
+        .send(d.client().post(d.url("/oauth/token")).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", s(&tokens, "refresh_token").as_str()),
+            ("client_id", "cli"),
+        ]))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let audit = d.tessera(&["audit", "--limit", "30"]).stdout;
+    assert!(
+        audit.contains("consent.denied") && audit.contains("consent.granted"),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn requests_that_cannot_be_trusted_get_an_error_page_and_the_rest_go_back_with_an_error() {
+    let d = TestDaemon::start();
+    client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+        ],
+    );
+    client_with(&d, &["svc", "--scopes", "read"]);
+    let browser = Browser::new(&d);
+    let (_, challenge) = pkce();
+    for (url, why) in [
+        (
+            authorize_url("nobody", "https://web.example.com/cb", &challenge, ""),
+            "unknown client",
+        ),
+        (
+            authorize_url("web", "https://evil.example.com/cb", &challenge, ""),
+            "unregistered redirect",
+        ),
+        (
+            authorize_url("svc", "https://web.example.com/cb", &challenge, ""),
+            "a client without redirect URIs",
+        ),
+        ("/oauth/authorize?response_type=code".to_owned(), "no client"),
+    ] {
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 400, "{why}: {}", page.text);
+        assert!(page.header("location").is_none(), "{why}: never a redirect");
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    }
+    let redirect = "https://web.example.com/cb";
+    for (extra, challenge, error) in [
+        ("", "", "invalid_request"),
+        ("&code_challenge_method=plain", challenge.as_str(), "invalid_request"),
+        ("&scope=admin", challenge.as_str(), "invalid_scope"),
+    ] {
+        // A later parameter overrides an earlier one of the same name.
+        let url = if challenge.is_empty() {
+            format!(
+                "/oauth/authorize?response_type=code&client_id=web&redirect_uri={}&state=st-42",
+                utf8_percent(redirect)
+            )
+        } else {
+            authorize_url("web", redirect, challenge, extra)
+        };
+        let resp = browser.get(&url).await;
+        let (base, params) = location_params(&resp);
+        assert_eq!(base, redirect);
+        assert_eq!(params["error"], error, "{url}");
+        assert_eq!((params["state"].as_str(), params["iss"].as_str()), ("st-42", ISSUER));
+    }
+    let wrong_type = browser
+        .get(&authorize_url("web", redirect, &challenge, "").replace("response_type=code", "response_type=token"))
+        .await;
+    assert_eq!(location_params(&wrong_type).1["error"], "unsupported_response_type");
+
+    // A form without this browser's CSRF token is refused.
+    let login = browser.get(&authorize_url("web", redirect, &challenge, "")).await;
+    let other = Browser::new(&d);
+    let forged = other.submit(&login, &[("username", "x"), ("password", "y")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let missing = browser
+        .submit(&login, &[("csrf", ""), ("username", "x"), ("password", "y")])
+        .await;
+    assert_eq!(missing.status, 403);
+}
+
+#[tokio::test]
+async fn the_browser_session_is_listed_revocable_and_ends_at_logout() {
+    let d = TestDaemon::start();
+    d.register("carol").await;
+    client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read",
+            "--first-party",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+            "--post-logout-redirect-uri",
+            "https://web.example.com/bye",
+        ],
+    );
+    let browser = Browser::new(&d);
+    let (_, challenge) = pkce();
+    let url = authorize_url("web", "https://web.example.com/cb", &challenge, "");
+    let login = browser.get(&url).await;
+    browser
+        .submit(&login, &[("username", "carol"), ("password", &password("carol"))])
+        .await;
+    let sessions = d.tessera(&["session", "list", "carol", "--json"]).json();
+    let listed = sessions.as_array().unwrap();
+    let browser_session = listed
+        .iter()
+        .find(|s| s["kind"] == json!("browser"))
+        .expect("a browser session");
+    // Revoked from the console: the next authorization asks for the password again.
+    let id = browser_session["id"].as_str().unwrap();
+    assert_eq!(d.tessera(&["session", "revoke", id]).code, 0);
+    let again = browser.get(&url).await;
+    assert_eq!(again.status, 200);
+    assert!(again.text.contains("<h1>Sign in</h1>"));
+    let signed_in = browser
+        .submit(&again, &[("username", "carol"), ("password", &password("carol"))])
+        .await;
+    assert_eq!(signed_in.status, 303);
+    assert!(browser.cookie("tessera_browser").is_some());
+
+    let logout = browser
+        .get("/oauth/logout?client_id=web&post_logout_redirect_uri=https%3A%2F%2Fweb.example.com%2Fbye&state=s1")
+        .await;
+    assert_eq!(logout.status, 200);
+    assert!(
+        logout
+            .header("content-security-policy")
+            .unwrap()
+            .contains("https://web.example.com")
+    );
+    let out = browser.submit(&logout, &[]).await;
+    let (base, params) = location_params(&out);
+    assert_eq!(
+        (base.as_str(), params["state"].as_str()),
+        ("https://web.example.com/bye", "s1")
+    );
+    assert!(browser.cookie("tessera_browser").is_none(), "the cookie is cleared");
+    let after = browser.get(&url).await;
+    assert!(after.text.contains("<h1>Sign in</h1>"), "signed out");
+    // Without a registered destination: the signed-out page.
+    let plain = browser.get("/oauth/logout").await;
+    let page = browser.submit(&plain, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("signed out"), "{}", page.text);
+}
