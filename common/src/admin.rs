@@ -128,6 +128,19 @@ pub enum Request {
         /// Username or email.
         name: String,
     },
+    /// The clients a user consented to at the consent page.
+    UserGrants {
+        /// Username or email.
+        name: String,
+    },
+    /// Removes a user's consent to a client and revokes that client's sessions and
+    /// tokens for the user.
+    UserRevokeGrant {
+        /// Username or email.
+        name: String,
+        /// The client.
+        client_id: String,
+    },
     /// Changes a user's role; their sessions are revoked so new tokens carry it.
     UserSetRole {
         /// Username or email.
@@ -285,10 +298,24 @@ pub enum Reply {
     Keys(Vec<KeyView>),
     /// Audit entries, oldest first.
     Audit(Vec<AuditEntry>),
+    /// A user's consents.
+    Grants(Vec<GrantView>),
     /// A backup was sent (after its chunks).
     Backup(BackupView),
     /// Done, nothing to show.
     Done,
+}
+
+/// A user's consent to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantView {
+    /// The client.
+    pub client_id: String,
+    /// Scopes consented to.
+    pub scopes: Vec<String>,
+    /// When consent was last given, RFC 3339.
+    pub granted_at: String,
 }
 
 /// What a backup sent.

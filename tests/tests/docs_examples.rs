@@ -147,7 +147,7 @@ async fn the_readme_shell_examples_run_as_printed() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let d = TestDaemon::start();
     let (names, stdout) = run_shell_examples(&d, &readme);
-    assert_eq!(names, ["walkthrough.sh", "oauth.sh", "subcommands.sh"]);
+    assert_eq!(names, ["walkthrough.sh", "oauth.sh", "sign-in.sh", "subcommands.sh"]);
     assert_printed(
         &stdout,
         &[
@@ -158,6 +158,8 @@ async fn the_readme_shell_examples_run_as_printed() {
             "\"active\":true",
             "registration: closed",
             "backup written to tessera.tsrbak",
+            "callback?code=tsr_ac_",
+            "\"token_type\":\"Bearer\"",
         ],
     );
 }

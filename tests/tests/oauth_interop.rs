@@ -1,6 +1,7 @@
 //! Interop: the widely used `oauth2` crate drives the daemon through the
 //! client_credentials, password and refresh_token grants and introspects, with both
-//! client authentication methods.
+//! client authentication methods, and completes the authorization code flow with
+//! PKCE as a public native client.
 
 use crate::harness::{TestDaemon, password, s};
 use oauth2::basic::BasicClient;
@@ -89,4 +90,63 @@ async fn the_oauth2_crate_gets_refreshes_and_introspects() {
         let dead = introspect(cc.access_token()).await.expect("introspection");
         assert!(!dead.active(), "revoked");
     }
+}
+
+#[tokio::test]
+async fn the_oauth2_crate_completes_the_authorization_code_flow_with_pkce() {
+    use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, RedirectUrl};
+    let d = TestDaemon::start();
+    d.register("dana").await;
+    let out = d.tessera(&[
+        "client",
+        "add",
+        "native",
+        "--scopes",
+        "read",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let client = BasicClient::new(ClientId::new("native".into()))
+        .set_auth_uri(AuthUrl::new(d.url("/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(d.url("/oauth/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:41234/callback".into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    // The person signs in at the page the app opened.
+    let browser = crate::authorize::Browser::new(&d);
+    let path = &url.as_str()[d.base.len()..];
+    let login = browser.get(path).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let back = browser
+        .submit(&login, &[("username", "dana"), ("password", &password("dana"))])
+        .await;
+    let location = reqwest::Url::parse(back.header("location").expect("a redirect")).unwrap();
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["state"], *state.secret());
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query["code"].clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the code exchange");
+    assert!(tokens.access_token().secret().starts_with("v4.public."));
+    assert_eq!(tokens.scopes().unwrap(), &vec![Scope::new("read".into())]);
+    let refreshed = client
+        .exchange_refresh_token(tokens.refresh_token().expect("a refresh token"))
+        .request_async(&http)
+        .await
+        .expect("a public client refreshes with its id alone");
+    assert!(refreshed.access_token().secret().starts_with("v4.public."));
 }

@@ -109,6 +109,19 @@ enum UserCommand {
         /// Username or email.
         name: String,
     },
+    /// The clients the user consented to at the sign-in pages.
+    Grants {
+        /// Username or email.
+        name: String,
+    },
+    /// Remove the user's consent to a client and revoke that client's sessions and
+    /// tokens for the user.
+    RevokeGrant {
+        /// Username or email.
+        name: String,
+        /// The client.
+        client_id: String,
+    },
     /// Mail the user a link that confirms their address.
     SendVerification {
         /// Username or email.
@@ -350,6 +363,8 @@ fn request_of(command: Command) -> Result<Request, Failure> {
                 password: password_from_stdin()?,
             },
             UserCommand::Show { name } => Request::UserShow { name },
+            UserCommand::Grants { name } => Request::UserGrants { name },
+            UserCommand::RevokeGrant { name, client_id } => Request::UserRevokeGrant { name, client_id },
             UserCommand::SendVerification { name } => Request::UserSendVerification { name },
             UserCommand::SendReset { name } => Request::UserSendReset { name },
             UserCommand::SetRole { name, role } => Request::UserSetRole { name, role },

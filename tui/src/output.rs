@@ -24,6 +24,7 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::Keys(keys) => serde_json::to_value(keys),
         Reply::Audit(entries) => serde_json::to_value(entries),
         Reply::Backup(view) => serde_json::to_value(view),
+        Reply::Grants(grants) => serde_json::to_value(grants),
         Reply::Done => Ok(json!({ "status": "ok" })),
     };
     value.unwrap_or(Value::Null)
@@ -376,6 +377,13 @@ pub fn human(reply: &Reply) -> String {
         Reply::Keys(list) => key_rows(list, full).to_text(),
         Reply::Audit(entries) if entries.is_empty() => "no audit entries".into(),
         Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
+        Reply::Grants(list) if list.is_empty() => "no grants".into(),
+        Reply::Grants(list) => Rows::new(
+            &["CLIENT", "SCOPES", "GRANTED"],
+            list.iter()
+                .map(|g| vec![g.client_id.clone(), g.scopes.join(" "), g.granted_at.clone()]),
+        )
+        .to_text(),
         Reply::Backup(b) => format!(
             "{} bytes, {} entries ({} changed while it ran), schema version {}, format {}",
             b.bytes, b.entries, b.changed, b.schema, b.format

@@ -40,6 +40,10 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             };
             Reply::User(service.add_user(operator, input).await?)
         }
+        R::UserGrants { name } => Reply::Grants(service.list_grants(&name)?),
+        R::UserRevokeGrant { name, client_id } => {
+            Reply::Count(service.revoke_grant(operator, &name, &client_id).await?)
+        }
         R::UserSendVerification { name } => {
             service.send_link_to(operator, &name, LinkKind::Verify).await?;
             Reply::Done

@@ -89,6 +89,8 @@ pub(super) enum AuditEvent {
     CodeIssued { user: Uuid, client: String },
     /// A used authorization code came back; the tokens from it are revoked.
     CodeReuse { user: Uuid, client: String },
+    /// The operator removed a user's consent to a client; `revoked` sessions ended.
+    GrantRevoked { user: Uuid, client: String, revoked: u64 },
     /// The operator sent the user a verification message.
     UserSendVerification { user: Uuid },
     /// The operator sent the user a password-reset message.
@@ -236,6 +238,7 @@ impl AuditEvent {
             E::ConsentDenied { .. } => "consent.denied",
             E::CodeIssued { .. } => "code.issued",
             E::CodeReuse { .. } => "code.reuse",
+            E::GrantRevoked { .. } => "admin.user.revoke_grant",
             E::PasswordReset { .. } => "password.reset",
             E::MailFailed { .. } => "mail.failed",
             E::UserSendVerification { .. } => "admin.user.send_verification",
@@ -277,6 +280,9 @@ impl AuditEvent {
             E::ConsentGranted { user, client, scopes } => (id(user), Some(format!("{client}: {}", scopes.join(" ")))),
             E::ConsentDenied { user, client } | E::CodeIssued { user, client } => (id(user), Some(client)),
             E::CodeReuse { user, client } => (id(user), Some(format!("{client}: its tokens revoked"))),
+            E::GrantRevoked { user, client, revoked } => {
+                (id(user), Some(format!("{client}: {revoked} sessions revoked")))
+            }
             E::PasswordReset { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
             E::MailFailed { user, kind, reason } => (id(user), Some(format!("{} message: {reason}", kind.name()))),
             E::UserSendVerification { user } | E::UserSendReset { user } => (id(user), None),
@@ -312,7 +318,8 @@ impl AuditEvent {
             | E::UserSetPassword { .. }
             | E::SessionRevoke { .. }
             | E::SessionRevokeAll { .. }
-            | E::AdminApiTokenRevoke { .. } => &[C::AdminActions, C::Revocations(Cause::Operator)],
+            | E::AdminApiTokenRevoke { .. }
+            | E::GrantRevoked { .. } => &[C::AdminActions, C::Revocations(Cause::Operator)],
             E::UserAdd { .. }
             | E::UserEnable { .. }
             | E::Guest { .. }

@@ -14,7 +14,7 @@ use crate::store::{
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{Activity, AdminUser, AuditEntry, RecordCounts, SessionView, StatusView};
+use tessera_common::admin::{Activity, AdminUser, AuditEntry, GrantView, RecordCounts, SessionView, StatusView};
 use tessera_common::api::KeyView;
 use uuid::Uuid;
 
@@ -332,6 +332,53 @@ impl Service {
         self.admin_audit(operator, event);
         self.store.commit().await?;
         Ok(())
+    }
+
+    /// The clients `name` consented to.
+    pub fn list_grants(&self, name: &str) -> Result<Vec<GrantView>, ServiceError> {
+        let user = self.find_user(name)?;
+        Ok(self
+            .store
+            .grants_of(user.id)?
+            .into_iter()
+            .map(|(client_id, grant)| GrantView {
+                client_id,
+                scopes: grant.scopes,
+                granted_at: rfc3339_unix(grant.granted_at),
+            })
+            .collect())
+    }
+
+    /// Removes `name`'s consent to `client_id` and revokes that client's sessions of
+    /// the user (their refresh and access tokens die with them). Returns how many.
+    pub async fn revoke_grant(&self, operator: Operator, name: &str, client_id: &str) -> Result<u64, ServiceError> {
+        let user = self.find_user(name)?;
+        let had_grant = self.store.remove_grant(user.id, client_id)?;
+        let now = self.now().unix_timestamp();
+        let mut revoked = Vec::new();
+        for session in self.store.sessions_of(user.id)? {
+            if session.client_id.as_deref() == Some(client_id) && session.is_live(now) {
+                revoked.extend(self.store.revoke_session(session.id, now)?);
+            }
+        }
+        if !had_grant && revoked.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "{} has no grant to and no session of {client_id:?}",
+                user.username
+            )));
+        }
+        let count = revoked.len() as u64;
+        self.admin_audit(
+            operator,
+            AuditEvent::GrantRevoked {
+                user: user.id,
+                client: client_id.to_owned(),
+                revoked: count,
+            },
+        );
+        self.store.commit().await?;
+        self.note_revoked(revoked);
+        Ok(count)
     }
 
     /// Marks every open session of `user_id` revoked in the store. The caller commits,
