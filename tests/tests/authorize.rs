@@ -518,3 +518,74 @@ async fn the_browser_session_is_listed_revocable_and_ends_at_logout() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("signed out"), "{}", page.text);
 }
+
+#[tokio::test]
+async fn the_login_page_is_throttled_and_says_nothing_more_to_a_disabled_user() {
+    let d = TestDaemon::with("[throttle]\nmax_failures = 2\n");
+    d.register("erin").await;
+    d.register("fred").await;
+    client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read",
+            "--first-party",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+        ],
+    );
+    let (_, challenge) = pkce();
+    let url = authorize_url("web", "https://web.example.com/cb", &challenge, "");
+    let browser = Browser::new(&d);
+    assert_eq!(d.tessera(&["user", "disable", "fred"]).code, 0);
+    let login = browser.get(&url).await;
+    let disabled = browser
+        .submit(&login, &[("username", "fred"), ("password", &password("fred"))])
+        .await;
+    assert_eq!(disabled.status, 200);
+    assert!(
+        disabled.text.contains("Wrong username or password."),
+        "{}",
+        disabled.text
+    );
+    assert!(!disabled.text.contains("disabled"));
+    let mut page = browser.get(&url).await;
+    for _ in 0..2 {
+        page = browser
+            .submit(&page, &[("username", "erin"), ("password", "wrong-password")])
+            .await;
+        assert_eq!(page.status, 200);
+    }
+    let throttled = browser
+        .submit(&page, &[("username", "erin"), ("password", &password("erin"))])
+        .await;
+    assert_eq!(throttled.status, 429, "{}", throttled.text);
+    assert!(throttled.header("retry-after").is_some());
+    assert!(throttled.text.contains("Too many attempts"), "{}", throttled.text);
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_issuer_is_https() {
+    let d = TestDaemon::with("[server]\nissuer = \"https://auth.example.com\"\n");
+    client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+        ],
+    );
+    let (_, challenge) = pkce();
+    let page = Browser::new(&d)
+        .get(&authorize_url("web", "https://web.example.com/cb", &challenge, ""))
+        .await;
+    let cookie = page.set_cookies().into_iter().next().expect("a CSRF cookie");
+    assert!(cookie.starts_with("__Host-tessera_csrf="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+}

@@ -2,6 +2,7 @@
 //! that depend on time are tested here without sleeping. Whole-process tests (in
 //! `tests/`) keep the wire contract.
 
+mod authorize;
 mod cache;
 mod clients;
 mod counters;
