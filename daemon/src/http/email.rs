@@ -1,12 +1,12 @@
 //! The email flows' routes (contract §8): verification, forgotten passwords, the
 //! reset form, and `exists`. The two pages (the verify link opened in a browser, the
-//! reset form and its outcome) are plain HTML with no script.
+//! reset form and its outcome) are templates of [`super::pages`], with no script.
 
 use super::body::{self, BodyResult};
 use super::error::{respond, service_error};
-use super::reply::{Cache, html, json};
+use super::pages;
+use super::reply::{Cache, json};
 use super::{bearer, method, origin, with_service};
-use crate::mail::templates::escape;
 use crate::service::email::ExistsQuery;
 use crate::service::{Origin, Service, ServiceError};
 use serde_json::json as object;
@@ -99,21 +99,17 @@ fn verify_opened(service: Arc<Service>) -> impl Filter<Extract = (Response,), Er
                             .map(|user| json(StatusCode::OK, &object!({"status": "ok", "user": user}), Cache::NoStore)),
                     );
                 }
+                let app_name = &service.config().app_name;
                 match outcome {
-                    Ok(user) => html(
+                    Ok(user) => message(
+                        app_name,
                         StatusCode::OK,
-                        page(
-                            "Address confirmed",
-                            &format!("<p>{} is confirmed. You can close this page.</p>", escape(&user.email)),
-                        ),
+                        "Address confirmed",
+                        &format!("{} is confirmed. You can close this page.", user.email),
                     ),
-                    Err(ServiceError::InvalidLink) => html(
-                        StatusCode::BAD_REQUEST,
-                        page(
-                            "Link not valid",
-                            "<p>This link is invalid, used or expired. Ask for a new one from the app.</p>",
-                        ),
-                    ),
+                    Err(ServiceError::InvalidLink) => {
+                        message(app_name, StatusCode::BAD_REQUEST, "Link not valid", LINK_NOT_VALID)
+                    }
                     Err(e) => service_error(&e),
                 }
             },
@@ -160,9 +156,9 @@ fn reset_form(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(method(Method::GET, "GET, POST"))
         .and(with_service(service))
         .and(warp::query::<HashMap<String, String>>())
-        .map(|_service: Arc<Service>, query: HashMap<String, String>| {
+        .map(|service: Arc<Service>, query: HashMap<String, String>| {
             let token = query.get("token").map(String::as_str).unwrap_or_default();
-            html(StatusCode::OK, form_page(token, None))
+            reset_page(&service.config().app_name, StatusCode::OK, token, None)
         })
 }
 
@@ -185,36 +181,36 @@ fn reset_form_posted(service: Arc<Service>) -> impl Filter<Extract = (Response,)
                 Ok(fields) => fields,
                 Err(e) => return service_error(&e),
             };
+            let app_name = service.config().app_name.clone();
             let Some(password) = password.filter(|p| !p.expose().is_empty()) else {
-                return html(
+                return reset_page(
+                    &app_name,
                     StatusCode::BAD_REQUEST,
-                    form_page(&token, Some("Enter a new password.")),
+                    &token,
+                    Some("Enter a new password."),
                 );
             };
             if confirm.as_ref().is_some_and(|c| c.expose() != password.expose()) {
-                return html(
+                return reset_page(
+                    &app_name,
                     StatusCode::BAD_REQUEST,
-                    form_page(&token, Some("The two passwords differ.")),
+                    &token,
+                    Some("The two passwords differ."),
                 );
             }
             match service.reset_password(&token, password, origin).await {
-                Ok(()) => html(
+                Ok(()) => message(
+                    &app_name,
                     StatusCode::OK,
-                    page(
-                        "Password changed",
-                        "<p>Your password was changed, and every session signed in with the old one \
-                         was ended. Sign in with the new one.</p>",
-                    ),
+                    "Password changed",
+                    "Your password was changed, and every session signed in with the old one was ended. \
+                     Sign in with the new one.",
                 ),
-                Err(ServiceError::InvalidLink) => html(
-                    StatusCode::BAD_REQUEST,
-                    page(
-                        "Link not valid",
-                        "<p>This link is invalid, used or expired. Ask for a new one from the app.</p>",
-                    ),
-                ),
-                Err(ServiceError::InvalidRequest { message, .. }) => {
-                    html(StatusCode::BAD_REQUEST, form_page(&token, Some(&message)))
+                Err(ServiceError::InvalidLink) => {
+                    message(&app_name, StatusCode::BAD_REQUEST, "Link not valid", LINK_NOT_VALID)
+                }
+                Err(ServiceError::InvalidRequest { message: why, .. }) => {
+                    reset_page(&app_name, StatusCode::BAD_REQUEST, &token, Some(&why))
                 }
                 Err(e) => service_error(&e),
             }
@@ -268,30 +264,29 @@ fn prefers_html(accept: Option<&str>) -> bool {
     quality(&["text/html"]) > quality(&["application/json", "application/*", "*/*"])
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}\
-         label,input,button{{display:block;width:100%;margin:.4rem 0}}.error{{color:#a00}}</style></head>\
-         <body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title)
+/// What a used, unknown or expired link's page says.
+const LINK_NOT_VALID: &str = "This link is invalid, used or expired. Ask for a new one from the app.";
+
+fn message(app_name: &str, status: StatusCode, title: &str, message: &str) -> Response {
+    pages::page(
+        status,
+        &pages::Message {
+            app_name,
+            title,
+            message,
+        },
+        &[],
     )
 }
 
-fn form_page(token: &str, error: Option<&str>) -> String {
-    let error = error.map_or_else(String::new, |e| format!("<p class=\"error\">{}</p>", escape(e)));
-    page(
-        "Choose a new password",
-        &format!(
-            "{error}<form method=\"post\" action=\"/reset-password\">\
-             <input type=\"hidden\" name=\"token\" value=\"{}\">\
-             <label>New password<input type=\"password\" name=\"newPassword\" autocomplete=\"new-password\" required></label>\
-             <label>Repeat it<input type=\"password\" name=\"confirmPassword\" autocomplete=\"new-password\" required></label>\
-             <button type=\"submit\">Set the password</button></form>",
-            escape(token)
-        ),
-    )
+fn reset_page(app_name: &str, status: StatusCode, token: &str, error: Option<&str>) -> Response {
+    let form = pages::ResetForm {
+        app_name,
+        title: "Choose a new password",
+        token,
+        error,
+    };
+    pages::page(status, &form, &[])
 }
 
 #[cfg(test)]

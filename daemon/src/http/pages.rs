@@ -1,6 +1,7 @@
-//! The sign-in pages of the authorization code flow (contract §9), as askama
-//! templates (`daemon/templates/`, compiled in, HTML-escaped by default), and the
-//! headers every one of them carries.
+//! Every HTML page the daemon serves: the sign-in pages of the authorization code
+//! flow (contract §9) and the pages of the email links (§8), as askama templates
+//! (`daemon/templates/`, compiled in, HTML-escaped by default), and the headers every
+//! one of them carries.
 
 use askama::Template;
 use warp::Reply;
@@ -100,6 +101,32 @@ pub struct SignedOut<'a> {
     pub app_name: &'a str,
     /// The heading.
     pub title: &'a str,
+}
+
+/// A page with a title and one message (the email links' outcomes).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    /// `oauth.app_name`.
+    pub app_name: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// The message.
+    pub message: &'a str,
+}
+
+/// The password-reset form of a reset link.
+#[derive(Template)]
+#[template(path = "reset_form.html")]
+pub struct ResetForm<'a> {
+    /// `oauth.app_name`.
+    pub app_name: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// The link's token.
+    pub token: &'a str,
+    /// What was wrong with the last attempt.
+    pub error: Option<&'a str>,
 }
 
 /// A rendered page with `status` and the headers of §9: no caching, no framing, no

@@ -1,4 +1,4 @@
-//! Building responses: JSON, empty, and the few HTML pages.
+//! Building JSON and empty responses (HTML pages are [`super::pages`]).
 
 use serde::Serialize;
 use warp::Reply;
@@ -34,22 +34,5 @@ pub fn no_content() -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// An HTML page (the email flows' only non-JSON answers): never cached, never framed,
-/// no scripts, no referrer (its address may hold a link token), forms post only here.
-pub fn html(status: StatusCode, page: String) -> Response {
-    let mut response = warp::reply::with_status(warp::reply::html(page), status).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
     response
 }
