@@ -59,7 +59,7 @@ async fn the_integration_guide_examples_verify_live_tokens_and_refuse_forged_one
     let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/integrating.md")).unwrap();
     let found: Vec<(String, String)> = examples(&guide)
         .into_iter()
-        .filter(|(name, _)| !name.ends_with(".sh"))
+        .filter(|(name, _)| name.starts_with("verify."))
         .collect();
     let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["verify.py", "verify.mjs"]);
@@ -181,4 +181,121 @@ async fn the_integration_guide_shell_examples_run_as_printed() {
         &stdout,
         &["client secret: tsr_cs_", "\"active\":true", "\"token_type\":\"Bearer\""],
     );
+}
+
+/// Starts the guide's example `name` with `env`; returns it and its first line.
+fn start_example(name: &str, code: &str, dir: &Path, env: &[(&str, &str)]) -> Option<(std::process::Child, String)> {
+    use std::io::BufRead;
+    std::fs::write(dir.join(name), code).unwrap();
+    let mut command = runner(name, dir)?;
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    Some((child, first.trim().to_owned()))
+}
+
+/// Signs alice in at the page `url` leads to (allowing the app if asked) and returns
+/// where Tessera sends the browser back to.
+async fn sign_in_at(d: &TestDaemon, url: &str) -> String {
+    let browser = crate::authorize::Browser::new(d);
+    let login = browser.get(url.strip_prefix(&d.base).expect("the daemon's URL")).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let mut answer = browser
+        .submit(&login, &[("username", "alice"), ("password", "correct horse battery")])
+        .await;
+    if answer.status == 200 && answer.text.contains("Allow") {
+        answer = browser.submit(&answer, &[("decision", "allow")]).await;
+    }
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    answer.header("location").unwrap().to_owned()
+}
+
+fn finish(child: std::process::Child, name: &str) -> String {
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{name}\n{stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integration_guide_sign_in_examples_complete_the_flow() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/integrating.md")).unwrap();
+    let found: std::collections::HashMap<String, String> = examples(&guide).into_iter().collect();
+    // The issuer is the daemon's own address, so the metadata's endpoints are reachable.
+    let d = TestDaemon::with("[server]\nissuer = \"\"\n");
+    let body =
+        serde_json::json!({"username": "alice", "email": "alice@example.com", "password": "correct horse battery"});
+    assert_eq!(d.post_json("/api/auth/register", body).await.status, 201);
+    let add = |args: &[&str]| {
+        let out = d.tessera(&[&["client", "add"], args, &["--json"]].concat());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.json()
+    };
+    add(&[
+        "notes-cli",
+        "--scopes",
+        "read",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]);
+    let web = add(&[
+        "notes-web",
+        "--scopes",
+        "read",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]);
+    let secret = s(&web, "clientSecret");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let Some((native, first)) = start_example("native.py", &found["native.py"], dir.path(), &[("TESSERA", &d.base)])
+    else {
+        return;
+    };
+    let back = sign_in_at(&d, first.strip_prefix("Open ").expect("the URL to open")).await;
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    assert_eq!(http.get(&back).send().await.unwrap().status(), 200);
+    let printed: serde_json::Value = serde_json::from_str(finish(native, "native.py").trim()).unwrap();
+    assert_eq!(
+        printed,
+        serde_json::json!({"username": "alice", "scope": "read", "refresh": true})
+    );
+
+    let started = start_example(
+        "webapp.py",
+        &found["webapp.py"],
+        dir.path(),
+        &[("TESSERA", &d.base), ("CLIENT_SECRET", &secret)],
+    );
+    let (webapp, first) = started.unwrap();
+    let app = first
+        .strip_prefix("Listening on ")
+        .expect("the app's address")
+        .to_owned();
+    let login = http.get(format!("{app}/login")).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let to_tessera = login.headers()["location"].to_str().unwrap().to_owned();
+    let back = sign_in_at(&d, &to_tessera).await;
+    let page = http.get(&back).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), "Signed in as alice");
+    finish(webapp, "webapp.py");
 }
