@@ -22,8 +22,16 @@ use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 /// Every route's template, as the `route` label names it.
-const ROUTES: [&str; 16] = [
+const ROUTES: [&str; 24] = [
     "/api/auth/register",
+    "/api/auth/verify-email/request",
+    "/api/auth/verify-email",
+    "/api/auth/password/forgot",
+    "/api/auth/password/reset",
+    "/api/auth/exists",
+    "/reset-password",
+    "/oauth/authorize",
+    "/oauth/logout",
     "/api/auth/token",
     "/api/auth/login",
     "/api/auth/token/refresh",
@@ -42,6 +50,8 @@ const ROUTES: [&str; 16] = [
 ];
 /// The template of `/api/auth/api-tokens/{id}`.
 const API_TOKEN: &str = "/api/auth/api-tokens/{id}";
+/// The template of `/api/auth/verify-email/{token}` (the token is a secret).
+pub(super) const VERIFY_LINK: &str = "/api/auth/verify-email/{token}";
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -100,8 +110,14 @@ fn route_template(path: &str) -> &'static str {
     if let Some(route) = ROUTES.iter().find(|r| **r == path) {
         return route;
     }
-    match path.strip_prefix("/api/auth/api-tokens/") {
-        Some(id) if !id.is_empty() && !id.contains('/') => API_TOKEN,
+    if let Some(id) = path.strip_prefix("/api/auth/api-tokens/")
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return API_TOKEN;
+    }
+    match path.strip_prefix("/api/auth/verify-email/") {
+        Some(token) if !token.is_empty() && !token.contains('/') => VERIFY_LINK,
         _ => "other",
     }
 }
@@ -339,5 +355,11 @@ mod tests {
         assert_eq!(route_template("/api/auth/api-tokens/tok_123"), API_TOKEN);
         assert_eq!(route_template("/api/auth/api-tokens/a/b"), "other");
         assert_eq!(route_template("/wp-admin.php"), "other");
+        assert_eq!(route_template("/api/auth/verify-email/tsr_ve_secret"), VERIFY_LINK);
+        assert_eq!(
+            route_template("/api/auth/verify-email/request"),
+            "/api/auth/verify-email/request"
+        );
+        assert_eq!(route_template("/oauth/authorize"), "/oauth/authorize");
     }
 }

@@ -63,7 +63,7 @@ pub fn routes(
             tracing::debug!(
                 target: "tessera::http",
                 method = %info.method(),
-                path = info.path(),
+                path = logged_path(info.path()),
                 status = info.status().as_u16(),
                 micros = info.elapsed().as_micros() as u64,
                 "request"
@@ -71,6 +71,14 @@ pub fn routes(
         }))
         .map(warp::Reply::into_response)
         .boxed()
+}
+
+/// The request path as logged: the token in a verification link's path is a secret.
+fn logged_path(path: &str) -> &str {
+    match path.strip_prefix("/api/auth/verify-email/") {
+        Some(rest) if rest != "request" => metrics::VERIFY_LINK,
+        _ => path,
+    }
 }
 
 /// Hands the service to a handler.
@@ -114,4 +122,22 @@ fn bearer() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Cl
                 .then(|| token.trim().to_owned())
                 .filter(|t| !t.is_empty())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_path;
+
+    #[test]
+    fn a_verification_token_never_reaches_the_log() {
+        assert_eq!(
+            logged_path("/api/auth/verify-email/tsr_ve_secret"),
+            "/api/auth/verify-email/{token}"
+        );
+        assert_eq!(
+            logged_path("/api/auth/verify-email/request"),
+            "/api/auth/verify-email/request"
+        );
+        assert_eq!(logged_path("/api/auth/me"), "/api/auth/me");
+    }
 }

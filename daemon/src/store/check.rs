@@ -1,9 +1,12 @@
 //! The integrity check (`tesserad check`): every index agrees with the records it
-//! indexes, and the stored counts with what is stored. Read-only; meant for a stopped
+//! indexes, the stored counts with what is stored, and every record decodes. Read-only; meant for a stopped
 //! daemon's store, typically right after a restore.
 
 use super::sessions::user_session_key;
-use super::{ApiTokenRecord, Counter, SessionRecord, Store, StoreError, UserRecord, decode};
+use super::{
+    ApiTokenRecord, CodeRecord, Counter, GrantRecord, LinkRecord, SessionKind, SessionRecord, Store, StoreError,
+    UserRecord, decode, links,
+};
 use uuid::Uuid;
 
 impl Store {
@@ -92,6 +95,30 @@ impl Store {
         if self.api_token_ids.len() != self.api_tokens.len() {
             problems.push("api_tokens: records and ids differ in number".into());
         }
+        self.check_links(&mut problems)?;
+        for entry in self.browser_cookies.iter() {
+            let (_, id) = entry?;
+            let session = Uuid::from_slice(&id)
+                .ok()
+                .map(|id| self.session(id))
+                .transpose()?
+                .flatten();
+            if session.is_some_and(|s| s.kind != SessionKind::Browser) {
+                problems.push("browser_cookies: a cookie of a session that is not a browser session".into());
+            }
+        }
+        for entry in self.codes.iter() {
+            let (_, value) = entry?;
+            let _: CodeRecord = decode("codes", &value)?;
+        }
+        for entry in self.grants.iter() {
+            let (key, value) = entry?;
+            let _: GrantRecord = decode("grants", &value)?;
+            let user = key.get(..16).and_then(|id| Uuid::from_slice(id).ok());
+            if user.is_none_or(|id| self.users.get(id.as_bytes()).ok().flatten().is_none()) {
+                problems.push("grants: a consent of a missing user".into());
+            }
+        }
         for (counter, actual) in [
             (Counter::Users, users),
             (Counter::Sessions, open),
@@ -103,5 +130,31 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// Link tokens and their per-user index agree.
+    fn check_links(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
+        for entry in self.links.iter() {
+            let (digest, value) = entry?;
+            let link: LinkRecord = decode("links", &value)?;
+            let Ok(digest) = <[u8; 32]>::try_from(digest.as_ref()) else {
+                problems.push("links: a malformed key".into());
+                continue;
+            };
+            if self
+                .user_links
+                .get(links::user_link_key(link.user_id, link.kind, &digest))?
+                .is_none()
+            {
+                problems.push(format!("user_links: no entry for a link of user {}", link.user_id));
+            }
+        }
+        for key in self.user_links.iter().keys() {
+            let key = key?;
+            if key.get(17..).is_none_or(|d| self.links.get(d).ok().flatten().is_none()) {
+                problems.push("user_links: an entry without its link".into());
+            }
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use sled::Transactional;
 use uuid::Uuid;
 
 /// The `user_links` key of a link.
-fn user_link_key(user_id: Uuid, kind: LinkKind, digest: &[u8; 32]) -> Vec<u8> {
+pub(super) fn user_link_key(user_id: Uuid, kind: LinkKind, digest: &[u8; 32]) -> Vec<u8> {
     let mut key = Vec::with_capacity(49);
     key.extend_from_slice(user_id.as_bytes());
     key.push(kind_byte(kind));

@@ -605,11 +605,22 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
         .remove(sessions::user_session_key(alice.id, s.id))
         .unwrap();
     store.meta.insert("count.users", &7i64.to_be_bytes()).unwrap();
+    let link = LinkRecord {
+        kind: LinkKind::Reset,
+        user_id: alice.id,
+        email: alice.email.clone(),
+        expires_at: 100,
+        used_at: None,
+    };
+    store.create_link(&[9; 32], &link).unwrap();
+    assert!(!store.check_integrity().unwrap().iter().any(|p| p.contains("links")));
+    store.user_links.clear().unwrap();
     let problems = store.check_integrity().unwrap();
     for needle in [
         "users_by_name: no entry \"alice\"",
         "user_sessions: no entry",
         "count.users is 7",
+        "user_links: no entry",
     ] {
         assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
     }
