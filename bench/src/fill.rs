@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::path::PathBuf;
 use std::time::Instant;
-use tesserad::store::{RefreshRecord, SessionKind, SessionRecord, Store, UserRecord};
+use tesserad::store::{RefreshRecord, SessionKind, SessionRecord, SessionStart, Store, UserRecord};
 use uuid::Uuid;
 
 /// Sessions last 30 days, refresh tokens 7: the daemon's defaults.
@@ -105,7 +105,7 @@ fn open_session(store: &Store, user: &UserRecord, now: i64) -> Result<(), Box<dy
         rotated_at: None,
         client_id: None,
     };
-    if !store.create_session(user, &session, &rand_digest()?, &refresh)? {
+    if !store.create_session(user, &session, SessionStart::Refresh(&rand_digest()?, &refresh))? {
         return Err(format!("{} changed while filling", user.username).into());
     }
     Ok(())

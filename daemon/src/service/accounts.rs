@@ -1,6 +1,6 @@
 //! Accounts: registration, login and `me`.
 
-use super::audit::{AuditEvent, Counter};
+use super::audit::{AuditEvent, Counter, LoginAt};
 use super::clients::AuthenticatedClient;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
@@ -47,16 +47,6 @@ pub enum Registered {
     /// No tokens: `registration.require_verified_email` holds them back until the
     /// address is verified (a verification message is on its way).
     Unverified(UserView),
-}
-
-/// Where a password was typed: the JSON API (and the OAuth password grant), or the
-/// sign-in page of the authorization code flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginAt {
-    /// `POST /api/auth/token` or `grant_type=password`.
-    Api,
-    /// The login page at `/oauth/authorize`.
-    Page,
 }
 
 /// A password found right for an enabled account.

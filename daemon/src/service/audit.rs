@@ -1,7 +1,6 @@
 //! The audit trail: one typed event per thing worth recording, each knowing its wire
 //! name, its subject and detail, and which activity counters it moves.
 
-use super::accounts::LoginAt;
 use super::{Operator, Service};
 use crate::mail::MailKind;
 use crate::store::AuditRecord;
@@ -9,6 +8,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_common::admin::{AuditEntry, Counters};
 use tokio::sync::broadcast;
 use uuid::Uuid;
+
+/// Where a password was typed: the JSON API (and the OAuth password grant), or the
+/// sign-in page of the authorization code flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAt {
+    /// `POST /api/auth/token` or `grant_type=password`.
+    Api,
+    /// The login page at `/oauth/authorize`.
+    Page,
+}
 
 /// Something that happened, as the audit trail records it.
 #[derive(Debug, Clone)]

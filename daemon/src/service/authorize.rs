@@ -7,12 +7,14 @@
 //! that it goes back to the client as a redirect with `error`, `state` and `iss`
 //! ([`AuthProblem::Redirect`]).
 
-use super::accounts::{CheckedPassword, LoginAt};
-use super::audit::AuditEvent;
+use super::accounts::CheckedPassword;
+use super::audit::{AuditEvent, LoginAt};
 use super::clients::AuthenticatedClient;
 use super::{Issued, Origin, Service, ServiceError, after, redirect};
 use crate::secret::{self, Secret};
-use crate::store::{ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionKind, SessionRecord, UserRecord};
+use crate::store::{
+    ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionKind, SessionRecord, SessionStart, UserRecord,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -232,7 +234,7 @@ impl Service {
         let cookie = secret::generate(BROWSER_PREFIX)?;
         if !self
             .store
-            .create_browser_session(&checked.user, &session, &cookie.digest())?
+            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))?
         {
             return Err(ServiceError::LoginFailed);
         }

@@ -5,7 +5,7 @@
 use super::audit::{AuditEvent, Counter, TokenKind};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
-use crate::store::{RefreshRecord, Rotation, SessionKind, SessionRecord, UserRecord};
+use crate::store::{RefreshRecord, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord};
 use crate::tokens::Grant;
 use uuid::Uuid;
 
@@ -73,7 +73,10 @@ impl Service {
         };
         // An operator change to the user that lands before this fails it; one that
         // lands after finds the session stored and revokes it.
-        if !self.store.create_session(user, &session, &refresh.digest(), &first)? {
+        if !self
+            .store
+            .create_session(user, &session, SessionStart::Refresh(&refresh.digest(), &first))?
+        {
             return Ok(None);
         }
         self.evict_oldest_sessions(user.id, now.unix_timestamp())?;

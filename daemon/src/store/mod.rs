@@ -50,7 +50,7 @@ pub use records::{
     SessionKind, SessionRecord, UserRecord,
 };
 pub use revocations::{Barred, FOR_GOOD, Revoked};
-pub use sessions::Rotation;
+pub use sessions::{Rotation, SessionStart};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

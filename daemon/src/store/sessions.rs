@@ -35,30 +35,43 @@ pub(super) fn user_session_key(user_id: Uuid, session_id: Uuid) -> [u8; 32] {
     key
 }
 
+/// What a new session starts with.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionStart<'a> {
+    /// An app session: its first refresh token's digest and record.
+    Refresh(&'a [u8; 32], &'a RefreshRecord),
+    /// A browser session: its cookie's digest (see [`super::browser`]).
+    Cookie(&'a [u8; 32]),
+}
+
 impl Store {
-    /// Stores a new session with its first refresh token, if `user` is still stored
-    /// exactly as given (the caller checked a password or a role against it). Returns
-    /// false, storing nothing, when the user changed or was deleted meanwhile.
+    /// Stores a new session with what it starts with (its first refresh token, or its
+    /// browser cookie's digest), if `user` is still stored exactly as given (the
+    /// caller checked a password or a role against it). Returns false, storing nothing,
+    /// when the user changed or was deleted meanwhile.
     pub fn create_session(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        digest: &[u8; 32],
-        first: &RefreshRecord,
+        start: SessionStart<'_>,
     ) -> Result<bool, StoreError> {
         let _writing = self.writing();
         let value = encode(session)?;
-        let refresh = encode(first)?;
+        let (first, cookie) = match start {
+            SessionStart::Refresh(digest, record) => (Some((digest, encode(record)?)), None),
+            SessionStart::Cookie(cookie) => (None, Some(cookie)),
+        };
         let index_key = user_session_key(session.user_id, session.id);
         let created = (
             &self.users,
             &self.sessions,
             &self.user_sessions,
             &self.refresh,
+            &self.browser_cookies,
             &self.last_login,
             &self.meta,
         )
-            .transaction(|(users, sessions, index, tokens, last_login, meta)| {
+            .transaction(|(users, sessions, index, tokens, cookies, last_login, meta)| {
                 let current: Option<UserRecord> = users
                     .get(user.id.as_bytes())?
                     .map(|v| decode("users", &v))
@@ -69,10 +82,15 @@ impl Store {
                 }
                 sessions.insert(session.id.as_bytes(), value.as_slice())?;
                 index.insert(&index_key, &session.expires_at.to_be_bytes())?;
-                tokens.insert(digest, refresh.as_slice())?;
+                if let Some((digest, refresh)) = &first {
+                    tokens.insert(*digest, refresh.as_slice())?;
+                    count(meta, Counter::Refresh, 1)?;
+                }
+                if let Some(cookie) = cookie {
+                    cookies.insert(cookie, session.id.as_bytes())?;
+                }
                 last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
                 count(meta, Counter::Sessions, 1)?;
-                count(meta, Counter::Refresh, 1)?;
                 Ok(true)
             })?;
         Ok(created)

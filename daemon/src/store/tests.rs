@@ -38,7 +38,11 @@ fn with_a_session() -> (tempfile::TempDir, Store, UserRecord, SessionRecord) {
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     let s = session(alice.id);
-    assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    assert!(
+        store
+            .create_session(&alice, &s, SessionStart::Refresh(&[1u8; 32], &refresh(s.id)))
+            .unwrap()
+    );
     (dir, store, alice, s)
 }
 
@@ -107,7 +111,11 @@ async fn committed_data_survives_reopen() {
     {
         let store = Store::open(dir.path()).unwrap();
         store.create_user(&alice).unwrap();
-        assert!(store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+        assert!(
+            store
+                .create_session(&alice, &s, SessionStart::Refresh(&[1u8; 32], &refresh(s.id)))
+                .unwrap()
+        );
         store.commit().await.unwrap();
         assert!(store.is_healthy());
     }
@@ -317,7 +325,11 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         expires_at: 50,
         ..refresh(s.id)
     };
-    assert!(store.create_session(&alice, &s, &[1u8; 32], &first).unwrap());
+    assert!(
+        store
+            .create_session(&alice, &s, SessionStart::Refresh(&[1u8; 32], &first))
+            .unwrap()
+    );
     let purged = |sessions, refresh_tokens, api_tokens| Purged {
         sessions,
         refresh_tokens,
@@ -378,15 +390,23 @@ fn a_session_is_opened_only_against_the_user_as_checked() {
         .unwrap()
         .unwrap();
     let s = session(alice.id);
-    assert!(!store.create_session(&alice, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    assert!(
+        !store
+            .create_session(&alice, &s, SessionStart::Refresh(&[1u8; 32], &refresh(s.id)))
+            .unwrap()
+    );
     assert!(store.session(s.id).unwrap().is_none(), "nothing stored");
-    assert!(store.create_session(&demoted, &s, &[1u8; 32], &refresh(s.id)).unwrap());
+    assert!(
+        store
+            .create_session(&demoted, &s, SessionStart::Refresh(&[1u8; 32], &refresh(s.id)))
+            .unwrap()
+    );
     // Deleted: refused, and a delete sweeps sessions added after its listing.
     store.delete_user(&demoted, 0).unwrap();
     let late = session(alice.id);
     assert!(
         !store
-            .create_session(&demoted, &late, &[2u8; 32], &refresh(late.id))
+            .create_session(&demoted, &late, SessionStart::Refresh(&[2u8; 32], &refresh(late.id)))
             .unwrap()
     );
     assert!(store.sessions_of(alice.id).unwrap().is_empty());
@@ -431,7 +451,11 @@ async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
         ..session(alice.id)
     };
     for (s, digest) in [(&long, [1u8; 32]), (&short, [2u8; 32])] {
-        assert!(store.create_session(&alice, s, &digest, &refresh(s.id)).unwrap());
+        assert!(
+            store
+                .create_session(&alice, s, SessionStart::Refresh(&digest, &refresh(s.id)))
+                .unwrap()
+        );
     }
     let mut open = store.open_sessions_of(alice.id, 0).unwrap();
     open.sort();
@@ -507,10 +531,18 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
     assert!(store.create_user(&user("ALICE", "x@example.com")).is_err());
     let sessions: Vec<SessionRecord> = (0..3).map(|_| session(alice.id)).collect();
     for (i, s) in sessions.iter().enumerate() {
-        assert!(store.create_session(&alice, s, &[i as u8; 32], &refresh(s.id)).unwrap());
+        assert!(
+            store
+                .create_session(&alice, s, SessionStart::Refresh(&[i as u8; 32], &refresh(s.id)))
+                .unwrap()
+        );
     }
     let b = session(bob.id);
-    assert!(store.create_session(&bob, &b, &[9u8; 32], &refresh(b.id)).unwrap());
+    assert!(
+        store
+            .create_session(&bob, &b, SessionStart::Refresh(&[9u8; 32], &refresh(b.id)))
+            .unwrap()
+    );
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (2, 4));
     assert_eq!(store.refresh_token_count().unwrap(), 4);
     let next = RefreshRecord {
@@ -663,7 +695,11 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
         let u = user(&format!("user{i}"), &format!("u{i}@example.com"));
         store.create_user(&u).unwrap();
         let s = session(u.id);
-        assert!(store.create_session(&u, &s, &[i; 32], &refresh(s.id)).unwrap());
+        assert!(
+            store
+                .create_session(&u, &s, SessionStart::Refresh(&[i; 32], &refresh(s.id)))
+                .unwrap()
+        );
         people.push((u, s));
     }
     let (gone, _) = people[3].clone();
@@ -687,8 +723,12 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
                 Box::new(move |s: &Store| {
                     s.create_user(&late).unwrap();
                     assert!(
-                        s.create_session(&late, &late_session, &[200; 32], &refresh(late_session.id))
-                            .unwrap()
+                        s.create_session(
+                            &late,
+                            &late_session,
+                            SessionStart::Refresh(&[200; 32], &refresh(late_session.id))
+                        )
+                        .unwrap()
                     );
                 }),
             ),
