@@ -7,11 +7,13 @@
 //! - [`oauth`]: the OAuth 2.0 bodies (token, error, introspection, metadata).
 //! - [`claims`]: the PASETO v4.public access-token payload (contract §4).
 //! - [`scopes`]: scope lists and their space-separated wire form.
+//! - [`files`]: secret-holding files written whole or not at all, mode 0600.
 
 #![deny(missing_docs)]
 
 pub mod admin;
 pub mod api;
 pub mod claims;
+pub mod files;
 pub mod oauth;
 pub mod scopes;

@@ -1,15 +1,15 @@
 //! `tesserad backup`, `tesserad restore` and `tesserad check`, for a stopped daemon's
 //! store. The file
 //! format is the store's ([`crate::store::BackupSummary`], `store/backup.rs`); this
-//! module handles the files around it: a backup is written under a temporary name,
-//! mode 0600 (it holds the signing keys), fsynced and only then renamed into place; a
-//! restore checks the whole file before it writes anything.
+//! module handles the files around it: a backup is written whole or not at all, mode
+//! 0600 (it holds the signing keys; `tessera_common::files`); a restore checks the
+//! whole file before it writes anything.
 
 use crate::store::{BackupSummary, Store, StoreError};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::BufWriter;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use tessera_common::files::{WriteError, write_private};
 
 /// Why a backup or restore did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -35,48 +35,17 @@ impl From<StoreError> for BackupError {
 /// Writes a backup of the store in `data_dir` to `out` (replacing it only with
 /// `force`).
 pub fn backup(data_dir: &Path, out: &Path, force: bool) -> Result<BackupSummary, BackupError> {
-    if out.exists() && !force {
-        return Err(BackupError::Refused(format!(
-            "{} exists; pass --force to replace it",
-            out.display()
-        )));
-    }
-    let parent = parent_of(out);
-    if !parent.is_dir() {
-        return Err(BackupError::Refused(format!("{} is not a directory", parent.display())));
-    }
-    if !data_dir.join("store").join("db").exists() {
-        return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
-    }
-    let store = Store::open(data_dir)?;
-    let partial = parent.join(format!(
-        ".{}.partial-{}",
-        out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let written = write_file(&store, &partial).and_then(|summary| {
-        std::fs::rename(&partial, out).map_err(|e| failed(out, e))?;
-        File::open(&parent)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| failed(&parent, e))?;
-        Ok(summary)
+    let written = write_private(out, force, |file| {
+        if !data_dir.join("store").join("db").exists() {
+            return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
+        }
+        Ok(Store::open(data_dir)?.write_backup(BufWriter::new(file))?)
     });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    written
-}
-
-fn write_file(store: &Store, path: &Path) -> Result<BackupSummary, BackupError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| failed(path, e))?;
-    let summary = store.write_backup(BufWriter::new(&file))?;
-    file.sync_all().map_err(|e| failed(path, e))?;
-    Ok(summary)
+    written.map_err(|e| match e {
+        WriteError::Refused(message) => BackupError::Refused(message),
+        WriteError::Io(message) => BackupError::Failed(message),
+        WriteError::Inner(e) => e,
+    })
 }
 
 /// Restores the backup in `from` as the store of `data_dir`: refused unless the
@@ -120,13 +89,6 @@ pub fn check(data_dir: &Path) -> Result<Vec<String>, BackupError> {
         return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
     }
     Ok(Store::open(data_dir)?.check_integrity()?)
-}
-
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 fn failed(path: &Path, e: std::io::Error) -> BackupError {

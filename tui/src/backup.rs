@@ -1,16 +1,16 @@
 //! `tessera backup --out FILE`: the running daemon's backup, received over the admin
-//! socket and written the way `tesserad backup` writes one: under a temporary name,
-//! mode 0600 (it holds the signing keys), checked against its own SHA-256 and its
-//! announced size, fsynced, and only then renamed into place.
+//! socket, checked against its own SHA-256 and its announced size, and written the
+//! way `tesserad backup` writes one: whole or not at all, mode 0600 (it holds the
+//! signing keys; `tessera_common::files`).
 
 use crate::client::{Client, ClientError};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tessera_common::admin::{BackupView, Reply, Request};
+use tessera_common::files::{WriteError, write_private};
 
 /// Length of the SHA-256 that ends a backup file.
 const DIGEST: usize = 32;
@@ -52,42 +52,13 @@ impl Checked {
 /// Asks the daemon behind `client` for a backup and writes it to `out` (replacing an
 /// existing file only with `force`).
 pub fn backup(client: &mut Client, out: &Path, force: bool) -> Result<BackupView, BackupFailure> {
-    let refused = |message: String| BackupFailure::Refused(message);
-    if out.exists() && !force {
-        return Err(refused(format!("{} exists; pass --force to replace it", out.display())));
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !parent.is_dir() {
-        return Err(refused(format!("{} is not a directory", parent.display())));
-    }
-    let partial = parent.join(format!(
-        ".{}.partial-{}",
-        out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| refused(format!("{}: {e}", partial.display())))?;
-    let written = receive(client, &file, &partial).and_then(|view| {
-        std::fs::rename(&partial, out).map_err(|e| refused(format!("{}: {e}", out.display())))?;
-        File::open(&parent)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| refused(format!("{}: {e}", parent.display())))?;
-        Ok(view)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    written
+    write_private(out, force, |file| receive(client, file, out)).map_err(|e| match e {
+        WriteError::Refused(message) | WriteError::Io(message) => BackupFailure::Refused(message),
+        WriteError::Inner(e) => e,
+    })
 }
 
-/// Receives the backup into `file` (named `path` in messages), checks it and syncs it.
+/// Receives the backup into `file` (for `path`, named in messages) and checks it.
 fn receive(client: &mut Client, mut file: &File, path: &Path) -> Result<BackupView, BackupFailure> {
     let mut checked = Checked::default();
     let reply = client.call_with_chunks(Request::Backup, |data| {
@@ -108,8 +79,6 @@ fn receive(client: &mut Client, mut file: &File, path: &Path) -> Result<BackupVi
             view.bytes
         )));
     }
-    file.sync_all()
-        .map_err(|e| BackupFailure::Refused(format!("syncing {}: {e}", path.display())))?;
     Ok(view)
 }
 
@@ -220,7 +189,7 @@ mod tests {
         std::fs::create_dir(&locked).unwrap();
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
         let mut tried = 0;
-        for dir in [locked, PathBuf::from("/sys")] {
+        for dir in [locked, std::path::PathBuf::from("/sys")] {
             if std::fs::write(dir.join("probe"), "").is_ok() {
                 continue;
             }

@@ -86,7 +86,6 @@ pub struct Queued {
 pub struct Outbox {
     queue: mpsc::Sender<Queued>,
     transport: Transport,
-    first_retry: Duration,
 }
 
 impl Outbox {
@@ -95,14 +94,7 @@ impl Outbox {
     pub fn open(config: &MailConfig) -> Result<(Self, mpsc::Receiver<Queued>), TransportError> {
         let transport = Transport::open(config)?;
         let (queue, receiver) = mpsc::channel(QUEUE);
-        Ok((
-            Self {
-                queue,
-                transport,
-                first_retry: FIRST_RETRY,
-            },
-            receiver,
-        ))
+        Ok((Self { queue, transport }, receiver))
     }
 
     /// The name messages are signed with (the display name of `mail.from`).
@@ -118,7 +110,7 @@ impl Outbox {
     /// Sends `mail`, retrying transient failures with doubling waits, up to
     /// [`ATTEMPTS`] tries. The error is the last attempt's.
     pub async fn deliver(&self, mail: &Mail) -> Result<u32, TransportError> {
-        let mut wait = self.first_retry;
+        let mut wait = FIRST_RETRY;
         let mut attempt = 1;
         loop {
             match self.transport.send(mail).await {

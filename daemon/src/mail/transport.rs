@@ -12,6 +12,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tessera_common::files::{WriteError, write_private};
 
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -180,21 +181,15 @@ fn create_private_dir(dir: &Path) -> Result<(), TransportError> {
         .map_err(|e| TransportError::permanent(format!("mail.dir: cannot create {}: {e}", dir.display())))
 }
 
-/// Writes one message as `<nanoseconds>-<uuid>.eml`, mode 0600, under a temporary
-/// name first.
+/// Writes one message as `<nanoseconds>-<uuid>.eml`, mode 0600, whole or not at all.
 fn write_eml(dir: &Path, bytes: &[u8]) -> Result<(), TransportError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let name = format!("{nanos}-{}.eml", uuid::Uuid::new_v4().simple());
-    let partial = dir.join(format!(".{name}.partial"));
-    let failed = |e: std::io::Error| TransportError::transient(format!("writing {}: {e}", partial.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(failed)?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(failed)?;
-    std::fs::rename(&partial, dir.join(&name)).map_err(failed)
+    let out = dir.join(format!("{nanos}-{}.eml", uuid::Uuid::new_v4().simple()));
+    write_private(&out, false, |mut file| file.write_all(bytes)).map_err(|e| {
+        TransportError::transient(match e {
+            WriteError::Refused(m) | WriteError::Io(m) => m,
+            WriteError::Inner(e) => format!("writing {}: {e}", out.display()),
+        })
+    })
 }

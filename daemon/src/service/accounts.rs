@@ -193,8 +193,7 @@ impl Service {
             )));
         };
         let Some(issued) = self.open_session(user, granted, input.client.map(|c| c.id().to_owned()))? else {
-            // The password was right when checked: not a guess, so the throttle does not count it.
-            return Err(self.login_refused(&checked.account, "account changed during login", origin, LoginAt::Api));
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Api));
         };
         self.login_succeeded(checked, origin, LoginAt::Api).await?;
         Ok(issued)
@@ -222,7 +221,8 @@ impl Service {
         })?;
         let fail = |reason: &'static str| {
             self.throttle.record_failure(&account, origin.addr, now);
-            self.login_refused(&account, reason, origin, at)
+            self.audit_refusal(&account, reason, origin, at);
+            ServiceError::LoginFailed
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
             return Err(fail("password outside length bounds"));
@@ -250,10 +250,8 @@ impl Service {
         }
         if self.config.require_verified_email && !user.email_verified {
             // The password was right: not a guess, so the throttle does not count it.
-            return Err(match self.login_refused(&account, "email not verified", origin, at) {
-                ServiceError::LoginFailed => ServiceError::EmailNotVerified,
-                other => other,
-            });
+            self.audit_refusal(&account, "email not verified", origin, at);
+            return Err(ServiceError::EmailNotVerified);
         }
         Ok(CheckedPassword {
             user,
@@ -262,8 +260,8 @@ impl Service {
         })
     }
 
-    /// Audits a refused login; the generic `LOGIN_FAILED`.
-    fn login_refused(&self, account: &str, reason: &'static str, origin: Origin, at: LoginAt) -> ServiceError {
+    /// Audits a refused login.
+    fn audit_refusal(&self, account: &str, reason: &'static str, origin: Origin, at: LoginAt) {
         self.audit(
             AuditEvent::LoginFailure {
                 account: account.to_owned(),
@@ -272,6 +270,13 @@ impl Service {
             },
             Some(origin.to_string()),
         );
+    }
+
+    /// The account changed between the password check and its session (an operator
+    /// acted meanwhile): audited, and the generic `LOGIN_FAILED`. The password was
+    /// right when checked, not a guess, so the throttle does not count it.
+    pub(super) fn changed_during_login(&self, checked: &CheckedPassword, origin: Origin, at: LoginAt) -> ServiceError {
+        self.audit_refusal(&checked.account, "account changed during login", origin, at);
         ServiceError::LoginFailed
     }
 

@@ -236,20 +236,24 @@ impl Service {
             .store
             .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))?
         {
-            return Err(ServiceError::LoginFailed);
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Page));
         }
         self.login_succeeded(checked, origin, LoginAt::Page).await?;
         Ok((cookie, session.expires_at - session.created_at))
     }
 
-    /// Ends the browser session of a cookie (the sign-out page).
+    /// Ends the browser session of a cookie (the sign-out page), durably.
     pub async fn page_logout(&self, cookie: &str) -> Result<(), ServiceError> {
         let digest = Secret::new(cookie.to_owned()).digest();
-        if let Some(session) = self.store.browser_session(&digest)? {
-            self.revoke_session(session.id).await?;
-        }
+        let session = self.store.browser_session(&digest)?;
         self.store.forget_browser_cookie(&digest)?;
-        self.store.commit().await?;
+        match session {
+            // Commits the forgotten cookie with the revocation.
+            Some(session) => {
+                self.revoke_session(session.id).await?;
+            }
+            None => self.store.commit().await?,
+        }
         Ok(())
     }
 
@@ -381,10 +385,13 @@ impl Service {
                     },
                     Some(origin.to_string()),
                 );
-                if let Some(issued) = record.session_id {
-                    self.revoke_session(issued).await?;
+                // Commits the audit entry with the revocation.
+                match record.session_id {
+                    Some(issued) => {
+                        self.revoke_session(issued).await?;
+                    }
+                    None => self.store.commit().await?,
                 }
-                self.store.commit().await?;
                 return Err(invalid("the code is invalid, used or expired"));
             }
             CodeUse::Unknown => return Err(invalid("the code is invalid, used or expired")),

@@ -188,7 +188,9 @@ impl Store {
             }
             for key in &links {
                 user_links.remove(key)?;
-                all_links.remove(&key[17..])?;
+                if let Some(digest) = key.get(17..) {
+                    all_links.remove(digest)?;
+                }
             }
             for (id, digest) in &token_digests {
                 api_tokens.remove(digest.as_slice())?;
