@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::path::PathBuf;
 use std::time::Instant;
-use tesserad::store::{RefreshRecord, SessionKind, SessionRecord, SessionStart, Store, UserRecord};
+use tesserad::store::{RefreshRecord, SessionKind, SessionRecord, SessionStart, SledStore as Store, UserRecord};
 use uuid::Uuid;
 
 /// Sessions last 30 days, refresh tokens 7: the daemon's defaults.

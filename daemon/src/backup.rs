@@ -5,7 +5,7 @@
 //! 0600 (it holds the signing keys; `tessera_common::files`); a restore checks the
 //! whole file before it writes anything.
 
-use crate::store::{BackupSummary, Store, StoreError};
+use crate::store::{BackupSummary, SledStore as Store, StoreError};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;

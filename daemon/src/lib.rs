@@ -117,7 +117,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         source,
     })?;
     let issuer = config.issuer(local_addr);
-    let store = store::Store::open(&config.data_dir)?;
+    let store = store::Store::open_embedded(&config.data_dir)?;
     let service = Arc::new(Service::open(Arc::clone(&config), store, Arc::new(clock::SystemClock), issuer).await?);
 
     let admin =
@@ -224,13 +224,9 @@ async fn sweep(service: Arc<Service>, mut stopping: watch::Receiver<bool>) {
             _ = every.tick() => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
-        service.sweep();
+        service.sweep().await;
         if tick % PURGE_EVERY_SWEEPS == 0 {
-            // A scan of every stored session and token: off the async threads.
-            let purging = Arc::clone(&service);
-            if let Err(e) = tokio::task::spawn_blocking(move || purging.purge_expired()).await {
-                tracing::warn!(error = %e, "the purge stopped");
-            }
+            service.purge_expired().await;
         }
     }
 }

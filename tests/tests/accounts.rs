@@ -244,7 +244,7 @@ async fn a_login_upgrades_a_hash_made_with_older_argon2_parameters() {
     d.register("gail").await;
     let dir = d.stop();
     let stored = |dir: &tempfile::TempDir| {
-        let store = tesserad::store::Store::open(&dir.path().join("data")).unwrap();
+        let store = tesserad::store::SledStore::open(&dir.path().join("data")).unwrap();
         store.user_by_login("gail").unwrap().unwrap().password_hash
     };
     assert!(stored(&dir).contains("m=64,t=1,p=1"), "{}", stored(&dir));

@@ -20,10 +20,10 @@ pub async fn dispatch(service: &Service, operator: Operator, request: Request) -
 async fn run(service: &Service, operator: Operator, request: Request) -> Result<Reply, ServiceError> {
     use Request as R;
     Ok(match request {
-        R::Status => Reply::Status(Box::new(service.status()?)),
-        R::Activity => Reply::Activity(service.activity()),
-        R::UserList { search } => Reply::Users(service.list_users(search.as_deref())?),
-        R::UserShow { name } => Reply::User(service.show_user(&name)?),
+        R::Status => Reply::Status(Box::new(service.status().await?)),
+        R::Activity => Reply::Activity(service.activity().await),
+        R::UserList { search } => Reply::Users(service.list_users(search.as_deref()).await?),
+        R::UserShow { name } => Reply::User(service.show_user(&name).await?),
         R::UserAdd {
             name,
             email,
@@ -40,7 +40,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             };
             Reply::User(service.add_user(operator, input).await?)
         }
-        R::UserGrants { name } => Reply::Grants(service.list_grants(&name)?),
+        R::UserGrants { name } => Reply::Grants(service.list_grants(&name).await?),
         R::UserRevokeGrant { name, client_id } => {
             Reply::Count(service.revoke_grant(operator, &name, &client_id).await?)
         }
@@ -62,7 +62,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::UserSetPassword { name, password } => {
             Reply::Count(service.set_password(operator, &name, Secret::new(password.0)).await?)
         }
-        R::SessionList { name } => Reply::Sessions(service.list_sessions(name.as_deref())?),
+        R::SessionList { name } => Reply::Sessions(service.list_sessions(name.as_deref()).await?),
         R::SessionRevoke { id } => {
             service.revoke_session_by_id(operator, &id).await?;
             Reply::Done
@@ -80,7 +80,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::RegistrationStatus => Reply::Registration {
             open: service.registration_status(),
         },
-        R::TokenList { name } => Reply::ApiTokens(service.admin_list_api_tokens(name.as_deref())?),
+        R::TokenList { name } => Reply::ApiTokens(service.admin_list_api_tokens(name.as_deref()).await?),
         R::TokenRevoke { id } => {
             service.admin_revoke_api_token(operator, &id).await?;
             Reply::Done
@@ -103,14 +103,14 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             };
             Reply::ClientCreated(service.add_client(operator, new).await?)
         }
-        R::ClientList => Reply::Clients(service.list_clients()?),
+        R::ClientList => Reply::Clients(service.list_clients().await?),
         R::ClientRemove { client_id } => {
             service.remove_client(operator, &client_id).await?;
             Reply::Done
         }
         R::KeyList => Reply::Keys(service.keys()),
         R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
-        R::Audit { limit } => Reply::Audit(service.audit_tail(limit)?),
+        R::Audit { limit } => Reply::Audit(service.audit_tail(limit).await?),
         R::Subscribe => Reply::Done,
         R::Backup => return Err(ServiceError::Internal("a backup is streamed by its connection".into())),
     })

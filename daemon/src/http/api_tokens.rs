@@ -37,7 +37,7 @@ fn create(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
             |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
                 respond(
                     async {
-                        let caller = service.authenticate(bearer.as_deref())?;
+                        let caller = service.authenticate(bearer.as_deref()).await?;
                         caller.require_session()?;
                         let mut f = body?;
                         let input = NewApiToken {
@@ -60,11 +60,15 @@ fn list(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(method(Method::GET, COLLECTION))
         .and(with_service(service))
         .and(bearer())
-        .map(|service: Arc<Service>, bearer: Option<String>| {
-            respond(service.authenticate(bearer.as_deref()).and_then(|caller| {
-                let tokens = service.list_api_tokens(&caller)?;
-                Ok(json(StatusCode::OK, &ApiTokenList { tokens }, Cache::NoStore))
-            }))
+        .then(|service: Arc<Service>, bearer: Option<String>| async move {
+            respond(
+                async {
+                    let caller = service.authenticate(bearer.as_deref()).await?;
+                    let tokens = service.list_api_tokens(&caller).await?;
+                    Ok(json(StatusCode::OK, &ApiTokenList { tokens }, Cache::NoStore))
+                }
+                .await,
+            )
         })
 }
 
@@ -77,7 +81,7 @@ fn delete(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .then(|id: String, service: Arc<Service>, bearer: Option<String>| async move {
             respond(
                 async {
-                    let caller = service.authenticate(bearer.as_deref())?;
+                    let caller = service.authenticate(bearer.as_deref()).await?;
                     service.delete_api_token(&caller, &id).await?;
                     Ok(no_content())
                 }

@@ -146,7 +146,7 @@ async fn refresh_access(
         Some(token) => Some(token),
         None => body?.string("token")?,
     };
-    let caller = service.authenticate(token.as_deref())?;
+    let caller = service.authenticate(token.as_deref()).await?;
     Ok(token_response(StatusCode::OK, service.refresh_access(caller).await?))
 }
 
@@ -170,7 +170,7 @@ fn logout(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
 }
 
 async fn log_out(service: Arc<Service>, origin: Origin, bearer: Option<String>) -> Result<Response, ServiceError> {
-    let caller = service.authenticate(bearer.as_deref())?;
+    let caller = service.authenticate(bearer.as_deref()).await?;
     service.logout(caller, origin).await?;
     Ok(no_content())
 }
@@ -181,12 +181,14 @@ fn me(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = Rejec
         .and(method(Method::GET, "GET"))
         .and(with_service(service))
         .and(bearer())
-        .map(|service: Arc<Service>, bearer: Option<String>| {
+        .then(|service: Arc<Service>, bearer: Option<String>| async move {
             respond(
-                service
-                    .authenticate(bearer.as_deref())
-                    .and_then(|caller| service.me(&caller))
-                    .map(|me| json(StatusCode::OK, &me, Cache::NoStore)),
+                async {
+                    let caller = service.authenticate(bearer.as_deref()).await?;
+                    let me = service.me(&caller).await?;
+                    Ok(json(StatusCode::OK, &me, Cache::NoStore))
+                }
+                .await,
             )
         })
 }

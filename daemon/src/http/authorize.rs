@@ -198,13 +198,13 @@ impl<'a> Answer<'a> {
 
     /// With the request valid and a person signed in: the consent page, or a code.
     async fn signed_in(&mut self, p: &AuthParams, r: &AuthRequest, origin: Origin) -> Response {
-        let signed_in = self.service.browser_session(self.browser.session.as_deref());
+        let signed_in = self.service.browser_session(self.browser.session.as_deref()).await;
         let (session, user) = match signed_in {
             Ok(Some(found)) => found,
             Ok(None) => return self.login_page(p, r, StatusCode::OK, None),
             Err(e) => return self.internal(&e),
         };
-        match self.service.needs_consent(r, &user) {
+        match self.service.needs_consent(r, &user).await {
             Ok(false) => {}
             Ok(true) => {
                 let fields = match self.fields(p) {
@@ -268,7 +268,7 @@ fn authorize_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Er
             |service: Arc<Service>, origin: Origin, browser: Browser, query: HashMap<String, String>| async move {
                 let mut answer = Answer::new(&service, browser);
                 let p = params_of(query);
-                match service.authorization_request(&p) {
+                match service.authorization_request(&p).await {
                     Err(AuthProblem::Page(message)) => answer.error_page(StatusCode::BAD_REQUEST, &message),
                     Err(AuthProblem::Redirect(location)) => answer.redirect(&location),
                     Ok(r) => answer.signed_in(&p, &r, origin).await,
@@ -307,7 +307,7 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                     "This form did not come from this browser's sign-in page, or it expired. Start again from the app.",
                 );
                 }
-                let r = match service.authorization_request(&p) {
+                let r = match service.authorization_request(&p).await {
                     Err(AuthProblem::Page(message)) => return answer.error_page(StatusCode::BAD_REQUEST, &message),
                     Err(AuthProblem::Redirect(location)) => return answer.redirect(&location),
                     Ok(r) => r,
@@ -360,7 +360,7 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                         }
                     }
                     Some("consent") => {
-                        let (_, user) = match service.browser_session(answer.browser.session.as_deref()) {
+                        let (_, user) = match service.browser_session(answer.browser.session.as_deref()).await {
                             Ok(Some(found)) => found,
                             Ok(None) => return answer.login_page(&p, &r, StatusCode::OK, None),
                             Err(e) => return answer.internal(&e),
@@ -392,9 +392,9 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
 }
 
 /// A `post_logout_redirect_uri` registered for `client_id`, if both were given.
-fn registered_after_logout(service: &Service, client_id: Option<&str>, uri: Option<&str>) -> Option<String> {
+async fn registered_after_logout(service: &Service, client_id: Option<&str>, uri: Option<&str>) -> Option<String> {
     let (client_id, uri) = (client_id?, uri?);
-    let client = service.client_record(client_id).ok().flatten()?;
+    let client = service.client_record(client_id).await.ok().flatten()?;
     client
         .post_logout_redirect_uris
         .iter()
@@ -409,8 +409,8 @@ fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(with_service(service))
         .and(browser())
         .and(warp::query::<HashMap<String, String>>())
-        .map(
-            |service: Arc<Service>, browser: Browser, query: HashMap<String, String>| {
+        .then(
+            |service: Arc<Service>, browser: Browser, query: HashMap<String, String>| async move {
                 let mut answer = Answer::new(&service, browser);
                 let csrf = match answer.csrf() {
                     Ok(csrf) => csrf,
@@ -419,6 +419,7 @@ fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
                 let client_id = query.get("client_id").map(String::as_str);
                 let after = query.get("post_logout_redirect_uri").map(String::as_str);
                 let origins: Vec<String> = registered_after_logout(&service, client_id, after)
+                    .await
                     .and_then(|uri| redirect::origin(&uri))
                     .into_iter()
                     .collect();
@@ -469,7 +470,7 @@ fn logout_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), Erro
             }
             let clear = answer.cookie(BROWSER_COOKIE, "", Some(0));
             answer.set_cookies.push(clear);
-            match registered_after_logout(&service, client_id.as_deref(), after.as_deref()) {
+            match registered_after_logout(&service, client_id.as_deref(), after.as_deref()).await {
                 Some(uri) => {
                     let mut location = uri.clone();
                     if let Some(state) = state {

@@ -52,7 +52,7 @@ fn request_verification(service: Arc<Service>) -> impl Filter<Extract = (Respons
             |service: Arc<Service>, bearer: Option<String>, body: BodyResult| async move {
                 match bearer {
                     Some(token) => {
-                        let caller = service.authenticate(Some(&token))?;
+                        let caller = service.authenticate(Some(&token)).await?;
                         service.request_verification(&caller).await?;
                     }
                     None => {
@@ -224,8 +224,8 @@ fn exists(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_service(service))
         .and(origin())
         .and(warp::query::<HashMap<String, String>>())
-        .map(
-            |service: Arc<Service>, origin: Origin, mut query: HashMap<String, String>| {
+        .then(
+            |service: Arc<Service>, origin: Origin, mut query: HashMap<String, String>| async move {
                 let asked = match (query.remove("email"), query.remove("username")) {
                     (Some(email), None) => Ok(ExistsQuery::Email(email)),
                     (None, Some(name)) => Ok(ExistsQuery::Username(name)),
@@ -235,8 +235,8 @@ fn exists(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error = R
                     }),
                 };
                 respond(
-                    asked
-                        .and_then(|asked| service.exists(asked, origin))
+                    async { service.exists(asked?, origin).await }
+                        .await
                         .map(|exists| json(StatusCode::OK, &object!({ "exists": exists }), Cache::NoStore)),
                 )
             },

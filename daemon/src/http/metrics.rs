@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -122,8 +123,17 @@ fn route_template(path: &str) -> &'static str {
     }
 }
 
+/// What a scrape reads: every series (the HTTP layer's and the service's) and the
+/// service, whose store counts are read before encoding (the encoder is not async).
+#[derive(Debug)]
+pub struct Scrape {
+    registry: Registry,
+    sessions: Arc<AtomicU64>,
+    service: Arc<Service>,
+}
+
 /// The registry of every series: the HTTP layer's and the service's.
-pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Registry {
+pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Scrape {
     let mut registry = Registry::default();
     registry.register(
         "tessera_http_requests",
@@ -136,46 +146,63 @@ pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Registry {
         http.latency.clone(),
     );
     let (syncs, hashes) = service.durations();
-    registry.register(
-        "tessera_store_sync_duration_seconds",
-        "Time of each group-commit flush + fsync round",
-        syncs,
-    );
+    if let Some(syncs) = syncs {
+        registry.register(
+            "tessera_store_sync_duration_seconds",
+            "Time of each group-commit flush + fsync round",
+            syncs,
+        );
+    }
     registry.register(
         "tessera_password_hash_duration_seconds",
         "Time of each Argon2id hash or verification on its thread",
         hashes,
     );
-    registry.register_collector(Box::new(ServiceSeries(service)));
-    registry
+    let sessions = Arc::new(AtomicU64::new(0));
+    registry.register_collector(Box::new(ServiceSeries(Arc::clone(&service), Arc::clone(&sessions))));
+    Scrape {
+        registry,
+        sessions,
+        service,
+    }
 }
 
-/// `GET /metrics`.
-pub fn routes(registry: Arc<Registry>) -> BoxedFilter<(Response,)> {
+/// `GET /metrics`: reads the store's counts, then encodes every series.
+pub fn routes(scrape: Arc<Scrape>) -> BoxedFilter<(Response,)> {
     warp::path!("metrics")
         .and(warp::get())
-        .map(move || {
-            let mut body = String::new();
-            let mut response = match prometheus_client::encoding::prometheus_text::encode(&mut body, &registry) {
-                Ok(()) => Response::new(body.into()),
-                Err(_) => {
-                    let mut failed = Response::new("cannot encode the metrics\n".into());
-                    *failed.status_mut() = warp::http::StatusCode::INTERNAL_SERVER_ERROR;
-                    failed
-                }
-            };
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
+        .then(move || {
+            let scrape = Arc::clone(&scrape);
+            async move {
+                let sessions = scrape.service.activity().await.sessions;
+                scrape.sessions.store(sessions, Ordering::Relaxed);
+                encode(&scrape.registry)
+            }
         })
         .boxed()
 }
 
+/// The text exposition of every series in `registry`.
+fn encode(registry: &Registry) -> Response {
+    let mut body = String::new();
+    let mut response = match prometheus_client::encoding::prometheus_text::encode(&mut body, registry) {
+        Ok(()) => Response::new(body.into()),
+        Err(_) => {
+            let mut failed = Response::new("cannot encode the metrics\n".into());
+            *failed.status_mut() = warp::http::StatusCode::INTERNAL_SERVER_ERROR;
+            failed
+        }
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
 /// The service's counters and gauges, read at each scrape.
 #[derive(Debug)]
-struct ServiceSeries(Arc<Service>);
+struct ServiceSeries(Arc<Service>, Arc<AtomicU64>);
 
 /// Writes one counter.
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
@@ -206,7 +233,7 @@ impl Collector for ServiceSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let service = &self.0;
         let t = service.totals();
-        let activity = service.activity();
+        let sessions = self.1.load(Ordering::Relaxed);
         let e = &mut encoder;
         labelled(
             e,
@@ -277,15 +304,15 @@ impl Collector for ServiceSeries {
             e,
             "tessera_sessions_open",
             "Sessions stored and not revoked",
-            as_i64(activity.sessions),
+            as_i64(sessions),
         )?;
         gauge(
             e,
             "tessera_password_hash_queue",
             "Password hashes admitted and not yet answered",
-            as_i64(activity.hash_queue),
+            as_i64(service.hash_queue()),
         )?;
-        if let Ok(bytes) = service.store_size() {
+        if let Ok(Some(bytes)) = service.store_size() {
             gauge(
                 e,
                 "tessera_store_size_bytes",
@@ -297,7 +324,7 @@ impl Collector for ServiceSeries {
             e,
             "tessera_uptime_seconds",
             "Seconds since the daemon started",
-            as_i64(activity.uptime_seconds),
+            as_i64(service.uptime_seconds()),
         )?;
         let mut info = e.encode_descriptor(
             "tessera_build_info",

@@ -69,7 +69,7 @@ fn form_unescape(component: &str) -> Result<String, ()> {
 
 /// The client the request authenticates as, if it sent credentials; they must be
 /// valid, and only one method may be used.
-fn client(service: &Service, basic: Basic, f: &mut Fields) -> Result<Option<AuthenticatedClient>, ServiceError> {
+async fn client(service: &Service, basic: Basic, f: &mut Fields) -> Result<Option<AuthenticatedClient>, ServiceError> {
     let body_id = f.string("client_id")?;
     let body_secret = f.secret("client_secret")?;
     let credentials = match (basic, body_id, body_secret) {
@@ -83,13 +83,16 @@ fn client(service: &Service, basic: Basic, f: &mut Fields) -> Result<Option<Auth
         (Some(Ok(credentials)), _, None) => Some(credentials),
         (None, Some(id), Some(secret)) => Some(ClientCredentials { id, secret }),
         // A public client names itself alone.
-        (None, Some(id), None) => return service.identify_public_client(&id).map(Some),
+        (None, Some(id), None) => return service.identify_public_client(&id).await.map(Some),
         (None, None, Some(_)) => {
             return Err(ServiceError::invalid("client_id", "client_secret without client_id"));
         }
         (None, None, None) => None,
     };
-    credentials.map(|c| service.authenticate_client(&c)).transpose()
+    match credentials {
+        Some(c) => service.authenticate_client(&c).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 fn respond(result: Result<Response, ServiceError>) -> Response {
@@ -133,7 +136,7 @@ async fn grant(
     let grant_type = f
         .string("grant_type")?
         .ok_or_else(|| ServiceError::required("grant_type"))?;
-    let client = client(&service, basic, &mut f)?;
+    let client = client(&service, basic, &mut f).await?;
     let public = client.as_ref().is_some_and(AuthenticatedClient::is_public);
     if public && !matches!(grant_type.as_str(), "authorization_code" | "refresh_token") {
         return Err(ServiceError::UnauthorizedClient(
@@ -174,18 +177,19 @@ fn introspect(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(with_service(service))
         .and(basic())
         .and(body::fields())
-        .map(introspect_token)
+        .then(introspect_token)
         .map(respond)
 }
 
-fn introspect_token(service: Arc<Service>, basic: Basic, body: BodyResult) -> Result<Response, ServiceError> {
+async fn introspect_token(service: Arc<Service>, basic: Basic, body: BodyResult) -> Result<Response, ServiceError> {
     let mut f = body?;
     // A public client proves nothing by naming itself.
-    client(&service, basic, &mut f)?
+    client(&service, basic, &mut f)
+        .await?
         .filter(|c| !c.is_public())
         .ok_or(ServiceError::InvalidClient)?;
     let token = required_token(&mut f)?;
-    Ok(json(StatusCode::OK, &service.introspect(&token)?, Cache::NoStore))
+    Ok(json(StatusCode::OK, &service.introspect(&token).await?, Cache::NoStore))
 }
 
 /// POST /oauth/revoke
@@ -207,7 +211,7 @@ async fn revoke_token(
     body: BodyResult,
 ) -> Result<Response, ServiceError> {
     let mut f = body?;
-    client(&service, basic, &mut f)?;
+    client(&service, basic, &mut f).await?;
     let token = required_token(&mut f)?;
     service.revoke_token(&token, origin).await?;
     Ok(json(StatusCode::OK, &serde_json::json!({}), Cache::NoStore))

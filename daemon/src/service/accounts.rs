@@ -111,7 +111,8 @@ impl Service {
             let scopes = self.config.role_scopes(&user.role).unwrap_or_default().to_vec();
             // Only an operator deleting the account this very moment makes this `None`.
             let issued = self
-                .open_session(&user, scopes, None)?
+                .open_session(&user, scopes, None)
+                .await?
                 .ok_or(ServiceError::LoginFailed)?;
             Registered::Session(issued)
         };
@@ -121,7 +122,8 @@ impl Service {
                 username: user.username.clone(),
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         self.store.commit().await?;
         if self.config.require_verified_email || self.config.mail.verify_on_register {
             // The account stands whatever happens to its message.
@@ -147,10 +149,10 @@ impl Service {
             return Err(ServiceError::invalid("role", format!("no role {role:?}")));
         }
         // Cheap pre-check so a duplicate costs no hashing; the transaction decides.
-        if self.store.user_by_login(&username)?.is_some() {
+        if self.store.user_by_login(&username).await?.is_some() {
             return Err(ServiceError::UsernameTaken);
         }
-        if self.store.user_by_login(&email)?.is_some() {
+        if self.store.user_by_login(&email).await?.is_some() {
             return Err(ServiceError::EmailTaken);
         }
         let password_hash = self.passwords.hash(password).await?;
@@ -165,7 +167,7 @@ impl Service {
             disabled: false,
             created_at: self.now().unix_timestamp(),
         };
-        self.store.create_user(&user).map_err(|e| match e {
+        self.store.create_user(&user).await.map_err(|e| match e {
             StoreError::Taken(Unique::Username) => ServiceError::UsernameTaken,
             StoreError::Taken(Unique::Email) => ServiceError::EmailTaken,
             other => other.into(),
@@ -192,8 +194,11 @@ impl Service {
                 scopes::join(role_scopes)
             )));
         };
-        let Some(issued) = self.open_session(user, granted, input.client.map(|c| c.id().to_owned()))? else {
-            return Err(self.changed_during_login(&checked, origin, LoginAt::Api));
+        let Some(issued) = self
+            .open_session(user, granted, input.client.map(|c| c.id().to_owned()))
+            .await?
+        else {
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Api).await);
         };
         self.login_succeeded(checked, origin, LoginAt::Api).await?;
         Ok(issued)
@@ -210,7 +215,7 @@ impl Service {
         origin: Origin,
         at: LoginAt,
     ) -> Result<CheckedPassword, ServiceError> {
-        let user = self.store.user_by_login(login)?;
+        let user = self.store.user_by_login(login).await?;
         // Throttle key and audit subject: the account when it exists, else a digest of
         // the name tried, so neither grows with what a client sends.
         let account = user.as_ref().map_or_else(|| unknown_login(login), |u| u.id.to_string());
@@ -219,13 +224,13 @@ impl Service {
             self.counters.bump(Counter::Throttled);
             ServiceError::TooManyAttempts { retry_after }
         })?;
-        let fail = |reason: &'static str| {
+        let fail = async |reason: &'static str| {
             self.throttle.record_failure(&account, origin.addr, now);
-            self.audit_refusal(&account, reason, origin, at);
+            self.audit_refusal(&account, reason, origin, at).await;
             ServiceError::LoginFailed
         };
         if !validate::password_length_ok(password.expose(), self.config.password_min_length) {
-            return Err(fail("password outside length bounds"));
+            return Err(fail("password outside length bounds").await);
         }
         let upgrade = password.clone();
         let matched = self
@@ -241,16 +246,17 @@ impl Service {
             })?;
         let user = match user {
             Some(user) if matched => user,
-            Some(_) => return Err(fail("wrong password")),
-            None => return Err(fail("unknown account")),
+            Some(_) => return Err(fail("wrong password").await),
+            None => return Err(fail("unknown account").await),
         };
         if user.disabled {
-            self.audit(AuditEvent::LoginDisabled { user: user.id }, Some(origin.to_string()));
+            self.audit(AuditEvent::LoginDisabled { user: user.id }, Some(origin.to_string()))
+                .await;
             return Err(ServiceError::AccountDisabled);
         }
         if self.config.require_verified_email && !user.email_verified {
             // The password was right: not a guess, so the throttle does not count it.
-            self.audit_refusal(&account, "email not verified", origin, at);
+            self.audit_refusal(&account, "email not verified", origin, at).await;
             return Err(ServiceError::EmailNotVerified);
         }
         Ok(CheckedPassword {
@@ -261,7 +267,7 @@ impl Service {
     }
 
     /// Audits a refused login.
-    fn audit_refusal(&self, account: &str, reason: &'static str, origin: Origin, at: LoginAt) {
+    async fn audit_refusal(&self, account: &str, reason: &'static str, origin: Origin, at: LoginAt) {
         self.audit(
             AuditEvent::LoginFailure {
                 account: account.to_owned(),
@@ -269,14 +275,21 @@ impl Service {
                 at,
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
     }
 
     /// The account changed between the password check and its session (an operator
     /// acted meanwhile): audited, and the generic `LOGIN_FAILED`. The password was
     /// right when checked, not a guess, so the throttle does not count it.
-    pub(super) fn changed_during_login(&self, checked: &CheckedPassword, origin: Origin, at: LoginAt) -> ServiceError {
-        self.audit_refusal(&checked.account, "account changed during login", origin, at);
+    pub(super) async fn changed_during_login(
+        &self,
+        checked: &CheckedPassword,
+        origin: Origin,
+        at: LoginAt,
+    ) -> ServiceError {
+        self.audit_refusal(&checked.account, "account changed during login", origin, at)
+            .await;
         ServiceError::LoginFailed
     }
 
@@ -296,7 +309,8 @@ impl Service {
         self.throttle.record_success(&account, origin.addr);
         // After the session: it is opened against the record as verified.
         self.upgrade_hash(&user, password).await;
-        self.audit(AuditEvent::LoginSuccess { user: user.id, at }, Some(origin.to_string()));
+        self.audit(AuditEvent::LoginSuccess { user: user.id, at }, Some(origin.to_string()))
+            .await;
         self.store.commit().await?;
         Ok(())
     }
@@ -309,14 +323,18 @@ impl Service {
         }
         let old = user.password_hash.clone();
         let result = match self.passwords.hash(password).await {
-            Ok(phc) => self.store.modify_user(user.id, |u| {
-                // Only if no one changed the password meanwhile.
-                let unchanged = u.password_hash == old;
-                if unchanged {
-                    u.password_hash = phc.clone();
-                }
-                unchanged
-            }),
+            Ok(phc) => {
+                self.store
+                    .modify_user(user.id, |u| {
+                        // Only if no one changed the password meanwhile.
+                        let unchanged = u.password_hash == old;
+                        if unchanged {
+                            u.password_hash = phc.clone();
+                        }
+                        unchanged
+                    })
+                    .await
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "password hash upgrade postponed");
                 return;
@@ -328,22 +346,23 @@ impl Service {
     }
 
     /// The token's user, if it still exists and is enabled.
-    fn active_user(&self, user_id: Uuid) -> Result<UserRecord, ServiceError> {
+    async fn active_user(&self, user_id: Uuid) -> Result<UserRecord, ServiceError> {
         self.store
-            .user(user_id)?
+            .user(user_id)
+            .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::InvalidToken { presented: true })
     }
 
     /// `GET /api/auth/me`: who the caller is, with the token's scopes.
-    pub fn me(&self, caller: &Caller) -> Result<MeResponse, ServiceError> {
+    pub async fn me(&self, caller: &Caller) -> Result<MeResponse, ServiceError> {
         match caller {
             Caller::Session { user_id, claims, .. } => Ok(MeResponse {
-                user: principal(&self.active_user(*user_id)?),
+                user: principal(&self.active_user(*user_id).await?),
                 scopes: scopes::parse(&claims.scope),
             }),
             Caller::ApiToken { user_id, scopes, .. } => Ok(MeResponse {
-                user: principal(&self.active_user(*user_id)?),
+                user: principal(&self.active_user(*user_id).await?),
                 scopes: scopes.clone(),
             }),
             Caller::Client { .. } => Err(ServiceError::InsufficientScope("a user's token is required")),

@@ -86,7 +86,7 @@ impl Service {
         let now = self.now().unix_timestamp();
         // Two creations at the same moment may both pass; the cap bounds growth, it is
         // not an exact quota.
-        if self.store.api_tokens_of(*user_id)?.len() >= MAX_API_TOKENS_PER_USER {
+        if self.store.api_tokens_of(*user_id).await?.len() >= MAX_API_TOKENS_PER_USER {
             return Err(ServiceError::invalid(
                 "name",
                 format!("a user may hold at most {MAX_API_TOKENS_PER_USER} API tokens; delete one first"),
@@ -112,14 +112,15 @@ impl Service {
             expires_at,
             last_used_at: None,
         };
-        self.store.create_api_token(&record, &secret.digest())?;
+        self.store.create_api_token(&record, &secret.digest()).await?;
         self.audit(
             AuditEvent::ApiTokenCreate {
                 user: *user_id,
                 token: record.id.clone(),
             },
             None,
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.counters.bump(Counter::Issued(TokenKind::Api));
         Ok(ApiTokenCreated {
@@ -133,11 +134,11 @@ impl Service {
     }
 
     /// The caller's API tokens.
-    pub fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, ServiceError> {
+    pub async fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, ServiceError> {
         let Caller::Session { user_id, .. } = caller else {
             return Err(session_only());
         };
-        let mut tokens = self.store.api_tokens_of(*user_id)?;
+        let mut tokens = self.store.api_tokens_of(*user_id).await?;
         tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(tokens.iter().map(|t| self.view(t)).collect())
     }
@@ -150,25 +151,28 @@ impl Service {
         let not_found = || ServiceError::NotFound(format!("no API token {id:?}"));
         let token = self
             .store
-            .api_token_by_id(id)?
+            .api_token_by_id(id)
+            .await?
             .filter(|t| t.user_id == *user_id)
             .ok_or_else(not_found)?;
-        self.store.delete_api_token(&token.id)?;
+        self.store.delete_api_token(&token.id).await?;
         self.audit(
             AuditEvent::ApiTokenDelete {
                 user: *user_id,
                 token: id.to_owned(),
             },
             None,
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(())
     }
 
     /// Checks an API token: known, unexpired, owner neither disabled nor deleted.
-    pub(super) fn authenticate_api_token(&self, token: &str) -> Result<Caller, ServiceError> {
+    pub(super) async fn authenticate_api_token(&self, token: &str) -> Result<Caller, ServiceError> {
         let (record, owner) = self
-            .live_api_token(token)?
+            .live_api_token(token)
+            .await?
             .ok_or(ServiceError::InvalidToken { presented: true })?;
         Ok(Caller::ApiToken {
             scopes: self.allowed_scopes(&owner, &record.scopes),
@@ -179,8 +183,11 @@ impl Service {
 
     /// The API token `token` and its owner, when the token is unexpired and its owner
     /// neither disabled nor deleted; notes its use.
-    pub(super) fn live_api_token(&self, token: &str) -> Result<Option<(ApiTokenRecord, UserRecord)>, ServiceError> {
-        let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest())? else {
+    pub(super) async fn live_api_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(ApiTokenRecord, UserRecord)>, ServiceError> {
+        let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest()).await? else {
             return Ok(None);
         };
         let now = self.now().unix_timestamp();
@@ -188,7 +195,7 @@ impl Service {
             return Ok(None);
         }
         // The store too: a disable is stored before the revocation view bars the user.
-        let Some(owner) = self.store.user(record.user_id)?.filter(|u| !u.disabled) else {
+        let Some(owner) = self.store.user(record.user_id).await?.filter(|u| !u.disabled) else {
             return Ok(None);
         };
         self.last_used.lock().insert(record.id.clone(), now);
@@ -196,24 +203,29 @@ impl Service {
     }
 
     /// Writes pending last-use times back to the store.
-    pub(super) fn write_back_last_used(&self) {
+    pub(super) async fn write_back_last_used(&self) {
         let pending: Vec<(String, i64)> = self.last_used.lock().drain().collect();
         if !pending.is_empty()
-            && let Err(e) = self.store.touch_api_tokens(&pending)
+            && let Err(e) = self.store.touch_api_tokens(&pending).await
         {
             tracing::warn!(error = %e, "could not record API token use");
         }
     }
 
     /// Every API token, or one user's, for the console.
-    pub fn admin_list_api_tokens(&self, name: Option<&str>) -> Result<Vec<AdminApiToken>, ServiceError> {
+    pub async fn admin_list_api_tokens(&self, name: Option<&str>) -> Result<Vec<AdminApiToken>, ServiceError> {
         let tokens = match name {
-            Some(name) => self.store.api_tokens_of(self.find_user(name)?.id)?,
-            None => self.store.api_tokens()?,
+            Some(name) => self.store.api_tokens_of(self.find_user(name).await?.id).await?,
+            None => self.store.api_tokens().await?,
         };
         let mut out = Vec::with_capacity(tokens.len());
         for token in &tokens {
-            let username = self.store.user(token.user_id)?.map(|u| u.username).unwrap_or_default();
+            let username = self
+                .store
+                .user(token.user_id)
+                .await?
+                .map(|u| u.username)
+                .unwrap_or_default();
             out.push(AdminApiToken {
                 token: self.view(token),
                 user_id: token.user_id.to_string(),
@@ -228,7 +240,8 @@ impl Service {
     pub async fn admin_revoke_api_token(&self, operator: Operator, id: &str) -> Result<(), ServiceError> {
         let token = self
             .store
-            .delete_api_token(id)?
+            .delete_api_token(id)
+            .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no API token {id:?}")))?;
         self.admin_audit(
             operator,
@@ -236,7 +249,8 @@ impl Service {
                 user: token.user_id,
                 token: id.to_owned(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(())
     }

@@ -443,8 +443,8 @@ impl Tally {
 impl Service {
     /// Appends `event` to the audit trail, moves its counters and tells subscribers;
     /// `origin` is the client address or the operator. A failure to store is logged,
-    /// not fatal to the request.
-    pub(super) fn audit(&self, event: AuditEvent, origin: Option<String>) {
+    /// not fatal to the request (and the entry is not shown live: it has no number).
+    pub(super) async fn audit(&self, event: AuditEvent, origin: Option<String>) {
         for &counter in event.counters() {
             self.counters.bump(counter);
         }
@@ -457,17 +457,16 @@ impl Service {
             origin,
             detail,
         };
-        let seq = self.store.next_audit_seq();
-        if let Err(e) = self.store.append_audit(seq, &record) {
-            tracing::warn!(error = %e, event = name, "could not write audit entry");
+        match self.store.append_audit(&record).await {
+            // No subscriber is not an error.
+            Ok(seq) => drop(self.events.send(audit_entry(seq, record))),
+            Err(e) => tracing::warn!(error = %e, event = name, "could not write audit entry"),
         }
-        // No subscriber is not an error.
-        let _ = self.events.send(audit_entry(seq, record));
     }
 
     /// Records an operator's action.
-    pub(super) fn admin_audit(&self, operator: Operator, event: AuditEvent) {
-        self.audit(event, Some(operator.to_string()));
+    pub(super) async fn admin_audit(&self, operator: Operator, event: AuditEvent) {
+        self.audit(event, Some(operator.to_string())).await;
     }
 
     /// Live activity: every audit entry as it is written.

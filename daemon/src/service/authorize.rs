@@ -103,14 +103,14 @@ fn is_verifier(verifier: &str) -> bool {
 
 impl Service {
     /// Checks an authorization request (contract §9).
-    pub fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
+    pub async fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
         let page = |why: &str| AuthProblem::Page(why.to_owned());
         let client_id = p
             .client_id
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| page("The request names no client (client_id)."))?;
-        let client = match self.store.client(client_id) {
+        let client = match self.store.client(client_id).await {
             Ok(Some(client)) => client,
             Ok(None) => return Err(page("The request names a client this server does not know.")),
             Err(e) => {
@@ -193,18 +193,22 @@ impl Service {
 
     /// The browser session behind a cookie value and its user, if the session is
     /// live and the user enabled.
-    pub fn browser_session(&self, cookie: Option<&str>) -> Result<Option<(SessionRecord, UserRecord)>, ServiceError> {
+    pub async fn browser_session(
+        &self,
+        cookie: Option<&str>,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, ServiceError> {
         let Some(cookie) = cookie.filter(|c| c.starts_with(BROWSER_PREFIX)) else {
             return Ok(None);
         };
         let digest = Secret::new(cookie.to_owned()).digest();
         let now = self.now().unix_timestamp();
-        let Some(session) = self.store.browser_session(&digest)?.filter(|s| s.is_live(now)) else {
+        let Some(session) = self.store.browser_session(&digest).await?.filter(|s| s.is_live(now)) else {
             return Ok(None);
         };
         Ok(self
             .store
-            .user(session.user_id)?
+            .user(session.user_id)
+            .await?
             .filter(|u| !u.disabled)
             .map(|user| (session, user)))
     }
@@ -234,9 +238,10 @@ impl Service {
         let cookie = secret::generate(BROWSER_PREFIX)?;
         if !self
             .store
-            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))?
+            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))
+            .await?
         {
-            return Err(self.changed_during_login(&checked, origin, LoginAt::Page));
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Page).await);
         }
         self.login_succeeded(checked, origin, LoginAt::Page).await?;
         Ok((cookie, session.expires_at - session.created_at))
@@ -245,8 +250,8 @@ impl Service {
     /// Ends the browser session of a cookie (the sign-out page), durably.
     pub async fn page_logout(&self, cookie: &str) -> Result<(), ServiceError> {
         let digest = Secret::new(cookie.to_owned()).digest();
-        let session = self.store.browser_session(&digest)?;
-        self.store.forget_browser_cookie(&digest)?;
+        let session = self.store.browser_session(&digest).await?;
+        self.store.forget_browser_cookie(&digest).await?;
         match session {
             // Commits the forgotten cookie with the revocation.
             Some(session) => {
@@ -266,14 +271,15 @@ impl Service {
 
     /// Whether the consent page must be shown: not for a first-party client, nor when
     /// the user already granted these scopes to the client.
-    pub fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
+    pub async fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
         if request.client.first_party {
             return Ok(false);
         }
         let granted = self.granted_scopes(request, user);
         Ok(!self
             .store
-            .grant(user.id, &request.client.client_id)?
+            .grant(user.id, &request.client.client_id)
+            .await?
             .is_some_and(|g| scopes::is_subset(&granted, &g.scopes)))
     }
 
@@ -288,14 +294,14 @@ impl Service {
         let client = request.client.client_id.clone();
         if allow {
             let mut scopes = self.granted_scopes(request, user);
-            if let Some(earlier) = self.store.grant(user.id, &client)? {
+            if let Some(earlier) = self.store.grant(user.id, &client).await? {
                 scopes = tessera_common::scopes::dedup([earlier.scopes, scopes].concat());
             }
             let grant = GrantRecord {
                 scopes: scopes.clone(),
                 granted_at: self.now().unix_timestamp(),
             };
-            self.store.put_grant(user.id, &client, &grant)?;
+            self.store.put_grant(user.id, &client, &grant).await?;
             self.audit(
                 AuditEvent::ConsentGranted {
                     user: user.id,
@@ -303,12 +309,14 @@ impl Service {
                     scopes,
                 },
                 Some(origin.to_string()),
-            );
+            )
+            .await;
         } else {
             self.audit(
                 AuditEvent::ConsentDenied { user: user.id, client },
                 Some(origin.to_string()),
-            );
+            )
+            .await;
         }
         self.store.commit().await?;
         Ok(())
@@ -336,14 +344,15 @@ impl Service {
             used_at: None,
             session_id: None,
         };
-        self.store.create_code(&code.digest(), &record)?;
+        self.store.create_code(&code.digest(), &record).await?;
         self.audit(
             AuditEvent::CodeIssued {
                 user: user.id,
                 client: record.client_id.clone(),
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(request.back(self.issuer(), &[("code", code.expose())]))
     }
@@ -360,7 +369,11 @@ impl Service {
         origin: Origin,
     ) -> Result<Issued, ServiceError> {
         let client = client.ok_or(ServiceError::InvalidClient)?;
-        let registered = self.store.client(client.id())?.ok_or(ServiceError::InvalidClient)?;
+        let registered = self
+            .store
+            .client(client.id())
+            .await?
+            .ok_or(ServiceError::InvalidClient)?;
         if registered.redirect_uris.is_empty() {
             return Err(ServiceError::UnauthorizedClient(
                 "this client has no redirect URI: it cannot use the authorization code grant".into(),
@@ -374,7 +387,11 @@ impl Service {
         }
         let now = self.now();
         let session_id = Uuid::now_v7();
-        let record = match self.store.use_code(&code.digest(), now.unix_timestamp(), session_id)? {
+        let record = match self
+            .store
+            .use_code(&code.digest(), now.unix_timestamp(), session_id)
+            .await?
+        {
             CodeUse::Fresh(record) => record,
             CodeUse::Reused(record) => {
                 tracing::warn!(client = %record.client_id, addr = %origin.addr, "authorization code reuse; revoking its tokens");
@@ -384,7 +401,8 @@ impl Service {
                         client: record.client_id.clone(),
                     },
                     Some(origin.to_string()),
-                );
+                )
+                .await;
                 // Commits the audit entry with the revocation.
                 match record.session_id {
                     Some(issued) => {
@@ -412,14 +430,16 @@ impl Service {
         }
         let browser_live = self
             .store
-            .session(record.browser_session)?
+            .session(record.browser_session)
+            .await?
             .is_some_and(|s| s.is_live(now.unix_timestamp()));
-        let user = self.store.user(record.user_id)?.filter(|u| !u.disabled);
+        let user = self.store.user(record.user_id).await?.filter(|u| !u.disabled);
         let (Some(user), true) = (user, browser_live) else {
             return Err(invalid("the sign-in behind this code has ended"));
         };
         let issued = self
-            .open_session_as(session_id, &user, record.scopes.clone(), Some(record.client_id.clone()))?
+            .open_session_as(session_id, &user, record.scopes.clone(), Some(record.client_id.clone()))
+            .await?
             .ok_or_else(|| invalid("the account changed"))?;
         self.store.commit().await?;
         Ok(issued)

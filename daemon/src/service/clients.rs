@@ -127,12 +127,15 @@ fn redirect_uris(field: &'static str, uris: Vec<String>) -> Result<Vec<String>, 
 impl Service {
     /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
     /// in constant time. Credentials that passed before are found in memory.
-    pub fn authenticate_client(&self, credentials: &ClientCredentials) -> Result<AuthenticatedClient, ServiceError> {
+    pub async fn authenticate_client(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<AuthenticatedClient, ServiceError> {
         let digest = credentials.secret.digest();
         if let Some(client) = self.checked_clients.get(&credentials.id, &digest) {
             return Ok(client);
         }
-        let record = self.store.client(&credentials.id)?;
+        let record = self.store.client(&credentials.id).await?;
         let presented = secret::hex(&digest);
         let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
         let matches: bool = presented.as_bytes().ct_eq(expected).into();
@@ -150,7 +153,8 @@ impl Service {
         // insert: look again, so a removed client is never remembered.
         if self
             .store
-            .client(&credentials.id)?
+            .client(&credentials.id)
+            .await?
             .is_none_or(|r| r.secret_digest != presented)
         {
             self.checked_clients.forget(&credentials.id);
@@ -161,8 +165,8 @@ impl Service {
 
     /// A public client named by its id alone (`token_endpoint_auth_method` `none`);
     /// `invalid_client` for an unknown id or a client that has a secret.
-    pub fn identify_public_client(&self, id: &str) -> Result<AuthenticatedClient, ServiceError> {
-        match self.store.client(id)? {
+    pub async fn identify_public_client(&self, id: &str) -> Result<AuthenticatedClient, ServiceError> {
+        match self.store.client(id).await? {
             Some(record) if record.public => Ok(AuthenticatedClient {
                 id: record.client_id,
                 scopes: record.scopes,
@@ -221,7 +225,7 @@ impl Service {
             public: new.public,
             first_party: new.first_party,
         };
-        self.store.create_client(&record).map_err(|e| match e {
+        self.store.create_client(&record).await.map_err(|e| match e {
             StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),
             other => other.into(),
         })?;
@@ -231,7 +235,8 @@ impl Service {
                 client: client_id.to_owned(),
                 scopes: record.scopes.clone(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(ClientCreated {
             client_id: record.client_id,
@@ -245,7 +250,7 @@ impl Service {
     /// by `iat` (one-second resolution), so an id removed in this very second waits
     /// for the next one (at most a second; only when re-adding a removed id).
     async fn client_birth(&self, client_id: &str) -> Result<i64, ServiceError> {
-        let Some(removed) = self.store.client_removed_at(client_id)? else {
+        let Some(removed) = self.store.client_removed_at(client_id).await? else {
             return Ok(self.now().unix_timestamp());
         };
         for _ in 0..60 {
@@ -260,18 +265,18 @@ impl Service {
     }
 
     /// The client with `client_id`, as stored.
-    pub fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, ServiceError> {
-        Ok(self.store.client(client_id)?)
+    pub async fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, ServiceError> {
+        Ok(self.store.client(client_id).await?)
     }
 
     /// Every registered client.
-    pub fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
-        Ok(self.store.clients()?.iter().map(view).collect())
+    pub async fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
+        Ok(self.store.clients().await?.iter().map(view).collect())
     }
 
     /// Removes a client.
     pub async fn remove_client(&self, operator: Operator, client_id: &str) -> Result<(), ServiceError> {
-        if !self.store.remove_client(client_id, self.now().unix_timestamp())? {
+        if !self.store.remove_client(client_id, self.now().unix_timestamp()).await? {
             return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
         }
         self.checked_clients.forget(client_id);
@@ -280,7 +285,8 @@ impl Service {
             AuditEvent::ClientRemove {
                 client: client_id.to_owned(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(())
     }

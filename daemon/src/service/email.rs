@@ -57,7 +57,8 @@ impl Service {
         };
         let user = self
             .store
-            .user(*user_id)?
+            .user(*user_id)
+            .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::InvalidToken { presented: true })?;
         if !user.email_verified {
@@ -87,7 +88,7 @@ impl Service {
                 let verified_already = kind == LinkKind::Verify && user.email_verified;
                 !user.disabled && !verified_already
             };
-            let user = match service.store.user_by_login(&email) {
+            let user = match service.store.user_by_login(&email).await {
                 Ok(Some(user)) if wanted(&user) => user,
                 Ok(_) => return,
                 Err(e) => {
@@ -124,7 +125,7 @@ impl Service {
             expires_at: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             used_at: None,
         };
-        self.store.create_link(&token.digest(), &link)?;
+        self.store.create_link(&token.digest(), &link).await?;
         self.store.commit().await?;
         let base = mail_config.link_base(self.issuer());
         let app = self.outbox.app_name();
@@ -148,22 +149,22 @@ impl Service {
                 MailKind::Reset,
             ),
         };
-        Ok(self.queue_mail(mail, what, user.id))
+        Ok(self.queue_mail(mail, what, user.id).await)
     }
 
     /// Queues `mail`; a full queue drops it (logged, audited, counted).
-    pub(super) fn queue_mail(&self, mail: Mail, kind: MailKind, user: Uuid) -> bool {
+    pub(super) async fn queue_mail(&self, mail: Mail, kind: MailKind, user: Uuid) -> bool {
         let queued = self.outbox.queue(Queued { mail, kind, user });
         if !queued {
             tracing::error!(%user, kind = kind.name(), "the mail queue is full; message dropped");
-            self.mail_failed(user, kind, "the mail queue is full".into());
+            self.mail_failed(user, kind, "the mail queue is full".into()).await;
         }
         queued
     }
 
-    fn mail_failed(&self, user: Uuid, kind: MailKind, reason: String) {
+    async fn mail_failed(&self, user: Uuid, kind: MailKind, reason: String) {
         self.counters.bump(Counter::MailFailed(kind));
-        self.audit(AuditEvent::MailFailed { user, kind, reason }, None);
+        self.audit(AuditEvent::MailFailed { user, kind, reason }, None).await;
     }
 
     /// `POST /api/auth/verify-email` and `GET /api/auth/verify-email/{token}`: marks
@@ -177,10 +178,11 @@ impl Service {
         let now = self.now().unix_timestamp();
         match self
             .store
-            .use_link(&token.digest(), LinkKind::Verify, now, |u| u.email_verified = true)?
+            .use_link(&token.digest(), LinkKind::Verify, now, |u| u.email_verified = true)
+            .await?
         {
             LinkUse::Used(user) => {
-                self.audit(AuditEvent::EmailVerified { user: user.id }, None);
+                self.audit(AuditEvent::EmailVerified { user: user.id }, None).await;
                 self.store.commit().await?;
                 Ok(user_view(&user))
             }
@@ -201,7 +203,8 @@ impl Service {
         let now = self.now().unix_timestamp();
         let usable = self
             .store
-            .link(&digest)?
+            .link(&digest)
+            .await?
             .is_some_and(|l| l.kind == LinkKind::Reset && l.used_at.is_none() && l.expires_at > now);
         if !usable {
             return Err(ServiceError::InvalidLink);
@@ -209,37 +212,41 @@ impl Service {
         validate::password(password.expose(), self.config.password_min_length)
             .map_err(|e| ServiceError::invalid("newPassword", e.to_string()))?;
         let phc = self.passwords.hash(password).await?;
-        let LinkUse::Used(user) = self.store.use_link(&digest, LinkKind::Reset, now, |u| {
-            u.password_hash = phc.clone();
-            u.email_verified = true;
-        })?
+        let LinkUse::Used(user) = self
+            .store
+            .use_link(&digest, LinkKind::Reset, now, |u| {
+                u.password_hash = phc.clone();
+                u.email_verified = true;
+            })
+            .await?
         else {
             return Err(ServiceError::InvalidLink);
         };
-        let revoked = self.revoke_user_sessions(user.id)?;
+        let revoked = self.revoke_user_sessions(user.id).await?;
         self.audit(
             AuditEvent::PasswordReset {
                 user: user.id,
                 revoked: revoked.len() as u64,
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.note_revoked(revoked);
-        self.notify_password_changed(&user);
+        self.notify_password_changed(&user).await;
         Ok(())
     }
 
     /// Queues the notice of a password change (never throttled).
-    pub(super) fn notify_password_changed(&self, user: &UserRecord) {
+    pub(super) async fn notify_password_changed(&self, user: &UserRecord) {
         let mail = templates::password_changed(&self.outbox.app_name(), &user.email);
-        self.queue_mail(mail, MailKind::Notice, user.id);
+        self.queue_mail(mail, MailKind::Notice, user.id).await;
     }
 
     /// `GET /api/auth/exists`: whether an account has the address or username, when
     /// `registration.expose_exists` is on (else `NOT_FOUND`); at most
     /// [`EXISTS_PER_MINUTE`] per client address.
-    pub fn exists(&self, query: ExistsQuery, origin: Origin) -> Result<bool, ServiceError> {
+    pub async fn exists(&self, query: ExistsQuery, origin: Origin) -> Result<bool, ServiceError> {
         if !self.config.expose_exists {
             return Err(ServiceError::NotFound(
                 "address lookups are not offered here (registration.expose_exists)".into(),
@@ -261,7 +268,7 @@ impl Service {
                 name
             }
         };
-        Ok(self.store.user_by_login(&login)?.is_some())
+        Ok(self.store.user_by_login(&login).await?.is_some())
     }
 
     /// Sends queued messages until the daemon stops, a few at a time, each with its
@@ -293,7 +300,7 @@ impl Service {
             }
             Err(e) => {
                 tracing::error!(%user, kind = kind.name(), error = %e, "mail not sent");
-                self.mail_failed(user, kind, e.to_string());
+                self.mail_failed(user, kind, e.to_string()).await;
                 if let Err(e) = self.store.commit().await {
                     tracing::warn!(error = %e, "could not commit the audit of a failed message");
                 }

@@ -178,9 +178,9 @@ impl Service {
         issuer: String,
     ) -> Result<Self, ServiceError> {
         let now = clock.now();
-        let tokens = load_keys(&store, issuer, now, config.verified_cache_entries)?;
-        let horizon = store.raise_token_horizon(seconds(config.tokens.access))?;
-        let revocations = Revocations::load(&store, now.unix_timestamp(), horizon)?;
+        let tokens = load_keys(&store, issuer, now, config.verified_cache_entries).await?;
+        let horizon = store.raise_token_horizon(seconds(config.tokens.access)).await?;
+        let revocations = Revocations::load(&store, now.unix_timestamp(), horizon).await?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         let passwords = Passwords::new(config.argon2, workers)?;
@@ -192,12 +192,10 @@ impl Service {
             mail_limit: RateLimit::new(config.mail.max_per_hour, Duration::from_secs(3600)),
             exists_limit: RateLimit::new(email::EXISTS_PER_MINUTE, Duration::from_secs(60)),
             throttle: Throttle::new(config.throttle),
-            guest_enabled: AtomicBool::new(operator::stored_flag(&store, operator::GUEST, config.guest_enabled)?),
-            registration_open: AtomicBool::new(operator::stored_flag(
-                &store,
-                operator::REGISTRATION,
-                config.registration_open,
-            )?),
+            guest_enabled: AtomicBool::new(operator::stored_flag(&store, operator::GUEST, config.guest_enabled).await?),
+            registration_open: AtomicBool::new(
+                operator::stored_flag(&store, operator::REGISTRATION, config.registration_open).await?,
+            ),
             events: broadcast::channel(EVENT_BACKLOG).0,
             counters: audit::Tally::default(),
             last_used: api_tokens::LastUsed::default(),
@@ -229,28 +227,28 @@ impl Service {
 
     /// Periodic upkeep: forget stale throttle counters and revocations no unexpired
     /// token can concern.
-    pub fn sweep(&self) {
+    pub async fn sweep(&self) {
         let now = self.clock.now();
         self.throttle.sweep(now);
         self.mail_limit.sweep(now.unix_timestamp());
         self.exists_limit.sweep(now.unix_timestamp());
         self.revocations.sweep(now.unix_timestamp());
-        self.sweep_keys(now);
-        self.write_back_last_used();
+        self.sweep_keys(now).await;
+        self.write_back_last_used().await;
     }
 
     /// Deletes stored refresh tokens, sessions and deny-list entries that have expired,
     /// API tokens expired for 30 days, and audit entries older than `audit.retain`
     /// (hourly upkeep, so the store does not grow without bound).
-    pub fn purge_expired(&self) {
+    pub async fn purge_expired(&self) {
         let now = self.now().unix_timestamp();
         let retain = seconds(self.config.audit_retain);
-        match self.store.purge_audit(now.saturating_sub(retain)) {
+        match self.store.purge_audit(now.saturating_sub(retain)).await {
             Ok(0) => {}
             Ok(entries) => tracing::info!(entries, "purged audit entries older than audit.retain"),
             Err(e) => tracing::warn!(error = %e, "could not purge the audit trail"),
         }
-        match self.store.purge_expired(now) {
+        match self.store.purge_expired(now).await {
             Ok(purged) if purged == crate::store::Purged::default() => {}
             Ok(purged) => tracing::info!(
                 sessions = purged.sessions,
@@ -267,19 +265,19 @@ impl Service {
 
     /// Drops retiring keys once every token they can have signed has expired
     /// (retirement + the longest access or guest TTL).
-    fn sweep_keys(&self, now: OffsetDateTime) {
+    async fn sweep_keys(&self, now: OffsetDateTime) {
         let ttl = self.config.tokens;
         let longest = ttl.access.max(ttl.guest).as_secs();
         let cutoff = now
             .unix_timestamp()
             .saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
-        let remove = |kids: &[String]| -> Result<(), ServiceError> {
+        let remove = async |kids: &[String]| -> Result<(), ServiceError> {
             for kid in kids {
-                self.store.remove_key(kid)?;
+                self.store.remove_key(kid).await?;
             }
             Ok(())
         };
-        match self.tokens.sweep(cutoff, remove) {
+        match self.tokens.sweep(cutoff, remove).await {
             Ok(dropped) => {
                 for kid in dropped {
                     tracing::info!(%kid, "dropped a retired signing key");
@@ -291,7 +289,7 @@ impl Service {
 
     /// Writes back pending state and syncs the store to disk (shutdown).
     pub async fn flush(&self) -> Result<(), ServiceError> {
-        self.write_back_last_used();
+        self.write_back_last_used().await;
         Ok(self.store.commit().await?)
     }
 
@@ -300,10 +298,10 @@ impl Service {
     /// user disabled or deleted, jti denied), except tokens older than an upgrade from
     /// a store without that view's index; API tokens and client tokens also read their
     /// record (API token and owner, or client) from the store.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
         if token.starts_with(crate::secret::API_TOKEN_PREFIX) {
-            return self.authenticate_api_token(token);
+            return self.authenticate_api_token(token).await;
         }
         let now = self.clock.now();
         let claims = self.tokens.verify(token, now).map_err(|e| match e {
@@ -328,7 +326,7 @@ impl Service {
                 }
                 let iat = || crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
                 if self.revocations.predates_index(iat, now.unix_timestamp())
-                    && !self.is_open_in_store(session_id, user_id, now.unix_timestamp())?
+                    && !self.is_open_in_store(session_id, user_id, now.unix_timestamp()).await?
                 {
                     return Err(rejected);
                 }
@@ -343,7 +341,7 @@ impl Service {
                 // A removed client's tokens die with it, and stay dead if a client with
                 // the same id is added again: they must be younger than the record.
                 let issued = crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
-                let current = self.store.client(client_id)?;
+                let current = self.store.client(client_id).await?;
                 if current.is_none_or(|c| issued.is_none_or(|iat| iat < c.created_at)) {
                     return Err(rejected);
                 }
@@ -358,10 +356,10 @@ impl Service {
 
     /// True when the store holds `session_id` of `user_id`, neither revoked nor past its
     /// maximum age, and the user is enabled.
-    fn is_open_in_store(&self, session_id: Uuid, user_id: Uuid, now: i64) -> Result<bool, ServiceError> {
-        let session = self.store.session(session_id)?;
+    async fn is_open_in_store(&self, session_id: Uuid, user_id: Uuid, now: i64) -> Result<bool, ServiceError> {
+        let session = self.store.session(session_id).await?;
         let open = session.is_some_and(|s| s.user_id == user_id && s.is_live(now));
-        Ok(open && self.store.user(user_id)?.is_some_and(|u| !u.disabled))
+        Ok(open && self.store.user(user_id).await?.is_some_and(|u| !u.disabled))
     }
 
     /// The part of `granted` that `user`'s role allows now: scopes are checked against
@@ -414,11 +412,11 @@ impl Service {
 
 /// The signing keys from the store; on first start, a new key, stored before it signs
 /// (the caller commits before serving).
-fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: usize) -> Result<Tokens, ServiceError> {
-    let mut records = store.keys()?;
+async fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: usize) -> Result<Tokens, ServiceError> {
+    let mut records = store.keys().await?;
     if !records.iter().any(|k| k.retired_at.is_none()) {
         let key = crate::tokens::new_key(now)?;
-        store.put_keys(std::slice::from_ref(&key))?;
+        store.put_keys(std::slice::from_ref(&key)).await?;
         tracing::info!(kid = %key.kid, "generated a new signing key");
         records.push(key);
     }

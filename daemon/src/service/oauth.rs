@@ -92,19 +92,19 @@ impl Service {
     }
 
     /// What a token is, if it is live (RFC 7662); anything else is `{"active": false}`.
-    pub fn introspect(&self, token: &str) -> Result<Introspection, ServiceError> {
+    pub async fn introspect(&self, token: &str) -> Result<Introspection, ServiceError> {
         let found = if token.starts_with(REFRESH_PREFIX) {
-            self.introspect_refresh(token)?
+            self.introspect_refresh(token).await?
         } else if token.starts_with(API_TOKEN_PREFIX) {
-            self.introspect_api_token(token)?
+            self.introspect_api_token(token).await?
         } else {
-            self.introspect_access(token)?
+            self.introspect_access(token).await?
         };
         Ok(found.unwrap_or_default())
     }
 
-    fn introspect_access(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
-        let claims = match self.authenticate(Some(token)) {
+    async fn introspect_access(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+        let claims = match self.authenticate(Some(token)).await {
             Ok(Caller::Session { claims, .. } | Caller::Guest { claims } | Caller::Client { claims, .. }) => claims,
             Ok(Caller::ApiToken { .. }) | Err(ServiceError::InvalidToken { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -140,8 +140,8 @@ impl Service {
         }))
     }
 
-    fn introspect_api_token(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
-        let Some((record, user)) = self.live_api_token(token)? else {
+    async fn introspect_api_token(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+        let Some((record, user)) = self.live_api_token(token).await? else {
             return Ok(None);
         };
         Ok(Some(Introspection {
@@ -160,19 +160,19 @@ impl Service {
         }))
     }
 
-    fn introspect_refresh(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
+    async fn introspect_refresh(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
         let digest = Secret::new(token.to_owned()).digest();
         let now = self.now().unix_timestamp();
-        let Some(record) = self.store.refresh_token(&digest)? else {
+        let Some(record) = self.store.refresh_token(&digest).await? else {
             return Ok(None);
         };
         if record.rotated_at.is_some() || now >= record.expires_at {
             return Ok(None);
         }
-        let Some(session) = self.store.session(record.session_id)?.filter(|s| s.is_live(now)) else {
+        let Some(session) = self.store.session(record.session_id).await?.filter(|s| s.is_live(now)) else {
             return Ok(None);
         };
-        let Some(user) = self.store.user(session.user_id)?.filter(|u| !u.disabled) else {
+        let Some(user) = self.store.user(session.user_id).await?.filter(|u| !u.disabled) else {
             return Ok(None);
         };
         Ok(Some(Introspection {
@@ -199,38 +199,45 @@ impl Service {
     pub async fn revoke_token(&self, token: &str, origin: Origin) -> Result<(), ServiceError> {
         let now = self.now();
         if token.starts_with(REFRESH_PREFIX) {
-            if let Some(record) = self.store.refresh_token(&Secret::new(token.to_owned()).digest())? {
+            if let Some(record) = self
+                .store
+                .refresh_token(&Secret::new(token.to_owned()).digest())
+                .await?
+            {
                 self.audit(
                     AuditEvent::RevokeSession {
                         session: record.session_id,
                     },
                     Some(origin.to_string()),
-                );
+                )
+                .await;
                 self.revoke_session(record.session_id).await?;
             }
         } else if token.starts_with(API_TOKEN_PREFIX) {
-            if let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest())? {
-                self.store.delete_api_token(&record.id)?;
+            if let Some(record) = self.store.api_token(&Secret::new(token.to_owned()).digest()).await? {
+                self.store.delete_api_token(&record.id).await?;
                 self.audit(
                     AuditEvent::RevokeApiToken {
                         user: record.user_id,
                         token: record.id.clone(),
                     },
                     Some(origin.to_string()),
-                );
+                )
+                .await;
                 self.store.commit().await?;
             }
         } else if let Ok(claims) = self.tokens.verify(token, now)
             && let Some(exp) = unix(&claims.exp)
         {
-            self.store.deny(&claims.jti, exp)?;
+            self.store.deny(&claims.jti, exp).await?;
             self.audit(
                 AuditEvent::RevokeAccessToken {
                     subject: claims.sub.clone(),
                     jti: claims.jti.clone(),
                 },
                 Some(origin.to_string()),
-            );
+            )
+            .await;
             self.store.commit().await?;
             self.revocations.deny(&claims.jti, exp);
         }

@@ -26,8 +26,8 @@ pub(super) const REGISTRATION: &str = "registration_open";
 const DEFAULT_AUDIT_LIMIT: usize = 50;
 
 /// A stored on/off setting, or `default` (the config file's) if never changed.
-pub(super) fn stored_flag(store: &Store, name: &str, default: bool) -> Result<bool, StoreError> {
-    Ok(match store.setting(name)?.as_deref() {
+pub(super) async fn stored_flag(store: &Store, name: &str, default: bool) -> Result<bool, StoreError> {
+    Ok(match store.setting(name).await?.as_deref() {
         Some("true") => true,
         Some("false") => false,
         _ => default,
@@ -67,16 +67,22 @@ fn session_view(session: &SessionRecord, username: &str) -> SessionView {
 }
 
 impl Service {
-    pub(super) fn find_user(&self, name: &str) -> Result<UserRecord, ServiceError> {
+    pub(super) async fn find_user(&self, name: &str) -> Result<UserRecord, ServiceError> {
         self.store
-            .user_by_login(name)?
+            .user_by_login(name)
+            .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))
     }
 
     /// Applies `change` to the stored user atomically; `NOT_FOUND` if it was deleted.
-    fn change_user(&self, id: Uuid, change: impl Fn(&mut UserRecord) -> bool) -> Result<UserRecord, ServiceError> {
+    async fn change_user(
+        &self,
+        id: Uuid,
+        change: impl Fn(&mut UserRecord) -> bool,
+    ) -> Result<UserRecord, ServiceError> {
         self.store
-            .modify_user(id, change)?
+            .modify_user(id, change)
+            .await?
             .ok_or_else(|| ServiceError::NotFound("the user was deleted".into()))
     }
 
@@ -94,25 +100,35 @@ impl Service {
     }
 
     /// The console's view of a stored user.
-    fn admin_user(&self, user: &UserRecord) -> Result<AdminUser, ServiceError> {
+    async fn admin_user(&self, user: &UserRecord) -> Result<AdminUser, ServiceError> {
         Ok(AdminUser {
             user: user_view(user),
             disabled: user.disabled,
-            last_login_at: self.store.last_login(user.id)?.map(rfc3339_unix),
+            last_login_at: self.store.last_login(user.id).await?.map(rfc3339_unix),
         })
     }
 
     /// Counters and gauges: no store scan, so a console may poll it every second.
-    pub fn activity(&self) -> Activity {
+    pub async fn activity(&self) -> Activity {
         Activity {
-            uptime_seconds: self.started.elapsed().as_secs(),
-            sessions: self.store.session_count().unwrap_or_else(|e| {
+            uptime_seconds: self.uptime_seconds(),
+            sessions: self.store.session_count().await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "could not read the session count");
                 0
             }),
-            hash_queue: self.passwords.queue_depth() as u64,
+            hash_queue: self.hash_queue(),
             counters: self.counters.snapshot(),
         }
+    }
+
+    /// Password hashes admitted and not yet answered.
+    pub fn hash_queue(&self) -> u64 {
+        self.passwords.queue_depth() as u64
+    }
+
+    /// Seconds since the daemon started.
+    pub fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
     }
 
     /// Every activity count since start, for the metrics (a superset of what
@@ -126,34 +142,35 @@ impl Service {
         self.store.syncs()
     }
 
-    /// Durations of the store's flush + fsync rounds and of password hashes, seconds.
-    pub fn durations(&self) -> (Histogram, Histogram) {
+    /// Durations of the store's flush + fsync rounds (embedded store only) and of
+    /// password hashes, seconds.
+    pub fn durations(&self) -> (Option<Histogram>, Histogram) {
         (self.store.sync_durations(), self.passwords.durations())
     }
 
-    /// The store's size on disk in bytes.
-    pub fn store_size(&self) -> Result<u64, ServiceError> {
+    /// The store's size on disk in bytes, when it is on this machine's disk.
+    pub fn store_size(&self) -> Result<Option<u64>, ServiceError> {
         Ok(self.store.size_on_disk()?)
     }
 
     /// Daemon status.
-    pub fn status(&self) -> Result<StatusView, ServiceError> {
+    pub async fn status(&self) -> Result<StatusView, ServiceError> {
         let records = RecordCounts {
-            users: self.store.user_count()?,
-            sessions: self.store.session_count()?,
-            refresh_tokens: self.store.refresh_token_count()?,
-            api_tokens: self.store.api_token_count() as u64,
-            clients: self.store.client_count() as u64,
-            denied: self.store.denied_count() as u64,
-            audit: self.store.audit_count() as u64,
+            users: self.store.user_count().await?,
+            sessions: self.store.session_count().await?,
+            refresh_tokens: self.store.refresh_token_count().await?,
+            api_tokens: self.store.api_token_count().await?,
+            clients: self.store.client_count().await?,
+            denied: self.store.denied_count().await?,
+            audit: self.store.audit_count().await?,
         };
         Ok(StatusView {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            activity: self.activity(),
+            activity: self.activity().await,
             users: records.users,
             api_tokens: records.api_tokens,
             clients: records.clients,
-            store_bytes: self.store.size_on_disk()?,
+            store_bytes: self.store.size_on_disk()?.unwrap_or(0),
             records,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),
@@ -163,11 +180,12 @@ impl Service {
     }
 
     /// Users whose username, email or display name contains `search` (any case).
-    pub fn list_users(&self, search: Option<&str>) -> Result<Vec<AdminUser>, ServiceError> {
+    pub async fn list_users(&self, search: Option<&str>) -> Result<Vec<AdminUser>, ServiceError> {
         let needle = search.map(str::to_lowercase);
         let mut users: Vec<UserRecord> = self
             .store
-            .users()?
+            .users()
+            .await?
             .into_iter()
             .filter(|u| {
                 needle.as_deref().is_none_or(|n| {
@@ -178,12 +196,16 @@ impl Service {
             })
             .collect();
         users.sort_by_key(|u| u.username.to_lowercase());
-        users.iter().map(|u| self.admin_user(u)).collect()
+        let mut listed = Vec::with_capacity(users.len());
+        for user in &users {
+            listed.push(self.admin_user(user).await?);
+        }
+        Ok(listed)
     }
 
     /// One user, by username or email.
-    pub fn show_user(&self, name: &str) -> Result<AdminUser, ServiceError> {
-        self.admin_user(&self.find_user(name)?)
+    pub async fn show_user(&self, name: &str) -> Result<AdminUser, ServiceError> {
+        self.admin_user(&self.find_user(name).await?).await
     }
 
     /// Creates a user; works while registration is closed.
@@ -203,31 +225,35 @@ impl Service {
                 user: user.id,
                 username: user.username.clone(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
-        self.admin_user(&user)
+        self.admin_user(&user).await
     }
 
     /// Changes a user's role and revokes their sessions, so that no token carries the
     /// old role past this answer.
     pub async fn set_role(&self, operator: Operator, name: &str, role: &str) -> Result<AdminUser, ServiceError> {
         self.check_role(role)?;
-        let user = self.find_user(name)?;
-        let user = self.change_user(user.id, |u| {
-            u.role = role.to_owned();
-            true
-        })?;
-        let revoked = self.revoke_user_sessions(user.id)?;
+        let user = self.find_user(name).await?;
+        let user = self
+            .change_user(user.id, |u| {
+                u.role = role.to_owned();
+                true
+            })
+            .await?;
+        let revoked = self.revoke_user_sessions(user.id).await?;
         self.admin_audit(
             operator,
             AuditEvent::UserSetRole {
                 user: user.id,
                 role: role.to_owned(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.note_revoked(revoked);
-        self.admin_user(&user)
+        self.admin_user(&user).await
     }
 
     /// Disables (revoking every session for good) or enables a user.
@@ -237,13 +263,15 @@ impl Service {
         name: &str,
         disabled: bool,
     ) -> Result<AdminUser, ServiceError> {
-        let user = self.find_user(name)?;
-        let user = self.change_user(user.id, |u| {
-            u.disabled = disabled;
-            true
-        })?;
+        let user = self.find_user(name).await?;
+        let user = self
+            .change_user(user.id, |u| {
+                u.disabled = disabled;
+                true
+            })
+            .await?;
         let revoked = if disabled {
-            self.revoke_user_sessions(user.id)?
+            self.revoke_user_sessions(user.id).await?
         } else {
             Vec::new()
         };
@@ -253,7 +281,7 @@ impl Service {
         } else {
             AuditEvent::UserEnable { user: id, username }
         };
-        self.admin_audit(operator, event);
+        self.admin_audit(operator, event).await;
         self.store.commit().await?;
         if disabled {
             self.revocations.bar(Barred {
@@ -264,20 +292,21 @@ impl Service {
             self.revocations.admit(user.id);
         }
         self.note_revoked(revoked);
-        self.admin_user(&user)
+        self.admin_user(&user).await
     }
 
     /// Deletes a user and their sessions.
     pub async fn delete_user(&self, operator: Operator, name: &str) -> Result<(), ServiceError> {
-        let user = self.find_user(name)?;
-        let barred = self.store.delete_user(&user, self.now().unix_timestamp())?;
+        let user = self.find_user(name).await?;
+        let barred = self.store.delete_user(&user, self.now().unix_timestamp()).await?;
         self.admin_audit(
             operator,
             AuditEvent::UserDelete {
                 user: user.id,
                 username: user.username.clone(),
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.revocations.bar(barred);
         Ok(())
@@ -287,13 +316,15 @@ impl Service {
     /// Returns how many sessions were revoked.
     pub async fn set_password(&self, operator: Operator, name: &str, password: Secret) -> Result<u64, ServiceError> {
         validate::password(password.expose(), self.config.password_min_length)?;
-        let user = self.find_user(name)?;
+        let user = self.find_user(name).await?;
         let phc = self.passwords.hash(password).await?;
-        let user = self.change_user(user.id, |u| {
-            u.password_hash = phc.clone();
-            true
-        })?;
-        let revoked = self.revoke_user_sessions(user.id)?;
+        let user = self
+            .change_user(user.id, |u| {
+                u.password_hash = phc.clone();
+                true
+            })
+            .await?;
+        let revoked = self.revoke_user_sessions(user.id).await?;
         let count = revoked.len() as u64;
         self.admin_audit(
             operator,
@@ -301,10 +332,11 @@ impl Service {
                 user: user.id,
                 revoked: count,
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.note_revoked(revoked);
-        self.notify_password_changed(&user);
+        self.notify_password_changed(&user).await;
         Ok(count)
     }
 
@@ -312,7 +344,7 @@ impl Service {
     /// HTTP flows would; refused for a disabled user and once `mail.max_per_hour`
     /// such messages went to the address this hour.
     pub async fn send_link_to(&self, operator: Operator, name: &str, kind: LinkKind) -> Result<(), ServiceError> {
-        let user = self.find_user(name)?;
+        let user = self.find_user(name).await?;
         if user.disabled {
             return Err(ServiceError::Conflict(format!(
                 "{} is disabled; enable them first",
@@ -329,17 +361,18 @@ impl Service {
             LinkKind::Verify => AuditEvent::UserSendVerification { user: user.id },
             LinkKind::Reset => AuditEvent::UserSendReset { user: user.id },
         };
-        self.admin_audit(operator, event);
+        self.admin_audit(operator, event).await;
         self.store.commit().await?;
         Ok(())
     }
 
     /// The clients `name` consented to.
-    pub fn list_grants(&self, name: &str) -> Result<Vec<GrantView>, ServiceError> {
-        let user = self.find_user(name)?;
+    pub async fn list_grants(&self, name: &str) -> Result<Vec<GrantView>, ServiceError> {
+        let user = self.find_user(name).await?;
         Ok(self
             .store
-            .grants_of(user.id)?
+            .grants_of(user.id)
+            .await?
             .into_iter()
             .map(|(client_id, grant)| GrantView {
                 client_id,
@@ -352,13 +385,13 @@ impl Service {
     /// Removes `name`'s consent to `client_id` and revokes that client's sessions of
     /// the user (their refresh and access tokens die with them). Returns how many.
     pub async fn revoke_grant(&self, operator: Operator, name: &str, client_id: &str) -> Result<u64, ServiceError> {
-        let user = self.find_user(name)?;
-        let had_grant = self.store.remove_grant(user.id, client_id)?;
+        let user = self.find_user(name).await?;
+        let had_grant = self.store.remove_grant(user.id, client_id).await?;
         let now = self.now().unix_timestamp();
         let mut revoked = Vec::new();
-        for session in self.store.sessions_of(user.id)? {
+        for session in self.store.sessions_of(user.id).await? {
             if session.client_id.as_deref() == Some(client_id) && session.is_live(now) {
-                revoked.extend(self.store.revoke_session(session.id, now)?);
+                revoked.extend(self.store.revoke_session(session.id, now).await?);
             }
         }
         if !had_grant && revoked.is_empty() {
@@ -375,7 +408,8 @@ impl Service {
                 client: client_id.to_owned(),
                 revoked: count,
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.note_revoked(revoked);
         Ok(count)
@@ -383,11 +417,11 @@ impl Service {
 
     /// Marks every open session of `user_id` revoked in the store. The caller commits,
     /// then hands the result to [`Self::note_revoked`].
-    pub(super) fn revoke_user_sessions(&self, user_id: Uuid) -> Result<Vec<Revoked>, ServiceError> {
+    pub(super) async fn revoke_user_sessions(&self, user_id: Uuid) -> Result<Vec<Revoked>, ServiceError> {
         let now = self.now().unix_timestamp();
         let mut revoked = Vec::new();
-        for id in self.store.open_sessions_of(user_id, now)? {
-            revoked.extend(self.store.revoke_session(id, now)?);
+        for id in self.store.open_sessions_of(user_id, now).await? {
+            revoked.extend(self.store.revoke_session(id, now).await?);
         }
         Ok(revoked)
     }
@@ -400,21 +434,28 @@ impl Service {
     }
 
     /// Live sessions, of one user or of all, oldest first.
-    pub fn list_sessions(&self, name: Option<&str>) -> Result<Vec<SessionView>, ServiceError> {
+    pub async fn list_sessions(&self, name: Option<&str>) -> Result<Vec<SessionView>, ServiceError> {
         let now = self.now().unix_timestamp();
         let mut views = Vec::new();
         match name {
             Some(name) => {
-                let user = self.find_user(name)?;
-                for session in self.store.sessions_of(user.id)?.into_iter().filter(|s| s.is_live(now)) {
+                let user = self.find_user(name).await?;
+                for session in self
+                    .store
+                    .sessions_of(user.id)
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.is_live(now))
+                {
                     views.push((session.created_at, session_view(&session, &user.username)));
                 }
             }
             None => {
-                for session in self.store.live_sessions(now)? {
+                for session in self.store.live_sessions(now).await? {
                     let username = self
                         .store
-                        .user(session.user_id)?
+                        .user(session.user_id)
+                        .await?
                         .map(|u| u.username)
                         .unwrap_or_default();
                     views.push((session.created_at, session_view(&session, &username)));
@@ -429,7 +470,7 @@ impl Service {
     pub async fn revoke_session_by_id(&self, operator: Operator, id: &str) -> Result<(), ServiceError> {
         let not_found = || ServiceError::NotFound(format!("no live session {id:?}"));
         let session_id = Uuid::parse_str(id).map_err(|_| not_found())?;
-        let session = self.store.session(session_id)?.ok_or_else(not_found)?;
+        let session = self.store.session(session_id).await?.ok_or_else(not_found)?;
         if !session.is_live(self.now().unix_timestamp()) {
             return Err(not_found());
         }
@@ -439,15 +480,16 @@ impl Service {
                 user: session.user_id,
                 session: session_id,
             },
-        );
+        )
+        .await;
         self.revoke_session(session_id).await?;
         Ok(())
     }
 
     /// Revokes every session of a user; returns how many.
     pub async fn revoke_all_sessions(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
-        let user = self.find_user(name)?;
-        let revoked = self.revoke_user_sessions(user.id)?;
+        let user = self.find_user(name).await?;
+        let revoked = self.revoke_user_sessions(user.id).await?;
         let count = revoked.len() as u64;
         self.admin_audit(
             operator,
@@ -455,7 +497,8 @@ impl Service {
                 user: user.id,
                 revoked: count,
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         self.note_revoked(revoked);
         Ok(count)
@@ -463,8 +506,10 @@ impl Service {
 
     /// Turns guest mode on or off; stored, so it survives restarts.
     pub async fn set_guest(&self, operator: Operator, enabled: bool) -> Result<bool, ServiceError> {
-        self.store.put_setting(GUEST, if enabled { "true" } else { "false" })?;
-        self.admin_audit(operator, AuditEvent::Guest { enabled });
+        self.store
+            .put_setting(GUEST, if enabled { "true" } else { "false" })
+            .await?;
+        self.admin_audit(operator, AuditEvent::Guest { enabled }).await;
         self.store.commit().await?;
         self.guest_enabled.store(enabled, Ordering::Relaxed);
         Ok(enabled)
@@ -478,8 +523,9 @@ impl Service {
     /// Opens or closes registration; stored, so it survives restarts.
     pub async fn set_registration(&self, operator: Operator, open: bool) -> Result<bool, ServiceError> {
         self.store
-            .put_setting(REGISTRATION, if open { "true" } else { "false" })?;
-        self.admin_audit(operator, AuditEvent::Registration { open });
+            .put_setting(REGISTRATION, if open { "true" } else { "false" })
+            .await?;
+        self.admin_audit(operator, AuditEvent::Registration { open }).await;
         self.store.commit().await?;
         self.registration_open.store(open, Ordering::Relaxed);
         Ok(open)
@@ -492,9 +538,10 @@ impl Service {
 
     /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
     pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
-        let persist = |changed: &[KeyRecord]| -> Result<(), ServiceError> { Ok(self.store.put_keys(changed)?) };
-        let kid = self.tokens.rotate(self.now(), persist)?;
-        self.admin_audit(operator, AuditEvent::KeyRotate { kid });
+        let persist =
+            async |changed: &[KeyRecord]| -> Result<(), ServiceError> { Ok(self.store.put_keys(changed).await?) };
+        let kid = self.tokens.rotate(self.now(), persist).await?;
+        self.admin_audit(operator, AuditEvent::KeyRotate { kid }).await;
         self.store.commit().await?;
         Ok(self.keys())
     }
@@ -507,9 +554,14 @@ impl Service {
         out: impl std::io::Write + Send + 'static,
     ) -> Result<BackupSummary, ServiceError> {
         let service = Arc::clone(self);
-        let summary = tokio::task::spawn_blocking(move || service.store.write_backup(out))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("the backup stopped: {e}")))??;
+        let summary = tokio::task::spawn_blocking(move || match service.store.embedded() {
+            Some(store) => store.write_backup(out),
+            None => Err(StoreError::Unsupported(
+                "online backups are of the embedded store; back up PostgreSQL with its own tools (pg_dump)",
+            )),
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("the backup stopped: {e}")))??;
         tracing::info!(
             entries = summary.entries,
             changed = summary.changed,
@@ -521,14 +573,15 @@ impl Service {
             AuditEvent::Backup {
                 entries: summary.entries,
             },
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(summary)
     }
 
     /// The newest `limit` audit entries, oldest first.
-    pub fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
-        let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT))?;
+    pub async fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
+        let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT)).await?;
         Ok(records
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))

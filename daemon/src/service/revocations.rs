@@ -30,16 +30,17 @@ pub struct Revocations {
 impl Revocations {
     /// Loads the entries still needed at `now`. `horizon` is the longest access-token
     /// lifetime the store has known.
-    pub fn load(store: &Store, now: i64, horizon: i64) -> Result<Self, StoreError> {
-        let (revoked, barred) = store.revocations(now)?;
+    pub async fn load(store: &Store, now: i64, horizon: i64) -> Result<Self, StoreError> {
+        let (revoked, barred) = store.revocations(now).await?;
         let unindexed = store
-            .indexed_since()?
+            .indexed_since()
+            .await?
             .map(|since| (since, since.saturating_add(horizon)))
             .filter(|(_, until)| now < *until);
         Ok(Self {
             sessions: RwLock::new(revoked.into_iter().map(|r| (r.session_id, r.until)).collect()),
             barred: RwLock::new(barred.into_iter().map(|b| (b.user_id, b.until)).collect()),
-            denied: RwLock::new(store.deny_list(now)?.into_iter().collect()),
+            denied: RwLock::new(store.deny_list(now).await?.into_iter().collect()),
             unindexed,
         })
     }

@@ -31,19 +31,19 @@ impl Service {
     /// token and signs the first access token. `None` when the user is no longer
     /// stored exactly as given: a password, role or account change (or a delete) made
     /// during the caller's hashing wins. The caller commits.
-    pub(super) fn open_session(
+    pub(super) async fn open_session(
         &self,
         user: &UserRecord,
         scopes: Vec<String>,
         client_id: Option<String>,
     ) -> Result<Option<Issued>, ServiceError> {
         // Time-ordered, so that the oldest of sessions made in one second is known.
-        self.open_session_as(Uuid::now_v7(), user, scopes, client_id)
+        self.open_session_as(Uuid::now_v7(), user, scopes, client_id).await
     }
 
     /// [`Self::open_session`] with the session's id chosen by the caller (an
     /// authorization code records it before the session exists).
-    pub(super) fn open_session_as(
+    pub(super) async fn open_session_as(
         &self,
         id: Uuid,
         user: &UserRecord,
@@ -75,11 +75,12 @@ impl Service {
         // lands after finds the session stored and revokes it.
         if !self
             .store
-            .create_session(user, &session, SessionStart::Refresh(&refresh.digest(), &first))?
+            .create_session(user, &session, SessionStart::Refresh(&refresh.digest(), &first))
+            .await?
         {
             return Ok(None);
         }
-        self.evict_oldest_sessions(user.id, now.unix_timestamp())?;
+        self.evict_oldest_sessions(user.id, now.unix_timestamp()).await?;
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
         self.counters.bump(Counter::Issued(TokenKind::Refresh));
@@ -90,10 +91,10 @@ impl Service {
     /// logging in again and again cannot grow the store without bound. Found in the
     /// store's per-user index, which marks revoked sessions without reading them. The
     /// caller commits.
-    fn evict_oldest_sessions(&self, user_id: Uuid, now: i64) -> Result<(), ServiceError> {
-        let open = self.store.open_sessions_of(user_id, now)?;
+    async fn evict_oldest_sessions(&self, user_id: Uuid, now: i64) -> Result<(), ServiceError> {
+        let open = self.store.open_sessions_of(user_id, now).await?;
         for old in &open[..open.len().saturating_sub(MAX_SESSIONS_PER_USER)] {
-            if let Some(revoked) = self.store.revoke_session(*old, now)? {
+            if let Some(revoked) = self.store.revoke_session(*old, now).await? {
                 self.revocations.revoke(revoked);
             }
         }
@@ -124,7 +125,10 @@ impl Service {
 
     /// Revokes a session in the store and the revocation view, durably.
     pub(super) async fn revoke_session(&self, session_id: Uuid) -> Result<bool, ServiceError> {
-        let revoked = self.store.revoke_session(session_id, self.now().unix_timestamp())?;
+        let revoked = self
+            .store
+            .revoke_session(session_id, self.now().unix_timestamp())
+            .await?;
         self.store.commit().await?;
         if let Some(revoked) = revoked {
             self.revocations.revoke(revoked);
@@ -149,7 +153,7 @@ impl Service {
         }
         let old = token.digest();
         let now = self.now();
-        let Some(record) = self.store.refresh_token(&old)? else {
+        let Some(record) = self.store.refresh_token(&old).await? else {
             return Err(invalid());
         };
         if record.rotated_at.is_some() {
@@ -168,7 +172,7 @@ impl Service {
         if !bound_ok {
             return Err(invalid());
         }
-        let session = self.store.session(record.session_id)?.ok_or_else(invalid)?;
+        let session = self.store.session(record.session_id).await?.ok_or_else(invalid)?;
         // Bound to a client that was removed and added again under the same id: the
         // binding was to the old one. (`bound_ok` made the door's client the bound one.)
         if let Door::OAuth {
@@ -197,7 +201,8 @@ impl Service {
         }
         let user = self
             .store
-            .user(session.user_id)?
+            .user(session.user_id)
+            .await?
             .filter(|u| !u.disabled)
             .ok_or_else(invalid)?;
         let next = secret::generate(REFRESH_PREFIX)?;
@@ -213,7 +218,8 @@ impl Service {
         };
         match self
             .store
-            .rotate_refresh(&old, &next.digest(), &next_record, now.unix_timestamp())?
+            .rotate_refresh(&old, &next.digest(), &next_record, now.unix_timestamp())
+            .await?
         {
             Rotation::Rotated => {}
             Rotation::Reused { session_id } => return Err(self.reuse_detected(session_id, origin).await),
@@ -228,7 +234,8 @@ impl Service {
                 session: session.id,
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         self.store.commit().await?;
         Ok(issued)
     }
@@ -239,7 +246,8 @@ impl Service {
         self.audit(
             AuditEvent::RefreshReuse { session: session_id },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         match self.revoke_session(session_id).await {
             Ok(_) => ServiceError::InvalidToken { presented: true },
             Err(e) => e,
@@ -258,8 +266,13 @@ impl Service {
             return Err(ServiceError::InsufficientScope("a session access token is required"));
         };
         let invalid = || ServiceError::InvalidToken { presented: true };
-        let session = self.store.session(session_id)?.ok_or_else(invalid)?;
-        let user = self.store.user(user_id)?.filter(|u| !u.disabled).ok_or_else(invalid)?;
+        let session = self.store.session(session_id).await?.ok_or_else(invalid)?;
+        let user = self
+            .store
+            .user(user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(invalid)?;
         self.session_access_token(&user, &session, tessera_common::scopes::parse(&claims.scope))
     }
 
@@ -277,7 +290,8 @@ impl Service {
                 session: session_id,
             },
             Some(origin.to_string()),
-        );
+        )
+        .await;
         self.revoke_session(session_id).await?;
         Ok(())
     }

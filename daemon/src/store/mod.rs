@@ -1,496 +1,277 @@
-//! The store: the only code that knows sled. Typed records ([`records`]) encoded with
-//! postcard in named trees, unique indexes kept in step by transactions, and durable
-//! commits.
+//! The store: everything persistent, behind one interface with two backends.
 //!
-//! This file opens the store (data directory mode, sled's lock, the schema record in
-//! the `meta` tree, and [`migrate`] for stores written by an older Tessera), holds the
-//! codecs and the counters, and runs the purge. Each kind of record has its own file
-//! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
-//! last-login times), [`revocations`] (what can still end a token before it expires),
-//! [`api_tokens`], [`clients`], [`keys`], [`links`] (link tokens sent by mail),
-//! [`browser`] (browser sessions' cookies), [`codes`] (authorization codes),
-//! [`grants`] (consents), [`settings`], [`audit`], [`denylist`];
-//! [`backup`] writes and reads backup files of every tree (with [`watch`] capturing
-//! the changes made while a running daemon's backup is written); [`check`] checks that the
-//! indexes and counts agree with the records.
+//! [`Store`] is what the service talks to; it does not know which backend answers.
+//! - [`embedded`]: sled in the data directory, the default (one daemon).
 //!
-//! Writes land in sled at once; callers then await [`Store::commit`] before they
-//! acknowledge anything, which flushes and fsyncs (see [`commit`]).
+//! Shared by both: the typed [`records`], what operations answer ([`outcomes`]) and
+//! [`StoreError`]. Every mutation is acknowledged only after [`Store::commit`].
 
-mod api_tokens;
-mod audit;
-mod backup;
-mod browser;
-mod check;
-mod clients;
-mod codes;
-mod commit;
-mod denylist;
-mod grants;
-mod keys;
-mod links;
-mod migrate;
+mod embedded;
+mod error;
+mod outcomes;
 pub mod records;
-mod revocations;
-mod sessions;
-mod settings;
-mod users;
-mod watch;
 
-pub use api_tokens::EXPIRED_API_TOKEN_KEPT;
-pub use audit::AUDIT_CAPACITY;
-pub use backup::{BACKUP_FORMAT, BackupSummary};
-pub use codes::{CODE_KEPT, CodeUse};
-pub use links::LinkUse;
+pub use embedded::{BACKUP_FORMAT, BackupSummary, SledStore};
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
-pub(crate) use migrate::tests::{v1_records, write_v1};
+pub(crate) use embedded::{v1_records, write_v1};
+pub use error::StoreError;
+pub use outcomes::{
+    AUDIT_CAPACITY, Barred, CODE_KEPT, CodeUse, EXPIRED_API_TOKEN_KEPT, FOR_GOOD, LinkUse, Purged, Revoked, Rotation,
+    SessionStart, Unique,
+};
 pub use records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
     SessionKind, SessionRecord, UserRecord,
 };
-pub use revocations::{Barred, FOR_GOOD, Revoked};
-pub use sessions::{Rotation, SessionStart};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
+use uuid::Uuid;
 
-/// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 4;
-/// sled's page cache; the default (1 GiB) is far more than an auth store needs.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Failures of the store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The storage engine failed.
-    #[error("storage engine: {0}")]
-    Engine(String),
-    /// A file-system operation failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A stored record could not be decoded.
-    #[error("corrupt record in {tree}: {detail}")]
-    Corrupt {
-        /// The tree holding it.
-        tree: &'static str,
-        /// What failed.
-        detail: String,
-    },
-    /// The store exists but its schema record is missing or unreadable: damaged, or
-    /// not Tessera's. Starting empty would overwrite it.
-    #[error(
-        "the store in {dir} is damaged or not Tessera's ({problem}); refusing to start over it: restore it from a backup, or move it aside to start empty"
-    )]
-    Damaged {
-        /// The store directory.
-        dir: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// Another process holds the store (another tesserad on this data directory).
-    #[error("{dir} is locked by another process (another tesserad on this data directory?)")]
-    Locked {
-        /// The store directory.
-        dir: String,
-    },
-    /// The data was written by a newer Tessera.
-    #[error("data schema version {found} is newer than this build supports ({SCHEMA_VERSION})")]
-    SchemaTooNew {
-        /// Version found on disk.
-        found: u32,
-    },
-    /// A backup file cannot be used, or a restore has nowhere to go.
-    #[error("backup: {0}")]
-    Backup(String),
-    /// A unique index already holds the value.
-    #[error("{0} already taken")]
-    Taken(Unique),
-}
-
-/// What [`Store::purge_expired`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Purged {
-    /// Sessions past their maximum age.
-    pub sessions: usize,
-    /// Refresh tokens past their expiry.
-    pub refresh_tokens: usize,
-    /// API tokens expired more than [`EXPIRED_API_TOKEN_KEPT`] ago.
-    pub api_tokens: usize,
-    /// Deny-list entries whose token has expired.
-    pub denied: usize,
-    /// Revoked sessions and barred users no unexpired token can belong to any more.
-    pub revocations: usize,
-    /// Link tokens past their expiry.
-    pub links: usize,
-    /// Authorization codes expired more than [`CODE_KEPT`] ago.
-    pub codes: usize,
-    /// Browser cookies whose session ended.
-    pub browser_cookies: usize,
-}
-
-/// The unique indexes of users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unique {
-    /// `users_by_name`.
-    Username,
-    /// `users_by_email`.
-    Email,
-    /// `clients`.
-    ClientId,
-}
-
-impl std::fmt::Display for Unique {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Unique::Username => "username",
-            Unique::Email => "email",
-            Unique::ClientId => "client id",
-        })
-    }
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Engine(e.to_string())
-    }
-}
-
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
-        }
-    }
-}
-
-/// Handle to the open store. Cheap to share behind an `Arc`.
+/// The open store, whichever backend holds it. Cheap to share behind an `Arc`.
 #[derive(Debug)]
-pub struct Store {
-    db: sled::Db,
-    users: sled::Tree,
-    users_by_name: sled::Tree,
-    users_by_email: sled::Tree,
-    sessions: sled::Tree,
-    user_sessions: sled::Tree,
-    revoked: sled::Tree,
-    barred: sled::Tree,
-    meta: sled::Tree,
-    last_login: sled::Tree,
-    refresh: sled::Tree,
-    keys: sled::Tree,
-    settings: sled::Tree,
-    clients: sled::Tree,
-    clients_removed: sled::Tree,
-    api_tokens: sled::Tree,
-    api_token_ids: sled::Tree,
-    user_api_tokens: sled::Tree,
-    denied: sled::Tree,
-    links: sled::Tree,
-    user_links: sled::Tree,
-    browser_cookies: sled::Tree,
-    codes: sled::Tree,
-    grants: sled::Tree,
-    audit: sled::Tree,
-    audit_next: AtomicU64,
-    /// Seconds revocations are kept (see [`revocations`]); 0 until
-    /// [`Store::raise_token_horizon`] sets it.
-    horizon: AtomicI64,
-    /// Held shared by every write and exclusively by a backup's closing moment (see
-    /// [`Store::writing`]).
-    gate: RwLock<()>,
-    commit: commit::GroupCommit,
+pub enum Store {
+    /// sled in the data directory.
+    Embedded(Arc<SledStore>),
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Engine(format!("encoding a record: {e}")))
-}
-
-fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
-        tree,
-        detail: e.to_string(),
-    })
-}
-
-/// A count kept in the `meta` tree, changed in the same transaction as the records it
-/// counts, so reading it never scans them.
-#[derive(Debug, Clone, Copy)]
-enum Counter {
-    /// Stored users.
-    Users,
-    /// Stored sessions not revoked (until the purge deletes them past their maximum age).
-    Sessions,
-    /// Stored refresh-token records (rotated ones included, until they expire).
-    Refresh,
-}
-
-impl Counter {
-    fn key(self) -> &'static str {
-        match self {
-            Counter::Users => "count.users",
-            Counter::Sessions => "count.sessions",
-            Counter::Refresh => "count.refresh",
+/// Declares the operations every backend offers, each forwarded to the one in use.
+macro_rules! operations {
+    ($( $(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        Store::Embedded(s) => s.$name($($arg),*),
+                    }
+                }
+            )*
         }
-    }
+    };
 }
 
-/// Adds `delta` to `counter` within a transaction over the `meta` tree.
-fn count(meta: &TransactionalTree, counter: Counter, delta: i64) -> Result<(), UnabortableTransactionError> {
-    let current = meta
-        .get(counter.key())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map_or(0, i64::from_be_bytes);
-    meta.insert(counter.key(), &current.saturating_add(delta).max(0).to_be_bytes())?;
-    Ok(())
-}
+operations! {
+    /// Inserts a new user; [`StoreError::Taken`] if the username or email is used
+    /// (compared lower-cased).
+    fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// The user with `id`.
+    fn user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    /// The user whose username, or email when `login` holds an `@`, matches `login`
+    /// case-insensitively.
+    fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, in id order.
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// How many users exist.
+    fn user_count(&self) -> Result<u64, StoreError>;
+    /// Deletes a user with their sessions, API tokens, links and consents, and bars
+    /// them until their last access token has expired.
+    fn delete_user(&self, user: &UserRecord, now: i64) -> Result<Barred, StoreError>;
 
-/// The 8 bytes of a big-endian number stored in `tree`.
-fn eight_bytes(tree: &'static str, what: &str, bytes: &[u8]) -> Result<[u8; 8], StoreError> {
-    <[u8; 8]>::try_from(bytes).map_err(|_| StoreError::Corrupt {
-        tree,
-        detail: format!("{what} is not 8 bytes"),
-    })
-}
+    /// Stores a new session with what it starts with, if `user` is still stored
+    /// exactly as given; false, storing nothing, when it changed or was deleted.
+    fn create_session(&self, user: &UserRecord, session: &SessionRecord, start: SessionStart<'_>) -> Result<bool, StoreError>;
+    /// When `user_id` last opened a session.
+    fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError>;
+    /// The session with `id`.
+    fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every session of `user_id`, revoked ones included.
+    fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
+    /// The ids of `user_id`'s sessions neither revoked nor past their maximum age at
+    /// `now`, oldest first.
+    fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError>;
+    /// Every session neither revoked nor past its maximum age at `now`.
+    fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError>;
+    /// How many stored sessions are not revoked.
+    fn session_count(&self) -> Result<u64, StoreError>;
+    /// How many refresh-token records are stored.
+    fn refresh_token_count(&self) -> Result<u64, StoreError>;
+    /// Marks a session revoked and records the revocation for as long as one of its
+    /// access tokens can be unexpired; `None` if unknown or already revoked.
+    fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError>;
+    /// The refresh token stored under `digest`.
+    fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Exchanges the refresh token `old` for `new` atomically: exactly one of two
+    /// concurrent presentations rotates; the other is a reuse.
+    fn rotate_refresh(&self, old: &[u8; 32], new: &[u8; 32], record: &RefreshRecord, now: i64) -> Result<Rotation, StoreError>;
 
-/// A malformed key in the index `tree`.
-fn corrupt_index(tree: &'static str) -> StoreError {
-    StoreError::Corrupt {
-        tree,
-        detail: "malformed key".into(),
-    }
-}
+    /// Raises the stored token horizon to `configured` seconds if lower; returns it.
+    fn raise_token_horizon(&self, configured: i64) -> Result<i64, StoreError>;
+    /// The revoked sessions and barred users still needed at `now`.
+    fn revocations(&self, now: i64) -> Result<(Vec<Revoked>, Vec<Barred>), StoreError>;
+    /// When the store was upgraded from a version without a revocation index, if it was.
+    fn indexed_since(&self) -> Result<Option<i64>, StoreError>;
+    /// Puts an access token's `jti` on the deny-list until `exp`.
+    fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError>;
+    /// The deny-list entries unexpired at `now`.
+    fn deny_list(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
+    /// How many deny-list entries are stored.
+    fn denied_count(&self) -> Result<u64, StoreError>;
 
-/// Every record of `tree`, in key order.
-fn decode_all<T: DeserializeOwned>(name: &'static str, tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
-    tree.iter().values().map(|v| decode(name, &v?)).collect()
-}
+    /// Stores a new API token under the digest of its secret.
+    fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError>;
+    /// The API token whose secret has `digest`.
+    fn api_token(&self, digest: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError>;
+    /// The API token with public id `id`.
+    fn api_token_by_id(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+    /// `user_id`'s API tokens.
+    fn api_tokens_of(&self, user_id: Uuid) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    /// Every API token.
+    fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    /// How many API tokens are stored.
+    fn api_token_count(&self) -> Result<u64, StoreError>;
+    /// Deletes the API token with id `id`; returns it if it existed.
+    fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+    /// Records last-use times `(token id, time)` of tokens that still exist.
+    fn touch_api_tokens(&self, uses: &[(String, i64)]) -> Result<(), StoreError>;
 
-fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
-    Err(ConflictableTransactionError::Abort(e))
-}
+    /// Stores a new client; [`StoreError::Taken`] if its id is used.
+    fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// The client `client_id`.
+    fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client.
+    fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// How many clients are registered.
+    fn client_count(&self) -> Result<u64, StoreError>;
+    /// Removes a client, remembering when; false if unknown.
+    fn remove_client(&self, client_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// When a client with this id was last removed, if ever.
+    fn client_removed_at(&self, client_id: &str) -> Result<Option<i64>, StoreError>;
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
-    let context = context.into();
-    move |source| StoreError::Io { context, source }
+    /// The signing keys.
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Stores (adds or replaces) signing keys in one transaction.
+    fn put_keys(&self, keys: &[KeyRecord]) -> Result<(), StoreError>;
+    /// Deletes the signing key `kid`.
+    fn remove_key(&self, kid: &str) -> Result<(), StoreError>;
+
+    /// The stored value of setting `name`.
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Stores setting `name`.
+    fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Stores a new link token under `digest`.
+    fn create_link(&self, digest: &[u8; 32], link: &LinkRecord) -> Result<(), StoreError>;
+    /// The link stored under `digest`.
+    fn link(&self, digest: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
+
+    /// The live or ended session a browser cookie's digest names.
+    fn browser_session(&self, cookie: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError>;
+    /// Forgets a browser cookie.
+    fn forget_browser_cookie(&self, cookie: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Stores a new authorization code under `digest`.
+    fn create_code(&self, digest: &[u8; 32], code: &CodeRecord) -> Result<(), StoreError>;
+    /// Uses the code under `digest` at `now` for the session `session_id`.
+    fn use_code(&self, digest: &[u8; 32], now: i64, session_id: Uuid) -> Result<CodeUse, StoreError>;
+
+    /// Stores `user_id`'s consent to `client_id`.
+    fn put_grant(&self, user_id: Uuid, client_id: &str, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// `user_id`'s consent to `client_id`.
+    fn grant(&self, user_id: Uuid, client_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// `user_id`'s consents, by client id.
+    fn grants_of(&self, user_id: Uuid) -> Result<Vec<(String, GrantRecord)>, StoreError>;
+    /// Withdraws `user_id`'s consent to `client_id`; false if there was none.
+    fn remove_grant(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Appends an audit entry; returns its sequence number.
+    fn append_audit(&self, record: &AuditRecord) -> Result<u64, StoreError>;
+    /// Deletes audit entries older than `before`; returns how many.
+    fn purge_audit(&self, before: i64) -> Result<usize, StoreError>;
+    /// How many audit entries are kept.
+    fn audit_count(&self) -> Result<u64, StoreError>;
+    /// The newest `limit` audit entries, oldest first.
+    fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
 }
 
 impl Store {
-    /// Opens (creating if needed, mode 0700) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        create_private_dir(dir)?;
-        let db_dir = dir.join("store");
-        let existed = db_dir.join("db").exists();
-        let db = open_sled(&db_dir)?;
-        sync_dir(dir)?;
-        sync_dir(&db_dir)?;
-        let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
-        let meta = db.open_tree("meta")?;
-        let damaged = |problem: &str| StoreError::Damaged {
-            dir: db_dir.display().to_string(),
-            problem: problem.to_owned(),
-        };
-        match meta.get("schema_version")? {
-            None if existed => return Err(damaged("no schema record")),
-            None => {
-                // A new store: the schema record is made durable before anything else,
-                // so an existing store without one is never a new one.
-                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                db.flush()?;
-                db_file.sync_all().map_err(io("syncing the store's db file"))?;
-            }
-            Some(v) => {
-                let found = <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| damaged("unreadable schema record"))?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew { found });
-                }
-                if found < SCHEMA_VERSION {
-                    migrate::run(&db, found)?;
-                    db.flush()?;
-                    db_file.sync_all().map_err(io("syncing the store's db file"))?;
-                }
+    /// Opens (creating if needed) the embedded store in the data directory `dir`.
+    pub fn open_embedded(dir: &Path) -> Result<Self, StoreError> {
+        Ok(Store::Embedded(Arc::new(SledStore::open(dir)?)))
+    }
+
+    /// Deletes what nothing can use any more (see [`Purged`]). A scan of every stored
+    /// session and token, so sled's runs on a blocking thread.
+    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
+        match self {
+            Store::Embedded(s) => {
+                let store = Arc::clone(s);
+                tokio::task::spawn_blocking(move || store.purge_expired(now))
+                    .await
+                    .map_err(|e| StoreError::Engine(format!("the purge stopped: {e}")))?
             }
         }
-        let audit = db.open_tree("audit")?;
-        let audit_next = match audit.last()? {
-            Some((k, _)) => <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).unwrap_or(0) + 1,
-            None => 0,
-        };
-        let store = Self {
-            users: db.open_tree("users")?,
-            users_by_name: db.open_tree("users_by_name")?,
-            users_by_email: db.open_tree("users_by_email")?,
-            sessions: db.open_tree("sessions")?,
-            user_sessions: db.open_tree("user_sessions")?,
-            revoked: db.open_tree("revoked")?,
-            barred: db.open_tree("barred")?,
-            last_login: db.open_tree("last_login")?,
-            refresh: db.open_tree("refresh")?,
-            keys: db.open_tree("keys")?,
-            settings: db.open_tree("settings")?,
-            clients: db.open_tree("clients")?,
-            clients_removed: db.open_tree("clients_removed")?,
-            api_tokens: db.open_tree("api_tokens")?,
-            api_token_ids: db.open_tree("api_token_ids")?,
-            user_api_tokens: db.open_tree("user_api_tokens")?,
-            denied: db.open_tree("denied")?,
-            links: db.open_tree("links")?,
-            user_links: db.open_tree("user_links")?,
-            browser_cookies: db.open_tree("browser_cookies")?,
-            codes: db.open_tree("codes")?,
-            grants: db.open_tree("grants")?,
-            audit,
-            audit_next: AtomicU64::new(audit_next),
-            horizon: AtomicI64::new(0),
-            gate: RwLock::new(()),
-            meta,
-            commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
-            db,
-        };
-        Ok(store)
     }
 
-    /// Held while writing to sled: a backup's closing moment ([`Store::pause_writes`])
-    /// then never falls inside a transaction or a purge step. Taken once per write,
-    /// never while already held (a writer waiting on the pause would deadlock it).
-    fn writing(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    /// Changes a user's record atomically: `change` sees the current record and returns
+    /// false to leave it alone. Username and email must not change; a disabled user is
+    /// barred, an enabled one admitted. The record as stored, or `None` if unknown.
+    pub async fn modify_user(
+        &self,
+        id: Uuid,
+        change: impl Fn(&mut UserRecord) -> bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.modify_user(id, change),
+        }
     }
 
-    /// Waits for the writes in progress to end and holds off new ones while the
-    /// guard lives.
-    fn pause_writes(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(PoisonError::into_inner)
+    /// Uses the link under `digest` if it is a live, unused `kind` link of an enabled
+    /// user whose address is still the one it was sent to: applies `change` to the user,
+    /// marks the link used and voids the user's other links of that kind, atomically.
+    pub async fn use_link(
+        &self,
+        digest: &[u8; 32],
+        kind: LinkKind,
+        now: i64,
+        change: impl Fn(&mut UserRecord),
+    ) -> Result<LinkUse, StoreError> {
+        match self {
+            Store::Embedded(s) => s.use_link(digest, kind, now, change),
+        }
     }
 
-    /// Waits until every write made so far is on stable storage (flush + fsync, shared
-    /// with concurrent callers). Call before acknowledging a mutation.
+    /// Waits until every write made so far is durable. Call before acknowledging.
     pub async fn commit(&self) -> Result<(), StoreError> {
-        self.commit.sync().await.map_err(StoreError::Engine)
-    }
-
-    /// How many flush + fsync rounds have run since opening; far fewer than commits
-    /// under concurrency, since waiters share a round.
-    pub fn syncs(&self) -> u64 {
-        self.commit.syncs()
-    }
-
-    /// The value of `counter`.
-    fn counter(&self, counter: Counter) -> Result<u64, StoreError> {
-        Ok(match self.meta.get(counter.key())? {
-            Some(v) => u64::try_from(i64::from_be_bytes(eight_bytes("meta", counter.key(), &v)?)).unwrap_or(0),
-            None => 0,
-        })
-    }
-
-    /// How long each flush + fsync round took, in seconds (the metrics' histogram).
-    pub fn sync_durations(&self) -> prometheus_client::metrics::histogram::Histogram {
-        self.commit.durations()
-    }
-
-    /// The size of the store's files on disk, in bytes.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        match self {
+            Store::Embedded(s) => s.commit().await,
+        }
     }
 
     /// True while the store accepts writes.
     pub fn is_healthy(&self) -> bool {
-        let _writing = self.writing();
-        self.commit.is_healthy() && self.db.insert("healthz", &[]).is_ok()
+        match self {
+            Store::Embedded(s) => s.is_healthy(),
+        }
     }
 
-    /// Deletes what nothing can use any more: refresh tokens past their expiry,
-    /// sessions past their maximum age, API tokens expired for
-    /// [`EXPIRED_API_TOKEN_KEPT`], deny-list and revocation entries whose tokens have
-    /// all expired, and expired link tokens.
-    pub fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
-        Ok(Purged {
-            refresh_tokens: self.purge_refresh_tokens(now)?,
-            sessions: self.purge_sessions(now)?,
-            api_tokens: self.purge_api_tokens(now)?,
-            denied: self.purge_denied(now)?,
-            revocations: self.purge_revocations(now)?,
-            links: self.purge_links(now)?,
-            codes: self.purge_codes(now)?,
-            browser_cookies: self.purge_browser_cookies(now)?,
-        })
+    /// How many flush + fsync rounds have run since opening (embedded store only).
+    pub fn syncs(&self) -> u64 {
+        match self {
+            Store::Embedded(s) => s.syncs(),
+        }
     }
-}
 
-/// How long to wait for sled's file lock held by a handle that is just closing.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    /// How long each flush + fsync round took, in seconds (embedded store only).
+    pub fn sync_durations(&self) -> Option<prometheus_client::metrics::histogram::Histogram> {
+        match self {
+            Store::Embedded(s) => Some(s.sync_durations()),
+        }
+    }
 
-/// Opens sled, waiting briefly for the file lock: sled releases it on background
-/// threads just after its last handle drops (a store reopened at once, in this
-/// process or right after another one exited). A lock still held after that means
-/// another live process owns the store.
-fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
-    let start = std::time::Instant::now();
-    loop {
-        match sled::Config::new().path(db_dir).cache_capacity(CACHE_BYTES).open() {
-            // sled reports it as an I/O error naming the lock.
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                if start.elapsed() >= LOCK_WAIT {
-                    return Err(StoreError::Locked {
-                        dir: db_dir.display().to_string(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return Ok(other?),
+    /// The size of the store's files on disk, in bytes (embedded store only).
+    pub fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.size_on_disk().map(Some),
+        }
+    }
+
+    /// The embedded store, when that is the backend: backups, integrity checks and
+    /// disk figures exist only there.
+    pub fn embedded(&self) -> Option<&SledStore> {
+        match self {
+            Store::Embedded(s) => Some(s),
         }
     }
 }
-
-/// Creates the data directory mode 0700, or makes an existing one 0700: it holds the
-/// signing key's secret, whoever made the directory.
-fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if dir.is_dir() {
-        let mode = std::fs::metadata(dir)
-            .map_err(io(format!("reading {}", dir.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory was open to others; made 0700");
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io(format!("setting mode 0700 on {}", dir.display())))?;
-        }
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(format!("creating data directory {}", dir.display())))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(io(format!("setting mode 0700 on {}", dir.display())))?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(parent)?;
-    }
-    Ok(())
-}
-
-/// fsyncs a directory so that files created in it survive a power cut.
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(format!("syncing directory {}", dir.display())))
-}
-
-#[cfg(test)]
-mod tests;

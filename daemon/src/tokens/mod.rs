@@ -9,14 +9,14 @@ mod cache;
 mod keys;
 
 use crate::clock::{parse_rfc3339, rfc3339};
-use crate::locks::{lock, read, write};
+use crate::locks::{read, write};
 use crate::store::KeyRecord;
 use cache::{Verified, VerifiedCache};
 use keys::KeyRing;
 use pasetors::Public;
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{PublicToken, V4};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use tessera_common::api::KeyView;
 use tessera_common::claims::{AccessClaims, Footer};
 use time::OffsetDateTime;
@@ -65,7 +65,7 @@ pub struct Tokens {
     issuer: String,
     ring: RwLock<Arc<KeyRing>>,
     /// Serialises key changes (rotation, sweep) so that none is lost.
-    changing: Mutex<()>,
+    changing: tokio::sync::Mutex<()>,
     /// Tokens already verified.
     cache: VerifiedCache,
 }
@@ -92,7 +92,7 @@ impl Tokens {
         Ok(Self {
             issuer,
             ring: RwLock::new(Arc::new(ring)),
-            changing: Mutex::new(()),
+            changing: tokio::sync::Mutex::new(()),
             cache: VerifiedCache::new(cache_entries),
         })
     }
@@ -100,12 +100,12 @@ impl Tokens {
     /// Makes a new signing key; the previous one goes `retiring` and keeps verifying.
     /// `persist` gets the new and changed records and must store them: the new key
     /// signs only once it has. Returns the new kid.
-    pub fn rotate<E: From<TokenError>>(
+    pub async fn rotate<E: From<TokenError>>(
         &self,
         now: OffsetDateTime,
-        persist: impl FnOnce(&[KeyRecord]) -> Result<(), E>,
+        persist: impl AsyncFnOnce(&[KeyRecord]) -> Result<(), E>,
     ) -> Result<String, E> {
-        let _changing = lock(&self.changing);
+        let _changing = self.changing.lock().await;
         let mut records = self.ring().records.clone();
         let mut changed = Vec::new();
         for record in records.iter_mut().filter(|r| r.retired_at.is_none()) {
@@ -117,7 +117,7 @@ impl Tokens {
         changed.push(new.clone());
         records.push(new);
         let ring = KeyRing::from_records(records)?;
-        persist(&changed)?;
+        persist(&changed).await?;
         self.install(ring);
         tracing::info!(%kid, "rotated the signing key");
         Ok(kid)
@@ -126,12 +126,12 @@ impl Tokens {
     /// Drops retiring keys retired at or before `cutoff` (Unix seconds): no token they
     /// signed can still be live. `remove` gets their kids and must delete them from
     /// the store before they stop verifying here. Returns the dropped kids.
-    pub fn sweep<E: From<TokenError>>(
+    pub async fn sweep<E: From<TokenError>>(
         &self,
         cutoff: i64,
-        remove: impl FnOnce(&[String]) -> Result<(), E>,
+        remove: impl AsyncFnOnce(&[String]) -> Result<(), E>,
     ) -> Result<Vec<String>, E> {
-        let _changing = lock(&self.changing);
+        let _changing = self.changing.lock().await;
         let (expired, kept): (Vec<_>, Vec<_>) = self
             .ring()
             .records
@@ -143,7 +143,7 @@ impl Tokens {
         }
         let kids: Vec<String> = expired.into_iter().map(|k| k.kid).collect();
         let ring = KeyRing::from_records(kept)?;
-        remove(&kids)?;
+        remove(&kids).await?;
         self.cache
             .retain_keys(&ring.verifying.keys().map(String::as_str).collect());
         self.install(ring);
@@ -319,15 +319,15 @@ mod tests {
         assert_eq!(String::from_utf8(footer).unwrap(), format!("{{\"kid\":\"{kid}\"}}"));
     }
 
-    #[test]
-    fn rotation_keeps_old_tokens_verifying_until_swept() {
+    #[tokio::test]
+    async fn rotation_keeps_old_tokens_verifying_until_swept() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let first = new_key(now).unwrap();
         let stored = Stored(vec![first.clone()].into());
         let tokens = Tokens::new("http://issuer".into(), vec![first], 8).unwrap();
         let (old_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         let old_kid = tokens.published()[0].kid.clone();
-        let new_kid = tokens.rotate(now, |changed| stored.put(changed)).unwrap();
+        let new_kid = tokens.rotate(now, async |changed| stored.put(changed)).await.unwrap();
         assert_ne!(old_kid, new_kid);
         let (new_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         assert!(new_token.ends_with(&footer_of(&new_kid)));
@@ -339,9 +339,9 @@ mod tests {
             (new_kid.as_str(), KeyStatus::Active)
         );
         assert_eq!(published[1].status, KeyStatus::Retiring);
-        let remove = |kids: &[String]| stored.remove(kids);
-        assert!(tokens.sweep(now.unix_timestamp() - 1, remove).unwrap().is_empty());
-        assert_eq!(tokens.sweep(now.unix_timestamp(), remove).unwrap(), vec![old_kid]);
+        let remove = async |kids: &[String]| stored.remove(kids);
+        assert!(tokens.sweep(now.unix_timestamp() - 1, remove).await.unwrap().is_empty());
+        assert_eq!(tokens.sweep(now.unix_timestamp(), remove).await.unwrap(), vec![old_kid]);
         assert!(matches!(tokens.verify(&old_token, now), Err(TokenError::UnknownKey)));
         assert!(tokens.verify(&new_token, now).is_ok());
         let reloaded = Tokens::new("http://issuer".into(), stored.0.take(), 8).unwrap();
@@ -394,26 +394,29 @@ mod tests {
         assert!(tokens.verify(&first.unwrap(), now).is_ok());
     }
 
-    #[test]
-    fn a_swept_key_takes_its_cached_tokens_with_it() {
+    #[tokio::test]
+    async fn a_swept_key_takes_its_cached_tokens_with_it() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()], 8).unwrap();
         let (old, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         tokens.verify(&old, now).unwrap();
-        tokens.rotate(now, |_| Ok::<(), TokenError>(())).unwrap();
+        tokens.rotate(now, async |_| Ok::<(), TokenError>(())).await.unwrap();
         assert!(tokens.verify(&old, now).is_ok(), "retiring keys still verify");
         tokens
-            .sweep(now.unix_timestamp(), |_| Ok::<(), TokenError>(()))
+            .sweep(now.unix_timestamp(), async |_| Ok::<(), TokenError>(()))
+            .await
             .unwrap();
         assert_eq!(tokens.cached(), 0, "the swept key's entries are gone");
         assert!(matches!(tokens.verify(&old, now), Err(TokenError::UnknownKey)));
     }
 
-    #[test]
-    fn a_rotation_that_cannot_be_stored_changes_nothing() {
+    #[tokio::test]
+    async fn a_rotation_that_cannot_be_stored_changes_nothing() {
         let (tokens, now) = setup();
         let before = tokens.published();
-        let failed = tokens.rotate(now, |_| Err(TokenError::Key("disk full".into())));
+        let failed = tokens
+            .rotate(now, async |_| Err(TokenError::Key("disk full".into())))
+            .await;
         assert!(failed.is_err());
         assert_eq!(tokens.published(), before, "an unstored key never signs");
     }

@@ -38,13 +38,13 @@ fn public(id: &str, scopes: &[&str]) -> NewClient {
 
 /// Signs `name` in and returns the code for `client`'s request.
 async fn code_for(f: &super::Fixture, name: &str, client: &str, scope: &str) -> String {
-    let request = f.service.authorization_request(&params(client, scope)).unwrap();
+    let request = f.service.authorization_request(&params(client, scope)).await.unwrap();
     let (cookie, _) = f
         .service
         .page_login(name, Secret::new(password(name)), origin())
         .await
         .unwrap();
-    let (session, user) = f.service.browser_session(Some(cookie.expose())).unwrap().unwrap();
+    let (session, user) = f.service.browser_session(Some(cookie.expose())).await.unwrap().unwrap();
     let location = f.service.issue_code(&request, &user, &session, origin()).await.unwrap();
     let query = location.split_once('?').unwrap().1;
     form_urlencoded::parse(query.as_bytes())
@@ -67,15 +67,17 @@ async fn a_code_expires_belongs_to_its_client_and_carries_only_the_roles_scopes(
         .add_client(OPERATOR, public("other", &["read"]))
         .await
         .unwrap();
-    let exchange = |client: &str, code: &str| {
-        let client = f.service.identify_public_client(client).unwrap();
-        f.service.code_grant(
-            Some(client),
-            Some(Secret::new(code.into())),
-            Some("http://127.0.0.1/cb".into()),
-            Some(VERIFIER.into()),
-            origin(),
-        )
+    let exchange = async |client: &str, code: &str| {
+        let client = f.service.identify_public_client(client).await.unwrap();
+        f.service
+            .code_grant(
+                Some(client),
+                Some(Secret::new(code.into())),
+                Some("http://127.0.0.1/cb".into()),
+                Some(VERIFIER.into()),
+                origin(),
+            )
+            .await
     };
     assert_eq!(cli.client_secret, None);
 

@@ -7,17 +7,21 @@ use super::{OPERATOR, fixture, origin};
 async fn cached_tokens_die_with_logout_revocation_disable_and_delete() {
     let f = fixture().await;
     let s = &f.service;
-    let check = |token: &str| s.authenticate(Some(token)).is_ok() && s.introspect(token).unwrap().active;
+    let check =
+        async |token: &str| s.authenticate(Some(token)).await.is_ok() && s.introspect(token).await.unwrap().active;
     let cases = ["logout", "rfc7009", "disable", "delete", "revoke-all"];
     for (i, case) in cases.iter().enumerate() {
         let name = format!("user{i}");
         let issued = f.register(&name).await;
         let token = issued.access_token.as_str();
-        assert!(check(token) && check(token), "{case}: live, then served from the cache");
+        assert!(
+            check(token).await && check(token).await,
+            "{case}: live, then served from the cache"
+        );
         assert!(s.tokens.cached() > 0);
         match *case {
             "logout" => {
-                let caller = s.authenticate(Some(token)).unwrap();
+                let caller = s.authenticate(Some(token)).await.unwrap();
                 s.logout(caller, origin()).await.unwrap();
             }
             "rfc7009" => s.revoke_token(token, origin()).await.unwrap(),
@@ -25,6 +29,6 @@ async fn cached_tokens_die_with_logout_revocation_disable_and_delete() {
             "delete" => s.delete_user(OPERATOR, &name).await.unwrap(),
             _ => drop(s.revoke_all_sessions(OPERATOR, &name).await.unwrap()),
         }
-        assert!(!check(token), "{case}: the cached token still worked");
+        assert!(!check(token).await, "{case}: the cached token still worked");
     }
 }

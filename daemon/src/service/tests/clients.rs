@@ -17,13 +17,13 @@ fn credentials(id: &str, secret: &str) -> ClientCredentials {
 #[tokio::test]
 async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
     let f = fixture().await;
-    let grant = |id: &str, secret: &str| {
-        let client = f.service.authenticate_client(&credentials(id, secret)).unwrap();
+    let grant = async |id: &str, secret: &str| -> String {
+        let client = f.service.authenticate_client(&credentials(id, secret)).await.unwrap();
         f.service.client_credentials_grant(&client, None).unwrap().access_token
     };
     let old = f.service.add_client(OPERATOR, confidential("phoenix")).await.unwrap();
-    let old_token = grant("phoenix", old.client_secret.as_deref().unwrap());
-    f.service.authenticate(Some(&old_token)).unwrap();
+    let old_token = grant("phoenix", old.client_secret.as_deref().unwrap()).await;
+    f.service.authenticate(Some(&old_token)).await.unwrap();
     f.service.remove_client(OPERATOR, "phoenix").await.unwrap();
     // Added again while the clock still shows the second of the removal: the add
     // waits for the next second.
@@ -32,41 +32,42 @@ async fn a_client_added_again_in_the_same_second_does_not_revive_old_tokens() {
         f.clock.advance(Duration::from_secs(1));
     });
     let new = new.unwrap();
-    let e = f.service.authenticate(Some(&old_token)).unwrap_err();
+    let e = f.service.authenticate(Some(&old_token)).await.unwrap_err();
     assert!(matches!(e, ServiceError::InvalidToken { presented: true }), "{e:?}");
-    assert!(!f.service.introspect(&old_token).unwrap().active);
-    let new_token = grant("phoenix", new.client_secret.as_deref().unwrap());
-    f.service.authenticate(Some(&new_token)).unwrap();
+    assert!(!f.service.introspect(&old_token).await.unwrap().active);
+    let new_token = grant("phoenix", new.client_secret.as_deref().unwrap()).await;
+    f.service.authenticate(Some(&new_token)).await.unwrap();
 }
 
 #[tokio::test]
 async fn remembered_client_credentials_change_no_answer() {
     let f = fixture().await;
-    let auth = |id: &str, secret: &str| {
+    let auth = async |id: &str, secret: &str| {
         f.service
             .authenticate_client(&credentials(id, secret))
+            .await
             .map(|c| c.id().to_owned())
     };
     let first = f.service.add_client(OPERATOR, confidential("rs")).await.unwrap();
-    assert_eq!(auth("rs", first.client_secret.as_deref().unwrap()).unwrap(), "rs");
+    assert_eq!(auth("rs", first.client_secret.as_deref().unwrap()).await.unwrap(), "rs");
     assert_eq!(
-        auth("rs", first.client_secret.as_deref().unwrap()).unwrap(),
+        auth("rs", first.client_secret.as_deref().unwrap()).await.unwrap(),
         "rs",
         "remembered"
     );
     let wrong = format!("{}x", first.client_secret.as_deref().unwrap());
     assert!(
-        matches!(auth("rs", &wrong), Err(ServiceError::InvalidClient)),
+        matches!(auth("rs", &wrong).await, Err(ServiceError::InvalidClient)),
         "a wrong secret"
     );
     assert!(matches!(
-        auth("other", first.client_secret.as_deref().unwrap()),
+        auth("other", first.client_secret.as_deref().unwrap()).await,
         Err(ServiceError::InvalidClient)
     ));
     f.service.remove_client(OPERATOR, "rs").await.unwrap();
     assert!(
         matches!(
-            auth("rs", first.client_secret.as_deref().unwrap()),
+            auth("rs", first.client_secret.as_deref().unwrap()).await,
             Err(ServiceError::InvalidClient)
         ),
         "removed"
@@ -74,8 +75,11 @@ async fn remembered_client_credentials_change_no_answer() {
     f.clock.advance(Duration::from_secs(1));
     let second = f.service.add_client(OPERATOR, confidential("rs")).await.unwrap();
     assert!(
-        auth("rs", first.client_secret.as_deref().unwrap()).is_err(),
+        auth("rs", first.client_secret.as_deref().unwrap()).await.is_err(),
         "the old secret"
     );
-    assert_eq!(auth("rs", second.client_secret.as_deref().unwrap()).unwrap(), "rs");
+    assert_eq!(
+        auth("rs", second.client_secret.as_deref().unwrap()).await.unwrap(),
+        "rs"
+    );
 }

@@ -21,11 +21,11 @@ async fn an_access_token_works_until_its_expiry_and_not_at_it() {
     let alice = f.register("alice").await;
     assert_eq!(alice.expires_in, 900);
     f.clock.advance(Duration::from_secs(899));
-    f.service.authenticate(Some(&alice.access_token)).unwrap();
+    f.service.authenticate(Some(&alice.access_token)).await.unwrap();
     f.clock.advance(Duration::from_secs(1));
-    let e = f.service.authenticate(Some(&alice.access_token)).unwrap_err();
+    let e = f.service.authenticate(Some(&alice.access_token)).await.unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
-    assert!(!f.service.introspect(&alice.access_token).unwrap().active);
+    assert!(!f.service.introspect(&alice.access_token).await.unwrap().active);
 }
 
 #[tokio::test]
@@ -68,14 +68,14 @@ async fn an_unused_refresh_token_dies_at_its_ttl() {
         .await
         .unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
-    assert!(!f.service.introspect(refresh.expose()).unwrap().active);
+    assert!(!f.service.introspect(refresh.expose()).await.unwrap().active);
 }
 
 #[tokio::test]
 async fn an_api_token_stops_working_at_its_expiry() {
     let f = fixture_with("").await;
     let alice = f.register("alice").await;
-    let caller = f.service.authenticate(Some(&alice.access_token)).unwrap();
+    let caller = f.service.authenticate(Some(&alice.access_token)).await.unwrap();
     let input = NewApiToken {
         name: Some("ci".into()),
         scopes: None,
@@ -83,12 +83,12 @@ async fn an_api_token_stops_working_at_its_expiry() {
     };
     let created = f.service.create_api_token(&caller, input).await.unwrap();
     f.clock.advance(Duration::from_secs(599));
-    f.service.authenticate(Some(&created.token)).unwrap();
-    assert!(f.service.introspect(&created.token).unwrap().active);
+    f.service.authenticate(Some(&created.token)).await.unwrap();
+    assert!(f.service.introspect(&created.token).await.unwrap().active);
     f.clock.advance(Duration::from_secs(1));
-    let e = f.service.authenticate(Some(&created.token)).unwrap_err();
+    let e = f.service.authenticate(Some(&created.token)).await.unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
-    assert!(!f.service.introspect(&created.token).unwrap().active);
+    assert!(!f.service.introspect(&created.token).await.unwrap().active);
 }
 
 #[tokio::test]
@@ -96,13 +96,13 @@ async fn after_the_access_token_expires_the_refresh_token_still_works() {
     let f = fixture_with("[tokens]\naccess_ttl = \"15m\"\n").await;
     let alice = f.register("alice").await;
     f.clock.advance(Duration::from_secs(900));
-    assert!(f.service.authenticate(Some(&alice.access_token)).is_err());
+    assert!(f.service.authenticate(Some(&alice.access_token)).await.is_err());
     let next = f
         .service
         .rotate_refresh(alice.refresh_token, origin(), Door::App)
         .await
         .unwrap();
-    f.service.authenticate(Some(&next.access_token)).unwrap();
+    f.service.authenticate(Some(&next.access_token)).await.unwrap();
 }
 
 #[tokio::test]
@@ -113,10 +113,10 @@ async fn a_client_credentials_token_expires_like_any_access_token() {
         id: "rs".into(),
         secret: Secret::new(created.client_secret.unwrap()),
     };
-    let client = f.service.authenticate_client(&credentials).unwrap();
+    let client = f.service.authenticate_client(&credentials).await.unwrap();
     let token = f.service.client_credentials_grant(&client, None).unwrap().access_token;
     f.clock.advance(Duration::from_secs(899));
-    assert!(f.service.introspect(&token).unwrap().active);
+    assert!(f.service.introspect(&token).await.unwrap().active);
     f.clock.advance(Duration::from_secs(1));
-    assert!(!f.service.introspect(&token).unwrap().active);
+    assert!(!f.service.introspect(&token).await.unwrap().active);
 }

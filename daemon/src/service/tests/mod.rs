@@ -56,7 +56,7 @@ async fn fixture_with(extra: &str) -> Fixture {
 }
 
 async fn open(config: &Arc<Config>, dir: &std::path::Path, clock: &Arc<ManualClock>) -> Service {
-    let store = Store::open(dir).unwrap();
+    let store = Store::open_embedded(dir).unwrap();
     Service::open(config.clone(), store, clock.clone(), "http://tessera.test".into())
         .await
         .unwrap()
@@ -130,7 +130,7 @@ impl Fixture {
     }
 
     /// The activity counters now.
-    fn counters(&self) -> tessera_common::admin::Counters {
-        self.service.activity().counters
+    async fn counters(&self) -> tessera_common::admin::Counters {
+        self.service.activity().await.counters
     }
 }

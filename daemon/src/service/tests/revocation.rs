@@ -14,17 +14,17 @@ use crate::service::{Issued, ServiceError};
 async fn assert_dead(f: &Fixture, issued: &Issued, what: &str) {
     let access = &issued.access_token;
     let refresh = issued.refresh_token.clone().unwrap();
-    let e = f.service.authenticate(Some(access)).unwrap_err();
+    let e = f.service.authenticate(Some(access)).await.unwrap_err();
     assert!(
         matches!(e, ServiceError::InvalidToken { presented: true }),
         "{what}: {e:?}"
     );
     assert!(
-        !f.service.introspect(access).unwrap().active,
+        !f.service.introspect(access).await.unwrap().active,
         "{what}: access introspected active"
     );
     assert!(
-        !f.service.introspect(refresh.expose()).unwrap().active,
+        !f.service.introspect(refresh.expose()).await.unwrap().active,
         "{what}: refresh introspected active"
     );
     let e = f
@@ -39,12 +39,13 @@ async fn assert_dead(f: &Fixture, issued: &Issued, what: &str) {
 }
 
 /// Asserts that both tokens of `issued` still work (checked without using them up).
-fn assert_live(f: &Fixture, issued: &Issued, what: &str) {
+async fn assert_live(f: &Fixture, issued: &Issued, what: &str) {
     f.service
         .authenticate(Some(&issued.access_token))
+        .await
         .unwrap_or_else(|e| panic!("{what}: {e:?}"));
     let refresh = issued.refresh_token.as_ref().unwrap();
-    assert!(f.service.introspect(refresh.expose()).unwrap().active, "{what}");
+    assert!(f.service.introspect(refresh.expose()).await.unwrap().active, "{what}");
 }
 
 #[tokio::test]
@@ -60,11 +61,12 @@ async fn rfc7009_revocation_of_each_token_kind_takes_effect_at_once() {
     // An access token is denied by its jti; its session lives on.
     let b = f.register("bob").await;
     f.service.revoke_token(&b.access_token, origin()).await.unwrap();
-    assert!(f.service.authenticate(Some(&b.access_token)).is_err());
-    assert!(!f.service.introspect(&b.access_token).unwrap().active);
+    assert!(f.service.authenticate(Some(&b.access_token)).await.is_err());
+    assert!(!f.service.introspect(&b.access_token).await.unwrap().active);
     assert!(
         f.service
             .introspect(b.refresh_token.as_ref().unwrap().expose())
+            .await
             .unwrap()
             .active
     );
@@ -74,7 +76,7 @@ async fn rfc7009_revocation_of_each_token_kind_takes_effect_at_once() {
 async fn a_disabled_owner_suspends_api_tokens_and_a_deleted_one_ends_them() {
     let f = fixture().await;
     let alice = f.register("alice").await;
-    let caller = f.service.authenticate(Some(&alice.access_token)).unwrap();
+    let caller = f.service.authenticate(Some(&alice.access_token)).await.unwrap();
     let input = crate::service::api_tokens::NewApiToken {
         name: Some("ci".into()),
         scopes: None,
@@ -82,25 +84,25 @@ async fn a_disabled_owner_suspends_api_tokens_and_a_deleted_one_ends_them() {
     };
     let api = f.service.create_api_token(&caller, input).await.unwrap().token;
     f.service.set_disabled(OPERATOR, "alice", true).await.unwrap();
-    assert!(f.service.authenticate(Some(&api)).is_err());
-    assert!(!f.service.introspect(&api).unwrap().active, "suspended");
+    assert!(f.service.authenticate(Some(&api)).await.is_err());
+    assert!(!f.service.introspect(&api).await.unwrap().active, "suspended");
     f.service.set_disabled(OPERATOR, "alice", false).await.unwrap();
-    f.service.authenticate(Some(&api)).unwrap();
-    assert!(f.service.introspect(&api).unwrap().active, "back with its owner");
+    f.service.authenticate(Some(&api)).await.unwrap();
+    assert!(f.service.introspect(&api).await.unwrap().active, "back with its owner");
     f.service.delete_user(OPERATOR, "alice").await.unwrap();
-    assert!(f.service.authenticate(Some(&api)).is_err());
-    assert!(!f.service.introspect(&api).unwrap().active, "gone with its owner");
+    assert!(f.service.authenticate(Some(&api)).await.is_err());
+    assert!(!f.service.introspect(&api).await.unwrap().active, "gone with its owner");
 }
 
 /// Ends `name`'s session (whose tokens are `issued`) the way `action` names; returns
 /// the tokens that must now fail.
 async fn end(f: &Fixture, action: &str, name: &str, issued: Issued) -> Issued {
     let s = &f.service;
-    let caller = || s.authenticate(Some(&issued.access_token)).unwrap();
+    let caller = async || s.authenticate(Some(&issued.access_token)).await.unwrap();
     match action {
-        "logout" => s.logout(caller(), origin()).await.unwrap(),
+        "logout" => s.logout(caller().await, origin()).await.unwrap(),
         "revoke-session" => {
-            let crate::service::Caller::Session { session_id, .. } = caller() else {
+            let crate::service::Caller::Session { session_id, .. } = caller().await else {
                 panic!("a session token")
             };
             s.revoke_session_by_id(OPERATOR, &session_id.to_string()).await.unwrap();
@@ -143,10 +145,10 @@ async fn every_revocation_holds_on_the_next_request_and_across_a_restart() {
     for action in ACTIONS {
         let name = format!("{action}-user");
         let issued = f.register(&name).await;
-        assert_live(&f, &issued, action);
+        assert_live(&f, &issued, action).await;
         let dead = end(&f, action, &name, issued).await;
         assert_dead(&f, &dead, action).await;
-        assert_live(&f, &bystander, &format!("{action}: another user"));
+        assert_live(&f, &bystander, &format!("{action}: another user")).await;
         ended.push((action, dead));
     }
     f.clock.advance(std::time::Duration::from_secs(60));
@@ -154,7 +156,7 @@ async fn every_revocation_holds_on_the_next_request_and_across_a_restart() {
     for (action, dead) in &ended {
         assert_dead(&f, dead, &format!("{action}, after a restart")).await;
     }
-    assert_live(&f, &bystander, "a bystander, after a restart");
+    assert_live(&f, &bystander, "a bystander, after a restart").await;
 }
 
 #[tokio::test]
@@ -177,7 +179,7 @@ async fn start_up_loads_only_revocations_that_can_still_concern_a_token() {
     assert_dead(&f, &new, "the new logout").await;
     // Open sessions are not loaded at all; the store counts them: the registration
     // sessions of "open" and of both users who logged out of a second one.
-    assert_eq!(f.service.activity().sessions, 3);
+    assert_eq!(f.service.activity().await.sessions, 3);
 }
 
 #[tokio::test]
@@ -185,7 +187,7 @@ async fn tokens_older_than_an_upgrade_from_version_1_are_checked_against_the_sto
     let dir = tempfile::tempdir().unwrap();
     let v1 = crate::store::v1_records();
     crate::store::write_v1(dir.path(), &v1, &[]);
-    let store = crate::store::Store::open(dir.path()).unwrap();
+    let store = crate::store::Store::open_embedded(dir.path()).unwrap();
     // Tokens signed a little before the upgrade, as the version 1 daemon did.
     let clock = crate::clock::ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::seconds(5));
     let overrides = crate::config::Overrides {
@@ -210,9 +212,12 @@ async fn tokens_older_than_an_upgrade_from_version_1_are_checked_against_the_sto
             .unwrap()
             .access_token
     };
-    s.authenticate(Some(&token(v1.open.id, &v1.alice))).unwrap();
+    s.authenticate(Some(&token(v1.open.id, &v1.alice))).await.unwrap();
     let revoked_before = token(v1.revoked.id, &v1.alice);
-    assert!(s.authenticate(Some(&revoked_before)).is_err(), "revoked by version 1");
+    assert!(
+        s.authenticate(Some(&revoked_before)).await.is_err(),
+        "revoked by version 1"
+    );
     let of_a_deleted_user = token(uuid::Uuid::now_v7(), &v1.bob);
-    assert!(s.authenticate(Some(&of_a_deleted_user)).is_err(), "session gone");
+    assert!(s.authenticate(Some(&of_a_deleted_user)).await.is_err(), "session gone");
 }

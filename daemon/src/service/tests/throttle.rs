@@ -34,7 +34,7 @@ async fn blocked_attempts_do_not_count_and_a_success_clears_the_pair() {
             Duration::from_secs(1)
         );
     }
-    assert_eq!(f.counters().failures, 5, "blocked attempts are not failures");
+    assert_eq!(f.counters().await.failures, 5, "blocked attempts are not failures");
     f.clock.advance(Duration::from_millis(400));
     assert_eq!(
         retry_after(f.login("alice", "wrong-password").await),

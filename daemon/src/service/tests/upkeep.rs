@@ -13,19 +13,19 @@ async fn the_purge_deletes_refresh_tokens_and_sessions_once_expired() {
     let digest = alice.refresh_token.as_ref().unwrap().digest();
     let store = &f.service.store;
     f.clock.advance(29 * MINUTE);
-    f.service.purge_expired();
-    assert!(store.refresh_token(&digest).unwrap().is_some(), "not expired yet");
+    f.service.purge_expired().await;
+    assert!(store.refresh_token(&digest).await.unwrap().is_some(), "not expired yet");
     f.clock.advance(MINUTE);
-    f.service.purge_expired();
+    f.service.purge_expired().await;
     assert!(
-        store.refresh_token(&digest).unwrap().is_none(),
+        store.refresh_token(&digest).await.unwrap().is_none(),
         "refresh token purged at its expiry"
     );
-    assert_eq!(store.live_sessions(0).unwrap().len(), 1, "the session lives on");
+    assert_eq!(store.live_sessions(0).await.unwrap().len(), 1, "the session lives on");
     f.clock.advance(30 * MINUTE);
-    f.service.purge_expired();
+    f.service.purge_expired().await;
     assert!(
-        store.live_sessions(0).unwrap().is_empty(),
+        store.live_sessions(0).await.unwrap().is_empty(),
         "session purged at its maximum age"
     );
 }
@@ -38,15 +38,21 @@ async fn a_denied_jti_is_kept_until_its_token_expires() {
     let store = &f.service.store;
     let now = || f.clock_now();
     f.clock.advance(9 * MINUTE);
-    f.service.sweep();
-    f.service.purge_expired();
-    assert_eq!(store.deny_list(now()).unwrap().len(), 1, "still needed");
-    assert!(f.service.authenticate(Some(&alice.access_token)).is_err());
+    f.service.sweep().await;
+    f.service.purge_expired().await;
+    assert_eq!(store.deny_list(now()).await.unwrap().len(), 1, "still needed");
+    assert!(f.service.authenticate(Some(&alice.access_token)).await.is_err());
     f.clock.advance(MINUTE);
-    f.service.sweep();
-    f.service.purge_expired();
-    assert!(store.deny_list(0).unwrap().is_empty(), "purged once the token expired");
-    assert!(f.service.authenticate(Some(&alice.access_token)).is_err(), "expired");
+    f.service.sweep().await;
+    f.service.purge_expired().await;
+    assert!(
+        store.deny_list(0).await.unwrap().is_empty(),
+        "purged once the token expired"
+    );
+    assert!(
+        f.service.authenticate(Some(&alice.access_token)).await.is_err(),
+        "expired"
+    );
 }
 
 #[tokio::test]
@@ -57,13 +63,17 @@ async fn a_retiring_key_verifies_until_every_token_it_signed_has_expired() {
     assert_eq!(keys.len(), 2, "the old key is retiring");
     // The longest TTL (the guest's, 20 min) after the rotation, not before.
     f.clock.advance(20 * MINUTE - Duration::from_secs(1));
-    f.service.sweep();
+    f.service.sweep().await;
     assert_eq!(f.service.keys().len(), 2);
-    f.service.authenticate(Some(&guest.access_token)).unwrap();
+    f.service.authenticate(Some(&guest.access_token)).await.unwrap();
     f.clock.advance(Duration::from_secs(1));
-    f.service.sweep();
+    f.service.sweep().await;
     assert_eq!(f.service.keys().len(), 1, "the retired key is dropped");
-    assert_eq!(f.service.store.keys().unwrap().len(), 1, "and deleted from the store");
+    assert_eq!(
+        f.service.store.keys().await.unwrap().len(),
+        1,
+        "and deleted from the store"
+    );
 }
 
 #[tokio::test]
@@ -72,18 +82,19 @@ async fn audit_entries_older_than_the_retention_are_purged() {
     f.register("old").await;
     f.clock.advance(61 * MINUTE);
     f.register("new").await;
-    let details = || -> Vec<Option<String>> {
+    let details = async || -> Vec<Option<String>> {
         f.service
             .audit_tail(None)
+            .await
             .unwrap()
             .into_iter()
             .map(|e| e.detail)
             .collect()
     };
-    assert_eq!(details().len(), 2);
-    f.service.purge_expired();
+    assert_eq!(details().await.len(), 2);
+    f.service.purge_expired().await;
     assert_eq!(
-        details(),
+        details().await,
         [Some("new".to_owned())],
         "only the entry younger than an hour"
     );

@@ -3,10 +3,10 @@
 //! so a client added again under the same id can be made strictly younger than every
 //! token of the one removed.
 
-use super::{ClientRecord, Store, StoreError, Unique, decode, decode_all, eight_bytes, encode};
+use super::{ClientRecord, SledStore, StoreError, Unique, decode, decode_all, eight_bytes, encode};
 use sled::Transactional;
 
-impl Store {
+impl SledStore {
     /// Registers a client; [`StoreError::Taken`] if the id exists.
     pub fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         let _writing = self.writing();
@@ -31,8 +31,8 @@ impl Store {
     }
 
     /// How many clients exist.
-    pub fn client_count(&self) -> usize {
-        self.clients.len()
+    pub fn client_count(&self) -> Result<u64, StoreError> {
+        Ok(self.clients.len() as u64)
     }
 
     /// Removes a client, noting the time `now`; false if it did not exist.

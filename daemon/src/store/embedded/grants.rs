@@ -1,7 +1,7 @@
 //! Consents: which scopes a user granted to a client at the consent page. Tree
 //! `grants`: user id ‖ client id → [`GrantRecord`].
 
-use super::{GrantRecord, Store, StoreError, decode, encode};
+use super::{GrantRecord, SledStore, StoreError, decode, encode};
 use uuid::Uuid;
 
 fn grant_key(user_id: Uuid, client_id: &str) -> Vec<u8> {
@@ -11,7 +11,7 @@ fn grant_key(user_id: Uuid, client_id: &str) -> Vec<u8> {
     key
 }
 
-impl Store {
+impl SledStore {
     /// Records (or replaces) `user_id`'s consent to `client_id`.
     pub fn put_grant(&self, user_id: Uuid, client_id: &str, grant: &GrantRecord) -> Result<(), StoreError> {
         let _writing = self.writing();

@@ -11,7 +11,7 @@
 //! then to write, so a damaged or foreign file changes nothing.
 
 use super::watch::Watch;
-use super::{SCHEMA_VERSION, Store, StoreError, create_private_dir, io, open_sled, sync_dir};
+use super::{SCHEMA_VERSION, SledStore, StoreError, create_private_dir, io, open_sled, sync_dir};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -118,7 +118,7 @@ impl<R: Read> Hashed<R> {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Writes every tree to `out` as one backup stream: the store as it was at one
     /// moment, while writes go on. The trees are copied as they stand, with every
     /// change made meanwhile captured ([`super::watch`]); at the end writes pause
@@ -186,7 +186,7 @@ impl Store {
         read_backup(input, |_, _, _| Ok(()))
     }
 
-    /// Writes the backup in `input` (checked first with [`Store::check_backup`]) as
+    /// Writes the backup in `input` (checked first with [`SledStore::check_backup`]) as
     /// the store of `dir`, which must hold none; creates `dir` (0700) if missing, and
     /// syncs everything to disk before returning.
     pub fn restore_backup(dir: &Path, input: impl Read) -> Result<BackupSummary, StoreError> {
@@ -245,7 +245,10 @@ fn read_backup(
         .and_then(|s| u32::try_from(s).ok())
         .ok_or_else(|| bad("the header names no schema version"))?;
     if schema > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: schema });
+        return Err(StoreError::SchemaTooNew {
+            found: schema,
+            known: SCHEMA_VERSION,
+        });
     }
     let mut summary = BackupSummary {
         schema,

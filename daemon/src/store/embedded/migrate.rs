@@ -17,12 +17,13 @@
 //! Version 3 → 4: session records gain their kind (existing ones are app sessions)
 //! and the client their tokens were issued to (none).
 
-use super::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
-};
-use super::revocations::{FOR_GOOD, INDEXED_SINCE};
+use super::FOR_GOOD;
+use super::revocations::INDEXED_SINCE;
 use super::sessions::user_session_key;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
+use crate::store::records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -1,9 +1,9 @@
 //! Settings an operator changed at run time. Tree: `settings` (name → UTF-8 value);
 //! a stored value wins over the config file.
 
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 
-impl Store {
+impl SledStore {
     /// A setting an operator changed, if any.
     pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.settings

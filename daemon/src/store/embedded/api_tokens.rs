@@ -2,13 +2,9 @@
 //! `api_token_ids` (public id → digest) and `user_api_tokens` (user id ‖ token id →
 //! empty, an index), kept in step by transactions.
 
-use super::{ApiTokenRecord, Store, StoreError, corrupt_index, decode, decode_all, encode};
+use super::{ApiTokenRecord, EXPIRED_API_TOKEN_KEPT, SledStore, StoreError, corrupt_index, decode, decode_all, encode};
 use sled::Transactional;
 use uuid::Uuid;
-
-/// How long an expired API token stays listed (so its owner sees why it stopped
-/// working) before the purge deletes it: 30 days.
-pub const EXPIRED_API_TOKEN_KEPT: i64 = 30 * 86_400;
 
 /// Index key of an API token under its user.
 pub(super) fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
@@ -17,7 +13,7 @@ pub(super) fn user_token_key(user_id: Uuid, token_id: &str) -> Vec<u8> {
     key
 }
 
-impl Store {
+impl SledStore {
     /// Stores a new API token under the digest of its secret.
     pub fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError> {
         let _writing = self.writing();
@@ -71,8 +67,8 @@ impl Store {
     }
 
     /// How many API tokens exist.
-    pub fn api_token_count(&self) -> usize {
-        self.api_token_ids.len()
+    pub fn api_token_count(&self) -> Result<u64, StoreError> {
+        Ok(self.api_token_ids.len() as u64)
     }
 
     /// Deletes an API token; returns it, or `None` if it did not exist.

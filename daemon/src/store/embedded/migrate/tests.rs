@@ -2,11 +2,11 @@
 //! JSON records (the old encoder, kept here for that purpose), empty `user_sessions`
 //! entries, no counters and no revocation index.
 
+use crate::store::embedded::sessions::user_session_key;
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
 };
-use crate::store::sessions::user_session_key;
-use crate::store::{Barred, FOR_GOOD, SessionKind, Store};
+use crate::store::{Barred, FOR_GOOD, SessionKind, SledStore};
 use serde::Serialize;
 use std::path::Path;
 use uuid::Uuid;
@@ -103,7 +103,7 @@ pub(crate) fn v1_records() -> V1 {
 fn both<T: Serialize>(record: &T) -> (Vec<u8>, Vec<u8>) {
     (
         serde_json::to_vec(record).unwrap(),
-        crate::store::encode(record).unwrap(),
+        crate::store::embedded::encode(record).unwrap(),
     )
 }
 
@@ -138,7 +138,7 @@ pub(crate) fn write_v1(dir: &Path, v1: &V1, converted: &[&str]) {
 }
 
 /// Checks that `store` serves everything `v1` held, and what the upgrade adds.
-fn assert_upgraded(store: &Store, v1: &V1) {
+fn assert_upgraded(store: &SledStore, v1: &V1) {
     assert_eq!(store.user(v1.alice.id).unwrap().as_ref(), Some(&v1.alice));
     assert_eq!(store.user_by_login("BOB").unwrap().as_ref(), Some(&v1.bob));
     assert_eq!(store.session(v1.open.id).unwrap().as_ref(), Some(&v1.open));
@@ -171,7 +171,7 @@ async fn a_version_1_store_is_upgraded_at_open_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = v1_records();
     write_v1(dir.path(), &v1, &[]);
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_upgraded(&store, &v1);
     drop(store);
     // Stored in the new encoding, and the schema record says so: the next open does
@@ -189,9 +189,9 @@ async fn a_version_1_store_is_upgraded_at_open_and_nothing_is_lost() {
     );
     assert!(raw.len() < both(&v1.alice).0.len() * 3 / 4, "{} bytes", raw.len());
     let version = db.open_tree("meta").unwrap().get("schema_version").unwrap().unwrap();
-    assert_eq!(version.as_ref(), crate::store::SCHEMA_VERSION.to_be_bytes());
+    assert_eq!(version.as_ref(), crate::store::embedded::SCHEMA_VERSION.to_be_bytes());
     drop(db);
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_upgraded(&store, &v1);
 }
 
@@ -200,7 +200,7 @@ fn an_upgrade_interrupted_part_way_is_finished_by_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = v1_records();
     write_v1(dir.path(), &v1, &["users", "sessions", "keys"]);
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_upgraded(&store, &v1);
 }
 
@@ -231,7 +231,7 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
         revoked_at: Some(9),
     };
     let dir = tempfile::tempdir().unwrap();
-    drop(Store::open(dir.path()).unwrap());
+    drop(SledStore::open(dir.path()).unwrap());
     let db = sled::open(dir.path().join("store")).unwrap();
     let v2 = ClientV2 {
         client_id: "svc",
@@ -254,7 +254,7 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
     db.flush().unwrap();
     drop(db);
     for _ in 0..2 {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let client = store.client("svc").unwrap().unwrap();
         assert_eq!(
             (client.secret_digest.as_str(), client.scopes, client.created_at),

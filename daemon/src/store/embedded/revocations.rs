@@ -9,35 +9,15 @@
 //! longest access-token lifetime ever configured, so that entries outlive the tokens
 //! they concern even after the lifetime is shortened) is in `meta`.
 
-use super::{Store, StoreError, eight_bytes};
+use super::{Barred, Revoked, SledStore, StoreError, eight_bytes};
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
-/// `until` of a disabled user's entry: it stays while they are disabled.
-pub const FOR_GOOD: i64 = i64::MAX;
 /// Key of the token horizon in `meta`.
 const HORIZON: &str = "token_horizon";
 /// Key in `meta` of the time a store was upgraded from a version without this index:
 /// tokens issued before it are checked against the store until they have expired.
 pub(super) const INDEXED_SINCE: &str = "revocations_indexed_since";
-
-/// A revoked session whose access tokens may not all have expired yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Revoked {
-    /// The session.
-    pub session_id: Uuid,
-    /// When its last access token expires at the latest.
-    pub until: i64,
-}
-
-/// A user whose tokens must fail: disabled, or deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Barred {
-    /// The user.
-    pub user_id: Uuid,
-    /// When the entry can go ([`FOR_GOOD`] while disabled).
-    pub until: i64,
-}
 
 /// Key of a revoked session: ordered by when its entry can go.
 pub(super) fn revoked_key(until: i64, session_id: Uuid) -> [u8; 24] {
@@ -47,7 +27,7 @@ pub(super) fn revoked_key(until: i64, session_id: Uuid) -> [u8; 24] {
     key
 }
 
-impl Store {
+impl SledStore {
     /// Raises the stored token horizon to `configured` seconds if it is lower, and
     /// returns it: revocations are kept that long.
     pub fn raise_token_horizon(&self, configured: i64) -> Result<i64, StoreError> {

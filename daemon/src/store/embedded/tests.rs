@@ -1,4 +1,4 @@
-//! Store behaviour on a real sled database in a temp dir.
+//! SledStore behaviour on a real sled database in a temp dir.
 
 use super::*;
 use uuid::Uuid;
@@ -32,9 +32,9 @@ fn session(user_id: Uuid) -> SessionRecord {
 
 /// A fresh store holding `alice` with one session, whose first refresh token has the
 /// digest `[1; 32]`; the temp dir must outlive the store.
-fn with_a_session() -> (tempfile::TempDir, Store, UserRecord, SessionRecord) {
+fn with_a_session() -> (tempfile::TempDir, SledStore, UserRecord, SessionRecord) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     let s = session(alice.id);
@@ -60,7 +60,7 @@ fn refresh(session_id: Uuid) -> RefreshRecord {
 #[test]
 fn unique_indexes_are_case_insensitive() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let alice = user("Alice", "Alice@Example.com");
     store.create_user(&alice).unwrap();
     assert!(matches!(
@@ -109,7 +109,7 @@ async fn committed_data_survives_reopen() {
     let alice = user("alice", "a@example.com");
     let s = session(alice.id);
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         store.create_user(&alice).unwrap();
         assert!(
             store
@@ -119,7 +119,7 @@ async fn committed_data_survives_reopen() {
         store.commit().await.unwrap();
         assert!(store.is_healthy());
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.user(alice.id).unwrap().unwrap(), alice);
     assert_eq!(store.live_sessions(50).unwrap(), vec![s]);
 }
@@ -135,13 +135,16 @@ fn newer_schema_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    assert!(matches!(Store::open(dir.path()), Err(StoreError::SchemaTooNew { .. })));
+    assert!(matches!(
+        SledStore::open(dir.path()),
+        Err(StoreError::SchemaTooNew { .. })
+    ));
 }
 
 #[test]
 fn audit_trail_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     for i in 0..AUDIT_CAPACITY + 5 {
         let record = AuditRecord {
             at: i as i64,
@@ -150,7 +153,7 @@ fn audit_trail_is_bounded() {
             origin: None,
             detail: None,
         };
-        store.append_audit(store.next_audit_seq(), &record).unwrap();
+        store.append_audit(&record).unwrap();
     }
     assert_eq!(store.audit.len() as u64, AUDIT_CAPACITY);
     let tail = store.audit_tail(2).unwrap();
@@ -168,19 +171,19 @@ fn data_dir_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("nested/data");
-    let store = Store::open(&data).unwrap();
+    let store = SledStore::open(&data).unwrap();
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     drop(store);
     // A directory made by someone else with a looser mode is tightened at start.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _store = Store::open(&data).unwrap();
+    let _store = SledStore::open(&data).unwrap();
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_share_syncs() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
     let waiters: Vec<_> = (0..200u64)
         .map(|i| {
             let store = std::sync::Arc::clone(&store);
@@ -192,7 +195,7 @@ async fn concurrent_commits_share_syncs() {
                     origin: None,
                     detail: None,
                 };
-                store.append_audit(store.next_audit_seq(), &record).unwrap();
+                store.append_audit(&record).unwrap();
                 store.commit().await.unwrap();
             })
         })
@@ -221,7 +224,7 @@ fn delete_user_removes_indexes_and_sessions() {
 #[test]
 fn settings_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.setting("guest").unwrap(), None);
     store.put_setting("guest", "on").unwrap();
     assert_eq!(store.setting("guest").unwrap().as_deref(), Some("on"));
@@ -230,7 +233,7 @@ fn settings_round_trip() {
 #[test]
 fn clients_are_unique() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let client = ClientRecord {
         client_id: "app".into(),
         secret_digest: "ab".into(),
@@ -247,7 +250,7 @@ fn clients_are_unique() {
         Err(StoreError::Taken(Unique::ClientId))
     ));
     assert_eq!(store.client("app").unwrap(), Some(client));
-    assert_eq!(store.client_count(), 1);
+    assert_eq!(store.client_count().unwrap(), 1);
     assert_eq!(store.client_removed_at("app").unwrap(), None);
     assert!(store.remove_client("app", 5).unwrap());
     assert!(!store.remove_client("app", 6).unwrap());
@@ -261,7 +264,7 @@ fn clients_are_unique() {
 #[test]
 fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     let token = ApiTokenRecord {
@@ -282,7 +285,7 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
     assert_eq!(store.api_token_by_id("t1").unwrap().unwrap().last_used_at, Some(50));
     store.delete_user(&alice, 0).unwrap();
     assert!(store.api_token(&[7u8; 32]).unwrap().is_none());
-    assert_eq!(store.api_token_count(), 0);
+    assert_eq!(store.api_token_count().unwrap(), 0);
     let other = ApiTokenRecord {
         id: "t2".into(),
         ..token
@@ -295,7 +298,7 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
 #[test]
 fn the_deny_list_lists_live_entries_and_the_purge_forgets_expired_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     store.deny("a", 100).unwrap();
     store.deny("b", 200).unwrap();
     assert_eq!(store.deny_list(150).unwrap(), vec![("b".to_owned(), 200)]);
@@ -307,8 +310,8 @@ fn the_deny_list_lists_live_entries_and_the_purge_forgets_expired_ones() {
 #[test]
 fn a_store_held_by_a_live_handle_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let _held = Store::open(dir.path()).unwrap();
-    match Store::open(dir.path()) {
+    let _held = SledStore::open(dir.path()).unwrap();
+    match SledStore::open(dir.path()) {
         Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains("locked by another process"), "{e}"),
         other => panic!("expected a lock error, got {other:?}"),
     }
@@ -317,7 +320,7 @@ fn a_store_held_by_a_live_handle_is_refused_with_a_clear_error() {
 #[test]
 fn expired_refresh_tokens_and_sessions_are_purged() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     let s = session(alice.id); // ends at 1000
@@ -378,7 +381,7 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
 #[test]
 fn a_session_is_opened_only_against_the_user_as_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let alice = user("alice", "a@example.com");
     store.create_user(&alice).unwrap();
     // The role changed while the caller was hashing.
@@ -416,12 +419,15 @@ fn a_session_is_opened_only_against_the_user_as_checked() {
 async fn an_existing_store_without_a_readable_schema_record_is_refused_not_emptied() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         store.create_user(&user("alice", "a@example.com")).unwrap();
         store.db.open_tree("meta").unwrap().remove("schema_version").unwrap();
         store.commit().await.unwrap();
     }
-    let refused = Store::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+    let refused = SledStore::open(dir.path())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(
         refused.contains("damaged") && refused.contains("no schema record"),
         "{refused}"
@@ -433,14 +439,17 @@ async fn an_existing_store_without_a_readable_schema_record_is_refused_not_empti
         db.open_tree("meta").unwrap().insert("schema_version", &[1u8]).unwrap();
         db.flush().unwrap();
     }
-    let refused = Store::open(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+    let refused = SledStore::open(dir.path())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(refused.contains("unreadable schema record"), "{refused}");
 }
 
 #[tokio::test]
 async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.raise_token_horizon(100).unwrap(), 100);
     assert_eq!(store.raise_token_horizon(50).unwrap(), 100, "never lowered");
     let alice = user("alice", "a@example.com");
@@ -479,7 +488,7 @@ async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
     assert_eq!(ids(0), vec![long.id], "the purge deleted only what ended");
     store.commit().await.unwrap();
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.raise_token_horizon(10).unwrap(), 100, "kept across a restart");
     assert_eq!(store.revocations(0).unwrap().0, vec![revoked]);
 }
@@ -487,7 +496,7 @@ async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
 #[test]
 fn disabled_and_deleted_users_are_barred() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     store.raise_token_horizon(100).unwrap();
     let (alice, bob) = (user("alice", "a@example.com"), user("bob", "b@example.com"));
     store.create_user(&alice).unwrap();
@@ -524,7 +533,7 @@ fn disabled_and_deleted_users_are_barred() {
 #[tokio::test]
 async fn users_and_open_sessions_are_counted_without_a_scan() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let (alice, bob) = (user("alice", "a@example.com"), user("bob", "b@example.com"));
     store.create_user(&alice).unwrap();
     store.create_user(&bob).unwrap();
@@ -565,7 +574,7 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
     store.commit().await.unwrap();
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
     store.purge_expired(1000).unwrap();
     assert_eq!(store.session_count().unwrap(), 0, "purged at its end");
@@ -575,7 +584,7 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
 #[test]
 fn the_audit_trail_is_purged_by_age() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     for at in [10, 20, 30, 40] {
         let record = AuditRecord {
             at,
@@ -584,12 +593,12 @@ fn the_audit_trail_is_purged_by_age() {
             origin: None,
             detail: None,
         };
-        store.append_audit(store.next_audit_seq(), &record).unwrap();
+        store.append_audit(&record).unwrap();
     }
     assert_eq!(store.purge_audit(30).unwrap(), 2);
     let left: Vec<i64> = store.audit_tail(10).unwrap().into_iter().map(|(_, r)| r.at).collect();
     assert_eq!(left, [30, 40]);
-    assert_eq!(store.audit_count(), 2);
+    assert_eq!(store.audit_count().unwrap(), 2);
 }
 
 #[tokio::test]
@@ -605,11 +614,11 @@ async fn a_backup_restores_every_tree_exactly() {
         schema: written.schema,
         ..BackupSummary::default()
     };
-    assert_eq!(Store::check_backup(file.as_slice()).unwrap(), read);
+    assert_eq!(SledStore::check_backup(file.as_slice()).unwrap(), read);
     let target = tempfile::tempdir().unwrap();
     let restored_dir = target.path().join("data");
-    assert_eq!(Store::restore_backup(&restored_dir, file.as_slice()).unwrap(), read);
-    let restored = Store::open(&restored_dir).unwrap();
+    assert_eq!(SledStore::restore_backup(&restored_dir, file.as_slice()).unwrap(), read);
+    let restored = SledStore::open(&restored_dir).unwrap();
     for name in store.db.tree_names() {
         let (a, b) = (
             store.db.open_tree(&name).unwrap(),
@@ -621,7 +630,7 @@ async fn a_backup_restores_every_tree_exactly() {
     assert_eq!(restored.session_count().unwrap(), 0);
     assert_eq!(restored.revocations(0).unwrap().0.len(), 1);
     assert!(
-        Store::restore_backup(&restored_dir, file.as_slice()).is_err(),
+        SledStore::restore_backup(&restored_dir, file.as_slice()).is_err(),
         "never over a store"
     );
     assert_eq!(restored.check_integrity().unwrap(), Vec::<String>::new());
@@ -659,11 +668,11 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
 }
 
 /// A change to make to the store, after so many writes to a [`Meddling`] target.
-type Change<'a> = (usize, Box<dyn FnOnce(&Store) + 'a>);
+type Change<'a> = (usize, Box<dyn FnOnce(&SledStore) + 'a>);
 
 /// A backup target that makes changes to the store while the backup is being written.
 struct Meddling<'a> {
-    store: &'a Store,
+    store: &'a SledStore,
     calls: usize,
     bytes: Vec<u8>,
     changes: Vec<Change<'a>>,
@@ -688,7 +697,7 @@ impl std::io::Write for Meddling<'_> {
 #[test]
 fn changes_made_while_a_backup_is_written_are_in_it_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     store.raise_token_horizon(100).unwrap();
     let mut people = Vec::new();
     for i in 0..30 {
@@ -714,13 +723,13 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
         changes: vec![
             (
                 100,
-                Box::new(move |s: &Store| {
+                Box::new(move |s: &SledStore| {
                     s.delete_user(&gone, 20).unwrap();
                 }),
             ),
             (
                 500,
-                Box::new(move |s: &Store| {
+                Box::new(move |s: &SledStore| {
                     s.create_user(&late).unwrap();
                     assert!(
                         s.create_session(
@@ -734,11 +743,11 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
             ),
             (
                 700,
-                Box::new(move |s: &Store| assert!(s.revoke_session(ended.id, 20).unwrap().is_some())),
+                Box::new(move |s: &SledStore| assert!(s.revoke_session(ended.id, 20).unwrap().is_some())),
             ),
             (
                 900,
-                Box::new(move |s: &Store| {
+                Box::new(move |s: &SledStore| {
                     let next = refresh(rotated.id);
                     assert_eq!(
                         s.rotate_refresh(&[11; 32], &[211; 32], &next, 30).unwrap(),
@@ -754,8 +763,8 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
     assert!(target.changes.is_empty(), "every change ran during the backup");
     assert!(written.changed > 0, "{written:?}");
     let restored_dir = dir.path().join("restored");
-    Store::restore_backup(&restored_dir, target.bytes.as_slice()).unwrap();
-    let restored = Store::open(&restored_dir).unwrap();
+    SledStore::restore_backup(&restored_dir, target.bytes.as_slice()).unwrap();
+    let restored = SledStore::open(&restored_dir).unwrap();
     for name in store.db.tree_names() {
         let all = |db: &sled::Db| {
             db.open_tree(&name)

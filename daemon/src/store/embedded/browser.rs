@@ -1,13 +1,13 @@
 //! Browser sessions: a person signed in at `/oauth/authorize`. They are sessions like
-//! any other (kind [`SessionKind::Browser`], made by [`Store::create_session`] with a
+//! any other (kind [`SessionKind::Browser`], made by [`SledStore::create_session`] with a
 //! cookie instead of a refresh token, so listing, revocation, disabling and deleting
 //! the user all apply). Tree `browser_cookies` maps the SHA-256 digest of the cookie's
 //! secret to the session id; the secret itself is never stored.
 
-use super::{SessionKind, SessionRecord, Store, StoreError};
+use super::{SessionKind, SessionRecord, SledStore, StoreError};
 use uuid::Uuid;
 
-impl Store {
+impl SledStore {
     /// The browser session whose cookie has the digest `cookie`, as stored (revoked
     /// or expired ones included; the caller checks).
     pub fn browser_session(&self, cookie: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {

@@ -4,12 +4,12 @@
 
 use super::sessions::user_session_key;
 use super::{
-    ApiTokenRecord, CodeRecord, Counter, GrantRecord, LinkRecord, SessionKind, SessionRecord, Store, StoreError,
+    ApiTokenRecord, CodeRecord, Counter, GrantRecord, LinkRecord, SessionKind, SessionRecord, SledStore, StoreError,
     UserRecord, decode, links,
 };
 use uuid::Uuid;
 
-impl Store {
+impl SledStore {
     /// Every disagreement found, one line each; empty when the store is consistent.
     pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();

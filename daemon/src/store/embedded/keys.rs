@@ -1,8 +1,8 @@
 //! Signing keys. Tree: `keys` (kid → [`KeyRecord`]).
 
-use super::{KeyRecord, Store, StoreError, decode_all, encode};
+use super::{KeyRecord, SledStore, StoreError, decode_all, encode};
 
-impl Store {
+impl SledStore {
     /// Every stored signing key, oldest first.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let mut keys: Vec<KeyRecord> = decode_all("keys", &self.keys)?;

@@ -1,10 +1,10 @@
 //! Revoked access tokens. Tree: `denied` (jti → expiry, big-endian i64 Unix seconds).
 //! An entry is needed only until the token it names expires; the purge deletes it then.
 
-use super::{Store, StoreError, eight_bytes};
+use super::{SledStore, StoreError, eight_bytes};
 use sled::IVec;
 
-impl Store {
+impl SledStore {
     /// Puts an access token's `jti` on the deny-list until `exp`.
     pub fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
         let _writing = self.writing();
@@ -25,8 +25,8 @@ impl Store {
     }
 
     /// How many deny-list entries are stored (expired ones until the purge).
-    pub fn denied_count(&self) -> usize {
-        self.denied.len()
+    pub fn denied_count(&self) -> Result<u64, StoreError> {
+        Ok(self.denied.len() as u64)
     }
 
     /// Deletes deny-list entries whose token has expired at `now`; returns how many.

@@ -7,25 +7,11 @@
 
 use super::revocations::revoked_key;
 use super::{
-    Counter, RefreshRecord, Revoked, SessionRecord, Store, StoreError, UserRecord, abort, corrupt_index, count, decode,
-    eight_bytes, encode,
+    Counter, RefreshRecord, Revoked, Rotation, SessionRecord, SessionStart, SledStore, StoreError, UserRecord, abort,
+    corrupt_index, count, decode, eight_bytes, encode,
 };
 use sled::Transactional;
 use uuid::Uuid;
-
-/// What presenting a refresh token did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// The old token is now dead and the new one stored.
-    Rotated,
-    /// The token had already been exchanged: a replay. Nothing was written.
-    Reused {
-        /// The session the token belonged to.
-        session_id: Uuid,
-    },
-    /// Unknown token, or its session is revoked. Nothing was written.
-    Invalid,
-}
 
 /// Index key of a session under its user.
 pub(super) fn user_session_key(user_id: Uuid, session_id: Uuid) -> [u8; 32] {
@@ -35,16 +21,7 @@ pub(super) fn user_session_key(user_id: Uuid, session_id: Uuid) -> [u8; 32] {
     key
 }
 
-/// What a new session starts with.
-#[derive(Debug, Clone, Copy)]
-pub enum SessionStart<'a> {
-    /// An app session: its first refresh token's digest and record.
-    Refresh(&'a [u8; 32], &'a RefreshRecord),
-    /// A browser session: its cookie's digest (see [`super::browser`]).
-    Cookie(&'a [u8; 32]),
-}
-
-impl Store {
+impl SledStore {
     /// Stores a new session with what it starts with (its first refresh token, or its
     /// browser cookie's digest), if `user` is still stored exactly as given (the
     /// caller checked a password or a role against it). Returns false, storing nothing,

@@ -4,15 +4,15 @@
 //! and [`super::api_tokens`] for those trees). Disabling or deleting one bars them in
 //! [`super::revocations`], in the same transaction.
 
+use super::FOR_GOOD;
 use super::api_tokens::user_token_key;
-use super::revocations::FOR_GOOD;
 use super::{
-    Barred, Counter, Store, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
+    Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
 };
 use sled::Transactional;
 use uuid::Uuid;
 
-impl Store {
+impl SledStore {
     /// Inserts a new user, failing with [`StoreError::Taken`] if the username or email
     /// is already used (compared lower-cased).
     pub fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {

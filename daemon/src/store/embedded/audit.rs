@@ -1,28 +1,21 @@
 //! The audit trail. Tree: `audit` (sequence number, big-endian u64 → [`AuditRecord`]),
 //! the newest [`AUDIT_CAPACITY`] kept, and none older than the retention the service
-//! purges by ([`Store::purge_audit`]).
+//! purges by ([`SledStore::purge_audit`]).
 
-use super::{AuditRecord, Store, StoreError, decode, eight_bytes, encode};
+use super::{AUDIT_CAPACITY, AuditRecord, SledStore, StoreError, decode, eight_bytes, encode};
 use std::sync::atomic::Ordering;
 
-/// How many audit entries are kept; older ones are dropped as new ones arrive.
-pub const AUDIT_CAPACITY: u64 = 10_000;
-
-impl Store {
-    /// The sequence number the next audit entry gets.
-    pub fn next_audit_seq(&self) -> u64 {
-        self.audit_next.fetch_add(1, Ordering::SeqCst)
-    }
-
-    /// Stores audit entry `seq` (from [`Store::next_audit_seq`]), dropping the oldest
-    /// entry past [`AUDIT_CAPACITY`].
-    pub fn append_audit(&self, seq: u64, record: &AuditRecord) -> Result<(), StoreError> {
+impl SledStore {
+    /// Stores an audit entry under the next sequence number, dropping the oldest entry
+    /// past [`AUDIT_CAPACITY`]; returns its sequence number.
+    pub fn append_audit(&self, record: &AuditRecord) -> Result<u64, StoreError> {
+        let seq = self.audit_next.fetch_add(1, Ordering::SeqCst);
         let _writing = self.writing();
         self.audit.insert(seq.to_be_bytes(), encode(record)?)?;
         if let Some(old) = seq.checked_sub(AUDIT_CAPACITY) {
             self.audit.remove(old.to_be_bytes())?;
         }
-        Ok(())
+        Ok(seq)
     }
 
     /// Deletes the audit entries made before `before` (Unix seconds), oldest first;
@@ -44,8 +37,8 @@ impl Store {
     }
 
     /// How many audit entries are kept.
-    pub fn audit_count(&self) -> usize {
-        self.audit.len()
+    pub fn audit_count(&self) -> Result<u64, StoreError> {
+        Ok(self.audit.len() as u64)
     }
 
     /// The newest `limit` audit entries with their sequence numbers, oldest first.

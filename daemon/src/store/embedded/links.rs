@@ -3,7 +3,7 @@
 //! successful use voids every other outstanding link of its kind for that user in the
 //! same transaction. Used links stay until they expire; the purge deletes expired ones.
 
-use super::{LinkKind, LinkRecord, Store, StoreError, UserRecord, abort, decode, encode};
+use super::{LinkKind, LinkRecord, LinkUse, SledStore, StoreError, UserRecord, abort, decode, encode};
 use sled::Transactional;
 use uuid::Uuid;
 
@@ -23,18 +23,7 @@ fn kind_byte(kind: LinkKind) -> u8 {
     }
 }
 
-/// What using a link did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkUse {
-    /// Used now: the user as changed.
-    Used(UserRecord),
-    /// Used before; the user as stored now (`None`: deleted).
-    UsedBefore(Option<UserRecord>),
-    /// Unknown, of the other kind, expired, voided, or its user is gone or disabled.
-    Invalid,
-}
-
-impl Store {
+impl SledStore {
     /// Stores a new link under `digest`.
     pub fn create_link(&self, digest: &[u8; 32], link: &LinkRecord) -> Result<(), StoreError> {
         let _writing = self.writing();

@@ -4,24 +4,10 @@
 //! to revoke. Used and expired codes stay an hour past their expiry for that, then
 //! the purge deletes them.
 
-use super::{CodeRecord, Store, StoreError, abort, decode, encode};
+use super::{CODE_KEPT, CodeRecord, CodeUse, SledStore, StoreError, abort, decode, encode};
 use uuid::Uuid;
 
-/// How long a code is kept after it expires, to recognise its reuse.
-pub const CODE_KEPT: i64 = 3600;
-
-/// What presenting a code found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeUse {
-    /// Unused until now; marked used, bound to the session about to be opened.
-    Fresh(CodeRecord),
-    /// Used before: the record holds the session its first exchange opened.
-    Reused(CodeRecord),
-    /// Unknown (or purged).
-    Unknown,
-}
-
-impl Store {
+impl SledStore {
     /// Stores a new code under `digest`.
     pub fn create_code(&self, digest: &[u8; 32], code: &CodeRecord) -> Result<(), StoreError> {
         let _writing = self.writing();
