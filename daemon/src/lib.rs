@@ -117,7 +117,10 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         source,
     })?;
     let issuer = config.issuer(local_addr);
-    let store = store::Store::open_embedded(&config.data_dir)?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let store = open_store(&config).await?;
     let service = Arc::new(Service::open(Arc::clone(&config), store, Arc::new(clock::SystemClock), issuer).await?);
 
     let admin =
@@ -163,6 +166,9 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     };
     let server = http::server::run(listener, serving, stopping.clone());
     tokio::spawn(sweep(Arc::clone(&service), stopping.clone()));
+    let following = Arc::clone(&service);
+    let follow_stop = stopping.clone();
+    tokio::spawn(async move { following.follow_changes(follow_stop).await });
     tokio::spawn(Arc::clone(&service).run_mail());
     // Installed before the daemon says it listens: a SIGHUP from then on never kills it.
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -178,6 +184,23 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
         service,
         task,
     })
+}
+
+/// How long start-up waits for an unreachable database before giving up.
+const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens the configured store: sled in the data directory, or PostgreSQL.
+async fn open_store(config: &Config) -> Result<store::Store, DaemonError> {
+    match &config.storage {
+        config::Storage::Embedded => Ok(store::Store::open_embedded(&config.data_dir)?),
+        config::Storage::Postgres(postgres) => {
+            let url = store::PostgresUrl::read(&postgres.url_file)
+                .map_err(|e| DaemonError::Store(store::StoreError::Unavailable(e)))?;
+            let store = store::Store::open_postgres(&url, postgres.pool_size, DATABASE_PATIENCE).await?;
+            tracing::info!(server = %url.server(), "storing in PostgreSQL");
+            Ok(store)
+        }
+    }
 }
 
 async fn serve(

@@ -118,6 +118,9 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
+        for warning in config.warnings() {
+            eprintln!("warning: {warning}");
+        }
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }

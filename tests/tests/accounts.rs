@@ -244,6 +244,10 @@ async fn a_login_upgrades_a_hash_made_with_older_argon2_parameters() {
     d.register("gail").await;
     let dir = d.stop();
     let stored = |dir: &tempfile::TempDir| {
+        if crate::harness::postgres::selected() {
+            let sql = "SELECT password_hash FROM users WHERE username = 'gail'";
+            return crate::harness::postgres::query(dir.path(), sql).concat();
+        }
         let store = tesserad::store::SledStore::open(&dir.path().join("data")).unwrap();
         store.user_by_login("gail").unwrap().unwrap().password_hash
     };

@@ -31,6 +31,9 @@ fn stderr(out: &Output) -> String {
 
 #[tokio::test]
 async fn a_restored_store_serves_what_the_backup_held() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = TestDaemon::start();
     let login = d.register("alice").await;
     let rotated = d.rotate(s(&login, "refreshToken")).await.json();
@@ -96,6 +99,9 @@ async fn a_restored_store_serves_what_the_backup_held() {
 
 #[tokio::test]
 async fn restore_refuses_damaged_newer_or_occupied_targets() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = TestDaemon::start();
     d.register("bob").await;
     let dir = d.stop();
@@ -157,6 +163,9 @@ async fn restore_refuses_damaged_newer_or_occupied_targets() {
 
 #[test]
 fn backup_refuses_a_running_store_an_existing_file_and_a_missing_directory() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = TestDaemon::start();
     let data = d.socket.parent().unwrap().to_path_buf();
     let spare = tempfile::tempdir().unwrap();
@@ -230,6 +239,9 @@ async fn write_rounds(d: Arc<TestDaemon>, writer: usize, stop: Arc<AtomicBool>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_of_a_running_daemon_holds_every_write_acknowledged_before_it() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = Arc::new(TestDaemon::start());
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)

@@ -145,7 +145,9 @@ fn assert_printed(stdout: &str, needles: &[&str]) {
 #[tokio::test]
 async fn the_readme_shell_examples_run_as_printed() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let d = TestDaemon::start();
+    // The README's quick start is the default daemon, on the embedded store (whose
+    // online backup it shows).
+    let d = TestDaemon::with("[storage]\nbackend = \"sled\"\n");
     let (names, stdout) = run_shell_examples(&d, &readme);
     assert_eq!(names, ["walkthrough.sh", "oauth.sh", "sign-in.sh", "subcommands.sh"]);
     assert_printed(

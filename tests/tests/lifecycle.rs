@@ -268,6 +268,9 @@ async fn expired_sessions_are_purged_from_the_store_at_start() {
 
 #[tokio::test]
 async fn a_second_daemon_on_the_same_data_directory_exits_2_saying_why() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = TestDaemon::start();
     let data = d.socket.parent().unwrap().display().to_string();
     let other = tempfile::tempdir().unwrap();
@@ -287,6 +290,9 @@ async fn a_second_daemon_on_the_same_data_directory_exits_2_saying_why() {
 
 #[tokio::test]
 async fn a_damaged_store_is_refused_with_exit_2_and_left_alone() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
     let d = TestDaemon::start();
     d.register("alice").await;
     let dir = d.stop();

@@ -26,6 +26,7 @@ mod oauth_interop;
 mod openapi;
 mod races;
 mod safety;
+mod scale_out;
 mod sessions;
 mod systemd;
 mod throttle;

@@ -13,6 +13,7 @@ pub fn admin_error(err: ServiceError) -> AdminError {
         E::UsernameTaken | E::EmailTaken | E::Conflict(_) => AdminError::new(ErrorCode::Conflict, message),
         E::InvalidRequest { .. } | E::InvalidScope(_) => AdminError::new(ErrorCode::InvalidRequest, message),
         E::Overloaded { .. } => AdminError::new(ErrorCode::Internal, "the daemon is busy; retry shortly"),
+        E::Unavailable { .. } => AdminError::new(ErrorCode::Internal, "the database is unavailable; retry shortly"),
         E::Internal(detail) => {
             let reference = uuid::Uuid::new_v4().simple().to_string();
             tracing::error!(%reference, error = %detail, "internal error on the admin socket");

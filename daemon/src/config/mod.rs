@@ -27,8 +27,11 @@ pub struct Config {
     /// The listener's certificate and key (`server.tls_cert_file`,
     /// `server.tls_key_file`); `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
-    /// Where the store lives (`storage.data_dir`).
+    /// The data directory (`storage.data_dir`): the embedded store, the admin socket
+    /// and the mail outbox by default.
     pub data_dir: PathBuf,
+    /// Which store holds the data (`storage.backend`, `[storage.postgres]`).
+    pub storage: Storage,
     /// Admin socket path (`admin.socket`; default `<data_dir>/admin.sock`).
     pub admin_socket: PathBuf,
     /// Group allowed on the admin socket (`admin.group`), if any.
@@ -73,6 +76,27 @@ pub struct Config {
     /// (`http.cors_allowed_origins`): exact origins, lower-cased, or `*` alone; empty
     /// for no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// sled in the data directory (`backend = "sled"`, the default).
+    Embedded,
+    /// A PostgreSQL database that several daemons may share (`backend = "postgres"`).
+    Postgres(PostgresConfig),
+}
+
+/// `[storage.postgres]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// A file holding the connection URL, password included (`url_file`).
+    pub url_file: PathBuf,
+    /// Connections each daemon keeps at most (`pool_size`).
+    pub pool_size: usize,
+    /// How long the daemon trusts its view of revocations without hearing from the
+    /// database (`max_staleness`); past it, it refuses the tokens it cannot check.
+    pub max_staleness: Duration,
 }
 
 /// What one HTTP client may hold.
@@ -268,6 +292,20 @@ impl Config {
         self.issuer.clone().unwrap_or_else(|| format!("{scheme}://{bound}"))
     }
 
+    /// What is allowed but likely a mistake, one line each starting with the key
+    /// (`check-config` prints them; the daemon logs them at start).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if matches!(self.storage, Storage::Postgres(_)) && self.issuer.is_none() {
+            warnings.push(
+                "server.issuer: derived from the listen address; daemons sharing a database must all set the same \
+                 issuer, or their tokens will not be accepted across them"
+                    .to_owned(),
+            );
+        }
+        warnings
+    }
+
     /// Scopes of `role`, or `None` for an unknown role.
     pub fn role_scopes(&self, role: &str) -> Option<&[String]> {
         self.roles.get(role).map(Vec::as_slice)
@@ -301,6 +339,56 @@ mod tests {
         assert_eq!(c.role_scopes("user").unwrap(), ["read", "write"]);
         let set: BTreeSet<&str> = c.roles.keys().map(String::as_str).collect();
         assert!(["admin", "user", "guest"].iter().all(|r| set.contains(r)));
+    }
+
+    #[test]
+    fn the_postgres_backend_is_checked_and_warns_about_a_derived_issuer() {
+        let c = Config::embedded(&Overrides::default()).unwrap();
+        assert_eq!(c.storage, Storage::Embedded);
+        assert!(c.warnings().is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("url");
+        std::fs::write(&url, "postgres://u:p@db:5432/tessera?sslmode=verify-full\n").unwrap();
+        let text = format!(
+            "[storage]\nbackend = \"postgres\"\n[storage.postgres]\nurl_file = \"{}\"\npool_size = 4\n",
+            url.display()
+        );
+        let c = Config::from_toml(&text, &Overrides::default()).unwrap();
+        let Storage::Postgres(postgres) = &c.storage else {
+            panic!("{:?}", c.storage)
+        };
+        assert_eq!(
+            (postgres.pool_size, postgres.max_staleness),
+            (4, Duration::from_secs(5))
+        );
+        let warnings = c.warnings();
+        assert!(
+            warnings.len() == 1 && warnings[0].starts_with("server.issuer: "),
+            "{warnings:?}"
+        );
+        let with_issuer = format!("[server]\nissuer = \"https://auth.example\"\n{text}");
+        assert!(
+            Config::from_toml(&with_issuer, &Overrides::default())
+                .unwrap()
+                .warnings()
+                .is_empty()
+        );
+
+        let problems = |text: &str| Config::from_toml(text, &Overrides::default()).unwrap_err().problems;
+        assert_eq!(
+            problems("[storage]\nbackend = \"postgres\"\n")[0].split(':').next(),
+            Some("storage.postgres.url_file")
+        );
+        let missing = problems("[storage]\nbackend = \"postgres\"\n[storage.postgres]\nurl_file = \"/nonexistent\"\n");
+        assert!(
+            missing[0].starts_with("storage.postgres.url_file: cannot read /nonexistent"),
+            "{missing:?}"
+        );
+        assert!(problems("[storage]\nbackend = \"mysql\"\n")[0].starts_with("storage.backend: "));
+        let stray = problems("[storage.postgres]\npool_size = 3\n");
+        assert_eq!(stray.len(), 1, "{stray:?}");
+        assert!(stray[0].starts_with("storage.postgres: "), "{stray:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{
     Argon2Config, Config, ConfigError, ConnectionLimits, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MailConfig, MailTransport,
-    MetricsConfig, Overrides, SmtpConfig, SmtpTls, ThrottleConfig, TlsFiles, TokenTtls,
+    MetricsConfig, Overrides, PostgresConfig, SmtpConfig, SmtpTls, Storage, ThrottleConfig, TlsFiles, TokenTtls,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -231,6 +231,50 @@ impl Reader {
         }
     }
 
+    fn storage(&mut self) -> Storage {
+        const P: &str = "storage.postgres";
+        let postgres = self.table.contains_key(P);
+        match self.string("storage", "backend").as_deref() {
+            None | Some("sled") => {
+                if postgres {
+                    self.table.remove(P);
+                    self.problem(P, "set only with storage.backend = \"postgres\"");
+                }
+                Storage::Embedded
+            }
+            Some("postgres") => {
+                let url_file = self.string(P, "url_file").filter(|s| !s.is_empty()).map(PathBuf::from);
+                let pool_size = self.integer(P, "pool_size", 16, 1, 1000) as usize;
+                let max_staleness = self.duration(P, "max_staleness", "5s");
+                if max_staleness < Duration::from_secs(1) {
+                    self.problem("storage.postgres.max_staleness", "must be at least 1s");
+                }
+                let Some(url_file) = url_file else {
+                    self.problem(
+                        "storage.postgres.url_file",
+                        "required with storage.backend = \"postgres\" (a file holding the connection URL)",
+                    );
+                    return Storage::Embedded;
+                };
+                if let Err(e) = crate::store::PostgresUrl::read(&url_file) {
+                    self.problem("storage.postgres.url_file", e);
+                }
+                Storage::Postgres(PostgresConfig {
+                    url_file,
+                    pool_size,
+                    max_staleness,
+                })
+            }
+            Some(other) => {
+                self.problem(
+                    "storage.backend",
+                    format!("expected \"sled\" or \"postgres\", found {other:?}"),
+                );
+                Storage::Embedded
+            }
+        }
+    }
+
     fn smtp(&mut self) -> SmtpConfig {
         const S: &str = "mail.smtp";
         let host = self.string(S, "host").unwrap_or_else(|| "localhost".to_owned());
@@ -270,11 +314,13 @@ impl Reader {
     }
 
     pub(super) fn build(mut self, overrides: &Overrides) -> Result<Config, ConfigError> {
-        // `[mail.smtp]` is read as a section of its own.
-        if let Some(toml::Value::Table(mail)) = self.table.get_mut("mail")
-            && let Some(smtp) = mail.remove("smtp")
-        {
-            self.table.insert("mail.smtp".to_owned(), smtp);
+        // `[mail.smtp]` and `[storage.postgres]` are read as sections of their own.
+        for (section, sub) in [("mail", "smtp"), ("storage", "postgres")] {
+            if let Some(toml::Value::Table(table)) = self.table.get_mut(section)
+                && let Some(value) = table.remove(sub)
+            {
+                self.table.insert(format!("{section}.{sub}"), value);
+            }
         }
         for (section, value) in &self.table {
             if !KNOWN_SECTIONS.contains(&section.as_str()) {
@@ -336,6 +382,7 @@ impl Reader {
             .clone()
             .or(file_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let storage = self.storage();
         let admin_socket = self
             .string("admin", "socket")
             .filter(|s| !s.is_empty())
@@ -427,6 +474,7 @@ impl Reader {
                 connections,
                 tls,
                 data_dir,
+                storage,
                 admin_socket,
                 admin_group,
                 tokens,
@@ -464,6 +512,7 @@ const KNOWN_SECTIONS: &[&str] = &[
     "mail.smtp",
     "audit",
     "storage",
+    "storage.postgres",
     "admin",
     "tokens",
     "registration",

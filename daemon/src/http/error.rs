@@ -81,7 +81,7 @@ pub fn service_error(err: &ServiceError) -> Response {
             header::RETRY_AFTER,
             retry_after.as_secs().max(1).to_string(),
         ),
-        E::Overloaded { retry_after } => with_header(
+        E::Overloaded { retry_after } | E::Unavailable { retry_after } => with_header(
             body(StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED", message, None),
             header::RETRY_AFTER,
             retry_after.as_secs().max(1).to_string(),
@@ -140,7 +140,7 @@ pub fn oauth_error(err: &ServiceError) -> Response {
             header::RETRY_AFTER,
             retry_after.as_secs().max(1).to_string(),
         ),
-        E::Overloaded { retry_after } => with_header(
+        E::Overloaded { retry_after } | E::Unavailable { retry_after } => with_header(
             oauth(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", message),
             header::RETRY_AFTER,
             retry_after.as_secs().max(1).to_string(),

@@ -128,8 +128,16 @@ fn route_template(path: &str) -> &'static str {
 #[derive(Debug)]
 pub struct Scrape {
     registry: Registry,
-    sessions: Arc<AtomicU64>,
+    read: Arc<StoreReadings>,
     service: Arc<Service>,
+}
+
+/// What the store said at the start of a scrape.
+#[derive(Debug, Default)]
+struct StoreReadings {
+    sessions: AtomicU64,
+    /// [`u64::MAX`] when the store cannot tell.
+    bytes: AtomicU64,
 }
 
 /// The registry of every series: the HTTP layer's and the service's.
@@ -158,11 +166,11 @@ pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Scrape {
         "Time of each Argon2id hash or verification on its thread",
         hashes,
     );
-    let sessions = Arc::new(AtomicU64::new(0));
-    registry.register_collector(Box::new(ServiceSeries(Arc::clone(&service), Arc::clone(&sessions))));
+    let read = Arc::new(StoreReadings::default());
+    registry.register_collector(Box::new(ServiceSeries(Arc::clone(&service), Arc::clone(&read))));
     Scrape {
         registry,
-        sessions,
+        read,
         service,
     }
 }
@@ -175,7 +183,9 @@ pub fn routes(scrape: Arc<Scrape>) -> BoxedFilter<(Response,)> {
             let scrape = Arc::clone(&scrape);
             async move {
                 let sessions = scrape.service.activity().await.sessions;
-                scrape.sessions.store(sessions, Ordering::Relaxed);
+                scrape.read.sessions.store(sessions, Ordering::Relaxed);
+                let bytes = scrape.service.store_size().await.ok().flatten();
+                scrape.read.bytes.store(bytes.unwrap_or(u64::MAX), Ordering::Relaxed);
                 encode(&scrape.registry)
             }
         })
@@ -202,7 +212,7 @@ fn encode(registry: &Registry) -> Response {
 
 /// The service's counters and gauges, read at each scrape.
 #[derive(Debug)]
-struct ServiceSeries(Arc<Service>, Arc<AtomicU64>);
+struct ServiceSeries(Arc<Service>, Arc<StoreReadings>);
 
 /// Writes one counter.
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
@@ -233,7 +243,7 @@ impl Collector for ServiceSeries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let service = &self.0;
         let t = service.totals();
-        let sessions = self.1.load(Ordering::Relaxed);
+        let sessions = self.1.sessions.load(Ordering::Relaxed);
         let e = &mut encoder;
         labelled(
             e,
@@ -293,12 +303,9 @@ impl Collector for ServiceSeries {
             "Operator actions on the admin socket",
             t.admin_actions,
         )?;
-        counter(
-            e,
-            "tessera_store_syncs",
-            "Group-commit flush + fsync rounds",
-            service.store_syncs(),
-        )?;
+        if let Some(syncs) = service.store_syncs() {
+            counter(e, "tessera_store_syncs", "Group-commit flush + fsync rounds", syncs)?;
+        }
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         gauge(
             e,
@@ -312,7 +319,8 @@ impl Collector for ServiceSeries {
             "Password hashes admitted and not yet answered",
             as_i64(service.hash_queue()),
         )?;
-        if let Ok(Some(bytes)) = service.store_size() {
+        let bytes = self.1.bytes.load(Ordering::Relaxed);
+        if bytes != u64::MAX {
             gauge(
                 e,
                 "tessera_store_size_bytes",

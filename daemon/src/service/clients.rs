@@ -75,7 +75,7 @@ impl CheckedClients {
         write(&self.0).insert(client.id.clone(), (digest, client.clone()));
     }
 
-    fn forget(&self, id: &str) {
+    pub(super) fn forget(&self, id: &str) {
         write(&self.0).remove(id);
     }
 }

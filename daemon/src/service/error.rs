@@ -94,6 +94,13 @@ pub enum ServiceError {
         /// When to retry.
         retry_after: Duration,
     },
+    /// 503 `OVERLOADED`: the database cannot be reached (or, on a shared store, this
+    /// daemon has not heard from it for too long to check a token).
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable {
+        /// When to retry.
+        retry_after: Duration,
+    },
     /// Something failed inside the daemon; never the client's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -122,9 +129,20 @@ impl ServiceError {
     }
 }
 
+/// How long a client is asked to wait while the database is unavailable.
+pub const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "the database is unavailable");
+                ServiceError::Unavailable {
+                    retry_after: UNAVAILABLE_RETRY,
+                }
+            }
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`sessions`]: sessions and refresh-token rotation, access refresh, logout.
 //! - [`revocations`]: the in-memory view of recent revocations that every token check
 //!   consults.
+//! - `follow`: on a shared store, the other daemons' changes applied to this one's
+//!   memory, and refusing tokens when that view is too old.
 //! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
@@ -23,6 +25,7 @@ pub mod authorize;
 pub mod clients;
 pub mod email;
 mod error;
+mod follow;
 pub mod guest;
 pub mod oauth;
 pub mod operator;
@@ -161,6 +164,7 @@ pub struct Service {
     counters: audit::Tally,
     last_used: api_tokens::LastUsed,
     checked_clients: clients::CheckedClients,
+    follower: follow::Follower,
     outbox: crate::mail::Outbox,
     outbox_queue: email::OutboxQueue,
     mail_limit: RateLimit<(LinkKind, String)>,
@@ -200,6 +204,7 @@ impl Service {
             counters: audit::Tally::default(),
             last_used: api_tokens::LastUsed::default(),
             checked_clients: clients::CheckedClients::default(),
+            follower: follow::Follower::default(),
             started: std::time::Instant::now(),
             config,
             store,
@@ -300,6 +305,7 @@ impl Service {
     /// record (API token and owner, or client) from the store.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, ServiceError> {
         let token = token.ok_or(ServiceError::InvalidToken { presented: false })?;
+        self.require_current_view()?;
         if token.starts_with(crate::secret::API_TOKEN_PREFIX) {
             return self.authenticate_api_token(token).await;
         }

@@ -137,8 +137,8 @@ impl Service {
         self.counters.totals()
     }
 
-    /// How many flush + fsync rounds the store has run since start.
-    pub fn store_syncs(&self) -> u64 {
+    /// How many flush + fsync rounds the embedded store has run since start.
+    pub fn store_syncs(&self) -> Option<u64> {
         self.store.syncs()
     }
 
@@ -149,8 +149,8 @@ impl Service {
     }
 
     /// The store's size on disk in bytes, when it is on this machine's disk.
-    pub fn store_size(&self) -> Result<Option<u64>, ServiceError> {
-        Ok(self.store.size_on_disk()?)
+    pub async fn store_size(&self) -> Result<Option<u64>, ServiceError> {
+        Ok(self.store.size_on_disk().await?)
     }
 
     /// Daemon status.
@@ -170,7 +170,7 @@ impl Service {
             users: records.users,
             api_tokens: records.api_tokens,
             clients: records.clients,
-            store_bytes: self.store.size_on_disk()?.unwrap_or(0),
+            store_bytes: self.store.size_on_disk().await?.unwrap_or(0),
             records,
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),

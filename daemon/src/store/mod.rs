@@ -2,6 +2,8 @@
 //!
 //! [`Store`] is what the service talks to; it does not know which backend answers.
 //! - [`embedded`]: sled in the data directory, the default (one daemon).
+//! - [`postgres`]: a PostgreSQL (or CockroachDB) database shared by N daemons, with a
+//!   change log each daemon polls so that its in-memory view follows the others'.
 //!
 //! Shared by both: the typed [`records`], what operations answer ([`outcomes`]) and
 //! [`StoreError`]. Every mutation is acknowledged only after [`Store::commit`].
@@ -9,6 +11,7 @@
 mod embedded;
 mod error;
 mod outcomes;
+mod postgres;
 pub mod records;
 
 pub use embedded::{BACKUP_FORMAT, BackupSummary, SledStore};
@@ -17,9 +20,10 @@ pub use embedded::{BACKUP_FORMAT, BackupSummary, SledStore};
 pub(crate) use embedded::{v1_records, write_v1};
 pub use error::StoreError;
 pub use outcomes::{
-    AUDIT_CAPACITY, Barred, CODE_KEPT, CodeUse, EXPIRED_API_TOKEN_KEPT, FOR_GOOD, LinkUse, Purged, Revoked, Rotation,
-    SessionStart, Unique,
+    AUDIT_CAPACITY, Barred, CODE_KEPT, Change, CodeUse, EXPIRED_API_TOKEN_KEPT, FOR_GOOD, LinkUse, Purged, Revoked,
+    Rotation, SessionStart, Unique,
 };
+pub use postgres::{PgStore, PostgresUrl};
 pub use records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
     SessionKind, SessionRecord, UserRecord,
@@ -27,6 +31,7 @@ pub use records::{
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The open store, whichever backend holds it. Cheap to share behind an `Arc`.
@@ -34,6 +39,8 @@ use uuid::Uuid;
 pub enum Store {
     /// sled in the data directory.
     Embedded(Arc<SledStore>),
+    /// A PostgreSQL database shared with other daemons.
+    Postgres(Arc<PgStore>),
 }
 
 /// Declares the operations every backend offers, each forwarded to the one in use.
@@ -45,6 +52,7 @@ macro_rules! operations {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match self {
                         Store::Embedded(s) => s.$name($($arg),*),
+                        Store::Postgres(p) => p.$name($($arg),*).await,
                     }
                 }
             )*
@@ -201,6 +209,38 @@ impl Store {
                     .await
                     .map_err(|e| StoreError::Engine(format!("the purge stopped: {e}")))?
             }
+            Store::Postgres(p) => p.purge_expired(now).await,
+        }
+    }
+
+    /// Connects to the PostgreSQL database at `url` (retrying for up to `patience`)
+    /// and brings its schema up to date.
+    pub async fn open_postgres(url: &PostgresUrl, pool_size: usize, patience: Duration) -> Result<Self, StoreError> {
+        Ok(Store::Postgres(Arc::new(
+            PgStore::open(url, pool_size, patience).await?,
+        )))
+    }
+
+    /// True when other daemons may share this store: their changes reach this one's
+    /// in-memory view only through [`Store::recent_changes`].
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// The changes other daemons (and this one) logged recently, with their ids; none
+    /// for a store no other daemon shares.
+    pub async fn recent_changes(&self) -> Result<Vec<(i64, Change)>, StoreError> {
+        match self {
+            Store::Embedded(_) => Ok(Vec::new()),
+            Store::Postgres(p) => p.recent_changes().await,
+        }
+    }
+
+    /// Deletes change-log rows every daemon has had time to read.
+    pub async fn purge_changes(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Embedded(_) => Ok(0),
+            Store::Postgres(p) => p.purge_changes().await,
         }
     }
 
@@ -214,6 +254,7 @@ impl Store {
     ) -> Result<Option<UserRecord>, StoreError> {
         match self {
             Store::Embedded(s) => s.modify_user(id, change),
+            Store::Postgres(p) => p.modify_user(id, change).await,
         }
     }
 
@@ -229,6 +270,7 @@ impl Store {
     ) -> Result<LinkUse, StoreError> {
         match self {
             Store::Embedded(s) => s.use_link(digest, kind, now, change),
+            Store::Postgres(p) => p.use_link(digest, kind, now, change).await,
         }
     }
 
@@ -236,6 +278,7 @@ impl Store {
     pub async fn commit(&self) -> Result<(), StoreError> {
         match self {
             Store::Embedded(s) => s.commit().await,
+            Store::Postgres(p) => p.commit().await,
         }
     }
 
@@ -243,13 +286,15 @@ impl Store {
     pub fn is_healthy(&self) -> bool {
         match self {
             Store::Embedded(s) => s.is_healthy(),
+            Store::Postgres(p) => p.is_healthy(),
         }
     }
 
     /// How many flush + fsync rounds have run since opening (embedded store only).
-    pub fn syncs(&self) -> u64 {
+    pub fn syncs(&self) -> Option<u64> {
         match self {
-            Store::Embedded(s) => s.syncs(),
+            Store::Embedded(s) => Some(s.syncs()),
+            Store::Postgres(_) => None,
         }
     }
 
@@ -257,13 +302,15 @@ impl Store {
     pub fn sync_durations(&self) -> Option<prometheus_client::metrics::histogram::Histogram> {
         match self {
             Store::Embedded(s) => Some(s.sync_durations()),
+            Store::Postgres(_) => None,
         }
     }
 
-    /// The size of the store's files on disk, in bytes (embedded store only).
-    pub fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
+    /// The size of the store on disk, in bytes, when the database can tell.
+    pub async fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
         match self {
             Store::Embedded(s) => s.size_on_disk().map(Some),
+            Store::Postgres(p) => p.size_on_disk().await,
         }
     }
 
@@ -272,6 +319,7 @@ impl Store {
     pub fn embedded(&self) -> Option<&SledStore> {
         match self {
             Store::Embedded(s) => Some(s),
+            Store::Postgres(_) => None,
         }
     }
 }

@@ -120,3 +120,22 @@ impl std::fmt::Display for Unique {
         })
     }
 }
+
+/// A change another daemon's in-memory view must learn (a shared store's change log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A session was revoked.
+    SessionRevoked(Revoked),
+    /// A user was disabled or deleted.
+    UserBarred(Barred),
+    /// A disabled user was enabled again.
+    UserAdmitted(Uuid),
+    /// An access token was revoked: its jti and expiry.
+    Denied(String, i64),
+    /// An operator changed the setting of this name.
+    Setting(String),
+    /// The signing keys changed (rotation, retirement).
+    Keys,
+    /// A client was removed.
+    ClientRemoved(String),
+}

@@ -150,6 +150,18 @@ impl Tokens {
         Ok(kids)
     }
 
+    /// Takes the stored keys as they are now (another daemon rotated or swept them):
+    /// signs with the active one, verifies with all, forgets tokens verified with a
+    /// key that is gone.
+    pub async fn reload(&self, records: Vec<KeyRecord>) -> Result<(), TokenError> {
+        let _changing = self.changing.lock().await;
+        let ring = KeyRing::from_records(records)?;
+        self.cache
+            .retain_keys(&ring.verifying.keys().map(String::as_str).collect());
+        self.install(ring);
+        Ok(())
+    }
+
     fn install(&self, ring: KeyRing) {
         *write(&self.ring) = Arc::new(ring);
     }

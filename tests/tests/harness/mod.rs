@@ -1,6 +1,7 @@
 //! `TestDaemon`: the real `tesserad` binary as a child process, on 127.0.0.1:0 in a
 //! temp dir with cheap Argon2, plus small HTTP helpers.
 
+pub mod postgres;
 pub mod smtp;
 pub mod tty;
 
@@ -106,6 +107,11 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
         toml::Value::String(dir.join("data").display().to_string()),
     );
     table.insert("storage".into(), toml::Value::Table(storage));
+    if !extra.contains("backend")
+        && let Some(postgres) = postgres::for_dir(dir)
+    {
+        merge(&mut table, postgres.parse().unwrap());
+    }
     merge(&mut table, extra.parse().expect("test config extra is valid TOML"));
     let path = dir.join("tessera.toml");
     std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
@@ -522,6 +528,16 @@ pub fn prerequisite(met: bool, what: &str) -> bool {
     met
 }
 
+/// False (after a line on stderr) when the suite runs on PostgreSQL: for a test of
+/// what only the embedded store has (its files, backups, locks).
+pub fn embedded_store() -> bool {
+    if postgres::selected() {
+        eprintln!("skipped: a test of the embedded store");
+        return false;
+    }
+    true
+}
+
 /// True when the tests run as root.
 pub fn is_root() -> bool {
     Command::new("id")
@@ -530,8 +546,12 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// Every byte of the store's files in the data directory `dir`, to check what is at rest.
+/// Every byte of the store's files in the data directory `dir` (on PostgreSQL, every
+/// row of every table as text), to check what is at rest.
 pub fn stored_bytes(dir: &TempDir) -> Vec<u8> {
+    if postgres::selected() {
+        return postgres::every_row(dir.path()).into_bytes();
+    }
     let mut stored = Vec::new();
     for entry in std::fs::read_dir(dir.path().join("data/store")).unwrap() {
         let path = entry.unwrap().path();

@@ -1,0 +1,177 @@
+//! The audit trail (`audit`, numbered by the database) and the purge of what nothing
+//! can use any more. The purge deletes in batches, so no statement holds many rows.
+
+use super::{PgStore, StoreError, col, error};
+use crate::store::{AUDIT_CAPACITY, AuditRecord, CODE_KEPT, EXPIRED_API_TOKEN_KEPT, Purged};
+
+/// Rows one purge statement deletes at most.
+const BATCH: i64 = 5_000;
+
+impl PgStore {
+    /// Appends an audit entry; returns its sequence number.
+    pub async fn append_audit(&self, record: &AuditRecord) -> Result<u64, StoreError> {
+        transaction!(self, tx, {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO audit (at, event, subject, origin, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .await
+                .map_err(error)?;
+            let row = tx
+                .query_one(
+                    &stmt,
+                    &[
+                        &record.at,
+                        &record.event,
+                        &record.subject,
+                        &record.origin,
+                        &record.detail,
+                    ],
+                )
+                .await
+                .map_err(error)?;
+            let seq: i64 = col(&row, "audit", "seq")?;
+            Ok(u64::try_from(seq).unwrap_or(0))
+        })
+    }
+
+    /// Deletes audit entries older than `before`, and the oldest past
+    /// [`AUDIT_CAPACITY`]; returns how many.
+    pub async fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
+        let old = self
+            .purge_batches(
+                "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < $1 LIMIT $2)",
+                before,
+            )
+            .await?;
+        let capacity = i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX);
+        let extra = transaction!(self, tx, {
+            tx.execute(
+                "DELETE FROM audit WHERE seq < (SELECT seq FROM audit ORDER BY seq DESC OFFSET $1 LIMIT 1)",
+                &[&(capacity - 1)],
+            )
+            .await
+            .map_err(error)
+        })?;
+        Ok(old + usize::try_from(extra).unwrap_or(0))
+    }
+
+    /// How many audit entries are kept.
+    pub async fn audit_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM audit").await
+    }
+
+    /// The newest `limit` audit entries, oldest first.
+    pub async fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        reading!(self, c, {
+            let rows = c
+                .query(
+                    "SELECT seq, at, event, subject, origin, detail FROM audit ORDER BY seq DESC LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(error)?;
+            let mut out = rows
+                .iter()
+                .map(|r| {
+                    let seq: i64 = col(r, "audit", "seq")?;
+                    Ok((
+                        u64::try_from(seq).unwrap_or(0),
+                        AuditRecord {
+                            at: col(r, "audit", "at")?,
+                            event: col(r, "audit", "event")?,
+                            subject: col(r, "audit", "subject")?,
+                            origin: col(r, "audit", "origin")?,
+                            detail: col(r, "audit", "detail")?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    /// Deletes what nothing can use any more at `now` (see [`Purged`]).
+    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
+        let api_cutoff = now.saturating_sub(EXPIRED_API_TOKEN_KEPT);
+        let code_cutoff = now.saturating_sub(CODE_KEPT);
+        Ok(Purged {
+            refresh_tokens: self
+                .purge_batches(
+                    "DELETE FROM refresh_tokens WHERE digest IN \
+                     (SELECT digest FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?,
+            browser_cookies: self
+                .purge_batches(
+                    "DELETE FROM browser_cookies WHERE digest IN (SELECT c.digest FROM browser_cookies c \
+                     JOIN sessions s ON s.id = c.session_id \
+                     WHERE s.revoked_at IS NOT NULL OR s.expires_at <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?,
+            sessions: self
+                .purge_batches(
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?,
+            api_tokens: self
+                .purge_batches(
+                    "DELETE FROM api_tokens WHERE digest IN \
+                     (SELECT digest FROM api_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    api_cutoff,
+                )
+                .await?,
+            denied: self
+                .purge_batches(
+                    "DELETE FROM denied_tokens WHERE jti IN \
+                     (SELECT jti FROM denied_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?,
+            revocations: self
+                .purge_batches(
+                    "DELETE FROM revoked_sessions WHERE session_id IN \
+                     (SELECT session_id FROM revoked_sessions WHERE until <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?
+                + self
+                    .purge_batches(
+                        "DELETE FROM barred_users WHERE user_id IN \
+                         (SELECT user_id FROM barred_users WHERE until <= $1 LIMIT $2)",
+                        now,
+                    )
+                    .await?,
+            links: self
+                .purge_batches(
+                    "DELETE FROM links WHERE digest IN (SELECT digest FROM links WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                )
+                .await?,
+            codes: self
+                .purge_batches(
+                    "DELETE FROM codes WHERE digest IN (SELECT digest FROM codes WHERE expires_at <= $1 LIMIT $2)",
+                    code_cutoff,
+                )
+                .await?,
+        })
+    }
+
+    /// Runs `sql` (a delete of at most `$2` rows matching `$1`) until it deletes
+    /// nothing; returns how many rows went.
+    async fn purge_batches(&self, sql: &'static str, bound: i64) -> Result<usize, StoreError> {
+        let mut total = 0usize;
+        loop {
+            let n = transaction!(self, tx, { tx.execute(sql, &[&bound, &BATCH]).await.map_err(error) })?;
+            total += usize::try_from(n).unwrap_or(0);
+            if n < u64::try_from(BATCH).unwrap_or(0) {
+                return Ok(total);
+            }
+        }
+    }
+}

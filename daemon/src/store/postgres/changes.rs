@@ -1,0 +1,100 @@
+//! The change log (table `changes`): every change another daemon's in-memory view must
+//! learn is appended in the transaction that made it. Each daemon reads back the rows
+//! of the last [`WINDOW`] (by the database's clock) every poll and skips those it has
+//! applied: ids are not committed in order, so "greater than the last id seen" could
+//! miss a row that commits late. Rows older than [`KEPT`] are deleted.
+
+use super::{PgStore, StoreError, col, error};
+use crate::store::{Barred, Change, Revoked};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How far back each poll reads: longer than any transaction takes to commit.
+pub const WINDOW: Duration = Duration::from_secs(10);
+/// How long rows stay: a few windows.
+const KEPT: Duration = Duration::from_secs(60);
+
+/// A change as stored: kind, subject and a time.
+pub(super) struct Logged<'a> {
+    kind: &'static str,
+    subject: std::borrow::Cow<'a, str>,
+    until: i64,
+}
+
+impl<'a> From<&'a Change> for Logged<'a> {
+    fn from(change: &'a Change) -> Self {
+        let (kind, subject, until) = match change {
+            Change::SessionRevoked(r) => ("session", r.session_id.to_string().into(), r.until),
+            Change::UserBarred(b) => ("barred", b.user_id.to_string().into(), b.until),
+            Change::UserAdmitted(id) => ("admitted", id.to_string().into(), 0),
+            Change::Denied(jti, exp) => ("denied", jti.as_str().into(), *exp),
+            Change::Setting(name) => ("setting", name.as_str().into(), 0),
+            Change::Keys => ("keys", "".into(), 0),
+            Change::ClientRemoved(id) => ("client", id.as_str().into(), 0),
+        };
+        Self { kind, subject, until }
+    }
+}
+
+/// Appends `change` within `tx`.
+pub(super) async fn log(tx: &deadpool_postgres::Transaction<'_>, change: Logged<'_>) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached("INSERT INTO changes (kind, subject, until) VALUES ($1, $2, $3)")
+        .await
+        .map_err(error)?;
+    tx.execute(&stmt, &[&change.kind, &change.subject.as_ref(), &change.until])
+        .await
+        .map_err(error)?;
+    Ok(())
+}
+
+fn parse(kind: &str, subject: String, until: i64) -> Option<Change> {
+    let id = || Uuid::parse_str(&subject).ok();
+    Some(match kind {
+        "session" => Change::SessionRevoked(Revoked {
+            session_id: id()?,
+            until,
+        }),
+        "barred" => Change::UserBarred(Barred { user_id: id()?, until }),
+        "admitted" => Change::UserAdmitted(id()?),
+        "denied" => Change::Denied(subject, until),
+        "setting" => Change::Setting(subject),
+        "keys" => Change::Keys,
+        "client" => Change::ClientRemoved(subject),
+        _ => return None,
+    })
+}
+
+impl PgStore {
+    /// The changes logged in the last [`WINDOW`], with their ids, oldest first. A row
+    /// this build cannot read (written by a newer one) is skipped with a warning.
+    pub async fn recent_changes(&self) -> Result<Vec<(i64, Change)>, StoreError> {
+        let sql = format!(
+            "SELECT id, kind, subject, until FROM changes WHERE at > now() - INTERVAL '{} seconds' ORDER BY id",
+            WINDOW.as_secs()
+        );
+        reading!(self, c, {
+            let stmt = c.prepare_cached(&sql).await.map_err(error)?;
+            let rows = c.query(&stmt, &[]).await.map_err(error)?;
+            let mut changes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: i64 = col(row, "changes", "id")?;
+                let kind: String = col(row, "changes", "kind")?;
+                match parse(&kind, col(row, "changes", "subject")?, col(row, "changes", "until")?) {
+                    Some(change) => changes.push((id, change)),
+                    None => tracing::warn!(id, kind, "skipped a change-log row this build does not know"),
+                }
+            }
+            Ok(changes)
+        })
+    }
+
+    /// Deletes change-log rows older than [`KEPT`]; returns how many.
+    pub async fn purge_changes(&self) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM changes WHERE at < now() - INTERVAL '{} seconds'",
+            KEPT.as_secs()
+        );
+        transaction!(self, tx, { tx.execute(&sql, &[]).await.map_err(error) })
+    }
+}

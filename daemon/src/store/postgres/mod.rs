@@ -1,0 +1,229 @@
+//! The PostgreSQL store: N daemons sharing one database (PostgreSQL, or CockroachDB:
+//! only SQL both accept, no advisory locks, no LISTEN/NOTIFY).
+//!
+//! This file connects (the URL from a file, TLS per its `sslmode`, a bounded retry at
+//! start), runs the embedded migrations ([`schema`]), and runs every operation in a
+//! transaction that is retried when the database asks (serialization failures,
+//! deadlocks) or a connection drops, a bounded number of times; after that the
+//! caller gets [`StoreError::Unavailable`] (503 with `Retry-After`). Each kind of
+//! record has its own file: [`users`], [`sessions`] (with refresh tokens, browser
+//! cookies and the revocation tables), [`api_tokens`], [`clients`] (with keys and
+//! settings), [`links`] (with codes and consents), [`audit`], and [`changes`] (the
+//! change log every daemon polls). Commits are synchronous (`synchronous_commit` is
+//! set on for every connection), so acknowledged means committed.
+
+/// Runs `$body` (which uses `$tx`, a transaction, and may `?` or `return`) and
+/// commits unless it failed, retrying
+/// what the database says may succeed if retried: the value of the last attempt.
+/// A macro rather than a function taking a closure, so that the future stays `Send`.
+macro_rules! transaction {
+    ($store:expr, $tx:ident, $body:block) => {{
+        let mut attempt = 1;
+        loop {
+            let outcome = tokio::time::timeout($crate::store::postgres::ATTEMPT_TIMEOUT, async {
+                let mut client = $store.connection().await?;
+                let $tx = client.transaction().await.map_err($crate::store::postgres::error)?;
+                // Its own block, so that a `return` in `$body` still commits.
+                let value: Result<_, StoreError> = async {
+                    let $tx = &$tx;
+                    $body
+                }
+                .await;
+                let value = value?;
+                $tx.commit().await.map_err($crate::store::postgres::error)?;
+                Ok(value)
+            })
+            .await;
+            match $store.settle(outcome, attempt).await {
+                Some(settled) => break settled,
+                None => attempt += 1,
+            }
+        }
+    }};
+}
+
+/// Runs `$body` (which uses `$c`, a pooled connection, and may `?`) outside an
+/// explicit transaction, with the same retries as [`transaction!`].
+macro_rules! reading {
+    ($store:expr, $c:ident, $body:block) => {{
+        let mut attempt = 1;
+        loop {
+            let outcome = tokio::time::timeout($crate::store::postgres::ATTEMPT_TIMEOUT, async {
+                let $c = $store.connection().await?;
+                let value: Result<_, StoreError> = async {
+                    let $c = &$c;
+                    $body
+                }
+                .await;
+                value
+            })
+            .await;
+            match $store.settle(outcome, attempt).await {
+                Some(settled) => break settled,
+                None => attempt += 1,
+            }
+        }
+    }};
+}
+
+mod api_tokens;
+mod audit;
+mod changes;
+mod clients;
+mod connect;
+mod links;
+mod schema;
+mod sessions;
+mod users;
+
+pub use connect::PostgresUrl;
+
+use super::StoreError;
+use deadpool_postgres::{Object, Pool};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::FromSql;
+
+/// Attempts of one transaction before the caller is told to retry later.
+const ATTEMPTS: u32 = 4;
+/// Longest one attempt may take (a database that stopped answering).
+pub(super) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Handle to the database. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct PgStore {
+    pool: Pool,
+    /// Seconds revocations are kept (the token horizon); 0 until raised.
+    horizon: AtomicI64,
+    /// False once an operation or a poll could not reach the database; true again on
+    /// the next success.
+    reachable: AtomicBool,
+}
+
+impl PgStore {
+    /// Connects with `url` and a pool of `pool_size` connections, retrying for up to
+    /// `patience`, then brings the schema up to date.
+    pub async fn open(url: &PostgresUrl, pool_size: usize, patience: Duration) -> Result<Self, StoreError> {
+        let pool = connect::pool(url, pool_size)?;
+        let store = Self {
+            pool,
+            horizon: AtomicI64::new(0),
+            reachable: AtomicBool::new(true),
+        };
+        let started = std::time::Instant::now();
+        let mut client = loop {
+            match store.pool.get().await {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < patience => {
+                    tracing::warn!(server = %url.server(), error = %e, "PostgreSQL not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot reach PostgreSQL at {} after {} s: {e}",
+                        url.server(),
+                        patience.as_secs()
+                    )));
+                }
+            }
+        };
+        schema::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// The outcome of one attempt, or `None` when it should be tried again (after a
+    /// short pause); records whether the database was reached.
+    async fn settle<T>(
+        &self,
+        outcome: Result<Result<T, StoreError>, tokio::time::error::Elapsed>,
+        attempt: u32,
+    ) -> Option<Result<T, StoreError>> {
+        let outcome =
+            outcome.unwrap_or_else(|_| Err(StoreError::Unavailable("the database did not answer in time".into())));
+        match outcome {
+            Err(e) if retryable(&e) && attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "retrying a database operation");
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                None
+            }
+            Err(e) => {
+                if matches!(e, StoreError::Unavailable(_)) {
+                    self.reachable.store(false, Ordering::Relaxed);
+                }
+                Some(Err(e))
+            }
+            Ok(value) => {
+                self.reachable.store(true, Ordering::Relaxed);
+                Some(Ok(value))
+            }
+        }
+    }
+
+    async fn connection(&self) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+
+    /// Nothing to wait for: every transaction committed synchronously before it
+    /// returned.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// True while the last operation or poll reached the database.
+    pub fn is_healthy(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Until when an entry made at `now` for a token family ending by `end` at the
+    /// latest must stay (as in the embedded store).
+    fn kept_until(&self, now: i64, end: i64) -> i64 {
+        match self.horizon.load(Ordering::Relaxed) {
+            0 => end,
+            horizon => end.min(now.saturating_add(horizon)),
+        }
+    }
+}
+
+/// A database error as a store error: a transient one (serialization failure,
+/// deadlock, lost connection, server shutting down) as [`StoreError::Unavailable`]
+/// after its retries, any other as [`StoreError::Engine`].
+pub(super) fn error(e: tokio_postgres::Error) -> StoreError {
+    let transient = match e.code() {
+        Some(code) => {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || code.code().starts_with("08")
+        }
+        None => true,
+    };
+    if transient {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Engine(e.to_string())
+    }
+}
+
+fn retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(_))
+}
+
+/// Column `name` of `row`, or a corrupt-record error naming `table`.
+fn col<'a, T: FromSql<'a>>(row: &'a Row, table: &'static str, name: &str) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| StoreError::Corrupt {
+        tree: table,
+        detail: format!("{name}: {e}"),
+    })
+}
+
+/// A digest as the database stores it.
+fn bytes(digest: &[u8; 32]) -> &[u8] {
+    digest.as_slice()
+}

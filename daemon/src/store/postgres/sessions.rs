@@ -1,0 +1,458 @@
+//! Sessions (`sessions`), their refresh tokens (`refresh_tokens`, by digest) and
+//! browser cookies (`browser_cookies`), and what can end a token early:
+//! `revoked_sessions`, `barred_users`, `denied_tokens`, the token horizon in `meta`.
+//! A refresh token is exchanged by one conditional `UPDATE … WHERE rotated_at IS NULL`:
+//! of two concurrent presentations, on any daemons, exactly one changes the row.
+
+use super::changes::{Logged, log};
+use super::users::{USER_COLUMNS, user_from};
+use super::{PgStore, StoreError, bytes, col, error};
+use crate::store::{
+    Barred, Change, RefreshRecord, Revoked, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord,
+};
+use std::sync::atomic::Ordering;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const SESSION_COLUMNS: &str = "id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id";
+
+fn session_from(row: &Row) -> Result<SessionRecord, StoreError> {
+    const T: &str = "sessions";
+    let kind: String = col(row, T, "kind")?;
+    Ok(SessionRecord {
+        id: col(row, T, "id")?,
+        user_id: col(row, T, "user_id")?,
+        scopes: col(row, T, "scopes")?,
+        created_at: col(row, T, "created_at")?,
+        expires_at: col(row, T, "expires_at")?,
+        revoked_at: col(row, T, "revoked_at")?,
+        kind: match kind.as_str() {
+            "browser" => SessionKind::Browser,
+            _ => SessionKind::App,
+        },
+        client_id: col(row, T, "client_id")?,
+    })
+}
+
+fn kind_name(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::App => "app",
+        SessionKind::Browser => "browser",
+    }
+}
+
+fn refresh_from(row: &Row) -> Result<RefreshRecord, StoreError> {
+    const T: &str = "refresh_tokens";
+    Ok(RefreshRecord {
+        session_id: col(row, T, "session_id")?,
+        issued_at: col(row, T, "issued_at")?,
+        expires_at: col(row, T, "expires_at")?,
+        parent: col(row, T, "parent")?,
+        rotated_at: col(row, T, "rotated_at")?,
+        client_id: col(row, T, "client_id")?,
+    })
+}
+
+/// Inserts a refresh token within `tx`.
+async fn insert_refresh(
+    tx: &deadpool_postgres::Transaction<'_>,
+    digest: &[u8; 32],
+    r: &RefreshRecord,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO refresh_tokens (digest, session_id, issued_at, expires_at, parent, rotated_at, client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await
+        .map_err(error)?;
+    tx.execute(
+        &stmt,
+        &[
+            &bytes(digest),
+            &r.session_id,
+            &r.issued_at,
+            &r.expires_at,
+            &r.parent,
+            &r.rotated_at,
+            &r.client_id,
+        ],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Stores a new session with its first refresh token or cookie, if `user` is
+    /// still stored exactly as given (its row is locked meanwhile).
+    pub async fn create_session(
+        &self,
+        user: &UserRecord,
+        session: &SessionRecord,
+        start: SessionStart<'_>,
+    ) -> Result<bool, StoreError> {
+        transaction!(self, tx, {
+            let stmt = tx
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"))
+                .await
+                .map_err(error)?;
+            let current = tx.query_opt(&stmt, &[&user.id]).await.map_err(error)?;
+            if current.as_ref().map(user_from).transpose()?.as_ref() != Some(user) {
+                return Ok(false);
+            }
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .await
+                .map_err(error)?;
+            tx.execute(
+                &stmt,
+                &[
+                    &session.id,
+                    &session.user_id,
+                    &session.scopes,
+                    &session.created_at,
+                    &session.expires_at,
+                    &session.revoked_at,
+                    &kind_name(session.kind),
+                    &session.client_id,
+                ],
+            )
+            .await
+            .map_err(error)?;
+            match start {
+                SessionStart::Refresh(digest, record) => insert_refresh(tx, digest, record).await?,
+                SessionStart::Cookie(cookie) => {
+                    tx.execute(
+                        "INSERT INTO browser_cookies (digest, session_id) VALUES ($1, $2)",
+                        &[&bytes(cookie), &session.id],
+                    )
+                    .await
+                    .map_err(error)?;
+                }
+            }
+            let stmt = tx
+                .prepare_cached("UPDATE users SET last_login = $2 WHERE id = $1")
+                .await
+                .map_err(error)?;
+            tx.execute(&stmt, &[&user.id, &session.created_at])
+                .await
+                .map_err(error)?;
+            Ok(true)
+        })
+    }
+
+    /// When `user_id` last opened a session.
+    pub async fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
+        reading!(self, c, {
+            let row = c
+                .query_opt("SELECT last_login FROM users WHERE id = $1", &[&user_id])
+                .await
+                .map_err(error)?;
+            Ok(match row {
+                Some(row) => col(&row, "users", "last_login")?,
+                None => None,
+            })
+        })
+    }
+
+    /// The session with `id`.
+    pub async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        reading!(self, c, {
+            let stmt = c
+                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+                .await
+                .map_err(error)?;
+            c.query_opt(&stmt, &[&id])
+                .await
+                .map_err(error)?
+                .as_ref()
+                .map(session_from)
+                .transpose()
+        })
+    }
+
+    /// Every session of `user_id`, revoked ones included, oldest first.
+    pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
+        reading!(self, c, {
+            let rows = c
+                .query(
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY id"),
+                    &[&user_id],
+                )
+                .await
+                .map_err(error)?;
+            rows.iter().map(session_from).collect()
+        })
+    }
+
+    /// The ids of `user_id`'s open sessions at `now`, oldest first (ids are UUID v7).
+    pub async fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError> {
+        reading!(self, c, {
+            let stmt = c
+                .prepare_cached(
+                    "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     ORDER BY id",
+                )
+                .await
+                .map_err(error)?;
+            let rows = c.query(&stmt, &[&user_id, &now]).await.map_err(error)?;
+            rows.iter().map(|r| col(r, "sessions", "id")).collect()
+        })
+    }
+
+    /// Every session neither revoked nor past its maximum age at `now`.
+    pub async fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        reading!(self, c, {
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY id"
+                    ),
+                    &[&now],
+                )
+                .await
+                .map_err(error)?;
+            rows.iter().map(session_from).collect()
+        })
+    }
+
+    /// How many stored sessions are not revoked.
+    pub async fn session_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+            .await
+    }
+
+    /// How many refresh-token records are stored.
+    pub async fn refresh_token_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM refresh_tokens").await
+    }
+
+    /// Marks a session revoked, records the revocation and logs it for the other
+    /// daemons; `None` if unknown or already revoked.
+    pub async fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError> {
+        transaction!(self, tx, {
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING expires_at",
+                )
+                .await
+                .map_err(error)?;
+            let Some(row) = tx.query_opt(&stmt, &[&id, &now]).await.map_err(error)? else {
+                return Ok(None);
+            };
+            let expires_at: i64 = col(&row, "sessions", "expires_at")?;
+            let revoked = Revoked {
+                session_id: id,
+                until: self.kept_until(now, expires_at),
+            };
+            if revoked.until > now {
+                let stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO revoked_sessions (session_id, until) VALUES ($1, $2) \
+                         ON CONFLICT (session_id) DO UPDATE SET until = excluded.until",
+                    )
+                    .await
+                    .map_err(error)?;
+                tx.execute(&stmt, &[&id, &revoked.until]).await.map_err(error)?;
+            }
+            log(tx, Logged::from(&Change::SessionRevoked(revoked))).await?;
+            Ok(Some(revoked))
+        })
+    }
+
+    /// The refresh token stored under `digest`.
+    pub async fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
+        reading!(self, c, {
+            let stmt = c
+                .prepare_cached(
+                    "SELECT session_id, issued_at, expires_at, parent, rotated_at, client_id \
+                     FROM refresh_tokens WHERE digest = $1",
+                )
+                .await
+                .map_err(error)?;
+            c.query_opt(&stmt, &[&bytes(digest)])
+                .await
+                .map_err(error)?
+                .as_ref()
+                .map(refresh_from)
+                .transpose()
+        })
+    }
+
+    /// Exchanges `old` for `new`: one conditional statement marks `old` rotated only if
+    /// it was not and its session is not revoked; the new token goes in the same
+    /// transaction.
+    pub async fn rotate_refresh(
+        &self,
+        old: &[u8; 32],
+        new: &[u8; 32],
+        record: &RefreshRecord,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        transaction!(self, tx, {
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE refresh_tokens SET rotated_at = $2 WHERE digest = $1 AND rotated_at IS NULL \
+                     AND session_id IN (SELECT id FROM sessions WHERE revoked_at IS NULL) RETURNING session_id",
+                )
+                .await
+                .map_err(error)?;
+            if tx
+                .query_opt(&stmt, &[&bytes(old), &now])
+                .await
+                .map_err(error)?
+                .is_some()
+            {
+                insert_refresh(tx, new, record).await?;
+                return Ok(Rotation::Rotated);
+            }
+            // Not exchanged: tell a replay from a token that never was (or whose
+            // session ended).
+            let stmt = tx
+                .prepare_cached("SELECT session_id, rotated_at FROM refresh_tokens WHERE digest = $1")
+                .await
+                .map_err(error)?;
+            let Some(row) = tx.query_opt(&stmt, &[&bytes(old)]).await.map_err(error)? else {
+                return Ok(Rotation::Invalid);
+            };
+            let rotated: Option<i64> = col(&row, "refresh_tokens", "rotated_at")?;
+            Ok(match rotated {
+                Some(_) => Rotation::Reused {
+                    session_id: col(&row, "refresh_tokens", "session_id")?,
+                },
+                None => Rotation::Invalid,
+            })
+        })
+    }
+
+    /// Raises the stored token horizon to `configured` if lower; returns it.
+    pub async fn raise_token_horizon(&self, configured: i64) -> Result<i64, StoreError> {
+        let horizon = transaction!(self, tx, {
+            let row = tx
+                .query_one(
+                    "INSERT INTO meta (name, value) VALUES ('token_horizon', $1) \
+                         ON CONFLICT (name) DO UPDATE SET value = GREATEST(meta.value, excluded.value) \
+                         RETURNING value",
+                    &[&configured],
+                )
+                .await
+                .map_err(error)?;
+            col::<i64>(&row, "meta", "value")
+        })?;
+        self.horizon.store(horizon, Ordering::Relaxed);
+        Ok(horizon)
+    }
+
+    /// The revoked sessions and barred users still needed at `now`.
+    pub async fn revocations(&self, now: i64) -> Result<(Vec<Revoked>, Vec<Barred>), StoreError> {
+        reading!(self, c, {
+            let revoked = c
+                .query(
+                    "SELECT session_id, until FROM revoked_sessions WHERE until > $1",
+                    &[&now],
+                )
+                .await
+                .map_err(error)?
+                .iter()
+                .map(|r| {
+                    Ok(Revoked {
+                        session_id: col(r, "revoked_sessions", "session_id")?,
+                        until: col(r, "revoked_sessions", "until")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let barred = c
+                .query("SELECT user_id, until FROM barred_users WHERE until > $1", &[&now])
+                .await
+                .map_err(error)?
+                .iter()
+                .map(|r| {
+                    Ok(Barred {
+                        user_id: col(r, "barred_users", "user_id")?,
+                        until: col(r, "barred_users", "until")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok((revoked, barred))
+        })
+    }
+
+    /// When the store was copied from an embedded one upgraded from a version
+    /// without a revocation index, if it was.
+    pub async fn indexed_since(&self) -> Result<Option<i64>, StoreError> {
+        reading!(self, c, {
+            let row = c
+                .query_opt("SELECT value FROM meta WHERE name = 'indexed_since'", &[])
+                .await
+                .map_err(error)?;
+            row.map(|r| col(&r, "meta", "value")).transpose()
+        })
+    }
+
+    /// Puts an access token's `jti` on the deny-list until `exp`, and logs it.
+    pub async fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
+        transaction!(self, tx, {
+            tx.execute(
+                "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at",
+                &[&jti, &exp],
+            )
+            .await
+            .map_err(error)?;
+            log(tx, Logged::from(&Change::Denied(jti.to_owned(), exp))).await
+        })
+    }
+
+    /// The deny-list entries unexpired at `now`.
+    pub async fn deny_list(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        reading!(self, c, {
+            c.query(
+                "SELECT jti, expires_at FROM denied_tokens WHERE expires_at > $1",
+                &[&now],
+            )
+            .await
+            .map_err(error)?
+            .iter()
+            .map(|r| Ok((col(r, "denied_tokens", "jti")?, col(r, "denied_tokens", "expires_at")?)))
+            .collect()
+        })
+    }
+
+    /// How many deny-list entries are stored.
+    pub async fn denied_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM denied_tokens").await
+    }
+
+    /// The browser session a cookie's digest names (ended ones included).
+    pub async fn browser_session(&self, cookie: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        reading!(self, c, {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE kind = 'browser' \
+                     AND id = (SELECT session_id FROM browser_cookies WHERE digest = $1)"
+                ))
+                .await
+                .map_err(error)?;
+            c.query_opt(&stmt, &[&bytes(cookie)])
+                .await
+                .map_err(error)?
+                .as_ref()
+                .map(session_from)
+                .transpose()
+        })
+    }
+
+    /// Forgets a browser cookie.
+    pub async fn forget_browser_cookie(&self, cookie: &[u8; 32]) -> Result<(), StoreError> {
+        transaction!(self, tx, {
+            tx.execute("DELETE FROM browser_cookies WHERE digest = $1", &[&bytes(cookie)])
+                .await
+                .map_err(error)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! Two daemons on one PostgreSQL database, as behind a load balancer: what one does,
+//! the other enforces (revocations within a second), and a refresh token is exchanged
+//! once whichever daemons it is presented to.
+
+use crate::harness::TestDaemon;
+use crate::harness::postgres::{self, PrivateCluster};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Two daemons sharing the database at `url`, each with its own data directory (its
+/// admin socket).
+fn pair(url: &str) -> (TestDaemon, TestDaemon) {
+    let start = || {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = postgres::storage_toml(dir.path(), url);
+        TestDaemon::launch(dir, &storage, &[])
+    };
+    (start(), start())
+}
+
+/// Two daemons on a fresh database of the suite's cluster; `None` without one.
+fn shared() -> Option<(TestDaemon, TestDaemon)> {
+    if postgres::missing() {
+        return None;
+    }
+    Some(pair(&postgres::new_database()))
+}
+
+fn s(v: &serde_json::Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_owned()
+}
+
+/// How long until `token` is refused by `d` (polled every 5 ms, at most 5 s).
+async fn refused_after(d: &TestDaemon, token: &str, since: Instant) -> Duration {
+    loop {
+        let me = d.get("/api/auth/me", Some(token)).await;
+        if me.status == 401 {
+            return since.elapsed();
+        }
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert!(since.elapsed() < Duration::from_secs(5), "still accepted after 5 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_account_made_on_one_daemon_logs_in_on_the_other() {
+    let Some((a, b)) = shared() else { return };
+    let registered = a.register("alice").await;
+    let login = b.login("alice").await;
+    assert_eq!(login["user"]["id"], registered["user"]["id"]);
+    // Each verifies the other's tokens: one issuer, one key ring.
+    a.assert_live(&s(&login, "accessToken")).await;
+    b.assert_live(&s(&registered, "accessToken")).await;
+    // Unique names hold across daemons.
+    let again = b
+        .post_json(
+            "/api/auth/register",
+            json!({"username": "ALICE", "email": "other@example.com", "password": "long enough"}),
+        )
+        .await;
+    again.expect_error(409, "USERNAME_TAKEN");
+}
+
+#[tokio::test]
+async fn a_logout_or_a_disable_on_one_daemon_is_enforced_by_the_other_within_a_second() {
+    let Some((a, b)) = shared() else { return };
+    let mut worst = Duration::ZERO;
+    a.register("bob").await;
+    for _ in 0..10 {
+        let login = a.login("bob").await;
+        let token = s(&login, "accessToken");
+        b.assert_live(&token).await;
+        let since = Instant::now();
+        assert_eq!(a.post_bearer("/api/auth/logout", &token).await.status, 204);
+        worst = worst.max(refused_after(&b, &token, since).await);
+    }
+    for round in 0..5 {
+        let login = b.login("bob").await;
+        let token = s(&login, "accessToken");
+        b.assert_live(&token).await;
+        let since = Instant::now();
+        assert_eq!(a.tessera(&["user", "disable", "bob"]).code, 0);
+        worst = worst.max(refused_after(&b, &token, since).await);
+        assert_eq!(a.tessera(&["user", "enable", "bob"]).code, 0, "round {round}");
+        // Enabled again on A: B lets a new login's token through.
+        let fresh = s(&b.login("bob").await, "accessToken");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while b.get("/api/auth/me", Some(&fresh)).await.status != 200 {
+            assert!(Instant::now() < deadline, "B still bars bob after he was enabled on A");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    eprintln!("worst revocation delay across daemons: {} ms", worst.as_millis());
+    assert!(worst < Duration::from_secs(1), "worst delay {worst:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_refresh_token_presented_to_both_daemons_at_once_is_exchanged_once() {
+    let Some((a, b)) = shared() else { return };
+    a.register("carol").await;
+    for round in 0..100 {
+        let rt = s(&a.login("carol").await, "refreshToken");
+        let (on_a, on_b) = tokio::join!(a.rotate(&rt), b.rotate(&rt));
+        let won = [&on_a, &on_b].iter().filter(|r| r.status == 200).count();
+        assert_eq!(
+            won, 1,
+            "round {round}: A {} {} / B {} {}",
+            on_a.status, on_a.text, on_b.status, on_b.text
+        );
+        // The loser is a replay: the session is revoked, so the winner's new refresh
+        // token is dead too.
+        let winner = if on_a.status == 200 { &on_a } else { &on_b };
+        let next = s(&winner.json(), "refreshToken");
+        assert_eq!(a.rotate(&next).await.status, 401, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_rotated_on_one_daemon_signs_and_is_published_on_the_other() {
+    let Some((a, b)) = shared() else { return };
+    let old = s(&a.register("dave").await, "accessToken");
+    assert_eq!(a.tessera(&["key", "rotate"]).code, 0);
+    let kids = |keys: serde_json::Value| -> Vec<String> {
+        keys["keys"].as_array().unwrap().iter().map(|k| s(k, "kid")).collect()
+    };
+    let on_a = kids(a.get("/api/auth/keys", None).await.json());
+    assert_eq!(on_a.len(), 2);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while kids(b.get("/api/auth/keys", None).await.json()) != on_a {
+        assert!(Instant::now() < deadline, "B does not publish A's new key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A signs with the new key now; B verifies it, and the old key's token too.
+    let new = s(&a.login("dave").await, "accessToken");
+    b.assert_live(&new).await;
+    b.assert_live(&old).await;
+    // B signs with the new key as well.
+    let from_b = s(&b.login("dave").await, "accessToken");
+    let footer = |token: &str| token.rsplit('.').next().unwrap().to_owned();
+    assert_eq!(footer(&from_b), footer(&new));
+    a.assert_live(&from_b).await;
+}
+
+#[tokio::test]
+async fn guest_mode_switched_on_one_daemon_is_seen_by_the_other() {
+    let Some((a, b)) = shared() else { return };
+    let guest = async |d: &TestDaemon| d.send(d.client().post(d.url("/api/auth/guest"))).await.status;
+    assert_eq!(guest(&b).await, 403);
+    assert_eq!(a.tessera(&["guest", "on"]).code, 0);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while guest(&b).await != 200 {
+        assert!(Instant::now() < deadline, "B did not see guest mode on within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.tessera(&["guest", "off"]).code, 0);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while guest(&b).await != 403 {
+        assert!(Instant::now() < deadline, "B did not see guest mode off within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn during_a_database_outage_both_fail_closed_and_recover_by_themselves() {
+    let Some(cluster) = PrivateCluster::start() else { return };
+    let url = cluster.new_database();
+    let config = "max_staleness = \"2s\"\n";
+    let start = |d: tempfile::TempDir| {
+        let storage = postgres::storage_toml(d.path(), &url);
+        TestDaemon::launch(d, &format!("{storage}{config}"), &[])
+    };
+    let (a, b) = (start(tempfile::tempdir().unwrap()), start(tempfile::tempdir().unwrap()));
+    let token = s(&a.register("erin").await, "accessToken");
+    b.assert_live(&token).await;
+    assert_eq!(b.get("/healthz", None).await.status, 200);
+
+    cluster.ctl("stop");
+    // Writes fail at once, with 503 and Retry-After, never 500.
+    let login = a
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "erin", "password": "password-of-erin"}),
+        )
+        .await;
+    assert_eq!(login.status, 503, "{}", login.text);
+    assert!(login.header("retry-after").is_some());
+    // Health says so within a poll or two.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while b.get("/healthz", None).await.status != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "B's /healthz still 200 with the database down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past max_staleness, neither accepts a token it can no longer check.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for d in [&a, &b] {
+        let me = d.get("/api/auth/me", Some(&token)).await;
+        assert_eq!(me.status, 503, "{}", me.text);
+        assert!(me.header("retry-after").is_some());
+    }
+
+    cluster.ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for d in [&a, &b] {
+        while d.get("/api/auth/me", Some(&token)).await.status != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "no recovery 10 s after the database came back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(d.get("/healthz", None).await.status, 200);
+    }
+    // And writes work again, on both.
+    b.login("erin").await;
+    a.login("erin").await;
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_with_a_clear_message_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let storage = postgres::storage_toml(dir.path(), &format!("postgres://tessera:pw@127.0.0.1:{port}/db"));
+    let config = crate::harness::write_config(dir.path(), &storage);
+    let started = Instant::now();
+    let mut daemon = crate::harness::daemon_command(&config);
+    let out = crate::harness::output_within(&mut daemon, None, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach PostgreSQL at 127.0.0.1:{port}/db")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(":pw@"), "the password was logged: {stderr}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5),
+        "gave up after {waited:?} without retrying"
+    );
+}
+
+#[test]
+fn check_config_warns_when_daemons_sharing_a_database_would_derive_their_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = postgres::storage_toml(dir.path(), "postgres://tessera:pw@127.0.0.1:5432/db");
+    let config = crate::harness::write_config(dir.path(), &format!("[server]\nissuer = \"\"\n{storage}"));
+    let out = crate::harness::daemon_command(&config)
+        .arg("check-config")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: server.issuer: derived from the listen address"),
+        "{stderr}"
+    );
+}
