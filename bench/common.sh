@@ -23,8 +23,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 # start NAME EXTRA_TOML [DATA_DIR]: starts a daemon (on a fresh data directory unless
-# DATA_DIR is given) and waits up to a minute for it to listen; sets PID, BASE, SOCKET
-# and STARTED_S (seconds from spawn until it answered /healthz).
+# DATA_DIR is given; BENCH_STORAGE adds lines to [storage]) and waits up to a minute
+# for it to listen; sets PID, BASE, SOCKET and STARTED_S (seconds from spawn until it
+# answered /healthz).
 start() {
   local dir=$WORK/$1 data=${3:-$WORK/$1/data}
   mkdir -p "$dir"
@@ -32,8 +33,10 @@ start() {
 [server]
 listen = "127.0.0.1:0"
 max_connections = 4096
+issuer = "http://bench.test"
 [storage]
 data_dir = "$data"
+${BENCH_STORAGE:-}
 [admin]
 socket = "$dir/admin.sock"
 [throttle]

@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`config`]: the TOML file and overrides, validated into [`Config`].
 //! - [`clock`]: the one reader of the system time.
-//! - [`store`]: everything persistent, on sled; durable group commits.
+//! - [`store`]: everything persistent, behind one interface: sled in the data
+//!   directory (durable group commits), or a PostgreSQL database shared by N daemons.
 //! - [`tokens`]: PASETO v4.public signing and verification, and the signing keys.
 //! - [`secret`]: secrets kept out of logs; the opaque ones the daemon generates.
 //! - [`auth`]: Argon2id password hashing and login throttling.
@@ -14,6 +15,7 @@
 //!   HTTP/1.1 server with its connection limits, TLS and CORS.
 //! - [`admin`]: the Unix admin socket for the `tessera` console.
 //! - [`backup`]: `tesserad backup` and `restore` for a stopped daemon's store.
+//! - [`migrate`]: `tesserad migrate`, from the embedded store to PostgreSQL.
 //! - `backoff`: the pause after accept errors, shared by both listeners.
 
 pub mod admin;
@@ -25,6 +27,7 @@ pub mod config;
 pub mod http;
 mod locks;
 pub mod mail;
+pub mod migrate;
 pub mod secret;
 pub mod service;
 pub mod store;

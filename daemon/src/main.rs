@@ -37,6 +37,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy a stopped daemon's embedded store (DIR) into an empty PostgreSQL database
+    /// (its URL in URL_FILE), checking the counts. Exit 2 when refused, 1 when failed
+    /// (nothing is kept).
+    Migrate {
+        /// The data directory of the embedded store to copy.
+        #[arg(long, value_name = "DIR")]
+        from_data_dir: PathBuf,
+        /// A file holding the PostgreSQL URL (as for storage.postgres.url_file).
+        #[arg(long, value_name = "URL_FILE")]
+        to_postgres: PathBuf,
+    },
     /// Check a stopped daemon's store: indexes and counts against records. Exit 0
     /// when consistent, 1 listing each disagreement.
     Check,
@@ -93,6 +104,10 @@ fn main() -> ExitCode {
                 &config.data_dir,
             );
         }
+        Some(Command::Migrate {
+            from_data_dir,
+            to_postgres,
+        }) => return migrate(from_data_dir, to_postgres),
         Some(Command::Check) => {
             return match tesserad::backup::check(&config.data_dir) {
                 Ok(problems) if problems.is_empty() => {
@@ -173,6 +188,36 @@ async fn run(config: Config) -> ExitCode {
         Err(e) => {
             tracing::error!("unclean stop: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `tesserad migrate` and prints what it copied; exit 2 when refused, 1 when failed.
+fn migrate(from: &std::path::Path, url_file: &std::path::Path) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tesserad: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tesserad::migrate::to_postgres(from, url_file)) {
+        Ok(copied) => {
+            for (table, (rows, left)) in &copied.tables {
+                match left {
+                    0 => println!("{table:<18} {rows}"),
+                    _ => println!("{table:<18} {rows} ({left} left behind: what they belonged to was deleted)"),
+                }
+            }
+            println!("migrated {} into PostgreSQL; counts verified", from.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tesserad: {e}");
+            match e {
+                tesserad::migrate::MigrateError::Refused(_) => ExitCode::from(2),
+                tesserad::migrate::MigrateError::Failed(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -264,3 +264,133 @@ fn check_config_warns_when_daemons_sharing_a_database_would_derive_their_issuer(
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() {
+    if postgres::missing() {
+        return;
+    }
+    // An embedded store with users, sessions, an API token, a client and two keys.
+    let d = TestDaemon::with("[storage]\nbackend = \"sled\"\n");
+    let alice = d.register("alice").await;
+    d.register("bob").await;
+    let access = s(&alice, "accessToken");
+    let refresh = s(&d.login("alice").await, "refreshToken");
+    let api = d
+        .create_api_token(&access, json!({"name": "ci", "scopes": ["read"]}))
+        .await
+        .json();
+    let api_token = s(&api, "token");
+    let client = d
+        .tessera(&["client", "add", "reports", "--scopes", "read", "--json"])
+        .json();
+    let secret = s(&client, "clientSecret");
+    assert_eq!(d.tessera(&["key", "rotate"]).code, 0);
+    let after_rotation = s(&d.login("bob").await, "accessToken");
+    assert_eq!(d.tessera(&["user", "disable", "bob"]).code, 0);
+    let dir = d.stop();
+
+    let url = postgres::new_database();
+    let url_file = dir.path().join("target.url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let migrate = |dir: &tempfile::TempDir| {
+        std::process::Command::new(crate::harness::TESSERAD)
+            .args(["migrate", "--from-data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--to-postgres")
+            .arg(&url_file)
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("counts verified"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("users") && l.ends_with(" 2")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("signing_keys") && l.ends_with(" 2")),
+        "{stdout}"
+    );
+    // A second run finds the database in use and refuses, writing nothing.
+    let again = migrate(&dir);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    // The same data directory, now served from PostgreSQL.
+    let storage = postgres::storage_toml(dir.path(), &url);
+    let d = TestDaemon::launch(dir, &storage, &[]);
+    d.assert_live(&access).await;
+    d.assert_dead(&after_rotation).await;
+    let rotated = d.rotate(&refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    d.login("alice").await;
+    d.assert_live(&api_token).await;
+    let granted = d
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "reports"),
+                ("client_secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let bob = d
+        .post_json(
+            "/api/auth/token",
+            json!({"username": "bob", "password": "password-of-bob"}),
+        )
+        .await;
+    bob.expect_error(403, "ACCOUNT_DISABLED");
+    assert_eq!(
+        d.get("/api/auth/keys", None).await.json()["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn daemons_starting_together_on_an_empty_database_agree_on_one_schema_and_one_key() {
+    if postgres::missing() {
+        return;
+    }
+    let url = postgres::new_database();
+    let starting: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().unwrap();
+                let storage = postgres::storage_toml(dir.path(), &url);
+                TestDaemon::launch(dir, &storage, &[])
+            })
+        })
+        .collect();
+    let daemons: Vec<TestDaemon> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    let keys: Vec<serde_json::Value> = {
+        let mut keys = Vec::new();
+        for d in &daemons {
+            keys.push(d.get("/api/auth/keys", None).await.json()["keys"].clone());
+        }
+        keys
+    };
+    // A daemon that lost the race to make the first key took the winner's at once.
+    assert_eq!(keys[0].as_array().unwrap().len(), 1, "{keys:?}");
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    let token = s(&daemons[0].register("frank").await, "accessToken");
+    for d in &daemons {
+        d.assert_live(&token).await;
+    }
+}

@@ -422,9 +422,15 @@ async fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: us
     let mut records = store.keys().await?;
     if !records.iter().any(|k| k.retired_at.is_none()) {
         let key = crate::tokens::new_key(now)?;
-        store.put_keys(std::slice::from_ref(&key)).await?;
-        tracing::info!(kid = %key.kid, "generated a new signing key");
-        records.push(key);
+        match store.put_keys(std::slice::from_ref(&key)).await {
+            Ok(()) => {
+                tracing::info!(kid = %key.kid, "generated a new signing key");
+                records.push(key);
+            }
+            // A daemon sharing the store made one at the same moment: use it.
+            Err(crate::store::StoreError::Taken(crate::store::Unique::ActiveKey)) => records = store.keys().await?,
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(Tokens::new(issuer, records, cache)?)
 }

@@ -9,7 +9,7 @@ use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{
     BackupSummary, Barred, FOR_GOOD, KeyRecord, LinkKind, Revoked, SessionKind, SessionRecord, Store, StoreError,
-    UserRecord,
+    Unique, UserRecord,
 };
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
@@ -538,8 +538,14 @@ impl Service {
 
     /// Makes a new signing key; the previous one goes `retiring`. Returns the keys.
     pub async fn rotate_key(&self, operator: Operator) -> Result<Vec<KeyView>, ServiceError> {
-        let persist =
-            async |changed: &[KeyRecord]| -> Result<(), ServiceError> { Ok(self.store.put_keys(changed).await?) };
+        let persist = async |changed: &[KeyRecord]| -> Result<(), ServiceError> {
+            match self.store.put_keys(changed).await {
+                Err(StoreError::Taken(Unique::ActiveKey)) => Err(ServiceError::Conflict(
+                    "a daemon sharing the store changed the keys at the same moment; rotate again".into(),
+                )),
+                other => Ok(other?),
+            }
+        };
         let kid = self.tokens.rotate(self.now(), persist).await?;
         self.admin_audit(operator, AuditEvent::KeyRotate { kid }).await;
         self.store.commit().await?;

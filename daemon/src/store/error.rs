@@ -59,6 +59,9 @@ pub enum StoreError {
     /// This backend does not offer the operation.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A migration cannot go on (the target is not empty, or counts disagree).
+    #[error("migration: {0}")]
+    Migration(String),
     /// A unique index already holds the value.
     #[error("{0} already taken")]
     Taken(Unique),

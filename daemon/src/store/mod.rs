@@ -13,6 +13,7 @@ mod error;
 mod outcomes;
 mod postgres;
 pub mod records;
+pub mod transfer;
 
 pub use embedded::{BACKUP_FORMAT, BackupSummary, SledStore};
 /// A store as schema version 1 wrote it, for the upgrade's tests.

@@ -109,6 +109,8 @@ pub enum Unique {
     Email,
     /// `clients`.
     ClientId,
+    /// The one signing key not retired.
+    ActiveKey,
 }
 
 impl std::fmt::Display for Unique {
@@ -117,6 +119,7 @@ impl std::fmt::Display for Unique {
             Unique::Username => "username",
             Unique::Email => "email",
             Unique::ClientId => "client id",
+            Unique::ActiveKey => "the active signing key",
         })
     }
 }

@@ -26,6 +26,7 @@ mod clients;
 mod codes;
 mod commit;
 mod denylist;
+mod export;
 mod grants;
 mod keys;
 mod links;

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 /// Key of the token horizon in `meta`.
-const HORIZON: &str = "token_horizon";
+pub(super) const HORIZON: &str = "token_horizon";
 /// Key in `meta` of the time a store was upgraded from a version without this index:
 /// tokens issued before it are checked against the store until they have expired.
 pub(super) const INDEXED_SINCE: &str = "revocations_indexed_since";

@@ -146,15 +146,28 @@ impl PgStore {
     /// Inserts or replaces signing keys in one transaction, and logs the change.
     pub async fn put_keys(&self, keys: &[KeyRecord]) -> Result<(), StoreError> {
         transaction!(self, tx, {
-            for k in keys {
-                tx.execute(
-                    "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, \
-                     retired_at = excluded.retired_at",
-                    &[&k.kid, &k.secret, &k.created_at, &k.retired_at],
-                )
-                .await
-                .map_err(error)?;
+            // Retirements first: the new active key must find no other.
+            for k in keys
+                .iter()
+                .filter(|k| k.retired_at.is_some())
+                .chain(keys.iter().filter(|k| k.retired_at.is_none()))
+            {
+                let stored = tx
+                    .execute(
+                        "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, \
+                         created_at = excluded.created_at, retired_at = excluded.retired_at",
+                        &[&k.kid, &k.secret, &k.created_at, &k.retired_at],
+                    )
+                    .await;
+                match stored {
+                    Ok(_) => {}
+                    // Another daemon made or rotated a key at the same moment.
+                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                        return Err(StoreError::Taken(Unique::ActiveKey));
+                    }
+                    Err(e) => return Err(error(e)),
+                }
             }
             log(tx, Logged::from(&Change::Keys)).await
         })

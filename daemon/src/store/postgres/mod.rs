@@ -71,6 +71,7 @@ mod audit;
 mod changes;
 mod clients;
 mod connect;
+mod import;
 mod links;
 mod schema;
 mod sessions;

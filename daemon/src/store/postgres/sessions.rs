@@ -54,7 +54,7 @@ fn refresh_from(row: &Row) -> Result<RefreshRecord, StoreError> {
 }
 
 /// Inserts a refresh token within `tx`.
-async fn insert_refresh(
+pub(super) async fn insert_refresh(
     tx: &deadpool_postgres::Transaction<'_>,
     digest: &[u8; 32],
     r: &RefreshRecord,

@@ -100,6 +100,8 @@ CREATE TABLE signing_keys (
     created_at BIGINT NOT NULL,
     retired_at BIGINT
 );
+-- One active key, even when daemons start (or rotate) at the same moment.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;
 
 CREATE TABLE settings (
     name TEXT PRIMARY KEY,
