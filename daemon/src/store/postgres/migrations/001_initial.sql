@@ -29,6 +29,8 @@ CREATE TABLE sessions (
     client_id TEXT
 );
 CREATE INDEX sessions_by_user ON sessions (user_id, id);
+-- A login counts the user's open sessions (at most 100 are kept): only those are read.
+CREATE INDEX sessions_open_by_user ON sessions (user_id, id) WHERE revoked_at IS NULL;
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 
 CREATE TABLE refresh_tokens (
