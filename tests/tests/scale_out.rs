@@ -394,3 +394,29 @@ async fn daemons_starting_together_on_an_empty_database_agree_on_one_schema_and_
         d.assert_live(&token).await;
     }
 }
+
+#[test]
+fn a_database_migrated_by_a_newer_tessera_is_refused_with_exit_2() {
+    if postgres::missing() {
+        return;
+    }
+    let url = postgres::new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = postgres::storage_toml(dir.path(), &url);
+    drop(TestDaemon::launch(dir, &storage, &[]));
+    postgres::on_database(&url, "INSERT INTO tessera_schema (version, applied_at) VALUES (999, 0)");
+    let dir = tempfile::tempdir().unwrap();
+    let storage = postgres::storage_toml(dir.path(), &url);
+    let config = crate::harness::write_config(dir.path(), &storage);
+    let out = crate::harness::output_within(
+        &mut crate::harness::daemon_command(&config),
+        None,
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("schema version 999 is newer than this build supports"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,6 @@
 //! What store operations answer, whichever backend runs them.
 
-use super::records::{CodeRecord, RefreshRecord, UserRecord};
+use super::records::{CodeRecord, LinkKind, LinkRecord, RefreshRecord, UserRecord};
 use uuid::Uuid;
 
 /// How long an expired API token stays listed (so its owner sees why it stopped
@@ -33,6 +33,25 @@ pub enum LinkUse {
     UsedBefore(Option<UserRecord>),
     /// Unknown, of the other kind, expired, voided, or its user is gone or disabled.
     Invalid,
+}
+
+impl LinkUse {
+    /// Whether `link`, presented as a `kind` link at `now`, can be used for its user as
+    /// stored (`user`): [`LinkUse::Used`] with the user to change, or what to answer
+    /// instead. Another kind or expired first, then used before, then a user gone,
+    /// disabled or whose address changed since it was sent.
+    pub fn check(link: &LinkRecord, kind: LinkKind, now: i64, user: Option<UserRecord>) -> Self {
+        if link.kind != kind || link.expires_at <= now {
+            return LinkUse::Invalid;
+        }
+        if link.used_at.is_some() {
+            return LinkUse::UsedBefore(user);
+        }
+        match user.filter(|u| !u.disabled && u.email.eq_ignore_ascii_case(&link.email)) {
+            Some(user) => LinkUse::Used(user),
+            None => LinkUse::Invalid,
+        }
+    }
 }
 
 /// What presenting a refresh token did.

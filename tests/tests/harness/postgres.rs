@@ -27,11 +27,13 @@ pub fn missing() -> bool {
     )
 }
 
-/// Runs `sql` on the cluster's `postgres` database.
-pub fn admin(sql: &str) {
-    let url = cluster_url().expect("TESSERA_TEST_POSTGRES_URL");
-    let sql = sql.to_owned();
-    // A runtime of its own: callers may be inside the test's runtime.
+/// Runs `work` with a connection to `url`, on a thread and a runtime of its own
+/// (callers may be inside the test's runtime).
+fn with_client<T: Send + 'static>(
+    url: &str,
+    work: impl AsyncFnOnce(&tokio_postgres::Client) -> T + Send + 'static,
+) -> T {
+    let url = url.trim().to_owned();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -40,11 +42,22 @@ pub fn admin(sql: &str) {
         runtime.block_on(async {
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(connection);
-            client.batch_execute(&sql).await.unwrap();
-        });
+            work(&client).await
+        })
     })
     .join()
-    .unwrap();
+    .unwrap()
+}
+
+/// Runs `sql` on the cluster's `postgres` database.
+pub fn admin(sql: &str) {
+    on_database(&cluster_url().expect("TESSERA_TEST_POSTGRES_URL"), sql);
+}
+
+/// Runs `sql` on the database at `url`.
+pub fn on_database(url: &str, sql: &str) {
+    let sql = sql.to_owned();
+    with_client(url, async move |c| c.batch_execute(&sql).await.unwrap());
 }
 
 /// A new, empty database on the cluster; returns its URL.
@@ -158,22 +171,11 @@ impl PrivateCluster {
 
     /// The URL of a new database on this cluster.
     pub fn new_database(&self) -> String {
-        let name = "tessera";
         let admin = format!("postgres://tessera@127.0.0.1:{}/postgres?sslmode=disable", self.port);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-                tokio::spawn(connection);
-                client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            });
-        })
-        .join()
-        .unwrap();
-        format!("postgres://tessera@127.0.0.1:{}/{name}?sslmode=disable", self.port)
+        with_client(&admin, async |c| {
+            c.batch_execute("CREATE DATABASE tessera").await.unwrap()
+        });
+        format!("postgres://tessera@127.0.0.1:{}/tessera?sslmode=disable", self.port)
     }
 
     /// `pg_ctl start` or `stop` (fast: open connections are cut).
@@ -236,22 +238,10 @@ impl Drop for PrivateCluster {
 pub fn query(dir: &Path, sql: &str) -> Vec<String> {
     let url = std::fs::read_to_string(dir.join("postgres.url")).unwrap();
     let sql = sql.to_owned();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url.trim(), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            let rows = client.query(&sql, &[]).await.unwrap();
-            rows.iter().map(|r| r.get::<_, String>(0)).collect()
-        })
+    with_client(&url, async move |c| {
+        let rows = c.query(&sql, &[]).await.unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
     })
-    .join()
-    .unwrap()
 }
 
 /// Every row of every table of the daemon's database in `dir`, as text.

@@ -73,14 +73,9 @@ impl SledStore {
                 .map(|v| decode("users", &v))
                 .transpose()
                 .or_else(abort)?;
-            if link.kind != kind || link.expires_at <= now {
-                return Ok(LinkUse::Invalid);
-            }
-            if link.used_at.is_some() {
-                return Ok(LinkUse::UsedBefore(user));
-            }
-            let Some(mut user) = user.filter(|u| !u.disabled && u.email.eq_ignore_ascii_case(&link.email)) else {
-                return Ok(LinkUse::Invalid);
+            let mut user = match LinkUse::check(&link, kind, now, user) {
+                LinkUse::Used(user) => user,
+                outcome => return Ok(outcome),
             };
             change(&mut user);
             users.insert(user.id.as_bytes(), encode(&user).or_else(abort)?)?;

@@ -21,83 +21,59 @@ fn token_from(row: &Row) -> Result<ApiTokenRecord, StoreError> {
     })
 }
 
+/// Inserts an API token under `digest` within `tx`.
+pub(super) async fn insert_api_token(
+    tx: &deadpool_postgres::Transaction<'_>,
+    digest: &[u8; 32],
+    t: &ApiTokenRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO api_tokens (digest, id, user_id, name, scopes, created_at, expires_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &bytes(digest),
+            &t.id,
+            &t.user_id,
+            &t.name,
+            &t.scopes,
+            &t.created_at,
+            &t.expires_at,
+            &t.last_used_at,
+        ],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
 impl PgStore {
     /// Stores a new API token under the digest of its secret.
     pub async fn create_api_token(&self, token: &ApiTokenRecord, digest: &[u8; 32]) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                "INSERT INTO api_tokens (digest, id, user_id, name, scopes, created_at, expires_at, last_used_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &bytes(digest),
-                    &token.id,
-                    &token.user_id,
-                    &token.name,
-                    &token.scopes,
-                    &token.created_at,
-                    &token.expires_at,
-                    &token.last_used_at,
-                ],
-            )
-            .await
-            .map_err(error)?;
-            Ok(())
-        })
+        transaction!(self, tx, { insert_api_token(tx, digest, token).await })
     }
 
     /// The API token whose secret has `digest`.
     pub async fn api_token(&self, digest: &[u8; 32]) -> Result<Option<ApiTokenRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM api_tokens WHERE digest = $1"))
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&bytes(digest)])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(token_from)
-                .transpose()
-        })
+        let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE digest = $1");
+        self.select_one(&sql, &[&bytes(digest)], token_from).await
     }
 
     /// The API token with public id `id`.
     pub async fn api_token_by_id(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
-        reading!(self, c, {
-            c.query_opt(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"), &[&id])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(token_from)
-                .transpose()
-        })
+        let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1");
+        self.select_one(&sql, &[&id], token_from).await
     }
 
     /// `user_id`'s API tokens, in id order.
     pub async fn api_tokens_of(&self, user_id: Uuid) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        reading!(self, c, {
-            c.query(
-                &format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id"),
-                &[&user_id],
-            )
-            .await
-            .map_err(error)?
-            .iter()
-            .map(token_from)
-            .collect()
-        })
+        let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id");
+        self.select_all(&sql, &[&user_id], token_from).await
     }
 
     /// Every API token.
     pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        reading!(self, c, {
-            c.query(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY digest"), &[])
-                .await
-                .map_err(error)?
-                .iter()
-                .map(token_from)
-                .collect()
-        })
+        let sql = format!("SELECT {COLUMNS} FROM api_tokens ORDER BY digest");
+        self.select_all(&sql, &[], token_from).await
     }
 
     /// How many API tokens are stored.

@@ -64,33 +64,24 @@ impl PgStore {
     /// The newest `limit` audit entries, oldest first.
     pub async fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        reading!(self, c, {
-            let rows = c
-                .query(
-                    "SELECT seq, at, event, subject, origin, detail FROM audit ORDER BY seq DESC LIMIT $1",
-                    &[&limit],
-                )
-                .await
-                .map_err(error)?;
-            let mut out = rows
-                .iter()
-                .map(|r| {
-                    let seq: i64 = col(r, "audit", "seq")?;
-                    Ok((
-                        u64::try_from(seq).unwrap_or(0),
-                        AuditRecord {
-                            at: col(r, "audit", "at")?,
-                            event: col(r, "audit", "event")?,
-                            subject: col(r, "audit", "subject")?,
-                            origin: col(r, "audit", "origin")?,
-                            detail: col(r, "audit", "detail")?,
-                        },
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            out.reverse();
-            Ok(out)
-        })
+        let sql = "SELECT seq, at, event, subject, origin, detail FROM audit ORDER BY seq DESC LIMIT $1";
+        let mut newest_first = self
+            .select_all(sql, &[&limit], |r| {
+                let seq: i64 = col(r, "audit", "seq")?;
+                Ok((
+                    u64::try_from(seq).unwrap_or(0),
+                    AuditRecord {
+                        at: col(r, "audit", "at")?,
+                        event: col(r, "audit", "event")?,
+                        subject: col(r, "audit", "subject")?,
+                        origin: col(r, "audit", "origin")?,
+                        detail: col(r, "audit", "detail")?,
+                    },
+                ))
+            })
+            .await?;
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     /// Deletes what nothing can use any more at `now` (see [`Purged`]).

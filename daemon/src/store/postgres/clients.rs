@@ -25,26 +25,33 @@ fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
     })
 }
 
+/// Inserts a client within `tx`.
+pub(super) async fn insert_client(
+    tx: &deadpool_postgres::Transaction<'_>,
+    c: &ClientRecord,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+        &[
+            &c.client_id,
+            &c.secret_digest,
+            &c.scopes,
+            &c.created_at,
+            &c.redirect_uris,
+            &c.post_logout_redirect_uris,
+            &c.public,
+            &c.first_party,
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
 impl PgStore {
     /// Registers a client; [`StoreError::Taken`] if the id exists.
     pub async fn create_client(&self, c: &ClientRecord) -> Result<(), StoreError> {
         transaction!(self, tx, {
-            let inserted = tx
-                .execute(
-                    &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-                    &[
-                        &c.client_id,
-                        &c.secret_digest,
-                        &c.scopes,
-                        &c.created_at,
-                        &c.redirect_uris,
-                        &c.post_logout_redirect_uris,
-                        &c.public,
-                        &c.first_party,
-                    ],
-                )
-                .await;
-            match inserted {
+            match insert_client(tx, c).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(StoreError::Taken(Unique::ClientId)),
                 Err(e) => Err(error(e)),
@@ -54,30 +61,14 @@ impl PgStore {
 
     /// The client `client_id`.
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"))
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&client_id])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(client_from)
-                .transpose()
-        })
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
+        self.select_one(&sql, &[&client_id], client_from).await
     }
 
     /// Every client, in id order.
     pub async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        reading!(self, c, {
-            c.query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id"), &[])
-                .await
-                .map_err(error)?
-                .iter()
-                .map(client_from)
-                .collect()
-        })
+        let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id");
+        self.select_all(&sql, &[], client_from).await
     }
 
     /// How many clients are registered.
@@ -109,38 +100,23 @@ impl PgStore {
 
     /// When a client with this id was last removed, if ever.
     pub async fn client_removed_at(&self, client_id: &str) -> Result<Option<i64>, StoreError> {
-        reading!(self, c, {
-            c.query_opt(
-                "SELECT removed_at FROM clients_removed WHERE client_id = $1",
-                &[&client_id],
-            )
+        let sql = "SELECT removed_at FROM clients_removed WHERE client_id = $1";
+        self.select_one(sql, &[&client_id], |r| col(r, "clients_removed", "removed_at"))
             .await
-            .map_err(error)?
-            .map(|r| col(&r, "clients_removed", "removed_at"))
-            .transpose()
-        })
     }
 
     /// Every signing key, oldest first.
     pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        reading!(self, c, {
-            c.query(
-                "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
-                &[],
-            )
-            .await
-            .map_err(error)?
-            .iter()
-            .map(|r| {
-                Ok(KeyRecord {
-                    kid: col(r, "signing_keys", "kid")?,
-                    secret: col(r, "signing_keys", "secret")?,
-                    created_at: col(r, "signing_keys", "created_at")?,
-                    retired_at: col(r, "signing_keys", "retired_at")?,
-                })
+        let sql = "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid";
+        self.select_all(sql, &[], |r| {
+            Ok(KeyRecord {
+                kid: col(r, "signing_keys", "kid")?,
+                secret: col(r, "signing_keys", "secret")?,
+                created_at: col(r, "signing_keys", "created_at")?,
+                retired_at: col(r, "signing_keys", "retired_at")?,
             })
-            .collect()
         })
+        .await
     }
 
     /// Inserts or replaces signing keys in one transaction, and logs the change.
@@ -185,13 +161,10 @@ impl PgStore {
 
     /// The stored value of setting `name`.
     pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        reading!(self, c, {
-            c.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
-                .await
-                .map_err(error)?
-                .map(|r| col(&r, "settings", "value"))
-                .transpose()
+        self.select_one("SELECT value FROM settings WHERE name = $1", &[&name], |r| {
+            col(r, "settings", "value")
         })
+        .await
     }
 
     /// Stores setting `name`, and logs the change.

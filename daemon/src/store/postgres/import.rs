@@ -83,51 +83,14 @@ async fn insert(
     };
     match item {
         Item::User(u, last_login) => {
-            run(
-                "INSERT INTO users (id, username, username_key, email, email_key, display_name, role, \
-                 email_verified, password_hash, disabled, created_at, last_login) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                &[
-                    &u.id,
-                    &u.username,
-                    &u.username.to_lowercase(),
-                    &u.email,
-                    &u.email.to_lowercase(),
-                    &u.display_name,
-                    &u.role,
-                    &u.email_verified,
-                    &u.password_hash,
-                    &u.disabled,
-                    &u.created_at,
-                    &last_login,
-                ],
-            )
-            .await?;
+            super::users::insert_user(tx, &u, last_login).await.map_err(error)?;
             users.insert(u.id);
             copied.count("users", true);
         }
         Item::Session(s) => {
             let kept = users.contains(&s.user_id);
             if kept {
-                let kind = match s.kind {
-                    crate::store::SessionKind::App => "app",
-                    crate::store::SessionKind::Browser => "browser",
-                };
-                run(
-                    "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    &[
-                        &s.id,
-                        &s.user_id,
-                        &s.scopes,
-                        &s.created_at,
-                        &s.expires_at,
-                        &s.revoked_at,
-                        &kind,
-                        &s.client_id,
-                    ],
-                )
-                .await?;
+                super::sessions::insert_session(tx, &s).await?;
                 sessions.insert(s.id);
             }
             copied.count("sessions", kept);
@@ -177,40 +140,12 @@ async fn insert(
         Item::ApiToken(digest, t) => {
             let kept = users.contains(&t.user_id);
             if kept {
-                run(
-                    "INSERT INTO api_tokens (digest, id, user_id, name, scopes, created_at, expires_at, last_used_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    &[
-                        &bytes(&digest),
-                        &t.id,
-                        &t.user_id,
-                        &t.name,
-                        &t.scopes,
-                        &t.created_at,
-                        &t.expires_at,
-                        &t.last_used_at,
-                    ],
-                )
-                .await?;
+                super::api_tokens::insert_api_token(tx, &digest, &t).await?;
             }
             copied.count("api_tokens", kept);
         }
         Item::Client(c) => {
-            run(
-                "INSERT INTO clients (client_id, secret_digest, scopes, created_at, redirect_uris, \
-                 post_logout_redirect_uris, public, first_party) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &c.client_id,
-                    &c.secret_digest,
-                    &c.scopes,
-                    &c.created_at,
-                    &c.redirect_uris,
-                    &c.post_logout_redirect_uris,
-                    &c.public,
-                    &c.first_party,
-                ],
-            )
-            .await?;
+            super::clients::insert_client(tx, &c).await.map_err(error)?;
             copied.count("clients", true);
         }
         Item::ClientRemoved(id, at) => {
@@ -248,37 +183,12 @@ async fn insert(
         Item::Link(digest, l) => {
             let kept = users.contains(&l.user_id);
             if kept {
-                let kind = match l.kind {
-                    crate::store::LinkKind::Verify => "verify",
-                    crate::store::LinkKind::Reset => "reset",
-                };
-                run(
-                    "INSERT INTO links (digest, kind, user_id, email, expires_at, used_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&bytes(&digest), &kind, &l.user_id, &l.email, &l.expires_at, &l.used_at],
-                )
-                .await?;
+                super::links::insert_link(tx, &digest, &l).await?;
             }
             copied.count("links", kept);
         }
         Item::Code(digest, c) => {
-            run(
-                "INSERT INTO codes (digest, client_id, redirect_uri, scopes, user_id, browser_session, challenge, \
-                 expires_at, used_at, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
-                    &bytes(&digest),
-                    &c.client_id,
-                    &c.redirect_uri,
-                    &c.scopes,
-                    &c.user_id,
-                    &c.browser_session,
-                    &c.challenge,
-                    &c.expires_at,
-                    &c.used_at,
-                    &c.session_id,
-                ],
-            )
-            .await?;
+            super::links::insert_code(tx, &digest, &c).await?;
             copied.count("codes", true);
         }
         Item::Grant(user_id, client_id, g) => {

@@ -54,40 +54,58 @@ fn code_from(row: &Row) -> Result<CodeRecord, StoreError> {
     })
 }
 
+/// Inserts a link under `digest` within `tx`.
+pub(super) async fn insert_link(
+    tx: &deadpool_postgres::Transaction<'_>,
+    digest: &[u8; 32],
+    l: &LinkRecord,
+) -> Result<(), StoreError> {
+    let kind = kind_name(l.kind);
+    tx.execute(
+        "INSERT INTO links (digest, kind, user_id, email, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&bytes(digest), &kind, &l.user_id, &l.email, &l.expires_at, &l.used_at],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
+/// Inserts an authorization code under `digest` within `tx`.
+pub(super) async fn insert_code(
+    tx: &deadpool_postgres::Transaction<'_>,
+    digest: &[u8; 32],
+    c: &CodeRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO codes (digest, {CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &[
+            &bytes(digest),
+            &c.client_id,
+            &c.redirect_uri,
+            &c.scopes,
+            &c.user_id,
+            &c.browser_session,
+            &c.challenge,
+            &c.expires_at,
+            &c.used_at,
+            &c.session_id,
+        ],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
 impl PgStore {
     /// Stores a new link token under `digest`.
     pub async fn create_link(&self, digest: &[u8; 32], link: &LinkRecord) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                "INSERT INTO links (digest, kind, user_id, email, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &bytes(digest),
-                    &kind_name(link.kind),
-                    &link.user_id,
-                    &link.email,
-                    &link.expires_at,
-                    &link.used_at,
-                ],
-            )
-            .await
-            .map_err(error)?;
-            Ok(())
-        })
+        transaction!(self, tx, { insert_link(tx, digest, link).await })
     }
 
     /// The link stored under `digest`.
     pub async fn link(&self, digest: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
-        reading!(self, c, {
-            c.query_opt(
-                "SELECT kind, user_id, email, expires_at, used_at FROM links WHERE digest = $1",
-                &[&bytes(digest)],
-            )
-            .await
-            .map_err(error)?
-            .as_ref()
-            .map(link_from)
-            .transpose()
-        })
+        let sql = "SELECT kind, user_id, email, expires_at, used_at FROM links WHERE digest = $1";
+        self.select_one(sql, &[&bytes(digest)], link_from).await
     }
 
     /// Uses a live, unused `kind` link of an enabled user whose address is still the
@@ -122,14 +140,9 @@ impl PgStore {
                 .as_ref()
                 .map(user_from)
                 .transpose()?;
-            if link.kind != kind || link.expires_at <= now {
-                return Ok(LinkUse::Invalid);
-            }
-            if link.used_at.is_some() {
-                return Ok(LinkUse::UsedBefore(user));
-            }
-            let Some(mut user) = user.filter(|u| !u.disabled && u.email.eq_ignore_ascii_case(&link.email)) else {
-                return Ok(LinkUse::Invalid);
+            let mut user = match LinkUse::check(&link, kind, now, user) {
+                LinkUse::Used(user) => user,
+                outcome => return Ok(outcome),
             };
             change(&mut user);
             write_user(tx, &user).await?;
@@ -151,26 +164,7 @@ impl PgStore {
 
     /// Stores a new authorization code under `digest`.
     pub async fn create_code(&self, digest: &[u8; 32], code: &CodeRecord) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                &format!("INSERT INTO codes (digest, {CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
-                &[
-                    &bytes(digest),
-                    &code.client_id,
-                    &code.redirect_uri,
-                    &code.scopes,
-                    &code.user_id,
-                    &code.browser_session,
-                    &code.challenge,
-                    &code.expires_at,
-                    &code.used_at,
-                    &code.session_id,
-                ],
-            )
-            .await
-            .map_err(error)?;
-            Ok(())
-        })
+        transaction!(self, tx, { insert_code(tx, digest, code).await })
     }
 
     /// Uses the code under `digest` at `now` for `session_id`: once, whichever daemon
@@ -221,44 +215,29 @@ impl PgStore {
 
     /// `user_id`'s consent to `client_id`.
     pub async fn grant(&self, user_id: Uuid, client_id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        reading!(self, c, {
-            c.query_opt(
-                "SELECT scopes, granted_at FROM grants WHERE user_id = $1 AND client_id = $2",
-                &[&user_id, &client_id],
-            )
-            .await
-            .map_err(error)?
-            .map(|r| {
-                Ok(GrantRecord {
-                    scopes: col(&r, "grants", "scopes")?,
-                    granted_at: col(&r, "grants", "granted_at")?,
-                })
+        let sql = "SELECT scopes, granted_at FROM grants WHERE user_id = $1 AND client_id = $2";
+        self.select_one(sql, &[&user_id, &client_id], |r| {
+            Ok(GrantRecord {
+                scopes: col(r, "grants", "scopes")?,
+                granted_at: col(r, "grants", "granted_at")?,
             })
-            .transpose()
         })
+        .await
     }
 
     /// `user_id`'s consents, in client id order.
     pub async fn grants_of(&self, user_id: Uuid) -> Result<Vec<(String, GrantRecord)>, StoreError> {
-        reading!(self, c, {
-            c.query(
-                "SELECT client_id, scopes, granted_at FROM grants WHERE user_id = $1 ORDER BY client_id",
-                &[&user_id],
-            )
-            .await
-            .map_err(error)?
-            .iter()
-            .map(|r| {
-                Ok((
-                    col(r, "grants", "client_id")?,
-                    GrantRecord {
-                        scopes: col(r, "grants", "scopes")?,
-                        granted_at: col(r, "grants", "granted_at")?,
-                    },
-                ))
-            })
-            .collect()
+        let sql = "SELECT client_id, scopes, granted_at FROM grants WHERE user_id = $1 ORDER BY client_id";
+        self.select_all(sql, &[&user_id], |r| {
+            Ok((
+                col(r, "grants", "client_id")?,
+                GrantRecord {
+                    scopes: col(r, "grants", "scopes")?,
+                    granted_at: col(r, "grants", "granted_at")?,
+                },
+            ))
         })
+        .await
     }
 
     /// Withdraws `user_id`'s consent to `client_id`; false if there was none.

@@ -85,7 +85,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::FromSql;
+use tokio_postgres::types::{FromSql, ToSql};
 
 /// Attempts of one transaction before the caller is told to retry later.
 const ATTEMPTS: u32 = 4;
@@ -162,6 +162,38 @@ impl PgStore {
         }
     }
 
+    /// The row `sql` selects with `params`, if any, as `from` reads it (a cached
+    /// statement; retried like every read).
+    async fn select_one<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        from: impl Fn(&Row) -> Result<T, StoreError> + Send + Sync,
+    ) -> Result<Option<T>, StoreError> {
+        reading!(self, c, {
+            let stmt = c.prepare_cached(sql).await.map_err(error)?;
+            c.query_opt(&stmt, params)
+                .await
+                .map_err(error)?
+                .as_ref()
+                .map(&from)
+                .transpose()
+        })
+    }
+
+    /// Every row `sql` selects with `params`, as `from` reads it.
+    async fn select_all<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        from: impl Fn(&Row) -> Result<T, StoreError> + Send + Sync,
+    ) -> Result<Vec<T>, StoreError> {
+        reading!(self, c, {
+            let stmt = c.prepare_cached(sql).await.map_err(error)?;
+            c.query(&stmt, params).await.map_err(error)?.iter().map(&from).collect()
+        })
+    }
+
     async fn connection(&self) -> Result<Object, StoreError> {
         self.pool
             .get()
@@ -228,3 +260,6 @@ fn col<'a, T: FromSql<'a>>(row: &'a Row, table: &'static str, name: &str) -> Res
 fn bytes(digest: &[u8; 32]) -> &[u8] {
     digest.as_slice()
 }
+
+#[cfg(test)]
+mod tests;

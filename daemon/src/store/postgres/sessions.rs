@@ -83,6 +83,37 @@ pub(super) async fn insert_refresh(
     Ok(())
 }
 
+/// Inserts `session` within `tx`.
+pub(super) async fn insert_session(
+    tx: &deadpool_postgres::Transaction<'_>,
+    s: &SessionRecord,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await
+        .map_err(error)?;
+    let kind = kind_name(s.kind);
+    tx.execute(
+        &stmt,
+        &[
+            &s.id,
+            &s.user_id,
+            &s.scopes,
+            &s.created_at,
+            &s.expires_at,
+            &s.revoked_at,
+            &kind,
+            &s.client_id,
+        ],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
 impl PgStore {
     /// Stores a new session with its first refresh token or cookie, if `user` is
     /// still stored exactly as given (its row is locked meanwhile).
@@ -101,28 +132,7 @@ impl PgStore {
             if current.as_ref().map(user_from).transpose()?.as_ref() != Some(user) {
                 return Ok(false);
             }
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .await
-                .map_err(error)?;
-            tx.execute(
-                &stmt,
-                &[
-                    &session.id,
-                    &session.user_id,
-                    &session.scopes,
-                    &session.created_at,
-                    &session.expires_at,
-                    &session.revoked_at,
-                    &kind_name(session.kind),
-                    &session.client_id,
-                ],
-            )
-            .await
-            .map_err(error)?;
+            insert_session(tx, session).await?;
             match start {
                 SessionStart::Refresh(digest, record) => insert_refresh(tx, digest, record).await?,
                 SessionStart::Cookie(cookie) => {
@@ -147,77 +157,38 @@ impl PgStore {
 
     /// When `user_id` last opened a session.
     pub async fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
-        reading!(self, c, {
-            let row = c
-                .query_opt("SELECT last_login FROM users WHERE id = $1", &[&user_id])
-                .await
-                .map_err(error)?;
-            Ok(match row {
-                Some(row) => col(&row, "users", "last_login")?,
-                None => None,
+        let found = self
+            .select_one("SELECT last_login FROM users WHERE id = $1", &[&user_id], |r| {
+                col::<Option<i64>>(r, "users", "last_login")
             })
-        })
+            .await?;
+        Ok(found.flatten())
     }
 
     /// The session with `id`.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&id])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(session_from)
-                .transpose()
-        })
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+        self.select_one(&sql, &[&id], session_from).await
     }
 
     /// Every session of `user_id`, revoked ones included, oldest first.
     pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
-        reading!(self, c, {
-            let rows = c
-                .query(
-                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY id"),
-                    &[&user_id],
-                )
-                .await
-                .map_err(error)?;
-            rows.iter().map(session_from).collect()
-        })
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY id");
+        self.select_all(&sql, &[&user_id], session_from).await
     }
 
     /// The ids of `user_id`'s open sessions at `now`, oldest first (ids are UUID v7).
     pub async fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(
-                    "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-                     ORDER BY id",
-                )
-                .await
-                .map_err(error)?;
-            let rows = c.query(&stmt, &[&user_id, &now]).await.map_err(error)?;
-            rows.iter().map(|r| col(r, "sessions", "id")).collect()
-        })
+        let sql = "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id";
+        self.select_all(sql, &[&user_id, &now], |r| col(r, "sessions", "id"))
+            .await
     }
 
     /// Every session neither revoked nor past its maximum age at `now`.
     pub async fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
-        reading!(self, c, {
-            let rows = c
-                .query(
-                    &format!(
-                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY id"
-                    ),
-                    &[&now],
-                )
-                .await
-                .map_err(error)?;
-            rows.iter().map(session_from).collect()
-        })
+        let sql =
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY id");
+        self.select_all(&sql, &[&now], session_from).await
     }
 
     /// How many stored sessions are not revoked.
@@ -266,21 +237,9 @@ impl PgStore {
 
     /// The refresh token stored under `digest`.
     pub async fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(
-                    "SELECT session_id, issued_at, expires_at, parent, rotated_at, client_id \
-                     FROM refresh_tokens WHERE digest = $1",
-                )
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&bytes(digest)])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(refresh_from)
-                .transpose()
-        })
+        let sql = "SELECT session_id, issued_at, expires_at, parent, rotated_at, client_id \
+                   FROM refresh_tokens WHERE digest = $1";
+        self.select_one(sql, &[&bytes(digest)], refresh_from).await
     }
 
     /// Exchanges `old` for `new`: one conditional statement marks `old` rotated only if
@@ -349,48 +308,40 @@ impl PgStore {
 
     /// The revoked sessions and barred users still needed at `now`.
     pub async fn revocations(&self, now: i64) -> Result<(Vec<Revoked>, Vec<Barred>), StoreError> {
-        reading!(self, c, {
-            let revoked = c
-                .query(
-                    "SELECT session_id, until FROM revoked_sessions WHERE until > $1",
-                    &[&now],
-                )
-                .await
-                .map_err(error)?
-                .iter()
-                .map(|r| {
+        let revoked = self
+            .select_all(
+                "SELECT session_id, until FROM revoked_sessions WHERE until > $1",
+                &[&now],
+                |r| {
                     Ok(Revoked {
                         session_id: col(r, "revoked_sessions", "session_id")?,
                         until: col(r, "revoked_sessions", "until")?,
                     })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            let barred = c
-                .query("SELECT user_id, until FROM barred_users WHERE until > $1", &[&now])
-                .await
-                .map_err(error)?
-                .iter()
-                .map(|r| {
+                },
+            )
+            .await?;
+        let barred = self
+            .select_all(
+                "SELECT user_id, until FROM barred_users WHERE until > $1",
+                &[&now],
+                |r| {
                     Ok(Barred {
                         user_id: col(r, "barred_users", "user_id")?,
                         until: col(r, "barred_users", "until")?,
                     })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            Ok((revoked, barred))
-        })
+                },
+            )
+            .await?;
+        Ok((revoked, barred))
     }
 
     /// When the store was copied from an embedded one upgraded from a version
     /// without a revocation index, if it was.
     pub async fn indexed_since(&self) -> Result<Option<i64>, StoreError> {
-        reading!(self, c, {
-            let row = c
-                .query_opt("SELECT value FROM meta WHERE name = 'indexed_since'", &[])
-                .await
-                .map_err(error)?;
-            row.map(|r| col(&r, "meta", "value")).transpose()
+        self.select_one("SELECT value FROM meta WHERE name = 'indexed_since'", &[], |r| {
+            col(r, "meta", "value")
         })
+        .await
     }
 
     /// Puts an access token's `jti` on the deny-list until `exp`, and logs it.
@@ -409,17 +360,12 @@ impl PgStore {
 
     /// The deny-list entries unexpired at `now`.
     pub async fn deny_list(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        reading!(self, c, {
-            c.query(
-                "SELECT jti, expires_at FROM denied_tokens WHERE expires_at > $1",
-                &[&now],
-            )
-            .await
-            .map_err(error)?
-            .iter()
-            .map(|r| Ok((col(r, "denied_tokens", "jti")?, col(r, "denied_tokens", "expires_at")?)))
-            .collect()
-        })
+        self.select_all(
+            "SELECT jti, expires_at FROM denied_tokens WHERE expires_at > $1",
+            &[&now],
+            |r| Ok((col(r, "denied_tokens", "jti")?, col(r, "denied_tokens", "expires_at")?)),
+        )
+        .await
     }
 
     /// How many deny-list entries are stored.
@@ -429,21 +375,11 @@ impl PgStore {
 
     /// The browser session a cookie's digest names (ended ones included).
     pub async fn browser_session(&self, cookie: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE kind = 'browser' \
-                     AND id = (SELECT session_id FROM browser_cookies WHERE digest = $1)"
-                ))
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&bytes(cookie)])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(session_from)
-                .transpose()
-        })
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE kind = 'browser' \
+             AND id = (SELECT session_id FROM browser_cookies WHERE digest = $1)"
+        );
+        self.select_one(&sql, &[&bytes(cookie)], session_from).await
     }
 
     /// Forgets a browser cookie.

@@ -56,37 +56,41 @@ pub(super) async fn write_user(tx: &deadpool_postgres::Transaction<'_>, user: &U
     Ok(())
 }
 
+/// Inserts `user` (with when they last logged in) within `tx`.
+pub(super) async fn insert_user(
+    tx: &deadpool_postgres::Transaction<'_>,
+    u: &UserRecord,
+    last_login: Option<i64>,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO users (id, username, username_key, email, email_key, display_name, role, \
+             email_verified, password_hash, disabled, created_at, last_login) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+        &u.id,
+        &u.username,
+        &u.username.to_lowercase(),
+        &u.email,
+        &u.email.to_lowercase(),
+        &u.display_name,
+        &u.role,
+        &u.email_verified,
+        &u.password_hash,
+        &u.disabled,
+        &u.created_at,
+        &last_login,
+    ];
+    tx.execute(&stmt, &params).await.map(|_| ())
+}
+
 impl PgStore {
     /// Inserts a new user; [`StoreError::Taken`] if the username or email is used.
     pub async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         transaction!(self, tx, {
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO users (id, username, username_key, email, email_key, display_name, role, \
-                     email_verified, password_hash, disabled, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .await
-                .map_err(error)?;
-            let inserted = tx
-                .execute(
-                    &stmt,
-                    &[
-                        &user.id,
-                        &user.username,
-                        &user.username.to_lowercase(),
-                        &user.email,
-                        &user.email.to_lowercase(),
-                        &user.display_name,
-                        &user.role,
-                        &user.email_verified,
-                        &user.password_hash,
-                        &user.disabled,
-                        &user.created_at,
-                    ],
-                )
-                .await;
-            match inserted {
+            match insert_user(tx, user, None).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                     let on_email = e
@@ -106,49 +110,35 @@ impl PgStore {
 
     /// The user with `id`.
     pub async fn user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
-        reading!(self, c, {
-            let stmt = c
-                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .await
-                .map_err(error)?;
-            c.query_opt(&stmt, &[&id])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(user_from)
-                .transpose()
-        })
+        self.select_one(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+            user_from,
+        )
+        .await
     }
 
     /// The user whose username, or email when `login` holds an `@`, matches `login`
     /// case-insensitively.
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
         let key = login.to_lowercase();
-        let sql = if login.contains('@') {
-            format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1")
+        let column = if login.contains('@') {
+            "email_key"
         } else {
-            format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1")
+            "username_key"
         };
-        reading!(self, c, {
-            let stmt = c.prepare_cached(&sql).await.map_err(error)?;
-            c.query_opt(&stmt, &[&key])
-                .await
-                .map_err(error)?
-                .as_ref()
-                .map(user_from)
-                .transpose()
-        })
+        self.select_one(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"),
+            &[&key],
+            user_from,
+        )
+        .await
     }
 
     /// Every user, in id order.
     pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        reading!(self, c, {
-            let rows = c
-                .query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"), &[])
-                .await
-                .map_err(error)?;
-            rows.iter().map(user_from).collect()
-        })
+        self.select_all(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"), &[], user_from)
+            .await
     }
 
     /// How many users exist (a count of the table).
