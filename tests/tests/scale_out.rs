@@ -420,3 +420,57 @@ fn a_database_migrated_by_a_newer_tessera_is_refused_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn tls_to_the_database_follows_sslmode_and_verifies_the_certificate() {
+    let Some(cluster) = PrivateCluster::start_tls() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let ca = cluster.ca_file();
+    let launch = |url: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = postgres::storage_toml(dir.path(), &url);
+        let config = crate::harness::write_config(dir.path(), &storage);
+        (dir, config)
+    };
+    // Verified against the given root: served (the server takes nothing but TLS).
+    let verified = url.replace(
+        "sslmode=disable",
+        &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    );
+    let (dir, _) = launch(verified.clone());
+    let storage = postgres::storage_toml(dir.path(), &verified);
+    let d = TestDaemon::launch(dir, &storage, &[]);
+    d.register("grace").await;
+    drop(d);
+    // Without TLS: the server turns it away.
+    let (_dir, plain) = launch(url.clone());
+    let out = crate::harness::output_within(
+        &mut crate::harness::daemon_command(&plain),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    // TLS, but the certificate is not from the root given: refused, not trusted.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = other.path().join("other-ca.pem");
+    let rcgen::CertifiedKey { cert, .. } = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    std::fs::write(&stranger, cert.pem()).unwrap();
+    let untrusted = url.replace(
+        "sslmode=disable",
+        &format!("sslmode=require&sslrootcert={}", stranger.display()),
+    );
+    let (_dir, config) = launch(untrusted);
+    let out = crate::harness::output_within(
+        &mut crate::harness::daemon_command(&config),
+        None,
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach PostgreSQL") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+}

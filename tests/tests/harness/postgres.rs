@@ -3,7 +3,7 @@
 //! (`.ci/run` starts a throwaway one and runs the suite on each backend); tests of
 //! several daemons on one database use [`new_database`] whatever the backend.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// True when the suite runs on the PostgreSQL backend.
@@ -112,11 +112,28 @@ pub struct PrivateCluster {
     bindir: String,
     user: String,
     port: u16,
+    tls: bool,
 }
 
 impl PrivateCluster {
     /// Creates and starts the cluster; `None` (the test skips) without the tools.
     pub fn start() -> Option<Self> {
+        Self::create(false)
+    }
+
+    /// A cluster that accepts TCP connections only over TLS, with a certificate for
+    /// 127.0.0.1 that [`PrivateCluster::ca_file`] holds (the admin side of the tests
+    /// uses the Unix socket).
+    pub fn start_tls() -> Option<Self> {
+        Self::create(true)
+    }
+
+    /// The PEM file that makes the server's certificate trusted.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
+    }
+
+    fn create(tls: bool) -> Option<Self> {
         let (bindir, user) = match (
             std::env::var("TESSERA_TEST_PG_BINDIR"),
             std::env::var("TESSERA_TEST_PG_USER"),
@@ -150,6 +167,7 @@ impl PrivateCluster {
             bindir,
             user,
             port,
+            tls,
         };
         let data = cluster.dir.path().join("data");
         cluster.as_user(
@@ -165,13 +183,33 @@ impl PrivateCluster {
                 "--locale=C",
             ],
         );
+        if tls {
+            let rcgen::CertifiedKey { cert, key_pair } =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+            let (crt, key) = (cluster.ca_file(), cluster.dir.path().join("server.key"));
+            std::fs::write(&crt, cert.pem()).unwrap();
+            std::fs::write(&key, key_pair.serialize_pem()).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let owned = std::process::Command::new("chown")
+                .arg(&cluster.user)
+                .arg(&crt)
+                .arg(&key)
+                .status()
+                .unwrap();
+            assert!(owned.success());
+            // Plain TCP is refused: only hostssl lines admit anyone over the network.
+            let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\n";
+            std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        }
         cluster.ctl("start");
         Some(cluster)
     }
 
     /// The URL of a new database on this cluster.
     pub fn new_database(&self) -> String {
-        let admin = format!("postgres://tessera@127.0.0.1:{}/postgres?sslmode=disable", self.port);
+        let socket = self.dir.path().display().to_string().replace('/', "%2F");
+        let admin = format!("postgres://tessera@{socket}:{}/postgres", self.port);
         with_client(&admin, async |c| {
             c.batch_execute("CREATE DATABASE tessera").await.unwrap()
         });
@@ -182,11 +220,15 @@ impl PrivateCluster {
     pub fn ctl(&self, action: &str) {
         let data = self.dir.path().join("data").display().to_string();
         let log = self.dir.path().join("log").display().to_string();
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
             self.port,
             self.dir.path().display()
         );
+        if self.tls {
+            let dir = self.dir.path().display();
+            options += &format!(" -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key");
+        }
         let pg_ctl = format!("{}/pg_ctl", self.bindir);
         match action {
             "stop" => self.as_user(&pg_ctl, &["-D", &data, "stop", "-m", "fast", "-w"]),

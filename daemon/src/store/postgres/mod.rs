@@ -118,14 +118,16 @@ impl PgStore {
             match store.pool.get().await {
                 Ok(client) => break client,
                 Err(e) if started.elapsed() < patience => {
-                    tracing::warn!(server = %url.server(), error = %e, "PostgreSQL not reachable yet; retrying");
+                    let error = describe(&e);
+                    tracing::warn!(server = %url.server(), %error, "PostgreSQL not reachable yet; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => {
                     return Err(StoreError::Unavailable(format!(
-                        "cannot reach PostgreSQL at {} after {} s: {e}",
+                        "cannot reach PostgreSQL at {} after {} s: {}",
                         url.server(),
-                        patience.as_secs()
+                        patience.as_secs(),
+                        describe(&e)
                     )));
                 }
             }
@@ -198,7 +200,7 @@ impl PgStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {}", describe(&e))))
     }
 
     /// Nothing to wait for: every transaction committed synchronously before it
@@ -238,10 +240,24 @@ pub(super) fn error(e: tokio_postgres::Error) -> StoreError {
         None => true,
     };
     if transient {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(describe(&e))
     } else {
-        StoreError::Engine(e.to_string())
+        StoreError::Engine(describe(&e))
     }
+}
+
+/// An error with the errors that caused it (a TLS handshake failure says why).
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn retryable(e: &StoreError) -> bool {
