@@ -135,7 +135,7 @@ pub const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable(detail) | StoreError::CommitUnknown(detail) => {
                 tracing::warn!(error = %detail, "the database is unavailable");
                 ServiceError::Unavailable {
                     retry_after: UNAVAILABLE_RETRY,

@@ -56,6 +56,10 @@ pub enum StoreError {
     /// the request may be tried again later (503 with `Retry-After`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The connection broke during a COMMIT: the change may or may not have been made.
+    /// Not retried; the caller answers 503, like [`StoreError::Unavailable`].
+    #[error("database connection lost while committing; the change may or may not have been made: {0}")]
+    CommitUnknown(String),
     /// This backend does not offer the operation.
     #[error("{0}")]
     Unsupported(&'static str),

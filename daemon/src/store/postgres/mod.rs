@@ -30,7 +30,7 @@ macro_rules! transaction {
                 }
                 .await;
                 let value = value?;
-                $tx.commit().await.map_err($crate::store::postgres::error)?;
+                $tx.commit().await.map_err($crate::store::postgres::commit_error)?;
                 Ok(value)
             })
             .await;
@@ -152,7 +152,7 @@ impl PgStore {
                 None
             }
             Err(e) => {
-                if matches!(e, StoreError::Unavailable(_)) {
+                if matches!(e, StoreError::Unavailable(_) | StoreError::CommitUnknown(_)) {
                     self.reachable.store(false, Ordering::Relaxed);
                 }
                 Some(Err(e))
@@ -258,6 +258,18 @@ fn describe(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A failed COMMIT: when the server answered (a serialization failure, say), the
+/// transaction is known to be undone, as for any statement; when the connection broke,
+/// it may or may not have committed, and running it again could apply it twice (a
+/// rotation would then find its own token rotated and call it a replay), so it is
+/// not retried.
+pub(super) fn commit_error(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(_) => error(e),
+        None => StoreError::CommitUnknown(describe(&e)),
+    }
 }
 
 fn retryable(e: &StoreError) -> bool {
