@@ -240,7 +240,14 @@ impl PrivateCluster {
     }
 
     fn as_user(&self, program: &str, args: &[&str]) {
-        let status = std::process::Command::new("setpriv")
+        let status = self.command(program, args).status().unwrap();
+        assert!(status.success(), "{program} {args:?}");
+    }
+
+    /// `program ARGS` run as the cluster's user, from `/`, its output dropped.
+    fn command(&self, program: &str, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new("setpriv");
+        command
             .current_dir("/")
             .args([
                 format!("--reuid={}", self.user),
@@ -250,27 +257,18 @@ impl PrivateCluster {
             .arg("--")
             .arg(program)
             .args(args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{program} {args:?}");
+            .stdout(std::process::Stdio::null());
+        command
     }
 }
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
         let data = self.dir.path().join("data").display().to_string();
-        let _ = std::process::Command::new("setpriv")
-            .current_dir("/")
-            .args([
-                format!("--reuid={}", self.user),
-                format!("--regid={}", self.user),
-                "--init-groups".into(),
-            ])
-            .arg("--")
-            .arg(format!("{}/pg_ctl", self.bindir))
-            .args(["-D", &data, "stop", "-m", "immediate", "-w"])
-            .stdout(std::process::Stdio::null())
+        let pg_ctl = format!("{}/pg_ctl", self.bindir);
+        let stop = ["-D", &data, "stop", "-m", "immediate", "-w"];
+        let _ = self
+            .command(&pg_ctl, &stop)
             .stderr(std::process::Stdio::null())
             .status();
     }

@@ -38,12 +38,7 @@ impl PgStore {
     /// Deletes audit entries older than `before`, and the oldest past
     /// [`AUDIT_CAPACITY`]; returns how many.
     pub async fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
-        let old = self
-            .purge_batches(
-                "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < $1 LIMIT $2)",
-                before,
-            )
-            .await?;
+        let old = self.purge_batches("audit", "seq", "at < $1", before).await?;
         let capacity = i64::try_from(AUDIT_CAPACITY).unwrap_or(i64::MAX);
         let extra = transaction!(self, tx, {
             tx.execute(
@@ -88,77 +83,39 @@ impl PgStore {
     pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         let api_cutoff = now.saturating_sub(EXPIRED_API_TOKEN_KEPT);
         let code_cutoff = now.saturating_sub(CODE_KEPT);
+        let ended = "session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1)";
         Ok(Purged {
             refresh_tokens: self
-                .purge_batches(
-                    "DELETE FROM refresh_tokens WHERE digest IN \
-                     (SELECT digest FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
-                    now,
-                )
+                .purge_batches("refresh_tokens", "digest", "expires_at <= $1", now)
                 .await?,
-            browser_cookies: self
-                .purge_batches(
-                    "DELETE FROM browser_cookies WHERE digest IN (SELECT c.digest FROM browser_cookies c \
-                     JOIN sessions s ON s.id = c.session_id \
-                     WHERE s.revoked_at IS NOT NULL OR s.expires_at <= $1 LIMIT $2)",
-                    now,
-                )
-                .await?,
-            sessions: self
-                .purge_batches(
-                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
-                    now,
-                )
-                .await?,
+            browser_cookies: self.purge_batches("browser_cookies", "digest", ended, now).await?,
+            sessions: self.purge_batches("sessions", "id", "expires_at <= $1", now).await?,
             api_tokens: self
-                .purge_batches(
-                    "DELETE FROM api_tokens WHERE digest IN \
-                     (SELECT digest FROM api_tokens WHERE expires_at <= $1 LIMIT $2)",
-                    api_cutoff,
-                )
+                .purge_batches("api_tokens", "digest", "expires_at <= $1", api_cutoff)
                 .await?,
             denied: self
-                .purge_batches(
-                    "DELETE FROM denied_tokens WHERE jti IN \
-                     (SELECT jti FROM denied_tokens WHERE expires_at <= $1 LIMIT $2)",
-                    now,
-                )
+                .purge_batches("denied_tokens", "jti", "expires_at <= $1", now)
                 .await?,
             revocations: self
-                .purge_batches(
-                    "DELETE FROM revoked_sessions WHERE session_id IN \
-                     (SELECT session_id FROM revoked_sessions WHERE until <= $1 LIMIT $2)",
-                    now,
-                )
+                .purge_batches("revoked_sessions", "session_id", "until <= $1", now)
                 .await?
                 + self
-                    .purge_batches(
-                        "DELETE FROM barred_users WHERE user_id IN \
-                         (SELECT user_id FROM barred_users WHERE until <= $1 LIMIT $2)",
-                        now,
-                    )
+                    .purge_batches("barred_users", "user_id", "until <= $1", now)
                     .await?,
-            links: self
-                .purge_batches(
-                    "DELETE FROM links WHERE digest IN (SELECT digest FROM links WHERE expires_at <= $1 LIMIT $2)",
-                    now,
-                )
-                .await?,
+            links: self.purge_batches("links", "digest", "expires_at <= $1", now).await?,
             codes: self
-                .purge_batches(
-                    "DELETE FROM codes WHERE digest IN (SELECT digest FROM codes WHERE expires_at <= $1 LIMIT $2)",
-                    code_cutoff,
-                )
+                .purge_batches("codes", "digest", "expires_at <= $1", code_cutoff)
                 .await?,
         })
     }
 
-    /// Runs `sql` (a delete of at most `$2` rows matching `$1`) until it deletes
-    /// nothing; returns how many rows went.
-    async fn purge_batches(&self, sql: &'static str, bound: i64) -> Result<usize, StoreError> {
+    /// Deletes the rows of `table` (keyed by `key`) where `condition` holds of `$1 =
+    /// bound`, [`BATCH`] at a time until none is left; returns how many went.
+    async fn purge_batches(&self, table: &str, key: &str, condition: &str, bound: i64) -> Result<usize, StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)");
         let mut total = 0usize;
         loop {
-            let n = transaction!(self, tx, { tx.execute(sql, &[&bound, &BATCH]).await.map_err(error) })?;
+            let n = transaction!(self, tx, { tx.execute(&sql, &[&bound, &BATCH]).await.map_err(error) })?;
             total += usize::try_from(n).unwrap_or(0);
             if n < u64::try_from(BATCH).unwrap_or(0) {
                 return Ok(total);
