@@ -3,9 +3,10 @@
 //!
 //! sled 0.34.7's `flush()` ends in `sync_file_range`, which survives a process crash
 //! but not a power loss, so after each flush the store's `db` file is also fsynced
-//! through a second descriptor. One thread does the syncing: a waiter sends a reply
-//! slot, the thread takes every slot queued so far, flushes and fsyncs once, and
-//! answers them all. Writes made before a waiter queued are covered by that sync.
+//! through a second descriptor ([`SledLog`]). One thread does the syncing: a waiter
+//! sends a reply slot after its writes, the thread takes every slot queued so far,
+//! makes the store durable once, and answers exactly those slots. A slot queued while
+//! a sync runs waits for the next one, which starts after its writes.
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::fs::File;
@@ -15,6 +16,26 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 type Reply = oneshot::Sender<Result<(), String>>;
+
+/// What one commit round makes durable.
+pub(super) trait Durable: Send + 'static {
+    /// Returns once every write made before the call is on stable storage.
+    fn make_durable(&self) -> Result<(), String>;
+}
+
+/// sled's log: `flush()` writes sled's buffers to the `db` file, then fsync makes the
+/// file's data durable (sled's own flush stops at `sync_file_range`).
+pub(super) struct SledLog {
+    pub(super) db: sled::Db,
+    pub(super) file: File,
+}
+
+impl Durable for SledLog {
+    fn make_durable(&self) -> Result<(), String> {
+        self.db.flush().map_err(|e| e.to_string())?;
+        self.file.sync_data().map_err(|e| e.to_string())
+    }
+}
 
 /// Handle to the sync thread.
 #[derive(Debug)]
@@ -27,8 +48,8 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the sync thread for `db`, whose data file is `db_file`.
-    pub(super) fn start(db: sled::Db, db_file: File) -> std::io::Result<Self> {
+    /// Starts the sync thread for `target`.
+    pub(super) fn start(target: impl Durable) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel::<Reply>();
         let healthy = Arc::new(AtomicBool::new(true));
         let syncs = Arc::new(AtomicU64::new(0));
@@ -37,7 +58,7 @@ impl GroupCommit {
         let (flag, count, timing) = (Arc::clone(&healthy), Arc::clone(&syncs), seconds.clone());
         let thread = std::thread::Builder::new()
             .name("tessera-commit".into())
-            .spawn(move || run(&db, &db_file, &rx, &flag, (&count, &timing)))?;
+            .spawn(move || run(&target, &rx, &flag, (&count, &timing)))?;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
@@ -90,8 +111,7 @@ impl Drop for GroupCommit {
 }
 
 fn run(
-    db: &sled::Db,
-    db_file: &File,
+    target: &impl Durable,
     rx: &mpsc::Receiver<Reply>,
     healthy: &AtomicBool,
     (syncs, seconds): (&AtomicU64, &Histogram),
@@ -100,10 +120,7 @@ fn run(
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());
         let started = std::time::Instant::now();
-        let outcome = db
-            .flush()
-            .map_err(|e| e.to_string())
-            .and_then(|_| db_file.sync_data().map_err(|e| e.to_string()));
+        let outcome = target.make_durable();
         seconds.observe(started.elapsed().as_secs_f64());
         syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &outcome {
@@ -120,6 +137,96 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt;
+    use std::sync::Mutex;
+    use tokio::sync::mpsc as async_mpsc;
+
+    /// A store whose rounds the test holds open: each round reports how many writes
+    /// had finished when it began (the writes it covers), then waits to be released.
+    struct Gated {
+        written: Arc<AtomicU64>,
+        began: async_mpsc::UnboundedSender<u64>,
+        release: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Durable for Gated {
+        fn make_durable(&self) -> Result<(), String> {
+            let _ = self.began.send(self.written.load(Ordering::SeqCst));
+            self.release.lock().unwrap().recv().map_err(|e| e.to_string())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiter_queued_during_a_sync_is_answered_only_by_a_later_one() {
+        let written = Arc::new(AtomicU64::new(0));
+        let (began, mut rounds) = async_mpsc::unbounded_channel();
+        let (release, gate) = mpsc::channel();
+        let commit = GroupCommit::start(Gated {
+            written: Arc::clone(&written),
+            began,
+            release: Mutex::new(gate),
+        })
+        .unwrap();
+        // Dropped before `commit`: a failing assertion then unblocks the round it holds.
+        let release = release;
+
+        // Write 1, then wait: the round that answers it covers it.
+        written.fetch_add(1, Ordering::SeqCst);
+        let mut first = Box::pin(commit.sync());
+        assert!((&mut first).now_or_never().is_none());
+        assert_eq!(rounds.recv().await, Some(1), "round 1 covers write 1");
+
+        // Write 2 lands while round 1 is syncing; its waiter queues then.
+        written.fetch_add(1, Ordering::SeqCst);
+        let mut second = Box::pin(commit.sync());
+        assert!((&mut second).now_or_never().is_none());
+
+        release.send(()).unwrap();
+        first.await.unwrap();
+        assert!(
+            (&mut second).now_or_never().is_none(),
+            "write 2 was made after round 1 began: round 1 must not answer it"
+        );
+        assert_eq!(rounds.recv().await, Some(2), "round 2 covers write 2");
+        assert!(
+            (&mut second).now_or_never().is_none(),
+            "answered only once round 2 ends"
+        );
+        release.send(()).unwrap();
+        second.await.unwrap();
+        assert_eq!(commit.syncs(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_acknowledged_value_is_in_the_log_file_the_sync_covered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let file = File::open(dir.path().join("db")).unwrap();
+        let commit = Arc::new(GroupCommit::start(SledLog { db: db.clone(), file }).unwrap());
+        let log = dir.path().join("db");
+        let writers = (0..4u8).map(|w| {
+            let (db, commit, log) = (db.clone(), Arc::clone(&commit), log.clone());
+            tokio::spawn(async move {
+                let tree = db.open_tree("t").unwrap();
+                for i in 0..100u32 {
+                    // A value found nowhere else: the writer, the round, a marker.
+                    let mut value = vec![0xa5; 48];
+                    value[..5].copy_from_slice(&[w, (i >> 16) as u8, (i >> 8) as u8, i as u8, 0x5a]);
+                    tree.insert(format!("{w}-{i}"), value.clone()).unwrap();
+                    commit.sync().await.unwrap();
+                    let bytes = std::fs::read(&log).unwrap();
+                    assert!(
+                        bytes.windows(value.len()).any(|x| x == value.as_slice()),
+                        "writer {w} write {i} was acknowledged before it reached the log file"
+                    );
+                }
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            writer.await.unwrap();
+        }
+        assert!(commit.syncs() > 0);
+    }
 
     #[tokio::test]
     async fn after_a_failed_sync_nothing_more_is_acknowledged() {
@@ -127,7 +234,11 @@ mod tests {
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         // fdatasync on /dev/null fails (EINVAL), as on a dying disk.
         let broken = File::open("/dev/null").unwrap();
-        let commit = GroupCommit::start(db.clone(), broken).unwrap();
+        let commit = GroupCommit::start(SledLog {
+            db: db.clone(),
+            file: broken,
+        })
+        .unwrap();
         assert!(commit.is_healthy());
         db.insert("k", "v").unwrap();
         assert!(commit.sync().await.is_err(), "the failed sync is reported");
@@ -141,7 +252,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let file = File::open(dir.path().join("db")).unwrap();
-        let mut commit = GroupCommit::start(db, file).unwrap();
+        let mut commit = GroupCommit::start(SledLog { db, file }).unwrap();
         assert!(commit.is_healthy());
         // The thread ends (as after a panic) while the handle lives on.
         drop(commit.queue.take());

@@ -197,7 +197,6 @@ impl SledStore {
         let existed = db_dir.join("db").exists();
         let db = open_sled(&db_dir)?;
         sync_dir(dir)?;
-        sync_dir(&db_dir)?;
         let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
         let meta = db.open_tree("meta")?;
         let damaged = |problem: &str| StoreError::Damaged {
@@ -263,7 +262,11 @@ impl SledStore {
             horizon: AtomicI64::new(0),
             gate: RwLock::new(()),
             meta,
-            commit: commit::GroupCommit::start(db.clone(), db_file).map_err(io("starting the commit thread"))?,
+            commit: commit::GroupCommit::start(commit::SledLog {
+                db: db.clone(),
+                file: db_file,
+            })
+            .map_err(io("starting the commit thread"))?,
             db,
         };
         Ok(store)
@@ -343,7 +346,25 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// threads just after its last handle drops (a store reopened at once, in this
 /// process or right after another one exited). A lock still held after that means
 /// another live process owns the store.
+///
+/// sled writes its `conf` file (the storage parameters) and the `blobs` folder when
+/// it creates a store, and never fsyncs them; they are fsynced here, with the folder
+/// that names them, so a power cut right after creation cannot leave an empty `conf`.
 fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
+    let db = lock_and_open_sled(db_dir)?;
+    let conf = db_dir.join("conf");
+    std::fs::File::open(&conf)
+        .and_then(|f| f.sync_all())
+        .map_err(io(format!("syncing {}", conf.display())))?;
+    let blobs = db_dir.join("blobs");
+    if blobs.is_dir() {
+        sync_dir(&blobs)?;
+    }
+    sync_dir(db_dir)?;
+    Ok(db)
+}
+
+fn lock_and_open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
     let start = std::time::Instant::now();
     loop {
         match sled::Config::new().path(db_dir).cache_capacity(CACHE_BYTES).open() {
