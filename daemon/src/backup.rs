@@ -6,6 +6,8 @@
 //! whole file before it writes anything.
 
 use crate::store::{BackupSummary, SledStore as Store, StoreError};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -65,6 +67,9 @@ pub fn restore(from: &Path, data_dir: &Path, force: bool) -> Result<BackupSummar
     if !store_dir.exists() {
         return Ok(Store::restore_backup(data_dir, open()?)?);
     }
+    // The store's own lock, held until the swap is done: a running daemon holds it, and
+    // replacing its files under it would lose every write it acknowledges afterwards.
+    let _in_use = lock_store(&store_dir)?;
     // Replace the store: restore beside it, then swap, so a failed restore leaves the
     // old store in place.
     let staging = data_dir.join(format!(".restore-{}", std::process::id()));
@@ -80,6 +85,25 @@ pub fn restore(from: &Path, data_dir: &Path, force: bool) -> Result<BackupSummar
     let _ = std::fs::remove_dir_all(&replaced);
     let _ = std::fs::remove_dir_all(&staging);
     Ok(summary)
+}
+
+/// Takes the embedded store's lock (sled's `flock` on its `db` file), or refuses when
+/// another process, a running daemon, holds it.
+fn lock_store(store_dir: &Path) -> Result<Option<Flock<File>>, BackupError> {
+    let db = store_dir.join("db");
+    let file = match File::open(&db) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(failed(&db, e)),
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, Errno::EWOULDBLOCK)) => Err(BackupError::Refused(format!(
+            "{} is in use by a running daemon; stop it before restoring over its store",
+            store_dir.display()
+        ))),
+        Err((_, e)) => Err(failed(&db, e.into())),
+    }
 }
 
 /// Checks the store in `data_dir`: its indexes and counts against its records.

@@ -212,8 +212,41 @@ async fn a_socket_directory_the_daemon_makes_lets_the_group_in() {
 }
 
 #[test]
-fn a_group_that_cannot_reach_the_socket_is_warned_about() {
-    // The default socket sits in the 0700 data directory: no group can enter it.
-    let d = TestDaemon::with("[admin]\ngroup = \"nogroup\"\n");
-    assert!(d.wait_for_log("cannot enter the socket's directory"), "{}", d.logs());
+fn a_group_that_cannot_reach_the_socket_is_refused_with_the_reason() {
+    // The default socket sits in the 0700 data directory: no group can enter it, so
+    // the configuration is refused, by check-config and at start, naming the fix.
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::harness::write_config(dir.path(), "[admin]\ngroup = \"nogroup\"\n");
+    for args in [&["check-config", "--config"][..], &["--config"][..]] {
+        let out = crate::harness::output_within(
+            std::process::Command::new(crate::harness::TESSERAD)
+                .args(args)
+                .arg(&config),
+            None,
+            std::time::Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("admin.group: cannot work while the admin socket")
+                && stderr.contains("inside the data directory")
+                && stderr.contains("admin.socket"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A socket in a directory the group may enter is accepted.
+    let shared = traversable_dir();
+    let config = crate::harness::write_config(
+        dir.path(),
+        &format!(
+            "[admin]\nsocket = \"{}\"\ngroup = \"nogroup\"\n",
+            shared.path().join("admin.sock").display()
+        ),
+    );
+    let out = std::process::Command::new(crate::harness::TESSERAD)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

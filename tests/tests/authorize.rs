@@ -589,3 +589,81 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         "{cookie}"
     );
 }
+
+/// Signs `user` in to the public client `client_id` through the browser, allows it
+/// `scope`, and exchanges the code: the app's token response.
+async fn app_tokens(d: &TestDaemon, client_id: &str, user: &str, scope: &str) -> Value {
+    let redirect = "http://127.0.0.1:53117/callback";
+    let browser = Browser::new(d);
+    let (verifier, challenge) = pkce();
+    let scope_param = format!("&scope={}", utf8_percent(scope));
+    let login = browser
+        .get(&authorize_url(client_id, redirect, &challenge, &scope_param))
+        .await;
+    let consent = browser
+        .submit(&login, &[("username", user), ("password", &password(user))])
+        .await;
+    let allowed = browser.submit(&consent, &[("decision", "allow")]).await;
+    let (_, params) = location_params(&allowed);
+    let tokens = exchange(
+        d,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", params["code"].as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", client_id),
+            ("code_verifier", verifier.as_str()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    tokens.json()
+}
+
+#[tokio::test]
+async fn an_apps_token_cannot_manage_the_persons_api_tokens() {
+    let d = TestDaemon::start();
+    let own = s(&d.register("carol").await, "accessToken");
+    client_with(
+        &d,
+        &[
+            "reader",
+            "--scopes",
+            "read",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+    );
+    let app = s(&app_tokens(&d, "reader", "carol", "read").await, "access_token");
+    d.assert_live(&app).await;
+
+    // An API token minted by the app would outlive the consent and the password.
+    let minted = d.create_api_token(&app, json!({"name": "backdoor"})).await;
+    assert_eq!(
+        (minted.status, minted.code()),
+        (403, "INSUFFICIENT_SCOPE".into()),
+        "{}",
+        minted.text
+    );
+    let mine = d.create_api_token(&own, json!({"name": "mine"})).await;
+    assert_eq!(mine.status, 201, "the person's own session still can: {}", mine.text);
+    let id = s(&mine.json(), "id");
+    let listed = d.get("/api/auth/api-tokens", Some(&app)).await;
+    assert_eq!((listed.status, listed.code()), (403, "INSUFFICIENT_SCOPE".into()));
+    let deleted = d
+        .send(
+            d.client()
+                .delete(d.url(&format!("/api/auth/api-tokens/{id}")))
+                .bearer_auth(&app),
+        )
+        .await;
+    assert_eq!((deleted.status, deleted.code()), (403, "INSUFFICIENT_SCOPE".into()));
+    let listed = d.get("/api/auth/api-tokens", Some(&own)).await;
+    assert_eq!(
+        listed.json()["tokens"].as_array().map(Vec::len),
+        Some(1),
+        "nothing was deleted"
+    );
+}

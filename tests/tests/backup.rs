@@ -161,6 +161,81 @@ async fn restore_refuses_damaged_newer_or_occupied_targets() {
     d.login("bob").await;
 }
 
+#[tokio::test]
+async fn restore_will_not_replace_the_store_of_a_running_daemon() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
+    let d = TestDaemon::start();
+    d.register("before").await;
+    let spare = tempfile::tempdir().unwrap();
+    let out = spare.path().join("live.tsrbak");
+    let made = run_tessera(&d.socket, &["backup", "--out", out.to_str().unwrap()], None);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let data = d.socket.parent().unwrap().to_path_buf();
+    let restored = tesserad(
+        None,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "restore",
+            "--from",
+            out.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert_eq!(restored.status.code(), Some(2), "{}", stderr(&restored));
+    assert!(stderr(&restored).contains("in use"), "{}", stderr(&restored));
+    // The daemon's store is still its own: what it acknowledges now survives a restart.
+    d.register("after").await;
+    let d = TestDaemon::launch(d.stop(), "", &[]);
+    d.login("before").await;
+    d.login("after").await;
+}
+
+#[test]
+fn a_crafted_length_is_refused_without_allocating_it() {
+    // A backup whose one entry declares a 4 GB key (or a 48 MiB value) and holds a few
+    // bytes, restored with 2 GB of address space as a small host might give it.
+    let crafted = |key_len: u32, value_len: Option<u32>| {
+        let header = br#"{"schema":1}"#;
+        let mut b = b"TSRBAK".to_vec();
+        b.extend(1u16.to_be_bytes());
+        b.extend((header.len() as u32).to_be_bytes());
+        b.extend(header);
+        b.push(1); // an entry
+        b.extend(5u16.to_be_bytes());
+        b.extend(b"users");
+        b.extend(key_len.to_be_bytes());
+        if let Some(value_len) = value_len {
+            b.extend(vec![7u8; key_len as usize]);
+            b.extend(value_len.to_be_bytes());
+        }
+        b.extend([0u8; 64]);
+        b
+    };
+    for (name, bytes, says) in [
+        ("huge-key", crafted(u32::MAX - 15, None), "damaged"),
+        ("long-value", crafted(4, Some(48 << 20)), "truncated"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let data = dir.path().join("data");
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "ulimit -v 2000000 && exec \"$0\" \"$@\"", TESSERAD, "--data-dir"])
+            .arg(&data)
+            .args(["restore", "--from"])
+            .arg(&file)
+            .env_remove("TESSERA_DATA_DIR");
+        let out = output_within(&mut command, None, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(2), "{name}: {:?} {}", out.status, stderr(&out));
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+        assert!(!data.join("store").exists(), "{name}: nothing restored");
+    }
+}
+
 #[test]
 fn backup_refuses_a_running_store_an_existing_file_and_a_missing_directory() {
     if !crate::harness::embedded_store() {

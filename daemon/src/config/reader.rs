@@ -389,6 +389,18 @@ impl Reader {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("admin.sock"));
         let admin_group = self.string("admin", "group").filter(|s| !s.is_empty());
+        if admin_group.is_some() && admin_socket.starts_with(&data_dir) {
+            // The data directory is made 0700 (it holds the signing keys), so no group
+            // can reach a socket inside it; opening the directory to the group would let
+            // it traverse to the store's files.
+            self.problem(
+                "admin.group",
+                format!(
+                    "cannot work while the admin socket ({}) is inside the data directory, which only its owner may enter; set admin.socket in a directory of that group with mode 0750, e.g. /run/tessera/admin.sock",
+                    admin_socket.display()
+                ),
+            );
+        }
 
         let tokens = TokenTtls {
             access: self.duration("tokens", "access_ttl", "1h"),

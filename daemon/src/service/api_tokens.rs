@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tessera_common::admin::AdminApiToken;
 use tessera_common::api::{ApiTokenCreated, ApiTokenView};
+use tessera_common::claims::AccessClaims;
 use tessera_common::scopes;
 use uuid::Uuid;
 
@@ -46,6 +47,19 @@ fn session_only() -> ServiceError {
     ServiceError::InsufficientScope("a session access token is required")
 }
 
+/// The user behind `caller` when it is the person's own session. A session an app
+/// holds through the authorization code flow (its token names the `client_id`) may not
+/// manage API tokens: a token it minted would outlive the consent and the password.
+fn own_session(caller: &Caller) -> Result<(Uuid, &AccessClaims), ServiceError> {
+    match caller {
+        Caller::Session { claims, .. } if claims.client_id.is_some() => Err(ServiceError::InsufficientScope(
+            "a token issued to an app cannot manage API tokens",
+        )),
+        Caller::Session { user_id, claims, .. } => Ok((*user_id, claims)),
+        _ => Err(session_only()),
+    }
+}
+
 impl Service {
     fn view(&self, token: &ApiTokenRecord) -> ApiTokenView {
         let pending = self.last_used.lock().get(&token.id).copied();
@@ -61,9 +75,7 @@ impl Service {
 
     /// Creates an API token for the caller's user.
     pub async fn create_api_token(&self, caller: &Caller, input: NewApiToken) -> Result<ApiTokenCreated, ServiceError> {
-        let Caller::Session { user_id, claims, .. } = caller else {
-            return Err(session_only());
-        };
+        let (user_id, claims) = own_session(caller)?;
         let name = input.name.ok_or_else(|| ServiceError::required("name"))?;
         let length = name.chars().count();
         if !(1..=64).contains(&length) || name.chars().any(char::is_control) {
@@ -86,7 +98,7 @@ impl Service {
         let now = self.now().unix_timestamp();
         // Two creations at the same moment may both pass; the cap bounds growth, it is
         // not an exact quota.
-        if self.store.api_tokens_of(*user_id).await?.len() >= MAX_API_TOKENS_PER_USER {
+        if self.store.api_tokens_of(user_id).await?.len() >= MAX_API_TOKENS_PER_USER {
             return Err(ServiceError::invalid(
                 "name",
                 format!("a user may hold at most {MAX_API_TOKENS_PER_USER} API tokens; delete one first"),
@@ -105,7 +117,7 @@ impl Service {
         let secret = secret::generate(API_TOKEN_PREFIX)?;
         let record = ApiTokenRecord {
             id: Uuid::new_v4().to_string(),
-            user_id: *user_id,
+            user_id,
             name,
             scopes: granted,
             created_at: now,
@@ -115,7 +127,7 @@ impl Service {
         self.store.create_api_token(&record, &secret.digest()).await?;
         self.audit(
             AuditEvent::ApiTokenCreate {
-                user: *user_id,
+                user: user_id,
                 token: record.id.clone(),
             },
             None,
@@ -135,30 +147,26 @@ impl Service {
 
     /// The caller's API tokens.
     pub async fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, ServiceError> {
-        let Caller::Session { user_id, .. } = caller else {
-            return Err(session_only());
-        };
-        let mut tokens = self.store.api_tokens_of(*user_id).await?;
+        let (user_id, _) = own_session(caller)?;
+        let mut tokens = self.store.api_tokens_of(user_id).await?;
         tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(tokens.iter().map(|t| self.view(t)).collect())
     }
 
     /// Deletes one of the caller's API tokens (`NOT_FOUND` if it is not theirs).
     pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
-        let Caller::Session { user_id, .. } = caller else {
-            return Err(session_only());
-        };
+        let (user_id, _) = own_session(caller)?;
         let not_found = || ServiceError::NotFound(format!("no API token {id:?}"));
         let token = self
             .store
             .api_token_by_id(id)
             .await?
-            .filter(|t| t.user_id == *user_id)
+            .filter(|t| t.user_id == user_id)
             .ok_or_else(not_found)?;
         self.store.delete_api_token(&token.id).await?;
         self.audit(
             AuditEvent::ApiTokenDelete {
-                user: *user_id,
+                user: user_id,
                 token: id.to_owned(),
             },
             None,

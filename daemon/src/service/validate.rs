@@ -24,19 +24,33 @@ pub fn username(name: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// One `@`, a non-empty local part, a dot inside the domain, at most 254 bytes, no
-/// spaces or control characters.
+/// A bare address (RFC 5322 §3.4.1 `addr-spec` in its dot-atom form, with the UTF-8 of
+/// RFC 6532): a local part of `atext` runs joined by single dots, one `@`, and a domain
+/// of at least two dot-separated labels of letters, digits and inner hyphens; at most
+/// 254 bytes. No display name (`Alice <a@example.com>`), no quoted local part
+/// (`"a b"@example.com`), no domain literal: one mailbox has one spelling, so it can
+/// hold one account, and no one chooses what a message's `To` shows.
 pub fn email(address: &str) -> Result<(), ServiceError> {
+    /// UTF-8 beyond ASCII (RFC 6532), but no spacing.
+    fn wide(c: char) -> bool {
+        !c.is_ascii() && !c.is_whitespace() && !c.is_control()
+    }
+    fn atext(c: char) -> bool {
+        c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || wide(c)
+    }
+    fn label(l: &str) -> bool {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || wide(c))
+    }
     let ok = address.len() <= 254
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !address.chars().any(char::is_control)
         && match address.split_once('@') {
             Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains("..")
+                local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext))
+                    && domain.split('.').count() >= 2
+                    && domain.split('.').all(label)
             }
             None => false,
         };
@@ -45,7 +59,7 @@ pub fn email(address: &str) -> Result<(), ServiceError> {
     } else {
         Err(ServiceError::invalid(
             "email",
-            "email must be an address like name@example.com",
+            "email must be a bare address like name@example.com",
         ))
     }
 }
@@ -96,7 +110,13 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@example.com", "A.B+c@sub.example.org"] {
+        for ok in [
+            "a@example.com",
+            "A.B+c@sub.example.org",
+            "o'brien@example.ie",
+            "x_y-z@mail-1.example.com",
+            "jöran@exämple.se",
+        ] {
             assert!(email(ok).is_ok(), "{ok}");
         }
         let long = format!("{}@example.com", "a".repeat(243));
@@ -112,6 +132,23 @@ mod tests {
             "a@b.",
             "a@b..com",
             &long,
+            // Display names, quoting, comments and domain literals: not bare.
+            "Alice<alice@example.com>",
+            "Alice <alice@example.com>",
+            "<alice@example.com>",
+            "\"victim\"@corp.example",
+            "\"a b\"@example.com",
+            "alice(comment)@example.com",
+            "alice@[127.0.0.1]",
+            ".alice@example.com",
+            "alice.@example.com",
+            "al..ice@example.com",
+            "alice@-example.com",
+            "alice@example-.com",
+            "alice@exa_mple.com",
+            "alice,bob@example.com",
+            "alice;@example.com",
+            "alice\u{a0}@example.com",
         ] {
             assert!(email(bad).is_err(), "{bad}");
         }

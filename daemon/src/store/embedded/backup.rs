@@ -23,6 +23,9 @@ const MAGIC: &[u8; 6] = b"TSRBAK";
 const ENTRY: u8 = 1;
 const REMOVAL: u8 = 2;
 const END: u8 = 0;
+/// The longest name, key or value a backup may hold: far above any record the store
+/// writes, far below what a crafted length could ask a restore to allocate.
+const MAX_FIELD: usize = 64 * 1024 * 1024;
 
 /// Writes the magic, the format version and the header.
 fn write_header(w: &mut impl Write) -> std::io::Result<()> {
@@ -103,9 +106,22 @@ impl<R: Read> Hashed<R> {
         Ok(buf)
     }
 
+    /// `len` bytes, as a declared length says. Memory grows with the bytes actually
+    /// read, never with the declaration, and no field may exceed [`MAX_FIELD`]: a
+    /// crafted length cannot make a restore allocate what the file does not hold.
     fn bytes(&mut self, len: usize) -> Result<Vec<u8>, StoreError> {
-        let mut buf = vec![0u8; len];
-        self.bytes_into(&mut buf)?;
+        if len > MAX_FIELD {
+            return Err(bad("damaged: a length beyond what the format allows"));
+        }
+        let mut buf = Vec::new();
+        (&mut self.inner)
+            .take(len as u64)
+            .read_to_end(&mut buf)
+            .map_err(|_| bad("the file cannot be read"))?;
+        if buf.len() != len {
+            return Err(bad("the file ends too early (truncated?)"));
+        }
+        self.hash.update(&buf);
         Ok(buf)
     }
 

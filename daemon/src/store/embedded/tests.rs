@@ -433,8 +433,9 @@ async fn an_existing_store_without_a_readable_schema_record_is_refused_not_empti
         "{refused}"
     );
     {
-        // Still there for whoever restores it: put a malformed record in and look again.
-        let db = sled::open(dir.path().join("store")).unwrap();
+        // Still there for whoever restores it: put a malformed record in and look again
+        // (once sled, on background threads, has let go of its lock).
+        let db = super::open_sled(&dir.path().join("store")).unwrap();
         assert_eq!(db.open_tree("users").unwrap().len(), 1, "nothing was overwritten");
         db.open_tree("meta").unwrap().insert("schema_version", &[1u8]).unwrap();
         db.flush().unwrap();
