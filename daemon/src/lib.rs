@@ -103,6 +103,32 @@ impl Daemon {
     }
 }
 
+/// The HTTP connection limits, with `server.max_connections` lowered where the
+/// open-file limit could not hold it beside everything else the daemon keeps open
+/// (said once at start, with the way out).
+fn connection_limits(config: &Config) -> config::ConnectionLimits {
+    let open_files = http::server::open_file_limit();
+    let pool = match &config.storage {
+        config::Storage::Postgres(postgres) => postgres.pool_size as u64,
+        config::Storage::Embedded => 0,
+    };
+    let listeners = 1 + usize::from(config.metrics.listen.is_some());
+    let configured = config.connections.max_connections;
+    let fitted = http::server::fit_connections(configured, open_files, http::server::RESERVED_FILES + pool, listeners);
+    if fitted < configured {
+        tracing::warn!(
+            configured,
+            lowered_to = fitted,
+            open_file_limit = open_files,
+            "server.max_connections lowered to what the open-file limit can hold beside the store and the admin socket; raise the limit (LimitNOFILE= under systemd, ulimit -n) to serve more"
+        );
+    }
+    config::ConnectionLimits {
+        max_connections: fitted,
+        ..config.connections
+    }
+}
+
 /// Opens the store, binds the HTTP listener and serves until `shutdown` completes;
 /// then stops accepting, lets in-flight requests finish (bounded), and flushes.
 /// Everything is ready to answer when this returns.
@@ -128,6 +154,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
 
     let admin =
         admin::AdminSocket::bind(&config.admin_socket, config.admin_group.as_deref()).map_err(DaemonError::Admin)?;
+    let connections = connection_limits(&config);
     let admin_path = admin.path().display().to_string();
 
     let (stopping_tx, stopping) = watch::channel(false);
@@ -150,7 +177,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
             .map_err(|source| DaemonError::Bind { addr, source })?;
         let serving = http::server::Serving {
             routes: scrape.clone(),
-            limits: config.connections,
+            limits: connections,
             cors: None,
             tls: None,
         };
@@ -163,7 +190,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
             http_metrics,
             scrape.filter(|_| config.metrics.on_main_listener),
         ),
-        limits: config.connections,
+        limits: connections,
         cors: http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),
         tls: tls.clone(),
     };

@@ -1,6 +1,6 @@
 //! Connection limits, over raw TCP: slow headers and idle keep-alive connections are
-//! closed, a connection serves a bounded number of requests, and connections past the
-//! cap wait until a slot frees.
+//! closed, a connection serves a bounded number of requests, connections past the
+//! cap wait until a slot frees, and the cap fits under the open-file limit.
 
 use crate::harness::TestDaemon;
 use std::io::{ErrorKind, Read, Write};
@@ -125,4 +125,51 @@ fn unknown_server_keys_are_still_refused_and_limits_are_checked() {
     for key in ["server.max_connections", "server.header_timeout", "server.max_request"] {
         assert!(stderr.contains(key), "{key} not reported: {stderr}");
     }
+}
+
+#[test]
+fn the_connection_cap_follows_the_open_file_limit() {
+    use crate::harness::{TESSERAD, prerequisite, run_tessera, spawn_listening, write_config};
+    use std::process::{Command, Stdio};
+    if !prerequisite(
+        Command::new("prlimit").arg("--version").output().is_ok(),
+        "prlimit (util-linux)",
+    ) {
+        return;
+    }
+    // 192 open files, and the default cap of 512 connections.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=192:192")
+        .arg(TESSERAD)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("TESSERA_LISTEN")
+        .env_remove("TESSERA_DATA_DIR")
+        .env_remove("NOTIFY_SOCKET")
+        .env("TESSERA_LOG", "info")
+        .env("TESSERA_LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let (mut child, addr, logs) = spawn_listening(&mut command);
+    let socket = dir.path().join("data/admin.sock");
+    let logged = |needle: &str| logs.lock().unwrap().iter().any(|l| l.contains(needle));
+    assert!(logged("server.max_connections lowered"), "{:?}", logs.lock().unwrap());
+
+    // 200 idle connections: more than the file limit could hold.
+    let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let status = run_tessera(&socket, &["status"], None);
+    assert_eq!(status.code, 0, "the admin socket still answers: {}", status.stderr);
+    drop(idle);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    stream.write_all(HEALTHZ).unwrap();
+    let (answer, _) = read_until(&mut stream, "\r\n\r\n", Duration::from_secs(30));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!logged("Too many open files"), "{:?}", logs.lock().unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
 }

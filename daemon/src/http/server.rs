@@ -43,6 +43,36 @@ pub struct Serving {
     pub tls: Option<Arc<Tls>>,
 }
 
+/// Open files kept out of the HTTP connections' share: the store's files, the
+/// listeners, the admin socket and its 64 connections, logs, mail, the runtime's own.
+pub const RESERVED_FILES: u64 = 128;
+
+/// The process's open-file limit, after raising the soft limit to the hard one (the
+/// soft limit is often far below what the process may have); `None` when unlimited or
+/// unknown.
+pub fn open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    (limit != nix::sys::resource::RLIM_INFINITY).then_some(limit)
+}
+
+/// The connections each of `listeners` HTTP listeners may hold at once: the configured
+/// cap, lowered so that together they leave `reserved` of `open_files` for the rest.
+/// Past the open-file limit a connection would be refused at `accept`, and so would
+/// the admin socket's and the store's next file.
+pub fn fit_connections(configured: usize, open_files: Option<u64>, reserved: u64, listeners: usize) -> usize {
+    let Some(open_files) = open_files else {
+        return configured;
+    };
+    let share = open_files.saturating_sub(reserved) / listeners.max(1) as u64;
+    configured.min(usize::try_from(share).unwrap_or(usize::MAX)).max(1)
+}
+
 /// Serves on `listener` until `stopping` turns true; then stops accepting and asks
 /// every connection to finish its request in flight and close.
 pub async fn run(listener: TcpListener, serving: Serving, mut stopping: watch::Receiver<bool>) {
@@ -164,5 +194,32 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_room_for_the_rest_of_the_daemon() {
+        assert_eq!(
+            fit_connections(512, None, RESERVED_FILES, 1),
+            512,
+            "no limit: as configured"
+        );
+        assert_eq!(fit_connections(512, Some(8192), RESERVED_FILES, 1), 512);
+        assert_eq!(fit_connections(512, Some(256), RESERVED_FILES, 1), 128);
+        assert_eq!(
+            fit_connections(512, Some(256), RESERVED_FILES, 2),
+            64,
+            "two listeners share it"
+        );
+        assert_eq!(
+            fit_connections(512, Some(256), RESERVED_FILES + 16, 1),
+            112,
+            "a pool's connections too"
+        );
+        assert_eq!(fit_connections(512, Some(64), RESERVED_FILES, 1), 1, "never none");
     }
 }
