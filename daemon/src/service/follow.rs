@@ -12,6 +12,7 @@ use super::{Service, ServiceError, operator};
 use crate::locks::lock;
 use crate::store::Change;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -31,6 +32,42 @@ pub(super) struct Follower {
     synced: Mutex<Instant>,
     /// Set while the view is stale (logged once per outage).
     stale: AtomicBool,
+}
+
+impl Follower {
+    /// Applies, in log order, every row not applied yet, and remembers a row only once
+    /// it has been applied: a row whose application failed (a read of the store, say) is
+    /// tried again at the next poll, and the rows after it are applied meanwhile. Fails
+    /// when any row failed, so the poll does not count as a success.
+    async fn apply_new<F, A>(
+        &self,
+        logged: Vec<(i64, Change)>,
+        now: Instant,
+        mut apply: F,
+    ) -> Result<usize, ServiceError>
+    where
+        F: FnMut(Change) -> A,
+        A: Future<Output = Result<(), ServiceError>>,
+    {
+        lock(&self.seen).retain(|_, at| now.duration_since(*at) < REMEMBERED);
+        let (mut applied, mut failed) = (0, None);
+        for (id, change) in logged {
+            if lock(&self.seen).contains_key(&id) {
+                continue;
+            }
+            match apply(change).await {
+                Ok(()) => {
+                    lock(&self.seen).insert(id, now);
+                    applied += 1;
+                }
+                Err(e) => {
+                    tracing::debug!(row = id, error = %e, "could not apply a change-log row; trying again at the next poll");
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        failed.map_or(Ok(applied), Err)
+    }
 }
 
 impl Default for Follower {
@@ -76,20 +113,12 @@ impl Service {
     pub(super) async fn poll_changes(&self) -> Result<usize, ServiceError> {
         let started = Instant::now();
         let logged = self.store.recent_changes().await?;
-        let fresh: Vec<Change> = {
-            let mut seen = lock(&self.follower.seen);
-            seen.retain(|_, at| started.duration_since(*at) < REMEMBERED);
-            logged
-                .into_iter()
-                .filter(|(id, _)| seen.insert(*id, started).is_none())
-                .map(|(_, change)| change)
-                .collect()
-        };
-        for change in &fresh {
-            self.apply(change).await?;
-        }
+        let applied = self
+            .follower
+            .apply_new(logged, started, |change| async move { self.apply(&change).await })
+            .await?;
         *lock(&self.follower.synced) = started;
-        Ok(fresh.len())
+        Ok(applied)
     }
 
     /// Makes another daemon's change this one's.
@@ -134,5 +163,53 @@ impl Service {
         Err(ServiceError::Unavailable {
             retry_after: super::error::UNAVAILABLE_RETRY,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_row_that_fails_is_tried_again_and_does_not_hold_back_the_others() {
+        let follower = Follower::default();
+        let rows = || {
+            vec![
+                (1, Change::Denied("first".into(), 9)),
+                (2, Change::Setting("guest".into())),
+                (3, Change::Denied("third".into(), 9)),
+            ]
+        };
+        let applied = Mutex::new(Vec::new());
+        let store_down = AtomicBool::new(true);
+        let apply = |change: Change| {
+            let (applied, store_down) = (&applied, &store_down);
+            async move {
+                if matches!(change, Change::Setting(_)) && store_down.load(Ordering::Relaxed) {
+                    return Err(ServiceError::Internal("the settings read failed".into()));
+                }
+                applied.lock().unwrap().push(change);
+                Ok(())
+            }
+        };
+        let now = Instant::now();
+        assert!(
+            follower.apply_new(rows(), now, apply).await.is_err(),
+            "a failed row fails the poll"
+        );
+        assert_eq!(
+            *applied.lock().unwrap(),
+            [Change::Denied("first".into(), 9), Change::Denied("third".into(), 9)],
+            "the rows around the failed one are applied"
+        );
+        // The next poll reads the same window: only the failed row is applied, now.
+        store_down.store(false, Ordering::Relaxed);
+        assert_eq!(follower.apply_new(rows(), now, apply).await.unwrap(), 1);
+        assert_eq!(applied.lock().unwrap().last(), Some(&Change::Setting("guest".into())));
+        assert_eq!(
+            follower.apply_new(rows(), now, apply).await.unwrap(),
+            0,
+            "each row once"
+        );
     }
 }
