@@ -667,3 +667,49 @@ async fn an_apps_token_cannot_manage_the_persons_api_tokens() {
         "nothing was deleted"
     );
 }
+
+#[tokio::test]
+async fn a_client_added_again_under_a_removed_id_asks_for_consent_again() {
+    let d = TestDaemon::start();
+    d.register("dan").await;
+    let add = |redirect: &str| {
+        client_with(
+            &d,
+            &["g1", "--scopes", "read write", "--public", "--redirect-uri", redirect],
+        )
+    };
+    add("http://127.0.0.1/callback");
+    let browser = Browser::new(&d);
+    let (_, challenge) = pkce();
+    let first = "http://127.0.0.1:53117/callback";
+    let login = browser
+        .get(&authorize_url("g1", first, &challenge, "&scope=read%20write"))
+        .await;
+    let consent = browser
+        .submit(&login, &[("username", "dan"), ("password", &password("dan"))])
+        .await;
+    assert!(consent.text.contains("<strong>g1</strong> asks"), "{}", consent.text);
+    location_params(&browser.submit(&consent, &[("decision", "allow")]).await);
+    let remembered = browser
+        .get(&authorize_url("g1", first, &challenge, "&scope=read%20write"))
+        .await;
+    assert!(
+        location_params(&remembered).1.contains_key("code"),
+        "consent remembered"
+    );
+
+    // The id is removed, then taken again by another app with its own redirect URI.
+    assert_eq!(d.tessera(&["client", "remove", "g1"]).code, 0);
+    add("http://127.0.0.1/elsewhere");
+    let other = "http://127.0.0.1:40000/elsewhere";
+    let asked = browser
+        .get(&authorize_url("g1", other, &challenge, "&scope=read%20write"))
+        .await;
+    assert_eq!(
+        asked.status,
+        200,
+        "the new g1 must ask, not receive a code: {:?}",
+        asked.header("location")
+    );
+    assert!(asked.text.contains("<strong>g1</strong> asks"), "{}", asked.text);
+}

@@ -277,10 +277,24 @@ impl Service {
         }
         let granted = self.granted_scopes(request, user);
         Ok(!self
+            .current_grant(request, user)
+            .await?
+            .is_some_and(|g| scopes::is_subset(&granted, &g.scopes)))
+    }
+
+    /// The user's consent to the client as it exists now: one given to an earlier
+    /// client under the same id (removed, then added again, maybe by someone else and
+    /// with other redirect URIs) does not count.
+    async fn current_grant(
+        &self,
+        request: &AuthRequest,
+        user: &UserRecord,
+    ) -> Result<Option<GrantRecord>, ServiceError> {
+        Ok(self
             .store
             .grant(user.id, &request.client.client_id)
             .await?
-            .is_some_and(|g| scopes::is_subset(&granted, &g.scopes)))
+            .filter(|g| g.granted_at >= request.client.created_at))
     }
 
     /// Records the user's answer at the consent page; on Allow, the grant.
@@ -294,7 +308,7 @@ impl Service {
         let client = request.client.client_id.clone();
         if allow {
             let mut scopes = self.granted_scopes(request, user);
-            if let Some(earlier) = self.store.grant(user.id, &client).await? {
+            if let Some(earlier) = self.current_grant(request, user).await? {
                 scopes = tessera_common::scopes::dedup([earlier.scopes, scopes].concat());
             }
             let grant = GrantRecord {
