@@ -713,3 +713,47 @@ async fn a_client_added_again_under_a_removed_id_asks_for_consent_again() {
     );
     assert!(asked.text.contains("<strong>g1</strong> asks"), "{}", asked.text);
 }
+
+#[tokio::test]
+async fn an_apps_tokens_die_with_the_app() {
+    let d = TestDaemon::start();
+    d.register("erin").await;
+    client_with(
+        &d,
+        &[
+            "g2",
+            "--scopes",
+            "read",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+    );
+    let tokens = app_tokens(&d, "g2", "erin", "read").await;
+    let access = s(&tokens, "access_token");
+    d.assert_live(&access).await;
+    assert_eq!(d.post_bearer("/api/auth/refresh", &access).await.status, 200);
+
+    assert_eq!(d.tessera(&["client", "remove", "g2"]).code, 0);
+    d.assert_dead(&access).await;
+    let refreshed = d.post_bearer("/api/auth/refresh", &access).await;
+    assert_eq!(
+        (refreshed.status, refreshed.code()),
+        (401, "INVALID_TOKEN".into()),
+        "{}",
+        refreshed.text
+    );
+    // Added again, the id is another app's: the old app's token stays dead.
+    client_with(
+        &d,
+        &[
+            "g2",
+            "--scopes",
+            "read",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+    );
+    d.assert_dead(&access).await;
+}

@@ -336,6 +336,12 @@ impl Service {
                 {
                     return Err(rejected);
                 }
+                // An app's session token dies with the app, like its client tokens.
+                if let Some(client_id) = &claims.client_id
+                    && !self.client_issued(client_id, iat()).await?
+                {
+                    return Err(rejected);
+                }
                 Ok(Caller::Session {
                     session_id,
                     user_id,
@@ -344,11 +350,8 @@ impl Service {
             }
             (None, None) if is_guest && claims.role.as_deref() == Some(guest::ROLE) => Ok(Caller::Guest { claims }),
             (None, Some(client_id)) if claims.role.is_none() && *client_id == claims.sub => {
-                // A removed client's tokens die with it, and stay dead if a client with
-                // the same id is added again: they must be younger than the record.
                 let issued = crate::clock::parse_rfc3339(&claims.iat).map(OffsetDateTime::unix_timestamp);
-                let current = self.store.client(client_id).await?;
-                if current.is_none_or(|c| issued.is_none_or(|iat| iat < c.created_at)) {
+                if !self.client_issued(client_id, issued).await? {
                     return Err(rejected);
                 }
                 Ok(Caller::Client {
@@ -358,6 +361,14 @@ impl Service {
             }
             _ => Err(rejected),
         }
+    }
+
+    /// True when the client `client_id` exists and a token issued at `issued` was issued
+    /// to it: a removed client's tokens die with it, and stay dead if a client with the
+    /// same id is added again (they must be younger than its record).
+    async fn client_issued(&self, client_id: &str, issued: Option<i64>) -> Result<bool, ServiceError> {
+        let current = self.store.client(client_id).await?;
+        Ok(current.is_some_and(|c| issued.is_some_and(|iat| iat >= c.created_at)))
     }
 
     /// True when the store holds `session_id` of `user_id`, neither revoked nor past its
