@@ -129,8 +129,8 @@ fn unknown_server_keys_are_still_refused_and_limits_are_checked() {
 
 #[test]
 fn the_connection_cap_follows_the_open_file_limit() {
-    use crate::harness::{TESSERAD, prerequisite, run_tessera, spawn_listening, write_config};
-    use std::process::{Command, Stdio};
+    use crate::harness::{daemon_command_with_open_files, prerequisite, run_tessera, spawn_listening, write_config};
+    use std::process::Command;
     if !prerequisite(
         Command::new("prlimit").arg("--version").output().is_ok(),
         "prlimit (util-linux)",
@@ -140,19 +140,7 @@ fn the_connection_cap_follows_the_open_file_limit() {
     // 192 open files, and the default cap of 512 connections.
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
-    let mut command = Command::new("prlimit");
-    command
-        .arg("--nofile=192:192")
-        .arg(TESSERAD)
-        .arg("--config")
-        .arg(&config)
-        .env_remove("TESSERA_LISTEN")
-        .env_remove("TESSERA_DATA_DIR")
-        .env_remove("NOTIFY_SOCKET")
-        .env("TESSERA_LOG", "info")
-        .env("TESSERA_LOG_FORMAT", "text")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    let mut command = daemon_command_with_open_files(192, &config);
     let (mut child, addr, logs) = spawn_listening(&mut command);
     let socket = dir.path().join("data/admin.sock");
     let logged = |needle: &str| logs.lock().unwrap().iter().any(|l| l.contains(needle));

@@ -121,7 +121,17 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
 /// `tesserad --config CONFIG` with nothing from the test's environment that would
 /// change it, text logs at `info`, and no stdin or stdout.
 pub fn daemon_command(config: &Path) -> Command {
-    let mut command = Command::new(TESSERAD);
+    daemon_args(Command::new(TESSERAD), config)
+}
+
+/// The same daemon, started by `prlimit` with at most `files` open files.
+pub fn daemon_command_with_open_files(files: u64, config: &Path) -> Command {
+    let mut prlimit = Command::new("prlimit");
+    prlimit.arg(format!("--nofile={files}:{files}")).arg(TESSERAD);
+    daemon_args(prlimit, config)
+}
+
+fn daemon_args(mut command: Command, config: &Path) -> Command {
     command
         .arg("--config")
         .arg(config)
