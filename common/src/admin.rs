@@ -1,4 +1,4 @@
-//! The admin protocol: newline-delimited JSON over the daemon's Unix socket (contract §5).
+//! The admin protocol: newline-delimited JSON over the daemon's Unix socket (see README, "The console").
 //!
 //! A connection starts with a handshake: the client sends [`ClientFrame::Hello`] with
 //! its [`PROTOCOL_VERSION`]; the daemon answers [`ServerFrame::Welcome`], or
@@ -87,7 +87,7 @@ pub enum Outcome {
     Error(AdminError),
 }
 
-/// Operations of the console (contract §5). Users are named by username or email.
+/// Operations of the console (see README, "The console"). Users are named by username or email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {

@@ -1,4 +1,4 @@
-//! JSON bodies of the app-facing HTTP API (`/api/auth/...`, camelCase; contract §2).
+//! JSON bodies of the app-facing HTTP API (`/api/auth/...`, camelCase; see docs/openapi.yaml).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The access-token payload: PASETO registered claims plus Tessera's own (contract §4).
+//! The access-token payload: PASETO registered claims plus Tessera's own (see docs/decisions.md).
 
 use serde::{Deserialize, Serialize};
 

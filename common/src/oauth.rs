@@ -1,4 +1,4 @@
-//! JSON bodies of the OAuth 2.0 face (`/oauth/...`, snake_case per the RFCs; contract §3).
+//! JSON bodies of the OAuth 2.0 face (`/oauth/...`, snake_case per the RFCs; see docs/openapi.yaml).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

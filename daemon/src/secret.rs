@@ -2,7 +2,7 @@
 //! (passwords, refresh and API tokens, client secrets) so it never reaches a log and
 //! is wiped when dropped. The opaque secrets the daemon generates (refresh `tsr_rt_`,
 //! API `tsr_at_`, client `tsr_cs_`) are 256 random bits, stored only as their SHA-256
-//! digest (contract §4).
+//! digest (see docs/decisions.md).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

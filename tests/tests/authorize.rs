@@ -1,4 +1,4 @@
-//! The authorization code flow driven as a browser would (contract §9): a client that
+//! The authorization code flow driven as a browser would (see README, "Sign in with Tessera"): a client that
 //! keeps cookies, does not follow redirects (the test reads each `Location`), and
 //! submits the forms it parses from the pages.
 

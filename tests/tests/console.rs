@@ -589,7 +589,7 @@ fn a_socket_planted_in_the_working_directory_by_another_user_is_not_trusted() {
     assert!(stderr.contains("/run/tessera/admin.sock"), "{stderr}");
 }
 
-/// Contract §5: `--socket`, then `$TESSERA_SOCKET`, then `./tessera-data/admin.sock`
+/// The socket path (README, "The console"): `--socket`, then `$TESSERA_SOCKET`, then `./tessera-data/admin.sock`
 /// (when it is the user's own), then `/run/tessera/admin.sock`.
 #[tokio::test]
 async fn the_socket_is_chosen_flag_then_environment_then_working_directory() {

@@ -1,4 +1,4 @@
-//! The email flows with the file transport (contract §8): verification and reset
+//! The email flows with the file transport (see README, "Email"): verification and reset
 //! links from the `.eml` files the daemon writes, their single use and expiry, the
 //! answers that reveal nothing about unknown addresses, the reset's revocations and
 //! notice, the verified-address gate, `max_per_hour`, `exists`, the SMTP checks of

@@ -164,7 +164,7 @@ async fn a_user_holds_at_most_a_hundred_sessions_the_oldest_go_first() {
     );
 }
 
-/// Contract §2/§3: every answer that carries a token or says what a token is
+/// The HTTP API (docs/openapi.yaml): every answer that carries a token or says what a token is
 /// has `Cache-Control: no-store`.
 #[tokio::test]
 async fn every_token_response_says_no_store() {

@@ -19,7 +19,7 @@ fn the_example_config_is_valid() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Contract §7: exposure 1.5 or lower. Needs systemd-analyze (systemd ≥ 252 for
+/// The unit (README, "Under systemd"): exposure 1.5 or lower. Needs systemd-analyze (systemd ≥ 252 for
 /// `--offline`), which `.ci/run` installs; elsewhere the check is reported as skipped.
 #[test]
 fn the_unit_scores_at_most_1_5_in_systemd_analyze_security() {

@@ -1,4 +1,4 @@
-//! The scriptable subcommands (contract §5). Exit codes: 0 done, 1 refused or failed,
+//! The scriptable subcommands (see README, "The console"). Exit codes: 0 done, 1 refused or failed,
 //! 2 usage, 3 daemon unreachable or connection refused at the handshake.
 
 use crate::backup::BackupFailure;

@@ -4,7 +4,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// The six screens, in tab order (contract §5.1).
+/// The six screens, in tab order (see README, "Full screen").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
     /// Live counters and daemon facts.

@@ -1,7 +1,7 @@
 //! `tessera`, the Tessera operator console, as a library.
 //!
 //! Layout:
-//! - [`cli`]: the clap subcommands of contract §5 and their exit codes; no
+//! - [`cli`]: the clap subcommands (see README, "The console") and their exit codes; no
 //!   subcommand opens the full-screen [`console`].
 //! - [`backup`]: `tessera backup`, the running daemon's backup written to a file.
 //! - [`client`]: the admin-socket client: handshake, then a reader thread that hands

@@ -1,4 +1,4 @@
-//! Login throttling (contract §2, §7): failures counted per (account, address) and per
+//! Login throttling (see docs/openapi.yaml and docs/decisions.md): failures counted per (account, address) and per
 //! address, in memory. After the n-th failure with n ≥ limit, the key is blocked for
 //! min(2^(n − limit) s, `max_delay`); the address-wide limit is ten times the pair's.
 //! A counter is forgotten `window` after its last failure.

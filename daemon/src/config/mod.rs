@@ -1,4 +1,4 @@
-//! Configuration: the TOML file (contract §6) plus overrides, validated into [`Config`].
+//! Configuration: the TOML file (see README, "Configuration reference") plus overrides, validated into [`Config`].
 //!
 //! Every problem is collected, not just the first, so `tesserad check-config` can list
 //! them all (one line each, starting with the key). Precedence: command-line flag >
@@ -122,7 +122,7 @@ pub struct MetricsConfig {
     pub on_main_listener: bool,
 }
 
-/// How and what the daemon mails (contract §8).
+/// How and what the daemon mails (see README, "Email").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailConfig {
     /// Where messages go (`mail.transport`, with `mail.dir` or `[mail.smtp]`).
@@ -200,7 +200,7 @@ pub struct TokenTtls {
     pub guest: Duration,
 }
 
-/// Login throttling parameters (contract §7).
+/// Login throttling parameters (see docs/decisions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
     /// Failures of an (account, address) pair before it is blocked.
@@ -266,7 +266,7 @@ impl Config {
         Reader::new(table).build(overrides)
     }
 
-    /// The embedded default (contract §1), with `overrides` applied.
+    /// The embedded default (see README, "Two commands"), with `overrides` applied.
     pub fn embedded(overrides: &Overrides) -> Result<Self, ConfigError> {
         Reader::new(toml::Table::new()).build(overrides)
     }

@@ -180,7 +180,7 @@ impl Reader {
         origins
     }
 
-    /// `[mail]` and, with `transport = "smtp"`, `[mail.smtp]` (contract §8).
+    /// `[mail]` and, with `transport = "smtp"`, `[mail.smtp]` (see README, "Email").
     fn mail(&mut self, data_dir: &std::path::Path) -> MailConfig {
         let transport = self.string("mail", "transport");
         let dir = self
@@ -199,7 +199,7 @@ impl Reader {
             }
         };
         if !matches!(transport, MailTransport::Smtp(_)) {
-            // Checked only when used (contract §8): drop it unread.
+            // Checked only when used (see README, "Email"): drop it unread.
             self.table.remove("mail.smtp");
         }
         let from = self

@@ -1,4 +1,4 @@
-//! `/api/auth/api-tokens`: a user's persistent API tokens (contract §2).
+//! `/api/auth/api-tokens`: a user's persistent API tokens (see docs/openapi.yaml).
 
 use super::body::{self, BodyResult};
 use super::error::respond;

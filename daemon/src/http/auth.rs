@@ -1,4 +1,4 @@
-//! The app-facing account and session routes under `/api/auth` (contract §2).
+//! The app-facing account and session routes under `/api/auth` (see docs/openapi.yaml).
 
 use super::body::{self, BodyResult};
 use super::error::{respond, service_error};

@@ -1,4 +1,4 @@
-//! The authorization endpoint and the sign-out pages (contract §9): the login and
+//! The authorization endpoint and the sign-out pages (see README, "Sign in with Tessera"): the login and
 //! consent pages, their form POSTs, and the redirects back to the client. Two cookies:
 //! `tessera_browser` (the browser session) and a CSRF cookie whose SHA-256 every form
 //! must carry, so a form from another browser, or none, is refused.

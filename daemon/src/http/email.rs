@@ -1,4 +1,4 @@
-//! The email flows' routes (contract §8): verification, forgotten passwords, the
+//! The email flows' routes (see README, "Email"): verification, forgotten passwords, the
 //! reset form, and `exists`. The two pages (the verify link opened in a browser, the
 //! reset form and its outcome) are templates of [`super::pages`], with no script.
 

@@ -1,4 +1,4 @@
-//! The OAuth 2.0 routes (contract §3): token, introspection, revocation, metadata.
+//! The OAuth 2.0 routes (see docs/openapi.yaml): token, introspection, revocation, metadata.
 //! Errors here take the RFC 6749 §5.2 shape.
 
 use super::body::{self, BodyResult, Fields};

@@ -1,5 +1,5 @@
 //! Every HTML page the daemon serves: the sign-in pages of the authorization code
-//! flow (contract §9) and the pages of the email links (§8), as askama templates
+//! flow (see README, "Sign in with Tessera") and the pages of the email links, as askama templates
 //! (`daemon/templates/`, compiled in, HTML-escaped by default), and the headers every
 //! one of them carries.
 
@@ -129,7 +129,7 @@ pub struct ResetForm<'a> {
     pub error: Option<&'a str>,
 }
 
-/// A rendered page with `status` and the headers of §9: no caching, no framing, no
+/// A rendered page with `status` and the headers of the sign-in pages: no caching, no framing, no
 /// script, forms posting only here and to `form_origins` (the origin of the redirect
 /// in play: browsers apply `form-action` to the redirect after a form's POST).
 pub fn page(status: StatusCode, template: &impl Template, form_origins: &[String]) -> Response {

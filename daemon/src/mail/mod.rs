@@ -1,4 +1,4 @@
-//! Mail: the messages of contract §8 ([`templates`]), the two transports
+//! Mail: the messages ([`templates`]; see README, "Email"), the two transports
 //! ([`transport`]: SMTP through lettre, or one `.eml` file per message), and a bounded
 //! queue that the service drains off the request path, sending each message with
 //! retries and backoff ([`Outbox::deliver`]).

@@ -1,4 +1,4 @@
-//! Every message the daemon sends (contract §8): a subject, a text/plain part holding
+//! Every message the daemon sends (see README, "Email"): a subject, a text/plain part holding
 //! the link, and an HTML alternative (an askama template, escaped by default). `app`
 //! is the display name of `mail.from`.
 

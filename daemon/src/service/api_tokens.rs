@@ -1,7 +1,7 @@
 //! Persistent API tokens (`tsr_at_`): made by a user with a session token, usable as a
 //! Bearer, inactive while the owner is disabled, deleted with the owner. Last use is
 //! kept in memory and written back by the periodic sweep, so using a token costs no
-//! disk write (contract §7: `lastUsedAt` may lag by up to 60 s).
+//! disk write (see docs/decisions.md: `lastUsedAt` may lag by up to 60 s).
 
 use super::audit::{AuditEvent, Counter, TokenKind};
 use super::{Caller, Operator, Service, ServiceError};

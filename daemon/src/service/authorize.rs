@@ -1,4 +1,4 @@
-//! The authorization code flow with PKCE (contract §9): validating an authorization
+//! The authorization code flow with PKCE (see README, "Sign in with Tessera"): validating an authorization
 //! request, the browser session of the sign-in page, consent, codes, and the
 //! `authorization_code` grant. The pages themselves are the HTTP layer's.
 //!
@@ -102,7 +102,7 @@ fn is_verifier(verifier: &str) -> bool {
 }
 
 impl Service {
-    /// Checks an authorization request (contract §9).
+    /// Checks an authorization request (see README, "Sign in with Tessera").
     pub async fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
         let page = |why: &str| AuthProblem::Page(why.to_owned());
         let client_id = p

@@ -1,4 +1,4 @@
-//! The email flows (contract §8): address verification, forgotten passwords, the
+//! The email flows (see README, "Email"): address verification, forgotten passwords, the
 //! password-change notice, `exists`, and the drain of the outbox.
 //!
 //! Nothing here tells a caller whether an address has an account: the unauthenticated

@@ -113,7 +113,7 @@ pub enum Caller {
 
 impl Caller {
     /// `INSUFFICIENT_SCOPE` unless this is a user's session token (API-token
-    /// management, access refresh and logout need one; contract §7).
+    /// management, access refresh and logout need one; see docs/decisions.md).
     pub fn require_session(&self) -> Result<(), ServiceError> {
         match self {
             Caller::Session { .. } => Ok(()),

@@ -1,4 +1,4 @@
-//! The OAuth 2.0 face (contract §3): the password,
+//! The OAuth 2.0 face (see docs/openapi.yaml): the password,
 //! refresh_token and client_credentials grants, introspection (RFC 7662), revocation
 //! (RFC 7009) and metadata (RFC 8414). Grants reuse the app-facing implementations.
 

@@ -1,4 +1,4 @@
-//! What the console does (contract §5): users, sessions, guest and registration
+//! What the console does (see README, "The console"): users, sessions, guest and registration
 //! settings, keys, status and the audit trail. Every change is audited with the
 //! operator's uid and takes effect at once on every HTTP path.
 

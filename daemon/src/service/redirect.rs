@@ -1,4 +1,4 @@
-//! Redirect URIs of the authorization code flow (contract §9, RFC 8252): which may be
+//! Redirect URIs of the authorization code flow (RFC 6749 §3.1.2, RFC 8252): which may be
 //! registered, and whether a presented one matches a registered one.
 //!
 //! Registrable: absolute `https` URIs; `http` only on a loopback host (`127.0.0.1`,

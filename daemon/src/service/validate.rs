@@ -1,4 +1,4 @@
-//! Input rules for accounts (contract §2 "Validation").
+//! Input rules for accounts (see docs/openapi.yaml).
 
 use super::ServiceError;
 

@@ -1,4 +1,4 @@
-//! Contract §4: revoking a session, disabling or deleting a user, setting a password,
+//! Revocation (docs/decisions.md): revoking a session, disabling or deleting a user, setting a password,
 //! or revoking a token takes effect at once for `authenticate` (what `/me` uses),
 //! introspection and refresh, and still holds after a restart. Start-up loads only the
 //! revocations an unexpired token can meet; tokens older than an upgrade from a store

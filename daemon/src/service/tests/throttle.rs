@@ -1,4 +1,4 @@
-//! Login throttling through the service, on the manual clock (contract §7): the block
+//! Login throttling through the service, on the manual clock (see docs/decisions.md): the block
 //! after `max_failures`, attempts during a block that neither hash nor count, and the
 //! success that clears the pair.
 

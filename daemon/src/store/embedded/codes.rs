@@ -1,4 +1,4 @@
-//! Authorization codes (contract §9). Tree `codes`: SHA-256 digest of `tsr_ac_…` →
+//! Authorization codes (see README, "Sign in with Tessera"). Tree `codes`: SHA-256 digest of `tsr_ac_…` →
 //! [`CodeRecord`]. A code is used once: the exchange marks it used and records the
 //! session it opens in one transaction, so a code presented again finds that session
 //! to revoke. Used and expired codes stay an hour past their expiry for that, then

@@ -1,4 +1,4 @@
-//! Link tokens sent by mail (contract §8). Trees: `links` (SHA-256 digest →
+//! Link tokens sent by mail (see README, "Email"). Trees: `links` (SHA-256 digest →
 //! [`LinkRecord`]) and `user_links` (user id ‖ kind ‖ digest → nothing), so that a
 //! successful use voids every other outstanding link of its kind for that user in the
 //! same transaction. Used links stay until they expire; the purge deletes expired ones.
