@@ -107,7 +107,7 @@ impl Daemon {
 /// open-file limit could not hold it beside everything else the daemon keeps open
 /// (said once at start, with the way out).
 fn connection_limits(config: &Config) -> config::ConnectionLimits {
-    let open_files = http::server::open_file_limit();
+    let open_files = http::server::raise_open_file_limit();
     let pool = match &config.storage {
         config::Storage::Postgres(postgres) => postgres.pool_size as u64,
         config::Storage::Embedded => 0,

@@ -75,6 +75,14 @@ impl<'a> Browser<'a> {
         self.post(&action, &fields).await
     }
 
+    /// Opens the authorization request `url` and signs `user` in on its login page:
+    /// the page that follows (consent, or the redirect back).
+    async fn sign_in(&self, url: &str, user: &str) -> Resp {
+        let login = self.get(url).await;
+        self.submit(&login, &[("username", user), ("password", &password(user))])
+            .await
+    }
+
     fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.lock().unwrap().get(name).cloned()
     }
@@ -296,11 +304,8 @@ async fn a_third_party_app_asks_for_consent_once_and_a_public_app_uses_pkce_alon
     let (verifier, challenge) = pkce();
     // Loopback: any port matches the registered URI.
     let redirect = "http://127.0.0.1:53117/callback";
-    let login = browser
-        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
-        .await;
     let consent = browser
-        .submit(&login, &[("username", "bob"), ("password", &password("bob"))])
+        .sign_in(&authorize_url("cli", redirect, &challenge, "&scope=read"), "bob")
         .await;
     assert_eq!(consent.status, 200, "{}", consent.text);
     assert!(
@@ -597,11 +602,8 @@ async fn app_tokens(d: &TestDaemon, client_id: &str, user: &str, scope: &str) ->
     let browser = Browser::new(d);
     let (verifier, challenge) = pkce();
     let scope_param = format!("&scope={}", utf8_percent(scope));
-    let login = browser
-        .get(&authorize_url(client_id, redirect, &challenge, &scope_param))
-        .await;
     let consent = browser
-        .submit(&login, &[("username", user), ("password", &password(user))])
+        .sign_in(&authorize_url(client_id, redirect, &challenge, &scope_param), user)
         .await;
     let allowed = browser.submit(&consent, &[("decision", "allow")]).await;
     let (_, params) = location_params(&allowed);
@@ -682,11 +684,8 @@ async fn a_client_added_again_under_a_removed_id_asks_for_consent_again() {
     let browser = Browser::new(&d);
     let (_, challenge) = pkce();
     let first = "http://127.0.0.1:53117/callback";
-    let login = browser
-        .get(&authorize_url("g1", first, &challenge, "&scope=read%20write"))
-        .await;
     let consent = browser
-        .submit(&login, &[("username", "dan"), ("password", &password("dan"))])
+        .sign_in(&authorize_url("g1", first, &challenge, "&scope=read%20write"), "dan")
         .await;
     assert!(consent.text.contains("<strong>g1</strong> asks"), "{}", consent.text);
     location_params(&browser.submit(&consent, &[("decision", "allow")]).await);

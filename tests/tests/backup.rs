@@ -25,6 +25,18 @@ fn tesserad(config: Option<&Path>, args: &[&str]) -> Output {
     output_within(&mut command, None, Duration::from_secs(60))
 }
 
+/// `tesserad --data-dir DATA restore --from FROM EXTRA…`.
+fn restore(data: &Path, from: &Path, extra: &[&str]) -> Output {
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "restore",
+        "--from",
+        from.to_str().unwrap(),
+    ];
+    tesserad(None, &[&args[..], extra].concat())
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -51,16 +63,7 @@ async fn a_restored_store_serves_what_the_backup_held() {
 
     let target = tempfile::tempdir().unwrap();
     let data = target.path().join("data");
-    let restored = tesserad(
-        None,
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "restore",
-            "--from",
-            out.to_str().unwrap(),
-        ],
-    );
+    let restored = restore(&data, &out, &[]);
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     let checked = tesserad(None, &["--data-dir", data.to_str().unwrap(), "check"]);
@@ -129,33 +132,17 @@ async fn restore_refuses_damaged_newer_or_occupied_targets() {
     for (file, says) in [(&flipped, "checksum"), (&newer, "format 9"), (&truncated, "truncated")] {
         let target = tempfile::tempdir().unwrap();
         let data = target.path().join("data");
-        let out = tesserad(
-            None,
-            &[
-                "--data-dir",
-                data.to_str().unwrap(),
-                "restore",
-                "--from",
-                file.to_str().unwrap(),
-            ],
-        );
+        let out = restore(&data, file, &[]);
         assert_eq!(out.status.code(), Some(2), "{file:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{file:?}: {}", stderr(&out));
         assert!(!data.exists(), "{file:?}: nothing written");
     }
     // The original data directory holds a store: refused, then replaced with --force.
     let data = dir.path().join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "restore",
-        "--from",
-        good.to_str().unwrap(),
-    ];
-    let refused = tesserad(None, &args);
+    let refused = restore(&data, &good, &[]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(stderr(&refused).contains("not empty"), "{}", stderr(&refused));
-    let forced = tesserad(None, &[&args[..], &["--force"]].concat());
+    let forced = restore(&data, &good, &["--force"]);
     assert!(forced.status.success(), "{}", stderr(&forced));
     let d = TestDaemon::launch(dir, "", &[]);
     d.login("bob").await;
@@ -173,17 +160,7 @@ async fn restore_will_not_replace_the_store_of_a_running_daemon() {
     let made = run_tessera(&d.socket, &["backup", "--out", out.to_str().unwrap()], None);
     assert_eq!(made.code, 0, "{}", made.stderr);
     let data = d.socket.parent().unwrap().to_path_buf();
-    let restored = tesserad(
-        None,
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "restore",
-            "--from",
-            out.to_str().unwrap(),
-            "--force",
-        ],
-    );
+    let restored = restore(&data, &out, &["--force"]);
     assert_eq!(restored.status.code(), Some(2), "{}", stderr(&restored));
     assert!(stderr(&restored).contains("in use"), "{}", stderr(&restored));
     // The daemon's store is still its own: what it acknowledges now survives a restart.
@@ -353,10 +330,7 @@ async fn a_backup_of_a_running_daemon_holds_every_write_acknowledged_before_it()
     let target = tempfile::tempdir().unwrap();
     let data = target.path().join("data");
     let data_dir = data.to_str().unwrap();
-    let restored = tesserad(
-        None,
-        &["--data-dir", data_dir, "restore", "--from", out.to_str().unwrap()],
-    );
+    let restored = restore(&data, &out, &[]);
     assert!(restored.status.success(), "{}", stderr(&restored));
     let checked = tesserad(None, &["--data-dir", data_dir, "check"]);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));

@@ -50,7 +50,7 @@ pub const RESERVED_FILES: u64 = 128;
 /// The process's open-file limit, after raising the soft limit to the hard one (the
 /// soft limit is often far below what the process may have); `None` when unlimited or
 /// unknown.
-pub fn open_file_limit() -> Option<u64> {
+pub fn raise_open_file_limit() -> Option<u64> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
     let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {

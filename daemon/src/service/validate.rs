@@ -45,7 +45,6 @@ pub fn email(address: &str) -> Result<(), ServiceError> {
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || wide(c))
     }
     let ok = address.len() <= 254
-        && !address.chars().any(char::is_control)
         && match address.split_once('@') {
             Some((local, domain)) => {
                 local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext))
