@@ -95,6 +95,72 @@ async fn a_logout_or_a_disable_on_one_daemon_is_enforced_by_the_other_within_a_s
     assert!(worst < Duration::from_secs(1), "worst delay {worst:?}");
 }
 
+#[tokio::test]
+async fn an_enable_on_one_daemon_brings_back_no_session_the_disable_revoked_on_any() {
+    let Some((a, b)) = shared() else { return };
+    a.register("bob").await;
+    for round in 0..5 {
+        let token = s(&b.login("bob").await, "accessToken");
+        b.assert_live(&token).await;
+        // Disabled and enabled again on A at once, before B has polled.
+        let since = Instant::now();
+        assert_eq!(a.tessera(&["user", "disable", "bob"]).code, 0);
+        assert_eq!(a.tessera(&["user", "enable", "bob"]).code, 0, "round {round}");
+        a.assert_dead(&token).await;
+        // B learns the revocation within the bound every revocation has, and keeps it.
+        let delay = refused_after(&b, &token, since).await;
+        assert!(delay < Duration::from_secs(1), "round {round}: {delay:?}");
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            b.assert_dead(&token).await;
+        }
+        b.assert_live(&s(&b.login("bob").await, "accessToken")).await;
+    }
+}
+
+/// A transaction that logs a change and commits after its row has left the window
+/// every poll reads (a commit that stalled): the row is still applied, because B
+/// noticed the gap its id left and asks for it.
+#[tokio::test]
+async fn a_change_committed_after_it_left_the_poll_window_is_still_applied() {
+    if postgres::missing() {
+        return;
+    }
+    let url = postgres::new_database();
+    let (a, b) = pair(&url);
+    a.register("erin").await;
+    let logged_out = s(&a.login("erin").await, "accessToken");
+    let victim = s(&a.login("erin").await, "accessToken");
+    let jti = crate::harness::claims(&victim)["jti"].as_str().unwrap().to_owned();
+    let (mut db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let stalled = db.transaction().await.unwrap();
+    let row = stalled
+        .query_one(
+            "INSERT INTO changes (kind, subject, until) VALUES ('denied', $1, 4102444800) RETURNING id",
+            &[&jti],
+        )
+        .await
+        .unwrap();
+    let id: i64 = row.get(0);
+    // A later id commits first: B reads it and passes over the stalled one.
+    let since = Instant::now();
+    assert_eq!(a.post_bearer("/api/auth/logout", &logged_out).await.status, 204);
+    refused_after(&b, &logged_out, since).await;
+    b.assert_live(&victim).await;
+    // The stalled row commits, stamped an hour back: far outside the time window.
+    stalled
+        .execute(
+            "UPDATE changes SET at = now() - INTERVAL '1 hour' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    stalled.commit().await.unwrap();
+    let delay = refused_after(&b, &victim, Instant::now()).await;
+    assert!(delay < Duration::from_secs(1), "{delay:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_refresh_token_presented_to_both_daemons_at_once_is_exchanged_once() {
     let Some((a, b)) = shared() else { return };

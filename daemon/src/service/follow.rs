@@ -4,6 +4,12 @@
 //! reaches that memory through the store's change log, read every [`POLL_EVERY`].
 //! A poll re-reads the log's recent window and applies only the rows it has not seen.
 //!
+//! Ids are handed out when a row is written but become visible at commit, so a row
+//! can appear after rows with higher ids, and after it has left the window (a commit
+//! that stalled). The follower therefore notes each gap in the ids below the highest
+//! it has seen and asks for those ids by name at every poll, until the row arrives or
+//! [`GAP_PATIENCE`] has passed (the id then belonged to a transaction that rolled back).
+//!
 //! When no poll has succeeded for `[storage.postgres] max_staleness`, this daemon can
 //! no longer know whether a token was revoked elsewhere: it refuses the tokens it
 //! checks from memory (503, fail closed) until a poll succeeds again.
@@ -11,7 +17,7 @@
 use super::{Service, ServiceError, operator};
 use crate::locks::lock;
 use crate::store::Change;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,19 +28,64 @@ use tokio::sync::watch;
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
 /// How long an applied row is remembered: longer than it stays in the read window.
 const REMEMBERED: Duration = Duration::from_secs(30);
+/// How long a gap in the ids is asked for: far longer than a transaction can live
+/// (each attempt is cut off after seconds), shorter than the log keeps its rows.
+const GAP_PATIENCE: Duration = Duration::from_secs(300);
+/// The widest jump in ids whose skipped ids are followed as gaps. PostgreSQL's
+/// sequence hands out consecutive ids, so its gaps are a few transactions in flight or
+/// rolled back; ids further apart (CockroachDB's are not consecutive) are left to the
+/// time window.
+const MAX_JUMP: i64 = 1_000;
+/// The most gaps followed at once; past it the oldest are given up.
+const MAX_GAPS: usize = 10_000;
 /// Polls between two purges of old change-log rows.
 const PURGE_EVERY_POLLS: u64 = 300;
 
-/// What the follower knows: the rows applied, and when a poll last succeeded.
+/// What the follower knows: the rows applied, the gaps, and when a poll last succeeded.
 #[derive(Debug)]
 pub(super) struct Follower {
-    seen: Mutex<HashMap<i64, Instant>>,
+    log: Mutex<Followed>,
     synced: Mutex<Instant>,
     /// Set while the view is stale (logged once per outage).
     stale: AtomicBool,
 }
 
+/// The ids seen in the change log.
+#[derive(Debug, Default)]
+struct Followed {
+    /// Applied rows, and when.
+    applied: HashMap<i64, Instant>,
+    /// The highest id read so far.
+    highest: Option<i64>,
+    /// Ids below `highest` not applied yet, and since when.
+    gaps: BTreeMap<i64, Instant>,
+}
+
+impl Followed {
+    /// Notes that the row `id` exists: ids skipped on the way up to it become gaps.
+    fn read(&mut self, id: i64, now: Instant) {
+        let highest = *self.highest.get_or_insert(id);
+        if id <= highest {
+            return;
+        }
+        if id - highest <= MAX_JUMP {
+            for skipped in highest + 1..id {
+                self.gaps.entry(skipped).or_insert(now);
+            }
+            while self.gaps.len() > MAX_GAPS {
+                self.gaps.pop_first();
+            }
+        }
+        self.highest = Some(id);
+    }
+}
+
 impl Follower {
+    /// The ids to ask for besides the recent window: the gaps.
+    fn gaps(&self) -> Vec<i64> {
+        lock(&self.log).gaps.keys().copied().collect()
+    }
+
     /// Applies, in log order, every row not applied yet, and remembers a row only once
     /// it has been applied: a row whose application failed (a read of the store, say) is
     /// tried again at the next poll, and the rows after it are applied meanwhile. Fails
@@ -49,19 +100,28 @@ impl Follower {
         F: FnMut(Change) -> A,
         A: Future<Output = Result<(), ServiceError>>,
     {
-        lock(&self.seen).retain(|_, at| now.duration_since(*at) < REMEMBERED);
+        {
+            let mut log = lock(&self.log);
+            log.applied.retain(|_, at| now.duration_since(*at) < REMEMBERED);
+            log.gaps.retain(|_, since| now.duration_since(*since) < GAP_PATIENCE);
+        }
         let (mut applied, mut failed) = (0, None);
         for (id, change) in logged {
-            if lock(&self.seen).contains_key(&id) {
+            if lock(&self.log).applied.contains_key(&id) {
                 continue;
             }
-            match apply(change).await {
+            let outcome = apply(change).await;
+            let mut log = lock(&self.log);
+            log.read(id, now);
+            match outcome {
                 Ok(()) => {
-                    lock(&self.seen).insert(id, now);
+                    log.applied.insert(id, now);
+                    log.gaps.remove(&id);
                     applied += 1;
                 }
                 Err(e) => {
                     tracing::debug!(row = id, error = %e, "could not apply a change-log row; trying again at the next poll");
+                    log.gaps.entry(id).or_insert(now);
                     failed.get_or_insert(e);
                 }
             }
@@ -73,7 +133,7 @@ impl Follower {
 impl Default for Follower {
     fn default() -> Self {
         Self {
-            seen: Mutex::new(HashMap::new()),
+            log: Mutex::new(Followed::default()),
             synced: Mutex::new(Instant::now()),
             stale: AtomicBool::new(false),
         }
@@ -112,7 +172,7 @@ impl Service {
     /// Applies the changes logged since the last poll; returns how many.
     pub(super) async fn poll_changes(&self) -> Result<usize, ServiceError> {
         let started = Instant::now();
-        let logged = self.store.recent_changes().await?;
+        let logged = self.store.recent_changes(&self.follower.gaps()).await?;
         let applied = self
             .follower
             .apply_new(logged, started, |change| async move { self.apply(&change).await })
@@ -211,5 +271,45 @@ mod tests {
             0,
             "each row once"
         );
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_the_ids_is_asked_for_until_its_row_arrives_however_late() {
+        let follower = Follower::default();
+        let deny = |jti: &str| Change::Denied(jti.into(), 9);
+        let apply = |_: Change| async { Ok(()) };
+        let start = Instant::now();
+        // Rows 11 and 12 are in flight when 10 and 13 are read.
+        let read = vec![(10, deny("a")), (13, deny("d"))];
+        assert_eq!(follower.apply_new(read, start, apply).await.unwrap(), 2);
+        assert_eq!(follower.gaps(), [11, 12]);
+        // Row 12 commits a minute later, long out of the time window: asked for by id.
+        let later = start + Duration::from_secs(60);
+        assert_eq!(
+            follower.apply_new(vec![(12, deny("c"))], later, apply).await.unwrap(),
+            1
+        );
+        assert_eq!(follower.gaps(), [11]);
+        // 11 rolled back: given up after GAP_PATIENCE.
+        follower
+            .apply_new(Vec::new(), start + GAP_PATIENCE, apply)
+            .await
+            .unwrap();
+        assert!(follower.gaps().is_empty());
+    }
+
+    #[tokio::test]
+    async fn ids_far_apart_are_not_followed_as_gaps_and_a_failed_row_is_asked_for() {
+        let follower = Follower::default();
+        let now = Instant::now();
+        let rows = vec![(1, Change::Keys), (1 + MAX_JUMP + 1, Change::Setting("guest".into()))];
+        let fail_settings = |change: Change| async move {
+            match change {
+                Change::Setting(_) => Err(ServiceError::Internal("the settings read failed".into())),
+                _ => Ok(()),
+            }
+        };
+        assert!(follower.apply_new(rows, now, fail_settings).await.is_err());
+        assert_eq!(follower.gaps(), [1 + MAX_JUMP + 1], "only the failed row");
     }
 }

@@ -228,12 +228,12 @@ impl Store {
         matches!(self, Store::Postgres(_))
     }
 
-    /// The changes other daemons (and this one) logged recently, with their ids; none
-    /// for a store no other daemon shares.
-    pub async fn recent_changes(&self) -> Result<Vec<(i64, Change)>, StoreError> {
+    /// The changes other daemons (and this one) logged recently, and those with an id
+    /// in `also`, with their ids; none for a store no other daemon shares.
+    pub async fn recent_changes(&self, also: &[i64]) -> Result<Vec<(i64, Change)>, StoreError> {
         match self {
             Store::Embedded(_) => Ok(Vec::new()),
-            Store::Postgres(p) => p.recent_changes().await,
+            Store::Postgres(p) => p.recent_changes(also).await,
         }
     }
 

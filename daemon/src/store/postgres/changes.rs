@@ -1,8 +1,10 @@
 //! The change log (table `changes`): every change another daemon's in-memory view must
-//! learn is appended in the transaction that made it. Each daemon reads back the rows
-//! of the last [`WINDOW`] (by the database's clock) every poll and skips those it has
-//! applied: ids are not committed in order, so "greater than the last id seen" could
-//! miss a row that commits late. Rows older than [`KEPT`] are deleted.
+//! learn is appended in the transaction that made it, stamped with the database's
+//! clock at the insert (not the transaction's start). Each daemon reads back the rows
+//! of the last [`WINDOW`] every poll, plus any older row it asks for by id (the gaps it
+//! noticed in the ids, see `service/follow.rs`), and skips those it has applied: ids
+//! are not committed in order, so "greater than the last id seen" could miss a row
+//! that commits late. Rows older than [`KEPT`] are deleted.
 
 use super::{PgStore, StoreError, col, error};
 use crate::store::{Barred, Change, Revoked};
@@ -11,8 +13,8 @@ use uuid::Uuid;
 
 /// How far back each poll reads: longer than any transaction takes to commit.
 pub const WINDOW: Duration = Duration::from_secs(10);
-/// How long rows stay: a few windows.
-const KEPT: Duration = Duration::from_secs(60);
+/// How long rows stay: longer than a daemon waits for a gap in the ids to fill.
+const KEPT: Duration = Duration::from_secs(600);
 
 /// A change as stored: kind, subject and a time.
 pub(super) struct Logged<'a> {
@@ -39,7 +41,7 @@ impl<'a> From<&'a Change> for Logged<'a> {
 /// Appends `change` within `tx`.
 pub(super) async fn log(tx: &deadpool_postgres::Transaction<'_>, change: Logged<'_>) -> Result<(), StoreError> {
     let stmt = tx
-        .prepare_cached("INSERT INTO changes (kind, subject, until) VALUES ($1, $2, $3)")
+        .prepare_cached("INSERT INTO changes (kind, subject, until, at) VALUES ($1, $2, $3, clock_timestamp())")
         .await
         .map_err(error)?;
     tx.execute(&stmt, &[&change.kind, &change.subject.as_ref(), &change.until])
@@ -66,16 +68,18 @@ fn parse(kind: &str, subject: String, until: i64) -> Option<Change> {
 }
 
 impl PgStore {
-    /// The changes logged in the last [`WINDOW`], with their ids, oldest first. A row
-    /// this build cannot read (written by a newer one) is skipped with a warning.
-    pub async fn recent_changes(&self) -> Result<Vec<(i64, Change)>, StoreError> {
+    /// The changes logged in the last [`WINDOW`] and those with an id in `also`, with
+    /// their ids, in id order. A row this build cannot read (written by a newer one) is
+    /// skipped with a warning.
+    pub async fn recent_changes(&self, also: &[i64]) -> Result<Vec<(i64, Change)>, StoreError> {
         let sql = format!(
-            "SELECT id, kind, subject, until FROM changes WHERE at > now() - INTERVAL '{} seconds' ORDER BY id",
+            "SELECT id, kind, subject, until FROM changes \
+             WHERE at > now() - INTERVAL '{} seconds' OR id = ANY($1) ORDER BY id",
             WINDOW.as_secs()
         );
         reading!(self, c, {
             let stmt = c.prepare_cached(&sql).await.map_err(error)?;
-            let rows = c.query(&stmt, &[]).await.map_err(error)?;
+            let rows = c.query(&stmt, &[&also]).await.map_err(error)?;
             let mut changes = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id: i64 = col(row, "changes", "id")?;
