@@ -595,6 +595,97 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
     );
 }
 
+/// Under an https issuer a neighbouring site can plant cookies in the domain, but not
+/// `__Host-` ones: the daemon reads its cookies only by those names, and a form token
+/// is keyed by the daemon and bound to the signed-in session, so a token the attacker
+/// computed, or got drawn for a cookie of its own, forges no consent.
+#[tokio::test]
+async fn a_planted_csrf_cookie_forges_no_consent_under_an_https_issuer() {
+    use sha2::Digest;
+    let d = TestDaemon::with("[server]\nissuer = \"https://auth.example.com\"\n");
+    client_with(
+        &d,
+        &[
+            "web",
+            "--scopes",
+            "read write",
+            "--redirect-uri",
+            "https://web.example.com/cb",
+        ],
+    );
+    d.register("frank").await;
+    let (_, challenge) = pkce();
+    let url = authorize_url("web", "https://web.example.com/cb", &challenge, "&scope=read%20write");
+    let victim = Browser::new(&d);
+    let consent = victim.sign_in(&url, "frank").await;
+    assert!(consent.text.contains("Allow access?"), "{}", consent.text);
+    let session = victim
+        .cookie("__Host-tessera_browser")
+        .expect("the session cookie is __Host-");
+    assert!(victim.cookie("tessera_browser").is_none() && victim.cookie("tessera_csrf").is_none());
+
+    // The attacker's own visit: a CSRF cookie of its own and the token drawn for it.
+    let attacker = Browser::new(&d);
+    let drawn = attacker.get(&url).await;
+    let own_cookie = attacker.cookie("__Host-tessera_csrf").unwrap();
+    let own_token = hidden_fields(&drawn.text)
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .unwrap()
+        .1;
+    let planted = "tsr_cf_planted-by-a-sibling";
+    let unkeyed = {
+        let digest = sha2::Sha256::digest(format!("csrf:{planted}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let raw = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let forge = |cookie: String, token: String| {
+        let mut form = hidden_fields(&consent.text);
+        form.retain(|(k, _)| k != "csrf");
+        form.push(("csrf".into(), token));
+        form.push(("decision".into(), "allow".into()));
+        let request = raw.post(d.url("/oauth/authorize")).header("cookie", cookie).form(&form);
+        d.send(request)
+    };
+    for (cookie, token, what) in [
+        (
+            format!("__Host-tessera_browser={session}; tessera_csrf={planted}"),
+            unkeyed.clone(),
+            "a plain-named cookie and its unkeyed digest",
+        ),
+        (
+            format!("__Host-tessera_browser={session}; __Host-tessera_csrf={planted}"),
+            unkeyed,
+            "the digest of a planted cookie",
+        ),
+        (
+            format!("__Host-tessera_browser={session}; __Host-tessera_csrf={own_cookie}"),
+            own_token,
+            "a token drawn for the attacker's cookie before sign-in",
+        ),
+    ] {
+        let forged = forge(cookie, token).await;
+        assert_eq!(forged.status, 403, "{what}: {}", forged.text);
+        assert!(forged.header("location").is_none(), "{what}");
+    }
+    // A plain-named session cookie is not a session here (no login CSRF, no fixation).
+    let fixed = d
+        .send(
+            raw.get(d.url(&url))
+                .header("cookie", format!("tessera_browser={session}")),
+        )
+        .await;
+    assert!(fixed.text.contains("Sign in"), "{}", fixed.text);
+    // The person's own form still goes through.
+    let allowed = victim.submit(&consent, &[("decision", "allow")]).await;
+    assert_eq!(allowed.status, 303, "{}", allowed.text);
+    assert!(location_params(&allowed).1.contains_key("code"));
+}
+
 /// Signs `user` in to the public client `client_id` through the browser, allows it
 /// `scope`, and exchanges the code: the app's token response.
 async fn app_tokens(d: &TestDaemon, client_id: &str, user: &str, scope: &str) -> Value {

@@ -1,24 +1,23 @@
 //! The authorization endpoint and the sign-out pages (see README, "Sign in with Tessera"): the login and
 //! consent pages, their form POSTs, and the redirects back to the client. Two cookies:
-//! `tessera_browser` (the browser session) and a CSRF cookie whose SHA-256 every form
-//! must carry, so a form from another browser, or none, is refused.
+//! the browser session and a CSRF cookie, both `__Host-` under an https issuer (so no
+//! other site in the domain can set them) and only by those names. Every form carries
+//! the service's keyed token of the two cookies (`service/forms.rs`), so a form from
+//! another browser, or none, is refused.
 
 use super::body::{self, BodyResult, Fields};
 use super::pages::{self, Consent, ErrorPage, Login, Logout, RequestFields, SignedOut};
 use super::{method, origin, with_service};
-use crate::secret::{self, Secret};
+use crate::secret;
 use crate::service::authorize::{AuthParams, AuthProblem, AuthRequest};
 use crate::service::{Origin, Service, ServiceError, redirect};
 use std::collections::HashMap;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-/// The browser-session cookie.
-const BROWSER_COOKIE: &str = "tessera_browser";
 /// Prefix of CSRF cookie values.
 const CSRF_PREFIX: &str = "tsr_cf_";
 
@@ -41,37 +40,58 @@ struct Browser {
     csrf: Option<String>,
 }
 
-/// The CSRF cookie's name: `__Host-` (no subdomain can set it) under https.
-fn csrf_name(secure: bool) -> &'static str {
-    if secure { "__Host-tessera_csrf" } else { "tessera_csrf" }
+/// The cookies' names: with the `__Host-` prefix under https, which only this host,
+/// over https, can set; without it under plain http, where browsers refuse it.
+struct CookieNames {
+    session: &'static str,
+    csrf: &'static str,
 }
 
-fn browser() -> impl Filter<Extract = (Browser,), Error = std::convert::Infallible> + Clone {
+fn cookie_names(secure: bool) -> CookieNames {
+    if secure {
+        CookieNames {
+            session: "__Host-tessera_browser",
+            csrf: "__Host-tessera_csrf",
+        }
+    } else {
+        CookieNames {
+            session: "tessera_browser",
+            csrf: "tessera_csrf",
+        }
+    }
+}
+
+impl Browser {
+    /// The cookies of a `Cookie` header, by the names for this scheme only; of two
+    /// cookies with one name, the first (a browser sends the most specific first).
+    fn parse(header: Option<&str>, secure: bool) -> Self {
+        let names = cookie_names(secure);
+        let mut browser = Browser {
+            session: None,
+            csrf: None,
+        };
+        for pair in header.unwrap_or_default().split(';') {
+            let Some((name, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            let slot = if name == names.session {
+                &mut browser.session
+            } else if name == names.csrf {
+                &mut browser.csrf
+            } else {
+                continue;
+            };
+            slot.get_or_insert_with(|| value.to_owned());
+        }
+        browser
+    }
+}
+
+/// The request's `Cookie` header, if any.
+fn browser() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
     warp::header::optional::<String>("cookie")
         .or(warp::any().map(|| None))
         .unify()
-        .map(|header: Option<String>| {
-            let mut browser = Browser {
-                session: None,
-                csrf: None,
-            };
-            for pair in header.as_deref().unwrap_or_default().split(';') {
-                let Some((name, value)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                match name {
-                    BROWSER_COOKIE => browser.session = Some(value.to_owned()),
-                    "tessera_csrf" | "__Host-tessera_csrf" => browser.csrf = Some(value.to_owned()),
-                    _ => {}
-                }
-            }
-            browser
-        })
-}
-
-/// The token a form carries for the CSRF cookie `cookie`.
-fn csrf_token(cookie: &str) -> String {
-    secret::hex(&Secret::new(format!("csrf:{cookie}")).digest())
 }
 
 /// Context of one page answer: the service, the browser, and the cookies to set.
@@ -82,16 +102,21 @@ struct Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    fn new(service: &'a Service, browser: Browser) -> Self {
+    fn new(service: &'a Service, cookie_header: Option<String>) -> Self {
+        let secure = service.issuer().starts_with("https://");
         Self {
             service,
-            browser,
+            browser: Browser::parse(cookie_header.as_deref(), secure),
             set_cookies: Vec::new(),
         }
     }
 
     fn secure(&self) -> bool {
         self.service.issuer().starts_with("https://")
+    }
+
+    fn names(&self) -> CookieNames {
+        cookie_names(self.secure())
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
@@ -105,23 +130,30 @@ impl<'a> Answer<'a> {
         cookie
     }
 
-    /// This browser's CSRF token, making its cookie if it has none.
+    /// The form token for this browser's cookies, making its CSRF cookie if it has none.
     fn csrf(&mut self) -> Result<String, ServiceError> {
-        if let Some(cookie) = self.browser.csrf.clone().filter(|c| c.starts_with(CSRF_PREFIX)) {
-            return Ok(csrf_token(&cookie));
-        }
-        let cookie = secret::generate(CSRF_PREFIX)?;
-        let value = cookie.expose().to_owned();
-        self.set_cookies
-            .push(self.cookie(csrf_name(self.secure()), &value, None));
-        self.browser.csrf = Some(value.clone());
-        Ok(csrf_token(&value))
+        let cookie = match self.browser.csrf.clone().filter(|c| c.starts_with(CSRF_PREFIX)) {
+            Some(cookie) => cookie,
+            None => self.new_csrf_cookie()?,
+        };
+        Ok(self.service.form_token(&cookie, self.browser.session.as_deref()))
     }
 
-    /// True when `presented` is this browser's CSRF token.
+    /// Gives the browser a new CSRF cookie (at first sight, and at sign-in).
+    fn new_csrf_cookie(&mut self) -> Result<String, ServiceError> {
+        let value = secret::generate(CSRF_PREFIX)?.expose().to_owned();
+        self.set_cookies.push(self.cookie(self.names().csrf, &value, None));
+        self.browser.csrf = Some(value.clone());
+        Ok(value)
+    }
+
+    /// True when `presented` is the form token for this browser's cookies.
     fn csrf_ok(&self, presented: Option<&str>) -> bool {
         match (self.browser.csrf.as_deref(), presented) {
-            (Some(cookie), Some(presented)) => csrf_token(cookie).as_bytes().ct_eq(presented.as_bytes()).into(),
+            (Some(cookie), Some(presented)) => {
+                self.service
+                    .form_token_ok(cookie, self.browser.session.as_deref(), presented)
+            }
             _ => false,
         }
     }
@@ -265,7 +297,7 @@ fn authorize_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Er
         .and(browser())
         .and(warp::query::<HashMap<String, String>>())
         .then(
-            |service: Arc<Service>, origin: Origin, browser: Browser, query: HashMap<String, String>| async move {
+            |service: Arc<Service>, origin: Origin, browser: Option<String>, query: HashMap<String, String>| async move {
                 let mut answer = Answer::new(&service, browser);
                 let p = params_of(query);
                 match service.authorization_request(&p).await {
@@ -286,7 +318,7 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
         .and(browser())
         .and(body::fields())
         .then(
-            |service: Arc<Service>, origin: Origin, browser: Browser, body: BodyResult| async move {
+            |service: Arc<Service>, origin: Origin, browser: Option<String>, body: BodyResult| async move {
                 let mut answer = Answer::new(&service, browser);
                 let form = body.and_then(|mut f| {
                     let p = params_of_form(&mut f)?;
@@ -324,9 +356,12 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                         };
                         match service.page_login(&login, password, origin).await {
                             Ok((cookie, ttl)) => {
-                                let set = answer.cookie(BROWSER_COOKIE, cookie.expose(), Some(ttl));
+                                let set = answer.cookie(answer.names().session, cookie.expose(), Some(ttl));
                                 answer.set_cookies.push(set);
                                 answer.browser.session = Some(cookie.expose().to_owned());
+                                if let Err(e) = answer.new_csrf_cookie() {
+                                    return answer.internal(&e);
+                                }
                                 answer.signed_in(&p, &r, origin).await
                             }
                             Err(ServiceError::LoginFailed | ServiceError::AccountDisabled) => {
@@ -410,7 +445,7 @@ fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
         .and(browser())
         .and(warp::query::<HashMap<String, String>>())
         .then(
-            |service: Arc<Service>, browser: Browser, query: HashMap<String, String>| async move {
+            |service: Arc<Service>, browser: Option<String>, query: HashMap<String, String>| async move {
                 let mut answer = Answer::new(&service, browser);
                 let csrf = match answer.csrf() {
                     Ok(csrf) => csrf,
@@ -443,51 +478,53 @@ fn logout_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), Erro
         .and(with_service(service))
         .and(browser())
         .and(body::fields())
-        .then(|service: Arc<Service>, browser: Browser, body: BodyResult| async move {
-            let mut answer = Answer::new(&service, browser);
-            let form = body.and_then(|mut f| {
-                Ok((
-                    f.string("csrf")?,
-                    f.string("client_id")?,
-                    f.string("post_logout_redirect_uri")?,
-                    f.string("state")?,
-                ))
-            });
-            let (csrf, client_id, after, state) = match form {
-                Ok(form) => form,
-                Err(e) => return answer.error_page(StatusCode::BAD_REQUEST, &e.to_string()),
-            };
-            if !answer.csrf_ok(csrf.as_deref()) {
-                return answer.error_page(
-                    StatusCode::FORBIDDEN,
-                    "This form did not come from this browser's sign-out page, or it expired.",
-                );
-            }
-            if let Some(cookie) = answer.browser.session.clone()
-                && let Err(e) = service.page_logout(&cookie).await
-            {
-                return answer.internal(&e);
-            }
-            let clear = answer.cookie(BROWSER_COOKIE, "", Some(0));
-            answer.set_cookies.push(clear);
-            match registered_after_logout(&service, client_id.as_deref(), after.as_deref()).await {
-                Some(uri) => {
-                    let mut location = uri.clone();
-                    if let Some(state) = state {
-                        let mut pairs = form_urlencoded::Serializer::new(String::new());
-                        pairs.append_pair("state", &state);
-                        location.push(if uri.contains('?') { '&' } else { '?' });
-                        location.push_str(&pairs.finish());
+        .then(
+            |service: Arc<Service>, browser: Option<String>, body: BodyResult| async move {
+                let mut answer = Answer::new(&service, browser);
+                let form = body.and_then(|mut f| {
+                    Ok((
+                        f.string("csrf")?,
+                        f.string("client_id")?,
+                        f.string("post_logout_redirect_uri")?,
+                        f.string("state")?,
+                    ))
+                });
+                let (csrf, client_id, after, state) = match form {
+                    Ok(form) => form,
+                    Err(e) => return answer.error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+                };
+                if !answer.csrf_ok(csrf.as_deref()) {
+                    return answer.error_page(
+                        StatusCode::FORBIDDEN,
+                        "This form did not come from this browser's sign-out page, or it expired.",
+                    );
+                }
+                if let Some(cookie) = answer.browser.session.clone()
+                    && let Err(e) = service.page_logout(&cookie).await
+                {
+                    return answer.internal(&e);
+                }
+                let clear = answer.cookie(answer.names().session, "", Some(0));
+                answer.set_cookies.push(clear);
+                match registered_after_logout(&service, client_id.as_deref(), after.as_deref()).await {
+                    Some(uri) => {
+                        let mut location = uri.clone();
+                        if let Some(state) = state {
+                            let mut pairs = form_urlencoded::Serializer::new(String::new());
+                            pairs.append_pair("state", &state);
+                            location.push(if uri.contains('?') { '&' } else { '?' });
+                            location.push_str(&pairs.finish());
+                        }
+                        answer.redirect(&location)
                     }
-                    answer.redirect(&location)
+                    None => {
+                        let page = SignedOut {
+                            app_name: answer.app_name(),
+                            title: "Signed out",
+                        };
+                        answer.finish(pages::page(StatusCode::OK, &page, &[]))
+                    }
                 }
-                None => {
-                    let page = SignedOut {
-                        app_name: answer.app_name(),
-                        title: "Signed out",
-                    };
-                    answer.finish(pages::page(StatusCode::OK, &page, &[]))
-                }
-            }
-        })
+            },
+        )
 }

@@ -26,6 +26,7 @@ pub mod clients;
 pub mod email;
 mod error;
 mod follow;
+mod forms;
 pub mod guest;
 pub mod oauth;
 pub mod operator;
@@ -165,6 +166,7 @@ pub struct Service {
     last_used: api_tokens::LastUsed,
     checked_clients: clients::CheckedClients,
     follower: follow::Follower,
+    form_key: forms::FormKey,
     outbox: crate::mail::Outbox,
     outbox_queue: email::OutboxQueue,
     mail_limit: RateLimit<(LinkKind, String)>,
@@ -185,6 +187,7 @@ impl Service {
         let tokens = load_keys(&store, issuer, now, config.verified_cache_entries).await?;
         let horizon = store.raise_token_horizon(seconds(config.tokens.access)).await?;
         let revocations = Revocations::load(&store, now.unix_timestamp(), horizon).await?;
+        let form_key = forms::FormKey::load(&store).await?;
         store.commit().await?;
         let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
         let passwords = Passwords::new(config.argon2, workers)?;
@@ -205,6 +208,7 @@ impl Service {
             last_used: api_tokens::LastUsed::default(),
             checked_clients: clients::CheckedClients::default(),
             follower: follow::Follower::default(),
+            form_key,
             started: std::time::Instant::now(),
             config,
             store,

@@ -159,6 +159,9 @@ operations! {
     fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
     /// Stores setting `name`.
     fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
+    /// The value of setting `name`, storing `value` first if it has none (of two
+    /// daemons doing so at once, the first to store wins and both get its value).
+    fn setting_or_init(&self, name: &str, value: &str) -> Result<String, StoreError>;
 
     /// Stores a new link token under `digest`.
     fn create_link(&self, digest: &[u8; 32], link: &LinkRecord) -> Result<(), StoreError>;

@@ -1,5 +1,6 @@
-//! Settings an operator changed at run time. Tree: `settings` (name → UTF-8 value);
-//! a stored value wins over the config file.
+//! Settings an operator changed at run time, and the daemon's own (the key of the
+//! sign-in pages' form tokens). Tree: `settings` (name → UTF-8 value); a stored value
+//! wins over the config file.
 
 use super::{SledStore, StoreError};
 
@@ -22,5 +23,18 @@ impl SledStore {
         let _writing = self.writing();
         self.settings.insert(name, value.as_bytes())?;
         Ok(())
+    }
+
+    /// The value of setting `name`, storing `value` first if it has none.
+    pub fn setting_or_init(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let _writing = self.writing();
+        // Err: it has a value already; keep that one.
+        let _ = self
+            .settings
+            .compare_and_swap(name, None::<&[u8]>, Some(value.as_bytes()))?;
+        self.setting(name)?.ok_or_else(|| StoreError::Corrupt {
+            tree: "settings",
+            detail: format!("{name} vanished"),
+        })
     }
 }

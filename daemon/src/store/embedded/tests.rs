@@ -228,6 +228,8 @@ fn settings_round_trip() {
     assert_eq!(store.setting("guest").unwrap(), None);
     store.put_setting("guest", "on").unwrap();
     assert_eq!(store.setting("guest").unwrap().as_deref(), Some("on"));
+    assert_eq!(store.setting_or_init("key", "first").unwrap(), "first");
+    assert_eq!(store.setting_or_init("key", "second").unwrap(), "first", "the first stays");
 }
 
 #[test]

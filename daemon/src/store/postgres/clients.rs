@@ -167,6 +167,23 @@ impl PgStore {
         .await
     }
 
+    /// The value of setting `name`, storing `value` first if it has none.
+    pub async fn setting_or_init(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        transaction!(self, tx, {
+            tx.execute(
+                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &value],
+            )
+            .await
+            .map_err(error)?;
+            let row = tx
+                .query_one("SELECT value FROM settings WHERE name = $1", &[&name])
+                .await
+                .map_err(error)?;
+            col(&row, "settings", "value")
+        })
+    }
+
     /// Stores setting `name`, and logs the change.
     pub async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         transaction!(self, tx, {

@@ -235,3 +235,12 @@ async fn the_purge_deletes_only_what_nothing_can_use() {
         "idempotent"
     );
 }
+
+#[tokio::test]
+async fn a_setting_made_once_is_the_same_for_every_daemon() {
+    let Some(store) = fresh().await else { return };
+    let (a, b) = tokio::join!(store.setting_or_init("key", "a"), store.setting_or_init("key", "b"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both get the value stored first");
+    assert_eq!(store.setting("key").await.unwrap(), Some(a));
+}
