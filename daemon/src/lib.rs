@@ -165,10 +165,12 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     // Nothing is counted for metrics nobody can read.
     let served = config.metrics.listen.is_some() || config.metrics.on_main_listener;
     let http_metrics = served.then(|| Arc::new(http::metrics::HttpMetrics::default()));
-    let scrape = http_metrics
-        .as_ref()
-        .map(|m| http::metrics::routes(Arc::new(http::metrics::registry(m, Arc::clone(&service)))));
-    if let (Some(addr), Some(scrape)) = (config.metrics.listen, &scrape) {
+    let scrape = |exposure| {
+        http_metrics
+            .as_ref()
+            .map(|m| http::metrics::routes(Arc::new(http::metrics::registry(m, Arc::clone(&service), exposure))))
+    };
+    if let (Some(addr), Some(scrape)) = (config.metrics.listen, scrape(http::metrics::Exposure::Operator)) {
         let metrics_listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DaemonError::Bind { addr, source })?;
@@ -176,7 +178,7 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
             .local_addr()
             .map_err(|source| DaemonError::Bind { addr, source })?;
         let serving = http::server::Serving {
-            routes: scrape.clone(),
+            routes: scrape,
             limits: connections,
             cors: None,
             tls: None,
@@ -187,8 +189,12 @@ pub async fn start(config: Config, shutdown: impl Future<Output = ()> + Send + '
     let serving = http::server::Serving {
         routes: http::routes(
             Arc::clone(&service),
-            http_metrics,
-            scrape.filter(|_| config.metrics.on_main_listener),
+            http_metrics.clone(),
+            config
+                .metrics
+                .on_main_listener
+                .then(|| scrape(http::metrics::Exposure::Public))
+                .flatten(),
         ),
         limits: connections,
         cors: http::cors::Cors::new(&config.cors_allowed_origins).map(Arc::new),

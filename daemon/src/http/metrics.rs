@@ -4,6 +4,12 @@
 //! from the counters and gauges the service keeps, the same ones the console's
 //! Overview shows, so nothing is counted twice. The series and their labels are listed
 //! in the README ("Operating").
+//!
+//! Two exposures: the metrics listener of its own (`metrics.listen`, the operator's)
+//! serves every series; the main listener (`metrics.on_main_listener`, as public as
+//! the API) leaves out the series one anonymous request can move differently for an
+//! address with an account and one without (`forgot` writes a link and mails only for
+//! a real account): mail, the store's writes and size, and the process's own.
 
 use crate::mail::MailKind;
 use crate::service::{Cause, Service, TokenKind};
@@ -140,8 +146,17 @@ struct StoreReadings {
     bytes: AtomicU64,
 }
 
-/// The registry of every series: the HTTP layer's and the service's.
-pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Scrape {
+/// Who reads a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// The metrics listener of its own: every series.
+    Operator,
+    /// The main listener: no series that tells whether an address has an account.
+    Public,
+}
+
+/// The registry of every series for `exposure`: the HTTP layer's and the service's.
+pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>, exposure: Exposure) -> Scrape {
     let mut registry = Registry::default();
     registry.register(
         "tessera_http_requests",
@@ -154,7 +169,7 @@ pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Scrape {
         http.latency.clone(),
     );
     let (syncs, hashes) = service.durations();
-    if let Some(syncs) = syncs {
+    if let Some(syncs) = syncs.filter(|_| exposure == Exposure::Operator) {
         registry.register(
             "tessera_store_sync_duration_seconds",
             "Time of each group-commit flush + fsync round",
@@ -167,7 +182,11 @@ pub fn registry(http: &Arc<HttpMetrics>, service: Arc<Service>) -> Scrape {
         hashes,
     );
     let read = Arc::new(StoreReadings::default());
-    registry.register_collector(Box::new(ServiceSeries(Arc::clone(&service), Arc::clone(&read))));
+    registry.register_collector(Box::new(ServiceSeries(
+        Arc::clone(&service),
+        Arc::clone(&read),
+        exposure,
+    )));
     Scrape {
         registry,
         read,
@@ -212,7 +231,7 @@ fn encode(registry: &Registry) -> Response {
 
 /// The service's counters and gauges, read at each scrape.
 #[derive(Debug)]
-struct ServiceSeries(Arc<Service>, Arc<StoreReadings>);
+struct ServiceSeries(Arc<Service>, Arc<StoreReadings>, Exposure);
 
 /// Writes one counter.
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
@@ -286,15 +305,19 @@ impl Collector for ServiceSeries {
             ),
             &revocations,
         )?;
-        let mut mail = e.encode_descriptor(
-            "tessera_mail_messages",
-            "Messages sent, or failed for good (after retries, or dropped from a full queue), by kind",
-            None,
-            ConstCounter::new(0u64).metric_type(),
-        )?;
-        for (i, kind) in MailKind::ALL.iter().enumerate() {
-            for (outcome, count) in [("sent", t.mail_sent[i]), ("failed", t.mail_failed[i])] {
-                ConstCounter::new(count).encode(mail.encode_family(&[("kind", kind.name()), ("outcome", outcome)])?)?;
+        let operator = self.2 == Exposure::Operator;
+        if operator {
+            let mut mail = e.encode_descriptor(
+                "tessera_mail_messages",
+                "Messages sent, or failed for good (after retries, or dropped from a full queue), by kind",
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
+            for (i, kind) in MailKind::ALL.iter().enumerate() {
+                for (outcome, count) in [("sent", t.mail_sent[i]), ("failed", t.mail_failed[i])] {
+                    ConstCounter::new(count)
+                        .encode(mail.encode_family(&[("kind", kind.name()), ("outcome", outcome)])?)?;
+                }
             }
         }
         counter(
@@ -303,7 +326,7 @@ impl Collector for ServiceSeries {
             "Operator actions on the admin socket",
             t.admin_actions,
         )?;
-        if let Some(syncs) = service.store_syncs() {
+        if let Some(syncs) = service.store_syncs().filter(|_| operator) {
             counter(e, "tessera_store_syncs", "Group-commit flush + fsync rounds", syncs)?;
         }
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -320,7 +343,7 @@ impl Collector for ServiceSeries {
             as_i64(service.hash_queue()),
         )?;
         let bytes = self.1.bytes.load(Ordering::Relaxed);
-        if bytes != u64::MAX {
+        if bytes != u64::MAX && operator {
             gauge(
                 e,
                 "tessera_store_size_bytes",
@@ -341,7 +364,7 @@ impl Collector for ServiceSeries {
             ConstGauge::new(1i64).metric_type(),
         )?;
         ConstGauge::new(1i64).encode(info.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
-        process(e)
+        if operator { process(e) } else { Ok(()) }
     }
 }
 

@@ -229,7 +229,11 @@ fn settings_round_trip() {
     store.put_setting("guest", "on").unwrap();
     assert_eq!(store.setting("guest").unwrap().as_deref(), Some("on"));
     assert_eq!(store.setting_or_init("key", "first").unwrap(), "first");
-    assert_eq!(store.setting_or_init("key", "second").unwrap(), "first", "the first stays");
+    assert_eq!(
+        store.setting_or_init("key", "second").unwrap(),
+        "first",
+        "the first stays"
+    );
 }
 
 #[test]
