@@ -823,8 +823,22 @@ async fn an_apps_tokens_die_with_the_app() {
     let access = s(&tokens, "access_token");
     d.assert_live(&access).await;
     assert_eq!(d.post_bearer("/api/auth/refresh", &access).await.status, 200);
+    // The app's session and Erin's consent, as the operator sees them.
+    let app_session = || {
+        let sessions = d.tessera(&["session", "list", "erin", "--json"]).json();
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.to_string().contains("\"g2\""))
+    };
+    let grants = || d.tessera(&["user", "grants", "erin", "--json"]).json().to_string();
+    assert!(app_session());
+    assert!(grants().contains("g2"), "{}", grants());
 
     assert_eq!(d.tessera(&["client", "remove", "g2"]).code, 0);
+    assert!(!app_session(), "the app's session ended with it");
+    assert!(!grants().contains("g2"), "the consent went with it: {}", grants());
     d.assert_dead(&access).await;
     let refreshed = d.post_bearer("/api/auth/refresh", &access).await;
     assert_eq!(

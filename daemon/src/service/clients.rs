@@ -274,12 +274,22 @@ impl Service {
         Ok(self.store.clients().await?.iter().map(view).collect())
     }
 
-    /// Removes a client.
+    /// Removes a client, ends the sessions its tokens belong to and withdraws every
+    /// consent to it.
     pub async fn remove_client(&self, operator: Operator, client_id: &str) -> Result<(), ServiceError> {
-        if !self.store.remove_client(client_id, self.now().unix_timestamp()).await? {
+        let now = self.now().unix_timestamp();
+        if !self.store.remove_client(client_id, now).await? {
             return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
         }
         self.checked_clients.forget(client_id);
+        // Its tokens are refused from here on whatever follows (they name a client that
+        // no longer exists); what follows clears its sessions and consents from the
+        // listings, and a crash before the end leaves only that undone.
+        let mut revoked = Vec::new();
+        for id in self.store.open_sessions_of_client(client_id, now).await? {
+            revoked.extend(self.store.revoke_session(id, now).await?);
+        }
+        self.store.remove_grants_to(client_id).await?;
         self.admin_audit(
             operator,
             AuditEvent::ClientRemove {
@@ -288,6 +298,7 @@ impl Service {
         )
         .await;
         self.store.commit().await?;
+        self.note_revoked(revoked);
         Ok(())
     }
 }

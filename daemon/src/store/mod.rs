@@ -90,6 +90,9 @@ operations! {
     /// The ids of `user_id`'s sessions neither revoked nor past their maximum age at
     /// `now`, oldest first.
     fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError>;
+    /// The ids of the sessions whose tokens went to `client_id`, neither revoked nor
+    /// past their maximum age at `now` (a scan: for a client's removal).
+    fn open_sessions_of_client(&self, client_id: &str, now: i64) -> Result<Vec<Uuid>, StoreError>;
     /// Every session neither revoked nor past its maximum age at `now`.
     fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError>;
     /// How many stored sessions are not revoked.
@@ -186,6 +189,8 @@ operations! {
     fn grants_of(&self, user_id: Uuid) -> Result<Vec<(String, GrantRecord)>, StoreError>;
     /// Withdraws `user_id`'s consent to `client_id`; false if there was none.
     fn remove_grant(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError>;
+    /// Withdraws every consent to `client_id` (a removed client); returns how many.
+    fn remove_grants_to(&self, client_id: &str) -> Result<u64, StoreError>;
 
     /// Appends an audit entry; returns its sequence number.
     fn append_audit(&self, record: &AuditRecord) -> Result<u64, StoreError>;

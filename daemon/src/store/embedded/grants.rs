@@ -45,6 +45,19 @@ impl SledStore {
         Ok(self.grants.remove(grant_key(user_id, client_id))?.is_some())
     }
 
+    /// Removes every consent to `client_id`: a scan of the whole tree.
+    pub fn remove_grants_to(&self, client_id: &str) -> Result<u64, StoreError> {
+        let _writing = self.writing();
+        let mut removed = 0;
+        for key in self.grants.iter().keys() {
+            let key = key?;
+            if key.get(16..) == Some(client_id.as_bytes()) && self.grants.remove(&key)?.is_some() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// The keys of every consent of `user_id` (for deleting the user).
     pub(super) fn grant_keys_of(&self, user_id: Uuid) -> Result<Vec<sled::IVec>, StoreError> {
         Ok(self

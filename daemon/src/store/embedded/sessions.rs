@@ -115,6 +115,19 @@ impl SledStore {
         Ok(open)
     }
 
+    /// The ids of the open sessions of `client_id`: a scan of the whole tree.
+    pub fn open_sessions_of_client(&self, client_id: &str, now: i64) -> Result<Vec<Uuid>, StoreError> {
+        let mut open = Vec::new();
+        for entry in self.sessions.iter() {
+            let (_, v) = entry?;
+            let session: SessionRecord = decode("sessions", &v)?;
+            if session.client_id.as_deref() == Some(client_id) && session.is_live(now) {
+                open.push(session.id);
+            }
+        }
+        Ok(open)
+    }
+
     /// Every session that is neither revoked nor past its maximum age at `now`: a
     /// scan of the whole tree, for listings.
     pub fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {

@@ -253,4 +253,13 @@ impl PgStore {
             Ok(n > 0)
         })
     }
+
+    /// Removes every consent to `client_id`; returns how many.
+    pub async fn remove_grants_to(&self, client_id: &str) -> Result<u64, StoreError> {
+        transaction!(self, tx, {
+            tx.execute("DELETE FROM grants WHERE client_id = $1", &[&client_id])
+                .await
+                .map_err(error)
+        })
+    }
 }

@@ -184,6 +184,13 @@ impl PgStore {
             .await
     }
 
+    /// The ids of the open sessions of `client_id`.
+    pub async fn open_sessions_of_client(&self, client_id: &str, now: i64) -> Result<Vec<Uuid>, StoreError> {
+        let sql = "SELECT id FROM sessions WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id";
+        self.select_all(sql, &[&client_id, &now], |r| col(r, "sessions", "id"))
+            .await
+    }
+
     /// Every session neither revoked nor past its maximum age at `now`.
     pub async fn live_sessions(&self, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let sql =
