@@ -32,7 +32,7 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 /// The address of the metrics listener of its own, from the daemon's log.
-fn own_listener(d: &TestDaemon) -> String {
+pub(crate) fn own_listener(d: &TestDaemon) -> String {
     assert!(d.wait_for_log("metrics on http://"), "{}", d.logs());
     let logs = d.logs();
     logs.split("metrics on ")
