@@ -19,6 +19,20 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_REQUEST_LINE: usize = 64 * 1024;
 /// Longest line a client reads from the daemon (large lists and audit pages).
 pub const MAX_RESPONSE_LINE: usize = 16 * 1024 * 1024;
+/// Most entries one page of a list holds.
+pub const MAX_PAGE: usize = 1_000;
+/// Entries in a page when the client names no limit.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// Which page of a list: at most `limit` entries, those after the key `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// How many entries at most, 1 to [`MAX_PAGE`].
+    pub limit: usize,
+    /// The key of the last entry of the previous page; none for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
 
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,10 +109,16 @@ pub enum Request {
     Status,
     /// The live part of the status (counters and gauges), cheap enough to poll.
     Activity,
-    /// Users, optionally those whose username, email or display name contains `search`.
+    /// Users. With `page`: one page in the order of their lower-cased usernames, and
+    /// `search` matches the start of the username or email, case-insensitively; the
+    /// answer is [`Reply::UserPage`]. Without (older consoles): every user, and
+    /// `search` matches anywhere in the username, email or display name.
     UserList {
-        /// Case-insensitive substring.
+        /// Case-insensitive prefix (with `page`) or substring (without).
         search: Option<String>,
+        /// Which page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<Page>,
     },
     /// One user.
     UserShow {
@@ -272,6 +292,15 @@ pub enum Reply {
     Activity(Activity),
     /// A list of users.
     Users(Vec<AdminUser>),
+    /// A page of users.
+    UserPage {
+        /// The page's users.
+        users: Vec<AdminUser>,
+        /// The cursor of the next page (the last user's username); none when no user
+        /// follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
     /// One user.
     User(AdminUser),
     /// A list of sessions.

@@ -24,6 +24,7 @@ mod node;
 mod oauth;
 mod oauth_interop;
 mod openapi;
+mod paging;
 mod races;
 mod safety;
 mod scale_out;

@@ -203,8 +203,10 @@ pub struct App {
     pub status: Option<StatusView>,
     /// Activity samples for the charts.
     pub history: History,
-    /// Every user.
+    /// The first page of users (every user, up to a page's worth).
     pub users: Vec<AdminUser>,
+    /// Whether users follow the loaded page.
+    pub more_users: bool,
     /// Users list selection and search.
     pub users_view: ListView,
     /// The details pane, when open.
@@ -257,6 +259,7 @@ impl App {
             status: None,
             history: History::default(),
             users: Vec::new(),
+            more_users: false,
             users_view: ListView::default(),
             detail: None,
             sessions: Vec::new(),
@@ -278,6 +281,14 @@ impl App {
     }
 
     // ----- what the screens show -----
+
+    /// How many users the store holds: its count when more follow the loaded page.
+    pub fn users_total(&self) -> usize {
+        match &self.status {
+            Some(status) if self.more_users => usize::try_from(status.records.users).unwrap_or(usize::MAX),
+            _ => self.users.len(),
+        }
+    }
 
     /// Users matching the search.
     pub fn visible_users(&self) -> Vec<&AdminUser> {
@@ -486,7 +497,7 @@ impl App {
     fn reload(&mut self) -> Vec<Effect> {
         let mut effects = vec![
             self.send(Request::Status, Purpose::Status),
-            self.send(Request::UserList { search: None }, Purpose::Users),
+            self.send(first_users_page(), Purpose::Users),
             self.send(Request::SessionList { name: None }, Purpose::Sessions),
             self.send(Request::TokenList { name: None }, Purpose::Tokens),
             self.send(Request::ClientList, Purpose::Clients),
@@ -505,7 +516,7 @@ impl App {
         match self.screen {
             Screen::Overview | Screen::Audit => Vec::new(),
             Screen::Users => {
-                let mut effects = vec![self.send(Request::UserList { search: None }, Purpose::Users)];
+                let mut effects = vec![self.send(first_users_page(), Purpose::Users)];
                 effects.extend(self.load_detail());
                 effects
             }
@@ -608,8 +619,9 @@ impl App {
                 }
             }
             (Purpose::Status, Reply::Status(s)) => self.status = Some(*s),
-            (Purpose::Users, Reply::Users(list)) => {
-                self.users = list;
+            (Purpose::Users, Reply::UserPage { users, next }) => {
+                self.users = users;
+                self.more_users = next.is_some();
                 if self.detail.is_some() {
                     return self.load_detail();
                 }
@@ -668,3 +680,14 @@ pub use keys::edit;
 
 #[cfg(test)]
 mod tests;
+
+/// The request for the first page of users: a page's worth, never the whole store.
+fn first_users_page() -> Request {
+    Request::UserList {
+        search: None,
+        page: Some(tessera_common::admin::Page {
+            limit: tessera_common::admin::MAX_PAGE,
+            after: None,
+        }),
+    }
+}

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera_common::admin::{Password, Reply, Request};
 
+mod paging;
+
 /// Tessera operator console.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
@@ -79,11 +81,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// List users.
+    /// List users, in the order of their lower-cased usernames, a page at a time.
     List {
-        /// Only users whose username, email or display name contains this.
+        /// Only users whose username or email starts with this (any case).
         #[arg(long)]
         search: Option<String>,
+        #[command(flatten)]
+        paging: paging::Paging,
     },
     /// Create a user (works while registration is closed).
     Add {
@@ -344,11 +348,40 @@ fn password_from_stdin() -> Result<Password, Failure> {
     Ok(Password(line))
 }
 
+/// What a command asks the daemon.
+enum Call {
+    /// One request, one answer.
+    One(Request),
+    /// A page of a list, or every page.
+    Paged(paging::Listing, paging::Paging),
+}
+
+fn call_of(command: Command) -> Result<Call, Failure> {
+    Ok(match command {
+        Command::User(UserCommand::List { search, paging }) => {
+            let command = match &search {
+                Some(s) => format!("tessera user list --search {}", paging::shell_word(s)),
+                None => "tessera user list".to_owned(),
+            };
+            let listing = paging::Listing {
+                request: |search, page| Request::UserList {
+                    search,
+                    page: Some(page),
+                },
+                argument: search,
+                command,
+            };
+            Call::Paged(listing, paging)
+        }
+        other => Call::One(request_of(other)?),
+    })
+}
+
 fn request_of(command: Command) -> Result<Request, Failure> {
     Ok(match command {
         Command::Status => Request::Status,
         Command::User(user) => match user {
-            UserCommand::List { search } => Request::UserList { search },
+            UserCommand::List { search, .. } => Request::UserList { search, page: None },
             UserCommand::Add {
                 name,
                 email,
@@ -464,7 +497,13 @@ fn run(command: Command, socket: &std::path::Path, json: bool) -> Result<(), Fai
         return print(&Reply::Backup(view), json);
     }
     let follow = matches!(command, Command::Audit { follow: true, .. });
-    let request = request_of(command)?;
+    let request = match call_of(command)? {
+        Call::One(request) => request,
+        Call::Paged(listing, paging) => {
+            let mut client = Client::connect(socket)?;
+            return paging::run(&mut client, &listing, &paging, json);
+        }
+    };
     let mut client = Client::connect(socket)?;
     if follow {
         client.call(Request::Subscribe)?;

@@ -12,7 +12,7 @@ pub fn json_of(reply: &Reply) -> Value {
     let value = match reply {
         Reply::Status(status) => serde_json::to_value(status),
         Reply::Activity(activity) => serde_json::to_value(activity),
-        Reply::Users(users) => serde_json::to_value(users),
+        Reply::Users(users) | Reply::UserPage { users, .. } => serde_json::to_value(users),
         Reply::User(user) => serde_json::to_value(user),
         Reply::Sessions(sessions) => serde_json::to_value(sessions),
         Reply::Count(count) => Ok(json!({ "count": count })),
@@ -350,8 +350,8 @@ pub fn human(reply: &Reply) -> String {
     match reply {
         Reply::Status(s) => status(s),
         Reply::Activity(a) => fields(&activity(a)),
-        Reply::Users(list) if list.is_empty() => "no users".into(),
-        Reply::Users(list) => user_rows(list, full).to_text(),
+        Reply::Users(list) | Reply::UserPage { users: list, .. } if list.is_empty() => "no users".into(),
+        Reply::Users(list) | Reply::UserPage { users: list, .. } => user_rows(list, full).to_text(),
         Reply::User(u) => user(u),
         Reply::Sessions(list) if list.is_empty() => "no live sessions".into(),
         Reply::Sessions(list) => session_rows(list, full).to_text(),

@@ -142,7 +142,11 @@ pub fn answer(call: &Request) -> Outcome {
     Outcome::Ok(match call {
         Request::Status => Reply::Status(Box::new(status())),
         Request::Activity => Reply::Activity(activity(3725, 40)),
-        Request::UserList { .. } => Reply::Users(users()),
+        Request::UserList { page: None, .. } => Reply::Users(users()),
+        Request::UserList { page: Some(_), .. } => Reply::UserPage {
+            users: users(),
+            next: None,
+        },
         Request::SessionList { name: None } => Reply::Sessions(sessions()),
         Request::SessionList { name: Some(n) } => {
             Reply::Sessions(sessions().into_iter().filter(|s| s.username == *n).collect())

@@ -47,9 +47,23 @@ fn request_frames() {
             id: 2,
             call: Request::UserList {
                 search: Some("al".into()),
+                page: None,
             },
         },
         r#"{"request":{"id":2,"call":{"op":"user_list","search":"al"}}}"#,
+    );
+    round_trip(
+        &ClientFrame::Request {
+            id: 6,
+            call: Request::UserList {
+                search: None,
+                page: Some(Page {
+                    limit: 50,
+                    after: Some("carol".into()),
+                }),
+            },
+        },
+        r#"{"request":{"id":6,"call":{"op":"user_list","search":null,"page":{"limit":50,"after":"carol"}}}}"#,
     );
     round_trip(
         &ClientFrame::Request {

@@ -22,7 +22,14 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
     Ok(match request {
         R::Status => Reply::Status(Box::new(service.status().await?)),
         R::Activity => Reply::Activity(service.activity().await),
-        R::UserList { search } => Reply::Users(service.list_users(search.as_deref()).await?),
+        R::UserList { search, page: None } => Reply::Users(service.list_users(search.as_deref()).await?),
+        R::UserList {
+            search,
+            page: Some(page),
+        } => {
+            let (users, next) = service.user_page(search.as_deref(), &page).await?;
+            Reply::UserPage { users, next }
+        }
         R::UserShow { name } => Reply::User(service.show_user(&name).await?),
         R::UserAdd {
             name,

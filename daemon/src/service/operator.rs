@@ -14,7 +14,9 @@ use crate::store::{
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{Activity, AdminUser, AuditEntry, GrantView, RecordCounts, SessionView, StatusView};
+use tessera_common::admin::{
+    Activity, AdminUser, AuditEntry, GrantView, MAX_PAGE, Page, RecordCounts, SessionView, StatusView,
+};
 use tessera_common::api::KeyView;
 use uuid::Uuid;
 
@@ -181,6 +183,10 @@ impl Service {
 
     /// Users whose username, email or display name contains `search` (any case).
     pub async fn list_users(&self, search: Option<&str>) -> Result<Vec<AdminUser>, ServiceError> {
+        let count = self.store.user_count().await?;
+        if count > UNPAGED_MAX {
+            return Err(too_many_for_one_answer(count, "users"));
+        }
         let needle = search.map(str::to_lowercase);
         let mut users: Vec<UserRecord> = self
             .store
@@ -201,6 +207,30 @@ impl Service {
             listed.push(self.admin_user(user).await?);
         }
         Ok(listed)
+    }
+
+    /// One page of users (see [`tessera_common::admin::Request::UserList`]), and the
+    /// cursor of the next page when a user follows.
+    pub async fn user_page(
+        &self,
+        search: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<AdminUser>, Option<String>), ServiceError> {
+        let limit = page_limit(page)?;
+        let prefix = search.map(str::to_lowercase).filter(|p| !p.is_empty());
+        let mut users = self
+            .store
+            .users_page(page.after.as_deref(), prefix.as_deref(), limit + 1)
+            .await?;
+        let next = (users.len() > limit).then(|| {
+            users.truncate(limit);
+            users.last().map(|u| u.username.clone())
+        });
+        let mut listed = Vec::with_capacity(users.len());
+        for user in &users {
+            listed.push(self.admin_user(user).await?);
+        }
+        Ok((listed, next.flatten()))
     }
 
     /// One user, by username or email.
@@ -592,5 +622,29 @@ impl Service {
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
             .collect())
+    }
+}
+
+/// The most entries an unpaged list (from a console older than paging) is built for:
+/// past it the answer would not fit the protocol's longest line, so it is refused
+/// before any work.
+const UNPAGED_MAX: u64 = 10_000;
+
+fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
+    ServiceError::malformed(format!(
+        "{count} {what} are more than one answer holds; ask for pages \
+         (a newer tessera: --limit, --after, --search)"
+    ))
+}
+
+/// A page's limit, checked: 1 to [`MAX_PAGE`].
+fn page_limit(page: &Page) -> Result<usize, ServiceError> {
+    if (1..=MAX_PAGE).contains(&page.limit) {
+        Ok(page.limit)
+    } else {
+        Err(ServiceError::invalid(
+            "limit",
+            format!("a page holds 1 to {MAX_PAGE} entries"),
+        ))
     }
 }

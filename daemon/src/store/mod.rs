@@ -72,6 +72,11 @@ operations! {
     fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Every user, in id order.
     fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// At most `limit` users in the order of their lower-cased usernames, those after
+    /// the username `after` (compared lower-cased) and, with `prefix` (lower-cased),
+    /// those whose username or email starts with it. Reads only what the page needs,
+    /// plus the email matches of `prefix`.
+    fn users_page(&self, after: Option<&str>, prefix: Option<&str>, limit: usize) -> Result<Vec<UserRecord>, StoreError>;
     /// How many users exist.
     fn user_count(&self) -> Result<u64, StoreError>;
     /// Deletes a user with their sessions, API tokens, links and consents, and bars

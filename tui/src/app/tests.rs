@@ -41,7 +41,7 @@ fn connecting_subscribes_and_loads_everything() {
     }));
     for call in [
         Request::Status,
-        Request::UserList { search: None },
+        super::first_users_page(),
         Request::SessionList { name: None },
         Request::TokenList { name: None },
         Request::ClientList,
@@ -147,7 +147,7 @@ fn confirm_flow(app: &mut App, key: KeyCode, target: &str, cancel: KeyCode, conf
     assert_eq!(app.mode, Mode::Browsing);
     // The answer is reported and everything reloads.
     let follow_up = settle(app, effects);
-    assert!(follow_up.contains(&Request::UserList { search: None }), "{follow_up:?}");
+    assert!(follow_up.contains(&super::first_users_page()), "{follow_up:?}");
     assert!(app.message.as_ref().is_some_and(|m| !m.error), "{:?}", app.message);
 }
 
@@ -324,7 +324,7 @@ fn add_user_form_checks_roles_and_reports_daemon_errors_in_place() {
     let reloads = settle(&mut app, effects);
     assert_eq!(app.mode, Mode::Browsing);
     assert_eq!(app.message.as_ref().map(|m| m.text.as_str()), Some("user dave added"));
-    assert!(reloads.contains(&Request::UserList { search: None }));
+    assert!(reloads.contains(&super::first_users_page()));
 }
 
 #[test]
@@ -517,7 +517,7 @@ fn activity_makes_lists_stale_and_they_reload_on_a_tick() {
         reloads.extend(sent(&effects));
         settle(&mut app, effects);
     }
-    assert!(reloads.contains(&Request::UserList { search: None }), "{reloads:?}");
+    assert!(reloads.contains(&super::first_users_page()), "{reloads:?}");
 }
 
 #[test]

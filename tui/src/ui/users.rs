@@ -15,7 +15,7 @@ const SIDE_BY_SIDE: u16 = 120;
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     let users = app.visible_users();
     let rows = user_rows(users.iter().copied(), Times::Short);
-    let title = list_title(app, "Users", users.len(), app.users.len());
+    let title = list_title(app, "Users", users.len(), app.users_total());
     let selected = app.users_view.at(users.len());
     let (table, detail) = match app.detail {
         None => (area, None),

@@ -791,3 +791,41 @@ fn changes_made_while_a_backup_is_written_are_in_it_whole() {
     assert!(restored.user_by_login("user3").unwrap().is_none());
     assert!(restored.user_by_login("late").unwrap().is_some());
 }
+
+#[test]
+fn users_come_a_page_at_a_time_in_name_order_and_search_by_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    for (name, email) in [
+        ("carol", "c@example.com"),
+        ("Albert", "bert@example.com"),
+        ("alice", "a@example.com"),
+        ("zed", "Al.zed@example.com"),
+        ("bob", "b@example.com"),
+    ] {
+        store.create_user(&user(name, email)).unwrap();
+    }
+    let names = |page: Vec<UserRecord>| page.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    // Walked two at a time, with a user deleted between pages: no gap, no repeat.
+    let mut walked = names(store.users_page(None, None, 2).unwrap());
+    assert_eq!(walked, ["Albert", "alice"]);
+    let bob = store.user_by_login("bob").unwrap().unwrap();
+    store.delete_user(&bob, 1).unwrap();
+    walked.extend(names(store.users_page(Some("alice"), None, 2).unwrap()));
+    walked.extend(names(store.users_page(Some("zed"), None, 2).unwrap()));
+    assert_eq!(walked, ["Albert", "alice", "carol", "zed"]);
+    // A cursor whose user is gone still continues after it; past the end, nothing.
+    assert_eq!(names(store.users_page(Some("BOB"), None, 9).unwrap()), ["carol", "zed"]);
+    assert!(store.users_page(Some("zzz"), None, 9).unwrap().is_empty());
+    // By prefix of the username or the email, in name order, paged.
+    assert_eq!(
+        names(store.users_page(None, Some("al"), 9).unwrap()),
+        ["Albert", "alice", "zed"]
+    );
+    assert_eq!(
+        names(store.users_page(None, Some("al"), 2).unwrap()),
+        ["Albert", "alice"]
+    );
+    assert_eq!(names(store.users_page(Some("alice"), Some("al"), 2).unwrap()), ["zed"]);
+    assert!(store.users_page(None, Some("x"), 9).unwrap().is_empty());
+}

@@ -10,6 +10,7 @@ use super::{
     Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
 };
 use sled::Transactional;
+use std::ops::Bound;
 use uuid::Uuid;
 
 impl SledStore {
@@ -64,6 +65,59 @@ impl SledStore {
     /// Every user, in id order.
     pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         decode_all("users", &self.users)
+    }
+
+    /// A page of users in the order of `users_by_name`.
+    pub fn users_page(
+        &self,
+        after: Option<&str>,
+        prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let after = after.map(str::to_lowercase);
+        let is_next = |name: &[u8]| after.as_ref().is_none_or(|a| name > a.as_bytes());
+        let start = |from: &str| match &after {
+            Some(a) if a.as_str() >= from => Bound::Excluded(a.as_bytes().to_vec()),
+            _ => Bound::Included(from.as_bytes().to_vec()),
+        };
+        let Some(prefix) = prefix else {
+            let mut page = Vec::with_capacity(limit.min(1024));
+            for entry in self
+                .users_by_name
+                .range::<Vec<u8>, _>((start(""), Bound::Unbounded))
+                .take(limit)
+            {
+                page.extend(self.user(index_id(&entry?.1)?)?);
+            }
+            return Ok(page);
+        };
+        // By username: the index is in page order, so the first `limit` matches do.
+        let mut found = std::collections::BTreeMap::new();
+        for entry in self
+            .users_by_name
+            .range::<Vec<u8>, _>((start(prefix), Bound::Unbounded))
+        {
+            let (name, id) = entry?;
+            if !name.starts_with(prefix.as_bytes()) || found.len() == limit {
+                break;
+            }
+            found.insert(name.to_vec(), index_id(&id)?);
+        }
+        // By email: in the order of addresses, so every match is read and sorted in.
+        for entry in self.users_by_email.scan_prefix(prefix.as_bytes()) {
+            let id = index_id(&entry?.1)?;
+            if let Some(user) = self.user(id)? {
+                let name = user.username.to_lowercase().into_bytes();
+                if is_next(&name) {
+                    found.insert(name, id);
+                }
+            }
+        }
+        let mut page = Vec::with_capacity(limit.min(found.len()));
+        for id in found.into_values().take(limit) {
+            page.extend(self.user(id)?);
+        }
+        Ok(page)
     }
 
     /// How many users exist (a stored count: nothing is scanned).
@@ -213,4 +267,9 @@ impl SledStore {
         }
         Ok(bar)
     }
+}
+
+/// The user id an index entry holds.
+fn index_id(value: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(value).map_err(|_| corrupt_index("users index"))
 }

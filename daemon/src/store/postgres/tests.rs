@@ -244,3 +244,44 @@ async fn a_setting_made_once_is_the_same_for_every_daemon() {
     assert_eq!(a, b, "both get the value stored first");
     assert_eq!(store.setting("key").await.unwrap(), Some(a));
 }
+
+#[tokio::test]
+async fn users_come_a_page_at_a_time_in_name_order_and_search_by_prefix() {
+    let Some(store) = fresh().await else { return };
+    for (name, email) in [
+        ("carol", "c@example.com"),
+        ("Albert", "bert@example.com"),
+        ("alice", "a@example.com"),
+        ("zed", "Al.zed@example.com"),
+        ("bob", "b@example.com"),
+    ] {
+        store
+            .create_user(&UserRecord {
+                email: email.into(),
+                ..user(name)
+            })
+            .await
+            .unwrap();
+    }
+    let names = |page: Vec<UserRecord>| page.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    let mut walked = names(store.users_page(None, None, 2).await.unwrap());
+    assert_eq!(walked, ["Albert", "alice"]);
+    let bob = store.user_by_login("bob").await.unwrap().unwrap();
+    store.delete_user(&bob, NOW).await.unwrap();
+    walked.extend(names(store.users_page(Some("alice"), None, 2).await.unwrap()));
+    walked.extend(names(store.users_page(Some("zed"), None, 2).await.unwrap()));
+    assert_eq!(walked, ["Albert", "alice", "carol", "zed"]);
+    assert_eq!(
+        names(store.users_page(Some("BOB"), None, 9).await.unwrap()),
+        ["carol", "zed"]
+    );
+    assert_eq!(
+        names(store.users_page(None, Some("al"), 9).await.unwrap()),
+        ["Albert", "alice", "zed"]
+    );
+    assert_eq!(
+        names(store.users_page(Some("alice"), Some("al"), 2).await.unwrap()),
+        ["zed"]
+    );
+    assert!(store.users_page(None, Some("x"), 9).await.unwrap().is_empty());
+}

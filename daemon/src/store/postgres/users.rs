@@ -141,6 +141,26 @@ impl PgStore {
             .await
     }
 
+    /// A page of users in the order of `username_key` (in the database's collation).
+    pub async fn users_page(
+        &self,
+        after: Option<&str>,
+        prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let after = after.map(str::to_lowercase);
+        let chars = prefix.map_or(0, |p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE ($1::TEXT IS NULL OR username_key > $1) \
+             AND ($2::TEXT IS NULL OR left(username_key, $3) = $2 OR left(email_key, $3) = $2) \
+             ORDER BY username_key LIMIT $4"
+        );
+        self.select_all(&sql, &[&after, &prefix, &chars, &limit], user_from)
+            .await
+    }
+
     /// How many users exist (a count of the table).
     pub async fn user_count(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM users").await

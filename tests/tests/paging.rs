@@ -1,0 +1,81 @@
+//! Paged lists on the command line (see README, "Paged lists"): a page at a time in
+//! key order, a `next:` line that continues, `--all`, prefix search, and the limits.
+
+use crate::harness::TestDaemon;
+
+/// The usernames of a human `user list` page (its first column, header left out).
+fn usernames(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("next: "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
+    let d = TestDaemon::start();
+    for name in ["dora", "Carl", "bea", "amy", "eddy"] {
+        d.register(name).await;
+    }
+    let every = ["amy", "bea", "Carl", "dora", "eddy"];
+
+    // Two at a time, following each page's last line.
+    let mut args: Vec<String> = ["user", "list", "--limit", "2"].map(String::from).to_vec();
+    let mut walked = Vec::new();
+    for _ in 0..5 {
+        let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(page.code, 0, "{}", page.stderr);
+        walked.extend(usernames(&page.stdout));
+        let Some(next) = page
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("next: tessera "))
+        else {
+            break;
+        };
+        args = next.split_whitespace().map(String::from).collect();
+    }
+    assert_eq!(walked, every);
+    let first = d.tessera(&["user", "list", "--limit", "2"]).stdout;
+    assert_eq!(
+        first.lines().last(),
+        Some("next: tessera user list --limit 2 --after bea")
+    );
+
+    // JSON: the page's array only; with --all, every user in one array.
+    let page = d.tessera(&["user", "list", "--limit", "2", "--json"]).json();
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    let all = d.tessera(&["user", "list", "--all", "--json"]).json();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, every);
+    assert_eq!(usernames(&d.tessera(&["user", "list", "--all"]).stdout), every);
+
+    // Search: the start of the username or the email, any case.
+    assert_eq!(
+        usernames(&d.tessera(&["user", "list", "--search", "C"]).stdout),
+        ["Carl"]
+    );
+    assert_eq!(
+        usernames(&d.tessera(&["user", "list", "--search", "EDDY@EXAMPLE"]).stdout),
+        ["eddy"]
+    );
+    let searched = d.tessera(&["user", "list", "--search", "d", "--limit", "1"]).stdout;
+    assert_eq!(usernames(&searched), ["dora"]);
+    assert!(!searched.contains("next:"), "nothing follows: {searched}");
+
+    // Past the end: an empty page; out of bounds: a usage error.
+    let past = d.tessera(&["user", "list", "--after", "zzz"]);
+    assert_eq!((past.code, past.stdout.trim()), (0, "no users"));
+    for limit in ["0", "1001"] {
+        let refused = d.tessera(&["user", "list", "--limit", limit]);
+        assert_eq!(refused.code, 2, "--limit {limit}: {}", refused.stderr);
+    }
+}
