@@ -190,10 +190,18 @@ pub enum Request {
         /// New password.
         password: Password,
     },
-    /// Live sessions, optionally of one user.
+    /// Live sessions, optionally of one user. With `page`: one page in id order, and
+    /// `search` matches the start of the username, case-insensitively; the answer is
+    /// [`Reply::SessionPage`]. Without (older consoles): every live session.
     SessionList {
         /// Username or email.
         name: Option<String>,
+        /// Case-insensitive prefix of the username (with `page`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
+        /// Which page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<Page>,
     },
     /// Revokes one session.
     SessionRevoke {
@@ -305,6 +313,15 @@ pub enum Reply {
     User(AdminUser),
     /// A list of sessions.
     Sessions(Vec<SessionView>),
+    /// A page of sessions.
+    SessionPage {
+        /// The page's sessions.
+        sessions: Vec<SessionView>,
+        /// The cursor of the next page (the last session's id); none when no session
+        /// follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
     /// How many things an operation changed (sessions revoked, …).
     Count(u64),
     /// Guest mode state.

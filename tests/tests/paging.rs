@@ -3,8 +3,8 @@
 
 use crate::harness::TestDaemon;
 
-/// The usernames of a human `user list` page (its first column, header left out).
-fn usernames(stdout: &str) -> Vec<String> {
+/// The first column of every row of a human page (header and `next:` left out).
+fn first_column(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .skip(1)
@@ -27,7 +27,7 @@ async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
     for _ in 0..5 {
         let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(page.code, 0, "{}", page.stderr);
-        walked.extend(usernames(&page.stdout));
+        walked.extend(first_column(&page.stdout));
         let Some(next) = page
             .stdout
             .lines()
@@ -56,19 +56,19 @@ async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
         .map(|u| u["username"].as_str().unwrap())
         .collect();
     assert_eq!(names, every);
-    assert_eq!(usernames(&d.tessera(&["user", "list", "--all"]).stdout), every);
+    assert_eq!(first_column(&d.tessera(&["user", "list", "--all"]).stdout), every);
 
     // Search: the start of the username or the email, any case.
     assert_eq!(
-        usernames(&d.tessera(&["user", "list", "--search", "C"]).stdout),
+        first_column(&d.tessera(&["user", "list", "--search", "C"]).stdout),
         ["Carl"]
     );
     assert_eq!(
-        usernames(&d.tessera(&["user", "list", "--search", "EDDY@EXAMPLE"]).stdout),
+        first_column(&d.tessera(&["user", "list", "--search", "EDDY@EXAMPLE"]).stdout),
         ["eddy"]
     );
     let searched = d.tessera(&["user", "list", "--search", "d", "--limit", "1"]).stdout;
-    assert_eq!(usernames(&searched), ["dora"]);
+    assert_eq!(first_column(&searched), ["dora"]);
     assert!(!searched.contains("next:"), "nothing follows: {searched}");
 
     // Past the end: an empty page; out of bounds: a usage error.
@@ -78,4 +78,61 @@ async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
         let refused = d.tessera(&["user", "list", "--limit", limit]);
         assert_eq!(refused.code, 2, "--limit {limit}: {}", refused.stderr);
     }
+}
+
+#[tokio::test]
+async fn session_list_walks_a_page_at_a_time_shows_kind_and_client_and_searches_by_user() {
+    let d = TestDaemon::start();
+    for name in ["amy", "bob"] {
+        d.register(name).await;
+        d.login(name).await;
+    }
+    let every: Vec<String> = d
+        .tessera(&["session", "list", "--all", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(every.len(), 4);
+    assert!(every.windows(2).all(|w| w[0] < w[1]), "in id order: {every:?}");
+
+    let mut args: Vec<String> = ["session", "list", "--limit", "3"].map(String::from).to_vec();
+    let mut walked = Vec::new();
+    for _ in 0..3 {
+        let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(page.code, 0, "{}", page.stderr);
+        assert!(page.stdout.starts_with("ID"), "{}", page.stdout);
+        let header = page.stdout.lines().next().unwrap();
+        assert!(header.contains("KIND") && header.contains("CLIENT"), "{header}");
+        walked.extend(first_column(&page.stdout));
+        let Some(next) = page
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("next: tessera "))
+        else {
+            break;
+        };
+        args = next.split_whitespace().map(String::from).collect();
+    }
+    assert_eq!(walked, every);
+
+    let bobs = d.tessera(&["session", "list", "--search", "B", "--json"]).json();
+    let owners: Vec<&str> = bobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["bob", "bob"]);
+    let amys = d.tessera(&["session", "list", "amy", "--limit", "1"]).stdout;
+    assert_eq!(first_column(&amys).len(), 1);
+    assert!(
+        amys.lines()
+            .last()
+            .unwrap()
+            .starts_with("next: tessera session list amy --limit 1 --after ")
+    );
 }

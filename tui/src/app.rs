@@ -211,8 +211,10 @@ pub struct App {
     pub users_view: ListView,
     /// The details pane, when open.
     pub detail: Option<Detail>,
-    /// Live sessions of every user.
+    /// The first page of live sessions (every one, up to a page's worth).
     pub sessions: Vec<SessionView>,
+    /// Whether sessions follow the loaded page.
+    pub more_sessions: bool,
     /// API tokens of every user.
     pub tokens: Vec<AdminApiToken>,
     /// Sessions & tokens selection (sessions first, then tokens) and search.
@@ -263,6 +265,7 @@ impl App {
             users_view: ListView::default(),
             detail: None,
             sessions: Vec::new(),
+            more_sessions: false,
             tokens: Vec::new(),
             sessions_view: ListView::default(),
             clients: Vec::new(),
@@ -287,6 +290,14 @@ impl App {
         match &self.status {
             Some(status) if self.more_users => usize::try_from(status.records.users).unwrap_or(usize::MAX),
             _ => self.users.len(),
+        }
+    }
+
+    /// How many live sessions the store holds: its count when more follow the page.
+    pub fn sessions_total(&self) -> usize {
+        match &self.status {
+            Some(status) if self.more_sessions => usize::try_from(status.records.sessions).unwrap_or(usize::MAX),
+            _ => self.sessions.len(),
         }
     }
 
@@ -498,7 +509,7 @@ impl App {
         let mut effects = vec![
             self.send(Request::Status, Purpose::Status),
             self.send(first_users_page(), Purpose::Users),
-            self.send(Request::SessionList { name: None }, Purpose::Sessions),
+            self.send(first_sessions_page(), Purpose::Sessions),
             self.send(Request::TokenList { name: None }, Purpose::Tokens),
             self.send(Request::ClientList, Purpose::Clients),
             self.send(Request::KeyList, Purpose::Keys),
@@ -521,7 +532,7 @@ impl App {
                 effects
             }
             Screen::Sessions => vec![
-                self.send(Request::SessionList { name: None }, Purpose::Sessions),
+                self.send(first_sessions_page(), Purpose::Sessions),
                 self.send(Request::TokenList { name: None }, Purpose::Tokens),
             ],
             Screen::Clients => vec![self.send(Request::ClientList, Purpose::Clients)],
@@ -552,6 +563,8 @@ impl App {
             self.send(
                 Request::SessionList {
                     name: Some(name.clone()),
+                    search: None,
+                    page: None,
                 },
                 Purpose::DetailSessions(id.clone()),
             ),
@@ -626,10 +639,17 @@ impl App {
                     return self.load_detail();
                 }
             }
-            (Purpose::Sessions, Reply::Sessions(mut list)) => {
+            (
+                Purpose::Sessions,
+                Reply::SessionPage {
+                    sessions: mut list,
+                    next,
+                },
+            ) => {
                 // Newest first (RFC 3339 UTC strings sort as times).
                 list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
                 self.sessions = list;
+                self.more_sessions = next.is_some();
             }
             (Purpose::Tokens, Reply::ApiTokens(list)) => self.tokens = list,
             (Purpose::Clients, Reply::Clients(list)) => self.clients = list,
@@ -681,13 +701,27 @@ pub use keys::edit;
 #[cfg(test)]
 mod tests;
 
-/// The request for the first page of users: a page's worth, never the whole store.
+/// The first page's worth of a list, never the whole store.
+fn first_page() -> Option<tessera_common::admin::Page> {
+    Some(tessera_common::admin::Page {
+        limit: tessera_common::admin::MAX_PAGE,
+        after: None,
+    })
+}
+
+/// The request for the first page of users.
 fn first_users_page() -> Request {
     Request::UserList {
         search: None,
-        page: Some(tessera_common::admin::Page {
-            limit: tessera_common::admin::MAX_PAGE,
-            after: None,
-        }),
+        page: first_page(),
+    }
+}
+
+/// The request for the first page of live sessions.
+fn first_sessions_page() -> Request {
+    Request::SessionList {
+        name: None,
+        search: None,
+        page: first_page(),
     }
 }

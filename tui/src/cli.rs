@@ -171,10 +171,16 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum SessionCommand {
-    /// List live sessions, of one user or all.
+    /// List live sessions, of one user or all, in id order (oldest first), a page at a
+    /// time.
     List {
         /// Username or email (default: every user).
         name: Option<String>,
+        /// Only the sessions of users whose username starts with this (any case).
+        #[arg(long, conflicts_with = "name")]
+        search: Option<String>,
+        #[command(flatten)]
+        paging: paging::Paging,
     },
     /// Revoke one session.
     Revoke {
@@ -359,19 +365,24 @@ enum Call {
 fn call_of(command: Command) -> Result<Call, Failure> {
     Ok(match command {
         Command::User(UserCommand::List { search, paging }) => {
-            let command = match &search {
-                Some(s) => format!("tessera user list --search {}", paging::shell_word(s)),
-                None => "tessera user list".to_owned(),
-            };
-            let listing = paging::Listing {
-                request: |search, page| Request::UserList {
-                    search,
-                    page: Some(page),
-                },
-                argument: search,
-                command,
-            };
-            Call::Paged(listing, paging)
+            let flag = search.as_ref().map(|_| "--search");
+            let command = paging::Listing::command(&[Some("tessera user list"), flag, search.as_deref()]);
+            let request = Box::new(move |page| Request::UserList {
+                search: search.clone(),
+                page: Some(page),
+            });
+            Call::Paged(paging::Listing { request, command }, paging)
+        }
+        Command::Session(SessionCommand::List { name, search, paging }) => {
+            let flag = search.as_ref().map(|_| "--search");
+            let command =
+                paging::Listing::command(&[Some("tessera session list"), name.as_deref(), flag, search.as_deref()]);
+            let request = Box::new(move |page| Request::SessionList {
+                name: name.clone(),
+                search: search.clone(),
+                page: Some(page),
+            });
+            Call::Paged(paging::Listing { request, command }, paging)
         }
         other => Call::One(request_of(other)?),
     })
@@ -410,7 +421,11 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             },
         },
         Command::Session(session) => match session {
-            SessionCommand::List { name } => Request::SessionList { name },
+            SessionCommand::List { name, .. } => Request::SessionList {
+                name,
+                search: None,
+                page: None,
+            },
             SessionCommand::Revoke { session_id } => Request::SessionRevoke { id: session_id },
             SessionCommand::RevokeAll { name } => Request::SessionRevokeAll { name },
         },

@@ -14,7 +14,7 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::Activity(activity) => serde_json::to_value(activity),
         Reply::Users(users) | Reply::UserPage { users, .. } => serde_json::to_value(users),
         Reply::User(user) => serde_json::to_value(user),
-        Reply::Sessions(sessions) => serde_json::to_value(sessions),
+        Reply::Sessions(sessions) | Reply::SessionPage { sessions, .. } => serde_json::to_value(sessions),
         Reply::Count(count) => Ok(json!({ "count": count })),
         Reply::Guest { enabled } => Ok(json!({ "enabled": enabled })),
         Reply::Registration { open } => Ok(json!({ "mode": if *open { "open" } else { "closed" } })),
@@ -151,11 +151,13 @@ pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Time
 /// Live sessions: id, user, scopes, created, expires.
 pub fn session_rows<'a>(sessions: impl IntoIterator<Item = &'a SessionView>, times: Times) -> Rows {
     Rows::new(
-        &["ID", "USER", "SCOPES", "CREATED", "EXPIRES"],
+        &["ID", "USER", "KIND", "CLIENT", "SCOPES", "CREATED", "EXPIRES"],
         sessions.into_iter().map(|s| {
             vec![
                 s.id.clone(),
                 s.username.clone(),
+                s.kind.clone(),
+                s.client_id.clone().unwrap_or_else(|| "-".into()),
                 s.scopes.join(" "),
                 times.show(&s.created_at),
                 times.show(&s.expires_at),
@@ -353,8 +355,10 @@ pub fn human(reply: &Reply) -> String {
         Reply::Users(list) | Reply::UserPage { users: list, .. } if list.is_empty() => "no users".into(),
         Reply::Users(list) | Reply::UserPage { users: list, .. } => user_rows(list, full).to_text(),
         Reply::User(u) => user(u),
-        Reply::Sessions(list) if list.is_empty() => "no live sessions".into(),
-        Reply::Sessions(list) => session_rows(list, full).to_text(),
+        Reply::Sessions(list) | Reply::SessionPage { sessions: list, .. } if list.is_empty() => {
+            "no live sessions".into()
+        }
+        Reply::Sessions(list) | Reply::SessionPage { sessions: list, .. } => session_rows(list, full).to_text(),
         Reply::Count(n) => format!("{n} session(s) revoked"),
         Reply::Guest { enabled } => format!("guest mode: {}", on_off(*enabled)),
         Reply::Registration { open } => format!("registration: {}", open_closed(*open)),

@@ -147,8 +147,16 @@ pub fn answer(call: &Request) -> Outcome {
             users: users(),
             next: None,
         },
-        Request::SessionList { name: None } => Reply::Sessions(sessions()),
-        Request::SessionList { name: Some(n) } => {
+        Request::SessionList {
+            name: None,
+            page: Some(_),
+            ..
+        } => Reply::SessionPage {
+            sessions: sessions(),
+            next: None,
+        },
+        Request::SessionList { name: None, .. } => Reply::Sessions(sessions()),
+        Request::SessionList { name: Some(n), .. } => {
             Reply::Sessions(sessions().into_iter().filter(|s| s.username == *n).collect())
         }
         Request::TokenList { name: None } => Reply::ApiTokens(tokens()),

@@ -69,7 +69,15 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::UserSetPassword { name, password } => {
             Reply::Count(service.set_password(operator, &name, Secret::new(password.0)).await?)
         }
-        R::SessionList { name } => Reply::Sessions(service.list_sessions(name.as_deref()).await?),
+        R::SessionList { name, page: None, .. } => Reply::Sessions(service.list_sessions(name.as_deref()).await?),
+        R::SessionList {
+            name,
+            search,
+            page: Some(page),
+        } => {
+            let (sessions, next) = service.session_page(name.as_deref(), search.as_deref(), &page).await?;
+            Reply::SessionPage { sessions, next }
+        }
         R::SessionRevoke { id } => {
             service.revoke_session_by_id(operator, &id).await?;
             Reply::Done

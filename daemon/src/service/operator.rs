@@ -466,6 +466,12 @@ impl Service {
     /// Live sessions, of one user or of all, oldest first.
     pub async fn list_sessions(&self, name: Option<&str>) -> Result<Vec<SessionView>, ServiceError> {
         let now = self.now().unix_timestamp();
+        if name.is_none() {
+            let count = self.store.session_count().await?;
+            if count > UNPAGED_MAX {
+                return Err(too_many_for_one_answer(count, "sessions"));
+            }
+        }
         let mut views = Vec::new();
         match name {
             Some(name) => {
@@ -494,6 +500,57 @@ impl Service {
         }
         views.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
         Ok(views.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// One page of live sessions in id order (see
+    /// [`tessera_common::admin::Request::SessionList`]): of the user `name`, of the
+    /// users whose username starts with `search`, or of everyone; and the cursor of the
+    /// next page when a session follows.
+    pub async fn session_page(
+        &self,
+        name: Option<&str>,
+        search: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<SessionView>, Option<String>), ServiceError> {
+        let limit = page_limit(page)?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|a| Uuid::parse_str(a).map_err(|_| ServiceError::invalid("after", "a session id is expected")))
+            .transpose()?;
+        let users = match (name, search.map(str::to_lowercase).filter(|s| !s.is_empty())) {
+            (Some(name), _) => Some(vec![self.find_user(name).await?.id]),
+            (None, Some(prefix)) => Some(self.store.user_ids_by_name_prefix(&prefix).await?),
+            (None, None) => None,
+        };
+        let now = self.now().unix_timestamp();
+        let mut sessions = self
+            .store
+            .sessions_page(after, users.as_deref(), now, limit + 1)
+            .await?;
+        let next = (sessions.len() > limit).then(|| {
+            sessions.truncate(limit);
+            sessions.last().map(|s| s.id.to_string())
+        });
+        let mut names: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+        let mut views = Vec::with_capacity(sessions.len());
+        for session in &sessions {
+            let username = match names.get(&session.user_id) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = self
+                        .store
+                        .user(session.user_id)
+                        .await?
+                        .map(|u| u.username)
+                        .unwrap_or_default();
+                    names.insert(session.user_id, name.clone());
+                    name
+                }
+            };
+            views.push(session_view(session, &username));
+        }
+        Ok((views, next.flatten()))
     }
 
     /// Revokes one session.

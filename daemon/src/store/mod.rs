@@ -95,6 +95,11 @@ operations! {
     /// The ids of `user_id`'s sessions neither revoked nor past their maximum age at
     /// `now`, oldest first.
     fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError>;
+    /// At most `limit` live sessions at `now` in id order, those after `after` and,
+    /// with `users`, only theirs. Reads from `after` on, or only those users' sessions.
+    fn sessions_page(&self, after: Option<Uuid>, users: Option<&[Uuid]>, now: i64, limit: usize) -> Result<Vec<SessionRecord>, StoreError>;
+    /// The ids of the users whose lower-cased username starts with `prefix`.
+    fn user_ids_by_name_prefix(&self, prefix: &str) -> Result<Vec<Uuid>, StoreError>;
     /// The ids of the sessions whose tokens went to `client_id`, neither revoked nor
     /// past their maximum age at `now` (a scan: for a client's removal).
     fn open_sessions_of_client(&self, client_id: &str, now: i64) -> Result<Vec<Uuid>, StoreError>;

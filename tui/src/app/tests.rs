@@ -42,7 +42,7 @@ fn connecting_subscribes_and_loads_everything() {
     for call in [
         Request::Status,
         super::first_users_page(),
-        Request::SessionList { name: None },
+        super::first_sessions_page(),
         Request::TokenList { name: None },
         Request::ClientList,
         Request::KeyList,
@@ -410,7 +410,9 @@ fn details_follow_the_selection() {
     press(&mut app, KeyCode::Char('2'));
     let effects = press(&mut app, KeyCode::Enter);
     assert!(sent(&effects).contains(&Request::SessionList {
-        name: Some("alice".into())
+        name: Some("alice".into()),
+        search: None,
+        page: None,
     }));
     settle(&mut app, effects);
     assert_eq!(app.detail.as_ref().map(|d| d.sessions.len()), Some(1));

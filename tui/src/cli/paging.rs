@@ -23,11 +23,26 @@ pub(super) struct Paging {
 /// A paged list command.
 pub(super) struct Listing {
     /// The request for one page.
-    pub request: fn(Option<String>, Page) -> Request,
-    /// Its argument (a search or a name), passed to `request`.
-    pub argument: Option<String>,
+    pub request: Box<dyn Fn(Page) -> Request>,
     /// The command line without the paging flags, for the `next:` line.
     pub command: String,
+}
+
+impl Listing {
+    /// `words` as a command line, each word quoted for the shell as needed (the
+    /// first, `tessera …`, is taken as is).
+    pub fn command(words: &[Option<&str>]) -> String {
+        let mut line = String::new();
+        for (i, word) in words.iter().flatten().enumerate() {
+            if i > 0 {
+                line.push(' ');
+                line.push_str(&shell_word(word));
+            } else {
+                line.push_str(word);
+            }
+        }
+        line
+    }
 }
 
 /// Prints the page (or every page) that `paging` asks for.
@@ -43,7 +58,7 @@ pub(super) fn run(client: &mut Client, listing: &Listing, paging: &Paging, json:
             limit,
             after: after.take(),
         };
-        let (rows, next) = split(client.call((listing.request)(listing.argument.clone(), page))?)?;
+        let (rows, next) = split(client.call((listing.request)(page))?)?;
         match (paging.all, json) {
             (false, true) => emit(output::json_of(&rows))?,
             (false, false) => emit(output::human(&rows))?,
@@ -87,6 +102,7 @@ pub(super) fn run(client: &mut Client, listing: &Listing, paging: &Paging, json:
 fn split(reply: Reply) -> Result<(Reply, Option<String>), Failure> {
     match reply {
         Reply::UserPage { users, next } => Ok((Reply::Users(users), next)),
+        Reply::SessionPage { sessions, next } => Ok((Reply::Sessions(sessions), next)),
         other => Err(Failure::Refused(format!("the daemon answered a page with {other:?}"))),
     }
 }

@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         frame,
         theme,
         top,
-        list_title(app, "Live sessions", sessions.len(), app.sessions.len()),
+        list_title(app, "Live sessions", sessions.len(), app.sessions_total()),
         &session_rows(sessions.iter().copied(), Times::Short),
         selected.filter(|i| *i < sessions.len()),
     );

@@ -11,6 +11,7 @@ use super::{
     corrupt_index, count, decode, eight_bytes, encode,
 };
 use sled::Transactional;
+use std::ops::Bound;
 use uuid::Uuid;
 
 /// Index key of a session under its user.
@@ -113,6 +114,45 @@ impl SledStore {
             }
         }
         Ok(open)
+    }
+
+    /// A page of live sessions in id order.
+    pub fn sessions_page(
+        &self,
+        after: Option<Uuid>,
+        users: Option<&[Uuid]>,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let is_next = |id: &Uuid| after.is_none_or(|a| *id > a);
+        let mut page = Vec::with_capacity(limit.min(1024));
+        let Some(users) = users else {
+            let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_bytes().to_vec()));
+            for entry in self.sessions.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+                if page.len() == limit {
+                    break;
+                }
+                let session: SessionRecord = decode("sessions", &entry?.1)?;
+                if session.is_live(now) {
+                    page.push(session);
+                }
+            }
+            return Ok(page);
+        };
+        let mut ids = Vec::new();
+        for user in users {
+            ids.extend(self.open_sessions_of(*user, now)?.into_iter().filter(is_next));
+        }
+        ids.sort_unstable();
+        for id in ids {
+            if page.len() == limit {
+                break;
+            }
+            if let Some(session) = self.session(id)?.filter(|s| s.is_live(now)) {
+                page.push(session);
+            }
+        }
+        Ok(page)
     }
 
     /// The ids of the open sessions of `client_id`: a scan of the whole tree.

@@ -829,3 +829,44 @@ fn users_come_a_page_at_a_time_in_name_order_and_search_by_prefix() {
     assert_eq!(names(store.users_page(Some("alice"), Some("al"), 2).unwrap()), ["zed"]);
     assert!(store.users_page(None, Some("x"), 9).unwrap().is_empty());
 }
+
+#[test]
+fn live_sessions_come_a_page_at_a_time_in_id_order_of_everyone_or_some() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let (amy, bob) = (user("amy", "amy@example.com"), user("bob", "bob@example.com"));
+    store.create_user(&amy).unwrap();
+    store.create_user(&bob).unwrap();
+    let mut ids = Vec::new();
+    for (i, owner) in [&amy, &bob, &amy, &bob, &amy].into_iter().enumerate() {
+        let s = session(owner.id);
+        let digest = [u8::try_from(i).unwrap(); 32];
+        store
+            .create_session(owner, &s, SessionStart::Refresh(&digest, &refresh(s.id)))
+            .unwrap();
+        ids.push(s.id);
+    }
+    ids.sort();
+    // One revoked: never listed.
+    store.revoke_session(ids[1], 20).unwrap();
+    let live: Vec<Uuid> = ids.iter().copied().filter(|id| *id != ids[1]).collect();
+    let page = |after, users: Option<&[Uuid]>, limit| {
+        store
+            .sessions_page(after, users, 20, limit)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    let mut walked = page(None, None, 2);
+    walked.extend(page(walked.last().copied(), None, 2));
+    walked.extend(page(walked.last().copied(), None, 2));
+    assert_eq!(walked, live);
+    let amys: Vec<Uuid> = store.open_sessions_of(amy.id, 20).unwrap();
+    let mut amys_sorted = amys.clone();
+    amys_sorted.sort();
+    assert_eq!(page(None, Some(&[amy.id]), 9), amys_sorted);
+    assert_eq!(page(Some(amys_sorted[0]), Some(&[amy.id]), 1), [amys_sorted[1]]);
+    assert!(page(Some(Uuid::max()), None, 9).is_empty());
+    assert_eq!(store.user_ids_by_name_prefix("b").unwrap(), [bob.id]);
+}

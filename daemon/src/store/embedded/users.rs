@@ -120,6 +120,14 @@ impl SledStore {
         Ok(page)
     }
 
+    /// The ids of the users whose lower-cased username starts with `prefix`.
+    pub fn user_ids_by_name_prefix(&self, prefix: &str) -> Result<Vec<Uuid>, StoreError> {
+        self.users_by_name
+            .scan_prefix(prefix.as_bytes())
+            .map(|entry| index_id(&entry?.1))
+            .collect()
+    }
+
     /// How many users exist (a stored count: nothing is scanned).
     pub fn user_count(&self) -> Result<u64, StoreError> {
         self.counter(Counter::Users)

@@ -184,6 +184,25 @@ impl PgStore {
             .await
     }
 
+    /// A page of live sessions in id order.
+    pub async fn sessions_page(
+        &self,
+        after: Option<Uuid>,
+        users: Option<&[Uuid]>,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE revoked_at IS NULL AND expires_at > $1 \
+             AND ($2::UUID IS NULL OR id > $2) AND ($3::UUID[] IS NULL OR user_id = ANY($3)) \
+             ORDER BY id LIMIT $4"
+        );
+        self.select_all(&sql, &[&now, &after, &users, &limit], session_from)
+            .await
+    }
+
     /// The ids of the open sessions of `client_id`.
     pub async fn open_sessions_of_client(&self, client_id: &str, now: i64) -> Result<Vec<Uuid>, StoreError> {
         let sql = "SELECT id FROM sessions WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id";

@@ -285,3 +285,34 @@ async fn users_come_a_page_at_a_time_in_name_order_and_search_by_prefix() {
     );
     assert!(store.users_page(None, Some("x"), 9).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn live_sessions_come_a_page_at_a_time_in_id_order_of_everyone_or_some() {
+    let Some(store) = fresh().await else { return };
+    let (amy, bob) = (user("amy"), user("bob"));
+    store.create_user(&amy).await.unwrap();
+    store.create_user(&bob).await.unwrap();
+    let mut ids = Vec::new();
+    for (i, owner) in [&amy, &bob, &amy, &bob, &amy].into_iter().enumerate() {
+        let s = session(owner, NOW, 3600);
+        let start = SessionStart::Refresh(&digest(u32::try_from(i).unwrap() + 10), &refresh(&s, NOW, 600));
+        store.create_session(owner, &s, start).await.unwrap();
+        ids.push(s.id);
+    }
+    ids.sort();
+    store.revoke_session(ids[1], NOW).await.unwrap();
+    let live: Vec<Uuid> = ids.iter().copied().filter(|id| *id != ids[1]).collect();
+    let ids_of = |page: Vec<SessionRecord>| page.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let mut walked = ids_of(store.sessions_page(None, None, NOW, 2).await.unwrap());
+    walked.extend(ids_of(
+        store.sessions_page(walked.last().copied(), None, NOW, 2).await.unwrap(),
+    ));
+    walked.extend(ids_of(
+        store.sessions_page(walked.last().copied(), None, NOW, 2).await.unwrap(),
+    ));
+    assert_eq!(walked, live);
+    let amys = ids_of(store.sessions_page(None, Some(&[amy.id]), NOW, 9).await.unwrap());
+    assert_eq!(amys.len(), 3);
+    assert!(amys.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(store.user_ids_by_name_prefix("b").await.unwrap(), [bob.id]);
+}

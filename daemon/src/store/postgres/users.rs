@@ -161,6 +161,14 @@ impl PgStore {
             .await
     }
 
+    /// The ids of the users whose `username_key` starts with `prefix`.
+    pub async fn user_ids_by_name_prefix(&self, prefix: &str) -> Result<Vec<Uuid>, StoreError> {
+        let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        let sql = "SELECT id FROM users WHERE left(username_key, $2) = $1";
+        self.select_all(sql, &[&prefix, &chars], |r| col(r, "users", "id"))
+            .await
+    }
+
     /// How many users exist (a count of the table).
     pub async fn user_count(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM users").await
