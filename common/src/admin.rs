@@ -227,10 +227,14 @@ pub enum Request {
     },
     /// Registration state.
     RegistrationStatus,
-    /// API tokens, optionally of one user.
+    /// API tokens, optionally of one user. With `page`: one page in id order; the
+    /// answer is [`Reply::TokenPage`]. Without (older consoles): every one.
     TokenList {
         /// Username or email.
         name: Option<String>,
+        /// Which page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<Page>,
     },
     /// Deletes an API token.
     TokenRevoke {
@@ -336,6 +340,15 @@ pub enum Reply {
     },
     /// API tokens.
     ApiTokens(Vec<AdminApiToken>),
+    /// A page of API tokens.
+    TokenPage {
+        /// The page's tokens.
+        tokens: Vec<AdminApiToken>,
+        /// The cursor of the next page (the last token's id); none when no token
+        /// follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
     /// OAuth clients.
     Clients(Vec<ClientView>),
     /// A new client with its secret (shown this once).

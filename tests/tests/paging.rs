@@ -136,3 +136,55 @@ async fn session_list_walks_a_page_at_a_time_shows_kind_and_client_and_searches_
             .starts_with("next: tessera session list amy --limit 1 --after ")
     );
 }
+
+#[tokio::test]
+async fn token_list_walks_a_page_at_a_time_of_everyone_or_one_user() {
+    let d = TestDaemon::start();
+    for name in ["amy", "bob"] {
+        let bearer = crate::harness::s(&d.register(name).await, "accessToken");
+        for label in ["ci", "backup"] {
+            let made = d
+                .create_api_token(&bearer, serde_json::json!({ "name": label, "scopes": ["read"] }))
+                .await;
+            assert_eq!(made.status, 201, "{}", made.text);
+        }
+    }
+    let ids = |args: &[&str]| -> Vec<String> {
+        d.tessera(args)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let every = ids(&["token", "list", "--all", "--json"]);
+    assert_eq!(every.len(), 4);
+    assert!(every.windows(2).all(|w| w[0] < w[1]), "in id order: {every:?}");
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..5 {
+        let mut args = vec!["token", "list", "--limit", "3"];
+        if let Some(after) = &after {
+            args.extend(["--after", after.as_str()]);
+        }
+        let page = d.tessera(&args);
+        walked.extend(first_column(&page.stdout));
+        let next = page
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| l.split_once(" --after "))
+            .map(|(_, k)| k.to_owned());
+        if next.is_none() {
+            break;
+        }
+        after = next;
+    }
+    assert_eq!(walked, every);
+    let amys = ids(&["token", "list", "amy", "--limit", "1", "--json"]);
+    assert_eq!(amys.len(), 1);
+    let rest = ids(&["token", "list", "amy", "--after", &amys[0], "--json"]);
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0] > amys[0]);
+}

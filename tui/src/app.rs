@@ -215,8 +215,10 @@ pub struct App {
     pub sessions: Vec<SessionView>,
     /// Whether sessions follow the loaded page.
     pub more_sessions: bool,
-    /// API tokens of every user.
+    /// The first page of API tokens (every one, up to a page's worth).
     pub tokens: Vec<AdminApiToken>,
+    /// Whether API tokens follow the loaded page.
+    pub more_tokens: bool,
     /// Sessions & tokens selection (sessions first, then tokens) and search.
     pub sessions_view: ListView,
     /// OAuth clients.
@@ -266,6 +268,7 @@ impl App {
             detail: None,
             sessions: Vec::new(),
             more_sessions: false,
+            more_tokens: false,
             tokens: Vec::new(),
             sessions_view: ListView::default(),
             clients: Vec::new(),
@@ -290,6 +293,14 @@ impl App {
         match &self.status {
             Some(status) if self.more_users => usize::try_from(status.records.users).unwrap_or(usize::MAX),
             _ => self.users.len(),
+        }
+    }
+
+    /// How many API tokens the store holds: its count when more follow the page.
+    pub fn tokens_total(&self) -> usize {
+        match &self.status {
+            Some(status) if self.more_tokens => usize::try_from(status.records.api_tokens).unwrap_or(usize::MAX),
+            _ => self.tokens.len(),
         }
     }
 
@@ -510,7 +521,7 @@ impl App {
             self.send(Request::Status, Purpose::Status),
             self.send(first_users_page(), Purpose::Users),
             self.send(first_sessions_page(), Purpose::Sessions),
-            self.send(Request::TokenList { name: None }, Purpose::Tokens),
+            self.send(first_tokens_page(), Purpose::Tokens),
             self.send(Request::ClientList, Purpose::Clients),
             self.send(Request::KeyList, Purpose::Keys),
         ];
@@ -533,7 +544,7 @@ impl App {
             }
             Screen::Sessions => vec![
                 self.send(first_sessions_page(), Purpose::Sessions),
-                self.send(Request::TokenList { name: None }, Purpose::Tokens),
+                self.send(first_tokens_page(), Purpose::Tokens),
             ],
             Screen::Clients => vec![self.send(Request::ClientList, Purpose::Clients)],
             Screen::Settings => vec![
@@ -568,7 +579,13 @@ impl App {
                 },
                 Purpose::DetailSessions(id.clone()),
             ),
-            self.send(Request::TokenList { name: Some(name) }, Purpose::DetailTokens(id)),
+            self.send(
+                Request::TokenList {
+                    name: Some(name),
+                    page: None,
+                },
+                Purpose::DetailTokens(id),
+            ),
         ]
     }
 
@@ -651,7 +668,10 @@ impl App {
                 self.sessions = list;
                 self.more_sessions = next.is_some();
             }
-            (Purpose::Tokens, Reply::ApiTokens(list)) => self.tokens = list,
+            (Purpose::Tokens, Reply::TokenPage { tokens, next }) => {
+                self.tokens = tokens;
+                self.more_tokens = next.is_some();
+            }
             (Purpose::Clients, Reply::Clients(list)) => self.clients = list,
             (Purpose::Keys, Reply::Keys(list)) => self.keys = list,
             (Purpose::AuditTail, Reply::Audit(tail)) => {
@@ -713,6 +733,14 @@ fn first_page() -> Option<tessera_common::admin::Page> {
 fn first_users_page() -> Request {
     Request::UserList {
         search: None,
+        page: first_page(),
+    }
+}
+
+/// The request for the first page of API tokens.
+fn first_tokens_page() -> Request {
+    Request::TokenList {
+        name: None,
         page: first_page(),
     }
 }

@@ -196,10 +196,12 @@ enum SessionCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// List API tokens, of one user or all.
+    /// List API tokens, of one user or all, in id order, a page at a time.
     List {
         /// Username or email (default: every user).
         name: Option<String>,
+        #[command(flatten)]
+        paging: paging::Paging,
     },
     /// Delete an API token.
     Revoke {
@@ -384,6 +386,14 @@ fn call_of(command: Command) -> Result<Call, Failure> {
             });
             Call::Paged(paging::Listing { request, command }, paging)
         }
+        Command::Token(TokenCommand::List { name, paging }) => {
+            let command = paging::Listing::command(&[Some("tessera token list"), name.as_deref()]);
+            let request = Box::new(move |page| Request::TokenList {
+                name: name.clone(),
+                page: Some(page),
+            });
+            Call::Paged(paging::Listing { request, command }, paging)
+        }
         other => Call::One(request_of(other)?),
     })
 }
@@ -430,7 +440,7 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             SessionCommand::RevokeAll { name } => Request::SessionRevokeAll { name },
         },
         Command::Token(token) => match token {
-            TokenCommand::List { name } => Request::TokenList { name },
+            TokenCommand::List { name, .. } => Request::TokenList { name, page: None },
             TokenCommand::Revoke { token_id } => Request::TokenRevoke { id: token_id },
         },
         Command::Client(client) => match client {

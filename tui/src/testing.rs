@@ -159,8 +159,15 @@ pub fn answer(call: &Request) -> Outcome {
         Request::SessionList { name: Some(n), .. } => {
             Reply::Sessions(sessions().into_iter().filter(|s| s.username == *n).collect())
         }
-        Request::TokenList { name: None } => Reply::ApiTokens(tokens()),
-        Request::TokenList { name: Some(n) } => {
+        Request::TokenList {
+            name: None,
+            page: Some(_),
+        } => Reply::TokenPage {
+            tokens: tokens(),
+            next: None,
+        },
+        Request::TokenList { name: None, .. } => Reply::ApiTokens(tokens()),
+        Request::TokenList { name: Some(n), .. } => {
             Reply::ApiTokens(tokens().into_iter().filter(|t| t.username == *n).collect())
         }
         Request::ClientList => Reply::Clients(clients()),

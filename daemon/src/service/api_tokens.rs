@@ -10,7 +10,7 @@ use crate::secret::{self, API_TOKEN_PREFIX, Secret};
 use crate::store::{ApiTokenRecord, UserRecord};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tessera_common::admin::AdminApiToken;
+use tessera_common::admin::{AdminApiToken, Page};
 use tessera_common::api::{ApiTokenCreated, ApiTokenView};
 use tessera_common::claims::AccessClaims;
 use tessera_common::scopes;
@@ -224,23 +224,67 @@ impl Service {
     pub async fn admin_list_api_tokens(&self, name: Option<&str>) -> Result<Vec<AdminApiToken>, ServiceError> {
         let tokens = match name {
             Some(name) => self.store.api_tokens_of(self.find_user(name).await?.id).await?,
-            None => self.store.api_tokens().await?,
+            None => {
+                let count = self.store.api_token_count().await?;
+                if count > super::operator::UNPAGED_MAX {
+                    return Err(super::operator::too_many_for_one_answer(count, "API tokens"));
+                }
+                self.store.api_tokens().await?
+            }
         };
+        let mut out = self.admin_tokens(&tokens).await?;
+        out.sort_by(|a, b| (&a.username, &a.token.created_at).cmp(&(&b.username, &b.token.created_at)));
+        Ok(out)
+    }
+
+    /// One page of API tokens in id order, of everyone or of the user `name` (see
+    /// [`tessera_common::admin::Request::TokenList`]), and the cursor of the next page
+    /// when a token follows.
+    pub async fn admin_token_page(
+        &self,
+        name: Option<&str>,
+        page: &Page,
+    ) -> Result<(Vec<AdminApiToken>, Option<String>), ServiceError> {
+        let limit = super::operator::page_limit(page)?;
+        let user = match name {
+            Some(name) => Some(self.find_user(name).await?.id),
+            None => None,
+        };
+        let mut tokens = self
+            .store
+            .api_tokens_page(page.after.as_deref(), user, limit + 1)
+            .await?;
+        let next = (tokens.len() > limit).then(|| {
+            tokens.truncate(limit);
+            tokens.last().map(|t| t.id.clone())
+        });
+        Ok((self.admin_tokens(&tokens).await?, next.flatten()))
+    }
+
+    /// The console's view of `tokens`, with their owners' usernames.
+    async fn admin_tokens(&self, tokens: &[ApiTokenRecord]) -> Result<Vec<AdminApiToken>, ServiceError> {
+        let mut names: HashMap<Uuid, String> = HashMap::new();
         let mut out = Vec::with_capacity(tokens.len());
-        for token in &tokens {
-            let username = self
-                .store
-                .user(token.user_id)
-                .await?
-                .map(|u| u.username)
-                .unwrap_or_default();
+        for token in tokens {
+            let username = match names.get(&token.user_id) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = self
+                        .store
+                        .user(token.user_id)
+                        .await?
+                        .map(|u| u.username)
+                        .unwrap_or_default();
+                    names.insert(token.user_id, name.clone());
+                    name
+                }
+            };
             out.push(AdminApiToken {
                 token: self.view(token),
                 user_id: token.user_id.to_string(),
                 username,
             });
         }
-        out.sort_by(|a, b| (&a.username, &a.token.created_at).cmp(&(&b.username, &b.token.created_at)));
         Ok(out)
     }
 

@@ -685,9 +685,9 @@ impl Service {
 /// The most entries an unpaged list (from a console older than paging) is built for:
 /// past it the answer would not fit the protocol's longest line, so it is refused
 /// before any work.
-const UNPAGED_MAX: u64 = 10_000;
+pub(super) const UNPAGED_MAX: u64 = 10_000;
 
-fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
+pub(super) fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
     ServiceError::malformed(format!(
         "{count} {what} are more than one answer holds; ask for pages \
          (a newer tessera: --limit, --after, --search)"
@@ -695,7 +695,7 @@ fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
 }
 
 /// A page's limit, checked: 1 to [`MAX_PAGE`].
-fn page_limit(page: &Page) -> Result<usize, ServiceError> {
+pub(super) fn page_limit(page: &Page) -> Result<usize, ServiceError> {
     if (1..=MAX_PAGE).contains(&page.limit) {
         Ok(page.limit)
     } else {

@@ -43,7 +43,7 @@ fn connecting_subscribes_and_loads_everything() {
         Request::Status,
         super::first_users_page(),
         super::first_sessions_page(),
-        Request::TokenList { name: None },
+        super::first_tokens_page(),
         Request::ClientList,
         Request::KeyList,
     ] {
@@ -418,7 +418,8 @@ fn details_follow_the_selection() {
     assert_eq!(app.detail.as_ref().map(|d| d.sessions.len()), Some(1));
     let effects = press(&mut app, KeyCode::Down);
     assert!(sent(&effects).contains(&Request::TokenList {
-        name: Some("bob".into())
+        name: Some("bob".into()),
+        page: None,
     }));
     settle(&mut app, effects);
     let detail = app.detail.clone().unwrap_or_default();

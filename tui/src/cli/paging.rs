@@ -103,6 +103,7 @@ fn split(reply: Reply) -> Result<(Reply, Option<String>), Failure> {
     match reply {
         Reply::UserPage { users, next } => Ok((Reply::Users(users), next)),
         Reply::SessionPage { sessions, next } => Ok((Reply::Sessions(sessions), next)),
+        Reply::TokenPage { tokens, next } => Ok((Reply::ApiTokens(tokens), next)),
         other => Err(Failure::Refused(format!("the daemon answered a page with {other:?}"))),
     }
 }

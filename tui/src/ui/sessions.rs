@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         frame,
         theme,
         bottom,
-        format!(" API tokens ({} of {}) ", tokens.len(), app.tokens.len()),
+        format!(" API tokens ({} of {}) ", tokens.len(), app.tokens_total()),
         &token_rows(tokens.iter().copied(), Times::Short),
         selected.and_then(|i| i.checked_sub(sessions.len())),
     );

@@ -4,6 +4,7 @@
 
 use super::{ApiTokenRecord, EXPIRED_API_TOKEN_KEPT, SledStore, StoreError, corrupt_index, decode, decode_all, encode};
 use sled::Transactional;
+use std::ops::Bound;
 use uuid::Uuid;
 
 /// Index key of an API token under its user.
@@ -64,6 +65,49 @@ impl SledStore {
     /// Every API token.
     pub fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
         decode_all("api_tokens", &self.api_tokens)
+    }
+
+    /// A page of API tokens in id order.
+    pub fn api_tokens_page(
+        &self,
+        after: Option<&str>,
+        user: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let ids: Vec<String> = match user {
+            None => {
+                let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_bytes().to_vec()));
+                self.api_token_ids
+                    .range::<Vec<u8>, _>((start, Bound::Unbounded))
+                    .keys()
+                    .take(limit)
+                    .map(|key| String::from_utf8(key?.to_vec()).map_err(|_| corrupt_index("api_token_ids")))
+                    .collect::<Result<_, _>>()?
+            }
+            Some(user) => {
+                let start = user_token_key(user, after.unwrap_or_default());
+                let start = if after.is_some() {
+                    Bound::Excluded(start)
+                } else {
+                    Bound::Included(start)
+                };
+                self.user_api_tokens
+                    .range::<Vec<u8>, _>((start, Bound::Unbounded))
+                    .keys()
+                    .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(user.as_bytes())))
+                    .take(limit)
+                    .map(|key| {
+                        let key = key?;
+                        String::from_utf8(key[16..].to_vec()).map_err(|_| corrupt_index("user_api_tokens"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let mut page = Vec::with_capacity(ids.len());
+        for id in ids {
+            page.extend(self.api_token_by_id(&id)?);
+        }
+        Ok(page)
     }
 
     /// How many API tokens exist.
