@@ -271,10 +271,15 @@ pub enum Request {
     KeyList,
     /// Makes a new signing key; the previous one goes `retiring`.
     KeyRotate,
-    /// The newest audit entries.
+    /// The newest audit entries, oldest first. With `page`: one page, newest first,
+    /// of the entries older than the sequence number `page.after` (a decimal string);
+    /// the answer is [`Reply::AuditPage`] and `limit` is not used.
     Audit {
         /// How many (default 50).
         limit: Option<usize>,
+        /// Which page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<Page>,
     },
     /// Starts pushing [`ServerFrame::Event`]s on this connection.
     Subscribe,
@@ -357,6 +362,15 @@ pub enum Reply {
     Keys(Vec<KeyView>),
     /// Audit entries, oldest first.
     Audit(Vec<AuditEntry>),
+    /// A page of audit entries, newest first.
+    AuditPage {
+        /// The page's entries.
+        entries: Vec<AuditEntry>,
+        /// The cursor of the next page (the oldest entry's sequence number); none when
+        /// no older entry is kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+    },
     /// A user's consents.
     Grants(Vec<GrantView>),
     /// A backup was sent (after its chunks).

@@ -505,7 +505,7 @@ async fn activity_counts_grants_reuse_and_the_hash_queue_and_users_show_their_la
     assert_eq!(status["hashQueue"], 0, "nothing hashing now");
     assert_eq!(status["roles"], json!(["admin", "guest", "user"]));
 
-    // Audit entries carry increasing sequence numbers.
+    // Audit entries carry consecutive sequence numbers, newest first.
     let entries = d.tessera(&["audit", "--json"]).json();
     let seqs: Vec<u64> = entries
         .as_array()
@@ -513,7 +513,7 @@ async fn activity_counts_grants_reuse_and_the_hash_queue_and_users_show_their_la
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
-    assert!(seqs.len() >= 3 && seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(seqs.len() >= 3 && seqs.windows(2).all(|w| w[0] == w[1] + 1), "{seqs:?}");
 }
 
 #[tokio::test]

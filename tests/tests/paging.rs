@@ -188,3 +188,38 @@ async fn token_list_walks_a_page_at_a_time_of_everyone_or_one_user() {
     assert_eq!(rest.len(), 1);
     assert!(rest[0] > amys[0]);
 }
+
+#[tokio::test]
+async fn audit_walks_newest_first_a_page_at_a_time() {
+    let d = TestDaemon::start();
+    for name in ["amy", "bob", "cyd"] {
+        d.register(name).await;
+    }
+    let seqs = |args: &[&str]| -> Vec<u64> {
+        d.tessera(args)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let every = seqs(&["audit", "--all", "--json"]);
+    assert!(every.len() >= 3, "{every:?}");
+    assert!(every.windows(2).all(|w| w[0] > w[1]), "newest first: {every:?}");
+    let first = d.tessera(&["audit", "--limit", "2"]).stdout;
+    assert_eq!(first.lines().count(), 3, "two entries and the next line: {first}");
+    let next = first.lines().last().unwrap();
+    assert_eq!(next, format!("next: tessera audit --limit 2 --after {}", every[1]));
+    assert_eq!(
+        seqs(&["audit", "--limit", "2", "--after", &every[1].to_string(), "--json"]),
+        every[2..every.len().min(4)]
+    );
+    let oldest = every.last().unwrap().to_string();
+    assert_eq!(
+        d.tessera(&["audit", "--after", &oldest]).stdout.trim(),
+        "no audit entries"
+    );
+    let refused = d.tessera(&["audit", "--follow", "--after", "3"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+}

@@ -463,6 +463,7 @@ impl App {
                     self.send(
                         Request::Audit {
                             limit: Some(AUDIT_TAIL),
+                            page: None,
                         },
                         Purpose::AuditTail,
                     ),

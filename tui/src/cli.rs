@@ -68,14 +68,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// The audit trail.
+    /// The audit trail, newest first, a page at a time (with --follow: the latest
+    /// entries oldest first, then new ones as they happen).
     Audit {
         /// Keep printing new entries as they happen.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["after", "all"])]
         follow: bool,
-        /// How many past entries to show.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        #[command(flatten)]
+        paging: paging::Paging,
     },
 }
 
@@ -373,7 +373,14 @@ fn call_of(command: Command) -> Result<Call, Failure> {
                 search: search.clone(),
                 page: Some(page),
             });
-            Call::Paged(paging::Listing { request, command }, paging)
+            Call::Paged(
+                paging::Listing {
+                    request,
+                    command,
+                    header: true,
+                },
+                paging,
+            )
         }
         Command::Session(SessionCommand::List { name, search, paging }) => {
             let flag = search.as_ref().map(|_| "--search");
@@ -384,7 +391,14 @@ fn call_of(command: Command) -> Result<Call, Failure> {
                 search: search.clone(),
                 page: Some(page),
             });
-            Call::Paged(paging::Listing { request, command }, paging)
+            Call::Paged(
+                paging::Listing {
+                    request,
+                    command,
+                    header: true,
+                },
+                paging,
+            )
         }
         Command::Token(TokenCommand::List { name, paging }) => {
             let command = paging::Listing::command(&[Some("tessera token list"), name.as_deref()]);
@@ -392,7 +406,26 @@ fn call_of(command: Command) -> Result<Call, Failure> {
                 name: name.clone(),
                 page: Some(page),
             });
-            Call::Paged(paging::Listing { request, command }, paging)
+            Call::Paged(
+                paging::Listing {
+                    request,
+                    command,
+                    header: true,
+                },
+                paging,
+            )
+        }
+        Command::Audit { follow: false, paging } => {
+            let request = Box::new(|page| Request::Audit {
+                limit: None,
+                page: Some(page),
+            });
+            let listing = paging::Listing {
+                request,
+                command: "tessera audit".into(),
+                header: false,
+            };
+            Call::Paged(listing, paging)
         }
         other => Call::One(request_of(other)?),
     })
@@ -482,7 +515,10 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             KeyAction::List => Request::KeyList,
             KeyAction::Rotate => Request::KeyRotate,
         },
-        Command::Audit { limit, .. } => Request::Audit { limit: Some(limit) },
+        Command::Audit { paging, .. } => Request::Audit {
+            limit: Some(paging.limit()),
+            page: None,
+        },
         Command::Backup { .. } => Request::Backup,
     })
 }

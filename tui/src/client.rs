@@ -319,7 +319,12 @@ mod tests {
         let mut client = Client::connect(&path).unwrap();
         assert_eq!(client.call(Request::Subscribe).unwrap(), Reply::Done);
         assert_eq!(
-            client.call(Request::Audit { limit: None }).unwrap(),
+            client
+                .call(Request::Audit {
+                    limit: None,
+                    page: None
+                })
+                .unwrap(),
             Reply::Audit(vec![])
         );
         assert_eq!(client.next_event().unwrap().map(|e| e.seq), Some(7));

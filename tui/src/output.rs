@@ -22,7 +22,7 @@ pub fn json_of(reply: &Reply) -> Value {
         Reply::Clients(clients) => serde_json::to_value(clients),
         Reply::ClientCreated(created) => serde_json::to_value(created),
         Reply::Keys(keys) => serde_json::to_value(keys),
-        Reply::Audit(entries) => serde_json::to_value(entries),
+        Reply::Audit(entries) | Reply::AuditPage { entries, .. } => serde_json::to_value(entries),
         Reply::Backup(view) => serde_json::to_value(view),
         Reply::Grants(grants) => serde_json::to_value(grants),
         Reply::Done => Ok(json!({ "status": "ok" })),
@@ -379,8 +379,10 @@ pub fn human(reply: &Reply) -> String {
             ),
         },
         Reply::Keys(list) => key_rows(list, full).to_text(),
-        Reply::Audit(entries) if entries.is_empty() => "no audit entries".into(),
-        Reply::Audit(entries) => entries.iter().map(audit_line).collect::<Vec<_>>().join("\n"),
+        Reply::Audit(entries) | Reply::AuditPage { entries, .. } if entries.is_empty() => "no audit entries".into(),
+        Reply::Audit(entries) | Reply::AuditPage { entries, .. } => {
+            entries.iter().map(audit_line).collect::<Vec<_>>().join("\n")
+        }
         Reply::Grants(list) if list.is_empty() => "no grants".into(),
         Reply::Grants(list) => Rows::new(
             &["CLIENT", "SCOPES", "GRANTED"],

@@ -91,7 +91,10 @@ fn request_frames() {
         parsed,
         ClientFrame::Request {
             id: 5,
-            call: Request::Audit { limit: None }
+            call: Request::Audit {
+                limit: None,
+                page: None
+            }
         }
     );
 }

@@ -129,7 +129,11 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         }
         R::KeyList => Reply::Keys(service.keys()),
         R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
-        R::Audit { limit } => Reply::Audit(service.audit_tail(limit).await?),
+        R::Audit { limit, page: None } => Reply::Audit(service.audit_tail(limit).await?),
+        R::Audit { page: Some(page), .. } => {
+            let (entries, next) = service.audit_page(&page).await?;
+            Reply::AuditPage { entries, next }
+        }
         R::Subscribe => Reply::Done,
         R::Backup => return Err(ServiceError::Internal("a backup is streamed by its connection".into())),
     })

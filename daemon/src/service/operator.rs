@@ -672,7 +672,30 @@ impl Service {
         Ok(summary)
     }
 
-    /// The newest `limit` audit entries, oldest first.
+    /// One page of audit entries, newest first, older than the sequence number
+    /// `page.after`; and the cursor of the next page when an older entry is kept.
+    pub async fn audit_page(&self, page: &Page) -> Result<(Vec<AuditEntry>, Option<String>), ServiceError> {
+        let limit = page_limit(page)?;
+        let before = match page.after.as_deref() {
+            Some(after) => after
+                .parse::<u64>()
+                .map_err(|_| ServiceError::invalid("after", "a sequence number is expected"))?,
+            None => u64::MAX,
+        };
+        let mut records = self.store.audit_before(before, limit + 1).await?;
+        records.reverse();
+        let next = (records.len() > limit).then(|| {
+            records.truncate(limit);
+            records.last().map(|(seq, _)| seq.to_string())
+        });
+        let entries = records
+            .into_iter()
+            .map(|(seq, record)| audit_entry(seq, record))
+            .collect();
+        Ok((entries, next.flatten()))
+    }
+
+    /// The newest audit entries, oldest first (default [`DEFAULT_AUDIT_LIMIT`]).
     pub async fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
         let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT)).await?;
         Ok(records

@@ -213,6 +213,9 @@ operations! {
     fn audit_count(&self) -> Result<u64, StoreError>;
     /// The newest `limit` audit entries, oldest first.
     fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
+    /// The newest `limit` audit entries older than the sequence number `before`,
+    /// oldest first.
+    fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
 }
 
 impl Store {

@@ -37,7 +37,8 @@ fn connecting_subscribes_and_loads_everything() {
     let calls = sent(&effects);
     assert_eq!(calls[0], Request::Subscribe, "subscribe before reading the tail");
     assert!(calls.contains(&Request::Audit {
-        limit: Some(AUDIT_TAIL)
+        limit: Some(AUDIT_TAIL),
+        page: None,
     }));
     for call in [
         Request::Status,

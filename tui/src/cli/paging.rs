@@ -9,8 +9,9 @@ use tessera_common::admin::{DEFAULT_PAGE, MAX_PAGE, Page, Reply, Request};
 /// The flags every paged list takes.
 #[derive(Debug, clap::Args)]
 pub(super) struct Paging {
-    /// Entries per page, 1 to 1000.
-    #[arg(long, default_value_t = DEFAULT_PAGE as u64, value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE as u64))]
+    /// Entries per page, 1 to 1000 (`audit --follow`: past entries shown first, 0 to
+    /// 1000).
+    #[arg(long, default_value_t = DEFAULT_PAGE as u64, value_parser = clap::value_parser!(u64).range(0..=MAX_PAGE as u64))]
     limit: u64,
     /// Start after this key: the last one of the previous page.
     #[arg(long, value_name = "KEY")]
@@ -20,12 +21,22 @@ pub(super) struct Paging {
     all: bool,
 }
 
+impl Paging {
+    /// Entries per page.
+    pub fn limit(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(MAX_PAGE)
+    }
+}
+
 /// A paged list command.
 pub(super) struct Listing {
     /// The request for one page.
     pub request: Box<dyn Fn(Page) -> Request>,
     /// The command line without the paging flags, for the `next:` line.
     pub command: String,
+    /// Whether a page's human output starts with a header line (printed once with
+    /// `--all`).
+    pub header: bool,
 }
 
 impl Listing {
@@ -47,7 +58,10 @@ impl Listing {
 
 /// Prints the page (or every page) that `paging` asks for.
 pub(super) fn run(client: &mut Client, listing: &Listing, paging: &Paging, json: bool) -> Result<(), Failure> {
-    let limit = if paging.all { MAX_PAGE } else { paging.limit as usize };
+    if paging.limit == 0 {
+        return Err(Failure::Input(format!("--limit must be 1 to {MAX_PAGE}")));
+    }
+    let limit = if paging.all { MAX_PAGE } else { paging.limit() };
     let mut after = paging.after.clone();
     let mut first = true;
     if paging.all && json {
@@ -74,6 +88,8 @@ pub(super) fn run(client: &mut Client, listing: &Listing, paging: &Paging, json:
                 let text = output::human(&rows);
                 if first {
                     first = false;
+                    emit(text)?;
+                } else if !listing.header {
                     emit(text)?;
                 } else if let Some((_, rows)) = text.split_once('\n') {
                     emit(rows)?;
@@ -104,6 +120,7 @@ fn split(reply: Reply) -> Result<(Reply, Option<String>), Failure> {
         Reply::UserPage { users, next } => Ok((Reply::Users(users), next)),
         Reply::SessionPage { sessions, next } => Ok((Reply::Sessions(sessions), next)),
         Reply::TokenPage { tokens, next } => Ok((Reply::ApiTokens(tokens), next)),
+        Reply::AuditPage { entries, next } => Ok((Reply::Audit(entries), next)),
         other => Err(Failure::Refused(format!("the daemon answered a page with {other:?}"))),
     }
 }

@@ -43,9 +43,14 @@ impl SledStore {
 
     /// The newest `limit` audit entries with their sequence numbers, oldest first.
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        self.audit_before(u64::MAX, limit)
+    }
+
+    /// The newest `limit` audit entries older than `before`, oldest first.
+    pub fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
         let mut out: Vec<(u64, AuditRecord)> = self
             .audit
-            .iter()
+            .range(..before.to_be_bytes())
             .rev()
             .take(limit)
             .map(|e| {

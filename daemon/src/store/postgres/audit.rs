@@ -58,10 +58,16 @@ impl PgStore {
 
     /// The newest `limit` audit entries, oldest first.
     pub async fn audit_tail(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        self.audit_before(u64::MAX, limit).await
+    }
+
+    /// The newest `limit` audit entries older than `before`, oldest first.
+    pub async fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let sql = "SELECT seq, at, event, subject, origin, detail FROM audit ORDER BY seq DESC LIMIT $1";
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let sql = "SELECT seq, at, event, subject, origin, detail FROM audit WHERE seq < $2 ORDER BY seq DESC LIMIT $1";
         let mut newest_first = self
-            .select_all(sql, &[&limit], |r| {
+            .select_all(sql, &[&limit, &before], |r| {
                 let seq: i64 = col(r, "audit", "seq")?;
                 Ok((
                     u64::try_from(seq).unwrap_or(0),
