@@ -13,6 +13,29 @@ fn first_column(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs `tessera ARGS`, then the command each page's `next:` line gives, until a page
+/// has none; every page's first column, in order. `check` sees each page's output.
+fn walk(d: &TestDaemon, args: &[&str], check: impl Fn(&str)) -> Vec<String> {
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let mut walked = Vec::new();
+    for _ in 0..100 {
+        let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(page.code, 0, "{}", page.stderr);
+        check(&page.stdout);
+        walked.extend(first_column(&page.stdout));
+        let Some(next) = page
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("next: tessera "))
+        else {
+            return walked;
+        };
+        args = next.split_whitespace().map(String::from).collect();
+    }
+    panic!("no end after 100 pages: {walked:?}")
+}
+
 #[tokio::test]
 async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
     let d = TestDaemon::start();
@@ -22,22 +45,7 @@ async fn user_list_walks_a_page_at_a_time_and_says_how_to_go_on() {
     let every = ["amy", "bea", "Carl", "dora", "eddy"];
 
     // Two at a time, following each page's last line.
-    let mut args: Vec<String> = ["user", "list", "--limit", "2"].map(String::from).to_vec();
-    let mut walked = Vec::new();
-    for _ in 0..5 {
-        let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(page.code, 0, "{}", page.stderr);
-        walked.extend(first_column(&page.stdout));
-        let Some(next) = page
-            .stdout
-            .lines()
-            .last()
-            .and_then(|l| l.strip_prefix("next: tessera "))
-        else {
-            break;
-        };
-        args = next.split_whitespace().map(String::from).collect();
-    }
+    let walked = walk(&d, &["user", "list", "--limit", "2"], |_| {});
     assert_eq!(walked, every);
     let first = d.tessera(&["user", "list", "--limit", "2"]).stdout;
     assert_eq!(
@@ -98,25 +106,13 @@ async fn session_list_walks_a_page_at_a_time_shows_kind_and_client_and_searches_
     assert_eq!(every.len(), 4);
     assert!(every.windows(2).all(|w| w[0] < w[1]), "in id order: {every:?}");
 
-    let mut args: Vec<String> = ["session", "list", "--limit", "3"].map(String::from).to_vec();
-    let mut walked = Vec::new();
-    for _ in 0..3 {
-        let page = d.tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(page.code, 0, "{}", page.stderr);
-        assert!(page.stdout.starts_with("ID"), "{}", page.stdout);
-        let header = page.stdout.lines().next().unwrap();
-        assert!(header.contains("KIND") && header.contains("CLIENT"), "{header}");
-        walked.extend(first_column(&page.stdout));
-        let Some(next) = page
-            .stdout
-            .lines()
-            .last()
-            .and_then(|l| l.strip_prefix("next: tessera "))
-        else {
-            break;
-        };
-        args = next.split_whitespace().map(String::from).collect();
-    }
+    let walked = walk(&d, &["session", "list", "--limit", "3"], |page| {
+        let header = page.lines().next().unwrap();
+        assert!(
+            header.starts_with("ID") && header.contains("KIND") && header.contains("CLIENT"),
+            "{header}"
+        );
+    });
     assert_eq!(walked, every);
 
     let bobs = d.tessera(&["session", "list", "--search", "B", "--json"]).json();
@@ -161,26 +157,7 @@ async fn token_list_walks_a_page_at_a_time_of_everyone_or_one_user() {
     let every = ids(&["token", "list", "--all", "--json"]);
     assert_eq!(every.len(), 4);
     assert!(every.windows(2).all(|w| w[0] < w[1]), "in id order: {every:?}");
-    let mut walked = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..5 {
-        let mut args = vec!["token", "list", "--limit", "3"];
-        if let Some(after) = &after {
-            args.extend(["--after", after.as_str()]);
-        }
-        let page = d.tessera(&args);
-        walked.extend(first_column(&page.stdout));
-        let next = page
-            .stdout
-            .lines()
-            .last()
-            .and_then(|l| l.split_once(" --after "))
-            .map(|(_, k)| k.to_owned());
-        if next.is_none() {
-            break;
-        }
-        after = next;
-    }
+    let walked = walk(&d, &["token", "list", "--limit", "3"], |_| {});
     assert_eq!(walked, every);
     let amys = ids(&["token", "list", "amy", "--limit", "1", "--json"]);
     assert_eq!(amys.len(), 1);

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tessera_common::admin::{Password, Reply, Request};
+use tessera_common::admin::{Page, Password, Reply, Request};
 
 mod paging;
 
@@ -365,67 +365,55 @@ enum Call {
 }
 
 fn call_of(command: Command) -> Result<Call, Failure> {
+    use paging::Listing;
+    /// A paged call: its command line for `next:` and the request for a page.
+    fn paged(
+        command: String,
+        header: bool,
+        paging: paging::Paging,
+        request: impl Fn(Page) -> Request + 'static,
+    ) -> Call {
+        let request = Box::new(request);
+        Call::Paged(
+            Listing {
+                request,
+                command,
+                header,
+            },
+            paging,
+        )
+    }
     Ok(match command {
         Command::User(UserCommand::List { search, paging }) => {
             let flag = search.as_ref().map(|_| "--search");
-            let command = paging::Listing::command(&[Some("tessera user list"), flag, search.as_deref()]);
-            let request = Box::new(move |page| Request::UserList {
+            let command = Listing::command(&[Some("tessera user list"), flag, search.as_deref()]);
+            paged(command, true, paging, move |page| Request::UserList {
                 search: search.clone(),
                 page: Some(page),
-            });
-            Call::Paged(
-                paging::Listing {
-                    request,
-                    command,
-                    header: true,
-                },
-                paging,
-            )
+            })
         }
         Command::Session(SessionCommand::List { name, search, paging }) => {
             let flag = search.as_ref().map(|_| "--search");
-            let command =
-                paging::Listing::command(&[Some("tessera session list"), name.as_deref(), flag, search.as_deref()]);
-            let request = Box::new(move |page| Request::SessionList {
+            let command = Listing::command(&[Some("tessera session list"), name.as_deref(), flag, search.as_deref()]);
+            paged(command, true, paging, move |page| Request::SessionList {
                 name: name.clone(),
                 search: search.clone(),
                 page: Some(page),
-            });
-            Call::Paged(
-                paging::Listing {
-                    request,
-                    command,
-                    header: true,
-                },
-                paging,
-            )
+            })
         }
         Command::Token(TokenCommand::List { name, paging }) => {
-            let command = paging::Listing::command(&[Some("tessera token list"), name.as_deref()]);
-            let request = Box::new(move |page| Request::TokenList {
+            let command = Listing::command(&[Some("tessera token list"), name.as_deref()]);
+            paged(command, true, paging, move |page| Request::TokenList {
                 name: name.clone(),
                 page: Some(page),
-            });
-            Call::Paged(
-                paging::Listing {
-                    request,
-                    command,
-                    header: true,
-                },
-                paging,
-            )
+            })
         }
         Command::Audit { follow: false, paging } => {
-            let request = Box::new(|page| Request::Audit {
+            // Audit lines have no header to leave out of later pages.
+            paged("tessera audit".into(), false, paging, |page| Request::Audit {
                 limit: None,
                 page: Some(page),
-            });
-            let listing = paging::Listing {
-                request,
-                command: "tessera audit".into(),
-                header: false,
-            };
-            Call::Paged(listing, paging)
+            })
         }
         other => Call::One(request_of(other)?),
     })

@@ -250,15 +250,12 @@ impl Service {
             Some(name) => Some(self.find_user(name).await?.id),
             None => None,
         };
-        let mut tokens = self
+        let read = self
             .store
             .api_tokens_page(page.after.as_deref(), user, limit + 1)
             .await?;
-        let next = (tokens.len() > limit).then(|| {
-            tokens.truncate(limit);
-            tokens.last().map(|t| t.id.clone())
-        });
-        Ok((self.admin_tokens(&tokens).await?, next.flatten()))
+        let (tokens, next) = super::operator::paged(read, limit, |t| t.id.clone());
+        Ok((self.admin_tokens(&tokens).await?, next))
     }
 
     /// The console's view of `tokens`, with their owners' usernames.

@@ -218,19 +218,16 @@ impl Service {
     ) -> Result<(Vec<AdminUser>, Option<String>), ServiceError> {
         let limit = page_limit(page)?;
         let prefix = search.map(str::to_lowercase).filter(|p| !p.is_empty());
-        let mut users = self
+        let read = self
             .store
             .users_page(page.after.as_deref(), prefix.as_deref(), limit + 1)
             .await?;
-        let next = (users.len() > limit).then(|| {
-            users.truncate(limit);
-            users.last().map(|u| u.username.clone())
-        });
+        let (users, next) = paged(read, limit, |u| u.username.clone());
         let mut listed = Vec::with_capacity(users.len());
         for user in &users {
             listed.push(self.admin_user(user).await?);
         }
-        Ok((listed, next.flatten()))
+        Ok((listed, next))
     }
 
     /// One user, by username or email.
@@ -524,14 +521,11 @@ impl Service {
             (None, None) => None,
         };
         let now = self.now().unix_timestamp();
-        let mut sessions = self
+        let read = self
             .store
             .sessions_page(after, users.as_deref(), now, limit + 1)
             .await?;
-        let next = (sessions.len() > limit).then(|| {
-            sessions.truncate(limit);
-            sessions.last().map(|s| s.id.to_string())
-        });
+        let (sessions, next) = paged(read, limit, |s| s.id.to_string());
         let mut names: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
         let mut views = Vec::with_capacity(sessions.len());
         for session in &sessions {
@@ -550,7 +544,7 @@ impl Service {
             };
             views.push(session_view(session, &username));
         }
-        Ok((views, next.flatten()))
+        Ok((views, next))
     }
 
     /// Revokes one session.
@@ -682,17 +676,14 @@ impl Service {
                 .map_err(|_| ServiceError::invalid("after", "a sequence number is expected"))?,
             None => u64::MAX,
         };
-        let mut records = self.store.audit_before(before, limit + 1).await?;
-        records.reverse();
-        let next = (records.len() > limit).then(|| {
-            records.truncate(limit);
-            records.last().map(|(seq, _)| seq.to_string())
-        });
+        let mut read = self.store.audit_before(before, limit + 1).await?;
+        read.reverse();
+        let (records, next) = paged(read, limit, |(seq, _)| seq.to_string());
         let entries = records
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
             .collect();
-        Ok((entries, next.flatten()))
+        Ok((entries, next))
     }
 
     /// The newest audit entries, oldest first (default [`DEFAULT_AUDIT_LIMIT`]).
@@ -715,6 +706,17 @@ pub(super) fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
         "{count} {what} are more than one answer holds; ask for pages \
          (a newer tessera: --limit, --after, --search)"
     ))
+}
+
+/// Splits what a store read of `limit + 1` entries returned into the page and, when
+/// more followed, the cursor of the next page: the `key` of the page's last entry.
+pub(super) fn paged<T>(mut read: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    if read.len() <= limit {
+        return (read, None);
+    }
+    read.truncate(limit);
+    let next = read.last().map(key);
+    (read, next)
 }
 
 /// A page's limit, checked: 1 to [`MAX_PAGE`].
