@@ -379,9 +379,14 @@ impl Service {
             )));
         }
         if !self.send_link(&user, kind).await? {
+            let what = match kind {
+                LinkKind::Verify => "verification",
+                LinkKind::Reset => "password-reset",
+            };
             return Err(ServiceError::Conflict(format!(
-                "mail.max_per_hour messages of this kind went to {} this hour; nothing sent",
-                user.email
+                "not sent: {} already got {} {what} messages in the last hour, the most \
+                 mail.max_per_hour allows; try again later",
+                user.email, self.config.mail.max_per_hour
             )));
         }
         let event = match kind {
