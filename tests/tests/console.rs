@@ -112,7 +112,7 @@ async fn user_add_works_while_registration_is_closed_and_can_log_in() {
     );
     assert_eq!(bad_role.code, 1, "{}", bad_role.stderr);
     let usage = d.tessera(&["user", "add", "x2", "--email", "x2@example.com"]);
-    assert_eq!(usage.code, 2, "--password-stdin is required");
+    assert_eq!(usage.code, 2, "without a terminal, --password-stdin is required");
 }
 
 #[tokio::test]

@@ -163,3 +163,34 @@ fn without_a_terminal_the_console_points_to_the_subcommands() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("needs a terminal"), "{}", out.stderr);
 }
+
+/// `tessera user add` without `--password-stdin`, on a terminal: the password is asked
+/// twice and never shown; two different ones change nothing.
+#[tokio::test]
+async fn user_add_on_a_terminal_asks_for_the_password_twice_without_showing_it() {
+    let d = TestDaemon::start();
+    let socket = d.socket.display().to_string();
+    let add = |name: &str, first: &str, second: &str| {
+        let email = format!("{name}@example.com");
+        let args = ["--socket", &socket, "user", "add", name, "--email", &email];
+        let mut tty = Tty::spawn(TESSERA, &args, &[], 80, 24);
+        tty.wait_for(&format!("New password for {name}: "));
+        tty.typed(first);
+        tty.send(ENTER);
+        tty.wait_for("Type it again: ");
+        tty.typed(second);
+        tty.send(ENTER);
+        let code = tty.wait_exit();
+        (code, tty.contents())
+    };
+    let (code, screen) = add("zoe", "zoe-typed-secret", "zoe-typed-secret");
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("zoe-typed-secret"), "echoed: {screen}");
+    let login = json!({"username": "zoe", "password": "zoe-typed-secret"});
+    assert_eq!(d.post_json("/api/auth/token", login).await.status, 200);
+
+    let (code, screen) = add("yan", "first-try-secret", "second-try-secret");
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("the two passwords differ"), "{screen}");
+    assert_eq!(d.tessera(&["user", "show", "yan"]).code, 1, "no user made");
+}

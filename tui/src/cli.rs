@@ -5,12 +5,12 @@ use crate::backup::BackupFailure;
 use crate::client::{Client, ClientError};
 use crate::output;
 use clap::{Parser, Subcommand};
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tessera_common::admin::{Page, Password, Reply, Request};
+use tessera_common::admin::{Page, Reply, Request};
 
 mod paging;
+mod password;
 
 /// Tessera operator console.
 #[derive(Debug, Parser)]
@@ -104,8 +104,9 @@ enum UserCommand {
         /// Display name (default: the username).
         #[arg(long)]
         display_name: Option<String>,
-        /// Read the password from the first line of standard input.
-        #[arg(long, required = true)]
+        /// Read the password from the first line of standard input (without it, on a
+        /// terminal, the password is asked twice and not shown).
+        #[arg(long)]
         password_stdin: bool,
     },
     /// Show a user.
@@ -163,8 +164,9 @@ enum UserCommand {
     SetPassword {
         /// Username or email.
         name: String,
-        /// Read the password from the first line of standard input.
-        #[arg(long, required = true)]
+        /// Read the password from the first line of standard input (without it, on a
+        /// terminal, the password is asked twice and not shown).
+        #[arg(long)]
         password_stdin: bool,
     },
 }
@@ -340,22 +342,6 @@ impl From<ClientError> for Failure {
     }
 }
 
-/// One line from standard input, without its trailing newline.
-fn password_from_stdin() -> Result<Password, Failure> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Failure::Input(format!("cannot read the password from standard input: {e}")))?;
-    if let Some(stripped) = line.strip_suffix('\n') {
-        line.truncate(stripped.len());
-    }
-    if line.is_empty() {
-        return Err(Failure::Input("no password on standard input".into()));
-    }
-    Ok(Password(line))
-}
-
 /// What a command asks the daemon.
 enum Call {
     /// One request, one answer.
@@ -429,13 +415,13 @@ fn request_of(command: Command) -> Result<Request, Failure> {
                 email,
                 role,
                 display_name,
-                ..
+                password_stdin,
             } => Request::UserAdd {
+                password: password::password(password_stdin, &name)?,
                 name,
                 email,
                 role,
                 display_name,
-                password: password_from_stdin()?,
             },
             UserCommand::Show { name } => Request::UserShow { name },
             UserCommand::Grants { name } => Request::UserGrants { name },
@@ -446,9 +432,9 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             UserCommand::Disable { name } => Request::UserDisable { name },
             UserCommand::Enable { name } => Request::UserEnable { name },
             UserCommand::Delete { name } => Request::UserDelete { name },
-            UserCommand::SetPassword { name, .. } => Request::UserSetPassword {
+            UserCommand::SetPassword { name, password_stdin } => Request::UserSetPassword {
+                password: password::password(password_stdin, &name)?,
                 name,
-                password: password_from_stdin()?,
             },
         },
         Command::Session(session) => match session {
