@@ -13,7 +13,8 @@ use crate::keymap::{Screen, When};
 use ratatui::crossterm::event::KeyEvent;
 use std::collections::{HashMap, VecDeque};
 use tessera_common::admin::{
-    AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Reply, Request, SessionView, StatusView,
+    AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Page, Reply, Request, SessionView,
+    StatusView,
 };
 use tessera_common::api::KeyView;
 
@@ -157,6 +158,8 @@ enum Purpose {
     Activity,
     Status,
     Users,
+    /// The page of users after this username, for a selection that neared the end.
+    MoreUsers(String),
     Sessions,
     Tokens,
     Clients,
@@ -205,8 +208,10 @@ pub struct App {
     pub history: History,
     /// The first page of users (every user, up to a page's worth).
     pub users: Vec<AdminUser>,
-    /// Whether users follow the loaded page.
+    /// Whether users follow the loaded ones (fetched as the selection nears the end).
     pub more_users: bool,
+    /// Entries asked for per page of a list.
+    pub page_size: usize,
     /// Users list selection and search.
     pub users_view: ListView,
     /// The details pane, when open.
@@ -264,6 +269,7 @@ impl App {
             history: History::default(),
             users: Vec::new(),
             more_users: false,
+            page_size: tessera_common::admin::MAX_PAGE,
             users_view: ListView::default(),
             detail: None,
             sessions: Vec::new(),
@@ -520,9 +526,9 @@ impl App {
     fn reload(&mut self) -> Vec<Effect> {
         let mut effects = vec![
             self.send(Request::Status, Purpose::Status),
-            self.send(first_users_page(), Purpose::Users),
-            self.send(first_sessions_page(), Purpose::Sessions),
-            self.send(first_tokens_page(), Purpose::Tokens),
+            self.send(self.users_page(None), Purpose::Users),
+            self.send(self.first_page_of_sessions(), Purpose::Sessions),
+            self.send(self.first_page_of_tokens(), Purpose::Tokens),
             self.send(Request::ClientList, Purpose::Clients),
             self.send(Request::KeyList, Purpose::Keys),
         ];
@@ -539,13 +545,13 @@ impl App {
         match self.screen {
             Screen::Overview | Screen::Audit => Vec::new(),
             Screen::Users => {
-                let mut effects = vec![self.send(first_users_page(), Purpose::Users)];
+                let mut effects = vec![self.send(self.users_page(None), Purpose::Users)];
                 effects.extend(self.load_detail());
                 effects
             }
             Screen::Sessions => vec![
-                self.send(first_sessions_page(), Purpose::Sessions),
-                self.send(first_tokens_page(), Purpose::Tokens),
+                self.send(self.first_page_of_sessions(), Purpose::Sessions),
+                self.send(self.first_page_of_tokens(), Purpose::Tokens),
             ],
             Screen::Clients => vec![self.send(Request::ClientList, Purpose::Clients)],
             Screen::Settings => vec![
@@ -650,9 +656,26 @@ impl App {
                 }
             }
             (Purpose::Status, Reply::Status(s)) => self.status = Some(*s),
+            (Purpose::MoreUsers(after), Reply::UserPage { users, next }) => {
+                // Only when the list still ends where this page starts.
+                if self.users.last().is_some_and(|u| u.user.username == after) {
+                    self.users.extend(users);
+                    self.more_users = next.is_some();
+                }
+            }
             (Purpose::Users, Reply::UserPage { users, next }) => {
+                // The first page again: rows loaded further down stay, after it.
+                let end = users.last().map(|u| u.user.username.to_lowercase());
+                let further: Vec<AdminUser> = match (&next, end) {
+                    (Some(_), Some(end)) => std::mem::take(&mut self.users)
+                        .into_iter()
+                        .filter(|u| u.user.username.to_lowercase() > end)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                self.more_users = next.is_some() && (further.is_empty() || self.more_users);
                 self.users = users;
-                self.more_users = next.is_some();
+                self.users.extend(further);
                 if self.detail.is_some() {
                     return self.load_detail();
                 }
@@ -722,35 +745,55 @@ pub use keys::edit;
 #[cfg(test)]
 mod tests;
 
-/// The first page's worth of a list, never the whole store.
-fn first_page() -> Option<tessera_common::admin::Page> {
-    Some(tessera_common::admin::Page {
-        limit: tessera_common::admin::MAX_PAGE,
-        after: None,
-    })
-}
+impl App {
+    /// The request for the page of users after `after` (the first without).
+    fn users_page(&self, after: Option<String>) -> Request {
+        Request::UserList {
+            search: None,
+            page: Some(Page {
+                limit: self.page_size,
+                after,
+            }),
+        }
+    }
 
-/// The request for the first page of users.
-fn first_users_page() -> Request {
-    Request::UserList {
-        search: None,
-        page: first_page(),
+    /// The request for the first page of live sessions.
+    fn first_page_of_sessions(&self) -> Request {
+        Request::SessionList {
+            name: None,
+            search: None,
+            page: Some(Page {
+                limit: self.page_size,
+                after: None,
+            }),
+        }
+    }
+
+    /// The request for the first page of API tokens.
+    fn first_page_of_tokens(&self) -> Request {
+        Request::TokenList {
+            name: None,
+            page: Some(Page {
+                limit: self.page_size,
+                after: None,
+            }),
+        }
+    }
+
+    /// Asks for the next page of users when the selection is within a screenful of
+    /// the last loaded row, more follow, no search narrows the list and none is asked.
+    pub(super) fn more_users_if_near_the_end(&mut self) -> Vec<Effect> {
+        let near = self.users_view.selected + NEAR_THE_END >= self.users.len();
+        let asked = self.pending.values().any(|p| matches!(p, Purpose::MoreUsers(_)));
+        if !self.more_users || !near || asked || !self.users_view.filter.is_empty() {
+            return Vec::new();
+        }
+        let Some(last) = self.users.last().map(|u| u.user.username.clone()) else {
+            return Vec::new();
+        };
+        vec![self.send(self.users_page(Some(last.clone())), Purpose::MoreUsers(last))]
     }
 }
 
-/// The request for the first page of API tokens.
-fn first_tokens_page() -> Request {
-    Request::TokenList {
-        name: None,
-        page: first_page(),
-    }
-}
-
-/// The request for the first page of live sessions.
-fn first_sessions_page() -> Request {
-    Request::SessionList {
-        name: None,
-        search: None,
-        page: first_page(),
-    }
-}
+/// Rows from the end of the loaded users at which the next page is asked for.
+const NEAR_THE_END: usize = 20;

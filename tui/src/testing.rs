@@ -143,10 +143,22 @@ pub fn answer(call: &Request) -> Outcome {
         Request::Status => Reply::Status(Box::new(status())),
         Request::Activity => Reply::Activity(activity(3725, 40)),
         Request::UserList { page: None, .. } => Reply::Users(users()),
-        Request::UserList { page: Some(_), .. } => Reply::UserPage {
-            users: users(),
-            next: None,
-        },
+        Request::UserList { page: Some(page), .. } => {
+            // As the daemon pages: by lower-cased username, after the cursor.
+            let after = page.after.as_deref().map(str::to_lowercase);
+            let mut rest: Vec<AdminUser> = users()
+                .into_iter()
+                .filter(|u| after.as_ref().is_none_or(|a| u.user.username.to_lowercase() > *a))
+                .collect();
+            let next = (rest.len() > page.limit).then(|| {
+                rest.truncate(page.limit);
+                rest.last().map(|u| u.user.username.clone())
+            });
+            Reply::UserPage {
+                users: rest,
+                next: next.flatten(),
+            }
+        }
         Request::SessionList {
             name: None,
             page: Some(_),

@@ -137,7 +137,9 @@ impl App {
             }
         }
         if self.screen == Screen::Users {
-            self.load_detail()
+            let mut effects = self.load_detail();
+            effects.extend(self.more_users_if_near_the_end());
+            effects
         } else {
             Vec::new()
         }

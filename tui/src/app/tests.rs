@@ -42,9 +42,9 @@ fn connecting_subscribes_and_loads_everything() {
     }));
     for call in [
         Request::Status,
-        super::first_users_page(),
-        super::first_sessions_page(),
-        super::first_tokens_page(),
+        app.users_page(None),
+        app.first_page_of_sessions(),
+        app.first_page_of_tokens(),
         Request::ClientList,
         Request::KeyList,
     ] {
@@ -148,7 +148,7 @@ fn confirm_flow(app: &mut App, key: KeyCode, target: &str, cancel: KeyCode, conf
     assert_eq!(app.mode, Mode::Browsing);
     // The answer is reported and everything reloads.
     let follow_up = settle(app, effects);
-    assert!(follow_up.contains(&super::first_users_page()), "{follow_up:?}");
+    assert!(follow_up.contains(&app.users_page(None)), "{follow_up:?}");
     assert!(app.message.as_ref().is_some_and(|m| !m.error), "{:?}", app.message);
 }
 
@@ -325,7 +325,7 @@ fn add_user_form_checks_roles_and_reports_daemon_errors_in_place() {
     let reloads = settle(&mut app, effects);
     assert_eq!(app.mode, Mode::Browsing);
     assert_eq!(app.message.as_ref().map(|m| m.text.as_str()), Some("user dave added"));
-    assert!(reloads.contains(&super::first_users_page()));
+    assert!(reloads.contains(&app.users_page(None)));
 }
 
 #[test]
@@ -521,7 +521,7 @@ fn activity_makes_lists_stale_and_they_reload_on_a_tick() {
         reloads.extend(sent(&effects));
         settle(&mut app, effects);
     }
-    assert!(reloads.contains(&super::first_users_page()), "{reloads:?}");
+    assert!(reloads.contains(&app.users_page(None)), "{reloads:?}");
 }
 
 #[test]
@@ -556,4 +556,39 @@ fn daemon_errors_go_to_the_message_bar() {
         app.update(Event::Tick);
     }
     assert!(app.message.is_none(), "messages fade");
+}
+
+#[test]
+fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
+    let mut app = App::new("/s");
+    app.page_size = 2;
+    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
+    settle(&mut app, effects);
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(usernames(&app), ["alice", "bob"], "the first page");
+    assert!(app.more_users);
+    // Moving down nears the end: the page after bob is asked for, once.
+    let effects = press(&mut app, KeyCode::Down);
+    let asked: Vec<Request> = sent(&effects)
+        .into_iter()
+        .filter(|r| matches!(r, Request::UserList { .. }))
+        .collect();
+    assert_eq!(asked, [app.users_page(Some("bob".into()))]);
+    assert!(
+        sent(&press(&mut app, KeyCode::Up))
+            .iter()
+            .all(|r| !matches!(r, Request::UserList { .. })),
+        "not again while it is on its way"
+    );
+    settle(&mut app, effects);
+    assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
+    assert!(!app.more_users, "that was the last page");
+    let effects = press(&mut app, KeyCode::End);
+    assert!(sent(&effects).iter().all(|r| !matches!(r, Request::UserList { .. })));
+    // A refresh brings the first page again and keeps the rows after it.
+    let effects = press(&mut app, KeyCode::F(5));
+    assert!(sent(&effects).contains(&app.users_page(None)));
+    settle(&mut app, effects);
+    assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
+    assert!(!app.more_users);
 }
