@@ -160,6 +160,8 @@ enum Purpose {
     Users,
     /// The page of users after this username, for a selection that neared the end.
     MoreUsers(String),
+    /// The users whose username or email starts with this, asked of the daemon.
+    UserSearch(String),
     Sessions,
     Tokens,
     Clients,
@@ -212,6 +214,8 @@ pub struct App {
     pub more_users: bool,
     /// Entries asked for per page of a list.
     pub page_size: usize,
+    /// The search the loaded users answer, when the daemon was asked one.
+    pub users_searched: Option<String>,
     /// Users list selection and search.
     pub users_view: ListView,
     /// The details pane, when open.
@@ -270,6 +274,7 @@ impl App {
             users: Vec::new(),
             more_users: false,
             page_size: tessera_common::admin::MAX_PAGE,
+            users_searched: None,
             users_view: ListView::default(),
             detail: None,
             sessions: Vec::new(),
@@ -656,6 +661,14 @@ impl App {
                 }
             }
             (Purpose::Status, Reply::Status(s)) => self.status = Some(*s),
+            (Purpose::UserSearch(search), Reply::UserPage { users, next }) => {
+                // Only when that search is still the one kept.
+                if self.users_view.filter == search {
+                    self.users = users;
+                    self.more_users = next.is_some();
+                    self.users_searched = Some(search);
+                }
+            }
             (Purpose::MoreUsers(after), Reply::UserPage { users, next }) => {
                 // Only when the list still ends where this page starts.
                 if self.users.last().is_some_and(|u| u.user.username == after) {
@@ -778,6 +791,32 @@ impl App {
                 after: None,
             }),
         }
+    }
+
+    /// Asks the daemon for the users a kept search matches (the start of the username
+    /// or email), when not every user is loaded: the loaded rows alone would miss some.
+    pub(super) fn search_users(&mut self) -> Vec<Effect> {
+        let search = self.users_view.filter.clone();
+        if search.is_empty() || !(self.more_users || self.users_searched.is_some()) {
+            return Vec::new();
+        }
+        let call = Request::UserList {
+            search: Some(search.clone()),
+            page: Some(Page {
+                limit: self.page_size,
+                after: None,
+            }),
+        };
+        vec![self.send(call, Purpose::UserSearch(search))]
+    }
+
+    /// After a search the daemon answered is cleared: the first page of every user.
+    pub(super) fn unsearch_users(&mut self) -> Vec<Effect> {
+        if self.users_searched.take().is_none() {
+            return Vec::new();
+        }
+        self.users.clear();
+        vec![self.send(self.users_page(None), Purpose::Users)]
     }
 
     /// Asks for the next page of users when the selection is within a screenful of

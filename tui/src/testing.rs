@@ -143,12 +143,18 @@ pub fn answer(call: &Request) -> Outcome {
         Request::Status => Reply::Status(Box::new(status())),
         Request::Activity => Reply::Activity(activity(3725, 40)),
         Request::UserList { page: None, .. } => Reply::Users(users()),
-        Request::UserList { page: Some(page), .. } => {
-            // As the daemon pages: by lower-cased username, after the cursor.
+        Request::UserList {
+            page: Some(page),
+            search,
+        } => {
+            // As the daemon pages: by lower-cased username, after the cursor, those whose
+            // username or email starts with the search.
             let after = page.after.as_deref().map(str::to_lowercase);
+            let prefix = search.as_deref().unwrap_or_default().to_lowercase();
             let mut rest: Vec<AdminUser> = users()
                 .into_iter()
                 .filter(|u| after.as_ref().is_none_or(|a| u.user.username.to_lowercase() > *a))
+                .filter(|u| u.user.username.starts_with(&prefix) || u.user.email.starts_with(&prefix))
                 .collect();
             let next = (rest.len() > page.limit).then(|| {
                 rest.truncate(page.limit);

@@ -19,15 +19,20 @@ impl App {
             Mode::Browsing => action.map(|a| self.browse(a, &key)).unwrap_or_default(),
             Mode::Searching => {
                 match action {
-                    Some(Action::Confirm) => self.mode = Mode::Browsing,
+                    Some(Action::Confirm) => {
+                        self.mode = Mode::Browsing;
+                        if self.screen == Screen::Users {
+                            return self.search_users();
+                        }
+                    }
                     Some(Action::Cancel) => {
                         self.mode = Mode::Browsing;
-                        self.set_filter(String::new());
+                        return self.set_filter(String::new());
                     }
                     _ => {
                         let mut filter = self.filter().to_owned();
                         if edit(&mut filter, &key) {
-                            self.set_filter(filter);
+                            return self.set_filter(filter);
                         }
                     }
                 }
@@ -106,14 +111,19 @@ impl App {
         }
     }
 
-    fn set_filter(&mut self, filter: String) {
+    /// Sets the current list's search; clearing one the daemon answered loads every
+    /// user's first page again.
+    fn set_filter(&mut self, filter: String) -> Vec<Effect> {
+        let cleared = filter.is_empty();
         if let Some(view) = self.view_mut() {
             view.filter = filter;
             view.selected = 0;
         }
-        if self.screen == Screen::Users && self.detail.is_some() {
-            self.detail = None;
+        if self.screen != Screen::Users {
+            return Vec::new();
         }
+        self.detail = None;
+        if cleared { self.unsearch_users() } else { Vec::new() }
     }
 
     fn go(&mut self, screen: Screen) -> Vec<Effect> {
@@ -169,7 +179,7 @@ impl App {
             Action::Search => self.mode = Mode::Searching,
             Action::Clear => {
                 if !self.filter().is_empty() {
-                    self.set_filter(String::new());
+                    return self.set_filter(String::new());
                 } else if self.screen == Screen::Users {
                     self.detail = None;
                 }

@@ -592,3 +592,39 @@ fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
     assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
     assert!(!app.more_users);
 }
+
+#[test]
+fn a_kept_search_goes_to_the_daemon_when_not_every_user_is_loaded() {
+    let mut app = App::new("/s");
+    app.page_size = 2;
+    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
+    settle(&mut app, effects);
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(usernames(&app), ["alice", "bob"]);
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "car");
+    assert!(usernames(&app).is_empty(), "carol is not loaded yet");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent(&effects),
+        [Request::UserList {
+            search: Some("car".into()),
+            page: Some(tessera_common::admin::Page { limit: 2, after: None }),
+        }]
+    );
+    settle(&mut app, effects);
+    assert_eq!(usernames(&app), ["carol"], "found by the daemon");
+    // Cleared: every user's first page again.
+    let effects = press(&mut app, KeyCode::Esc);
+    assert_eq!(sent(&effects), [app.users_page(None)]);
+    settle(&mut app, effects);
+    assert_eq!(usernames(&app), ["alice", "bob"]);
+    assert!(app.more_users);
+    // With every user loaded, a search stays in the console.
+    let mut all = connected();
+    press(&mut all, KeyCode::Char('2'));
+    press(&mut all, KeyCode::Char('/'));
+    typed(&mut all, "car");
+    assert!(sent(&press(&mut all, KeyCode::Enter)).is_empty());
+    assert_eq!(usernames(&all), ["carol"]);
+}
