@@ -197,7 +197,10 @@ impl Service {
                 self.registration_open.store(open, Ordering::Relaxed);
             }
             Change::Setting(_) => {}
-            Change::Keys => self.tokens.reload(self.store.keys().await?).await?,
+            Change::Keys => {
+                let read = async || -> Result<_, ServiceError> { Ok(self.store.keys().await?) };
+                self.tokens.reload(read).await?;
+            }
             Change::ClientRemoved(client_id) => self.checked_clients.forget(client_id),
         }
         Ok(())

@@ -152,10 +152,14 @@ impl Tokens {
 
     /// Takes the stored keys as they are now (another daemon rotated or swept them):
     /// signs with the active one, verifies with all, forgets tokens verified with a
-    /// key that is gone.
-    pub async fn reload(&self, records: Vec<KeyRecord>) -> Result<(), TokenError> {
+    /// key that is gone. `read` reads them from the store while no rotation or sweep
+    /// of this daemon runs, so a read made before one of them cannot undo it.
+    pub async fn reload<E: From<TokenError>>(
+        &self,
+        read: impl AsyncFnOnce() -> Result<Vec<KeyRecord>, E>,
+    ) -> Result<(), E> {
         let _changing = self.changing.lock().await;
-        let ring = KeyRing::from_records(records)?;
+        let ring = KeyRing::from_records(read().await?)?;
         self.cache
             .retain_keys(&ring.verifying.keys().map(String::as_str).collect());
         self.install(ring);
@@ -359,6 +363,32 @@ mod tests {
         let reloaded = Tokens::new("http://issuer".into(), stored.0.take(), 8).unwrap();
         assert_eq!(reloaded.published().len(), 1, "the sweep is stored");
         assert!(reloaded.verify(&new_token, now).is_ok(), "the rotation is stored");
+    }
+
+    #[tokio::test]
+    async fn a_reload_asked_during_a_rotation_reads_the_store_after_it() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let first = new_key(now).unwrap();
+        let stored = Stored(vec![first.clone()].into());
+        let tokens = Tokens::new("http://issuer".into(), vec![first], 8).unwrap();
+        let (release, stored_at_last) = tokio::sync::oneshot::channel::<()>();
+        // The rotation holds its lock while its write is on the way; the reload (a
+        // change-log row arriving meanwhile) waits, then reads what was written.
+        let rotation = tokens.rotate(now, async |changed| {
+            let _ = stored_at_last.await;
+            stored.put(changed)
+        });
+        let reload = tokens.reload(async || Ok::<_, TokenError>(stored.0.borrow().clone()));
+        let release = async {
+            tokio::task::yield_now().await;
+            let _ = release.send(());
+        };
+        let ((rotated, reloaded), ()) = tokio::join!(async { tokio::join!(rotation, reload) }, release);
+        let new_kid = rotated.unwrap();
+        reloaded.unwrap();
+        let published = tokens.published();
+        assert_eq!(published.len(), 2, "the rotation stands: {published:?}");
+        assert_eq!(published[0].kid, new_kid);
     }
 
     #[test]
