@@ -351,14 +351,14 @@ pub const BINDINGS: &[Binding] = &[
         &[ch('v')],
         "mail verification",
         When::Browsing(&[Screen::Users]),
-        false,
+        true,
     ),
     bind(
         Action::SendReset,
         &[ch('m')],
         "mail reset link",
         When::Browsing(&[Screen::Users]),
-        false,
+        true,
     ),
     // Sessions & tokens
     bind(
@@ -624,6 +624,8 @@ mod tests {
     fn footer_and_help_come_from_the_table() {
         let users = footer(When::Browsing(&[]), Screen::Users);
         assert!(users.contains(&("d".into(), "disable")), "{users:?}");
+        assert!(users.contains(&("v".into(), "mail verification")), "{users:?}");
+        assert!(users.contains(&("m".into(), "mail reset link")), "{users:?}");
         assert!(users.contains(&("?".into(), "help")));
         assert!(!users.iter().any(|(_, l)| *l == "rotate key"));
         let help = help_sections();
