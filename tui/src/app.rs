@@ -13,8 +13,8 @@ use crate::keymap::{Screen, When};
 use ratatui::crossterm::event::KeyEvent;
 use std::collections::{HashMap, VecDeque};
 use tessera_common::admin::{
-    AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Page, Reply, Request, SessionView,
-    StatusView,
+    AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Page, RecordCounts, Reply, Request,
+    SessionView, StatusView,
 };
 use tessera_common::api::KeyView;
 
@@ -299,28 +299,28 @@ impl App {
 
     // ----- what the screens show -----
 
-    /// How many users the store holds: its count when more follow the loaded page.
+    /// How many entries of a list the store holds: the `loaded` ones, or the store's
+    /// own `count` of them when `more` follow.
+    fn total(&self, loaded: usize, more: bool, count: fn(&RecordCounts) -> u64) -> usize {
+        match &self.status {
+            Some(status) if more => usize::try_from(count(&status.records)).unwrap_or(usize::MAX),
+            _ => loaded,
+        }
+    }
+
+    /// How many users the store holds.
     pub fn users_total(&self) -> usize {
-        match &self.status {
-            Some(status) if self.more_users => usize::try_from(status.records.users).unwrap_or(usize::MAX),
-            _ => self.users.len(),
-        }
+        self.total(self.users.len(), self.more_users, |r| r.users)
     }
 
-    /// How many API tokens the store holds: its count when more follow the page.
+    /// How many API tokens the store holds.
     pub fn tokens_total(&self) -> usize {
-        match &self.status {
-            Some(status) if self.more_tokens => usize::try_from(status.records.api_tokens).unwrap_or(usize::MAX),
-            _ => self.tokens.len(),
-        }
+        self.total(self.tokens.len(), self.more_tokens, |r| r.api_tokens)
     }
 
-    /// How many live sessions the store holds: its count when more follow the page.
+    /// How many live sessions the store holds.
     pub fn sessions_total(&self) -> usize {
-        match &self.status {
-            Some(status) if self.more_sessions => usize::try_from(status.records.sessions).unwrap_or(usize::MAX),
-            _ => self.sessions.len(),
-        }
+        self.total(self.sessions.len(), self.more_sessions, |r| r.sessions)
     }
 
     /// Users matching the search.
@@ -759,14 +759,19 @@ pub use keys::edit;
 mod tests;
 
 impl App {
+    /// The page of `page_size` entries after `after` (the first without).
+    fn page(&self, after: Option<String>) -> Option<Page> {
+        Some(Page {
+            limit: self.page_size,
+            after,
+        })
+    }
+
     /// The request for the page of users after `after` (the first without).
     fn users_page(&self, after: Option<String>) -> Request {
         Request::UserList {
             search: None,
-            page: Some(Page {
-                limit: self.page_size,
-                after,
-            }),
+            page: self.page(after),
         }
     }
 
@@ -775,10 +780,7 @@ impl App {
         Request::SessionList {
             name: None,
             search: None,
-            page: Some(Page {
-                limit: self.page_size,
-                after: None,
-            }),
+            page: self.page(None),
         }
     }
 
@@ -786,10 +788,7 @@ impl App {
     fn first_page_of_tokens(&self) -> Request {
         Request::TokenList {
             name: None,
-            page: Some(Page {
-                limit: self.page_size,
-                after: None,
-            }),
+            page: self.page(None),
         }
     }
 
@@ -802,10 +801,7 @@ impl App {
         }
         let call = Request::UserList {
             search: Some(search.clone()),
-            page: Some(Page {
-                limit: self.page_size,
-                after: None,
-            }),
+            page: self.page(None),
         };
         vec![self.send(call, Purpose::UserSearch(search))]
     }

@@ -4,7 +4,7 @@
 //! disk write (see docs/decisions.md: `lastUsedAt` may lag by up to 60 s).
 
 use super::audit::{AuditEvent, Counter, TokenKind};
-use super::{Caller, Operator, Service, ServiceError};
+use super::{Caller, Operator, Service, ServiceError, pages};
 use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};
 use crate::store::{ApiTokenRecord, UserRecord};
@@ -225,10 +225,7 @@ impl Service {
         let tokens = match name {
             Some(name) => self.store.api_tokens_of(self.find_user(name).await?.id).await?,
             None => {
-                let count = self.store.api_token_count().await?;
-                if count > super::operator::UNPAGED_MAX {
-                    return Err(super::operator::too_many_for_one_answer(count, "API tokens"));
-                }
+                pages::fits_one_answer(self.store.api_token_count().await?, "API tokens")?;
                 self.store.api_tokens().await?
             }
         };
@@ -245,7 +242,7 @@ impl Service {
         name: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<AdminApiToken>, Option<String>), ServiceError> {
-        let limit = super::operator::page_limit(page)?;
+        let limit = pages::limit(page)?;
         let user = match name {
             Some(name) => Some(self.find_user(name).await?.id),
             None => None,
@@ -254,35 +251,21 @@ impl Service {
             .store
             .api_tokens_page(page.after.as_deref(), user, limit + 1)
             .await?;
-        let (tokens, next) = super::operator::paged(read, limit, |t| t.id.clone());
+        let (tokens, next) = pages::split(read, limit, |t| t.id.clone());
         Ok((self.admin_tokens(&tokens).await?, next))
     }
 
     /// The console's view of `tokens`, with their owners' usernames.
     async fn admin_tokens(&self, tokens: &[ApiTokenRecord]) -> Result<Vec<AdminApiToken>, ServiceError> {
-        let mut names: HashMap<Uuid, String> = HashMap::new();
-        let mut out = Vec::with_capacity(tokens.len());
-        for token in tokens {
-            let username = match names.get(&token.user_id) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = self
-                        .store
-                        .user(token.user_id)
-                        .await?
-                        .map(|u| u.username)
-                        .unwrap_or_default();
-                    names.insert(token.user_id, name.clone());
-                    name
-                }
-            };
-            out.push(AdminApiToken {
+        let names = self.usernames(tokens.iter().map(|t| t.user_id).collect()).await?;
+        Ok(tokens
+            .iter()
+            .map(|token| AdminApiToken {
                 token: self.view(token),
                 user_id: token.user_id.to_string(),
-                username,
-            });
-        }
-        Ok(out)
+                username: names.get(&token.user_id).cloned().unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Deletes any API token, for the console.

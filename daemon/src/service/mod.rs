@@ -30,6 +30,7 @@ mod forms;
 pub mod guest;
 pub mod oauth;
 pub mod operator;
+mod pages;
 pub mod redirect;
 pub mod revocations;
 pub mod sessions;

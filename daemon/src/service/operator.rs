@@ -4,7 +4,7 @@
 
 use super::accounts::{Registration, user_view};
 use super::audit::{AuditEvent, audit_entry};
-use super::{Operator, Service, ServiceError, validate};
+use super::{Operator, Service, ServiceError, pages, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;
 use crate::store::{
@@ -14,9 +14,7 @@ use crate::store::{
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{
-    Activity, AdminUser, AuditEntry, GrantView, MAX_PAGE, Page, RecordCounts, SessionView, StatusView,
-};
+use tessera_common::admin::{Activity, AdminUser, AuditEntry, GrantView, Page, RecordCounts, SessionView, StatusView};
 use tessera_common::api::KeyView;
 use uuid::Uuid;
 
@@ -183,10 +181,7 @@ impl Service {
 
     /// Users whose username, email or display name contains `search` (any case).
     pub async fn list_users(&self, search: Option<&str>) -> Result<Vec<AdminUser>, ServiceError> {
-        let count = self.store.user_count().await?;
-        if count > UNPAGED_MAX {
-            return Err(too_many_for_one_answer(count, "users"));
-        }
+        pages::fits_one_answer(self.store.user_count().await?, "users")?;
         let needle = search.map(str::to_lowercase);
         let mut users: Vec<UserRecord> = self
             .store
@@ -216,13 +211,13 @@ impl Service {
         search: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<AdminUser>, Option<String>), ServiceError> {
-        let limit = page_limit(page)?;
+        let limit = pages::limit(page)?;
         let prefix = search.map(str::to_lowercase).filter(|p| !p.is_empty());
         let read = self
             .store
             .users_page(page.after.as_deref(), prefix.as_deref(), limit + 1)
             .await?;
-        let (users, next) = paged(read, limit, |u| u.username.clone());
+        let (users, next) = pages::split(read, limit, |u| u.username.clone());
         let mut listed = Vec::with_capacity(users.len());
         for user in &users {
             listed.push(self.admin_user(user).await?);
@@ -469,10 +464,7 @@ impl Service {
     pub async fn list_sessions(&self, name: Option<&str>) -> Result<Vec<SessionView>, ServiceError> {
         let now = self.now().unix_timestamp();
         if name.is_none() {
-            let count = self.store.session_count().await?;
-            if count > UNPAGED_MAX {
-                return Err(too_many_for_one_answer(count, "sessions"));
-            }
+            pages::fits_one_answer(self.store.session_count().await?, "sessions")?;
         }
         let mut views = Vec::new();
         match name {
@@ -514,7 +506,7 @@ impl Service {
         search: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<SessionView>, Option<String>), ServiceError> {
-        let limit = page_limit(page)?;
+        let limit = pages::limit(page)?;
         let after = page
             .after
             .as_deref()
@@ -530,26 +522,27 @@ impl Service {
             .store
             .sessions_page(after, users.as_deref(), now, limit + 1)
             .await?;
-        let (sessions, next) = paged(read, limit, |s| s.id.to_string());
-        let mut names: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
-        let mut views = Vec::with_capacity(sessions.len());
-        for session in &sessions {
-            let username = match names.get(&session.user_id) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = self
-                        .store
-                        .user(session.user_id)
-                        .await?
-                        .map(|u| u.username)
-                        .unwrap_or_default();
-                    names.insert(session.user_id, name.clone());
-                    name
-                }
-            };
-            views.push(session_view(session, &username));
-        }
+        let (sessions, next) = pages::split(read, limit, |s| s.id.to_string());
+        let names = self.usernames(sessions.iter().map(|s| s.user_id).collect()).await?;
+        let views = sessions
+            .iter()
+            .map(|s| session_view(s, names.get(&s.user_id).map_or("", String::as_str)))
+            .collect();
         Ok((views, next))
+    }
+
+    /// The usernames of `users`, each read once (a user deleted meanwhile has none).
+    pub(super) async fn usernames(
+        &self,
+        users: Vec<Uuid>,
+    ) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
+        let mut names = std::collections::HashMap::new();
+        for id in users {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+                slot.insert(self.store.user(id).await?.map(|u| u.username).unwrap_or_default());
+            }
+        }
+        Ok(names)
     }
 
     /// Revokes one session.
@@ -674,7 +667,7 @@ impl Service {
     /// One page of audit entries, newest first, older than the sequence number
     /// `page.after`; and the cursor of the next page when an older entry is kept.
     pub async fn audit_page(&self, page: &Page) -> Result<(Vec<AuditEntry>, Option<String>), ServiceError> {
-        let limit = page_limit(page)?;
+        let limit = pages::limit(page)?;
         let before = match page.after.as_deref() {
             Some(after) => after
                 .parse::<u64>()
@@ -683,7 +676,7 @@ impl Service {
         };
         let mut read = self.store.audit_before(before, limit + 1).await?;
         read.reverse();
-        let (records, next) = paged(read, limit, |(seq, _)| seq.to_string());
+        let (records, next) = pages::split(read, limit, |(seq, _)| seq.to_string());
         let entries = records
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
@@ -698,40 +691,5 @@ impl Service {
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
             .collect())
-    }
-}
-
-/// The most entries an unpaged list (from a console older than paging) is built for:
-/// past it the answer would not fit the protocol's longest line, so it is refused
-/// before any work.
-pub(super) const UNPAGED_MAX: u64 = 10_000;
-
-pub(super) fn too_many_for_one_answer(count: u64, what: &str) -> ServiceError {
-    ServiceError::malformed(format!(
-        "{count} {what} are more than one answer holds; ask for pages \
-         (a newer tessera: --limit, --after, --search)"
-    ))
-}
-
-/// Splits what a store read of `limit + 1` entries returned into the page and, when
-/// more followed, the cursor of the next page: the `key` of the page's last entry.
-pub(super) fn paged<T>(mut read: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
-    if read.len() <= limit {
-        return (read, None);
-    }
-    read.truncate(limit);
-    let next = read.last().map(key);
-    (read, next)
-}
-
-/// A page's limit, checked: 1 to [`MAX_PAGE`].
-pub(super) fn page_limit(page: &Page) -> Result<usize, ServiceError> {
-    if (1..=MAX_PAGE).contains(&page.limit) {
-        Ok(page.limit)
-    } else {
-        Err(ServiceError::invalid(
-            "limit",
-            format!("a page holds 1 to {MAX_PAGE} entries"),
-        ))
     }
 }

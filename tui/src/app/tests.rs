@@ -558,13 +558,19 @@ fn daemon_errors_go_to_the_message_bar() {
     assert!(app.message.is_none(), "messages fade");
 }
 
-#[test]
-fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
+/// A console on the Users screen of the fixture daemon, asking for pages of two.
+fn on_users_two_at_a_time() -> App {
     let mut app = App::new("/s");
     app.page_size = 2;
     let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
     settle(&mut app, effects);
     press(&mut app, KeyCode::Char('2'));
+    app
+}
+
+#[test]
+fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
+    let mut app = on_users_two_at_a_time();
     assert_eq!(usernames(&app), ["alice", "bob"], "the first page");
     assert!(app.more_users);
     // Moving down nears the end: the page after bob is asked for, once.
@@ -595,11 +601,7 @@ fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
 
 #[test]
 fn a_kept_search_goes_to_the_daemon_when_not_every_user_is_loaded() {
-    let mut app = App::new("/s");
-    app.page_size = 2;
-    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
-    settle(&mut app, effects);
-    press(&mut app, KeyCode::Char('2'));
+    let mut app = on_users_two_at_a_time();
     assert_eq!(usernames(&app), ["alice", "bob"]);
     press(&mut app, KeyCode::Char('/'));
     typed(&mut app, "car");

@@ -10,6 +10,7 @@ use super::{
     Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
 };
 use sled::Transactional;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use uuid::Uuid;
 
@@ -91,8 +92,9 @@ impl SledStore {
             }
             return Ok(page);
         };
-        // By username: the index is in page order, so the first `limit` matches do.
-        let mut found = std::collections::BTreeMap::new();
+        // By username: the index is in page order, so its first `limit` matches do; the
+        // records are read only for the page.
+        let mut found: BTreeMap<Vec<u8>, (Uuid, Option<UserRecord>)> = BTreeMap::new();
         for entry in self
             .users_by_name
             .range::<Vec<u8>, _>((start(prefix), Bound::Unbounded))
@@ -101,21 +103,28 @@ impl SledStore {
             if !name.starts_with(prefix.as_bytes()) || found.len() == limit {
                 break;
             }
-            found.insert(name.to_vec(), index_id(&id)?);
+            found.insert(name.to_vec(), (index_id(&id)?, None));
         }
-        // By email: in the order of addresses, so every match is read and sorted in.
+        // By email: in the order of addresses, so every match is read (for its username)
+        // and sorted in, keeping only the first `limit`.
         for entry in self.users_by_email.scan_prefix(prefix.as_bytes()) {
-            let id = index_id(&entry?.1)?;
-            if let Some(user) = self.user(id)? {
-                let name = user.username.to_lowercase().into_bytes();
-                if is_next(&name) {
-                    found.insert(name, id);
+            let Some(user) = self.user(index_id(&entry?.1)?)? else {
+                continue;
+            };
+            let name = user.username.to_lowercase().into_bytes();
+            if is_next(&name) {
+                found.entry(name).or_insert((user.id, Some(user)));
+                if found.len() > limit {
+                    found.pop_last();
                 }
             }
         }
-        let mut page = Vec::with_capacity(limit.min(found.len()));
-        for id in found.into_values().take(limit) {
-            page.extend(self.user(id)?);
+        let mut page = Vec::with_capacity(found.len());
+        for (id, read) in found.into_values() {
+            match read {
+                Some(user) => page.push(user),
+                None => page.extend(self.user(id)?),
+            }
         }
         Ok(page)
     }
