@@ -232,6 +232,9 @@ pub enum Request {
     TokenList {
         /// Username or email.
         name: Option<String>,
+        /// Case-insensitive prefix of the owner's username (with `page`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
         /// Which page.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<Page>,

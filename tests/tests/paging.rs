@@ -134,7 +134,7 @@ async fn session_list_walks_a_page_at_a_time_shows_kind_and_client_and_searches_
 }
 
 #[tokio::test]
-async fn token_list_walks_a_page_at_a_time_of_everyone_or_one_user() {
+async fn token_list_walks_a_page_at_a_time_of_everyone_one_user_or_a_search() {
     let d = TestDaemon::start();
     for name in ["amy", "bob"] {
         let bearer = crate::harness::s(&d.register(name).await, "accessToken");
@@ -164,6 +164,18 @@ async fn token_list_walks_a_page_at_a_time_of_everyone_or_one_user() {
     let rest = ids(&["token", "list", "amy", "--after", &amys[0], "--json"]);
     assert_eq!(rest.len(), 1);
     assert!(rest[0] > amys[0]);
+    // Search by the owner's username prefix, any case, a page at a time.
+    let bobs = ids(&["token", "list", "--search", "B", "--all", "--json"]);
+    assert_eq!(bobs.len(), 2);
+    assert!(
+        bobs.iter().all(|id| !amys.contains(id) && !rest.contains(id)),
+        "{bobs:?}"
+    );
+    assert_eq!(
+        walk(&d, &["token", "list", "--search", "b", "--limit", "1"], |_| {}),
+        bobs
+    );
+    assert!(ids(&["token", "list", "--search", "zed", "--json"]).is_empty());
 }
 
 #[tokio::test]

@@ -157,13 +157,8 @@ enum Purpose {
     Subscribe,
     Activity,
     Status,
-    Users,
-    /// The page of users after this username, for a selection that neared the end.
-    MoreUsers(String),
-    /// The users whose username or email starts with this, asked of the daemon.
-    UserSearch(String),
-    Sessions,
-    Tokens,
+    /// A page of a list.
+    Page(Asked),
     Clients,
     Keys,
     AuditTail,
@@ -173,6 +168,28 @@ enum Purpose {
     Change(String),
     /// A form's request: close the form on success, show the error in it otherwise.
     Submit(String),
+}
+
+/// The lists the console loads a page at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    /// Users, by username.
+    Users,
+    /// Live sessions, by id.
+    Sessions,
+    /// API tokens, by id.
+    Tokens,
+}
+
+/// Which page of a list was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Asked {
+    list: List,
+    /// The page after this cursor (the first without).
+    after: Option<String>,
+    /// The entries this search matches (users: username or email prefix; sessions
+    /// and tokens: their user's username prefix).
+    search: Option<String>,
 }
 
 /// A row of the Settings screen.
@@ -208,26 +225,18 @@ pub struct App {
     pub status: Option<StatusView>,
     /// Activity samples for the charts.
     pub history: History,
-    /// The first page of users (every user, up to a page's worth).
-    pub users: Vec<AdminUser>,
-    /// Whether users follow the loaded ones (fetched as the selection nears the end).
-    pub more_users: bool,
+    /// Users, loaded a page at a time.
+    pub users: Paged<AdminUser>,
     /// Entries asked for per page of a list.
     pub page_size: usize,
-    /// The search the loaded users answer, when the daemon was asked one.
-    pub users_searched: Option<String>,
     /// Users list selection and search.
     pub users_view: ListView,
     /// The details pane, when open.
     pub detail: Option<Detail>,
-    /// The first page of live sessions (every one, up to a page's worth).
-    pub sessions: Vec<SessionView>,
-    /// Whether sessions follow the loaded page.
-    pub more_sessions: bool,
-    /// The first page of API tokens (every one, up to a page's worth).
-    pub tokens: Vec<AdminApiToken>,
-    /// Whether API tokens follow the loaded page.
-    pub more_tokens: bool,
+    /// Live sessions, loaded a page at a time.
+    pub sessions: Paged<SessionView>,
+    /// API tokens, loaded a page at a time (after every session on the screen).
+    pub tokens: Paged<AdminApiToken>,
     /// Sessions & tokens selection (sessions first, then tokens) and search.
     pub sessions_view: ListView,
     /// OAuth clients.
@@ -271,16 +280,12 @@ impl App {
             message: None,
             status: None,
             history: History::default(),
-            users: Vec::new(),
-            more_users: false,
+            users: Paged::default(),
             page_size: tessera_common::admin::MAX_PAGE,
-            users_searched: None,
             users_view: ListView::default(),
             detail: None,
-            sessions: Vec::new(),
-            more_sessions: false,
-            more_tokens: false,
-            tokens: Vec::new(),
+            sessions: Paged::default(),
+            tokens: Paged::default(),
             sessions_view: ListView::default(),
             clients: Vec::new(),
             clients_view: ListView::default(),
@@ -299,34 +304,37 @@ impl App {
 
     // ----- what the screens show -----
 
-    /// How many entries of a list the store holds: the `loaded` ones, or the store's
-    /// own `count` of them when `more` follow.
-    fn total(&self, loaded: usize, more: bool, count: fn(&RecordCounts) -> u64) -> usize {
+    /// How many entries of a list the store holds: the loaded ones, or the store's
+    /// own `count` of them when more follow and no search narrowed the list.
+    fn total<T>(&self, list: &Paged<T>, count: fn(&RecordCounts) -> u64) -> usize {
         match &self.status {
-            Some(status) if more => usize::try_from(count(&status.records)).unwrap_or(usize::MAX),
-            _ => loaded,
+            Some(status) if list.more && list.searched.is_none() => {
+                usize::try_from(count(&status.records)).unwrap_or(usize::MAX)
+            }
+            _ => list.rows.len(),
         }
     }
 
     /// How many users the store holds.
     pub fn users_total(&self) -> usize {
-        self.total(self.users.len(), self.more_users, |r| r.users)
+        self.total(&self.users, |r| r.users)
     }
 
     /// How many API tokens the store holds.
     pub fn tokens_total(&self) -> usize {
-        self.total(self.tokens.len(), self.more_tokens, |r| r.api_tokens)
+        self.total(&self.tokens, |r| r.api_tokens)
     }
 
     /// How many live sessions the store holds.
     pub fn sessions_total(&self) -> usize {
-        self.total(self.sessions.len(), self.more_sessions, |r| r.sessions)
+        self.total(&self.sessions, |r| r.sessions)
     }
 
     /// Users matching the search.
     pub fn visible_users(&self) -> Vec<&AdminUser> {
         let f = &self.users_view.filter;
         self.users
+            .rows
             .iter()
             .filter(|u| {
                 matches_any(
@@ -348,11 +356,13 @@ impl App {
         let f = &self.sessions_view.filter;
         let sessions = self
             .sessions
+            .rows
             .iter()
             .filter(|s| matches_any(&[&s.id, &s.username, &s.scopes.join(" ")], f))
             .collect();
         let tokens = self
             .tokens
+            .rows
             .iter()
             .filter(|t| matches_any(&[&t.token.id, &t.username, &t.token.name, &t.token.scopes.join(" ")], f))
             .collect();
@@ -531,9 +541,9 @@ impl App {
     fn reload(&mut self) -> Vec<Effect> {
         let mut effects = vec![
             self.send(Request::Status, Purpose::Status),
-            self.send(self.users_page(None), Purpose::Users),
-            self.send(self.first_page_of_sessions(), Purpose::Sessions),
-            self.send(self.first_page_of_tokens(), Purpose::Tokens),
+            self.again(List::Users),
+            self.again(List::Sessions),
+            self.again(List::Tokens),
             self.send(Request::ClientList, Purpose::Clients),
             self.send(Request::KeyList, Purpose::Keys),
         ];
@@ -550,14 +560,11 @@ impl App {
         match self.screen {
             Screen::Overview | Screen::Audit => Vec::new(),
             Screen::Users => {
-                let mut effects = vec![self.send(self.users_page(None), Purpose::Users)];
+                let mut effects = vec![self.again(List::Users)];
                 effects.extend(self.load_detail());
                 effects
             }
-            Screen::Sessions => vec![
-                self.send(self.first_page_of_sessions(), Purpose::Sessions),
-                self.send(self.first_page_of_tokens(), Purpose::Tokens),
-            ],
+            Screen::Sessions => vec![self.again(List::Sessions), self.again(List::Tokens)],
             Screen::Clients => vec![self.send(Request::ClientList, Purpose::Clients)],
             Screen::Settings => vec![
                 self.send(Request::Status, Purpose::Status),
@@ -594,6 +601,7 @@ impl App {
             self.send(
                 Request::TokenList {
                     name: Some(name),
+                    search: None,
                     page: None,
                 },
                 Purpose::DetailTokens(id),
@@ -661,53 +669,21 @@ impl App {
                 }
             }
             (Purpose::Status, Reply::Status(s)) => self.status = Some(*s),
-            (Purpose::UserSearch(search), Reply::UserPage { users, next }) => {
-                // Only when that search is still the one kept.
-                if self.users_view.filter == search {
-                    self.users = users;
-                    self.more_users = next.is_some();
-                    self.users_searched = Some(search);
-                }
-            }
-            (Purpose::MoreUsers(after), Reply::UserPage { users, next }) => {
-                // Only when the list still ends where this page starts.
-                if self.users.last().is_some_and(|u| u.user.username == after) {
-                    self.users.extend(users);
-                    self.more_users = next.is_some();
-                }
-            }
-            (Purpose::Users, Reply::UserPage { users, next }) => {
-                // The first page again: rows loaded further down stay, after it.
-                let end = users.last().map(|u| u.user.username.to_lowercase());
-                let further: Vec<AdminUser> = match (&next, end) {
-                    (Some(_), Some(end)) => std::mem::take(&mut self.users)
-                        .into_iter()
-                        .filter(|u| u.user.username.to_lowercase() > end)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                self.more_users = next.is_some() && (further.is_empty() || self.more_users);
-                self.users = users;
-                self.users.extend(further);
+            (Purpose::Page(asked), Reply::UserPage { users, next }) if asked.list == List::Users => {
+                self.on_page(asked, users, next.is_some(), |app| &mut app.users);
                 if self.detail.is_some() {
                     return self.load_detail();
                 }
             }
-            (
-                Purpose::Sessions,
-                Reply::SessionPage {
-                    sessions: mut list,
-                    next,
-                },
-            ) => {
-                // Newest first (RFC 3339 UTC strings sort as times).
-                list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-                self.sessions = list;
-                self.more_sessions = next.is_some();
+            (Purpose::Page(asked), Reply::SessionPage { mut sessions, next }) if asked.list == List::Sessions => {
+                if next.is_none() && asked.after.is_none() {
+                    // All of them: newest first (RFC 3339 UTC strings sort as times).
+                    sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                }
+                self.on_page(asked, sessions, next.is_some(), |app| &mut app.sessions);
             }
-            (Purpose::Tokens, Reply::TokenPage { tokens, next }) => {
-                self.tokens = tokens;
-                self.more_tokens = next.is_some();
+            (Purpose::Page(asked), Reply::TokenPage { tokens, next }) if asked.list == List::Tokens => {
+                self.on_page(asked, tokens, next.is_some(), |app| &mut app.tokens);
             }
             (Purpose::Clients, Reply::Clients(list)) => self.clients = list,
             (Purpose::Keys, Reply::Keys(list)) => self.keys = list,
@@ -752,83 +728,162 @@ impl App {
 
 mod actions;
 mod keys;
+mod lazy;
 
 pub use keys::edit;
+pub use lazy::Paged;
 
 #[cfg(test)]
 mod tests;
 
 impl App {
-    /// The page of `page_size` entries after `after` (the first without).
-    fn page(&self, after: Option<String>) -> Option<Page> {
-        Some(Page {
+    /// The request for a page of `list`: the one after `after` (the first without),
+    /// of the entries `search` matches (all without).
+    fn list_page(&self, list: List, after: Option<String>, search: Option<String>) -> Request {
+        let page = Some(Page {
             limit: self.page_size,
             after,
-        })
-    }
-
-    /// The request for the page of users after `after` (the first without).
-    fn users_page(&self, after: Option<String>) -> Request {
-        Request::UserList {
-            search: None,
-            page: self.page(after),
+        });
+        match list {
+            List::Users => Request::UserList { search, page },
+            List::Sessions => Request::SessionList {
+                name: None,
+                search,
+                page,
+            },
+            List::Tokens => Request::TokenList {
+                name: None,
+                search,
+                page,
+            },
         }
     }
 
-    /// The request for the first page of live sessions.
-    fn first_page_of_sessions(&self) -> Request {
-        Request::SessionList {
-            name: None,
-            search: None,
-            page: self.page(None),
-        }
+    /// Sends the request for a page of `list`.
+    fn ask(&mut self, list: List, after: Option<String>, search: Option<String>) -> Effect {
+        let call = self.list_page(list, after.clone(), search.clone());
+        self.send(call, Purpose::Page(Asked { list, after, search }))
     }
 
-    /// The request for the first page of API tokens.
-    fn first_page_of_tokens(&self) -> Request {
-        Request::TokenList {
-            name: None,
-            page: self.page(None),
-        }
-    }
-
-    /// Asks the daemon for the users a kept search matches (the start of the username
-    /// or email), when not every user is loaded: the loaded rows alone would miss some.
-    pub(super) fn search_users(&mut self) -> Vec<Effect> {
-        let search = self.users_view.filter.clone();
-        if search.is_empty() || !(self.more_users || self.users_searched.is_some()) {
-            return Vec::new();
-        }
-        let call = Request::UserList {
-            search: Some(search.clone()),
-            page: self.page(None),
+    /// Asks for the first page of `list` again, of the search the daemon answered
+    /// when there is one.
+    fn again(&mut self, list: List) -> Effect {
+        let search = match list {
+            List::Users => self.users.searched.clone(),
+            List::Sessions => self.sessions.searched.clone(),
+            List::Tokens => self.tokens.searched.clone(),
         };
-        vec![self.send(call, Purpose::UserSearch(search))]
+        self.ask(list, None, search)
     }
 
-    /// After a search the daemon answered is cleared: the first page of every user.
-    pub(super) fn unsearch_users(&mut self) -> Vec<Effect> {
-        if self.users_searched.take().is_none() {
-            return Vec::new();
+    /// Keeps a page the daemon sent in the list it belongs to.
+    fn on_page<T: lazy::Keyed>(&mut self, asked: Asked, rows: Vec<T>, next: bool, list: fn(&mut App) -> &mut Paged<T>) {
+        let filter = self.filter_of(asked.list).to_owned();
+        let paged = list(self);
+        match (asked.after, asked.search) {
+            (Some(after), _) => paged.next_page(&after, rows, next),
+            // Only when that search is still the one kept.
+            (None, Some(search)) if filter == search => paged.found(search, rows, next),
+            (None, Some(_)) => {}
+            (None, None) => paged.first_page(rows, next),
         }
-        self.users.clear();
-        vec![self.send(self.users_page(None), Purpose::Users)]
     }
 
-    /// Asks for the next page of users when the selection is within a screenful of
-    /// the last loaded row, more follow, no search narrows the list and none is asked.
-    pub(super) fn more_users_if_near_the_end(&mut self) -> Vec<Effect> {
-        let near = self.users_view.selected + NEAR_THE_END >= self.users.len();
-        let asked = self.pending.values().any(|p| matches!(p, Purpose::MoreUsers(_)));
-        if !self.more_users || !near || asked || !self.users_view.filter.is_empty() {
-            return Vec::new();
+    /// The search kept on the screen that shows `list`.
+    fn filter_of(&self, list: List) -> &str {
+        match list {
+            List::Users => &self.users_view.filter,
+            List::Sessions | List::Tokens => &self.sessions_view.filter,
         }
-        let Some(last) = self.users.last().map(|u| u.user.username.clone()) else {
+    }
+
+    /// The lists the current screen shows.
+    fn lists_in_view(&self) -> &'static [List] {
+        match self.screen {
+            Screen::Users => &[List::Users],
+            Screen::Sessions => &[List::Sessions, List::Tokens],
+            _ => &[],
+        }
+    }
+
+    /// Asks the daemon for the entries a kept search matches (see [`Asked::search`]),
+    /// when not every entry is loaded: the loaded rows alone would miss some.
+    pub(super) fn search_in_daemon(&mut self) -> Vec<Effect> {
+        let lists = self.lists_in_view();
+        let Some(&first) = lists.first() else {
             return Vec::new();
         };
-        vec![self.send(self.users_page(Some(last.clone())), Purpose::MoreUsers(last))]
+        let search = self.filter_of(first).to_owned();
+        let needed = lists.iter().any(|&list| match list {
+            List::Users => self.users.search_needs_daemon(),
+            List::Sessions => self.sessions.search_needs_daemon(),
+            List::Tokens => self.tokens.search_needs_daemon(),
+        });
+        if search.is_empty() || !needed {
+            return Vec::new();
+        }
+        lists
+            .iter()
+            .map(|&list| self.ask(list, None, Some(search.clone())))
+            .collect()
+    }
+
+    /// After a search the daemon answered is cleared: the first pages again.
+    pub(super) fn unsearch(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for &list in self.lists_in_view() {
+            let had = match list {
+                List::Users => self.users.unsearch(),
+                List::Sessions => self.sessions.unsearch(),
+                List::Tokens => self.tokens.unsearch(),
+            };
+            if had {
+                effects.push(self.ask(list, None, None));
+            }
+        }
+        effects
+    }
+
+    /// Asks for the next page of the list the selection is in when it is within
+    /// [`NEAR_THE_END`] rows of that list's last loaded row, more follow, no search
+    /// narrows the list and no page of it is on its way. On the Sessions screen, API
+    /// tokens follow every session.
+    pub(super) fn more_if_near_the_end(&mut self) -> Vec<Effect> {
+        let (list, selected, loaded, last) = match self.screen {
+            Screen::Users if self.users.more => (
+                List::Users,
+                self.users_view.selected,
+                self.users.rows.len(),
+                self.users.last_cursor(),
+            ),
+            Screen::Sessions if self.sessions.more => (
+                List::Sessions,
+                self.sessions_view.selected,
+                self.sessions.rows.len(),
+                self.sessions.last_cursor(),
+            ),
+            Screen::Sessions if self.tokens.more => (
+                List::Tokens,
+                self.sessions_view.selected,
+                self.sessions.rows.len() + self.tokens.rows.len(),
+                self.tokens.last_cursor(),
+            ),
+            _ => return Vec::new(),
+        };
+        let near = selected + NEAR_THE_END >= loaded;
+        let asked = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Purpose::Page(a) if a.list == list && a.after.is_some()));
+        let Some(last) = last.map(str::to_owned) else {
+            return Vec::new();
+        };
+        if !near || asked || !self.filter_of(list).is_empty() {
+            return Vec::new();
+        }
+        vec![self.ask(list, Some(last), None)]
     }
 }
 
-/// Rows from the end of the loaded users at which the next page is asked for.
+/// Rows from the end of the loaded ones at which the next page is asked for.
 const NEAR_THE_END: usize = 20;

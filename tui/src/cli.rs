@@ -202,6 +202,9 @@ enum TokenCommand {
     List {
         /// Username or email (default: every user).
         name: Option<String>,
+        /// Only the tokens of users whose username starts with this (any case).
+        #[arg(long, conflicts_with = "name")]
+        search: Option<String>,
         #[command(flatten)]
         paging: paging::Paging,
     },
@@ -387,10 +390,12 @@ fn call_of(command: Command) -> Result<Call, Failure> {
                 page: Some(page),
             })
         }
-        Command::Token(TokenCommand::List { name, paging }) => {
-            let command = Listing::command(&[Some("tessera token list"), name.as_deref()]);
+        Command::Token(TokenCommand::List { name, search, paging }) => {
+            let flag = search.as_ref().map(|_| "--search");
+            let command = Listing::command(&[Some("tessera token list"), name.as_deref(), flag, search.as_deref()]);
             paged(command, true, paging, move |page| Request::TokenList {
                 name: name.clone(),
+                search: search.clone(),
                 page: Some(page),
             })
         }
@@ -447,7 +452,11 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             SessionCommand::RevokeAll { name } => Request::SessionRevokeAll { name },
         },
         Command::Token(token) => match token {
-            TokenCommand::List { name, .. } => Request::TokenList { name, page: None },
+            TokenCommand::List { name, .. } => Request::TokenList {
+                name,
+                search: None,
+                page: None,
+            },
             TokenCommand::Revoke { token_id } => Request::TokenRevoke { id: token_id },
         },
         Command::Client(client) => match client {

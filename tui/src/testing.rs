@@ -6,7 +6,7 @@
 use crate::app::{App, Effect, Event};
 use tessera_common::admin::{
     Activity, AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Counters, Outcome, PROTOCOL_VERSION,
-    Reply, Request, ServerFrame, SessionView, StatusView, encode,
+    Page, RecordCounts, Reply, Request, ServerFrame, SessionView, StatusView, encode,
 };
 use tessera_common::api::{ApiTokenView, KeyStatus, KeyView, UserView};
 
@@ -122,7 +122,15 @@ pub fn status() -> StatusView {
         key_ids: keys().into_iter().map(|k| k.kid).collect(),
         roles: vec!["admin".into(), "guest".into(), "user".into()],
         store_bytes: 1_048_576,
-        records: Default::default(),
+        records: RecordCounts {
+            users: 3,
+            sessions: 2,
+            refresh_tokens: 2,
+            api_tokens: 1,
+            clients: 1,
+            denied: 0,
+            audit: 2,
+        },
     }
 }
 
@@ -137,6 +145,20 @@ pub fn audit_entry(seq: u64, event: &str, subject: &str) -> AuditEntry {
     }
 }
 
+/// A page of `rows` as the daemon pages: in key order, after the cursor, with the
+/// cursor of the next page when more follow.
+fn paged<T>(rows: impl Iterator<Item = T>, page: &Page, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    let after = page.after.as_deref().map(str::to_lowercase);
+    let mut rest: Vec<T> = rows.filter(|r| after.as_ref().is_none_or(|a| key(r) > *a)).collect();
+    rest.sort_by_key(|r| key(r));
+    if rest.len() <= page.limit {
+        return (rest, None);
+    }
+    rest.truncate(page.limit);
+    let next = rest.last().map(&key);
+    (rest, next)
+}
+
 /// The fixture daemon's answer to `call`.
 pub fn answer(call: &Request) -> Outcome {
     Outcome::Ok(match call {
@@ -147,43 +169,37 @@ pub fn answer(call: &Request) -> Outcome {
             page: Some(page),
             search,
         } => {
-            // As the daemon pages: by lower-cased username, after the cursor, those whose
-            // username or email starts with the search.
-            let after = page.after.as_deref().map(str::to_lowercase);
             let prefix = search.as_deref().unwrap_or_default().to_lowercase();
-            let mut rest: Vec<AdminUser> = users()
+            let found = users()
                 .into_iter()
-                .filter(|u| after.as_ref().is_none_or(|a| u.user.username.to_lowercase() > *a))
-                .filter(|u| u.user.username.starts_with(&prefix) || u.user.email.starts_with(&prefix))
-                .collect();
-            let next = (rest.len() > page.limit).then(|| {
-                rest.truncate(page.limit);
-                rest.last().map(|u| u.user.username.clone())
-            });
-            Reply::UserPage {
-                users: rest,
-                next: next.flatten(),
-            }
+                .filter(|u| u.user.username.starts_with(&prefix) || u.user.email.starts_with(&prefix));
+            let (users, next) = paged(found, page, |u| u.user.username.to_lowercase());
+            Reply::UserPage { users, next }
         }
         Request::SessionList {
             name: None,
-            page: Some(_),
-            ..
-        } => Reply::SessionPage {
-            sessions: sessions(),
-            next: None,
-        },
+            page: Some(page),
+            search,
+        } => {
+            let prefix = search.as_deref().unwrap_or_default().to_lowercase();
+            let found = sessions().into_iter().filter(|s| s.username.starts_with(&prefix));
+            let (sessions, next) = paged(found, page, |s| s.id.clone());
+            Reply::SessionPage { sessions, next }
+        }
         Request::SessionList { name: None, .. } => Reply::Sessions(sessions()),
         Request::SessionList { name: Some(n), .. } => {
             Reply::Sessions(sessions().into_iter().filter(|s| s.username == *n).collect())
         }
         Request::TokenList {
             name: None,
-            page: Some(_),
-        } => Reply::TokenPage {
-            tokens: tokens(),
-            next: None,
-        },
+            page: Some(page),
+            search,
+        } => {
+            let prefix = search.as_deref().unwrap_or_default().to_lowercase();
+            let found = tokens().into_iter().filter(|t| t.username.starts_with(&prefix));
+            let (tokens, next) = paged(found, page, |t| t.token.id.clone());
+            Reply::TokenPage { tokens, next }
+        }
         Request::TokenList { name: None, .. } => Reply::ApiTokens(tokens()),
         Request::TokenList { name: Some(n), .. } => {
             Reply::ApiTokens(tokens().into_iter().filter(|t| t.username == *n).collect())

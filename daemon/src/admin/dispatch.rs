@@ -95,9 +95,17 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         R::RegistrationStatus => Reply::Registration {
             open: service.registration_status(),
         },
-        R::TokenList { name, page: None } => Reply::ApiTokens(service.admin_list_api_tokens(name.as_deref()).await?),
-        R::TokenList { name, page: Some(page) } => {
-            let (tokens, next) = service.admin_token_page(name.as_deref(), &page).await?;
+        R::TokenList { name, page: None, .. } => {
+            Reply::ApiTokens(service.admin_list_api_tokens(name.as_deref()).await?)
+        }
+        R::TokenList {
+            name,
+            search,
+            page: Some(page),
+        } => {
+            let (tokens, next) = service
+                .admin_token_page(name.as_deref(), search.as_deref(), &page)
+                .await?;
             Reply::TokenPage { tokens, next }
         }
         R::TokenRevoke { id } => {

@@ -234,22 +234,21 @@ impl Service {
         Ok(out)
     }
 
-    /// One page of API tokens in id order, of everyone or of the user `name` (see
-    /// [`tessera_common::admin::Request::TokenList`]), and the cursor of the next page
-    /// when a token follows.
+    /// One page of API tokens in id order (see
+    /// [`tessera_common::admin::Request::TokenList`]): of the user `name`, of the users
+    /// whose username starts with `search`, or of everyone; and the cursor of the next
+    /// page when a token follows.
     pub async fn admin_token_page(
         &self,
         name: Option<&str>,
+        search: Option<&str>,
         page: &Page,
     ) -> Result<(Vec<AdminApiToken>, Option<String>), ServiceError> {
         let limit = pages::limit(page)?;
-        let user = match name {
-            Some(name) => Some(self.find_user(name).await?.id),
-            None => None,
-        };
+        let users = self.owners(name, search).await?;
         let read = self
             .store
-            .api_tokens_page(page.after.as_deref(), user, limit + 1)
+            .api_tokens_page(page.after.as_deref(), users.as_deref(), limit + 1)
             .await?;
         let (tokens, next) = pages::split(read, limit, |t| t.id.clone());
         Ok((self.admin_tokens(&tokens).await?, next))

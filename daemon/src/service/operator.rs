@@ -512,11 +512,7 @@ impl Service {
             .as_deref()
             .map(|a| Uuid::parse_str(a).map_err(|_| ServiceError::invalid("after", "a session id is expected")))
             .transpose()?;
-        let users = match (name, search.map(str::to_lowercase).filter(|s| !s.is_empty())) {
-            (Some(name), _) => Some(vec![self.find_user(name).await?.id]),
-            (None, Some(prefix)) => Some(self.store.user_ids_by_name_prefix(&prefix).await?),
-            (None, None) => None,
-        };
+        let users = self.owners(name, search).await?;
         let now = self.now().unix_timestamp();
         let read = self
             .store
@@ -529,6 +525,20 @@ impl Service {
             .map(|s| session_view(s, names.get(&s.user_id).map_or("", String::as_str)))
             .collect();
         Ok((views, next))
+    }
+
+    /// Whose entries a list shows: the user `name`, the users whose username starts
+    /// with `search` (any case), or everyone (`None`).
+    pub(super) async fn owners(
+        &self,
+        name: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<Option<Vec<Uuid>>, ServiceError> {
+        Ok(match (name, search.map(str::to_lowercase).filter(|s| !s.is_empty())) {
+            (Some(name), _) => Some(vec![self.find_user(name).await?.id]),
+            (None, Some(prefix)) => Some(self.store.user_ids_by_name_prefix(&prefix).await?),
+            (None, None) => None,
+        })
     }
 
     /// The usernames of `users`, each read once (a user deleted meanwhile has none).

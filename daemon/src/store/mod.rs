@@ -143,7 +143,7 @@ operations! {
     fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError>;
     /// At most `limit` API tokens in id order, those after `after` and, with `user`,
     /// only theirs.
-    fn api_tokens_page(&self, after: Option<&str>, user: Option<Uuid>, limit: usize) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    fn api_tokens_page(&self, after: Option<&str>, users: Option<&[Uuid]>, limit: usize) -> Result<Vec<ApiTokenRecord>, StoreError>;
     /// How many API tokens are stored.
     fn api_token_count(&self) -> Result<u64, StoreError>;
     /// Deletes the API token with id `id`; returns it if it existed.

@@ -21,9 +21,7 @@ impl App {
                 match action {
                     Some(Action::Confirm) => {
                         self.mode = Mode::Browsing;
-                        if self.screen == Screen::Users {
-                            return self.search_users();
-                        }
+                        return self.search_in_daemon();
                     }
                     Some(Action::Cancel) => {
                         self.mode = Mode::Browsing;
@@ -111,19 +109,18 @@ impl App {
         }
     }
 
-    /// Sets the current list's search; clearing one the daemon answered loads every
-    /// user's first page again.
+    /// Sets the current list's search; clearing one the daemon answered loads the
+    /// first pages again.
     fn set_filter(&mut self, filter: String) -> Vec<Effect> {
         let cleared = filter.is_empty();
         if let Some(view) = self.view_mut() {
             view.filter = filter;
             view.selected = 0;
         }
-        if self.screen != Screen::Users {
-            return Vec::new();
+        if self.screen == Screen::Users {
+            self.detail = None;
         }
-        self.detail = None;
-        if cleared { self.unsearch_users() } else { Vec::new() }
+        if cleared { self.unsearch() } else { Vec::new() }
     }
 
     fn go(&mut self, screen: Screen) -> Vec<Effect> {
@@ -146,13 +143,13 @@ impl App {
                 None => view.step(len, delta),
             }
         }
-        if self.screen == Screen::Users {
-            let mut effects = self.load_detail();
-            effects.extend(self.more_users_if_near_the_end());
-            effects
+        let mut effects = if self.screen == Screen::Users {
+            self.load_detail()
         } else {
             Vec::new()
-        }
+        };
+        effects.extend(self.more_if_near_the_end());
+        effects
     }
 
     fn browse(&mut self, action: Action, key: &KeyEvent) -> Vec<Effect> {

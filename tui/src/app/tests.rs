@@ -42,16 +42,16 @@ fn connecting_subscribes_and_loads_everything() {
     }));
     for call in [
         Request::Status,
-        app.users_page(None),
-        app.first_page_of_sessions(),
-        app.first_page_of_tokens(),
+        app.list_page(List::Users, None, None),
+        app.list_page(List::Sessions, None, None),
+        app.list_page(List::Tokens, None, None),
         Request::ClientList,
         Request::KeyList,
     ] {
         assert!(calls.contains(&call), "{call:?} missing from {calls:?}");
     }
     settle(&mut app, effects);
-    assert_eq!(app.users.len(), 3);
+    assert_eq!(app.users.rows.len(), 3);
     assert_eq!(app.keys.len(), 2);
     assert_eq!(app.audit.len(), 2);
     assert!(app.status.is_some());
@@ -148,7 +148,10 @@ fn confirm_flow(app: &mut App, key: KeyCode, target: &str, cancel: KeyCode, conf
     assert_eq!(app.mode, Mode::Browsing);
     // The answer is reported and everything reloads.
     let follow_up = settle(app, effects);
-    assert!(follow_up.contains(&app.users_page(None)), "{follow_up:?}");
+    assert!(
+        follow_up.contains(&app.list_page(List::Users, None, None)),
+        "{follow_up:?}"
+    );
     assert!(app.message.as_ref().is_some_and(|m| !m.error), "{:?}", app.message);
 }
 
@@ -325,7 +328,7 @@ fn add_user_form_checks_roles_and_reports_daemon_errors_in_place() {
     let reloads = settle(&mut app, effects);
     assert_eq!(app.mode, Mode::Browsing);
     assert_eq!(app.message.as_ref().map(|m| m.text.as_str()), Some("user dave added"));
-    assert!(reloads.contains(&app.users_page(None)));
+    assert!(reloads.contains(&app.list_page(List::Users, None, None)));
 }
 
 #[test]
@@ -420,6 +423,7 @@ fn details_follow_the_selection() {
     let effects = press(&mut app, KeyCode::Down);
     assert!(sent(&effects).contains(&Request::TokenList {
         name: Some("bob".into()),
+        search: None,
         page: None,
     }));
     settle(&mut app, effects);
@@ -464,7 +468,7 @@ fn losing_the_daemon_and_getting_it_back() {
             reason: "cannot reach the daemon at /s: refused".into()
         }
     );
-    assert_eq!(app.users.len(), 3, "the last data stays on screen");
+    assert_eq!(app.users.rows.len(), 3, "the last data stays on screen");
 
     let effects = app.update(Event::Connected { daemon: "0.1.1".into() });
     assert_eq!(sent(&effects).first(), Some(&Request::Subscribe), "re-subscribes");
@@ -521,7 +525,7 @@ fn activity_makes_lists_stale_and_they_reload_on_a_tick() {
         reloads.extend(sent(&effects));
         settle(&mut app, effects);
     }
-    assert!(reloads.contains(&app.users_page(None)), "{reloads:?}");
+    assert!(reloads.contains(&app.list_page(List::Users, None, None)), "{reloads:?}");
 }
 
 #[test]
@@ -572,14 +576,14 @@ fn on_users_two_at_a_time() -> App {
 fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
     let mut app = on_users_two_at_a_time();
     assert_eq!(usernames(&app), ["alice", "bob"], "the first page");
-    assert!(app.more_users);
+    assert!(app.users.more);
     // Moving down nears the end: the page after bob is asked for, once.
     let effects = press(&mut app, KeyCode::Down);
     let asked: Vec<Request> = sent(&effects)
         .into_iter()
         .filter(|r| matches!(r, Request::UserList { .. }))
         .collect();
-    assert_eq!(asked, [app.users_page(Some("bob".into()))]);
+    assert_eq!(asked, [app.list_page(List::Users, Some("bob".into()), None)]);
     assert!(
         sent(&press(&mut app, KeyCode::Up))
             .iter()
@@ -588,15 +592,15 @@ fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
     );
     settle(&mut app, effects);
     assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
-    assert!(!app.more_users, "that was the last page");
+    assert!(!app.users.more, "that was the last page");
     let effects = press(&mut app, KeyCode::End);
     assert!(sent(&effects).iter().all(|r| !matches!(r, Request::UserList { .. })));
     // A refresh brings the first page again and keeps the rows after it.
     let effects = press(&mut app, KeyCode::F(5));
-    assert!(sent(&effects).contains(&app.users_page(None)));
+    assert!(sent(&effects).contains(&app.list_page(List::Users, None, None)));
     settle(&mut app, effects);
     assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
-    assert!(!app.more_users);
+    assert!(!app.users.more);
 }
 
 #[test]
@@ -618,10 +622,10 @@ fn a_kept_search_goes_to_the_daemon_when_not_every_user_is_loaded() {
     assert_eq!(usernames(&app), ["carol"], "found by the daemon");
     // Cleared: every user's first page again.
     let effects = press(&mut app, KeyCode::Esc);
-    assert_eq!(sent(&effects), [app.users_page(None)]);
+    assert_eq!(sent(&effects), [app.list_page(List::Users, None, None)]);
     settle(&mut app, effects);
     assert_eq!(usernames(&app), ["alice", "bob"]);
-    assert!(app.more_users);
+    assert!(app.users.more);
     // With every user loaded, a search stays in the console.
     let mut all = connected();
     press(&mut all, KeyCode::Char('2'));
@@ -629,4 +633,82 @@ fn a_kept_search_goes_to_the_daemon_when_not_every_user_is_loaded() {
     typed(&mut all, "car");
     assert!(sent(&press(&mut all, KeyCode::Enter)).is_empty());
     assert_eq!(usernames(&all), ["carol"]);
+}
+
+/// A console on the Sessions screen of the fixture daemon, asking for pages of one.
+fn on_sessions_one_at_a_time() -> App {
+    let mut app = App::new("/s");
+    app.page_size = 1;
+    let effects = app.update(Event::Connected { daemon: "0.1.0".into() });
+    settle(&mut app, effects);
+    press(&mut app, KeyCode::Char('3'));
+    app
+}
+
+fn session_rows(app: &App) -> Vec<String> {
+    let (sessions, tokens) = app.visible_sessions();
+    sessions
+        .iter()
+        .map(|s| s.id.clone())
+        .chain(tokens.iter().map(|t| t.token.id.clone()))
+        .collect()
+}
+
+#[test]
+fn the_sessions_screen_fetches_sessions_then_tokens_as_the_selection_nears_the_end() {
+    let mut app = on_sessions_one_at_a_time();
+    assert_eq!(session_rows(&app), ["sess-0-alice", "tok-ci"], "a page of each");
+    assert!(app.sessions.more);
+    assert_eq!(app.sessions_total(), 2, "the store's count, not the loaded rows");
+    // Nearing the end asks for the sessions after the last one loaded, once.
+    let effects = press(&mut app, KeyCode::Down);
+    assert_eq!(
+        sent(&effects),
+        [app.list_page(List::Sessions, Some("sess-0-alice".into()), None)]
+    );
+    assert!(
+        sent(&press(&mut app, KeyCode::Up)).is_empty(),
+        "not again while on its way"
+    );
+    settle(&mut app, effects);
+    assert_eq!(session_rows(&app), ["sess-0-alice", "sess-1-bob", "tok-ci"]);
+    assert!(!app.sessions.more, "that was the last page");
+    assert!(!app.tokens.more, "one token");
+    assert!(sent(&press(&mut app, KeyCode::End)).is_empty(), "everything is loaded");
+}
+
+#[test]
+fn a_kept_search_on_the_sessions_screen_goes_to_the_daemon_for_both_lists() {
+    let mut app = on_sessions_one_at_a_time();
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "bo");
+    assert_eq!(session_rows(&app), ["tok-ci"], "bob's session is not loaded yet");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent(&effects),
+        [
+            app.list_page(List::Sessions, None, Some("bo".into())),
+            app.list_page(List::Tokens, None, Some("bo".into())),
+        ]
+    );
+    settle(&mut app, effects);
+    assert_eq!(session_rows(&app), ["sess-1-bob", "tok-ci"], "found by the daemon");
+    assert_eq!(app.sessions_total(), 1, "a search's total is what it found");
+    // A refresh asks the same search again.
+    let effects = press(&mut app, KeyCode::F(5));
+    assert!(sent(&effects).contains(&app.list_page(List::Sessions, None, Some("bo".into()))));
+    settle(&mut app, effects);
+    assert_eq!(session_rows(&app), ["sess-1-bob", "tok-ci"]);
+    // Cleared: the first pages again.
+    let effects = press(&mut app, KeyCode::Esc);
+    assert_eq!(
+        sent(&effects),
+        [
+            app.list_page(List::Sessions, None, None),
+            app.list_page(List::Tokens, None, None),
+        ]
+    );
+    settle(&mut app, effects);
+    assert_eq!(session_rows(&app), ["sess-0-alice", "tok-ci"]);
+    assert!(app.sessions.more);
 }

@@ -13,6 +13,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
     // Subjects are user ids; show the names the console knows.
     let names: HashMap<&str, &str> = app
         .users
+        .rows
         .iter()
         .map(|u| (u.user.id.as_str(), u.user.username.as_str()))
         .collect();

@@ -67,14 +67,14 @@ impl SledStore {
         decode_all("api_tokens", &self.api_tokens)
     }
 
-    /// A page of API tokens in id order.
+    /// A page of API tokens in id order: of everyone, or of `users`.
     pub fn api_tokens_page(
         &self,
         after: Option<&str>,
-        user: Option<Uuid>,
+        users: Option<&[Uuid]>,
         limit: usize,
     ) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        let ids: Vec<String> = match user {
+        let ids: Vec<String> = match users {
             None => {
                 let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_bytes().to_vec()));
                 self.api_token_ids
@@ -84,23 +84,31 @@ impl SledStore {
                     .map(|key| String::from_utf8(key?.to_vec()).map_err(|_| corrupt_index("api_token_ids")))
                     .collect::<Result<_, _>>()?
             }
-            Some(user) => {
-                let start = user_token_key(user, after.unwrap_or_default());
-                let start = if after.is_some() {
-                    Bound::Excluded(start)
-                } else {
-                    Bound::Included(start)
-                };
-                self.user_api_tokens
-                    .range::<Vec<u8>, _>((start, Bound::Unbounded))
-                    .keys()
-                    .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(user.as_bytes())))
-                    .take(limit)
-                    .map(|key| {
+            Some(users) => {
+                // Each user's tokens are in id order under their prefix: the first
+                // `limit` after the cursor of each, merged.
+                let mut ids = Vec::new();
+                for user in users {
+                    let start = user_token_key(*user, after.unwrap_or_default());
+                    let start = if after.is_some() {
+                        Bound::Excluded(start)
+                    } else {
+                        Bound::Included(start)
+                    };
+                    for key in self
+                        .user_api_tokens
+                        .range::<Vec<u8>, _>((start, Bound::Unbounded))
+                        .keys()
+                        .take_while(|key| key.as_ref().map_or(true, |k| k.starts_with(user.as_bytes())))
+                        .take(limit)
+                    {
                         let key = key?;
-                        String::from_utf8(key[16..].to_vec()).map_err(|_| corrupt_index("user_api_tokens"))
-                    })
-                    .collect::<Result<_, _>>()?
+                        ids.push(String::from_utf8(key[16..].to_vec()).map_err(|_| corrupt_index("user_api_tokens"))?);
+                    }
+                }
+                ids.sort_unstable();
+                ids.truncate(limit);
+                ids
             }
         };
         let mut page = Vec::with_capacity(ids.len());

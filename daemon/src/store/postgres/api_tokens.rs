@@ -80,15 +80,15 @@ impl PgStore {
     pub async fn api_tokens_page(
         &self,
         after: Option<&str>,
-        user: Option<Uuid>,
+        users: Option<&[Uuid]>,
         limit: usize,
     ) -> Result<Vec<ApiTokenRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!(
             "SELECT {COLUMNS} FROM api_tokens WHERE ($1::TEXT IS NULL OR id > $1) \
-             AND ($2::UUID IS NULL OR user_id = $2) ORDER BY id LIMIT $3"
+             AND ($2::UUID[] IS NULL OR user_id = ANY($2)) ORDER BY id LIMIT $3"
         );
-        self.select_all(&sql, &[&after, &user, &limit], token_from).await
+        self.select_all(&sql, &[&after, &users, &limit], token_from).await
     }
 
     /// How many API tokens are stored.
