@@ -2,7 +2,10 @@
 //! `api_token_ids` (public id → digest) and `user_api_tokens` (user id ‖ token id →
 //! empty, an index), kept in step by transactions.
 
-use super::{ApiTokenRecord, EXPIRED_API_TOKEN_KEPT, SledStore, StoreError, corrupt_index, decode, decode_all, encode};
+use super::{
+    ApiTokenRecord, Counter, EXPIRED_API_TOKEN_KEPT, SledStore, StoreError, corrupt_index, count, decode, decode_all,
+    encode,
+};
 use sled::Transactional;
 use std::ops::Bound;
 use uuid::Uuid;
@@ -20,12 +23,16 @@ impl SledStore {
         let _writing = self.writing();
         let value = encode(token)?;
         let index_key = user_token_key(token.user_id, &token.id);
-        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
-            tokens.insert(digest, value.as_slice())?;
-            ids.insert(token.id.as_bytes(), digest)?;
-            by_user.insert(index_key.as_slice(), &[])?;
-            Ok(())
-        })?;
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens, &self.meta).transaction(
+            |(tokens, ids, by_user, meta)| {
+                tokens.insert(digest, value.as_slice())?;
+                if ids.insert(token.id.as_bytes(), digest)?.is_none() {
+                    count(meta, Counter::ApiTokens, 1)?;
+                }
+                by_user.insert(index_key.as_slice(), &[])?;
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -120,7 +127,7 @@ impl SledStore {
 
     /// How many API tokens exist.
     pub fn api_token_count(&self) -> Result<u64, StoreError> {
-        Ok(self.api_token_ids.len() as u64)
+        self.counter(Counter::ApiTokens)
     }
 
     /// Deletes an API token; returns it, or `None` if it did not exist.
@@ -138,12 +145,16 @@ impl SledStore {
             return Ok(None);
         };
         let index_key = user_token_key(token.user_id, id);
-        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens).transaction(|(tokens, ids, by_user)| {
-            tokens.remove(&digest)?;
-            ids.remove(id.as_bytes())?;
-            by_user.remove(index_key.as_slice())?;
-            Ok(())
-        })?;
+        (&self.api_tokens, &self.api_token_ids, &self.user_api_tokens, &self.meta).transaction(
+            |(tokens, ids, by_user, meta)| {
+                tokens.remove(&digest)?;
+                if ids.remove(id.as_bytes())?.is_some() {
+                    count(meta, Counter::ApiTokens, -1)?;
+                }
+                by_user.remove(index_key.as_slice())?;
+                Ok(())
+            },
+        )?;
         Ok(Some(token))
     }
 

@@ -123,6 +123,7 @@ impl SledStore {
             (Counter::Users, users),
             (Counter::Sessions, open),
             (Counter::Refresh, self.refresh.len() as u64),
+            (Counter::ApiTokens, self.api_token_ids.len() as u64),
         ] {
             let stored = self.counter(counter)?;
             if stored != actual {

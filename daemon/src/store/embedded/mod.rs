@@ -137,6 +137,8 @@ enum Counter {
     Sessions,
     /// Stored refresh-token records (rotated ones included, until they expire).
     Refresh,
+    /// Stored API tokens (a store written before this counter gets it at open).
+    ApiTokens,
 }
 
 impl Counter {
@@ -145,6 +147,7 @@ impl Counter {
             Counter::Users => "count.users",
             Counter::Sessions => "count.sessions",
             Counter::Refresh => "count.refresh",
+            Counter::ApiTokens => "count.api_tokens",
         }
     }
 }
@@ -228,6 +231,12 @@ impl SledStore {
                     db_file.sync_all().map_err(io("syncing the store's db file"))?;
                 }
             }
+        }
+        // Stores written before API tokens were counted: count them once.
+        if meta.get(Counter::ApiTokens.key())?.is_none() {
+            let tokens = i64::try_from(db.open_tree("api_token_ids")?.len()).unwrap_or(i64::MAX);
+            meta.insert(Counter::ApiTokens.key(), &tokens.to_be_bytes())?;
+            db.flush()?;
         }
         let audit = db.open_tree("audit")?;
         let audit_next = match audit.last()? {

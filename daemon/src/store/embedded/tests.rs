@@ -302,6 +302,40 @@ fn api_tokens_are_indexed_touched_and_deleted_with_their_user() {
 }
 
 #[test]
+fn api_tokens_are_counted_without_a_scan_and_older_stores_are_counted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    let token = |id: &str| ApiTokenRecord {
+        id: id.into(),
+        user_id: alice.id,
+        name: id.into(),
+        scopes: Vec::new(),
+        created_at: 1,
+        expires_at: None,
+        last_used_at: None,
+    };
+    for (i, id) in ["t1", "t2", "t3"].into_iter().enumerate() {
+        store.create_api_token(&token(id), &[i as u8; 32]).unwrap();
+    }
+    assert_eq!(store.api_token_count().unwrap(), 3);
+    store.delete_api_token("t1").unwrap();
+    store.delete_api_token("t1").unwrap();
+    assert_eq!(store.api_token_count().unwrap(), 2, "a second delete counts nothing");
+    // A store written before the counter existed: counted once, at open.
+    store.meta.remove(Counter::ApiTokens.key()).unwrap();
+    store.meta.flush().unwrap();
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.api_token_count().unwrap(), 2);
+    assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new());
+    store.delete_user(&alice, 0).unwrap();
+    assert_eq!(store.api_token_count().unwrap(), 0, "deleted with their user");
+    assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new());
+}
+
+#[test]
 fn the_deny_list_lists_live_entries_and_the_purge_forgets_expired_ones() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();

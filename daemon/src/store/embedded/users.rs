@@ -265,7 +265,9 @@ impl SledStore {
             }
             for (id, digest) in &token_digests {
                 api_tokens.remove(digest.as_slice())?;
-                api_ids.remove(id.as_bytes())?;
+                if api_ids.remove(id.as_bytes())?.is_some() {
+                    count(meta, Counter::ApiTokens, -1)?;
+                }
                 user_tokens.remove(user_token_key(user.id, id))?;
             }
             Ok(())
