@@ -110,7 +110,7 @@ fn connection_limits(config: &Config) -> config::ConnectionLimits {
     let open_files = http::server::raise_open_file_limit();
     let pool = match &config.storage {
         config::Storage::Postgres(postgres) => postgres.pool_size as u64,
-        config::Storage::Embedded => 0,
+        config::Storage::Embedded { .. } => 0,
     };
     let listeners = 1 + usize::from(config.metrics.listen.is_some());
     let configured = config.connections.max_connections;
@@ -228,7 +228,10 @@ const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10
 /// Opens the configured store: sled in the data directory, or PostgreSQL.
 async fn open_store(config: &Config) -> Result<store::Store, DaemonError> {
     match &config.storage {
-        config::Storage::Embedded => Ok(store::Store::open_embedded(&config.data_dir)?),
+        config::Storage::Embedded { cache_mib } => Ok(store::Store::open_embedded(
+            &config.data_dir,
+            u64::from(*cache_mib) << 20,
+        )?),
         config::Storage::Postgres(postgres) => {
             let url = store::PostgresUrl::read(&postgres.url_file)
                 .map_err(|e| DaemonError::Store(store::StoreError::Unavailable(e)))?;

@@ -81,8 +81,12 @@ pub struct Config {
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
-    /// sled in the data directory (`backend = "sled"`, the default).
-    Embedded,
+    /// sled in the data directory (`backend = "sled"`, the default), with this many
+    /// MiB of page cache (`cache_mib`, default 64).
+    Embedded {
+        /// sled's page cache in MiB.
+        cache_mib: u32,
+    },
     /// A PostgreSQL database that several daemons may share (`backend = "postgres"`).
     Postgres(PostgresConfig),
 }
@@ -344,7 +348,7 @@ mod tests {
     #[test]
     fn the_postgres_backend_is_checked_and_warns_about_a_derived_issuer() {
         let c = Config::embedded(&Overrides::default()).unwrap();
-        assert_eq!(c.storage, Storage::Embedded);
+        assert_eq!(c.storage, Storage::Embedded { cache_mib: 64 });
         assert!(c.warnings().is_empty());
 
         let dir = tempfile::tempdir().unwrap();
@@ -389,6 +393,16 @@ mod tests {
         let stray = problems("[storage.postgres]\npool_size = 3\n");
         assert_eq!(stray.len(), 1, "{stray:?}");
         assert!(stray[0].starts_with("storage.postgres: "), "{stray:?}");
+        // sled's cache: set in MiB, bounded, and only for the embedded store.
+        let sized = Config::from_toml("[storage]\ncache_mib = 512\n", &Overrides::default()).unwrap();
+        assert_eq!(sized.storage, Storage::Embedded { cache_mib: 512 });
+        assert!(problems("[storage]\ncache_mib = 2\n")[0].starts_with("storage.cache_mib: must be between 8 and "));
+        let cached = problems(&format!("[storage]\ncache_mib = 256\n{}", &text["[storage]\n".len()..]));
+        assert_eq!(cached.len(), 1, "{cached:?}");
+        assert!(
+            cached[0].starts_with("storage.cache_mib: set only with the embedded store"),
+            "{cached:?}"
+        );
     }
 
     #[test]

@@ -234,15 +234,25 @@ impl Reader {
     fn storage(&mut self) -> Storage {
         const P: &str = "storage.postgres";
         let postgres = self.table.contains_key(P);
-        match self.string("storage", "backend").as_deref() {
+        let backend = self.string("storage", "backend");
+        let cache_set = self.table.get("storage").and_then(|t| t.get("cache_mib")).is_some();
+        let cache_mib = self.integer("storage", "cache_mib", DEFAULT_CACHE_MIB, 8, 1 << 20);
+        let embedded = Storage::Embedded { cache_mib };
+        match backend.as_deref() {
             None | Some("sled") => {
                 if postgres {
                     self.table.remove(P);
                     self.problem(P, "set only with storage.backend = \"postgres\"");
                 }
-                Storage::Embedded
+                embedded
             }
             Some("postgres") => {
+                if cache_set {
+                    self.problem(
+                        "storage.cache_mib",
+                        "set only with the embedded store (storage.backend = \"sled\")",
+                    );
+                }
                 let url_file = self.string(P, "url_file").filter(|s| !s.is_empty()).map(PathBuf::from);
                 let pool_size = self.integer(P, "pool_size", 16, 1, 1000) as usize;
                 let max_staleness = self.duration(P, "max_staleness", "5s");
@@ -254,7 +264,7 @@ impl Reader {
                         "storage.postgres.url_file",
                         "required with storage.backend = \"postgres\" (a file holding the connection URL)",
                     );
-                    return Storage::Embedded;
+                    return embedded;
                 };
                 if let Err(e) = crate::store::PostgresUrl::read(&url_file) {
                     self.problem("storage.postgres.url_file", e);
@@ -270,7 +280,7 @@ impl Reader {
                     "storage.backend",
                     format!("expected \"sled\" or \"postgres\", found {other:?}"),
                 );
-                Storage::Embedded
+                embedded
             }
         }
     }
@@ -515,6 +525,10 @@ impl Reader {
         }
     }
 }
+
+/// sled's page cache by default, in MiB: the store's hot part at a few hundred
+/// thousand users (see the README's "Sizing").
+const DEFAULT_CACHE_MIB: u32 = 64;
 
 const KNOWN_SECTIONS: &[&str] = &[
     "server",

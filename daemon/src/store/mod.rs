@@ -15,7 +15,7 @@ mod postgres;
 pub mod records;
 pub mod transfer;
 
-pub use embedded::{BACKUP_FORMAT, BackupSummary, SledStore};
+pub use embedded::{BACKUP_FORMAT, BackupSummary, CACHE_BYTES, SledStore};
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
 pub(crate) use embedded::{v1_records, write_v1};
@@ -219,9 +219,10 @@ operations! {
 }
 
 impl Store {
-    /// Opens (creating if needed) the embedded store in the data directory `dir`.
-    pub fn open_embedded(dir: &Path) -> Result<Self, StoreError> {
-        Ok(Store::Embedded(Arc::new(SledStore::open(dir)?)))
+    /// Opens (creating if needed) the embedded store in the data directory `dir`, with
+    /// `cache_bytes` of page cache.
+    pub fn open_embedded(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Ok(Store::Embedded(Arc::new(SledStore::open_with_cache(dir, cache_bytes)?)))
     }
 
     /// Deletes what nothing can use any more (see [`Purged`]). A scan of every stored

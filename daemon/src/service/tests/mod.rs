@@ -56,7 +56,7 @@ async fn fixture_with(extra: &str) -> Fixture {
 }
 
 async fn open(config: &Arc<Config>, dir: &std::path::Path, clock: &Arc<ManualClock>) -> Service {
-    let store = Store::open_embedded(dir).unwrap();
+    let store = Store::open_embedded(dir, crate::store::CACHE_BYTES).unwrap();
     Service::open(config.clone(), store, clock.clone(), "http://tessera.test".into())
         .await
         .unwrap()

@@ -187,7 +187,7 @@ async fn tokens_older_than_an_upgrade_from_version_1_are_checked_against_the_sto
     let dir = tempfile::tempdir().unwrap();
     let v1 = crate::store::v1_records();
     crate::store::write_v1(dir.path(), &v1, &[]);
-    let store = crate::store::Store::open_embedded(dir.path()).unwrap();
+    let store = crate::store::Store::open_embedded(dir.path(), crate::store::CACHE_BYTES).unwrap();
     // Tokens signed a little before the upgrade, as the version 1 daemon did.
     let clock = crate::clock::ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::seconds(5));
     let overrides = crate::config::Overrides {

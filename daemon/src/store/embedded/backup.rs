@@ -211,7 +211,7 @@ impl SledStore {
         if db_dir.exists() {
             return Err(bad(format!("{} already holds a store", db_dir.display())));
         }
-        let db = open_sled(&db_dir)?;
+        let db = open_sled(&db_dir, super::CACHE_BYTES)?;
         let summary = read_backup(input, |tree, key, value| {
             let tree = db.open_tree(tree)?;
             match value {

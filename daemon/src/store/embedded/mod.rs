@@ -60,8 +60,9 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
 pub const SCHEMA_VERSION: u32 = 4;
-/// sled's page cache; the default (1 GiB) is far more than an auth store needs.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache unless the configuration says otherwise (`storage.cache_mib`);
+/// sled's own default (1 GiB) is far more than most auth stores need.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -193,12 +194,19 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
 }
 
 impl SledStore {
-    /// Opens (creating if needed, mode 0700) the store in `dir`.
+    /// Opens (creating if needed, mode 0700) the store in `dir`, with the default
+    /// page cache.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// Opens (creating if needed, mode 0700) the store in `dir`, with `cache_bytes` of
+    /// page cache.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let db_dir = dir.join("store");
         let existed = db_dir.join("db").exists();
-        let db = open_sled(&db_dir)?;
+        let db = open_sled(&db_dir, cache_bytes)?;
         sync_dir(dir)?;
         let db_file = std::fs::File::open(db_dir.join("db")).map_err(io("opening the store's db file"))?;
         let meta = db.open_tree("meta")?;
@@ -359,8 +367,8 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// sled writes its `conf` file (the storage parameters) and the `blobs` folder when
 /// it creates a store, and never fsyncs them; they are fsynced here, with the folder
 /// that names them, so a power cut right after creation cannot leave an empty `conf`.
-fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
-    let db = lock_and_open_sled(db_dir)?;
+fn open_sled(db_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let db = lock_and_open_sled(db_dir, cache_bytes)?;
     let conf = db_dir.join("conf");
     std::fs::File::open(&conf)
         .and_then(|f| f.sync_all())
@@ -373,10 +381,10 @@ fn open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
     Ok(db)
 }
 
-fn lock_and_open_sled(db_dir: &Path) -> Result<sled::Db, StoreError> {
+fn lock_and_open_sled(db_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let start = std::time::Instant::now();
     loop {
-        match sled::Config::new().path(db_dir).cache_capacity(CACHE_BYTES).open() {
+        match sled::Config::new().path(db_dir).cache_capacity(cache_bytes).open() {
             // sled reports it as an I/O error naming the lock.
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 if start.elapsed() >= LOCK_WAIT {

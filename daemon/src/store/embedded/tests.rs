@@ -475,7 +475,7 @@ async fn an_existing_store_without_a_readable_schema_record_is_refused_not_empti
     {
         // Still there for whoever restores it: put a malformed record in and look again
         // (once sled, on background threads, has let go of its lock).
-        let db = super::open_sled(&dir.path().join("store")).unwrap();
+        let db = super::open_sled(&dir.path().join("store"), super::CACHE_BYTES).unwrap();
         assert_eq!(db.open_tree("users").unwrap().len(), 1, "nothing was overwritten");
         db.open_tree("meta").unwrap().insert("schema_version", &[1u8]).unwrap();
         db.flush().unwrap();

@@ -177,7 +177,7 @@ async fn a_version_1_store_is_upgraded_at_open_and_nothing_is_lost() {
     // Stored in the new encoding, and the schema record says so: the next open does
     // not upgrade again.
     // sled lets go of its lock on background threads just after a drop: wait for it.
-    let db = super::super::open_sled(&dir.path().join("store")).unwrap();
+    let db = super::super::open_sled(&dir.path().join("store"), super::super::CACHE_BYTES).unwrap();
     let raw = db
         .open_tree("users")
         .unwrap()
@@ -234,7 +234,7 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
     let dir = tempfile::tempdir().unwrap();
     drop(SledStore::open(dir.path()).unwrap());
     // sled lets go of its lock on background threads just after a drop: wait for it.
-    let db = super::super::open_sled(&dir.path().join("store")).unwrap();
+    let db = super::super::open_sled(&dir.path().join("store"), super::super::CACHE_BYTES).unwrap();
     let v2 = ClientV2 {
         client_id: "svc",
         secret_digest: "ab",
