@@ -225,15 +225,24 @@ impl Store {
         Ok(Store::Embedded(Arc::new(SledStore::open_with_cache(dir, cache_bytes)?)))
     }
 
-    /// Deletes what nothing can use any more (see [`Purged`]). A scan of every stored
-    /// session and token, so sled's runs on a blocking thread.
+    /// Deletes what nothing can use any more (see [`Purged`]). On sled it is a scan of
+    /// every stored session and token: it runs on a blocking thread and rests after
+    /// each batch as long as the batch took, so it never takes more than half a core
+    /// from the requests served meanwhile.
     pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         match self {
             Store::Embedded(s) => {
                 let store = Arc::clone(s);
-                tokio::task::spawn_blocking(move || store.purge_expired(now))
-                    .await
-                    .map_err(|e| StoreError::Engine(format!("the purge stopped: {e}")))?
+                tokio::task::spawn_blocking(move || {
+                    let mut since = std::time::Instant::now();
+                    let mut rest = || {
+                        std::thread::sleep(since.elapsed());
+                        since = std::time::Instant::now();
+                    };
+                    store.purge_expired(now, &mut rest)
+                })
+                .await
+                .map_err(|e| StoreError::Engine(format!("the purge stopped: {e}")))?
             }
             Store::Postgres(p) => p.purge_expired(now).await,
         }

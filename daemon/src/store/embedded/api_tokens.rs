@@ -4,7 +4,7 @@
 
 use super::{
     ApiTokenRecord, Counter, EXPIRED_API_TOKEN_KEPT, SledStore, StoreError, corrupt_index, count, decode, decode_all,
-    encode,
+    encode, walk_in_batches,
 };
 use sled::Transactional;
 use std::ops::Bound;
@@ -182,15 +182,17 @@ impl SledStore {
 
     /// Deletes API tokens expired more than [`EXPIRED_API_TOKEN_KEPT`] ago; returns
     /// how many.
-    pub(super) fn purge_api_tokens(&self, now: i64) -> Result<usize, StoreError> {
+    pub(super) fn purge_api_tokens(&self, now: i64, rest: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let mut api_tokens = 0;
-        for token in self.api_tokens()? {
+        walk_in_batches(&self.api_tokens, rest, |_, value| {
+            let token: ApiTokenRecord = decode("api_tokens", value)?;
             if token.expires_at.is_some_and(|exp| exp + EXPIRED_API_TOKEN_KEPT <= now)
                 && self.delete_api_token(&token.id)?.is_some()
             {
                 api_tokens += 1;
             }
-        }
+            Ok(())
+        })?;
         Ok(api_tokens)
     }
 }

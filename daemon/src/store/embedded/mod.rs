@@ -54,6 +54,7 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -176,6 +177,35 @@ fn corrupt_index(tree: &'static str) -> StoreError {
     StoreError::Corrupt {
         tree,
         detail: "malformed key".into(),
+    }
+}
+
+/// Records the purge reads between two rests.
+pub const PURGE_BATCH: usize = 512;
+
+/// Calls `each` with every entry of `tree` in key order, reading [`PURGE_BATCH`]
+/// entries at a time and calling `rest` between batches. Each batch starts after the
+/// last key of the one before, so writes made during a rest are seen as any others.
+fn walk_in_batches(
+    tree: &sled::Tree,
+    rest: &mut dyn FnMut(),
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after: Option<sled::IVec> = None;
+    loop {
+        let start = after.take().map_or(Bound::Unbounded, Bound::Excluded);
+        let batch = tree
+            .range::<sled::IVec, _>((start, Bound::Unbounded))
+            .take(PURGE_BATCH)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, value) in &batch {
+            each(key, value)?;
+        }
+        if batch.len() < PURGE_BATCH {
+            return Ok(());
+        }
+        after = batch.into_iter().next_back().map(|(key, _)| key);
+        rest();
     }
 }
 
@@ -341,12 +371,14 @@ impl SledStore {
     /// Deletes what nothing can use any more: refresh tokens past their expiry,
     /// sessions past their maximum age, API tokens expired for
     /// [`EXPIRED_API_TOKEN_KEPT`], deny-list and revocation entries whose tokens have
-    /// all expired, and expired link tokens.
-    pub fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
+    /// all expired, and expired link tokens. The big trees (sessions, refresh and API
+    /// tokens) are read [`PURGE_BATCH`] records at a time, calling `rest` between
+    /// batches, so that the caller can pace the purge.
+    pub fn purge_expired(&self, now: i64, rest: &mut dyn FnMut()) -> Result<Purged, StoreError> {
         Ok(Purged {
-            refresh_tokens: self.purge_refresh_tokens(now)?,
-            sessions: self.purge_sessions(now)?,
-            api_tokens: self.purge_api_tokens(now)?,
+            refresh_tokens: self.purge_refresh_tokens(now, rest)?,
+            sessions: self.purge_sessions(now, rest)?,
+            api_tokens: self.purge_api_tokens(now, rest)?,
             denied: self.purge_denied(now)?,
             revocations: self.purge_revocations(now)?,
             links: self.purge_links(now)?,

@@ -8,7 +8,7 @@
 use super::revocations::revoked_key;
 use super::{
     Counter, RefreshRecord, Revoked, Rotation, SessionRecord, SessionStart, SledStore, StoreError, UserRecord, abort,
-    corrupt_index, count, decode, eight_bytes, encode,
+    corrupt_index, count, decode, eight_bytes, encode, walk_in_batches,
 };
 use sled::Transactional;
 use std::ops::Bound;
@@ -264,53 +264,54 @@ impl SledStore {
     }
 
     /// Deletes refresh tokens past their expiry; returns how many.
-    pub(super) fn purge_refresh_tokens(&self, now: i64) -> Result<usize, StoreError> {
+    pub(super) fn purge_refresh_tokens(&self, now: i64, rest: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let mut tokens = 0;
-        for entry in self.refresh.iter() {
-            let (key, value) = entry?;
-            let record: RefreshRecord = decode("refresh", &value)?;
+        walk_in_batches(&self.refresh, rest, |key, value| {
+            let record: RefreshRecord = decode("refresh", value)?;
             if record.expires_at > now {
-                continue;
+                return Ok(());
             }
             // Deleted only if unchanged since read (a concurrent rotation wins).
             let _writing = self.writing();
             let deleted = (&self.refresh, &self.meta).transaction(|(refresh, meta)| {
-                if refresh.get(&key)?.as_ref() != Some(&value) {
+                if refresh.get(key)?.as_deref() != Some(value) {
                     return Ok(false);
                 }
-                refresh.remove(&key)?;
+                refresh.remove(key)?;
                 count(meta, Counter::Refresh, -1)?;
                 Ok(true)
             })?;
             tokens += usize::from(deleted);
-        }
+            Ok(())
+        })?;
         Ok(tokens)
     }
 
     /// Deletes sessions past their maximum age, with their index entries; returns how
     /// many.
-    pub(super) fn purge_sessions(&self, now: i64) -> Result<usize, StoreError> {
+    pub(super) fn purge_sessions(&self, now: i64, rest: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let mut sessions = 0;
-        for entry in self.sessions.iter() {
-            let (key, value) = entry?;
-            let session: SessionRecord = decode("sessions", &value)?;
-            if session.expires_at <= now {
-                let index_key = user_session_key(session.user_id, session.id);
-                let _writing = self.writing();
-                (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
-                    // Counted only if still there and not revoked (a concurrent change wins).
-                    if let Some(v) = all.remove(&key)? {
-                        let current: SessionRecord = decode("sessions", &v).or_else(abort)?;
-                        if current.revoked_at.is_none() {
-                            count(meta, Counter::Sessions, -1)?;
-                        }
-                    }
-                    index.remove(&index_key)?;
-                    Ok(())
-                })?;
-                sessions += 1;
+        walk_in_batches(&self.sessions, rest, |key, value| {
+            let session: SessionRecord = decode("sessions", value)?;
+            if session.expires_at > now {
+                return Ok(());
             }
-        }
+            let index_key = user_session_key(session.user_id, session.id);
+            let _writing = self.writing();
+            (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
+                // Counted only if still there and not revoked (a concurrent change wins).
+                if let Some(v) = all.remove(key)? {
+                    let current: SessionRecord = decode("sessions", &v).or_else(abort)?;
+                    if current.revoked_at.is_none() {
+                        count(meta, Counter::Sessions, -1)?;
+                    }
+                }
+                index.remove(&index_key)?;
+                Ok(())
+            })?;
+            sessions += 1;
+            Ok(())
+        })?;
         Ok(sessions)
     }
 }

@@ -1,6 +1,7 @@
 //! SledStore behaviour on a real sled database in a temp dir.
 
 use super::*;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 fn user(name: &str, email: &str) -> UserRecord {
@@ -343,8 +344,63 @@ fn the_deny_list_lists_live_entries_and_the_purge_forgets_expired_ones() {
     store.deny("b", 200).unwrap();
     assert_eq!(store.deny_list(150).unwrap(), vec![("b".to_owned(), 200)]);
     assert_eq!(store.deny_list(0).unwrap().len(), 2, "listing deletes nothing");
-    assert_eq!(store.purge_expired(150).unwrap().denied, 1);
+    assert_eq!(store.purge_expired(150, &mut || {}).unwrap().denied, 1);
     assert_eq!(store.deny_list(0).unwrap(), vec![("b".to_owned(), 200)], "a was purged");
+}
+
+#[test]
+fn the_purge_walks_in_batches_rests_between_them_and_sees_writes_made_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let alice = user("alice", "a@example.com");
+    store.create_user(&alice).unwrap();
+    // Sessions with ids 1..=n in key order, every other one past its end at 500,
+    // each with a refresh token expiring with it.
+    let n = 2 * PURGE_BATCH + 10;
+    let open = |id: u128, ends: i64| {
+        let s = SessionRecord {
+            id: Uuid::from_u128(id),
+            expires_at: ends,
+            ..session(alice.id)
+        };
+        let token = RefreshRecord {
+            expires_at: ends,
+            ..refresh(s.id)
+        };
+        let digest: [u8; 32] = Sha256::digest(id.to_be_bytes()).into();
+        assert!(
+            store
+                .create_session(&alice, &s, SessionStart::Refresh(&digest, &token))
+                .unwrap()
+        );
+    };
+    for id in 1..=n as u128 {
+        open(id, if id % 2 == 0 { 1000 } else { 100 });
+    }
+    let mut rests = 0;
+    let purged = store
+        .purge_expired(500, &mut || {
+            rests += 1;
+            if rests == 3 {
+                // Written during the first rest of the sessions' walk (the refresh
+                // tokens' came first): one ahead of the walk (purged now) and one
+                // behind it (next time), with tokens the walk has passed.
+                open(u128::MAX, 100);
+                open(0, 100);
+            }
+        })
+        .unwrap();
+    // Two full batches of refresh tokens and two of sessions, a rest after each; the
+    // API tokens need none.
+    assert_eq!(rests, 4);
+    assert_eq!(purged.refresh_tokens, n / 2);
+    assert_eq!(purged.sessions, n / 2 + 1, "and the one ahead, not the one behind");
+    assert!(store.session(Uuid::from_u128(u128::MAX)).unwrap().is_none());
+    assert!(store.session(Uuid::from_u128(0)).unwrap().is_some());
+    assert_eq!(store.session_count().unwrap(), (n / 2 + 1) as u64);
+    assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new());
+    let again = store.purge_expired(500, &mut || {}).unwrap();
+    assert_eq!((again.sessions, again.refresh_tokens), (1, 2), "the rest, next time");
 }
 
 #[test]
@@ -383,11 +439,11 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         codes: 0,
         browser_cookies: 0,
     };
-    assert_eq!(store.purge_expired(49).unwrap(), purged(0, 0, 0));
-    assert_eq!(store.purge_expired(60).unwrap(), purged(0, 1, 0));
+    assert_eq!(store.purge_expired(49, &mut || {}).unwrap(), purged(0, 0, 0));
+    assert_eq!(store.purge_expired(60, &mut || {}).unwrap(), purged(0, 1, 0));
     assert!(store.refresh_token(&[1u8; 32]).unwrap().is_none());
     assert!(store.session(s.id).unwrap().is_some());
-    assert_eq!(store.purge_expired(1000).unwrap(), purged(1, 0, 0));
+    assert_eq!(store.purge_expired(1000, &mut || {}).unwrap(), purged(1, 0, 0));
     assert!(store.session(s.id).unwrap().is_none());
     assert!(
         store.sessions_of(alice.id).unwrap().is_empty(),
@@ -407,8 +463,11 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
     store.create_api_token(&token("forever", None), &[5u8; 32]).unwrap();
     store.create_api_token(&token("old", Some(2000)), &[6u8; 32]).unwrap();
     let month = EXPIRED_API_TOKEN_KEPT;
-    assert_eq!(store.purge_expired(2000 + month - 1).unwrap(), purged(0, 0, 0));
-    assert_eq!(store.purge_expired(2000 + month).unwrap(), purged(0, 0, 1));
+    assert_eq!(
+        store.purge_expired(2000 + month - 1, &mut || {}).unwrap(),
+        purged(0, 0, 0)
+    );
+    assert_eq!(store.purge_expired(2000 + month, &mut || {}).unwrap(), purged(0, 0, 1));
     let left: Vec<String> = store
         .api_tokens_of(alice.id)
         .unwrap()
@@ -525,7 +584,7 @@ async fn revoked_sessions_are_kept_until_no_access_token_can_concern_them() {
     assert_eq!(ids(99).len(), 2);
     assert_eq!(ids(100), vec![long.id]);
     assert!(ids(130).is_empty());
-    assert_eq!(store.purge_expired(100).unwrap().revocations, 1);
+    assert_eq!(store.purge_expired(100, &mut || {}).unwrap().revocations, 1);
     assert_eq!(ids(0), vec![long.id], "the purge deleted only what ended");
     store.commit().await.unwrap();
     drop(store);
@@ -567,7 +626,7 @@ fn disabled_and_deleted_users_are_barred() {
     assert_eq!(tombstone.until, 150, "deletion + horizon");
     assert_eq!(barred(149), vec![tombstone]);
     assert!(barred(150).is_empty());
-    assert_eq!(store.purge_expired(150).unwrap().revocations, 1);
+    assert_eq!(store.purge_expired(150, &mut || {}).unwrap().revocations, 1);
     assert!(barred(0).is_empty(), "purged");
 }
 
@@ -617,7 +676,7 @@ async fn users_and_open_sessions_are_counted_without_a_scan() {
     drop(store);
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!((store.user_count().unwrap(), store.session_count().unwrap()), (1, 1));
-    store.purge_expired(1000).unwrap();
+    store.purge_expired(1000, &mut || {}).unwrap();
     assert_eq!(store.session_count().unwrap(), 0, "purged at its end");
     assert_eq!(store.refresh_token_count().unwrap(), 0, "every refresh token expired");
 }
