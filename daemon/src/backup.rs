@@ -1,5 +1,5 @@
-//! `tesserad backup`, `tesserad restore` and `tesserad check`, for a stopped daemon's
-//! store. The file
+//! `tesserad backup`, `tesserad restore`, `tesserad compact` and `tesserad check`, for
+//! a stopped daemon's store. The file
 //! format is the store's ([`crate::store::BackupSummary`], `store/backup.rs`); this
 //! module handles the files around it: a backup is written whole or not at all, mode
 //! 0600 (it holds the signing keys; `tessera_common::files`); a restore checks the
@@ -85,6 +85,110 @@ pub fn restore(from: &Path, data_dir: &Path, force: bool) -> Result<BackupSummar
     let _ = std::fs::remove_dir_all(&replaced);
     let _ = std::fs::remove_dir_all(&staging);
     Ok(summary)
+}
+
+/// What `tesserad compact` did: the store's size on disk before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Bytes before.
+    pub before: u64,
+    /// Bytes after.
+    pub after: u64,
+    /// Entries copied.
+    pub entries: u64,
+}
+
+/// Prefix of the directory a compaction writes the new store in, beside the old one.
+const COMPACTING: &str = ".compact-";
+
+/// Rewrites the store in `data_dir` into a fresh one holding only its live entries (a
+/// backup streamed into a restore beside it), then swaps the two directories in one
+/// atomic exchange. The old store is opened first, so its lock is held throughout: a
+/// running daemon's store is refused, and no daemon can start on it meanwhile. An
+/// interrupted compaction leaves the old store as it was; its leftovers are removed
+/// by the next one.
+pub fn compact(data_dir: &Path) -> Result<Compacted, BackupError> {
+    let store_dir = data_dir.join("store");
+    if !store_dir.join("db").exists() {
+        return Err(BackupError::Refused(format!("no store in {}", data_dir.display())));
+    }
+    // Measured at rest: opening a store makes sled add to its files.
+    let before = size_of(&store_dir)?;
+    let old = Store::open(data_dir)?;
+    remove_leftovers(data_dir)?;
+    let staging = data_dir.join(format!("{COMPACTING}{}", std::process::id()));
+    let copied = copy_into(&old, &staging).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
+    let new_dir = staging.join("store");
+    let after = size_of(&new_dir)?;
+    nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        &new_dir,
+        nix::fcntl::AT_FDCWD,
+        &store_dir,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    )
+    .map_err(|e| failed(&store_dir, e.into()))?;
+    File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| failed(data_dir, e))?;
+    drop(old);
+    // The old store now sits in the staging directory.
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(Compacted {
+        before,
+        after,
+        entries: copied.entries,
+    })
+}
+
+/// A backup of `store` restored into `dir` as it is written, through a pipe.
+fn copy_into(store: &Store, dir: &Path) -> Result<BackupSummary, BackupError> {
+    let (reader, writer) = std::io::pipe().map_err(|e| failed(dir, e))?;
+    std::thread::scope(|scope| {
+        let written = scope.spawn(move || store.write_backup(BufWriter::new(writer)));
+        // The reader is dropped when the restore returns, so a failed restore ends
+        // the writer too (a broken pipe).
+        let restored = Store::restore_backup(dir, std::io::BufReader::new(reader));
+        let written = written
+            .join()
+            .map_err(|_| BackupError::Failed("the backup's writer stopped".into()))?;
+        let (written, restored) = (written?, restored?);
+        if written.entries != restored.entries {
+            return Err(BackupError::Failed(format!(
+                "wrote {} entries but restored {}",
+                written.entries, restored.entries
+            )));
+        }
+        Ok(restored)
+    })
+}
+
+/// Removes what an interrupted compaction left in `data_dir`.
+fn remove_leftovers(data_dir: &Path) -> Result<(), BackupError> {
+    let entries = std::fs::read_dir(data_dir).map_err(|e| failed(data_dir, e))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(COMPACTING) {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| failed(&entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of the files in `dir` and below.
+fn size_of(dir: &Path) -> Result<u64, BackupError> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| failed(dir, e))? {
+        let entry = entry.map_err(|e| failed(dir, e))?;
+        let meta = entry.metadata().map_err(|e| failed(&entry.path(), e))?;
+        total += if meta.is_dir() {
+            size_of(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
 }
 
 /// Takes the embedded store's lock (sled's `flock` on its `db` file), or refuses when

@@ -51,6 +51,10 @@ enum Command {
     /// Check a stopped daemon's store: indexes and counts against records. Exit 0
     /// when consistent, 1 listing each disagreement.
     Check,
+    /// Rewrite a stopped daemon's embedded store into a fresh one holding only its
+    /// live entries, and swap it in (the old one is kept until the new one is
+    /// complete). Prints the size before and after.
+    Compact,
     /// Restore a backup as the store of the data directory (configured, or
     /// --data-dir), which must be missing or empty unless --force.
     Restore {
@@ -108,6 +112,21 @@ fn main() -> ExitCode {
             from_data_dir,
             to_postgres,
         }) => return migrate(from_data_dir, to_postgres),
+        Some(Command::Compact) => {
+            return match tesserad::backup::compact(&config.data_dir) {
+                Ok(done) => {
+                    println!(
+                        "compacted {}: {} entries, {} MiB before, {} MiB after",
+                        config.data_dir.display(),
+                        done.entries,
+                        mib(done.before),
+                        mib(done.after)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report_error(&e),
+            };
+        }
         Some(Command::Check) => {
             return match tesserad::backup::check(&config.data_dir) {
                 Ok(problems) if problems.is_empty() => {
@@ -228,7 +247,6 @@ fn report(
     done: &str,
     path: &std::path::Path,
 ) -> ExitCode {
-    use tesserad::backup::BackupError;
     match outcome {
         Ok(summary) => {
             println!(
@@ -239,15 +257,22 @@ fn report(
             );
             ExitCode::SUCCESS
         }
-        Err(e @ BackupError::Refused(_)) => {
-            eprintln!("tesserad: {e}");
-            ExitCode::from(2)
-        }
-        Err(e @ BackupError::Failed(_)) => {
-            eprintln!("tesserad: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report_error(&e),
     }
+}
+
+/// Prints why an offline command did not happen: exit 2 when refused, 1 when failed.
+fn report_error(e: &tesserad::backup::BackupError) -> ExitCode {
+    eprintln!("tesserad: {e}");
+    match e {
+        tesserad::backup::BackupError::Refused(_) => ExitCode::from(2),
+        tesserad::backup::BackupError::Failed(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Bytes in MiB, one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1_048_576.0)
 }
 
 /// Completes on SIGTERM or SIGINT, telling systemd we are stopping.

@@ -367,3 +367,99 @@ async fn a_backup_of_a_running_daemon_holds_every_write_acknowledged_before_it()
         );
     }
 }
+
+/// `tesserad --data-dir DATA compact`.
+fn compact(data: &Path) -> Output {
+    tesserad(None, &["--data-dir", data.to_str().unwrap(), "compact"])
+}
+
+#[tokio::test]
+async fn compact_rewrites_a_stopped_store_and_refuses_a_running_one() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
+    let d = TestDaemon::start();
+    let login = d.register("alice").await;
+    let mut refresh = s(&login, "refreshToken");
+    for _ in 0..20 {
+        refresh = s(&d.rotate(refresh).await.json(), "refreshToken");
+    }
+    let access = s(&d.login("alice").await, "accessToken");
+    let api = d.create_api_token(&access, json!({"name": "ci"})).await.json();
+    for i in 0..30 {
+        d.register(&format!("gone{i}")).await;
+        assert_eq!(d.tessera(&["user", "delete", &format!("gone{i}")]).code, 0);
+    }
+    let data = d.socket.parent().unwrap().to_path_buf();
+    let running = compact(&data);
+    assert_eq!(running.status.code(), Some(2), "{}", stderr(&running));
+    assert!(stderr(&running).contains("locked"), "{}", stderr(&running));
+    d.register("bob").await;
+
+    let dir = d.stop();
+    // What an interrupted compaction leaves is removed by the next one.
+    let leftover = data.join(".compact-1").join("store");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("db"), "half a store").unwrap();
+    let done = compact(&data);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let said = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(said.starts_with("compacted ") && said.contains("MiB before"), "{said}");
+    assert!(!data.join(".compact-1").exists(), "the leftover is gone");
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with(".compact-")), "{names:?}");
+    let checked = tesserad(None, &["--data-dir", data.to_str().unwrap(), "check"]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+
+    let d = TestDaemon::launch(dir, "", &[]);
+    d.assert_live(&access).await;
+    d.assert_live(&s(&api, "token")).await;
+    assert_eq!(d.rotate(refresh).await.status, 200, "the current refresh token");
+    d.login("bob").await;
+    let gone = d.post_json(
+        "/api/auth/token",
+        json!({"username": "gone0", "password": password("gone0")}),
+    );
+    assert_eq!(gone.await.status, 401);
+}
+
+#[tokio::test]
+async fn a_compaction_killed_at_any_point_leaves_a_whole_store() {
+    if !crate::harness::embedded_store() {
+        return;
+    }
+    let d = TestDaemon::start();
+    for i in 0..40 {
+        d.register(&format!("user{i}")).await;
+    }
+    let data = d.socket.parent().unwrap().to_path_buf();
+    let mut dir = d.stop();
+    // A compaction of this store takes about 100 ms: the kills land before, during
+    // and after the swap.
+    for delay_ms in [0, 10, 30, 60, 90, 120, 160] {
+        let mut child = Command::new(TESSERAD)
+            .args(["--data-dir", data.to_str().unwrap(), "compact"])
+            .env_remove("TESSERA_DATA_DIR")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let checked = tesserad(None, &["--data-dir", data.to_str().unwrap(), "check"]);
+        assert!(
+            checked.status.success(),
+            "killed after {delay_ms} ms: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            stderr(&checked)
+        );
+        let d = TestDaemon::launch(dir, "", &[]);
+        d.login("user0").await;
+        d.login("user39").await;
+        dir = d.stop();
+    }
+}
