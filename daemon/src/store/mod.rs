@@ -226,23 +226,29 @@ impl Store {
     }
 
     /// Deletes what nothing can use any more (see [`Purged`]). On sled it is a scan of
-    /// every stored session and token: it runs on a blocking thread and rests after
-    /// each batch as long as the batch took, so it never takes more than half a core
-    /// from the requests served meanwhile.
+    /// every stored session and token, so it runs on a thread of its own at the lowest
+    /// CPU priority (requests always go first), and rests after each batch as long as
+    /// the batch took (at most half a core even on an idle machine).
     pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         match self {
             Store::Embedded(s) => {
                 let store = Arc::clone(s);
-                tokio::task::spawn_blocking(move || {
-                    let mut since = std::time::Instant::now();
-                    let mut rest = || {
-                        std::thread::sleep(since.elapsed());
-                        since = std::time::Instant::now();
-                    };
-                    store.purge_expired(now, &mut rest)
-                })
-                .await
-                .map_err(|e| StoreError::Engine(format!("the purge stopped: {e}")))?
+                let (done, result) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name("tessera-purge".into())
+                    .spawn(move || {
+                        lowest_priority();
+                        let mut since = std::time::Instant::now();
+                        let mut rest = || {
+                            std::thread::sleep(since.elapsed());
+                            since = std::time::Instant::now();
+                        };
+                        let _ = done.send(store.purge_expired(now, &mut rest));
+                    })
+                    .map_err(|e| StoreError::Engine(format!("could not start the purge: {e}")))?;
+                result
+                    .await
+                    .map_err(|_| StoreError::Engine("the purge stopped".into()))?
             }
             Store::Postgres(p) => p.purge_expired(now).await,
         }
@@ -356,5 +362,15 @@ impl Store {
             Store::Embedded(s) => Some(s),
             Store::Postgres(_) => None,
         }
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19): a thread's own on
+/// Linux, so the daemon's other threads keep theirs. Best effort: a failure leaves the
+/// thread as it was.
+fn lowest_priority() {
+    // On Linux, "the process" 0 of setpriority is the calling thread.
+    if let Err(e) = rustix::process::setpriority_process(None, 19) {
+        tracing::debug!(error = %e, "the purge runs at normal priority");
     }
 }
