@@ -270,6 +270,16 @@ pub enum Request {
         /// Client id.
         client_id: String,
     },
+    /// Gives a confidential client a new secret, in the answer
+    /// ([`Reply::ClientCreated`]) once; the old one keeps working `grace_seconds`
+    /// (0: stops at once; at most 30 days).
+    ClientRotateSecret {
+        /// Client id.
+        client_id: String,
+        /// Seconds the old secret keeps working.
+        #[serde(default)]
+        grace_seconds: u64,
+    },
     /// Signing keys.
     KeyList,
     /// Makes a new signing key; the previous one goes `retiring`.

@@ -8,12 +8,14 @@
 //! - [`claims`]: the PASETO v4.public access-token payload (see docs/decisions.md).
 //! - [`scopes`]: scope lists and their space-separated wire form.
 //! - [`files`]: secret-holding files written whole or not at all, mode 0600.
+//! - [`duration`]: `90s`, `15m`, `1h`, `7d`.
 
 #![deny(missing_docs)]
 
 pub mod admin;
 pub mod api;
 pub mod claims;
+pub mod duration;
 pub mod files;
 pub mod oauth;
 pub mod scopes;

@@ -619,3 +619,67 @@ async fn clients_carry_redirect_uris_and_the_public_and_first_party_flags() {
     .await;
     assert_eq!(resp.code(), "unauthorized_client", "{}", resp.text);
 }
+
+#[tokio::test]
+async fn tessera_client_rotate_secret_replaces_it_at_once_or_after_a_grace() {
+    let d = TestDaemon::start();
+    let first = client(&d, "svc", "read");
+    let grant = async |secret: &str| {
+        let by = ("svc".to_owned(), secret.to_owned());
+        post(&d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&by))
+            .await
+            .status
+    };
+    assert_eq!(grant(&first.1).await, 200);
+    let rotate = |extra: &[&str]| {
+        let out = d.tessera(&[&["client", "rotate-secret", "svc", "--json"], extra].concat());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let created = out.json();
+        assert_eq!(
+            (&created["clientId"], &created["scopes"]),
+            (&json!("svc"), &json!(["read"]))
+        );
+        s(&created, "clientSecret")
+    };
+    let second = rotate(&[]);
+    assert_ne!(second, first.1);
+    assert_eq!(grant(&first.1).await, 401, "the old secret stops at once");
+    assert_eq!(grant(&second).await, 200);
+    let third = rotate(&["--grace", "1h"]);
+    assert_eq!(grant(&second).await, 200, "still, during the grace");
+    assert_eq!(grant(&third).await, 200);
+    let human = d.tessera(&["client", "rotate-secret", "svc"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.contains("client secret  tsr_cs_"), "{}", human.stdout);
+    assert_eq!(
+        grant(&second).await,
+        401,
+        "a rotation without grace drops the retiring one"
+    );
+    assert_eq!(grant(&third).await, 401);
+    // Refused: too long a grace, a malformed one, an unknown client, a public one.
+    let long = d.tessera(&["client", "rotate-secret", "svc", "--grace", "31d"]);
+    assert_eq!(long.code, 1, "{}", long.stderr);
+    assert!(long.stderr.contains("30 days"), "{}", long.stderr);
+    assert_eq!(
+        d.tessera(&["client", "rotate-secret", "svc", "--grace", "soon"]).code,
+        2
+    );
+    assert_eq!(d.tessera(&["client", "rotate-secret", "nobody"]).code, 1);
+    let public = d.tessera(&[
+        "client",
+        "add",
+        "spa",
+        "--public",
+        "--scopes",
+        "read",
+        "--redirect-uri",
+        "https://app.example/cb",
+    ]);
+    assert_eq!(public.code, 0, "{}", public.stderr);
+    let no_secret = d.tessera(&["client", "rotate-secret", "spa"]);
+    assert_eq!(no_secret.code, 1, "{}", no_secret.stderr);
+    assert!(no_secret.stderr.contains("no secret"), "{}", no_secret.stderr);
+    let audit = d.tessera(&["audit", "--limit", "20"]).stdout;
+    assert_eq!(audit.matches("admin.client.rotate_secret").count(), 3, "{audit}");
+}

@@ -209,6 +209,28 @@ async fn a_key_rotated_on_one_daemon_signs_and_is_published_on_the_other() {
 }
 
 #[tokio::test]
+async fn a_client_secret_rotated_on_one_daemon_is_refused_by_the_other_that_remembered_it() {
+    let Some((a, b)) = shared() else { return };
+    let old = crate::oauth::client(&a, "svc", "read");
+    let grant = async |d: &TestDaemon, secret: &str| {
+        let by = ("svc".to_owned(), secret.to_owned());
+        crate::oauth::post(d, "/oauth/token", &[("grant_type", "client_credentials")], Some(&by))
+            .await
+            .status
+    };
+    assert_eq!(grant(&b, &old.1).await, 200, "B checked the secret and remembers it");
+    let rotated = a.tessera(&["client", "rotate-secret", "svc", "--json"]);
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    let new = s(&rotated.json(), "clientSecret");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while grant(&b, &old.1).await != 401 {
+        assert!(Instant::now() < deadline, "B still takes the old secret");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(grant(&b, &new).await, 200);
+}
+
+#[tokio::test]
 async fn guest_mode_switched_on_one_daemon_is_seen_by_the_other() {
     let Some((a, b)) = shared() else { return };
     let guest = async |d: &TestDaemon| d.send(d.client().post(d.url("/api/auth/guest"))).await.status;

@@ -247,6 +247,15 @@ enum ClientCommand {
         /// Client id.
         client_id: String,
     },
+    /// Give a client a new secret; prints it once.
+    RotateSecret {
+        /// Client id.
+        client_id: String,
+        /// How long the old secret keeps working (`90s`, `15m`, `1h`, `7d`; at most
+        /// 30d) while the client's deployments switch; without it, it stops at once.
+        #[arg(long, value_parser = tessera_common::duration::parse_duration)]
+        grace: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -483,6 +492,10 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             },
             ClientCommand::List => Request::ClientList,
             ClientCommand::Remove { client_id } => Request::ClientRemove { client_id },
+            ClientCommand::RotateSecret { client_id, grace } => Request::ClientRotateSecret {
+                client_id,
+                grace_seconds: grace.map_or(0, |g| g.as_secs()),
+            },
         },
         Command::Guest { action } => match action {
             GuestAction::On => Request::GuestSet { enabled: true },

@@ -135,6 +135,13 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             service.remove_client(operator, &client_id).await?;
             Reply::Done
         }
+        R::ClientRotateSecret {
+            client_id,
+            grace_seconds,
+        } => {
+            let grace = std::time::Duration::from_secs(grace_seconds);
+            Reply::ClientCreated(service.rotate_client_secret(operator, &client_id, grace).await?)
+        }
         R::KeyList => Reply::Keys(service.keys()),
         R::KeyRotate => Reply::Keys(service.rotate_key(operator).await?),
         R::Audit { limit, page: None } => Reply::Audit(service.audit_tail(limit).await?),

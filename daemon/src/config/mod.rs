@@ -8,11 +8,11 @@
 mod reader;
 
 use reader::Reader;
-pub use reader::parse_duration;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+pub use tessera_common::duration::parse_duration;
 
 /// A validated daemon configuration.
 #[derive(Debug, Clone)]
@@ -486,16 +486,5 @@ mod tests {
                 err.problems
             );
         }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert!(parse_duration("1").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("99999999999999d").is_err());
     }
 }

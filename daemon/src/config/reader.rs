@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tessera_common::duration::parse_duration;
 
 /// Walks the TOML table, collecting values and problems.
 pub(super) struct Reader {
@@ -549,32 +550,6 @@ const KNOWN_SECTIONS: &[&str] = &[
     "argon2",
     "roles",
 ];
-
-/// Parses `90s`, `15m`, `1h`, `7d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (a number followed by s, m, h or d)"))?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => {
-            return Err(format!(
-                "{text:?} is not a duration (a number followed by s, m, h or d)"
-            ));
-        }
-    };
-    // Bounded to 100 years so every derived timestamp stays representable.
-    match secs {
-        Some(s) if s <= 100 * 365 * 86_400 => Ok(Duration::from_secs(s)),
-        _ => Err(format!("{text:?} is longer than 100 years")),
-    }
-}
 
 /// `http://host[:port]` or `https://host[:port]` (an IPv6 host in brackets): what a
 /// browser sends in `Origin`.

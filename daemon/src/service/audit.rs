@@ -78,6 +78,8 @@ pub(super) enum AuditEvent {
     ClientAdd { client: String, scopes: Vec<String> },
     /// The operator removed an OAuth client.
     ClientRemove { client: String },
+    /// The operator gave a client a new secret; the old one works `grace_seconds` more.
+    ClientRotateSecret { client: String, grace_seconds: u64 },
     /// The operator took a backup of the running daemon's store.
     Backup { entries: u64 },
     /// A verification link confirmed the user's address.
@@ -241,6 +243,7 @@ impl AuditEvent {
             E::KeyRotate { .. } => "admin.key.rotate",
             E::ClientAdd { .. } => "admin.client.add",
             E::ClientRemove { .. } => "admin.client.remove",
+            E::ClientRotateSecret { .. } => "admin.client.rotate_secret",
             E::Backup { .. } => "admin.backup",
             E::EmailVerified { .. } => "email.verified",
             E::ConsentGranted { .. } => "consent.granted",
@@ -284,6 +287,14 @@ impl AuditEvent {
             E::KeyRotate { kid } => (None, Some(kid)),
             E::ClientAdd { client, scopes } => (Some(client), Some(scopes.join(" "))),
             E::ClientRemove { client } => (Some(client), None),
+            E::ClientRotateSecret {
+                client,
+                grace_seconds: 0,
+            } => (Some(client), Some("the old secret stopped".into())),
+            E::ClientRotateSecret { client, grace_seconds } => (
+                Some(client),
+                Some(format!("the old secret works {grace_seconds} s more")),
+            ),
             E::Backup { entries } => (None, Some(format!("{entries} entries"))),
             E::EmailVerified { user } => (id(user), None),
             E::ConsentGranted { user, client, scopes } => (id(user), Some(format!("{client}: {}", scopes.join(" ")))),
@@ -336,6 +347,7 @@ impl AuditEvent {
             | E::KeyRotate { .. }
             | E::ClientAdd { .. }
             | E::ClientRemove { .. }
+            | E::ClientRotateSecret { .. }
             | E::Backup { .. }
             | E::UserSendVerification { .. }
             | E::UserSendReset { .. } => &[C::AdminActions],

@@ -80,6 +80,9 @@ impl CheckedClients {
     }
 }
 
+/// The longest a replaced client secret stays accepted.
+pub const MAX_SECRET_GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// Stands in for a missing client's digest, so unknown ids cost the same comparison.
 const NO_DIGEST: [u8; 64] = [b'0'; 64];
 
@@ -125,8 +128,9 @@ fn redirect_uris(field: &'static str, uris: Vec<String>) -> Result<Vec<String>, 
 }
 
 impl Service {
-    /// Checks a client's credentials: the secret's SHA-256 against the stored digest,
-    /// in constant time. Credentials that passed before are found in memory.
+    /// Checks a client's credentials: the secret's SHA-256 against the stored digest
+    /// (and a retiring secret's, until its end), in constant time. Credentials that
+    /// passed against the current secret before are found in memory.
     pub async fn authenticate_client(
         &self,
         credentials: &ClientCredentials,
@@ -138,9 +142,26 @@ impl Service {
         let record = self.store.client(&credentials.id).await?;
         let presented = secret::hex(&digest);
         let expected = record.as_ref().map_or(&NO_DIGEST[..], |r| r.secret_digest.as_bytes());
-        let matches: bool = presented.as_bytes().ct_eq(expected).into();
+        let now = self.now().unix_timestamp();
+        let retiring = record
+            .as_ref()
+            .and_then(|r| r.retiring_secret.as_ref())
+            .filter(|r| now < r.until)
+            .map_or(&NO_DIGEST[..], |r| r.digest.as_bytes());
+        let current: bool = presented.as_bytes().ct_eq(expected).into();
+        let retired: bool = presented.as_bytes().ct_eq(retiring).into();
         let client = match record {
-            Some(record) if matches && !record.public => AuthenticatedClient {
+            // A retiring secret is checked against the store every time, so it stops
+            // working at its end whatever this daemon remembers.
+            Some(record) if retired && !current && !record.public => {
+                return Ok(AuthenticatedClient {
+                    id: record.client_id,
+                    scopes: record.scopes,
+                    created_at: record.created_at,
+                    public: false,
+                });
+            }
+            Some(record) if current && !record.public => AuthenticatedClient {
                 id: record.client_id,
                 scopes: record.scopes,
                 created_at: record.created_at,
@@ -224,6 +245,7 @@ impl Service {
             post_logout_redirect_uris: after_logout,
             public: new.public,
             first_party: new.first_party,
+            retiring_secret: None,
         };
         self.store.create_client(&record).await.map_err(|e| match e {
             StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),
@@ -272,6 +294,52 @@ impl Service {
     /// Every registered client.
     pub async fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
         Ok(self.store.clients().await?.iter().map(view).collect())
+    }
+
+    /// Gives a confidential client a new secret, shown this once. The old one stops
+    /// working at once, or after `grace` (at most [`MAX_SECRET_GRACE`]) so that the
+    /// client's deployments can switch.
+    pub async fn rotate_client_secret(
+        &self,
+        operator: Operator,
+        client_id: &str,
+        grace: std::time::Duration,
+    ) -> Result<ClientCreated, ServiceError> {
+        if grace > MAX_SECRET_GRACE {
+            return Err(ServiceError::invalid("grace", "at most 30 days"));
+        }
+        let record = self
+            .store
+            .client(client_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no client {client_id:?}")))?;
+        if record.public {
+            return Err(ServiceError::invalid("clientId", "a public client has no secret"));
+        }
+        let secret = secret::generate(CLIENT_SECRET_PREFIX)?;
+        let until = (!grace.is_zero()).then(|| self.now().unix_timestamp() + super::seconds(grace));
+        if !self
+            .store
+            .replace_client_secret(client_id, &secret::hex(&secret.digest()), until)
+            .await?
+        {
+            return Err(ServiceError::NotFound(format!("no client {client_id:?}")));
+        }
+        self.checked_clients.forget(client_id);
+        self.admin_audit(
+            operator,
+            AuditEvent::ClientRotateSecret {
+                client: client_id.to_owned(),
+                grace_seconds: grace.as_secs(),
+            },
+        )
+        .await;
+        self.store.commit().await?;
+        Ok(ClientCreated {
+            client_id: record.client_id,
+            client_secret: Some(secret.expose().to_owned()),
+            scopes: record.scopes,
+        })
     }
 
     /// Removes a client, ends the sessions its tokens belong to and withdraws every

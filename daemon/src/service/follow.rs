@@ -201,7 +201,7 @@ impl Service {
                 let read = async || -> Result<_, ServiceError> { Ok(self.store.keys().await?) };
                 self.tokens.reload(read).await?;
             }
-            Change::ClientRemoved(client_id) => self.checked_clients.forget(client_id),
+            Change::ClientChanged(client_id) => self.checked_clients.forget(client_id),
         }
         Ok(())
     }

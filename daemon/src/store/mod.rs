@@ -27,7 +27,7 @@ pub use outcomes::{
 pub use postgres::{PgStore, PostgresUrl};
 pub use records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
-    SessionKind, SessionRecord, UserRecord,
+    RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };
 
 use std::path::Path;
@@ -161,6 +161,9 @@ operations! {
     fn client_count(&self) -> Result<u64, StoreError>;
     /// Removes a client, remembering when; false if unknown.
     fn remove_client(&self, client_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Replaces a confidential client's secret digest, the old one accepted until
+    /// `old_until` when given; false if no such client has a secret.
+    fn replace_client_secret(&self, client_id: &str, digest: &str, old_until: Option<i64>) -> Result<bool, StoreError>;
     /// When a client with this id was last removed, if ever.
     fn client_removed_at(&self, client_id: &str) -> Result<Option<i64>, StoreError>;
 

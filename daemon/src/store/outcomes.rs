@@ -158,6 +158,7 @@ pub enum Change {
     Setting(String),
     /// The signing keys changed (rotation, retirement).
     Keys,
-    /// A client was removed.
-    ClientRemoved(String),
+    /// A client was removed or its secret replaced: credentials checked before are
+    /// to be checked again.
+    ClientChanged(String),
 }

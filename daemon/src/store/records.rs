@@ -162,6 +162,18 @@ pub struct ClientRecord {
     /// A first-party client skips the consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// The secret a rotation replaced, still accepted until its end.
+    #[serde(default)]
+    pub retiring_secret: Option<RetiringSecret>,
+}
+
+/// A client secret replaced by a rotation with a grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    /// SHA-256 (hex) of the replaced secret.
+    pub digest: String,
+    /// Unix seconds from which it is refused.
+    pub until: i64,
 }
 
 /// A persistent API token, stored under the SHA-256 digest of its secret.

@@ -83,3 +83,50 @@ async fn remembered_client_credentials_change_no_answer() {
         "rs"
     );
 }
+
+#[tokio::test]
+async fn a_rotated_secret_ends_at_once_or_after_its_grace() {
+    let f = fixture().await;
+    let works = async |secret: &str| f.service.authenticate_client(&credentials("svc", secret)).await.is_ok();
+    let first = f.service.add_client(OPERATOR, confidential("svc")).await.unwrap();
+    let first = first.client_secret.unwrap();
+    assert!(works(&first).await, "and now remembered");
+    // At once: the remembered credentials are forgotten too.
+    let second = f
+        .service
+        .rotate_client_secret(OPERATOR, "svc", Duration::ZERO)
+        .await
+        .unwrap()
+        .client_secret
+        .unwrap();
+    assert!(!works(&first).await);
+    assert!(works(&second).await);
+    // With a grace: both, until its end, then only the new one.
+    let third = f
+        .service
+        .rotate_client_secret(OPERATOR, "svc", Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .client_secret
+        .unwrap();
+    assert!(works(&second).await && works(&third).await);
+    f.clock.advance(Duration::from_secs(3599));
+    assert!(works(&second).await, "a second before the end");
+    f.clock.advance(Duration::from_secs(1));
+    assert!(!works(&second).await, "at the end");
+    assert!(works(&third).await);
+    // Too long a grace, a public client, an unknown one: refused, nothing changed.
+    let refused = [
+        f.service
+            .rotate_client_secret(OPERATOR, "svc", Duration::from_secs(31 * 86_400))
+            .await,
+        f.service.rotate_client_secret(OPERATOR, "nobody", Duration::ZERO).await,
+    ];
+    assert!(
+        matches!(refused[0], Err(ServiceError::InvalidRequest { .. })),
+        "{:?}",
+        refused[0]
+    );
+    assert!(matches!(refused[1], Err(ServiceError::NotFound(_))), "{:?}", refused[1]);
+    assert!(works(&third).await);
+}

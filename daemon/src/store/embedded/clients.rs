@@ -3,7 +3,9 @@
 //! so a client added again under the same id can be made strictly younger than every
 //! token of the one removed.
 
-use super::{ClientRecord, SledStore, StoreError, Unique, decode, decode_all, eight_bytes, encode};
+use super::{
+    ClientRecord, RetiringSecret, SledStore, StoreError, Unique, abort, decode, decode_all, eight_bytes, encode,
+};
 use sled::Transactional;
 
 impl SledStore {
@@ -33,6 +35,32 @@ impl SledStore {
     /// How many clients exist.
     pub fn client_count(&self) -> Result<u64, StoreError> {
         Ok(self.clients.len() as u64)
+    }
+
+    /// Replaces a confidential client's secret digest with `digest`; the old one
+    /// stays accepted until `old_until` when given. False if no such client has a
+    /// secret.
+    pub fn replace_client_secret(
+        &self,
+        client_id: &str,
+        digest: &str,
+        old_until: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let _writing = self.writing();
+        let replaced = self.clients.transaction(|clients| {
+            let Some(value) = clients.get(client_id.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut client: ClientRecord = decode("clients", &value).or_else(abort)?;
+            if client.public {
+                return Ok(false);
+            }
+            let old = std::mem::replace(&mut client.secret_digest, digest.to_owned());
+            client.retiring_secret = old_until.map(|until| RetiringSecret { digest: old, until });
+            clients.insert(client_id.as_bytes(), encode(&client).or_else(abort)?)?;
+            Ok(true)
+        })?;
+        Ok(replaced)
     }
 
     /// Removes a client, noting the time `now`; false if it did not exist.

@@ -16,6 +16,8 @@
 //!
 //! Version 3 → 4: session records gain their kind (existing ones are app sessions)
 //! and the client their tokens were issued to (none).
+//!
+//! Version 4 → 5: client records gain the secret a rotation retires (none).
 
 use super::FOR_GOOD;
 use super::revocations::INDEXED_SINCE;
@@ -47,6 +49,7 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
             post_logout_redirect_uris: Vec::new(),
             public: false,
             first_party: false,
+            retiring_secret: None,
         })?;
     }
     if from < 4 {
@@ -59,6 +62,19 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
             revoked_at: old.revoked_at,
             kind: SessionKind::App,
             client_id: None,
+        })?;
+    }
+    if from < 5 {
+        upgrade(db, "clients", |old: ClientRecordV4| ClientRecord {
+            client_id: old.client_id,
+            secret_digest: old.secret_digest,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            redirect_uris: old.redirect_uris,
+            post_logout_redirect_uris: old.post_logout_redirect_uris,
+            public: old.public,
+            first_party: old.first_party,
+            retiring_secret: None,
         })?;
     }
     db.flush()?;
@@ -123,6 +139,19 @@ struct ClientRecordV2 {
     secret_digest: String,
     scopes: Vec<String>,
     created_at: i64,
+}
+
+/// A client record as schema versions 3 and 4 stored it.
+#[derive(serde::Deserialize)]
+struct ClientRecordV4 {
+    client_id: String,
+    secret_digest: String,
+    scopes: Vec<String>,
+    created_at: i64,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    public: bool,
+    first_party: bool,
 }
 
 /// A session record as schema version 3 stored it.

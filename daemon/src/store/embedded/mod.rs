@@ -47,7 +47,7 @@ use super::outcomes::{AUDIT_CAPACITY, CODE_KEPT, EXPIRED_API_TOKEN_KEPT};
 use super::outcomes::{Barred, CodeUse, FOR_GOOD, LinkUse, Purged, Revoked, Rotation, SessionStart, Unique};
 use super::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
-    SessionKind, SessionRecord, UserRecord,
+    RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// sled's page cache unless the configuration says otherwise (`storage.cache_mib`);
 /// sled's own default (1 GiB) is far more than most auth stores need.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;

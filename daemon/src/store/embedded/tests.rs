@@ -250,14 +250,30 @@ fn clients_are_unique() {
         post_logout_redirect_uris: vec![],
         public: false,
         first_party: true,
+        retiring_secret: None,
     };
     store.create_client(&client).unwrap();
     assert!(matches!(
         store.create_client(&client),
         Err(StoreError::Taken(Unique::ClientId))
     ));
-    assert_eq!(store.client("app").unwrap(), Some(client));
+    assert_eq!(store.client("app").unwrap(), Some(client.clone()));
     assert_eq!(store.client_count().unwrap(), 1);
+    // A new secret, the old one kept until 100; then another, the old one dropped.
+    assert!(store.replace_client_secret("app", "cd", Some(100)).unwrap());
+    let rotated = store.client("app").unwrap().unwrap();
+    assert_eq!(rotated.secret_digest, "cd");
+    assert_eq!(
+        rotated.retiring_secret,
+        Some(RetiringSecret {
+            digest: "ab".into(),
+            until: 100
+        })
+    );
+    assert!(store.replace_client_secret("app", "ef", None).unwrap());
+    let rotated = store.client("app").unwrap().unwrap();
+    assert_eq!((rotated.secret_digest.as_str(), rotated.retiring_secret), ("ef", None));
+    assert!(!store.replace_client_secret("nobody", "ef", None).unwrap());
     assert_eq!(store.client_removed_at("app").unwrap(), None);
     assert!(store.remove_client("app", 5).unwrap());
     assert!(!store.remove_client("app", 6).unwrap());

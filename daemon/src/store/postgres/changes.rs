@@ -32,7 +32,7 @@ impl<'a> From<&'a Change> for Logged<'a> {
             Change::Denied(jti, exp) => ("denied", jti.as_str().into(), *exp),
             Change::Setting(name) => ("setting", name.as_str().into(), 0),
             Change::Keys => ("keys", "".into(), 0),
-            Change::ClientRemoved(id) => ("client", id.as_str().into(), 0),
+            Change::ClientChanged(id) => ("client", id.as_str().into(), 0),
         };
         Self { kind, subject, until }
     }
@@ -62,7 +62,7 @@ fn parse(kind: &str, subject: String, until: i64) -> Option<Change> {
         "denied" => Change::Denied(subject, until),
         "setting" => Change::Setting(subject),
         "keys" => Change::Keys,
-        "client" => Change::ClientRemoved(subject),
+        "client" => Change::ClientChanged(subject),
         _ => return None,
     })
 }

@@ -4,12 +4,12 @@
 
 use super::changes::{Logged, log};
 use super::{PgStore, StoreError, col, error};
-use crate::store::{Change, ClientRecord, KeyRecord, Unique};
+use crate::store::{Change, ClientRecord, KeyRecord, RetiringSecret, Unique};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
-const CLIENT_COLUMNS: &str =
-    "client_id, secret_digest, scopes, created_at, redirect_uris, post_logout_redirect_uris, public, first_party";
+const CLIENT_COLUMNS: &str = "client_id, secret_digest, scopes, created_at, redirect_uris, \
+     post_logout_redirect_uris, public, first_party, retiring_secret_digest, retiring_secret_until";
 
 fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
     const T: &str = "clients";
@@ -22,6 +22,13 @@ fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
         post_logout_redirect_uris: col(row, T, "post_logout_redirect_uris")?,
         public: col(row, T, "public")?,
         first_party: col(row, T, "first_party")?,
+        retiring_secret: match (
+            col::<Option<String>>(row, T, "retiring_secret_digest")?,
+            col::<Option<i64>>(row, T, "retiring_secret_until")?,
+        ) {
+            (Some(digest), Some(until)) => Some(RetiringSecret { digest, until }),
+            _ => None,
+        },
     })
 }
 
@@ -31,7 +38,7 @@ pub(super) async fn insert_client(
     c: &ClientRecord,
 ) -> Result<(), tokio_postgres::Error> {
     tx.execute(
-        &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+        &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
         &[
             &c.client_id,
             &c.secret_digest,
@@ -41,6 +48,8 @@ pub(super) async fn insert_client(
             &c.post_logout_redirect_uris,
             &c.public,
             &c.first_party,
+            &c.retiring_secret.as_ref().map(|r| r.digest.as_str()),
+            &c.retiring_secret.as_ref().map(|r| r.until),
         ],
     )
     .await
@@ -93,7 +102,35 @@ impl PgStore {
             )
             .await
             .map_err(error)?;
-            log(tx, Logged::from(&Change::ClientRemoved(client_id.to_owned()))).await?;
+            log(tx, Logged::from(&Change::ClientChanged(client_id.to_owned()))).await?;
+            Ok(true)
+        })
+    }
+
+    /// Replaces a confidential client's secret digest, the old one accepted until
+    /// `old_until` when given; false if no such client has a secret. Logged, so
+    /// every daemon checks the client's credentials again.
+    pub async fn replace_client_secret(
+        &self,
+        client_id: &str,
+        digest: &str,
+        old_until: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        transaction!(self, tx, {
+            let replaced = tx
+                .execute(
+                    "UPDATE clients SET \
+                     retiring_secret_digest = CASE WHEN $3::BIGINT IS NULL THEN NULL ELSE secret_digest END, \
+                     retiring_secret_until = $3, secret_digest = $2 \
+                     WHERE client_id = $1 AND NOT public",
+                    &[&client_id, &digest, &old_until],
+                )
+                .await
+                .map_err(error)?;
+            if replaced == 0 {
+                return Ok(false);
+            }
+            log(tx, Logged::from(&Change::ClientChanged(client_id.to_owned()))).await?;
             Ok(true)
         })
     }

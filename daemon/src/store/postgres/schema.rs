@@ -10,10 +10,13 @@ use deadpool_postgres::Object;
 use tokio_postgres::error::SqlState;
 
 /// The migrations, in order; the last one's number is the schema version.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/001_initial.sql")),
+    (2, include_str!("migrations/002_retiring_client_secret.sql")),
+];
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Applies the migrations the database lacks.
 pub(super) async fn migrate(client: &mut Object) -> Result<(), StoreError> {

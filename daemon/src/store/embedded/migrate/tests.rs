@@ -75,6 +75,7 @@ pub(crate) fn v1_records() -> V1 {
             post_logout_redirect_uris: vec![],
             public: false,
             first_party: false,
+            retiring_secret: None,
         },
         api_token: ApiTokenRecord {
             id: "tok1".into(),
@@ -263,10 +264,68 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
             ("ab", vec!["read".to_owned()], 7)
         );
         assert!(client.redirect_uris.is_empty() && !client.public && !client.first_party);
+        assert_eq!(client.retiring_secret, None);
         let session = store.session(old_session.id).unwrap().unwrap();
         assert_eq!(
             (session.revoked_at, session.kind, session.client_id),
             (Some(9), SessionKind::App, None)
+        );
+    }
+}
+
+#[test]
+fn version_4_clients_gain_no_retiring_secret_and_keep_the_rest() {
+    #[derive(Serialize)]
+    struct ClientV4<'a> {
+        client_id: &'a str,
+        secret_digest: &'a str,
+        scopes: Vec<&'a str>,
+        created_at: i64,
+        redirect_uris: Vec<&'a str>,
+        post_logout_redirect_uris: Vec<&'a str>,
+        public: bool,
+        first_party: bool,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    // sled lets go of its lock on background threads just after a drop: wait for it.
+    let db = super::super::open_sled(&dir.path().join("store"), super::super::CACHE_BYTES).unwrap();
+    let v4 = ClientV4 {
+        client_id: "web",
+        secret_digest: "cd",
+        scopes: vec!["read", "write"],
+        created_at: 8,
+        redirect_uris: vec!["https://app.example/cb"],
+        post_logout_redirect_uris: vec!["https://app.example/"],
+        public: false,
+        first_party: true,
+    };
+    db.open_tree("clients")
+        .unwrap()
+        .insert("web", postcard::to_allocvec(&v4).unwrap())
+        .unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("schema_version", &4u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+    drop(db);
+    for _ in 0..2 {
+        let store = SledStore::open(dir.path()).unwrap();
+        let client = store.client("web").unwrap().unwrap();
+        assert_eq!(
+            client,
+            ClientRecord {
+                client_id: "web".into(),
+                secret_digest: "cd".into(),
+                scopes: vec!["read".into(), "write".into()],
+                created_at: 8,
+                redirect_uris: vec!["https://app.example/cb".into()],
+                post_logout_redirect_uris: vec!["https://app.example/".into()],
+                public: false,
+                first_party: true,
+                retiring_secret: None,
+            }
         );
     }
 }
