@@ -115,33 +115,35 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
-/// `active` or `disabled`.
+/// `active` (may sign in) or `disabled`; whether the address is verified is shown
+/// apart.
 pub fn account_state(user: &AdminUser) -> &'static str {
     if user.disabled { "disabled" } else { "active" }
 }
 
-/// A user's state in lists: `disabled`, else `unverified` while the address is not
-/// verified, else `active`.
-pub fn list_state(user: &AdminUser) -> &'static str {
-    match (user.disabled, user.user.email_verified) {
-        (true, _) => "disabled",
-        (false, false) => "unverified",
-        (false, true) => "active",
-    }
-}
-
-/// Users: username, email, role, state (see [`list_state`]), created, last login, id.
+/// Users: username, email, whether it is verified, role, state (see
+/// [`account_state`]), last login, created, id.
 pub fn user_rows<'a>(users: impl IntoIterator<Item = &'a AdminUser>, times: Times) -> Rows {
     Rows::new(
-        &["USERNAME", "EMAIL", "ROLE", "STATE", "CREATED", "LAST LOGIN", "ID"],
+        &[
+            "USERNAME",
+            "EMAIL",
+            "VERIFIED",
+            "ROLE",
+            "STATE",
+            "LAST LOGIN",
+            "CREATED",
+            "ID",
+        ],
         users.into_iter().map(|u| {
             vec![
                 u.user.username.clone(),
                 u.user.email.clone(),
+                if u.user.email_verified { "yes" } else { "no" }.into(),
                 u.user.role.clone(),
-                list_state(u).into(),
-                times.show(&u.user.created_at),
+                account_state(u).into(),
                 times.opt(&u.last_login_at),
+                times.show(&u.user.created_at),
                 u.user.id.clone(),
             ]
         }),

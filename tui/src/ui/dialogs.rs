@@ -128,24 +128,73 @@ fn secret_lines(created: &ClientCreated, theme: Theme) -> Vec<Line<'static>> {
     lines
 }
 
-/// Every binding of the key table, in columns, scrolled by `scroll` lines.
-fn help(frame: &mut Frame, theme: Theme, area: Rect, scroll: u16) {
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    for (title, entries) in keymap::help_sections() {
-        if !lines.is_empty() {
-            lines.push(Line::from(""));
+/// The overlay's lines cut into columns of at most `per_column` lines: a section
+/// starts a new column when its title and first entry do not fit, and a column that
+/// starts inside a section repeats its title.
+fn help_columns(
+    sections: &[(String, Vec<(String, &'static str)>)],
+    per_column: usize,
+    theme: Theme,
+) -> Vec<Vec<Line<'static>>> {
+    let mut chunks: Vec<Vec<Line<'static>>> = vec![Vec::new()];
+    for (title, entries) in sections {
+        let heading = |more: bool| {
+            let text = if more { format!("{title} (more)") } else { title.clone() };
+            Line::from(Span::styled(text, theme.title()))
+        };
+        let used = chunks.last().map_or(0, Vec::len);
+        if used > 0 && used + 3 <= per_column {
+            if let Some(c) = chunks.last_mut() {
+                c.push(Line::from(""));
+            }
+        } else if used > 0 {
+            chunks.push(Vec::new());
         }
-        lines.push(Line::from(Span::styled(title, theme.title())));
+        if let Some(c) = chunks.last_mut() {
+            c.push(heading(false));
+        }
         for (keys, label) in entries {
-            lines.push(Line::from(vec![
+            if chunks.last().is_some_and(|c| c.len() >= per_column) {
+                chunks.push(vec![heading(true)]);
+            }
+            let line = Line::from(vec![
                 Span::styled(format!("  {keys:<12}"), theme.key()),
-                Span::raw(label),
-            ]));
+                Span::raw(*label),
+            ]);
+            if let Some(c) = chunks.last_mut() {
+                c.push(line);
+            }
         }
     }
+    chunks
+}
+
+/// What the Users columns mean, after the keys in the overlay.
+const USERS_COLUMNS: [(&str, &str); 2] = [
+    ("STATE", "disabled: cannot sign in"),
+    ("VERIFIED", "email address confirmed"),
+];
+
+/// Every binding of the key table, then what the Users columns mean, in columns,
+/// scrolled by `scroll` lines.
+fn help(frame: &mut Frame, theme: Theme, area: Rect, scroll: u16) {
+    let mut sections: Vec<(String, Vec<(String, &'static str)>)> = keymap::help_sections();
+    sections.push((
+        "Users columns".to_owned(),
+        USERS_COLUMNS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+    ));
     let width = area.width.saturating_sub(2).min(HELP_COLUMN * 4 + 2);
     let columns = (width.saturating_sub(2) / HELP_COLUMN).max(1) as usize;
-    let per_column = lines.len().div_ceil(columns);
+    let total: usize = sections.iter().map(|(_, entries)| entries.len() + 2).sum();
+    let mut per_column = total.div_ceil(columns).max(2);
+    let chunks = loop {
+        let chunks = help_columns(&sections, per_column, theme);
+        if chunks.len() <= columns {
+            break chunks;
+        }
+        per_column += 1;
+    };
+    let per_column = chunks.iter().map(Vec::len).max().unwrap_or(0);
     let height = (per_column as u16 + 2).min(area.height);
     let rect = centered(area, width, height);
     let outer = block(" Keys (↑/↓ scroll, Esc closes) ".to_owned(), theme);
@@ -155,7 +204,7 @@ fn help(frame: &mut Frame, theme: Theme, area: Rect, scroll: u16) {
     let max_scroll = per_column.saturating_sub(inner.height as usize) as u16;
     let scroll = scroll.min(max_scroll);
     let areas = Layout::horizontal((0..columns).map(|_| Constraint::Length(HELP_COLUMN))).split(inner);
-    for (chunk, column) in lines.chunks(per_column.max(1)).zip(areas.iter()) {
-        frame.render_widget(Paragraph::new(chunk.to_vec()).scroll((scroll, 0)), *column);
+    for (chunk, column) in chunks.into_iter().zip(areas.iter()) {
+        frame.render_widget(Paragraph::new(chunk).scroll((scroll, 0)), *column);
     }
 }

@@ -17,7 +17,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Tabs};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Tabs, Wrap};
 
 /// Colours, or none at all (`NO_COLOR`): every style goes through here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +84,12 @@ impl Theme {
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let footer = footer_lines(app, theme, area.width);
+    let status_text = status_line(app, theme);
+    let status_rows = wrapped_rows(&status_text, area.width);
     let [tabs, body, status, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(status_rows),
         Constraint::Length(footer.len() as u16),
     ])
     .areas(area);
@@ -100,7 +102,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
         Screen::Audit => audit::draw(frame, app, theme, body),
         Screen::Settings => settings::draw(frame, app, theme, body),
     }
-    frame.render_widget(Paragraph::new(status_line(app, theme)), status);
+    frame.render_widget(Paragraph::new(status_text).wrap(Wrap { trim: true }), status);
     frame.render_widget(Paragraph::new(footer), keys);
     dialogs::draw(frame, app, theme, area);
 }
@@ -116,6 +118,25 @@ fn draw_tabs(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         .divider("│")
         .padding(" ", " ");
     frame.render_widget(tabs, area);
+}
+
+/// Rows `line` takes wrapped at word boundaries to `width` columns (at most 3).
+fn wrapped_rows(line: &Line<'_>, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let mut rows = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        let needed = if used == 0 { len } else { used + 1 + len };
+        if needed > width && used > 0 {
+            rows += 1;
+            used = len.min(width);
+        } else {
+            used = needed.min(width);
+        }
+    }
+    rows.min(3)
 }
 
 /// Connection state first, then the message if any (else the daemon and socket).

@@ -131,6 +131,7 @@ fn users_table_search_and_details() {
                 "Users (3)",
                 "USERNAME",
                 "EMAIL",
+                "VERIFIED",
                 "ROLE",
                 "STATE",
                 "CREATED",
@@ -313,6 +314,36 @@ fn reconnecting_is_shown() {
             &["○ reconnecting", "/run/tessera/admin.sock", "reconnecting"],
         );
     }
+    // At 80 columns the status wraps rather than cutting the reason short.
+    let mut narrow = App::new("/run/tessera/admin.sock");
+    narrow.update(Event::ConnectFailed(
+        "cannot reach the daemon at /run/tessera/admin.sock: No such file".into(),
+    ));
+    let text = screen_text(&narrow, (80, 24));
+    assert_has(&text, &["admin.sock:", "file); retrying every second"]);
+}
+
+#[test]
+fn the_key_overlay_repeats_a_section_title_in_a_column_that_starts_inside_it() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('?'));
+    let text = screen_text(&app, (80, 24));
+    // Every column of the overlay starts with a title: the first row inside its
+    // border holds no key.
+    let first_row = text.lines().find(|l| l.contains("Everywhere")).unwrap_or_default();
+    let titles: Vec<String> = crate::keymap::help_sections().into_iter().map(|(t, _)| t).collect();
+    for cell in first_row.trim_matches(|c| c == '┌' || c == '┐' || c == '│').split("  ") {
+        let cell = cell.trim().trim_end_matches(" (more)");
+        assert!(
+            cell.is_empty() || titles.iter().any(|t| t == cell),
+            "a column starts with {cell:?}, not a title: {first_row:?}"
+        );
+    }
+    for _ in 0..40 {
+        press(&mut app, KeyCode::Down);
+    }
+    let end = screen_text(&app, (80, 24));
+    assert_has(&end, &["Users columns", "VERIFIED", "email address confirmed"]);
 }
 
 #[test]
