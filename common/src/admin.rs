@@ -624,8 +624,11 @@ pub struct AuditEntry {
     pub at: String,
     /// What, e.g. `login.success`, `admin.user.disable`.
     pub event: String,
-    /// Account concerned, if any.
+    /// Account concerned, if any: a user id, a client id or a key id.
     pub subject: Option<String>,
+    /// The username of the user `subject` names, while that user exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// Client address (HTTP) or `uid=N` (admin socket).
     pub origin: Option<String>,
     /// Extra context.

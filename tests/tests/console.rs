@@ -372,6 +372,42 @@ async fn audit_records_admin_actions_with_the_peer_uid_and_follows_live() {
         .expect("a live event");
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(event["event"], "login.success");
+    assert_eq!(event["username"], "hank", "named live too");
+}
+
+#[tokio::test]
+async fn audit_names_users_by_username_while_they_exist() {
+    let d = TestDaemon::start();
+    let hank = d.register("hank").await;
+    let id = s(&hank["user"], "id");
+    d.register("ivy").await;
+    let lines = d.tessera(&["audit", "--limit", "5"]).stdout;
+    let register = |name: &str| {
+        lines
+            .lines()
+            .find(|l| l.contains("register") && l.contains(name))
+            .map(str::to_owned)
+    };
+    assert!(register("hank").is_some() && register("ivy").is_some(), "{lines}");
+    assert!(!lines.contains(&id), "an id where a name is known: {lines}");
+    let json = d.tessera(&["audit", "--json", "--limit", "5"]).json();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["subject"] == id.as_str() && e["event"] == "register")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["username"], "hank", "{entry}");
+    // Deleted, the user has no name left: the id is shown.
+    assert_eq!(d.tessera(&["user", "delete", "hank"]).code, 0);
+    let lines = d.tessera(&["audit", "--limit", "5"]).stdout;
+    assert!(lines.contains(&id), "{lines}");
+    let page = d.tessera(&["audit", "--all", "--json"]).json();
+    assert!(
+        page.as_array().unwrap().iter().any(|e| e["username"] == "ivy"),
+        "paged entries are named too: {page}"
+    );
 }
 
 #[test]

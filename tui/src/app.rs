@@ -388,6 +388,7 @@ impl App {
                     &[
                         &e.event,
                         e.subject.as_deref().unwrap_or(""),
+                        e.username.as_deref().unwrap_or(""),
                         e.origin.as_deref().unwrap_or(""),
                         e.detail.as_deref().unwrap_or(""),
                         &e.at,

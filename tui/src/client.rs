@@ -292,6 +292,7 @@ mod tests {
             at: "2026-11-27T10:00:00Z".into(),
             event: "login.success".into(),
             subject: None,
+            username: None,
             origin: None,
             detail: None,
         }

@@ -98,6 +98,11 @@ fn opt(value: &Option<String>) -> String {
     value.as_deref().map_or_else(|| "-".into(), clean)
 }
 
+/// Whom an audit entry concerns: the user's username while they exist, else the id.
+fn subject(e: &AuditEntry) -> String {
+    opt(if e.username.is_some() { &e.username } else { &e.subject })
+}
+
 /// `text` safe to print on a terminal: control characters (escape sequences, carriage
 /// returns, …) are shown escaped, as `\u{1b}`, instead of acting on the terminal.
 pub fn clean(text: &str) -> String {
@@ -236,7 +241,7 @@ pub fn audit_rows<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>, times: 
             vec![
                 times.show(&e.at),
                 e.event.clone(),
-                opt(&e.subject),
+                subject(e),
                 opt(&e.origin),
                 opt(&e.detail),
             ]
@@ -251,7 +256,7 @@ pub fn audit_line(e: &AuditEntry) -> String {
         "{}  {:<25}  {:<36}  {:<15}  {}",
         clean(&e.at),
         clean(&e.event),
-        opt(&e.subject),
+        subject(e),
         opt(&e.origin),
         opt(&e.detail)
     )
@@ -429,6 +434,7 @@ mod tests {
             at: "2026-11-27T10:00:00Z".into(),
             event: "login.failure".into(),
             subject: Some("\u{1b}]0;owned\u{7}".into()),
+            username: None,
             origin: None,
             detail: Some("x\u{9b}31m".into()),
         };
@@ -445,6 +451,7 @@ mod tests {
             at: "2026-11-27T10:00:00Z".into(),
             event: event.into(),
             subject: Some("0196d0e4-0000-7000-8000-000000000000".into()),
+            username: None,
             origin: Some("uid=0".into()),
             detail: None,
         };

@@ -140,6 +140,7 @@ pub fn audit_entry(seq: u64, event: &str, subject: &str) -> AuditEntry {
         at: "2026-11-27T10:15:00Z".into(),
         event: event.into(),
         subject: Some(subject.into()),
+        username: None,
         origin: Some("127.0.0.1".into()),
         detail: None,
     }

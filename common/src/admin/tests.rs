@@ -149,11 +149,26 @@ fn response_and_event_frames() {
                 at: "2026-01-01T00:00:00Z".into(),
                 event: "login.success".into(),
                 subject: Some("u1".into()),
+                username: None,
                 origin: Some("127.0.0.1".into()),
                 detail: None,
             },
         },
         r#"{"event":{"event":{"seq":41,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","origin":"127.0.0.1","detail":null}}}"#,
+    );
+    round_trip(
+        &ServerFrame::Event {
+            event: AuditEntry {
+                seq: 42,
+                at: "2026-01-01T00:00:00Z".into(),
+                event: "login.success".into(),
+                subject: Some("u1".into()),
+                username: Some("al".into()),
+                origin: Some("127.0.0.1".into()),
+                detail: None,
+            },
+        },
+        r#"{"event":{"event":{"seq":42,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","username":"al","origin":"127.0.0.1","detail":null}}}"#,
     );
 }
 

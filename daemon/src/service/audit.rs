@@ -470,10 +470,37 @@ impl Service {
             detail,
         };
         match self.store.append_audit(&record).await {
-            // No subscriber is not an error.
-            Ok(seq) => drop(self.events.send(audit_entry(seq, record))),
+            // Only read the username when someone is watching; no subscriber is not an
+            // error.
+            Ok(seq) if self.events.receiver_count() > 0 => {
+                let entries = self.with_usernames(vec![audit_entry(seq, record)]).await;
+                for entry in entries {
+                    drop(self.events.send(entry));
+                }
+            }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, event = name, "could not write audit entry"),
         }
+    }
+
+    /// `entries` with the usernames of the users their subjects name, each read once
+    /// (a user deleted since has none, and a failed read leaves them out).
+    pub(super) async fn with_usernames(&self, mut entries: Vec<AuditEntry>) -> Vec<AuditEntry> {
+        let users = entries
+            .iter()
+            .filter_map(|e| e.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok()))
+            .collect();
+        let Ok(names) = self.usernames(users).await else {
+            return entries;
+        };
+        for entry in &mut entries {
+            let user = entry.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok());
+            entry.username = user
+                .and_then(|id| names.get(&id))
+                .filter(|name| !name.is_empty())
+                .cloned();
+        }
+        entries
     }
 
     /// Records an operator's action.
@@ -487,13 +514,15 @@ impl Service {
     }
 }
 
-/// The console's view of an audit record.
+/// The console's view of an audit record (without the subject's username: see
+/// [`Service::with_usernames`]).
 pub(super) fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
     AuditEntry {
         seq,
         at: crate::clock::rfc3339_unix(record.at),
         event: record.event,
         subject: record.subject,
+        username: None,
         origin: record.origin,
         detail: record.detail,
     }

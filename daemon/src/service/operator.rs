@@ -691,15 +691,16 @@ impl Service {
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
             .collect();
-        Ok((entries, next))
+        Ok((self.with_usernames(entries).await, next))
     }
 
     /// The newest audit entries, oldest first (default [`DEFAULT_AUDIT_LIMIT`]).
     pub async fn audit_tail(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, ServiceError> {
         let records = self.store.audit_tail(limit.unwrap_or(DEFAULT_AUDIT_LIMIT)).await?;
-        Ok(records
+        let entries = records
             .into_iter()
             .map(|(seq, record)| audit_entry(seq, record))
-            .collect())
+            .collect();
+        Ok(self.with_usernames(entries).await)
     }
 }

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use tessera_common::admin::AuditEntry;
 
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
-    // Subjects are user ids; show the names the console knows.
+    // Subjects are user ids: the daemon names them; an older daemon does not, and then
+    // the names of the loaded users stand in.
     let names: HashMap<&str, &str> = app
         .users
         .rows
@@ -27,10 +28,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         .iter()
         .take(rows)
         .map(|&e| AuditEntry {
-            subject: e
-                .subject
-                .as_deref()
-                .map(|s| names.get(s).map_or_else(|| s.to_owned(), |n| (*n).to_owned())),
+            username: e
+                .username
+                .clone()
+                .or_else(|| e.subject.as_deref().and_then(|s| names.get(s)).map(|n| (*n).to_owned())),
             ..e.clone()
         })
         .collect();
