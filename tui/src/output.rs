@@ -61,7 +61,7 @@ impl Times {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rows {
     /// Column names.
-    pub headers: &'static [&'static str],
+    pub headers: Vec<&'static str>,
     /// One cell per column in each row.
     pub rows: Vec<Vec<String>>,
 }
@@ -70,9 +70,19 @@ impl Rows {
     /// Rows whose every cell is [`clean`]ed.
     fn new(headers: &'static [&'static str], rows: impl Iterator<Item = Vec<String>>) -> Self {
         Self {
-            headers,
+            headers: headers.to_vec(),
             rows: rows.map(|row| row.iter().map(|cell| clean(cell)).collect()).collect(),
         }
+    }
+
+    /// The same rows with the first column (an id) moved to the end, for a screen
+    /// where the other columns matter more.
+    pub fn id_last(mut self) -> Self {
+        self.headers.rotate_left(1);
+        for row in &mut self.rows {
+            row.rotate_left(1);
+        }
+        self
     }
 
     /// Columns padded to their widest cell.
@@ -165,7 +175,11 @@ pub fn session_rows<'a>(sessions: impl IntoIterator<Item = &'a SessionView>, tim
                 s.username.clone(),
                 s.kind.clone(),
                 s.client_id.clone().unwrap_or_else(|| "-".into()),
-                s.scopes.join(" "),
+                if s.scopes.is_empty() {
+                    "-".into()
+                } else {
+                    s.scopes.join(" ")
+                },
                 times.show(&s.created_at),
                 times.show(&s.expires_at),
             ]
@@ -412,7 +426,7 @@ mod tests {
     #[test]
     fn tables_align() {
         let t = Rows {
-            headers: &["A", "BB"],
+            headers: vec!["A", "BB"],
             rows: vec![vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
         };
         assert_eq!(t.to_text(), "A    BB\nxxx  y\nz");

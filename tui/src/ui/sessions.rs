@@ -1,5 +1,6 @@
 //! Sessions & tokens: live sessions above, API tokens below; one selection runs
-//! through both, and `x` revokes the selected one.
+//! through both, and `x` revokes the selected one. Ids come last: `x` needs none,
+//! and the times stay in view at 80 columns.
 
 use super::{Theme, draw_table, list_title};
 use crate::app::App;
@@ -16,7 +17,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         theme,
         top,
         list_title(app, "Live sessions", sessions.len(), app.sessions_total()),
-        &session_rows(sessions.iter().copied(), Times::Short),
+        &session_rows(sessions.iter().copied(), Times::Short).id_last(),
         selected.filter(|i| *i < sessions.len()),
     );
     draw_table(
@@ -24,7 +25,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         theme,
         bottom,
         format!(" API tokens ({} of {}) ", tokens.len(), app.tokens_total()),
-        &token_rows(tokens.iter().copied(), Times::Short),
+        &token_rows(tokens.iter().copied(), Times::Short).id_last(),
         selected.and_then(|i| i.checked_sub(sessions.len())),
     );
 }

@@ -183,6 +183,11 @@ fn sessions_clients_audit_and_settings_rows() {
                 "API tokens (1 of 1)",
                 "tok-ci",
                 "x revoke",
+                // Kind, client and both times stay in view at 80 columns.
+                "KIND",
+                "CLIENT",
+                "2026-11-27 10:10",
+                "2026-12-27 10:15",
             ],
         );
         assert_has(
