@@ -170,6 +170,18 @@ fn users_table_search_and_details() {
     press(&mut app, KeyCode::Enter);
     let text = screen_text(&app, (160, 48));
     assert_has(&text, &["bob (Enter or Esc closes)", "tok-ci \"ci\"", "sess-1-bob"]);
+    // Many sessions share the pane with the API tokens instead of hiding them.
+    if let Some(detail) = app.detail.as_mut() {
+        let one = detail.sessions[0].clone();
+        detail.sessions = vec![one; 17];
+    }
+    for size in SIZES {
+        assert_has(
+            &screen_text(&app, size),
+            &["sessions (17)", "API tokens (1)", "tok-ci \"ci\""],
+        );
+    }
+    assert_has(&screen_text(&app, (80, 24)), &["more: tessera session list bob"]);
 }
 
 #[test]

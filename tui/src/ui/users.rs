@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             (t, Some(d))
         }
         Some(_) => {
-            let [t, d] = Layout::vertical([Constraint::Min(5), Constraint::Length(9)]).areas(area);
+            let [t, d] = Layout::vertical([Constraint::Min(5), Constraint::Length(11)]).areas(area);
             (t, Some(d))
         }
     };
@@ -77,30 +77,44 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             theme.title(),
         )),
     ];
-    lines.extend(detail.sessions.iter().map(|s| {
-        Line::from(format!(
-            "  {}  {} → {}",
-            s.id,
-            t.show(&s.created_at),
-            s.expires_at.get(..10).unwrap_or(&s.expires_at)
-        ))
-    }));
+    // Both lists share the rows left, so many sessions never hide the API tokens.
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len() + 1);
+    let (for_sessions, for_tokens) = share(room, detail.sessions.len(), detail.tokens.len());
+    let name = clean(&user.user.username);
+    lines.extend(fit(
+        detail.sessions.iter().map(|s| {
+            Line::from(format!(
+                "  {}  {} → {}",
+                s.id,
+                t.show(&s.created_at),
+                s.expires_at.get(..10).unwrap_or(&s.expires_at)
+            ))
+        }),
+        detail.sessions.len(),
+        for_sessions,
+        &format!("tessera session list {name}"),
+    ));
     lines.push(Line::from(Span::styled(
         format!("API tokens ({})", detail.tokens.len()),
         theme.title(),
     )));
-    lines.extend(detail.tokens.iter().map(|k| {
-        Line::from(clean(&format!(
-            "  {} \"{}\"  {}  last used {}",
-            k.token.id,
-            k.token.name,
-            k.token.scopes.join(" "),
-            k.token
-                .last_used_at
-                .as_deref()
-                .map_or_else(|| "never".into(), |at| t.show(at))
-        )))
-    }));
+    lines.extend(fit(
+        detail.tokens.iter().map(|k| {
+            Line::from(clean(&format!(
+                "  {} \"{}\"  {}  last used {}",
+                k.token.id,
+                k.token.name,
+                k.token.scopes.join(" "),
+                k.token
+                    .last_used_at
+                    .as_deref()
+                    .map_or_else(|| "never".into(), |at| t.show(at))
+            )))
+        }),
+        detail.tokens.len(),
+        for_tokens,
+        &format!("tessera token list {name}"),
+    ));
     let title = format!(" {} (Enter or Esc closes) ", clean(&user.user.username));
     frame.render_widget(
         Paragraph::new(lines)
@@ -108,4 +122,40 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// Splits `room` rows between two lists of `a` and `b` entries: each gets what it
+/// needs when both fit, and at least half the room otherwise (the rest goes to the
+/// other).
+fn share(room: usize, a: usize, b: usize) -> (usize, usize) {
+    let for_a = a.min((room / 2).max(room.saturating_sub(b)));
+    (for_a, b.min(room - for_a))
+}
+
+/// The first of `len` lines that fit in `rows`, the last row saying how many more
+/// there are and the command that lists them all.
+fn fit<'a>(lines: impl Iterator<Item = Line<'a>>, len: usize, rows: usize, all: &str) -> Vec<Line<'a>> {
+    if len <= rows {
+        return lines.collect();
+    }
+    let shown = rows.saturating_sub(1);
+    let mut out: Vec<Line<'a>> = lines.take(shown).collect();
+    if rows > 0 {
+        out.push(Line::from(format!("  … {} more: {all}", len - shown)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn two_lists_share_the_rows_left() {
+        assert_eq!(share(10, 3, 4), (3, 4), "both fit");
+        assert_eq!(share(6, 17, 2), (4, 2), "the tokens stay in view");
+        assert_eq!(share(6, 1, 10), (1, 5));
+        assert_eq!(share(6, 17, 10), (3, 3));
+        assert_eq!(share(0, 5, 5), (0, 0));
+    }
 }
