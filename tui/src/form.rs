@@ -69,6 +69,9 @@ impl std::fmt::Debug for Field {
     }
 }
 
+/// The label of a role field (the form shows the roles beside it).
+pub const ROLE_LABEL: &str = "Role";
+
 fn field(label: &'static str, value: impl Into<String>) -> Field {
     Field {
         label,
@@ -121,12 +124,12 @@ impl Form {
             FormKind::AddUser => vec![
                 field("Username", ""),
                 field("Email", ""),
-                field("Role", "user"),
+                field(ROLE_LABEL, "user"),
                 field("Display name (optional)", ""),
                 secret("Password"),
                 secret("Password again"),
             ],
-            FormKind::SetRole { role, .. } => vec![field("Role", role.clone())],
+            FormKind::SetRole { role, .. } => vec![field(ROLE_LABEL, role.clone())],
             FormKind::SetPassword { .. } => vec![secret("New password"), secret("Password again")],
             FormKind::AddClient => vec![
                 field("Client id", ""),

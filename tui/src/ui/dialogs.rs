@@ -3,7 +3,7 @@
 
 use super::{Theme, block, centered, pairs_spans};
 use crate::app::{App, Mode};
-use crate::form::Form;
+use crate::form::{Form, ROLE_LABEL};
 use crate::keymap::{self, When};
 use crate::output::clean;
 use ratatui::Frame;
@@ -25,7 +25,14 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             let body = vec![Line::from(clean(&confirm.body))];
             dialog(frame, theme, area, &confirm.title, body, When::Confirming);
         }
-        Mode::Form(form) => dialog(frame, theme, area, &form.title(), form_lines(form, theme), When::Form),
+        Mode::Form(form) => dialog(
+            frame,
+            theme,
+            area,
+            &form.title(),
+            form_lines(form, app.roles(), theme),
+            When::Form,
+        ),
         Mode::Secret(created) => dialog(
             frame,
             theme,
@@ -71,7 +78,10 @@ fn dialog(frame: &mut Frame, theme: Theme, area: Rect, title: &str, mut body: Ve
     );
 }
 
-fn form_lines(form: &Form, theme: Theme) -> Vec<Line<'static>> {
+/// A form's fields, their labels in a column as wide as the longest; a role field
+/// lists the roles the daemon knows.
+fn form_lines(form: &Form, roles: &[String], theme: Theme) -> Vec<Line<'static>> {
+    let width = form.fields.iter().map(|f| f.label.chars().count()).max().unwrap_or(0) + 2;
     let mut lines: Vec<Line<'static>> = form
         .fields
         .iter()
@@ -86,11 +96,15 @@ fn form_lines(form: &Form, theme: Theme) -> Vec<Line<'static>> {
             let cursor = if focused { "▏" } else { "" };
             let marker = if focused { "› " } else { "  " };
             let label_style = if focused { theme.key() } else { theme.dim() };
-            Line::from(vec![
+            let mut spans = vec![
                 Span::raw(marker),
-                Span::styled(format!("{:<25}", field.label), label_style),
+                Span::styled(format!("{:<width$}", field.label), label_style),
                 Span::raw(format!("{shown}{cursor}")),
-            ])
+            ];
+            if field.label == ROLE_LABEL && !roles.is_empty() {
+                spans.push(Span::styled(format!("  one of: {}", roles.join(", ")), theme.dim()));
+            }
+            Line::from(spans)
         })
         .collect();
     if form.waiting {

@@ -274,9 +274,33 @@ fn confirmation_form_and_secret_dialogs() {
                 "•••••••",
                 "the email address needs an @",
                 "Enter submit",
+                "one of: admin, guest, user",
             ],
         );
         assert!(!text.contains("s3cret"), "passwords are masked");
+    }
+    // Labels keep to their column, however long the longest.
+    let mut form = on('4');
+    press(&mut form, KeyCode::Char('a'));
+    press(&mut form, KeyCode::Char('w'));
+    press(&mut form, KeyCode::Tab);
+    press(&mut form, KeyCode::Tab);
+    for c in "https://app.example/cb".chars() {
+        press(&mut form, KeyCode::Char(c));
+    }
+    let text = screen_text(&form, (160, 48));
+    assert_has(&text, &["https://app.example/cb"]);
+    let label_end = |label: &str| {
+        let line = text.lines().find(|l| l.contains(label)).unwrap_or_default();
+        line.find(label)
+            .map(|at| line[at + label.len()..].chars().take(2).collect::<String>())
+    };
+    for label in ["Client id", "Redirect URIs (space-separated, optional)"] {
+        assert_eq!(
+            label_end(label).as_deref(),
+            Some("  "),
+            "{label} runs into its value:\n{text}"
+        );
     }
     let mut app = on('4');
     press(&mut app, KeyCode::Char('a'));
