@@ -46,6 +46,11 @@ pub enum FormKind {
     },
     /// A new OAuth client.
     AddClient,
+    /// A new secret for a client.
+    RotateSecret {
+        /// Client id.
+        client: String,
+    },
 }
 
 /// One input line.
@@ -138,6 +143,7 @@ impl Form {
                 field("Public, no secret (y/n)", "n"),
                 field("First-party, no consent (y/n)", "n"),
             ],
+            FormKind::RotateSecret { .. } => vec![field("Old secret works for (90s, 1h, 7d; empty: stops now)", "")],
         };
         Self {
             kind,
@@ -155,6 +161,7 @@ impl Form {
             FormKind::SetRole { user, .. } => format!("Change role of {user}"),
             FormKind::SetPassword { user } => format!("Set password of {user}"),
             FormKind::AddClient => "Add OAuth client".into(),
+            FormKind::RotateSecret { client } => format!("New secret for {client}"),
         }
     }
 
@@ -254,6 +261,26 @@ impl Form {
                     },
                     done: format!("client {id} added"),
                 })
+            }
+            FormKind::RotateSecret { client } => {
+                let grace = match self.value(0).trim() {
+                    "" => 0,
+                    text => tessera_common::duration::parse_duration(text)?.as_secs(),
+                };
+                let when = if grace == 0 {
+                    "stops working now".to_owned()
+                } else {
+                    format!("works for {} more", self.value(0).trim())
+                };
+                Ok(Submit::Confirm(Confirm::new(
+                    "New client secret",
+                    format!("Give {client} a new secret? The old one {when}."),
+                    Request::ClientRotateSecret {
+                        client_id: client.clone(),
+                        grace_seconds: grace,
+                    },
+                    format!("new secret for {client}"),
+                )))
             }
         }
     }

@@ -112,6 +112,8 @@ pub enum Action {
     Revoke,
     /// New OAuth client form.
     AddClient,
+    /// Give the selected client a new secret.
+    RotateSecret,
     /// Remove the selected client.
     RemoveClient,
     /// Pause or resume following the audit trail.
@@ -380,6 +382,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::RemoveClient,
         &[ch('x')],
         "remove",
+        When::Browsing(&[Screen::Clients]),
+        true,
+    ),
+    bind(
+        Action::RotateSecret,
+        &[ch('s')],
+        "new secret",
         When::Browsing(&[Screen::Clients]),
         true,
     ),

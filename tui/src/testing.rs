@@ -221,6 +221,11 @@ pub fn answer(call: &Request) -> Outcome {
             client_secret: (!public).then(|| "tsr_cs_ONLYSHOWNONCE".into()),
             scopes: scopes.clone(),
         }),
+        Request::ClientRotateSecret { client_id, .. } => Reply::ClientCreated(ClientCreated {
+            client_id: client_id.clone(),
+            client_secret: Some("tsr_cs_NEWSECRET".into()),
+            scopes: vec!["read".into()],
+        }),
         Request::SessionRevokeAll { .. } | Request::UserSetPassword { .. } => Reply::Count(1),
         Request::GuestSet { enabled } => Reply::Guest { enabled: *enabled },
         Request::RegistrationSet { open } => Reply::Registration { open: *open },

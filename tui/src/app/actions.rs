@@ -59,6 +59,17 @@ impl App {
             Action::SetRole => self.mode = Mode::Form(Form::new(FormKind::SetRole { user: name, role })),
             Action::SetPassword => self.mode = Mode::Form(Form::new(FormKind::SetPassword { user: name })),
             Action::AddClient => self.mode = Mode::Form(Form::new(FormKind::AddClient)),
+            Action::RotateSecret => {
+                let clients = self.visible_clients();
+                match self.clients_view.at(clients.len()).map(|i| clients[i]) {
+                    Some(c) if c.public => self.say(format!("{} is public: it has no secret", c.client_id), true),
+                    Some(c) => {
+                        let client = c.client_id.clone();
+                        self.mode = Mode::Form(Form::new(FormKind::RotateSecret { client }));
+                    }
+                    None => self.say("no client selected", true),
+                }
+            }
             Action::Enable => {
                 return vec![self.send(
                     Request::UserEnable { name: name.clone() },

@@ -385,6 +385,36 @@ fn a_new_client_secret_is_shown_once() {
 }
 
 #[test]
+fn a_client_gets_a_new_secret_with_a_grace_after_a_confirmation() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('s'));
+    assert!(matches!(&app.mode, Mode::Form(f) if f.title() == "New secret for reports"));
+    typed(&mut app, "soon");
+    assert!(sent(&press(&mut app, KeyCode::Enter)).is_empty(), "not a duration");
+    assert!(matches!(&app.mode, Mode::Form(f) if f.error.as_deref().is_some_and(|e| e.contains("not a duration"))));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "1h");
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(&app.mode, Mode::Confirm(c) if c.body.contains("works for 1h more")));
+    let effects = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent(&effects),
+        [Request::ClientRotateSecret {
+            client_id: "reports".into(),
+            grace_seconds: 3600,
+        }]
+    );
+    settle(&mut app, effects);
+    assert!(
+        matches!(&app.mode, Mode::Secret(c) if c.client_secret.is_some()),
+        "shown once"
+    );
+}
+
+#[test]
 fn enable_and_toggles_send_at_once() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('2'));

@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             frame,
             theme,
             area,
-            "OAuth client added",
+            "OAuth client",
             secret_lines(created, theme),
             When::Notice,
         ),

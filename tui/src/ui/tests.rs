@@ -313,7 +313,7 @@ fn confirmation_form_and_secret_dialogs() {
         assert_has(
             &screen_text(&app, size),
             &[
-                "OAuth client added",
+                "OAuth client",
                 "tsr_cs_ONLYSHOWNONCE",
                 "will not be shown again",
                 "Esc/Enter/? close",
