@@ -552,6 +552,21 @@ pub struct StatusView {
     /// Stored records, by kind.
     #[serde(default)]
     pub records: RecordCounts,
+    /// The last `tesserad compact` of the embedded store, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compacted: Option<Compaction>,
+}
+
+/// What `tesserad compact` did, as the store remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compaction {
+    /// When, RFC 3339.
+    pub at: String,
+    /// The store's bytes on disk before.
+    pub before_bytes: u64,
+    /// Its bytes right after.
+    pub after_bytes: u64,
 }
 
 /// How many records of each kind the store holds.

@@ -122,6 +122,8 @@ pub fn compact(data_dir: &Path) -> Result<Compacted, BackupError> {
     })?;
     let new_dir = staging.join("store");
     let after = size_of(&new_dir)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Store::open(&staging)?.note_compaction(now, before, after)?;
     nix::fcntl::renameat2(
         nix::fcntl::AT_FDCWD,
         &new_dir,

@@ -391,6 +391,10 @@ async fn compact_rewrites_a_stopped_store_and_refuses_a_running_one() {
         assert_eq!(d.tessera(&["user", "delete", &format!("gone{i}")]).code, 0);
     }
     let data = d.socket.parent().unwrap().to_path_buf();
+    assert!(
+        d.tessera(&["status", "--json"]).json().get("compacted").is_none(),
+        "never compacted"
+    );
     let running = compact(&data);
     assert_eq!(running.status.code(), Some(2), "{}", stderr(&running));
     assert!(stderr(&running).contains("locked"), "{}", stderr(&running));
@@ -415,6 +419,16 @@ async fn compact_rewrites_a_stopped_store_and_refuses_a_running_one() {
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
 
     let d = TestDaemon::launch(dir, "", &[]);
+    // tessera status says when, and the sizes before and after.
+    let status = d.tessera(&["status", "--json"]).json();
+    let compacted = &status["compacted"];
+    let (before, after) = (
+        compacted["beforeBytes"].as_u64().unwrap(),
+        compacted["afterBytes"].as_u64().unwrap(),
+    );
+    assert!(after > 0 && after < before, "{compacted}");
+    assert!(compacted["at"].as_str().unwrap().ends_with('Z'), "{compacted}");
+    assert!(d.tessera(&["status"]).stdout.contains("compacted "));
     d.assert_live(&access).await;
     d.assert_live(&s(&api, "token")).await;
     assert_eq!(d.rotate(refresh).await.status, 200, "the current refresh token");

@@ -276,6 +276,20 @@ pub fn audit_line(e: &AuditEntry) -> String {
     )
 }
 
+/// The store's size, and what the last compaction did.
+fn store_size(s: &StatusView) -> String {
+    let mut text = format!("{} bytes", s.store_bytes);
+    if let Some(c) = &s.compacted {
+        text.push_str(&format!(
+            " (compacted {}: {} bytes before, {} after)",
+            clean(&c.at),
+            c.before_bytes,
+            c.after_bytes
+        ));
+    }
+    text
+}
+
 /// `on` or `off`.
 pub fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
@@ -331,7 +345,7 @@ fn status(s: &StatusView) -> String {
         ("registration", open_closed(s.registration_open).into()),
         ("keys", s.key_ids.join(", ")),
         ("roles", s.roles.join(", ")),
-        ("store on disk", format!("{} bytes", s.store_bytes)),
+        ("store on disk", store_size(s)),
         (
             "records",
             format!(

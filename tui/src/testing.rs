@@ -131,6 +131,7 @@ pub fn status() -> StatusView {
             denied: 0,
             audit: 2,
         },
+        compacted: None,
     }
 }
 

@@ -14,7 +14,9 @@ use crate::store::{
 use prometheus_client::metrics::histogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tessera_common::admin::{Activity, AdminUser, AuditEntry, GrantView, Page, RecordCounts, SessionView, StatusView};
+use tessera_common::admin::{
+    Activity, AdminUser, AuditEntry, Compaction, GrantView, Page, RecordCounts, SessionView, StatusView,
+};
 use tessera_common::api::KeyView;
 use uuid::Uuid;
 
@@ -172,6 +174,14 @@ impl Service {
             clients: records.clients,
             store_bytes: self.store.size_on_disk().await?.unwrap_or(0),
             records,
+            compacted: self
+                .store
+                .compaction()?
+                .map(|(at, before_bytes, after_bytes)| Compaction {
+                    at: crate::clock::rfc3339_unix(at),
+                    before_bytes,
+                    after_bytes,
+                }),
             guest_enabled: self.guest_enabled(),
             registration_open: self.registration_open(),
             key_ids: self.tokens.published().into_iter().map(|k| k.kid).collect(),

@@ -334,6 +334,14 @@ impl Store {
         }
     }
 
+    /// The last compaction of the embedded store: when, bytes before, bytes after.
+    pub fn compaction(&self) -> Result<Option<(i64, u64, u64)>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.compaction(),
+            Store::Postgres(_) => Ok(None),
+        }
+    }
+
     /// How many flush + fsync rounds have run since opening (embedded store only).
     pub fn syncs(&self) -> Option<u64> {
         match self {

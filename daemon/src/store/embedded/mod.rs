@@ -180,6 +180,9 @@ fn corrupt_index(tree: &'static str) -> StoreError {
     }
 }
 
+/// The `meta` key of the last compaction (see [`SledStore::note_compaction`]).
+const COMPACTED: &str = "compacted";
+
 /// Records the purge reads between two rests.
 pub const PURGE_BATCH: usize = 512;
 
@@ -360,6 +363,31 @@ impl SledStore {
     /// The size of the store's files on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    /// Remembers that `tesserad compact` wrote this store (Unix seconds `at`, the old
+    /// store's bytes and this one's), durably.
+    pub fn note_compaction(&self, at: i64, before: u64, after: u64) -> Result<(), StoreError> {
+        let mut value = Vec::with_capacity(24);
+        for n in [at.to_be_bytes(), before.to_be_bytes(), after.to_be_bytes()] {
+            value.extend_from_slice(&n);
+        }
+        self.meta.insert(COMPACTED, value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// What [`SledStore::note_compaction`] remembered: when, bytes before, bytes after.
+    pub fn compaction(&self) -> Result<Option<(i64, u64, u64)>, StoreError> {
+        let Some(value) = self.meta.get(COMPACTED)? else {
+            return Ok(None);
+        };
+        let number = |i: usize| eight_bytes("meta", COMPACTED, value.get(i * 8..i * 8 + 8).unwrap_or_default());
+        Ok(Some((
+            i64::from_be_bytes(number(0)?),
+            u64::from_be_bytes(number(1)?),
+            u64::from_be_bytes(number(2)?),
+        )))
     }
 
     /// True while the store accepts writes.
