@@ -106,6 +106,8 @@ pub enum Mode {
     Form(Form),
     /// A new client's secret, shown this once.
     Secret(ClientCreated),
+    /// One audit entry, whole.
+    Entry(Box<AuditEntry>),
 }
 
 /// A line in the message bar.
@@ -460,7 +462,7 @@ impl App {
         match self.mode {
             Mode::Browsing => When::Browsing(&[]),
             Mode::Searching => When::Searching,
-            Mode::Help(_) | Mode::Secret(_) => When::Notice,
+            Mode::Help(_) | Mode::Secret(_) | Mode::Entry(_) => When::Notice,
             Mode::Confirm(_) => When::Confirming,
             Mode::Form(_) => When::Form,
         }

@@ -400,6 +400,13 @@ pub const BINDINGS: &[Binding] = &[
         When::Browsing(&[Screen::Audit]),
         true,
     ),
+    bind(
+        Action::Open,
+        &[key(KeyCode::Enter)],
+        "open entry",
+        When::Browsing(&[Screen::Audit]),
+        true,
+    ),
     // Settings
     bind(
         Action::Open,

@@ -29,6 +29,13 @@ impl App {
                 Some(Setting::Keys) => self.act(Action::RotateKey),
                 None => Vec::new(),
             },
+            Screen::Audit => {
+                let visible = self.visible_audit();
+                if let Some(entry) = self.audit_selected_in(visible.len()).map(|i| visible[i].clone()) {
+                    self.mode = Mode::Entry(Box::new(entry));
+                }
+                Vec::new()
+            }
             _ => Vec::new(),
         }
     }

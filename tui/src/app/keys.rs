@@ -45,7 +45,7 @@ impl App {
                 };
                 Vec::new()
             }
-            Mode::Secret(_) => {
+            Mode::Secret(_) | Mode::Entry(_) => {
                 if action == Some(Action::Cancel) {
                     self.mode = Mode::Browsing;
                 }

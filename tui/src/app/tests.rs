@@ -742,3 +742,20 @@ fn a_kept_search_on_the_sessions_screen_goes_to_the_daemon_for_both_lists() {
     assert_eq!(session_rows(&app), ["sess-0-alice", "tok-ci"]);
     assert!(app.sessions.more);
 }
+
+#[test]
+fn enter_on_the_audit_screen_opens_the_selected_entry_whole() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&app.mode, Mode::Entry(e) if e.seq == 2 && e.event == "login.failure"),
+        "the newest while following: {:?}",
+        app.mode
+    );
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Browsing);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(&app.mode, Mode::Entry(e) if e.seq == 1), "{:?}", app.mode);
+}

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
-use tessera_common::admin::ClientCreated;
+use tessera_common::admin::{AuditEntry, ClientCreated};
 
 /// Widest a dialog gets.
 const DIALOG_WIDTH: u16 = 76;
@@ -32,6 +32,14 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
             &form.title(),
             form_lines(form, app.roles(), theme),
             When::Form,
+        ),
+        Mode::Entry(entry) => dialog(
+            frame,
+            theme,
+            area,
+            "Audit entry",
+            entry_lines(entry, theme),
+            When::Notice,
         ),
         Mode::Secret(created) => dialog(
             frame,
@@ -114,6 +122,25 @@ fn form_lines(form: &Form, roles: &[String], theme: Theme) -> Vec<Line<'static>>
         lines.push(Line::from(Span::styled(error.clone(), theme.error())));
     }
     lines
+}
+
+/// Every field of an audit entry, the detail whole (wrapped by the dialog).
+fn entry_lines(e: &AuditEntry, theme: Theme) -> Vec<Line<'static>> {
+    let field = |name: &str, value: Option<&str>| {
+        Line::from(vec![
+            Span::styled(format!("{name:<9}"), theme.dim()),
+            Span::raw(clean(value.unwrap_or("-"))),
+        ])
+    };
+    vec![
+        field("seq", Some(&e.seq.to_string())),
+        field("at", Some(&e.at)),
+        field("event", Some(&e.event)),
+        field("subject", e.subject.as_deref()),
+        field("username", e.username.as_deref()),
+        field("origin", e.origin.as_deref()),
+        field("detail", e.detail.as_deref()),
+    ]
 }
 
 fn secret_lines(created: &ClientCreated, theme: Theme) -> Vec<Line<'static>> {

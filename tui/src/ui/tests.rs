@@ -388,6 +388,21 @@ fn the_key_overlay_repeats_a_section_title_in_a_column_that_starts_inside_it() {
 }
 
 #[test]
+fn an_audit_entry_opens_with_its_whole_detail() {
+    let mut app = on('5');
+    if let Some(last) = app.audit.back_mut() {
+        last.detail = Some(format!("{} and the end", "a long detail ".repeat(12)));
+    }
+    press(&mut app, KeyCode::Enter);
+    for size in SIZES {
+        assert_has(
+            &screen_text(&app, size),
+            &["Audit entry", "login.failure", "and the end"],
+        );
+    }
+}
+
+#[test]
 fn no_color_means_no_colour_attributes() {
     let colour_cells = |buffer: &Buffer| {
         buffer
