@@ -636,12 +636,15 @@ impl App {
         effects
     }
 
+    /// Keeps a pushed entry in sequence order, once: two events made at the same
+    /// moment can arrive out of order.
     fn push_audit(&mut self, entry: AuditEntry) {
         let newest = self.audit.back().map_or(0, |e| e.seq);
-        if entry.seq != 0 && entry.seq <= newest {
-            return;
+        if entry.seq == 0 || entry.seq > newest {
+            self.audit.push_back(entry);
+        } else if let Err(at) = self.audit.binary_search_by_key(&entry.seq, |e| e.seq) {
+            self.audit.insert(at, entry);
         }
-        self.audit.push_back(entry);
         while self.audit.len() > AUDIT_KEPT {
             self.audit.pop_front();
         }

@@ -469,14 +469,26 @@ impl Service {
             origin,
             detail,
         };
+        // The username is read only while someone watches, and before the entry is
+        // numbered, so entries go out in the order they were numbered as far as this
+        // daemon can tell (the console sorts them by number anyway).
+        let watched = self.events.receiver_count() > 0;
+        let username = match (watched, record.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok())) {
+            (true, Some(user)) => self
+                .usernames(vec![user])
+                .await
+                .ok()
+                .and_then(|mut names| names.remove(&user)),
+            _ => None,
+        };
         match self.store.append_audit(&record).await {
-            // Only read the username when someone is watching; no subscriber is not an
-            // error.
-            Ok(seq) if self.events.receiver_count() > 0 => {
-                let entries = self.with_usernames(vec![audit_entry(seq, record)]).await;
-                for entry in entries {
-                    drop(self.events.send(entry));
-                }
+            // No subscriber is not an error.
+            Ok(seq) if watched => {
+                let entry = AuditEntry {
+                    username: username.filter(|name| !name.is_empty()),
+                    ..audit_entry(seq, record)
+                };
+                drop(self.events.send(entry));
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, event = name, "could not write audit entry"),

@@ -229,9 +229,10 @@ impl Store {
     }
 
     /// Deletes what nothing can use any more (see [`Purged`]). On sled it is a scan of
-    /// every stored session and token, so it runs on a thread of its own at the lowest
-    /// CPU priority (requests always go first), and rests after each batch as long as
-    /// the batch took (at most half a core even on an idle machine).
+    /// every stored session and token, so it runs on a thread of its own and rests
+    /// after each batch as long as the batch took: at most half a core. (Not at a
+    /// lower CPU priority: its deletions take sled's store-wide transaction lock, and a
+    /// thread the scheduler starves while holding it would stall every write.)
     pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         match self {
             Store::Embedded(s) => {
@@ -240,7 +241,6 @@ impl Store {
                 std::thread::Builder::new()
                     .name("tessera-purge".into())
                     .spawn(move || {
-                        lowest_priority();
                         let mut since = std::time::Instant::now();
                         let mut rest = || {
                             std::thread::sleep(since.elapsed());
@@ -373,15 +373,5 @@ impl Store {
             Store::Embedded(s) => Some(s),
             Store::Postgres(_) => None,
         }
-    }
-}
-
-/// Gives the calling thread the lowest CPU priority (nice 19): a thread's own on
-/// Linux, so the daemon's other threads keep theirs. Best effort: a failure leaves the
-/// thread as it was.
-fn lowest_priority() {
-    // On Linux, "the process" 0 of setpriority is the calling thread.
-    if let Err(e) = rustix::process::setpriority_process(None, 19) {
-        tracing::debug!(error = %e, "the purge runs at normal priority");
     }
 }

@@ -64,7 +64,9 @@ impl<T> Default for Paged<T> {
 }
 
 impl<T: Keyed> Paged<T> {
-    /// The first page again: rows loaded further down stay, after it.
+    /// The first page again: rows loaded further down stay, after it. Whether more
+    /// follow is the daemon's word: rows may have been added past the loaded ones
+    /// (the next page asked for after the last loaded row says).
     pub fn first_page(&mut self, page: Vec<T>, next: bool) {
         let end = page.last().map(Keyed::order);
         let further: Vec<T> = match (next, end) {
@@ -74,7 +76,7 @@ impl<T: Keyed> Paged<T> {
                 .collect(),
             _ => Vec::new(),
         };
-        self.more = next && (further.is_empty() || self.more);
+        self.more = next;
         self.rows = page;
         self.rows.extend(further);
     }
@@ -95,12 +97,13 @@ impl<T: Keyed> Paged<T> {
     }
 
     /// Forgets a search the daemon answered; true if there was one (the first page
-    /// must then be loaded again).
+    /// must then be loaded again). Until it comes, more are taken to follow, so a
+    /// search made meanwhile goes to the daemon.
     pub fn unsearch(&mut self) -> bool {
         let had = self.searched.take().is_some();
         if had {
             self.rows.clear();
-            self.more = false;
+            self.more = true;
         }
         had
     }
@@ -113,5 +116,57 @@ impl<T: Keyed> Paged<T> {
     /// The cursor of the last loaded row.
     pub fn last_cursor(&self) -> Option<&str> {
         self.rows.last().map(Keyed::cursor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_common::admin::AdminApiToken;
+    use tessera_common::api::ApiTokenView;
+
+    fn token(id: &str) -> AdminApiToken {
+        AdminApiToken {
+            token: ApiTokenView {
+                id: id.into(),
+                name: id.into(),
+                scopes: Vec::new(),
+                created_at: String::new(),
+                expires_at: None,
+                last_used_at: None,
+            },
+            user_id: String::new(),
+            username: String::new(),
+        }
+    }
+
+    fn ids(list: &Paged<AdminApiToken>) -> Vec<&str> {
+        list.rows.iter().map(|t| t.token.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_refreshed_first_page_keeps_the_rows_after_it_and_the_daemons_word_on_more() {
+        let mut list = Paged::default();
+        list.first_page(vec![token("b"), token("c")], true);
+        list.next_page("c", vec![token("d")], false);
+        assert_eq!((ids(&list), list.more), (vec!["b", "c", "d"], false));
+        // "a" and "z" were added: the first page now ends at "b" and more follow.
+        list.first_page(vec![token("a"), token("b")], true);
+        assert_eq!(ids(&list), ["a", "b", "c", "d"]);
+        assert!(list.more, "z lies past the loaded rows");
+        list.next_page("d", vec![token("z")], false);
+        assert_eq!((ids(&list), list.more), (vec!["a", "b", "c", "d", "z"], false));
+    }
+
+    #[test]
+    fn after_a_search_is_cleared_a_new_one_goes_to_the_daemon_until_the_first_page_is_back() {
+        let mut list = Paged::default();
+        list.first_page(vec![token("a")], false);
+        assert!(!list.search_needs_daemon(), "everything is loaded");
+        list.found("a".into(), vec![token("a")], false);
+        assert!(list.unsearch());
+        assert!(list.search_needs_daemon(), "the first page is on its way");
+        list.first_page(vec![token("a")], false);
+        assert!(!list.search_needs_daemon());
     }
 }

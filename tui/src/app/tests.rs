@@ -530,16 +530,22 @@ fn pushed_events_are_kept_in_order_without_duplicates() {
     app.update(Event::Pushed(audit_entry(3, "logout", "id-alice")));
     app.update(Event::Pushed(audit_entry(4, "login.success", "id-bob")));
     assert_eq!(app.audit.len(), 4);
+    // Two events of one moment can arrive out of order: both are kept, in order.
+    app.update(Event::Pushed(audit_entry(6, "logout", "id-bob")));
+    app.update(Event::Pushed(audit_entry(5, "login.success", "id-alice")));
+    app.update(Event::Pushed(audit_entry(5, "login.success", "id-alice")));
+    let seqs: Vec<u64> = app.audit.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
     // The filter narrows; following keeps the newest selected.
     press(&mut app, KeyCode::Char('5'));
     press(&mut app, KeyCode::Char('/'));
     typed(&mut app, "login");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.visible_audit().len(), 2);
-    assert_eq!(app.audit_selected(), Some(1));
+    assert_eq!(app.visible_audit().len(), 3);
+    assert_eq!(app.audit_selected(), Some(2));
     press(&mut app, KeyCode::Up);
     assert!(!app.follow, "moving up pauses");
-    assert_eq!(app.audit_selected(), Some(0));
+    assert_eq!(app.audit_selected(), Some(1));
     press(&mut app, KeyCode::End);
     assert!(app.follow, "End follows again");
 }
@@ -628,6 +634,19 @@ fn the_users_list_fetches_the_next_page_as_the_selection_nears_its_end() {
     // A refresh brings the first page again and keeps the rows after it.
     let effects = press(&mut app, KeyCode::F(5));
     assert!(sent(&effects).contains(&app.list_page(List::Users, None, None)));
+    settle(&mut app, effects);
+    assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
+    // The daemon says more follow its first page: whether any lie past carol is
+    // asked when the selection nears the end, and the answer settles it.
+    assert!(app.users.more);
+    let effects = press(&mut app, KeyCode::End);
+    assert_eq!(
+        sent(&effects)
+            .into_iter()
+            .filter(|r| matches!(r, Request::UserList { .. }))
+            .collect::<Vec<_>>(),
+        [app.list_page(List::Users, Some("carol".into()), None)]
+    );
     settle(&mut app, effects);
     assert_eq!(usernames(&app), ["alice", "bob", "carol"]);
     assert!(!app.users.more);

@@ -131,9 +131,14 @@ fn wrapped_rows(line: &Line<'_>, width: u16) -> u16 {
         let needed = if used == 0 { len } else { used + 1 + len };
         if needed > width && used > 0 {
             rows += 1;
-            used = len.min(width);
+            used = len;
         } else {
-            used = needed.min(width);
+            used = needed;
+        }
+        // A word longer than the width is cut over as many rows as it needs.
+        while used > width {
+            rows += 1;
+            used -= width;
         }
     }
     rows.min(3)

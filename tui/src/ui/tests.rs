@@ -170,10 +170,15 @@ fn users_table_search_and_details() {
     press(&mut app, KeyCode::Enter);
     let text = screen_text(&app, (160, 48));
     assert_has(&text, &["bob (Enter or Esc closes)", "tok-ci \"ci\"", "sess-1-bob"]);
-    // Many sessions share the pane with the API tokens instead of hiding them.
+    // Many sessions share the pane with the API tokens instead of hiding them, also
+    // when the user's lines wrap (ids as long as real ones).
     if let Some(detail) = app.detail.as_mut() {
         let one = detail.sessions[0].clone();
         detail.sessions = vec![one; 17];
+    }
+    if let Some(bob) = app.users.rows.iter_mut().find(|u| u.user.username == "bob") {
+        bob.user.id = "0196d0e4-0000-7000-8000-000000000000".into();
+        bob.user.display_name = "Robert the Builder of Very Long Names".into();
     }
     for size in SIZES {
         assert_has(
@@ -385,6 +390,15 @@ fn the_key_overlay_repeats_a_section_title_in_a_column_that_starts_inside_it() {
     }
     let end = screen_text(&app, (80, 24));
     assert_has(&end, &["Users columns", "VERIFIED", "email address confirmed"]);
+}
+
+#[test]
+fn the_status_line_counts_the_rows_it_wraps_to() {
+    let line = |t: &str| Line::from(t.to_owned());
+    assert_eq!(wrapped_rows(&line("a b"), 10), 1);
+    assert_eq!(wrapped_rows(&line("aaaa bbbb cccc"), 10), 2);
+    assert_eq!(wrapped_rows(&line(&"x".repeat(25)), 10), 3, "a long word is cut");
+    assert_eq!(wrapped_rows(&line(&"x".repeat(50)), 10), 3, "at most 3");
 }
 
 #[test]

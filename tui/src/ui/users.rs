@@ -78,7 +78,10 @@ fn draw_detail(frame: &mut Frame, app: &App, theme: Theme, area: Rect) {
         )),
     ];
     // Both lists share the rows left, so many sessions never hide the API tokens.
-    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len() + 1);
+    // Lines wider than the pane wrap.
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let used: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(used + 1);
     let (for_sessions, for_tokens) = share(room, detail.sessions.len(), detail.tokens.len());
     let name = clean(&user.user.username);
     lines.extend(fit(

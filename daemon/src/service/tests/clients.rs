@@ -115,7 +115,8 @@ async fn a_rotated_secret_ends_at_once_or_after_its_grace() {
     f.clock.advance(Duration::from_secs(1));
     assert!(!works(&second).await, "at the end");
     assert!(works(&third).await);
-    // Too long a grace, a public client, an unknown one: refused, nothing changed.
+    // Too long a grace, an unknown client: refused, nothing changed (a public one:
+    // the whole-process test).
     let refused = [
         f.service
             .rotate_client_secret(OPERATOR, "svc", Duration::from_secs(31 * 86_400))
