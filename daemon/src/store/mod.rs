@@ -221,6 +221,10 @@ operations! {
     fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
 }
 
+/// How long the embedded store's purge rests after a batch, in multiples of the time
+/// the batch took (docs/decisions.md, "The purge's pace").
+const REST_PER_WORK: u32 = 2;
+
 impl Store {
     /// Opens (creating if needed) the embedded store in the data directory `dir`, with
     /// `cache_bytes` of page cache.
@@ -230,9 +234,10 @@ impl Store {
 
     /// Deletes what nothing can use any more (see [`Purged`]). On sled it is a scan of
     /// every stored session and token, so it runs on a thread of its own and rests
-    /// after each batch as long as the batch took: at most half a core. (Not at a
-    /// lower CPU priority: its deletions take sled's store-wide transaction lock, and a
-    /// thread the scheduler starves while holding it would stall every write.)
+    /// after each batch [`REST_PER_WORK`] times as long as the batch took: at most a
+    /// third of a core. (Not at a lower CPU priority: sled's reads and transactions
+    /// take a store-wide lock, and a thread the scheduler starves while holding it
+    /// would stall every write.)
     pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         match self {
             Store::Embedded(s) => {
@@ -243,7 +248,7 @@ impl Store {
                     .spawn(move || {
                         let mut since = std::time::Instant::now();
                         let mut rest = || {
-                            std::thread::sleep(since.elapsed());
+                            std::thread::sleep(since.elapsed() * REST_PER_WORK);
                             since = std::time::Instant::now();
                         };
                         let _ = done.send(store.purge_expired(now, &mut rest));
