@@ -774,12 +774,26 @@ impl App {
     /// Asks for the first page of `list` again, of the search the daemon answered
     /// when there is one.
     fn again(&mut self, list: List) -> Effect {
-        let search = match list {
-            List::Users => self.users.searched.clone(),
-            List::Sessions => self.sessions.searched.clone(),
-            List::Tokens => self.tokens.searched.clone(),
-        };
+        let search = self.loaded(list).searched().map(str::to_owned);
         self.ask(list, None, search)
+    }
+
+    /// `list`, whatever its rows.
+    fn loaded(&self, list: List) -> &dyn lazy::Loaded {
+        match list {
+            List::Users => &self.users,
+            List::Sessions => &self.sessions,
+            List::Tokens => &self.tokens,
+        }
+    }
+
+    /// `list`, whatever its rows, to change.
+    fn loaded_mut(&mut self, list: List) -> &mut dyn lazy::Loaded {
+        match list {
+            List::Users => &mut self.users,
+            List::Sessions => &mut self.sessions,
+            List::Tokens => &mut self.tokens,
+        }
     }
 
     /// Keeps a page the daemon sent in the list it belongs to.
@@ -820,11 +834,7 @@ impl App {
             return Vec::new();
         };
         let search = self.filter_of(first).to_owned();
-        let needed = lists.iter().any(|&list| match list {
-            List::Users => self.users.search_needs_daemon(),
-            List::Sessions => self.sessions.search_needs_daemon(),
-            List::Tokens => self.tokens.search_needs_daemon(),
-        });
+        let needed = lists.iter().any(|&list| self.loaded(list).search_needs_daemon());
         if search.is_empty() || !needed {
             return Vec::new();
         }
@@ -838,12 +848,7 @@ impl App {
     pub(super) fn unsearch(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
         for &list in self.lists_in_view() {
-            let had = match list {
-                List::Users => self.users.unsearch(),
-                List::Sessions => self.sessions.unsearch(),
-                List::Tokens => self.tokens.unsearch(),
-            };
-            if had {
+            if self.loaded_mut(list).unsearch() {
                 effects.push(self.ask(list, None, None));
             }
         }

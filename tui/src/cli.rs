@@ -383,16 +383,14 @@ fn call_of(command: Command) -> Result<Call, Failure> {
     }
     Ok(match command {
         Command::User(UserCommand::List { search, paging }) => {
-            let flag = search.as_ref().map(|_| "--search");
-            let command = Listing::command(&[Some("tessera user list"), flag, search.as_deref()]);
+            let command = Listing::searched("tessera user list", None, search.as_deref());
             paged(command, true, paging, move |page| Request::UserList {
                 search: search.clone(),
                 page: Some(page),
             })
         }
         Command::Session(SessionCommand::List { name, search, paging }) => {
-            let flag = search.as_ref().map(|_| "--search");
-            let command = Listing::command(&[Some("tessera session list"), name.as_deref(), flag, search.as_deref()]);
+            let command = Listing::searched("tessera session list", name.as_deref(), search.as_deref());
             paged(command, true, paging, move |page| Request::SessionList {
                 name: name.clone(),
                 search: search.clone(),
@@ -400,8 +398,7 @@ fn call_of(command: Command) -> Result<Call, Failure> {
             })
         }
         Command::Token(TokenCommand::List { name, search, paging }) => {
-            let flag = search.as_ref().map(|_| "--search");
-            let command = Listing::command(&[Some("tessera token list"), name.as_deref(), flag, search.as_deref()]);
+            let command = Listing::searched("tessera token list", name.as_deref(), search.as_deref());
             paged(command, true, paging, move |page| Request::TokenList {
                 name: name.clone(),
                 search: search.clone(),

@@ -473,19 +473,19 @@ impl Service {
         // numbered, so entries go out in the order they were numbered as far as this
         // daemon can tell (the console sorts them by number anyway).
         let watched = self.events.receiver_count() > 0;
-        let username = match (watched, record.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok())) {
-            (true, Some(user)) => self
-                .usernames(vec![user])
+        let username = match watched {
+            true => self
+                .with_usernames(vec![audit_entry(0, record.clone())])
                 .await
-                .ok()
-                .and_then(|mut names| names.remove(&user)),
-            _ => None,
+                .pop()
+                .and_then(|entry| entry.username),
+            false => None,
         };
         match self.store.append_audit(&record).await {
             // No subscriber is not an error.
             Ok(seq) if watched => {
                 let entry = AuditEntry {
-                    username: username.filter(|name| !name.is_empty()),
+                    username,
                     ..audit_entry(seq, record)
                 };
                 drop(self.events.send(entry));
@@ -498,15 +498,11 @@ impl Service {
     /// `entries` with the usernames of the users their subjects name, each read once
     /// (a user deleted since has none, and a failed read leaves them out).
     pub(super) async fn with_usernames(&self, mut entries: Vec<AuditEntry>) -> Vec<AuditEntry> {
-        let users = entries
-            .iter()
-            .filter_map(|e| e.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok()))
-            .collect();
-        let Ok(names) = self.usernames(users).await else {
+        let users: Vec<Option<Uuid>> = entries.iter().map(subject_user).collect();
+        let Ok(names) = self.usernames(users.iter().flatten().copied().collect()).await else {
             return entries;
         };
-        for entry in &mut entries {
-            let user = entry.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok());
+        for (entry, user) in entries.iter_mut().zip(users) {
             entry.username = user
                 .and_then(|id| names.get(&id))
                 .filter(|name| !name.is_empty())
@@ -524,6 +520,11 @@ impl Service {
     pub fn subscribe(&self) -> broadcast::Receiver<AuditEntry> {
         self.events.subscribe()
     }
+}
+
+/// The user an audit entry's subject names, if it names one.
+fn subject_user(entry: &AuditEntry) -> Option<Uuid> {
+    entry.subject.as_deref().and_then(|s| Uuid::parse_str(s).ok())
 }
 
 /// The console's view of an audit record (without the subject's username: see

@@ -42,6 +42,37 @@ impl Keyed for AdminApiToken {
     }
 }
 
+/// What the console asks of any paged list, whatever its rows.
+pub trait Loaded {
+    /// The search the loaded rows answer, when the daemon was asked one.
+    fn searched(&self) -> Option<&str>;
+    /// Whether a search must go to the daemon: the loaded rows alone would miss some.
+    fn search_needs_daemon(&self) -> bool;
+    /// Forgets a search the daemon answered; true if there was one (the first page
+    /// must then be loaded again). Until it comes, more are taken to follow, so a
+    /// search made meanwhile goes to the daemon.
+    fn unsearch(&mut self) -> bool;
+}
+
+impl<T: Keyed> Loaded for Paged<T> {
+    fn searched(&self) -> Option<&str> {
+        self.searched.as_deref()
+    }
+
+    fn search_needs_daemon(&self) -> bool {
+        self.more || self.searched.is_some()
+    }
+
+    fn unsearch(&mut self) -> bool {
+        let had = self.searched.take().is_some();
+        if had {
+            self.rows.clear();
+            self.more = true;
+        }
+        had
+    }
+}
+
 /// The loaded part of a list the daemon pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paged<T> {
@@ -94,23 +125,6 @@ impl<T: Keyed> Paged<T> {
         self.rows = page;
         self.more = next;
         self.searched = Some(search);
-    }
-
-    /// Forgets a search the daemon answered; true if there was one (the first page
-    /// must then be loaded again). Until it comes, more are taken to follow, so a
-    /// search made meanwhile goes to the daemon.
-    pub fn unsearch(&mut self) -> bool {
-        let had = self.searched.take().is_some();
-        if had {
-            self.rows.clear();
-            self.more = true;
-        }
-        had
-    }
-
-    /// Whether a search must go to the daemon: the loaded rows alone would miss some.
-    pub fn search_needs_daemon(&self) -> bool {
-        self.more || self.searched.is_some()
     }
 
     /// The cursor of the last loaded row.

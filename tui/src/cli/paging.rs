@@ -40,9 +40,14 @@ pub(super) struct Listing {
 }
 
 impl Listing {
+    /// `base [NAME] [--search PREFIX]`, as the operator would type it.
+    pub fn searched(base: &str, name: Option<&str>, search: Option<&str>) -> String {
+        Self::command(&[Some(base), name, search.map(|_| "--search"), search])
+    }
+
     /// `words` as a command line, each word quoted for the shell as needed (the
     /// first, `tessera …`, is taken as is).
-    pub fn command(words: &[Option<&str>]) -> String {
+    fn command(words: &[Option<&str>]) -> String {
         let mut line = String::new();
         for (i, word) in words.iter().flatten().enumerate() {
             if i > 0 {

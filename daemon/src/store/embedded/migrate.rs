@@ -39,8 +39,9 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     if from < 2 {
         v1_to_v2(db)?;
     }
+    // Each step converts to the next layout only; the later steps take it from there.
     if from < 3 {
-        upgrade(db, "clients", |old: ClientRecordV2| ClientRecord {
+        upgrade(db, "clients", |old: ClientRecordV2| ClientRecordV4 {
             client_id: old.client_id,
             secret_digest: old.secret_digest,
             scopes: old.scopes,
@@ -49,7 +50,6 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
             post_logout_redirect_uris: Vec::new(),
             public: false,
             first_party: false,
-            retiring_secret: None,
         })?;
     }
     if from < 4 {
@@ -142,7 +142,7 @@ struct ClientRecordV2 {
 }
 
 /// A client record as schema versions 3 and 4 stored it.
-#[derive(serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct ClientRecordV4 {
     client_id: String,
     secret_digest: String,
@@ -167,8 +167,8 @@ struct SessionRecordV3 {
 
 /// Rewrites every record of tree `name` stored in the `Old` layout as `New`, in
 /// batches. A record that reads as `New` was converted already (by an interrupted
-/// run, or by an earlier step that wrote the current layout): a record in the older
-/// layout is shorter and never reads as the newer one.
+/// run, or by an earlier step that wrote this layout or a later one, which extends
+/// it): a record in the older layout is shorter and never reads as the newer one.
 fn upgrade<Old: DeserializeOwned, New: Serialize + DeserializeOwned>(
     db: &sled::Db,
     name: &'static str,
