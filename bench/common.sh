@@ -4,7 +4,7 @@ command -v wrk >/dev/null || { echo "bench: wrk is required (Debian: apt-get ins
 command -v taskset >/dev/null || { echo "bench: taskset is required (util-linux)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1; }
 
-BIN=$PWD/target/release
+BIN=${BENCH_BIN:-$PWD/target/release}
 LUA=$PWD/bench/lua/check.lua
 WORK=$(mktemp -d)
 PIDS=()
@@ -40,7 +40,7 @@ ${BENCH_STORAGE:-}
 [admin]
 socket = "$dir/admin.sock"
 [throttle]
-max_failures = 1000
+max_failures = ${BENCH_MAX_FAILURES:-1000}
 $2
 TOML
   local spawned

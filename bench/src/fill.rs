@@ -101,7 +101,6 @@ fn open_session(store: &Store, user: &UserRecord, now: i64) -> Result<(), Box<dy
         session_id: session.id,
         issued_at: now,
         expires_at: now + REFRESH_SECONDS,
-        parent: None,
         rotated_at: None,
         client_id: None,
     };

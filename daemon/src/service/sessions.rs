@@ -67,7 +67,6 @@ impl Service {
             session_id: session.id,
             issued_at: now.unix_timestamp(),
             expires_at: after(now, ttl.refresh).unix_timestamp().min(session.expires_at),
-            parent: None,
             rotated_at: None,
             client_id,
         };
@@ -212,7 +211,6 @@ impl Service {
             expires_at: after(now, self.config.tokens.refresh)
                 .unix_timestamp()
                 .min(session.expires_at),
-            parent: Some(secret::hex(&old)),
             rotated_at: None,
             client_id: record.client_id.clone(),
         };

@@ -90,7 +90,8 @@ operations! {
     fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError>;
     /// The session with `id`.
     fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
-    /// Every session of `user_id`, revoked ones included.
+    /// Every session of `user_id` not revoked (those past their maximum age
+    /// included, until the purge deletes them), oldest first.
     fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
     /// The ids of `user_id`'s sessions neither revoked nor past their maximum age at
     /// `now`, oldest first.

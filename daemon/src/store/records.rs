@@ -88,8 +88,6 @@ pub struct RefreshRecord {
     pub issued_at: i64,
     /// Expiry: issue + `refresh_ttl`, capped by the session's end.
     pub expires_at: i64,
-    /// Digest (hex) of the token this one replaced, if any.
-    pub parent: Option<String>,
     /// Set once the token has been exchanged; presenting it again is reuse.
     pub rotated_at: Option<i64>,
     /// The OAuth client the token is bound to, if it was issued to one; it then works

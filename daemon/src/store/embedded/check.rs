@@ -2,7 +2,7 @@
 //! indexes, the stored counts with what is stored, and every record decodes. Read-only; meant for a stopped
 //! daemon's store, typically right after a restore.
 
-use super::sessions::user_session_key;
+use super::sessions::Logins;
 use super::{
     ApiTokenRecord, CodeRecord, Counter, GrantRecord, LinkRecord, SessionKind, SessionRecord, SledStore, StoreError,
     UserRecord, decode, links,
@@ -56,26 +56,33 @@ impl SledStore {
         for entry in self.sessions.iter() {
             let (_, value) = entry?;
             let session: SessionRecord = decode("sessions", &value)?;
-            let indexed = self.user_sessions.get(user_session_key(session.user_id, session.id))?;
-            match (&indexed, session.revoked_at) {
-                (None, _) => problems.push(format!("user_sessions: no entry for session {}", session.id)),
-                (Some(end), None) if end.as_ref() != session.expires_at.to_be_bytes() => {
-                    problems.push(format!("user_sessions: session {} has the wrong end", session.id));
-                }
-                (Some(end), Some(_)) if !end.is_empty() => {
-                    problems.push(format!("user_sessions: revoked session {} still open", session.id));
-                }
-                _ => {}
+            open += 1;
+            if session.revoked_at.is_some() {
+                problems.push(format!("sessions: revoked session {} still stored", session.id));
             }
-            if session.revoked_at.is_none() {
-                open += 1;
+            let listed = self
+                .logins_of(session.user_id)?
+                .open
+                .into_iter()
+                .find(|(id, _)| *id == session.id);
+            match listed {
+                None => problems.push(format!("logins: session {} is not among its user's", session.id)),
+                Some((_, end)) if end != session.expires_at => {
+                    problems.push(format!("logins: session {} has the wrong end", session.id));
+                }
+                Some(_) => {}
             }
         }
-        for key in self.user_sessions.iter().keys() {
-            let key = key?;
-            let session = key.get(16..).and_then(|id| Uuid::from_slice(id).ok());
-            if session.is_none_or(|id| self.sessions.get(id.as_bytes()).ok().flatten().is_none()) {
-                problems.push("user_sessions: an entry without its session".into());
+        for entry in self.logins.iter() {
+            let (key, value) = entry?;
+            let logins: Logins = decode("logins", &value)?;
+            if Uuid::from_slice(&key).is_ok_and(|id| self.users.get(id.as_bytes()).ok().flatten().is_none()) {
+                problems.push("logins: an entry of a missing user".into());
+            }
+            for (id, _) in logins.open {
+                if self.sessions.get(id.as_bytes())?.is_none() {
+                    problems.push(format!("logins: session {id} is listed without its record"));
+                }
             }
         }
         for entry in self.api_token_ids.iter() {

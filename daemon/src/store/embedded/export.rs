@@ -40,8 +40,8 @@ impl SledStore {
             }),
             self.each(&self.refresh, |k, v| {
                 Ok(Item::Refresh(
-                    digest("refresh", k)?,
-                    decode::<RefreshRecord>("refresh", v)?,
+                    digest("refresh_tokens", k)?,
+                    decode::<RefreshRecord>("refresh_tokens", v)?,
                 ))
             }),
             self.each(&self.browser_cookies, |k, v| {

@@ -18,10 +18,19 @@
 //! and the client their tokens were issued to (none).
 //!
 //! Version 4 → 5: client records gain the secret a rotation retires (none).
+//!
+//! Version 5 → 6: one key per user where there was one per session, since sled's
+//! memory follows the number of keys:
+//! - `user_sessions` (user ‖ session → end) and `last_login` (user → time) become
+//!   `logins` (user → last login and open sessions);
+//! - a revoked session no longer keeps its record (the revocation index is what
+//!   refuses its tokens);
+//! - refresh-token records lose the digest of the token they replaced (nothing read
+//!   it) and move from `refresh` to `refresh_tokens`.
 
 use super::FOR_GOOD;
 use super::revocations::INDEXED_SINCE;
-use super::sessions::user_session_key;
+use super::sessions::Logins;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
@@ -77,6 +86,9 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
             retiring_secret: None,
         })?;
     }
+    if from < 6 {
+        v5_to_v6(db)?;
+    }
     db.flush()?;
     db.open_tree("meta")?
         .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
@@ -111,7 +123,7 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         Ok(())
     })?;
     let mut refresh = 0i64;
-    reencode::<RefreshRecord>(db, "refresh", |_| {
+    reencode::<RefreshRecordV5>(db, "refresh", |_| {
         refresh += 1;
         Ok(())
     })?;
@@ -130,6 +142,142 @@ fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         "converted the records to the compact encoding"
     );
     Ok(())
+}
+
+/// Index key of a session under its user in schema versions 2 to 5.
+fn user_session_key(user_id: uuid::Uuid, session_id: uuid::Uuid) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(user_id.as_bytes());
+    key[16..].copy_from_slice(session_id.as_bytes());
+    key
+}
+
+fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
+    // Revoked sessions' records go.
+    let sessions = db.open_tree("sessions")?;
+    let mut batch = sled::Batch::default();
+    let mut revoked = 0usize;
+    for entry in sessions.iter() {
+        let (key, value) = entry?;
+        if decode::<SessionRecord>("sessions", &value)?.revoked_at.is_some() {
+            batch.remove(key);
+            revoked += 1;
+            if revoked.is_multiple_of(BATCH) {
+                sessions.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+    }
+    sessions.apply_batch(batch)?;
+    // Each user's open sessions, read in key order (the user's id first), then the
+    // users who have a last login and no open session. Entries are only ever written
+    // whole from what the old trees hold, so a re-run after those trees are gone
+    // changes nothing.
+    let index = db.open_tree("user_sessions")?;
+    let last_login = db.open_tree("last_login")?;
+    let logins = db.open_tree("logins")?;
+    let mut pending: Option<(uuid::Uuid, Logins)> = None;
+    let mut batch = sled::Batch::default();
+    let mut users = 0usize;
+    let mut finish = |pending: Option<(uuid::Uuid, Logins)>, batch: &mut sled::Batch| -> Result<(), StoreError> {
+        let Some((user, mut entry)) = pending else {
+            return Ok(());
+        };
+        entry.last = match last_login.get(user.as_bytes())? {
+            Some(t) => Some(i64::from_be_bytes(super::eight_bytes("last_login", "time", &t)?)),
+            None => logins
+                .get(user.as_bytes())?
+                .map(|v| decode::<Logins>("logins", &v))
+                .transpose()?
+                .and_then(|l| l.last),
+        };
+        batch.insert(user.as_bytes(), encode(&entry)?);
+        users += 1;
+        if users.is_multiple_of(BATCH) {
+            logins.apply_batch(std::mem::take(batch))?;
+        }
+        Ok(())
+    };
+    for entry in index.iter() {
+        let (key, end) = entry?;
+        let malformed = || super::corrupt_index("user_sessions");
+        let user = key
+            .get(..16)
+            .and_then(|b| uuid::Uuid::from_slice(b).ok())
+            .ok_or_else(malformed)?;
+        let session = key
+            .get(16..)
+            .and_then(|b| uuid::Uuid::from_slice(b).ok())
+            .ok_or_else(malformed)?;
+        if pending.as_ref().is_none_or(|(u, _)| *u != user) {
+            finish(pending.take(), &mut batch)?;
+            pending = Some((user, Logins::default()));
+        }
+        // An empty value marked a revoked session.
+        if !end.is_empty() {
+            let end = i64::from_be_bytes(super::eight_bytes("user_sessions", "end", &end)?);
+            if let Some((_, entry)) = pending.as_mut() {
+                entry.open.push((session, end));
+            }
+        }
+    }
+    finish(pending.take(), &mut batch)?;
+    logins.apply_batch(batch)?;
+    let mut batch = sled::Batch::default();
+    for entry in last_login.iter() {
+        let (user, time) = entry?;
+        if logins.get(&user)?.is_none() {
+            let last = i64::from_be_bytes(super::eight_bytes("last_login", "time", &time)?);
+            batch.insert(
+                user,
+                encode(&Logins {
+                    last: Some(last),
+                    open: Vec::new(),
+                })?,
+            );
+        }
+    }
+    logins.apply_batch(batch)?;
+    // Refresh tokens move to their new tree, in their new layout.
+    let old = db.open_tree("refresh")?;
+    let new = db.open_tree("refresh_tokens")?;
+    let mut batch = sled::Batch::default();
+    let mut tokens = 0usize;
+    for entry in old.iter() {
+        let (key, value) = entry?;
+        let v5: RefreshRecordV5 = decode("refresh", &value)?;
+        let record = RefreshRecord {
+            session_id: v5.session_id,
+            issued_at: v5.issued_at,
+            expires_at: v5.expires_at,
+            rotated_at: v5.rotated_at,
+            client_id: v5.client_id,
+        };
+        batch.insert(key, encode(&record)?);
+        tokens += 1;
+        if tokens.is_multiple_of(BATCH) {
+            new.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    new.apply_batch(batch)?;
+    db.flush()?;
+    // user_sessions first: with it gone, a re-run rebuilds nothing from last_login.
+    for name in ["user_sessions", "last_login", "refresh"] {
+        db.drop_tree(name)?;
+    }
+    tracing::info!(users, revoked, tokens, "sessions are now kept per user");
+    Ok(())
+}
+
+/// A refresh-token record as schema versions 1 to 5 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RefreshRecordV5 {
+    session_id: uuid::Uuid,
+    issued_at: i64,
+    expires_at: i64,
+    parent: Option<String>,
+    rotated_at: Option<i64>,
+    #[serde(default)]
+    client_id: Option<String>,
 }
 
 /// A client record as schema version 2 stored it.

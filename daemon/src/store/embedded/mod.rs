@@ -6,7 +6,7 @@
 //! the `meta` tree, and [`migrate`] for stores written by an older Tessera), holds the
 //! codecs and the counters, and runs the purge. Each kind of record has its own file
 //! naming its trees and index keys: [`users`], [`sessions`] (with refresh tokens and
-//! last-login times), [`revocations`] (what can still end a token before it expires),
+//! each user's last login and open sessions), [`revocations`] (what can still end a token before it expires),
 //! [`api_tokens`], [`clients`], [`keys`], [`links`] (link tokens sent by mail),
 //! [`browser`] (browser sessions' cookies), [`codes`] (authorization codes),
 //! [`grants`] (consents), [`settings`], [`audit`], [`denylist`];
@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 /// sled's page cache unless the configuration says otherwise (`storage.cache_mib`);
 /// sled's own default (1 GiB) is far more than most auth stores need.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -88,11 +88,10 @@ pub struct SledStore {
     users_by_name: sled::Tree,
     users_by_email: sled::Tree,
     sessions: sled::Tree,
-    user_sessions: sled::Tree,
+    logins: sled::Tree,
     revoked: sled::Tree,
     barred: sled::Tree,
     meta: sled::Tree,
-    last_login: sled::Tree,
     refresh: sled::Tree,
     keys: sled::Tree,
     settings: sled::Tree,
@@ -289,11 +288,10 @@ impl SledStore {
             users_by_name: db.open_tree("users_by_name")?,
             users_by_email: db.open_tree("users_by_email")?,
             sessions: db.open_tree("sessions")?,
-            user_sessions: db.open_tree("user_sessions")?,
+            logins: db.open_tree("logins")?,
             revoked: db.open_tree("revoked")?,
             barred: db.open_tree("barred")?,
-            last_login: db.open_tree("last_login")?,
-            refresh: db.open_tree("refresh")?,
+            refresh: db.open_tree("refresh_tokens")?,
             keys: db.open_tree("keys")?,
             settings: db.open_tree("settings")?,
             clients: db.open_tree("clients")?,

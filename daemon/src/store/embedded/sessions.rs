@@ -1,25 +1,61 @@
-//! Sessions and their refresh tokens. Trees: `sessions` (id → [`SessionRecord`]),
-//! `user_sessions` (user id ‖ session id → the session's end while it is not revoked,
-//! empty once it is: an index that answers "which sessions does this user hold" without
-//! reading them), `refresh` (SHA-256 of the secret → [`RefreshRecord`]) and
-//! `last_login` (user id → Unix seconds of the newest session opened). Times are
-//! big-endian i64. Revoking a session also records it in [`super::revocations`].
+//! Sessions and their refresh tokens. Trees: `sessions` (id → [`SessionRecord`], for
+//! sessions not revoked: revoking one deletes its record and records the revocation in
+//! [`super::revocations`]), `logins` (user id → [`Logins`]: when the user last opened a
+//! session and which sessions are open, one key per user rather than one per session)
+//! and `refresh_tokens` (SHA-256 of the secret → [`RefreshRecord`]). Times are Unix
+//! seconds, big-endian where they are keys.
 
 use super::revocations::revoked_key;
 use super::{
     Counter, RefreshRecord, Revoked, Rotation, SessionRecord, SessionStart, SledStore, StoreError, UserRecord, abort,
-    corrupt_index, count, decode, eight_bytes, encode, walk_in_batches,
+    count, decode, encode, walk_in_batches,
 };
+use serde::{Deserialize, Serialize};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::ops::Bound;
 use uuid::Uuid;
 
-/// Index key of a session under its user.
-pub(super) fn user_session_key(user_id: Uuid, session_id: Uuid) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(user_id.as_bytes());
-    key[16..].copy_from_slice(session_id.as_bytes());
-    key
+/// A user's entry in `logins`.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Logins {
+    /// When the user last opened a session (login, registration, password grant).
+    pub last: Option<i64>,
+    /// The user's sessions that are not revoked, oldest first: id and end (past
+    /// ones stay until the purge deletes them).
+    pub open: Vec<(Uuid, i64)>,
+}
+
+impl Logins {
+    /// Reads `user_id`'s entry within a transaction (empty if there is none).
+    pub(super) fn read(
+        logins: &TransactionalTree,
+        user_id: Uuid,
+    ) -> Result<Self, ConflictableTransactionError<StoreError>> {
+        logins
+            .get(user_id.as_bytes())?
+            .map(|v| decode("logins", &v))
+            .transpose()
+            .or_else(abort)
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Stores `self` as `user_id`'s entry within a transaction.
+    pub(super) fn write(
+        &self,
+        logins: &TransactionalTree,
+        user_id: Uuid,
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        logins.insert(user_id.as_bytes(), encode(self).or_else(abort)?)?;
+        Ok(())
+    }
+
+    /// Takes `session_id` off the open sessions; false if it was not on them.
+    pub(super) fn close(&mut self, session_id: Uuid) -> bool {
+        let before = self.open.len();
+        self.open.retain(|(id, _)| *id != session_id);
+        self.open.len() != before
+    }
 }
 
 impl SledStore {
@@ -39,17 +75,15 @@ impl SledStore {
             SessionStart::Refresh(digest, record) => (Some((digest, encode(record)?)), None),
             SessionStart::Cookie(cookie) => (None, Some(cookie)),
         };
-        let index_key = user_session_key(session.user_id, session.id);
         let created = (
             &self.users,
             &self.sessions,
-            &self.user_sessions,
+            &self.logins,
             &self.refresh,
             &self.browser_cookies,
-            &self.last_login,
             &self.meta,
         )
-            .transaction(|(users, sessions, index, tokens, cookies, last_login, meta)| {
+            .transaction(|(users, sessions, logins, tokens, cookies, meta)| {
                 let current: Option<UserRecord> = users
                     .get(user.id.as_bytes())?
                     .map(|v| decode("users", &v))
@@ -59,7 +93,10 @@ impl SledStore {
                     return Ok(false);
                 }
                 sessions.insert(session.id.as_bytes(), value.as_slice())?;
-                index.insert(&index_key, &session.expires_at.to_be_bytes())?;
+                let mut entry = Logins::read(logins, session.user_id)?;
+                entry.last = Some(session.created_at);
+                entry.open.push((session.id, session.expires_at));
+                entry.write(logins, session.user_id)?;
                 if let Some((digest, refresh)) = &first {
                     tokens.insert(*digest, refresh.as_slice())?;
                     count(meta, Counter::Refresh, 1)?;
@@ -67,7 +104,6 @@ impl SledStore {
                 if let Some(cookie) = cookie {
                     cookies.insert(cookie, session.id.as_bytes())?;
                 }
-                last_login.insert(session.user_id.as_bytes(), &session.created_at.to_be_bytes())?;
                 count(meta, Counter::Sessions, 1)?;
                 Ok(true)
             })?;
@@ -76,10 +112,17 @@ impl SledStore {
 
     /// When `user_id` last opened a session (login, registration, password grant).
     pub fn last_login(&self, user_id: Uuid) -> Result<Option<i64>, StoreError> {
-        self.last_login
+        Ok(self.logins_of(user_id)?.last)
+    }
+
+    /// `user_id`'s entry in `logins` (empty if there is none).
+    pub(super) fn logins_of(&self, user_id: Uuid) -> Result<Logins, StoreError> {
+        Ok(self
+            .logins
             .get(user_id.as_bytes())?
-            .map(|v| Ok(i64::from_be_bytes(eight_bytes("last_login", "time", &v)?)))
-            .transpose()
+            .map(|v| decode("logins", &v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// The session with `id`.
@@ -90,30 +133,26 @@ impl SledStore {
             .transpose()
     }
 
-    /// Every session of `user_id`, revoked ones included.
+    /// Every session of `user_id` not revoked (those past their maximum age
+    /// included, until the purge deletes them), oldest first.
     pub fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
         let mut out = Vec::new();
-        for key in self.user_sessions.scan_prefix(user_id.as_bytes()).keys() {
-            let key = key?;
-            let id = Uuid::from_slice(&key[16..]).map_err(|_| corrupt_index("user_sessions"))?;
-            if let Some(session) = self.session(id)? {
-                out.push(session);
-            }
+        for (id, _) in self.logins_of(user_id)?.open {
+            out.extend(self.session(id)?);
         }
         Ok(out)
     }
 
     /// The ids of `user_id`'s sessions that are neither revoked nor past their maximum
-    /// age at `now`, oldest first (ids are UUID v7). Reads the index only.
+    /// age at `now`, oldest first. Reads the user's `logins` entry only.
     pub fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError> {
-        let mut open = Vec::new();
-        for entry in self.user_sessions.scan_prefix(user_id.as_bytes()) {
-            let (key, end) = entry?;
-            if end.len() == 8 && now < i64::from_be_bytes(eight_bytes("user_sessions", "end", &end)?) {
-                open.push(Uuid::from_slice(&key[16..]).map_err(|_| corrupt_index("user_sessions"))?);
-            }
-        }
-        Ok(open)
+        let logins = self.logins_of(user_id)?;
+        Ok(logins
+            .open
+            .into_iter()
+            .filter(|(_, end)| now < *end)
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// A page of live sessions in id order.
@@ -193,23 +232,20 @@ impl SledStore {
         self.counter(Counter::Refresh)
     }
 
-    /// Marks a session revoked and records the revocation for as long as an access
-    /// token of the session can be unexpired. `None` if it was unknown or already
-    /// revoked.
+    /// Revokes a session: deletes its record and records the revocation for as long as
+    /// an access token of the session can be unexpired. `None` if it was unknown or
+    /// already revoked.
     pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError> {
         let _writing = self.writing();
-        let revoked = (&self.sessions, &self.user_sessions, &self.revoked, &self.meta).transaction(
-            |(sessions, index, revocations, meta)| {
-                let Some(v) = sessions.get(id.as_bytes())? else {
+        let revoked = (&self.sessions, &self.logins, &self.revoked, &self.meta).transaction(
+            |(sessions, logins, revocations, meta)| {
+                let Some(v) = sessions.remove(id.as_bytes())? else {
                     return Ok(None);
                 };
-                let mut session: SessionRecord = decode("sessions", &v).or_else(abort)?;
-                if session.revoked_at.is_some() {
-                    return Ok(None);
-                }
-                session.revoked_at = Some(now);
-                sessions.insert(id.as_bytes(), encode(&session).or_else(abort)?)?;
-                index.insert(&user_session_key(session.user_id, id), &[])?;
+                let session: SessionRecord = decode("sessions", &v).or_else(abort)?;
+                let mut entry = Logins::read(logins, session.user_id)?;
+                entry.close(id);
+                entry.write(logins, session.user_id)?;
                 let until = self.kept_until(now, session.expires_at);
                 if until > now {
                     revocations.insert(&revoked_key(until, id), &[])?;
@@ -223,7 +259,10 @@ impl SledStore {
 
     /// The refresh token stored under `digest`.
     pub fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
-        self.refresh.get(digest)?.map(|v| decode("refresh", &v)).transpose()
+        self.refresh
+            .get(digest)?
+            .map(|v| decode("refresh_tokens", &v))
+            .transpose()
     }
 
     /// Exchanges the refresh token `old` for `new` atomically: succeeds only if `old`
@@ -241,17 +280,14 @@ impl SledStore {
             let Some(v) = tokens.get(old)? else {
                 return Ok(Rotation::Invalid);
             };
-            let mut current: RefreshRecord = decode("refresh", &v).or_else(abort)?;
+            let mut current: RefreshRecord = decode("refresh_tokens", &v).or_else(abort)?;
             if current.rotated_at.is_some() {
                 return Ok(Rotation::Reused {
                     session_id: current.session_id,
                 });
             }
-            let Some(s) = sessions.get(current.session_id.as_bytes())? else {
-                return Ok(Rotation::Invalid);
-            };
-            let session: SessionRecord = decode("sessions", &s).or_else(abort)?;
-            if session.revoked_at.is_some() {
+            // A revoked session's record is gone.
+            if sessions.get(current.session_id.as_bytes())?.is_none() {
                 return Ok(Rotation::Invalid);
             }
             current.rotated_at = Some(now);
@@ -267,7 +303,7 @@ impl SledStore {
     pub(super) fn purge_refresh_tokens(&self, now: i64, rest: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let mut tokens = 0;
         walk_in_batches(&self.refresh, rest, |key, value| {
-            let record: RefreshRecord = decode("refresh", value)?;
+            let record: RefreshRecord = decode("refresh_tokens", value)?;
             if record.expires_at > now {
                 return Ok(());
             }
@@ -287,8 +323,8 @@ impl SledStore {
         Ok(tokens)
     }
 
-    /// Deletes sessions past their maximum age, with their index entries; returns how
-    /// many.
+    /// Deletes sessions past their maximum age, taking them off their user's open
+    /// sessions; returns how many.
     pub(super) fn purge_sessions(&self, now: i64, rest: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let mut sessions = 0;
         walk_in_batches(&self.sessions, rest, |key, value| {
@@ -296,20 +332,20 @@ impl SledStore {
             if session.expires_at > now {
                 return Ok(());
             }
-            let index_key = user_session_key(session.user_id, session.id);
             let _writing = self.writing();
-            (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
-                // Counted only if still there and not revoked (a concurrent change wins).
-                if let Some(v) = all.remove(key)? {
-                    let current: SessionRecord = decode("sessions", &v).or_else(abort)?;
-                    if current.revoked_at.is_none() {
-                        count(meta, Counter::Sessions, -1)?;
-                    }
+            let deleted = (&self.sessions, &self.logins, &self.meta).transaction(|(all, logins, meta)| {
+                // Only if still there (a concurrent revocation or deletion wins).
+                if all.remove(key)?.is_none() {
+                    return Ok(false);
                 }
-                index.remove(&index_key)?;
-                Ok(())
+                count(meta, Counter::Sessions, -1)?;
+                let mut entry = Logins::read(logins, session.user_id)?;
+                if entry.close(session.id) {
+                    entry.write(logins, session.user_id)?;
+                }
+                Ok(true)
             })?;
-            sessions += 1;
+            sessions += usize::from(deleted);
             Ok(())
         })?;
         Ok(sessions)

@@ -52,7 +52,6 @@ fn refresh(session_id: Uuid) -> RefreshRecord {
         session_id,
         issued_at: 10,
         expires_at: 100,
-        parent: None,
         rotated_at: None,
         client_id: None,
     }
@@ -758,8 +757,8 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
     assert!(store.check_integrity().unwrap().is_empty());
     store.users_by_name.remove("alice").unwrap();
     store
-        .user_sessions
-        .remove(sessions::user_session_key(alice.id, s.id))
+        .logins
+        .insert(alice.id.as_bytes(), encode(&sessions::Logins::default()).unwrap())
         .unwrap();
     store.meta.insert("count.users", &7i64.to_be_bytes()).unwrap();
     let link = LinkRecord {
@@ -775,7 +774,7 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
     let problems = store.check_integrity().unwrap();
     for needle in [
         "users_by_name: no entry \"alice\"",
-        "user_sessions: no entry",
+        format!("logins: session {} is not among its user's", s.id).as_str(),
         "count.users is 7",
         "user_links: no entry",
     ] {

@@ -6,6 +6,7 @@
 
 use super::FOR_GOOD;
 use super::api_tokens::user_token_key;
+use super::sessions::Logins;
 use super::{
     Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
 };
@@ -175,15 +176,6 @@ impl SledStore {
     /// their last access token has expired.
     pub fn delete_user(&self, user: &UserRecord, now: i64) -> Result<Barred, StoreError> {
         let _writing = self.writing();
-        let sessions: Vec<[u8; 32]> = self
-            .user_sessions
-            .scan_prefix(user.id.as_bytes())
-            .keys()
-            .map(|k| {
-                k.map_err(StoreError::from)
-                    .and_then(|k| <[u8; 32]>::try_from(k.as_ref()).map_err(|_| corrupt_index("user_sessions")))
-            })
-            .collect::<Result<_, _>>()?;
         let bar = Barred {
             user_id: user.id,
             until: self.kept_until(now, FOR_GOOD),
@@ -210,11 +202,10 @@ impl SledStore {
             &self.users_by_name,
             &self.users_by_email,
             &self.sessions,
-            &self.user_sessions,
+            &self.logins,
             &self.api_tokens,
             &self.api_token_ids,
             &self.user_api_tokens,
-            &self.last_login,
             &self.barred,
             &self.meta,
             &self.links,
@@ -227,11 +218,10 @@ impl SledStore {
                 by_name,
                 by_email,
                 all_sessions,
-                index,
+                logins,
                 api_tokens,
                 api_ids,
                 user_tokens,
-                last_login,
                 barred,
                 meta,
                 all_links,
@@ -242,18 +232,18 @@ impl SledStore {
                 return abort(StoreError::Engine("a transaction lost its trees".into()));
             };
             users.remove(user.id.as_bytes())?;
-            last_login.remove(user.id.as_bytes())?;
             by_name.remove(name_key.as_bytes())?;
             by_email.remove(email_key.as_bytes())?;
             barred.insert(user.id.as_bytes(), &bar.until.to_be_bytes())?;
             count(meta, Counter::Users, -1)?;
-            for key in &sessions {
-                all_sessions.remove(&key[16..])?;
-                // A revoked session's entry is empty and no longer counted.
-                if index.remove(key)?.is_some_and(|end| !end.is_empty()) {
+            // Read here, so that a login racing the deletion either lands first and
+            // is deleted too, or finds the user gone.
+            for (id, _) in Logins::read(logins, user.id)?.open {
+                if all_sessions.remove(id.as_bytes())?.is_some() {
                     count(meta, Counter::Sessions, -1)?;
                 }
             }
+            logins.remove(user.id.as_bytes())?;
             for key in &grants {
                 consents.remove(key)?;
             }
@@ -272,18 +262,6 @@ impl SledStore {
             }
             Ok(())
         })?;
-        // A login that checked the user before the transaction above may have added a
-        // session after the listing; none can be added now that the user is gone.
-        for entry in self.user_sessions.scan_prefix(user.id.as_bytes()) {
-            let (key, end) = entry?;
-            (&self.sessions, &self.user_sessions, &self.meta).transaction(|(all, index, meta)| {
-                all.remove(&key[16..])?;
-                if index.remove(&key)?.is_some() && !end.is_empty() {
-                    count(meta, Counter::Sessions, -1)?;
-                }
-                Ok(())
-            })?;
-        }
         Ok(bar)
     }
 }

@@ -47,7 +47,6 @@ fn refresh_from(row: &Row) -> Result<RefreshRecord, StoreError> {
         session_id: col(row, T, "session_id")?,
         issued_at: col(row, T, "issued_at")?,
         expires_at: col(row, T, "expires_at")?,
-        parent: col(row, T, "parent")?,
         rotated_at: col(row, T, "rotated_at")?,
         client_id: col(row, T, "client_id")?,
     })
@@ -61,8 +60,8 @@ pub(super) async fn insert_refresh(
 ) -> Result<(), StoreError> {
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO refresh_tokens (digest, session_id, issued_at, expires_at, parent, rotated_at, client_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO refresh_tokens (digest, session_id, issued_at, expires_at, rotated_at, client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .await
         .map_err(error)?;
@@ -73,7 +72,6 @@ pub(super) async fn insert_refresh(
             &r.session_id,
             &r.issued_at,
             &r.expires_at,
-            &r.parent,
             &r.rotated_at,
             &r.client_id,
         ],
@@ -171,9 +169,10 @@ impl PgStore {
         self.select_one(&sql, &[&id], session_from).await
     }
 
-    /// Every session of `user_id`, revoked ones included, oldest first.
+    /// Every session of `user_id` not revoked, oldest first.
     pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY id");
+        let sql =
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id");
         self.select_all(&sql, &[&user_id], session_from).await
     }
 
@@ -263,7 +262,7 @@ impl PgStore {
 
     /// The refresh token stored under `digest`.
     pub async fn refresh_token(&self, digest: &[u8; 32]) -> Result<Option<RefreshRecord>, StoreError> {
-        let sql = "SELECT session_id, issued_at, expires_at, parent, rotated_at, client_id \
+        let sql = "SELECT session_id, issued_at, expires_at, rotated_at, client_id \
                    FROM refresh_tokens WHERE digest = $1";
         self.select_one(sql, &[&bytes(digest)], refresh_from).await
     }

@@ -69,7 +69,6 @@ fn refresh(session: &SessionRecord, now: i64, ttl: i64) -> RefreshRecord {
         session_id: session.id,
         issued_at: now,
         expires_at: now + ttl,
-        parent: None,
         rotated_at: None,
         client_id: None,
     }

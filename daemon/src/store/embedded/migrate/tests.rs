@@ -2,7 +2,7 @@
 //! JSON records (the old encoder, kept here for that purpose), empty `user_sessions`
 //! entries, no counters and no revocation index.
 
-use crate::store::embedded::sessions::user_session_key;
+use super::user_session_key;
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
 };
@@ -61,7 +61,6 @@ pub(crate) fn v1_records() -> V1 {
             session_id: open.id,
             issued_at: 1_700_000_000,
             expires_at: i64::MAX / 2,
-            parent: Some("ab".repeat(32)),
             rotated_at: None,
             client_id: Some("svc".into()),
         },
@@ -143,7 +142,11 @@ fn assert_upgraded(store: &SledStore, v1: &V1) {
     assert_eq!(store.user(v1.alice.id).unwrap().as_ref(), Some(&v1.alice));
     assert_eq!(store.user_by_login("BOB").unwrap().as_ref(), Some(&v1.bob));
     assert_eq!(store.session(v1.open.id).unwrap().as_ref(), Some(&v1.open));
-    assert_eq!(store.session(v1.revoked.id).unwrap().as_ref(), Some(&v1.revoked));
+    assert_eq!(
+        store.session(v1.revoked.id).unwrap(),
+        None,
+        "a revoked session keeps no record"
+    );
     assert_eq!(store.refresh_token(&[7u8; 32]).unwrap().as_ref(), Some(&v1.refresh));
     assert_eq!(store.keys().unwrap(), vec![v1.key.clone()]);
     assert_eq!(store.client("svc").unwrap().as_ref(), Some(&v1.client));
@@ -230,7 +233,7 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
         scopes: vec!["read".into()],
         created_at: 5,
         expires_at: 50,
-        revoked_at: Some(9),
+        revoked_at: None,
     };
     let dir = tempfile::tempdir().unwrap();
     drop(SledStore::open(dir.path()).unwrap());
@@ -268,7 +271,7 @@ fn version_2_clients_and_sessions_gain_their_new_fields() {
         let session = store.session(old_session.id).unwrap().unwrap();
         assert_eq!(
             (session.revoked_at, session.kind, session.client_id),
-            (Some(9), SessionKind::App, None)
+            (None, SessionKind::App, None)
         );
     }
 }
@@ -328,4 +331,126 @@ fn version_4_clients_gain_no_retiring_secret_and_keep_the_rest() {
             }
         );
     }
+}
+
+/// What a version 5 store held: `user_sessions`, `last_login` and `refresh` in their
+/// old layouts, one revoked session among alice's, and carol with a last login but no
+/// session. Returns the db, still open.
+fn write_v5(dir: &Path, v1: &V1, carol: Uuid) -> sled::Db {
+    drop(SledStore::open(dir).unwrap());
+    // sled lets go of its lock on background threads just after a drop: wait for it.
+    let db = super::super::open_sled(&dir.join("store"), super::super::CACHE_BYTES).unwrap();
+    let tree = |name: &str| db.open_tree(name).unwrap();
+    for u in [&v1.alice, &v1.bob] {
+        tree("users")
+            .insert(u.id.as_bytes(), postcard::to_allocvec(u).unwrap())
+            .unwrap();
+    }
+    for s in [&v1.open, &v1.revoked] {
+        tree("sessions")
+            .insert(s.id.as_bytes(), postcard::to_allocvec(s).unwrap())
+            .unwrap();
+        let end = if s.revoked_at.is_some() {
+            vec![]
+        } else {
+            s.expires_at.to_be_bytes().to_vec()
+        };
+        tree("user_sessions")
+            .insert(user_session_key(s.user_id, s.id), end)
+            .unwrap();
+    }
+    tree("last_login")
+        .insert(v1.alice.id.as_bytes(), &1_700_000_050i64.to_be_bytes())
+        .unwrap();
+    tree("last_login")
+        .insert(carol.as_bytes(), &1_600_000_000i64.to_be_bytes())
+        .unwrap();
+    let r = &v1.refresh;
+    let old = super::RefreshRecordV5 {
+        session_id: r.session_id,
+        issued_at: r.issued_at,
+        expires_at: r.expires_at,
+        parent: Some("ab".repeat(32)),
+        rotated_at: r.rotated_at,
+        client_id: r.client_id.clone(),
+    };
+    tree("refresh")
+        .insert([7u8; 32], postcard::to_allocvec(&old).unwrap())
+        .unwrap();
+    tree("meta").insert("schema_version", &5u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+    db
+}
+
+/// Checks what a version 5 store written by [`write_v5`] reads as after the upgrade.
+fn assert_v6(store: &SledStore, v1: &V1, carol: Uuid) {
+    assert_eq!(store.session(v1.open.id).unwrap().as_ref(), Some(&v1.open));
+    assert_eq!(
+        store.session(v1.revoked.id).unwrap(),
+        None,
+        "a revoked session keeps no record"
+    );
+    assert_eq!(store.sessions_of(v1.alice.id).unwrap(), vec![v1.open.clone()]);
+    assert_eq!(store.open_sessions_of(v1.alice.id, 0).unwrap(), vec![v1.open.id]);
+    assert_eq!(store.last_login(v1.alice.id).unwrap(), Some(1_700_000_050));
+    assert_eq!(store.last_login(carol).unwrap(), Some(1_600_000_000));
+    assert_eq!(store.last_login(v1.bob.id).unwrap(), None);
+    assert_eq!(store.refresh_token(&[7u8; 32]).unwrap().as_ref(), Some(&v1.refresh));
+    let names: Vec<_> = store
+        .db
+        .tree_names()
+        .into_iter()
+        .map(|n| String::from_utf8_lossy(&n).into_owned())
+        .collect();
+    for gone in ["user_sessions", "last_login", "refresh"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} is still there: {names:?}");
+    }
+}
+
+#[test]
+fn a_version_5_store_keeps_one_key_per_user_for_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = v1_records();
+    let carol = Uuid::now_v7();
+    drop(write_v5(dir.path(), &v1, carol));
+    for _ in 0..2 {
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_v6(&store, &v1, carol);
+        // Carol's entry is there for her last login; she is no stored user, which
+        // the check reports (the test wrote neither her record nor any index).
+        let problems = store.check_integrity().unwrap();
+        let sessions: Vec<_> = problems
+            .iter()
+            .filter(|p| p.starts_with("logins") || p.starts_with("sessions"))
+            .collect();
+        assert_eq!(sessions, vec!["logins: an entry of a missing user"]);
+    }
+}
+
+#[test]
+fn the_version_5_upgrade_runs_again_after_a_crash_at_any_point() {
+    // Run through once, then again before the schema record: every step can repeat.
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = v1_records();
+    let carol = Uuid::now_v7();
+    let db = write_v5(dir.path(), &v1, carol);
+    super::v5_to_v6(&db).unwrap();
+    super::run(&db, 5).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1, carol);
+    // Stopped after user_sessions was dropped, before last_login and refresh were:
+    // the re-run must not rebuild alice's open sessions from nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let db = write_v5(dir.path(), &v1, carol);
+    super::v5_to_v6(&db).unwrap();
+    db.open_tree("last_login")
+        .unwrap()
+        .insert(v1.alice.id.as_bytes(), &1_700_000_050i64.to_be_bytes())
+        .unwrap();
+    db.open_tree("refresh").unwrap();
+    super::run(&db, 5).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1, carol);
 }
