@@ -171,7 +171,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> ExitCode {
-    let daemon = match tesserad::start(config, signal()).await {
+    let starting = StartTimeout::extend();
+    let started = tesserad::start(config, signal()).await;
+    drop(starting);
+    let daemon = match started {
         Ok(daemon) => daemon,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -208,6 +211,47 @@ async fn run(config: Config) -> ExitCode {
             tracing::error!("unclean stop: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps systemd's start timeout from running out while the daemon starts: opening
+/// the store can take minutes (an upgrade of a large store, or sled replaying its log
+/// after a crash). Asks for [`START_EXTENSION`] more at once and every third of it
+/// until dropped.
+struct StartTimeout(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+/// How much longer each extension asks for.
+const START_EXTENSION: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl StartTimeout {
+    fn extend() -> Self {
+        let ask = || {
+            notify(&[sd_notify::NotifyState::ExtendTimeoutUsec(
+                START_EXTENSION.as_micros() as u32
+            )])
+        };
+        ask();
+        let starting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = starting.clone();
+        let spawned = std::thread::Builder::new().name("start-timeout".into()).spawn(move || {
+            loop {
+                std::thread::sleep(START_EXTENSION / 3);
+                if !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                ask();
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot extend systemd's start timeout: {e}");
+        }
+        Self(starting)
+    }
+}
+
+impl Drop for StartTimeout {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -61,3 +61,24 @@ fn the_unit_leaves_file_descriptors_for_the_connection_cap() {
     // server.max_connections defaults to 512; the store and admin socket need more.
     assert!(limit >= 4 * 512, "LimitNOFILE={limit}");
 }
+
+/// The start timeout is extended while the daemon starts (opening a large store can
+/// take minutes), then the daemon says it is ready.
+#[test]
+fn systemd_hears_the_start_timeout_extended_then_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let daemon = crate::harness::TestDaemon::launch(dir, "", &[("NOTIFY_SOCKET", path.to_str().unwrap())]);
+    let mut heard: Vec<String> = Vec::new();
+    let mut buf = [0u8; 512];
+    while !heard.iter().any(|m| m.contains("READY=1")) {
+        let n = socket.recv(&mut buf).expect("no READY=1 within 30 s");
+        heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(heard[0].starts_with("EXTEND_TIMEOUT_USEC=30000000"), "{heard:?}");
+    drop(daemon);
+}

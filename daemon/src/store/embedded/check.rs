@@ -2,10 +2,10 @@
 //! indexes, the stored counts with what is stored, and every record decodes. Read-only; meant for a stopped
 //! daemon's store, typically right after a restore.
 
-use super::sessions::Logins;
+use super::users::StoredUser;
 use super::{
     ApiTokenRecord, CodeRecord, Counter, GrantRecord, LinkRecord, SessionKind, SessionRecord, SledStore, StoreError,
-    UserRecord, decode, links,
+    decode, links,
 };
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ impl SledStore {
         let mut users = 0u64;
         for entry in self.users.iter() {
             let (key, value) = entry?;
-            let user: UserRecord = decode("users", &value)?;
+            let user = StoredUser::decode(&value)?.user;
             users += 1;
             if key.as_ref() != user.id.as_bytes() {
                 problems.push(format!("users: record {} stored under another key", user.id));
@@ -73,13 +73,8 @@ impl SledStore {
                 Some(_) => {}
             }
         }
-        for entry in self.logins.iter() {
-            let (key, value) = entry?;
-            let logins: Logins = decode("logins", &value)?;
-            if Uuid::from_slice(&key).is_ok_and(|id| self.users.get(id.as_bytes()).ok().flatten().is_none()) {
-                problems.push("logins: an entry of a missing user".into());
-            }
-            for (id, _) in logins.open {
+        for value in self.users.iter().values() {
+            for (id, _) in StoredUser::decode(&value?)?.logins.open {
                 if self.sessions.get(id.as_bytes())?.is_none() {
                     problems.push(format!("logins: session {id} is listed without its record"));
                 }

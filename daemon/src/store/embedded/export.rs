@@ -3,10 +3,11 @@
 //! directory keeps a running one out.
 
 use super::revocations::{HORIZON, INDEXED_SINCE};
+use super::users::StoredUser;
 use super::{SledStore, StoreError, corrupt_index, decode, eight_bytes};
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkRecord, RefreshRecord,
-    SessionRecord, UserRecord,
+    SessionRecord,
 };
 use crate::store::transfer::Item;
 use crate::store::{Barred, Revoked};
@@ -31,9 +32,8 @@ impl SledStore {
     pub fn export(&self) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
         let parts: Vec<Items<'_>> = vec![
             self.each(&self.users, |_, v| {
-                let user: UserRecord = decode("users", v)?;
-                let last = self.last_login(user.id)?;
-                Ok(Item::User(user, last))
+                let stored = StoredUser::decode(v)?;
+                Ok(Item::User(stored.user, stored.logins.last))
             }),
             self.each(&self.sessions, |_, v| {
                 Ok(Item::Session(decode::<SessionRecord>("sessions", v)?))

@@ -3,6 +3,7 @@
 //! successful use voids every other outstanding link of its kind for that user in the
 //! same transaction. Used links stay until they expire; the purge deletes expired ones.
 
+use super::users::StoredUser;
 use super::{LinkKind, LinkRecord, LinkUse, SledStore, StoreError, UserRecord, abort, decode, encode};
 use sled::Transactional;
 use uuid::Uuid;
@@ -68,17 +69,18 @@ impl SledStore {
                 return Ok(LinkUse::Invalid);
             };
             let mut link: LinkRecord = decode("links", &value).or_else(abort)?;
-            let user: Option<UserRecord> = users
-                .get(link.user_id.as_bytes())?
-                .map(|v| decode("users", &v))
-                .transpose()
-                .or_else(abort)?;
-            let mut user = match LinkUse::check(&link, kind, now, user) {
+            let stored = StoredUser::read(users, link.user_id)?;
+            let logins = stored.as_ref().map(|s| s.logins.clone()).unwrap_or_default();
+            let mut user = match LinkUse::check(&link, kind, now, stored.map(|s| s.user)) {
                 LinkUse::Used(user) => user,
                 outcome => return Ok(outcome),
             };
             change(&mut user);
-            users.insert(user.id.as_bytes(), encode(&user).or_else(abort)?)?;
+            StoredUser {
+                user: user.clone(),
+                logins,
+            }
+            .write(users)?;
             link.used_at = Some(now);
             links.insert(digest, encode(&link).or_else(abort)?)?;
             for key in &others {

@@ -21,8 +21,9 @@
 //!
 //! Version 5 → 6: one key per user where there was one per session, since sled's
 //! memory follows the number of keys:
-//! - `user_sessions` (user ‖ session → end) and `last_login` (user → time) become
-//!   `logins` (user → last login and open sessions);
+//! - `user_sessions` (user ‖ session → end) and `last_login` (user → time) move into
+//!   each user's value ([`StoredUser`]: the record, the last login and the open
+//!   sessions);
 //! - a revoked session no longer keeps its record (the revocation index is what
 //!   refuses its tokens);
 //! - refresh-token records lose the digest of the token they replaced (nothing read
@@ -31,6 +32,7 @@
 use super::FOR_GOOD;
 use super::revocations::INDEXED_SINCE;
 use super::sessions::Logins;
+use super::users::StoredUser;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
@@ -168,75 +170,43 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
         }
     }
     sessions.apply_batch(batch)?;
-    // Each user's open sessions, read in key order (the user's id first), then the
-    // users who have a last login and no open session. Entries are only ever written
-    // whole from what the old trees hold, so a re-run after those trees are gone
-    // changes nothing.
+    // Each user's value gains their last login and open sessions. A value that reads
+    // in the new layout was converted by an interrupted run: the old one is shorter.
+    let users = db.open_tree("users")?;
     let index = db.open_tree("user_sessions")?;
     let last_login = db.open_tree("last_login")?;
-    let logins = db.open_tree("logins")?;
-    let mut pending: Option<(uuid::Uuid, Logins)> = None;
     let mut batch = sled::Batch::default();
-    let mut users = 0usize;
-    let mut finish = |pending: Option<(uuid::Uuid, Logins)>, batch: &mut sled::Batch| -> Result<(), StoreError> {
-        let Some((user, mut entry)) = pending else {
-            return Ok(());
-        };
-        entry.last = match last_login.get(user.as_bytes())? {
-            Some(t) => Some(i64::from_be_bytes(super::eight_bytes("last_login", "time", &t)?)),
-            None => logins
-                .get(user.as_bytes())?
-                .map(|v| decode::<Logins>("logins", &v))
-                .transpose()?
-                .and_then(|l| l.last),
-        };
-        batch.insert(user.as_bytes(), encode(&entry)?);
-        users += 1;
-        if users.is_multiple_of(BATCH) {
-            logins.apply_batch(std::mem::take(batch))?;
+    let mut converted = 0usize;
+    for entry in users.iter() {
+        let (key, value) = entry?;
+        if StoredUser::decode(&value).is_ok() {
+            continue;
         }
-        Ok(())
-    };
-    for entry in index.iter() {
-        let (key, end) = entry?;
-        let malformed = || super::corrupt_index("user_sessions");
-        let user = key
-            .get(..16)
-            .and_then(|b| uuid::Uuid::from_slice(b).ok())
-            .ok_or_else(malformed)?;
-        let session = key
-            .get(16..)
-            .and_then(|b| uuid::Uuid::from_slice(b).ok())
-            .ok_or_else(malformed)?;
-        if pending.as_ref().is_none_or(|(u, _)| *u != user) {
-            finish(pending.take(), &mut batch)?;
-            pending = Some((user, Logins::default()));
+        let user: UserRecord = decode("users", &value)?;
+        let mut logins = Logins::default();
+        if let Some(time) = last_login.get(user.id.as_bytes())? {
+            logins.last = Some(i64::from_be_bytes(super::eight_bytes("last_login", "time", &time)?));
         }
-        // An empty value marked a revoked session.
-        if !end.is_empty() {
-            let end = i64::from_be_bytes(super::eight_bytes("user_sessions", "end", &end)?);
-            if let Some((_, entry)) = pending.as_mut() {
-                entry.open.push((session, end));
+        for entry in index.scan_prefix(user.id.as_bytes()) {
+            let (key, end) = entry?;
+            // An empty value marked a revoked session.
+            if end.is_empty() {
+                continue;
             }
+            let session = key
+                .get(16..)
+                .and_then(|b| uuid::Uuid::from_slice(b).ok())
+                .ok_or_else(|| super::corrupt_index("user_sessions"))?;
+            let end = i64::from_be_bytes(super::eight_bytes("user_sessions", "end", &end)?);
+            logins.open.push((session, end));
+        }
+        batch.insert(key, encode(&StoredUser { user, logins })?);
+        converted += 1;
+        if converted.is_multiple_of(BATCH) {
+            users.apply_batch(std::mem::take(&mut batch))?;
         }
     }
-    finish(pending.take(), &mut batch)?;
-    logins.apply_batch(batch)?;
-    let mut batch = sled::Batch::default();
-    for entry in last_login.iter() {
-        let (user, time) = entry?;
-        if logins.get(&user)?.is_none() {
-            let last = i64::from_be_bytes(super::eight_bytes("last_login", "time", &time)?);
-            batch.insert(
-                user,
-                encode(&Logins {
-                    last: Some(last),
-                    open: Vec::new(),
-                })?,
-            );
-        }
-    }
-    logins.apply_batch(batch)?;
+    users.apply_batch(batch)?;
     // Refresh tokens move to their new tree, in their new layout.
     let old = db.open_tree("refresh")?;
     let new = db.open_tree("refresh_tokens")?;
@@ -260,12 +230,43 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
     }
     new.apply_batch(batch)?;
     db.flush()?;
-    // user_sessions first: with it gone, a re-run rebuilds nothing from last_login.
     for name in ["user_sessions", "last_login", "refresh"] {
-        db.drop_tree(name)?;
+        empty(&db.open_tree(name)?)?;
     }
-    tracing::info!(users, revoked, tokens, "sessions are now kept per user");
+    tracing::info!(
+        users = converted,
+        revoked,
+        tokens,
+        "sessions are now kept with their users"
+    );
     Ok(())
+}
+
+/// Removes every entry of `tree`, in batches. The tree itself stays (empty, until a
+/// `tesserad compact`): sled's `drop_tree` holds the whole tree in memory until it is
+/// done (1.2 GB more for a million users' sessions), and on a tree emptied first it
+/// took minutes.
+fn empty(tree: &sled::Tree) -> Result<(), StoreError> {
+    let mut after: Option<sled::IVec> = None;
+    loop {
+        let start = after
+            .take()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let keys = tree
+            .range::<sled::IVec, _>((start, std::ops::Bound::Unbounded))
+            .keys()
+            .take(BATCH)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut batch = sled::Batch::default();
+        for key in &keys {
+            batch.remove(key);
+        }
+        tree.apply_batch(batch)?;
+        if keys.len() < BATCH {
+            return Ok(());
+        }
+        after = keys.into_iter().next_back();
+    }
 }
 
 /// A refresh-token record as schema versions 1 to 5 stored it.

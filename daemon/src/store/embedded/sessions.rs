@@ -1,23 +1,23 @@
 //! Sessions and their refresh tokens. Trees: `sessions` (id → [`SessionRecord`], for
 //! sessions not revoked: revoking one deletes its record and records the revocation in
-//! [`super::revocations`]), `logins` (user id → [`Logins`]: when the user last opened a
-//! session and which sessions are open, one key per user rather than one per session)
-//! and `refresh_tokens` (SHA-256 of the secret → [`RefreshRecord`]). Times are Unix
-//! seconds, big-endian where they are keys.
+//! [`super::revocations`]) and `refresh_tokens` (SHA-256 of the secret →
+//! [`RefreshRecord`]). Which sessions a user holds, and when they last opened one, is
+//! kept in the user's own value ([`Logins`] in [`StoredUser`]): sled's memory follows
+//! its key count, so a session costs two keys (its record and its refresh token).
 
 use super::revocations::revoked_key;
+use super::users::StoredUser;
 use super::{
     Counter, RefreshRecord, Revoked, Rotation, SessionRecord, SessionStart, SledStore, StoreError, UserRecord, abort,
     count, decode, encode, walk_in_batches,
 };
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::ops::Bound;
 use uuid::Uuid;
 
-/// A user's entry in `logins`.
-#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a user's stored value keeps of their sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Logins {
     /// When the user last opened a session (login, registration, password grant).
     pub last: Option<i64>,
@@ -27,29 +27,6 @@ pub(super) struct Logins {
 }
 
 impl Logins {
-    /// Reads `user_id`'s entry within a transaction (empty if there is none).
-    pub(super) fn read(
-        logins: &TransactionalTree,
-        user_id: Uuid,
-    ) -> Result<Self, ConflictableTransactionError<StoreError>> {
-        logins
-            .get(user_id.as_bytes())?
-            .map(|v| decode("logins", &v))
-            .transpose()
-            .or_else(abort)
-            .map(Option::unwrap_or_default)
-    }
-
-    /// Stores `self` as `user_id`'s entry within a transaction.
-    pub(super) fn write(
-        &self,
-        logins: &TransactionalTree,
-        user_id: Uuid,
-    ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        logins.insert(user_id.as_bytes(), encode(self).or_else(abort)?)?;
-        Ok(())
-    }
-
     /// Takes `session_id` off the open sessions; false if it was not on them.
     pub(super) fn close(&mut self, session_id: Uuid) -> bool {
         let before = self.open.len();
@@ -78,25 +55,21 @@ impl SledStore {
         let created = (
             &self.users,
             &self.sessions,
-            &self.logins,
             &self.refresh,
             &self.browser_cookies,
             &self.meta,
         )
-            .transaction(|(users, sessions, logins, tokens, cookies, meta)| {
-                let current: Option<UserRecord> = users
-                    .get(user.id.as_bytes())?
-                    .map(|v| decode("users", &v))
-                    .transpose()
-                    .or_else(abort)?;
-                if current.as_ref() != Some(user) {
+            .transaction(|(users, sessions, tokens, cookies, meta)| {
+                let Some(mut stored) = StoredUser::read(users, user.id)? else {
+                    return Ok(false);
+                };
+                if stored.user != *user {
                     return Ok(false);
                 }
                 sessions.insert(session.id.as_bytes(), value.as_slice())?;
-                let mut entry = Logins::read(logins, session.user_id)?;
-                entry.last = Some(session.created_at);
-                entry.open.push((session.id, session.expires_at));
-                entry.write(logins, session.user_id)?;
+                stored.logins.last = Some(session.created_at);
+                stored.logins.open.push((session.id, session.expires_at));
+                stored.write(users)?;
                 if let Some((digest, refresh)) = &first {
                     tokens.insert(*digest, refresh.as_slice())?;
                     count(meta, Counter::Refresh, 1)?;
@@ -115,13 +88,15 @@ impl SledStore {
         Ok(self.logins_of(user_id)?.last)
     }
 
-    /// `user_id`'s entry in `logins` (empty if there is none).
+    /// What `user_id`'s stored value keeps of their sessions (nothing if there is no
+    /// such user).
     pub(super) fn logins_of(&self, user_id: Uuid) -> Result<Logins, StoreError> {
         Ok(self
-            .logins
+            .users
             .get(user_id.as_bytes())?
-            .map(|v| decode("logins", &v))
+            .map(|v| StoredUser::decode(&v))
             .transpose()?
+            .map(|stored| stored.logins)
             .unwrap_or_default())
     }
 
@@ -144,7 +119,7 @@ impl SledStore {
     }
 
     /// The ids of `user_id`'s sessions that are neither revoked nor past their maximum
-    /// age at `now`, oldest first. Reads the user's `logins` entry only.
+    /// age at `now`, oldest first. Reads the user's value only.
     pub fn open_sessions_of(&self, user_id: Uuid, now: i64) -> Result<Vec<Uuid>, StoreError> {
         let logins = self.logins_of(user_id)?;
         Ok(logins
@@ -237,15 +212,16 @@ impl SledStore {
     /// already revoked.
     pub fn revoke_session(&self, id: Uuid, now: i64) -> Result<Option<Revoked>, StoreError> {
         let _writing = self.writing();
-        let revoked = (&self.sessions, &self.logins, &self.revoked, &self.meta).transaction(
-            |(sessions, logins, revocations, meta)| {
+        let revoked = (&self.sessions, &self.users, &self.revoked, &self.meta).transaction(
+            |(sessions, users, revocations, meta)| {
                 let Some(v) = sessions.remove(id.as_bytes())? else {
                     return Ok(None);
                 };
                 let session: SessionRecord = decode("sessions", &v).or_else(abort)?;
-                let mut entry = Logins::read(logins, session.user_id)?;
-                entry.close(id);
-                entry.write(logins, session.user_id)?;
+                if let Some(mut stored) = StoredUser::read(users, session.user_id)? {
+                    stored.logins.close(id);
+                    stored.write(users)?;
+                }
                 let until = self.kept_until(now, session.expires_at);
                 if until > now {
                     revocations.insert(&revoked_key(until, id), &[])?;
@@ -333,15 +309,16 @@ impl SledStore {
                 return Ok(());
             }
             let _writing = self.writing();
-            let deleted = (&self.sessions, &self.logins, &self.meta).transaction(|(all, logins, meta)| {
+            let deleted = (&self.sessions, &self.users, &self.meta).transaction(|(all, users, meta)| {
                 // Only if still there (a concurrent revocation or deletion wins).
                 if all.remove(key)?.is_none() {
                     return Ok(false);
                 }
                 count(meta, Counter::Sessions, -1)?;
-                let mut entry = Logins::read(logins, session.user_id)?;
-                if entry.close(session.id) {
-                    entry.write(logins, session.user_id)?;
+                if let Some(mut stored) = StoredUser::read(users, session.user_id)?
+                    && stored.logins.close(session.id)
+                {
+                    stored.write(users)?;
                 }
                 Ok(true)
             })?;

@@ -756,9 +756,13 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
     let (_dir, store, alice, s) = with_a_session();
     assert!(store.check_integrity().unwrap().is_empty());
     store.users_by_name.remove("alice").unwrap();
+    let forgetful = users::StoredUser {
+        user: alice.clone(),
+        logins: sessions::Logins::default(),
+    };
     store
-        .logins
-        .insert(alice.id.as_bytes(), encode(&sessions::Logins::default()).unwrap())
+        .users
+        .insert(alice.id.as_bytes(), encode(&forgetful).unwrap())
         .unwrap();
     store.meta.insert("count.users", &7i64.to_be_bytes()).unwrap();
     let link = LinkRecord {

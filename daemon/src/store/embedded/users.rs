@@ -1,5 +1,6 @@
-//! Users. Trees: `users` (id → [`UserRecord`]), `users_by_name` and `users_by_email`
-//! (lower-cased username or email → id, unique indexes kept in step by transactions).
+//! Users. Trees: `users` (id → [`StoredUser`]: the [`UserRecord`] and what the store
+//! keeps of the user's sessions), `users_by_name` and `users_by_email` (lower-cased
+//! username or email → id, unique indexes kept in step by transactions).
 //! Deleting a user also deletes their sessions, API tokens, link tokens and consents (see [`super::sessions`]
 //! and [`super::api_tokens`] for those trees). Disabling or deleting one bars them in
 //! [`super::revocations`], in the same transaction.
@@ -7,20 +8,57 @@
 use super::FOR_GOOD;
 use super::api_tokens::user_token_key;
 use super::sessions::Logins;
-use super::{
-    Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, decode_all, encode,
-};
+use super::{Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, encode};
+use serde::{Deserialize, Serialize};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use uuid::Uuid;
+
+/// A user as the `users` tree stores it: the record and the user's [`Logins`] in one
+/// value, so that a user's sessions cost sled no key of their own (its memory follows
+/// its key count).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredUser {
+    pub user: UserRecord,
+    pub logins: Logins,
+}
+
+impl StoredUser {
+    /// Decodes a value of the `users` tree.
+    pub(super) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        decode("users", bytes)
+    }
+
+    /// The user `id` within a transaction over the `users` tree.
+    pub(super) fn read(
+        users: &TransactionalTree,
+        id: Uuid,
+    ) -> Result<Option<Self>, ConflictableTransactionError<StoreError>> {
+        users
+            .get(id.as_bytes())?
+            .map(|v| Self::decode(&v))
+            .transpose()
+            .or_else(abort)
+    }
+
+    /// Stores `self` within a transaction over the `users` tree.
+    pub(super) fn write(&self, users: &TransactionalTree) -> Result<(), ConflictableTransactionError<StoreError>> {
+        users.insert(self.user.id.as_bytes(), encode(self).or_else(abort)?)?;
+        Ok(())
+    }
+}
 
 impl SledStore {
     /// Inserts a new user, failing with [`StoreError::Taken`] if the username or email
     /// is already used (compared lower-cased).
     pub fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let _writing = self.writing();
-        let value = encode(user)?;
+        let value = encode(&StoredUser {
+            user: user.clone(),
+            logins: Logins::default(),
+        })?;
         let name_key = user.username.to_lowercase();
         let email_key = user.email.to_lowercase();
         let id = user.id.as_bytes();
@@ -43,7 +81,12 @@ impl SledStore {
 
     /// The user with `id`.
     pub fn user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
-        self.users.get(id.as_bytes())?.map(|v| decode("users", &v)).transpose()
+        Ok(self
+            .users
+            .get(id.as_bytes())?
+            .map(|v| StoredUser::decode(&v))
+            .transpose()?
+            .map(|s| s.user))
     }
 
     /// The user whose username, or email when `login` holds an `@`, matches `login`
@@ -66,7 +109,11 @@ impl SledStore {
 
     /// Every user, in id order.
     pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        decode_all("users", &self.users)
+        self.users
+            .iter()
+            .values()
+            .map(|v| Ok(StoredUser::decode(&v?)?.user))
+            .collect()
     }
 
     /// A page of users in the order of `users_by_name`.
@@ -155,19 +202,20 @@ impl SledStore {
     ) -> Result<Option<UserRecord>, StoreError> {
         let _writing = self.writing();
         let updated = (&self.users, &self.barred).transaction(|(users, barred)| {
-            let Some(value) = users.get(id.as_bytes())? else {
+            let Some(mut stored) = StoredUser::read(users, id)? else {
                 return Ok(None);
             };
-            let mut user: UserRecord = decode("users", &value).or_else(abort)?;
-            if change(&mut user) {
-                users.insert(id.as_bytes(), encode(&user).or_else(abort)?)?;
-                if user.disabled {
+            let user = &mut stored.user;
+            if change(user) {
+                let disabled = user.disabled;
+                stored.write(users)?;
+                if disabled {
                     barred.insert(id.as_bytes(), &FOR_GOOD.to_be_bytes())?;
                 } else {
                     barred.remove(id.as_bytes())?;
                 }
             }
-            Ok(Some(user))
+            Ok(Some(stored.user))
         })?;
         Ok(updated)
     }
@@ -202,7 +250,6 @@ impl SledStore {
             &self.users_by_name,
             &self.users_by_email,
             &self.sessions,
-            &self.logins,
             &self.api_tokens,
             &self.api_token_ids,
             &self.user_api_tokens,
@@ -218,7 +265,6 @@ impl SledStore {
                 by_name,
                 by_email,
                 all_sessions,
-                logins,
                 api_tokens,
                 api_ids,
                 user_tokens,
@@ -231,19 +277,24 @@ impl SledStore {
             else {
                 return abort(StoreError::Engine("a transaction lost its trees".into()));
             };
-            users.remove(user.id.as_bytes())?;
+            // Read here, so that a login racing the deletion either lands first and
+            // is deleted too, or finds the user gone.
+            let logins = users
+                .remove(user.id.as_bytes())?
+                .map(|v| StoredUser::decode(&v))
+                .transpose()
+                .or_else(abort)?
+                .map(|stored| stored.logins)
+                .unwrap_or_default();
             by_name.remove(name_key.as_bytes())?;
             by_email.remove(email_key.as_bytes())?;
             barred.insert(user.id.as_bytes(), &bar.until.to_be_bytes())?;
             count(meta, Counter::Users, -1)?;
-            // Read here, so that a login racing the deletion either lands first and
-            // is deleted too, or finds the user gone.
-            for (id, _) in Logins::read(logins, user.id)?.open {
+            for (id, _) in logins.open {
                 if all_sessions.remove(id.as_bytes())?.is_some() {
                     count(meta, Counter::Sessions, -1)?;
                 }
             }
-            logins.remove(user.id.as_bytes())?;
             for key in &grants {
                 consents.remove(key)?;
             }

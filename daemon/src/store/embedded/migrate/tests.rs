@@ -3,6 +3,8 @@
 //! entries, no counters and no revocation index.
 
 use super::user_session_key;
+use crate::store::embedded::sessions::Logins;
+use crate::store::embedded::users::StoredUser;
 use crate::store::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
 };
@@ -334,9 +336,9 @@ fn version_4_clients_gain_no_retiring_secret_and_keep_the_rest() {
 }
 
 /// What a version 5 store held: `user_sessions`, `last_login` and `refresh` in their
-/// old layouts, one revoked session among alice's, and carol with a last login but no
+/// old layouts, one revoked session among alice's, and bob with a last login but no
 /// session. Returns the db, still open.
-fn write_v5(dir: &Path, v1: &V1, carol: Uuid) -> sled::Db {
+fn write_v5(dir: &Path, v1: &V1) -> sled::Db {
     drop(SledStore::open(dir).unwrap());
     // sled lets go of its lock on background threads just after a drop: wait for it.
     let db = super::super::open_sled(&dir.join("store"), super::super::CACHE_BYTES).unwrap();
@@ -359,12 +361,9 @@ fn write_v5(dir: &Path, v1: &V1, carol: Uuid) -> sled::Db {
             .insert(user_session_key(s.user_id, s.id), end)
             .unwrap();
     }
-    tree("last_login")
-        .insert(v1.alice.id.as_bytes(), &1_700_000_050i64.to_be_bytes())
-        .unwrap();
-    tree("last_login")
-        .insert(carol.as_bytes(), &1_600_000_000i64.to_be_bytes())
-        .unwrap();
+    for (user, time) in [(v1.alice.id, ALICE_LAST), (v1.bob.id, BOB_LAST)] {
+        tree("last_login").insert(user.as_bytes(), &time.to_be_bytes()).unwrap();
+    }
     let r = &v1.refresh;
     let old = super::RefreshRecordV5 {
         session_id: r.session_id,
@@ -382,8 +381,13 @@ fn write_v5(dir: &Path, v1: &V1, carol: Uuid) -> sled::Db {
     db
 }
 
+const ALICE_LAST: i64 = 1_700_000_050;
+const BOB_LAST: i64 = 1_600_000_000;
+
 /// Checks what a version 5 store written by [`write_v5`] reads as after the upgrade.
-fn assert_v6(store: &SledStore, v1: &V1, carol: Uuid) {
+fn assert_v6(store: &SledStore, v1: &V1) {
+    assert_eq!(store.user(v1.alice.id).unwrap().as_ref(), Some(&v1.alice));
+    assert_eq!(store.user(v1.bob.id).unwrap().as_ref(), Some(&v1.bob));
     assert_eq!(store.session(v1.open.id).unwrap().as_ref(), Some(&v1.open));
     assert_eq!(
         store.session(v1.revoked.id).unwrap(),
@@ -392,38 +396,32 @@ fn assert_v6(store: &SledStore, v1: &V1, carol: Uuid) {
     );
     assert_eq!(store.sessions_of(v1.alice.id).unwrap(), vec![v1.open.clone()]);
     assert_eq!(store.open_sessions_of(v1.alice.id, 0).unwrap(), vec![v1.open.id]);
-    assert_eq!(store.last_login(v1.alice.id).unwrap(), Some(1_700_000_050));
-    assert_eq!(store.last_login(carol).unwrap(), Some(1_600_000_000));
-    assert_eq!(store.last_login(v1.bob.id).unwrap(), None);
+    assert_eq!(store.last_login(v1.alice.id).unwrap(), Some(ALICE_LAST));
+    assert_eq!(store.last_login(v1.bob.id).unwrap(), Some(BOB_LAST));
+    assert!(store.sessions_of(v1.bob.id).unwrap().is_empty());
     assert_eq!(store.refresh_token(&[7u8; 32]).unwrap().as_ref(), Some(&v1.refresh));
-    let names: Vec<_> = store
-        .db
-        .tree_names()
-        .into_iter()
-        .map(|n| String::from_utf8_lossy(&n).into_owned())
-        .collect();
-    for gone in ["user_sessions", "last_login", "refresh"] {
-        assert!(!names.iter().any(|n| n == gone), "{gone} is still there: {names:?}");
+    for retired in ["user_sessions", "last_login", "refresh"] {
+        assert!(
+            store.db.open_tree(retired).unwrap().is_empty(),
+            "{retired} still holds entries"
+        );
     }
+    // Only the indexes and counters the test did not write are out of step.
+    let problems = store.check_integrity().unwrap();
+    let sessions: Vec<_> = problems
+        .iter()
+        .filter(|p| p.starts_with("logins") || p.starts_with("sessions"))
+        .collect();
+    assert!(sessions.is_empty(), "{sessions:?}");
 }
 
 #[test]
-fn a_version_5_store_keeps_one_key_per_user_for_its_sessions() {
+fn a_version_5_store_keeps_each_users_sessions_in_the_users_value() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = v1_records();
-    let carol = Uuid::now_v7();
-    drop(write_v5(dir.path(), &v1, carol));
+    drop(write_v5(dir.path(), &v1));
     for _ in 0..2 {
-        let store = SledStore::open(dir.path()).unwrap();
-        assert_v6(&store, &v1, carol);
-        // Carol's entry is there for her last login; she is no stored user, which
-        // the check reports (the test wrote neither her record nor any index).
-        let problems = store.check_integrity().unwrap();
-        let sessions: Vec<_> = problems
-            .iter()
-            .filter(|p| p.starts_with("logins") || p.starts_with("sessions"))
-            .collect();
-        assert_eq!(sessions, vec!["logins: an entry of a missing user"]);
+        assert_v6(&SledStore::open(dir.path()).unwrap(), &v1);
     }
 }
 
@@ -432,25 +430,29 @@ fn the_version_5_upgrade_runs_again_after_a_crash_at_any_point() {
     // Run through once, then again before the schema record: every step can repeat.
     let dir = tempfile::tempdir().unwrap();
     let v1 = v1_records();
-    let carol = Uuid::now_v7();
-    let db = write_v5(dir.path(), &v1, carol);
+    let db = write_v5(dir.path(), &v1);
     super::v5_to_v6(&db).unwrap();
     super::run(&db, 5).unwrap();
     db.flush().unwrap();
     drop(db);
-    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1, carol);
-    // Stopped after user_sessions was dropped, before last_login and refresh were:
-    // the re-run must not rebuild alice's open sessions from nothing.
+    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1);
+    // Stopped after alice's value was converted and before bob's: hers is not
+    // converted again (nor read as the old layout), his is.
     let dir = tempfile::tempdir().unwrap();
-    let db = write_v5(dir.path(), &v1, carol);
-    super::v5_to_v6(&db).unwrap();
-    db.open_tree("last_login")
+    let db = write_v5(dir.path(), &v1);
+    let alice = StoredUser {
+        user: v1.alice.clone(),
+        logins: Logins {
+            last: Some(ALICE_LAST),
+            open: vec![(v1.open.id, v1.open.expires_at)],
+        },
+    };
+    db.open_tree("users")
         .unwrap()
-        .insert(v1.alice.id.as_bytes(), &1_700_000_050i64.to_be_bytes())
+        .insert(v1.alice.id.as_bytes(), postcard::to_allocvec(&alice).unwrap())
         .unwrap();
-    db.open_tree("refresh").unwrap();
     super::run(&db, 5).unwrap();
     db.flush().unwrap();
     drop(db);
-    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1, carol);
+    assert_v6(&SledStore::open(dir.path()).unwrap(), &v1);
 }
