@@ -41,6 +41,7 @@ ${BENCH_STORAGE:-}
 socket = "$dir/admin.sock"
 [throttle]
 max_failures = ${BENCH_MAX_FAILURES:-1000}
+window = "${BENCH_THROTTLE_WINDOW:-15m}"
 $2
 TOML
   local spawned

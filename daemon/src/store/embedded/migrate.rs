@@ -233,11 +233,12 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
     for name in ["user_sessions", "last_login", "refresh"] {
         empty(&db.open_tree(name)?)?;
     }
-    tracing::info!(
+    tracing::warn!(
         users = converted,
         revoked,
         tokens,
-        "sessions are now kept with their users"
+        "sessions are now kept with their users; stop the daemon and run `tesserad compact` \
+         at a quiet moment to give back the disk and memory the old layout still holds"
     );
     Ok(())
 }
