@@ -1,4 +1,5 @@
-//! Backup files: every tree of the store, key by key, in one checksummed stream.
+//! Backup files: every tree of the store (but those an upgrade retired), key by key,
+//! in one checksummed stream.
 //!
 //! Layout (integers big-endian):
 //! - the magic `TSRBAK` and the format version (u16, [`BACKUP_FORMAT`]);
@@ -10,6 +11,7 @@
 //! A restore reads the file twice: once to check the checksum and versions, and only
 //! then to write, so a damaged or foreign file changes nothing.
 
+use super::migrate::RETIRED_TREES;
 use super::watch::Watch;
 use super::{SCHEMA_VERSION, SledStore, StoreError, create_private_dir, io, open_sled, sync_dir};
 use sha2::{Digest, Sha256};
@@ -135,7 +137,7 @@ impl<R: Read> Hashed<R> {
 }
 
 impl SledStore {
-    /// Writes every tree to `out` as one backup stream: the store as it was at one
+    /// Writes every tree but the retired ones to `out` as one backup stream: the store as it was at one
     /// moment, while writes go on. The trees are copied as they stand, with every
     /// change made meanwhile captured ([`super::watch`]); at the end writes pause
     /// briefly, the capture stops, and each key changed during the copy is written
@@ -146,6 +148,7 @@ impl SledStore {
             .db
             .tree_names()
             .into_iter()
+            .filter(|name| !RETIRED_TREES.iter().any(|retired| retired.as_bytes() == name.as_ref()))
             .map(|name| Ok((name.clone(), self.db.open_tree(&name)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         // Subscribed with writes paused: a write already under way when the capture

@@ -28,6 +28,11 @@
 //!   refuses its tokens);
 //! - refresh-token records lose the digest of the token they replaced (nothing read
 //!   it) and move from `refresh` to `refresh_tokens`.
+//!
+//! The trees a step leaves behind ([`RETIRED_TREES`]) are not emptied: nothing reads
+//! them, backups leave them out, so `tesserad compact` drops them. Emptying them here
+//! took minutes at a million users, and sled's `drop_tree` holds a whole tree in
+//! memory until it is done.
 
 use super::FOR_GOOD;
 use super::revocations::INDEXED_SINCE;
@@ -39,6 +44,9 @@ use crate::store::records::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// Trees an upgrade step left behind, which backups (and so compaction) leave out.
+pub(super) const RETIRED_TREES: [&str; 3] = ["user_sessions", "last_login", "refresh"];
 
 /// Records converted per batch.
 const BATCH: usize = 10_000;
@@ -230,44 +238,14 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
     }
     new.apply_batch(batch)?;
     db.flush()?;
-    for name in ["user_sessions", "last_login", "refresh"] {
-        empty(&db.open_tree(name)?)?;
-    }
     tracing::warn!(
         users = converted,
         revoked,
         tokens,
         "sessions are now kept with their users; stop the daemon and run `tesserad compact` \
-         at a quiet moment to give back the disk and memory the old layout still holds"
+         at a quiet moment to drop the old layout, which still holds disk and memory"
     );
     Ok(())
-}
-
-/// Removes every entry of `tree`, in batches. The tree itself stays (empty, until a
-/// `tesserad compact`): sled's `drop_tree` holds the whole tree in memory until it is
-/// done (1.2 GB more for a million users' sessions), and on a tree emptied first it
-/// took minutes.
-fn empty(tree: &sled::Tree) -> Result<(), StoreError> {
-    let mut after: Option<sled::IVec> = None;
-    loop {
-        let start = after
-            .take()
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let keys = tree
-            .range::<sled::IVec, _>((start, std::ops::Bound::Unbounded))
-            .keys()
-            .take(BATCH)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut batch = sled::Batch::default();
-        for key in &keys {
-            batch.remove(key);
-        }
-        tree.apply_batch(batch)?;
-        if keys.len() < BATCH {
-            return Ok(());
-        }
-        after = keys.into_iter().next_back();
-    }
 }
 
 /// A refresh-token record as schema versions 1 to 5 stored it.
