@@ -137,8 +137,8 @@ impl<R: Read> Hashed<R> {
 }
 
 impl SledStore {
-    /// Writes every tree but the retired ones to `out` as one backup stream: the store as it was at one
-    /// moment, while writes go on. The trees are copied as they stand, with every
+    /// Writes every tree but the retired ones to `out` as one backup stream: the store
+    /// as it was at one moment, while writes go on. The trees are copied as they stand, with every
     /// change made meanwhile captured ([`super::watch`]); at the end writes pause
     /// briefly, the capture stops, and each key changed during the copy is written
     /// again with its value at that moment (or as a removal). A restore applies the

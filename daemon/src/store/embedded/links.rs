@@ -3,6 +3,7 @@
 //! successful use voids every other outstanding link of its kind for that user in the
 //! same transaction. Used links stay until they expire; the purge deletes expired ones.
 
+use super::sessions::Logins;
 use super::users::StoredUser;
 use super::{LinkKind, LinkRecord, LinkUse, SledStore, StoreError, UserRecord, abort, decode, encode};
 use sled::Transactional;
@@ -69,9 +70,11 @@ impl SledStore {
                 return Ok(LinkUse::Invalid);
             };
             let mut link: LinkRecord = decode("links", &value).or_else(abort)?;
-            let stored = StoredUser::read(users, link.user_id)?;
-            let logins = stored.as_ref().map(|s| s.logins.clone()).unwrap_or_default();
-            let mut user = match LinkUse::check(&link, kind, now, stored.map(|s| s.user)) {
+            let (user, logins) = match StoredUser::read(users, link.user_id)? {
+                Some(stored) => (Some(stored.user), stored.logins),
+                None => (None, Logins::default()),
+            };
+            let mut user = match LinkUse::check(&link, kind, now, user) {
                 LinkUse::Used(user) => user,
                 outcome => return Ok(outcome),
             };

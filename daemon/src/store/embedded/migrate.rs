@@ -60,40 +60,46 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     }
     // Each step converts to the next layout only; the later steps take it from there.
     if from < 3 {
-        upgrade(db, "clients", |old: ClientRecordV2| ClientRecordV4 {
-            client_id: old.client_id,
-            secret_digest: old.secret_digest,
-            scopes: old.scopes,
-            created_at: old.created_at,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            public: false,
-            first_party: false,
+        upgrade(db, "clients", |old: ClientRecordV2| {
+            Ok(ClientRecordV4 {
+                client_id: old.client_id,
+                secret_digest: old.secret_digest,
+                scopes: old.scopes,
+                created_at: old.created_at,
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                public: false,
+                first_party: false,
+            })
         })?;
     }
     if from < 4 {
-        upgrade(db, "sessions", |old: SessionRecordV3| SessionRecord {
-            id: old.id,
-            user_id: old.user_id,
-            scopes: old.scopes,
-            created_at: old.created_at,
-            expires_at: old.expires_at,
-            revoked_at: old.revoked_at,
-            kind: SessionKind::App,
-            client_id: None,
+        upgrade(db, "sessions", |old: SessionRecordV3| {
+            Ok(SessionRecord {
+                id: old.id,
+                user_id: old.user_id,
+                scopes: old.scopes,
+                created_at: old.created_at,
+                expires_at: old.expires_at,
+                revoked_at: old.revoked_at,
+                kind: SessionKind::App,
+                client_id: None,
+            })
         })?;
     }
     if from < 5 {
-        upgrade(db, "clients", |old: ClientRecordV4| ClientRecord {
-            client_id: old.client_id,
-            secret_digest: old.secret_digest,
-            scopes: old.scopes,
-            created_at: old.created_at,
-            redirect_uris: old.redirect_uris,
-            post_logout_redirect_uris: old.post_logout_redirect_uris,
-            public: old.public,
-            first_party: old.first_party,
-            retiring_secret: None,
+        upgrade(db, "clients", |old: ClientRecordV4| {
+            Ok(ClientRecord {
+                client_id: old.client_id,
+                secret_digest: old.secret_digest,
+                scopes: old.scopes,
+                created_at: old.created_at,
+                redirect_uris: old.redirect_uris,
+                post_logout_redirect_uris: old.post_logout_redirect_uris,
+                public: old.public,
+                first_party: old.first_party,
+                retiring_secret: None,
+            })
         })?;
     }
     if from < 6 {
@@ -165,32 +171,18 @@ fn user_session_key(user_id: uuid::Uuid, session_id: uuid::Uuid) -> [u8; 32] {
 fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
     // Revoked sessions' records go.
     let sessions = db.open_tree("sessions")?;
-    let mut batch = sled::Batch::default();
-    let mut revoked = 0usize;
+    let mut removals = Batched::new(&sessions);
     for entry in sessions.iter() {
         let (key, value) = entry?;
         if decode::<SessionRecord>("sessions", &value)?.revoked_at.is_some() {
-            batch.remove(key);
-            revoked += 1;
-            if revoked.is_multiple_of(BATCH) {
-                sessions.apply_batch(std::mem::take(&mut batch))?;
-            }
+            removals.remove(key)?;
         }
     }
-    sessions.apply_batch(batch)?;
-    // Each user's value gains their last login and open sessions. A value that reads
-    // in the new layout was converted by an interrupted run: the old one is shorter.
-    let users = db.open_tree("users")?;
+    let revoked = removals.finish()?;
+    // Each user's value gains their last login and open sessions.
     let index = db.open_tree("user_sessions")?;
     let last_login = db.open_tree("last_login")?;
-    let mut batch = sled::Batch::default();
-    let mut converted = 0usize;
-    for entry in users.iter() {
-        let (key, value) = entry?;
-        if StoredUser::decode(&value).is_ok() {
-            continue;
-        }
-        let user: UserRecord = decode("users", &value)?;
+    let users = upgrade(db, "users", |user: UserRecord| {
         let mut logins = Logins::default();
         if let Some(time) = last_login.get(user.id.as_bytes())? {
             logins.last = Some(i64::from_be_bytes(super::eight_bytes("last_login", "time", &time)?));
@@ -208,19 +200,12 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
             let end = i64::from_be_bytes(super::eight_bytes("user_sessions", "end", &end)?);
             logins.open.push((session, end));
         }
-        batch.insert(key, encode(&StoredUser { user, logins })?);
-        converted += 1;
-        if converted.is_multiple_of(BATCH) {
-            users.apply_batch(std::mem::take(&mut batch))?;
-        }
-    }
-    users.apply_batch(batch)?;
+        Ok(StoredUser { user, logins })
+    })?;
     // Refresh tokens move to their new tree, in their new layout.
-    let old = db.open_tree("refresh")?;
     let new = db.open_tree("refresh_tokens")?;
-    let mut batch = sled::Batch::default();
-    let mut tokens = 0usize;
-    for entry in old.iter() {
+    let mut copies = Batched::new(&new);
+    for entry in db.open_tree("refresh")?.iter() {
         let (key, value) = entry?;
         let v5: RefreshRecordV5 = decode("refresh", &value)?;
         let record = RefreshRecord {
@@ -230,16 +215,12 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
             rotated_at: v5.rotated_at,
             client_id: v5.client_id,
         };
-        batch.insert(key, encode(&record)?);
-        tokens += 1;
-        if tokens.is_multiple_of(BATCH) {
-            new.apply_batch(std::mem::take(&mut batch))?;
-        }
+        copies.insert(key, encode(&record)?)?;
     }
-    new.apply_batch(batch)?;
+    let tokens = copies.finish()?;
     db.flush()?;
     tracing::warn!(
-        users = converted,
+        users,
         revoked,
         tokens,
         "sessions are now kept with their users; stop the daemon and run `tesserad compact` \
@@ -294,31 +275,25 @@ struct SessionRecordV3 {
 }
 
 /// Rewrites every record of tree `name` stored in the `Old` layout as `New`, in
-/// batches. A record that reads as `New` was converted already (by an interrupted
-/// run, or by an earlier step that wrote this layout or a later one, which extends
-/// it): a record in the older layout is shorter and never reads as the newer one.
+/// batches; returns how many. A record that reads as `New` was converted already (by
+/// an interrupted run, or by an earlier step that wrote this layout or a later one,
+/// which extends it): a record in the older layout is shorter and never reads as the
+/// newer one.
 fn upgrade<Old: DeserializeOwned, New: Serialize + DeserializeOwned>(
     db: &sled::Db,
     name: &'static str,
-    convert: impl Fn(Old) -> New,
-) -> Result<(), StoreError> {
+    mut convert: impl FnMut(Old) -> Result<New, StoreError>,
+) -> Result<usize, StoreError> {
     let tree = db.open_tree(name)?;
-    let mut batch = sled::Batch::default();
-    let mut pending = 0;
+    let mut converted = Batched::new(&tree);
     for entry in tree.iter() {
         let (key, value) = entry?;
         if postcard::from_bytes::<New>(&value).is_ok() {
             continue;
         }
-        batch.insert(&key, encode(&convert(decode::<Old>(name, &value)?))?);
-        pending += 1;
-        if pending == BATCH {
-            tree.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
-        }
+        converted.insert(key, encode(&convert(decode::<Old>(name, &value)?)?)?)?;
     }
-    tree.apply_batch(batch)?;
-    Ok(())
+    converted.finish()
 }
 
 /// Rewrites every JSON record of tree `name` in the current encoding, calling `each`
@@ -329,26 +304,70 @@ fn reencode<T: Serialize + DeserializeOwned>(
     mut each: impl FnMut(&T) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let tree = db.open_tree(name)?;
-    let mut batch = sled::Batch::default();
-    let mut pending = 0;
+    let mut converted = Batched::new(&tree);
     for entry in tree.iter() {
         let (key, value) = entry?;
         let record: T = match serde_json::from_slice(&value) {
             Ok(record) => {
-                batch.insert(&key, encode(&record)?);
-                pending += 1;
+                converted.insert(key, encode(&record)?)?;
                 record
             }
             Err(_) => decode(name, &value)?,
         };
         each(&record)?;
-        if pending == BATCH {
-            tree.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
+    }
+    converted.finish()?;
+    Ok(())
+}
+
+/// Changes to one tree, applied [`BATCH`] at a time.
+struct Batched<'a> {
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    pending: usize,
+    applied: usize,
+}
+
+impl<'a> Batched<'a> {
+    fn new(tree: &'a sled::Tree) -> Self {
+        Self {
+            tree,
+            batch: sled::Batch::default(),
+            pending: 0,
+            applied: 0,
         }
     }
-    tree.apply_batch(batch)?;
-    Ok(())
+
+    fn insert(&mut self, key: sled::IVec, value: Vec<u8>) -> Result<(), StoreError> {
+        self.batch.insert(key, value);
+        self.added()
+    }
+
+    fn remove(&mut self, key: sled::IVec) -> Result<(), StoreError> {
+        self.batch.remove(key);
+        self.added()
+    }
+
+    fn added(&mut self) -> Result<(), StoreError> {
+        self.pending += 1;
+        if self.pending == BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.tree.apply_batch(std::mem::take(&mut self.batch))?;
+        self.applied += self.pending;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Applies what is left; returns how many changes were made in all.
+    fn finish(mut self) -> Result<usize, StoreError> {
+        self.flush()?;
+        Ok(self.applied)
+    }
 }
 
 #[cfg(test)]

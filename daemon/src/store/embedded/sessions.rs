@@ -17,7 +17,7 @@ use std::ops::Bound;
 use uuid::Uuid;
 
 /// What a user's stored value keeps of their sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Logins {
     /// When the user last opened a session (login, registration, password grant).
     pub last: Option<i64>,
@@ -218,10 +218,7 @@ impl SledStore {
                     return Ok(None);
                 };
                 let session: SessionRecord = decode("sessions", &v).or_else(abort)?;
-                if let Some(mut stored) = StoredUser::read(users, session.user_id)? {
-                    stored.logins.close(id);
-                    stored.write(users)?;
-                }
+                StoredUser::close_session(users, session.user_id, id)?;
                 let until = self.kept_until(now, session.expires_at);
                 if until > now {
                     revocations.insert(&revoked_key(until, id), &[])?;
@@ -315,11 +312,7 @@ impl SledStore {
                     return Ok(false);
                 }
                 count(meta, Counter::Sessions, -1)?;
-                if let Some(mut stored) = StoredUser::read(users, session.user_id)?
-                    && stored.logins.close(session.id)
-                {
-                    stored.write(users)?;
-                }
+                StoredUser::close_session(users, session.user_id, session.id)?;
                 Ok(true)
             })?;
             sessions += usize::from(deleted);

@@ -43,6 +43,21 @@ impl StoredUser {
             .or_else(abort)
     }
 
+    /// Takes `session_id` off user `id`'s open sessions within a transaction over the
+    /// `users` tree (nothing if either is not there).
+    pub(super) fn close_session(
+        users: &TransactionalTree,
+        id: Uuid,
+        session_id: Uuid,
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        if let Some(mut stored) = Self::read(users, id)?
+            && stored.logins.close(session_id)
+        {
+            stored.write(users)?;
+        }
+        Ok(())
+    }
+
     /// Stores `self` within a transaction over the `users` tree.
     pub(super) fn write(&self, users: &TransactionalTree) -> Result<(), ConflictableTransactionError<StoreError>> {
         users.insert(self.user.id.as_bytes(), encode(self).or_else(abort)?)?;
