@@ -28,6 +28,7 @@ pub mod http;
 mod locks;
 pub mod mail;
 pub mod migrate;
+pub mod records;
 pub mod secret;
 pub mod service;
 pub mod store;

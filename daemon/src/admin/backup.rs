@@ -77,7 +77,7 @@ where
             entries: summary.entries,
             changed: summary.changed,
             schema: summary.schema,
-            format: crate::store::BACKUP_FORMAT,
+            format: summary.format,
         })),
         Err(e) => Outcome::Error(admin_error(e)),
     };

@@ -1,11 +1,11 @@
 //! Requests to service calls: the admin socket has no logic of its own.
 
 use super::error::admin_error;
+use crate::records::LinkKind;
 use crate::secret::Secret;
 use crate::service::clients::NewClient;
 use crate::service::operator::NewUser;
 use crate::service::{Operator, Service, ServiceError};
-use crate::store::LinkKind;
 use tessera_common::admin::{Outcome, Reply, Request};
 
 /// Runs one request for `operator`. [`Request::Subscribe`] and [`Request::Backup`]

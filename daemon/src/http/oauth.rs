@@ -7,6 +7,7 @@ use super::reply::{Cache, json};
 use super::{method, origin, with_service};
 use crate::secret::Secret;
 use crate::service::clients::{AuthenticatedClient, ClientCredentials};
+use crate::service::grants::{GrantType, TokenRequest};
 use crate::service::{Issued, Origin, Service, ServiceError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -137,37 +138,30 @@ async fn grant(
         .string("grant_type")?
         .ok_or_else(|| ServiceError::required("grant_type"))?;
     let client = client(&service, basic, &mut f).await?;
-    let public = client.as_ref().is_some_and(AuthenticatedClient::is_public);
-    if public && !matches!(grant_type.as_str(), "authorization_code" | "refresh_token") {
-        return Err(ServiceError::UnauthorizedClient(
-            "a public client may use only the authorization_code and refresh_token grants".into(),
-        ));
-    }
-    let issued = match grant_type.as_str() {
-        "authorization_code" => {
-            let (code, redirect_uri, verifier) =
-                (f.secret("code")?, f.string("redirect_uri")?, f.string("code_verifier")?);
-            service.code_grant(client, code, redirect_uri, verifier, origin).await?
-        }
-        "password" => {
-            let (login, password, scope) = (f.string("username")?, f.secret("password")?, f.scopes()?);
-            service.password_grant(client, login, password, scope, origin).await?
-        }
-        "refresh_token" => {
-            let (token, scope) = (f.secret("refresh_token")?, f.scopes()?);
-            service.refresh_grant(client, token, scope, origin).await?
-        }
-        "client_credentials" => {
-            let client = client.ok_or(ServiceError::InvalidClient)?;
-            service.client_credentials_grant(&client, f.scopes()?)?
-        }
-        other => {
-            return Err(ServiceError::UnsupportedGrantType(format!(
-                "grant_type {other:?} is not supported"
-            )));
-        }
-    };
-    Ok(token_response(issued))
+    let grant_type = GrantType::parse(&grant_type)?;
+    let request = token_request(grant_type, &mut f)?;
+    Ok(token_response(service.token(client, request, origin).await?))
+}
+
+/// The parameters of a `grant_type` request (RFC 6749 §4).
+fn token_request(grant_type: GrantType, f: &mut Fields) -> Result<TokenRequest, ServiceError> {
+    Ok(match grant_type {
+        GrantType::AuthorizationCode => TokenRequest::AuthorizationCode {
+            code: f.secret("code")?,
+            redirect_uri: f.string("redirect_uri")?,
+            verifier: f.string("code_verifier")?,
+        },
+        GrantType::Password => TokenRequest::Password {
+            login: f.string("username")?,
+            password: f.secret("password")?,
+            scope: f.scopes()?,
+        },
+        GrantType::RefreshToken => TokenRequest::RefreshToken {
+            token: f.secret("refresh_token")?,
+            scope: f.scopes()?,
+        },
+        GrantType::ClientCredentials => TokenRequest::ClientCredentials { scope: f.scopes()? },
+    })
 }
 
 /// POST /oauth/introspect

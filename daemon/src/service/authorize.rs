@@ -374,7 +374,7 @@ impl Service {
     /// `grant_type=authorization_code`: exchanges a code for tokens, checking the
     /// client, the redirect URI and the PKCE verifier. A code presented again revokes
     /// the session its first exchange opened.
-    pub async fn code_grant(
+    pub(super) async fn code_grant(
         &self,
         client: Option<AuthenticatedClient>,
         code: Option<Secret>,

@@ -12,6 +12,7 @@
 //! - [`api_tokens`]: persistent API tokens.
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
+//! - [`grants`]: the token endpoint's grant types, typed request and policy.
 //! - [`oauth`]: OAuth grants, client authentication, introspection, revocation.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
@@ -27,6 +28,7 @@ pub mod email;
 mod error;
 mod follow;
 mod forms;
+pub mod grants;
 pub mod guest;
 pub mod oauth;
 pub mod operator;

@@ -1,10 +1,11 @@
 //! The OAuth 2.0 face (see docs/openapi.yaml): the password,
-//! refresh_token and client_credentials grants, introspection (RFC 7662), revocation
+//! refresh_token and client_credentials grants (dispatched from [`super::grants`]), introspection (RFC 7662), revocation
 //! (RFC 7009) and metadata (RFC 8414). Grants reuse the app-facing implementations.
 
 use super::accounts::Login;
 use super::audit::AuditEvent;
 use super::clients::AuthenticatedClient;
+use super::grants::GrantType;
 use super::sessions::Door;
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
@@ -25,9 +26,9 @@ impl Service {
         self.tokens.issuer()
     }
 
-    /// `grant_type=password`, only when `[oauth] password_grant = true`. With a client,
-    /// the refresh token is bound to it.
-    pub async fn password_grant(
+    /// `grant_type=password` (offered only when `[oauth] password_grant = true`). With
+    /// a client, the refresh token is bound to it.
+    pub(super) async fn password_grant(
         &self,
         client: Option<AuthenticatedClient>,
         login: Option<String>,
@@ -35,11 +36,6 @@ impl Service {
         scope: Option<Vec<String>>,
         origin: Origin,
     ) -> Result<Issued, ServiceError> {
-        if !self.config.password_grant {
-            return Err(ServiceError::UnsupportedGrantType(
-                "the password grant is disabled".into(),
-            ));
-        }
         let input = Login {
             login,
             password,
@@ -50,7 +46,7 @@ impl Service {
     }
 
     /// `grant_type=refresh_token`: rotation shared with `/api/auth/token/refresh`.
-    pub async fn refresh_grant(
+    pub(super) async fn refresh_grant(
         &self,
         client: Option<AuthenticatedClient>,
         token: Option<Secret>,
@@ -64,7 +60,7 @@ impl Service {
 
     /// `grant_type=client_credentials`: a token for the client itself, with its scopes
     /// narrowed by `scope`.
-    pub fn client_credentials_grant(
+    pub(super) fn client_credentials_grant(
         &self,
         client: &AuthenticatedClient,
         scope: Option<Vec<String>>,
@@ -247,14 +243,11 @@ impl Service {
     /// Authorization-server metadata.
     pub fn metadata(&self) -> Metadata {
         let issuer = self.issuer().to_owned();
-        let mut grants = vec![
-            "authorization_code".to_owned(),
-            "refresh_token".to_owned(),
-            "client_credentials".to_owned(),
-        ];
-        if self.config.password_grant {
-            grants.insert(1, "password".into());
-        }
+        let grants = GrantType::ALL
+            .into_iter()
+            .filter(|g| self.offers(*g))
+            .map(|g| g.name().to_owned())
+            .collect();
         let mut all_scopes: Vec<String> = self.config.roles.values().flatten().cloned().collect();
         all_scopes.sort();
         all_scopes.dedup();

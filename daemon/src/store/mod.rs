@@ -12,9 +12,12 @@ mod embedded;
 mod error;
 mod outcomes;
 mod postgres;
-pub mod records;
 pub mod transfer;
 
+pub use crate::records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
+    RetiringSecret, SessionKind, SessionRecord, UserRecord,
+};
 pub use embedded::{BACKUP_FORMAT, BackupSummary, CACHE_BYTES, SledStore};
 /// A store as schema version 1 wrote it, for the upgrade's tests.
 #[cfg(test)]
@@ -25,10 +28,6 @@ pub use outcomes::{
     Rotation, SessionStart, Unique,
 };
 pub use postgres::{PgStore, PostgresUrl};
-pub use records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
-    RetiringSecret, SessionKind, SessionRecord, UserRecord,
-};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! What store operations answer, whichever backend runs them.
 
-use super::records::{CodeRecord, LinkKind, LinkRecord, RefreshRecord, UserRecord};
+use crate::records::{CodeRecord, LinkKind, LinkRecord, RefreshRecord, UserRecord};
 use uuid::Uuid;
 
 /// How long an expired API token stays listed (so its owner sees why it stopped

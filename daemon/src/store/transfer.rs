@@ -2,11 +2,11 @@
 //! whole (users before their sessions, sessions before their tokens): what
 //! `tesserad migrate` reads from the embedded store and writes to PostgreSQL.
 
-use super::records::{
+use super::{Barred, Revoked};
+use crate::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkRecord, RefreshRecord,
     SessionRecord, UserRecord,
 };
-use super::{Barred, Revoked};
 use uuid::Uuid;
 
 /// One stored record.

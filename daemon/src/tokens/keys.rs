@@ -1,7 +1,7 @@
 //! Signing keys: generation on first start, the active key, and the published set.
 
 use crate::clock::rfc3339_unix;
-use crate::store::KeyRecord;
+use crate::records::KeyRecord;
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::version4::V4;

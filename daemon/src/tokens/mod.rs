@@ -10,7 +10,7 @@ mod keys;
 
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::locks::{read, write};
-use crate::store::KeyRecord;
+use crate::records::KeyRecord;
 use cache::{Verified, VerifiedCache};
 use keys::KeyRing;
 use pasetors::Public;

@@ -70,6 +70,8 @@ pub struct BackupSummary {
     pub paused: std::time::Duration,
     /// The store's schema version.
     pub schema: u32,
+    /// The backup file's format ([`BACKUP_FORMAT`] for a backup written now).
+    pub format: u16,
 }
 
 /// Why a backup file cannot be restored.
@@ -163,6 +165,7 @@ impl SledStore {
         };
         let mut summary = BackupSummary {
             schema: SCHEMA_VERSION,
+            format: BACKUP_FORMAT,
             ..BackupSummary::default()
         };
         let copied = write_header(&mut w).and_then(|()| {
@@ -271,6 +274,7 @@ fn read_backup(
     }
     let mut summary = BackupSummary {
         schema,
+        format,
         ..BackupSummary::default()
     };
     loop {

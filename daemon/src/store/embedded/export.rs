@@ -5,7 +5,7 @@
 use super::revocations::{HORIZON, INDEXED_SINCE};
 use super::users::StoredUser;
 use super::{SledStore, StoreError, corrupt_index, decode, eight_bytes};
-use crate::store::records::{
+use crate::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkRecord, RefreshRecord,
     SessionRecord,
 };

@@ -3,7 +3,7 @@
 //! successful use voids every other outstanding link of its kind for that user in the
 //! same transaction. Used links stay until they expire; the purge deletes expired ones.
 
-use super::sessions::Logins;
+use super::users::Logins;
 use super::users::StoredUser;
 use super::{LinkKind, LinkRecord, LinkUse, SledStore, StoreError, UserRecord, abort, decode, encode};
 use sled::Transactional;

@@ -36,10 +36,10 @@
 
 use super::FOR_GOOD;
 use super::revocations::INDEXED_SINCE;
-use super::sessions::Logins;
+use super::users::Logins;
 use super::users::StoredUser;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
-use crate::store::records::{
+use crate::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
 };
 use serde::Serialize;

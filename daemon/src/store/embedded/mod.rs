@@ -1,5 +1,5 @@
 //! The embedded store on sled, the default backend: the only code that knows sled.
-//! Typed records ([`records`](super::records)) encoded with postcard in named trees,
+//! Typed records ([`records`](crate::records)) encoded with postcard in named trees,
 //! unique indexes kept in step by transactions, and durable commits.
 //!
 //! This file opens the store (data directory mode, sled's lock, the schema record in
@@ -45,7 +45,7 @@ pub(crate) use migrate::tests::{v1_records, write_v1};
 use super::StoreError;
 use super::outcomes::{AUDIT_CAPACITY, CODE_KEPT, EXPIRED_API_TOKEN_KEPT};
 use super::outcomes::{Barred, CodeUse, FOR_GOOD, LinkUse, Purged, Revoked, Rotation, SessionStart, Unique};
-use super::records::{
+use crate::records::{
     ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
     RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };

@@ -6,34 +6,14 @@
 //! its key count, so a session costs two keys (its record and its refresh token).
 
 use super::revocations::revoked_key;
-use super::users::StoredUser;
+use super::users::{Logins, StoredUser};
 use super::{
     Counter, RefreshRecord, Revoked, Rotation, SessionRecord, SessionStart, SledStore, StoreError, UserRecord, abort,
     count, decode, encode, walk_in_batches,
 };
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use std::ops::Bound;
 use uuid::Uuid;
-
-/// What a user's stored value keeps of their sessions.
-#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Logins {
-    /// When the user last opened a session (login, registration, password grant).
-    pub last: Option<i64>,
-    /// The user's sessions that are not revoked, oldest first: id and end (past
-    /// ones stay until the purge deletes them).
-    pub open: Vec<(Uuid, i64)>,
-}
-
-impl Logins {
-    /// Takes `session_id` off the open sessions; false if it was not on them.
-    pub(super) fn close(&mut self, session_id: Uuid) -> bool {
-        let before = self.open.len();
-        self.open.retain(|(id, _)| *id != session_id);
-        self.open.len() != before
-    }
-}
 
 impl SledStore {
     /// Stores a new session with what it starts with (its first refresh token, or its

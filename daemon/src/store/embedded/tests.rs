@@ -727,6 +727,7 @@ async fn a_backup_restores_every_tree_exactly() {
     let read = BackupSummary {
         entries: written.entries,
         schema: written.schema,
+        format: written.format,
         ..BackupSummary::default()
     };
     assert_eq!(SledStore::check_backup(file.as_slice()).unwrap(), read);
@@ -758,7 +759,7 @@ fn the_integrity_check_finds_indexes_and_counts_out_of_step() {
     store.users_by_name.remove("alice").unwrap();
     let forgetful = users::StoredUser {
         user: alice.clone(),
-        logins: sessions::Logins::default(),
+        logins: users::Logins::default(),
     };
     store
         .users

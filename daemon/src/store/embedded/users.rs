@@ -7,7 +7,6 @@
 
 use super::FOR_GOOD;
 use super::api_tokens::user_token_key;
-use super::sessions::Logins;
 use super::{Barred, Counter, SledStore, StoreError, Unique, UserRecord, abort, corrupt_index, count, decode, encode};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -62,6 +61,25 @@ impl StoredUser {
     pub(super) fn write(&self, users: &TransactionalTree) -> Result<(), ConflictableTransactionError<StoreError>> {
         users.insert(self.user.id.as_bytes(), encode(self).or_else(abort)?)?;
         Ok(())
+    }
+}
+
+/// What a user's stored value keeps of their sessions.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Logins {
+    /// When the user last opened a session (login, registration, password grant).
+    pub last: Option<i64>,
+    /// The user's sessions that are not revoked, oldest first: id and end (past
+    /// ones stay until the purge deletes them).
+    pub open: Vec<(Uuid, i64)>,
+}
+
+impl Logins {
+    /// Takes `session_id` off the open sessions; false if it was not on them.
+    pub(super) fn close(&mut self, session_id: Uuid) -> bool {
+        let before = self.open.len();
+        self.open.retain(|(id, _)| *id != session_id);
+        self.open.len() != before
     }
 }
 

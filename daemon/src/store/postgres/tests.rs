@@ -3,7 +3,7 @@
 //! so and pass, except under `TESSERA_TEST_STRICT`.
 
 use super::*;
-use crate::store::records::*;
+use crate::records::*;
 use crate::store::{Change, Rotation, SessionStart, Unique};
 use std::sync::Arc;
 use uuid::Uuid;

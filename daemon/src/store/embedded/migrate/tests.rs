@@ -3,11 +3,9 @@
 //! entries, no counters and no revocation index.
 
 use super::user_session_key;
-use crate::store::embedded::sessions::Logins;
+use crate::records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+use crate::store::embedded::users::Logins;
 use crate::store::embedded::users::StoredUser;
-use crate::store::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
-};
 use crate::store::{Barred, FOR_GOOD, SessionKind, SledStore};
 use serde::Serialize;
 use std::path::Path;

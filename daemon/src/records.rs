@@ -1,4 +1,5 @@
-//! Typed records as stored (JSON values in sled trees). Times are Unix seconds.
+//! The records Tessera keeps (users, sessions, tokens, clients, keys, …): plain data
+//! that the store persists and the layers above read. Times are Unix seconds.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
