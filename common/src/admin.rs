@@ -648,6 +648,10 @@ pub struct AuditEntry {
     pub origin: Option<String>,
     /// Extra context.
     pub detail: Option<String>,
+    /// The id of the HTTP request or admin call that caused it (the `X-Request-Id` of
+    /// its answer, and the `id` of its log lines' span).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A pushed event: an audit entry as it happens.

@@ -29,6 +29,7 @@ mod locks;
 pub mod mail;
 pub mod migrate;
 pub mod records;
+pub mod request_id;
 pub mod secret;
 pub mod service;
 pub mod store;

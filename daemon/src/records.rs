@@ -134,6 +134,8 @@ pub struct AuditRecord {
     pub origin: Option<String>,
     /// Extra context (never a secret).
     pub detail: Option<String>,
+    /// The id of the HTTP request or admin call that caused it, if any.
+    pub request_id: Option<String>,
 }
 
 /// A registered OAuth client.

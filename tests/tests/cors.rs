@@ -40,7 +40,7 @@ async fn preflights_from_an_allowed_origin_get_each_routes_methods() {
         assert_eq!(r.header("access-control-allow-methods"), Some(methods), "{path}");
         assert_eq!(
             r.header("access-control-allow-headers"),
-            Some("authorization, content-type"),
+            Some("authorization, content-type, x-request-id"),
             "{path}"
         );
         assert!(r.header("access-control-max-age").is_some(), "{path}");
@@ -71,7 +71,7 @@ async fn answers_carry_cors_headers_for_allowed_origins_only() {
     assert_eq!(allowed.header("access-control-allow-origin"), Some(APP));
     assert_eq!(
         allowed.header("access-control-expose-headers"),
-        Some("www-authenticate, retry-after")
+        Some("www-authenticate, retry-after, x-request-id")
     );
     assert_eq!(allowed.header("vary"), Some("origin"));
     for origin in [Some("https://evil.example"), None] {

@@ -69,3 +69,79 @@ async fn a_stderr_nobody_reads_does_not_stall_requests() {
     }
     drop(stderr);
 }
+
+/// The newest audit entry of `event` in `tessera audit --json`.
+fn audit_entry(d: &TestDaemon, event: &str) -> serde_json::Value {
+    let entries = d.tessera(&["audit", "--json", "--limit", "50"]).json();
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == event)
+        .max_by_key(|e| e["seq"].as_u64())
+        .unwrap_or_else(|| panic!("no {event} in {entries}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn every_request_has_an_id_in_its_answer_its_log_lines_and_its_audit_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = TestDaemon::launch(dir, "", &[("TESSERA_LOG", "info,tessera::http=debug")]);
+    let register = |id: Option<&str>, name: &str| {
+        let mut request = d.client().post(d.url("/api/auth/register")).json(&serde_json::json!({
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "password": crate::harness::password(name),
+        }));
+        if let Some(id) = id {
+            request = request.header("X-Request-Id", id);
+        }
+        d.send(request)
+    };
+
+    // A sane inbound id is kept: in the answer, on the request's log line, in its audit entry.
+    let resp = register(Some("app-req.42:7"), "alice").await;
+    assert_eq!(resp.status, 201, "{}", resp.text);
+    assert_eq!(resp.header("x-request-id"), Some("app-req.42:7"));
+    assert!(
+        d.wait_for_log("request{id=app-req.42:7}: tessera::http: request method=POST path=\"/api/auth/register\""),
+        "the request's log line is in its span: {}",
+        d.logs()
+    );
+    assert_eq!(audit_entry(&d, "register")["requestId"], "app-req.42:7");
+
+    // Anything else is replaced by a generated id, as is a missing one.
+    for (inbound, name) in [(Some("two words"), "bob"), (None, "carol")] {
+        let resp = register(inbound, name).await;
+        assert_eq!(resp.status, 201, "{}", resp.text);
+        let id = resp.header("x-request-id").expect("every answer has an id").to_owned();
+        assert_eq!(id.len(), 32, "{id:?} is generated");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
+        assert!(d.wait_for_log(&format!("request{{id={id}}}")), "{}", d.logs());
+        let entry = audit_entry(&d, "register");
+        assert_eq!(entry["requestId"], id.as_str(), "{entry}");
+    }
+    assert!(!d.logs().contains("two words"), "an insane id never reaches the log");
+
+    // An error answer has one too.
+    let resp = d.get("/api/auth/me", None).await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.header("x-request-id").map(str::len), Some(32));
+
+    // An admin call gets its own id, in its audit entry and its log lines.
+    let disable = d.tessera(&["user", "disable", "bob"]);
+    assert_eq!(disable.code, 0, "{}", disable.stderr);
+    let entry = audit_entry(&d, "admin.user.disable");
+    let id = entry["requestId"].as_str().unwrap_or_else(|| panic!("{entry}"));
+    assert_eq!(id.len(), 32, "{entry}");
+    let rotate = d.tessera(&["key", "rotate"]);
+    assert_eq!(rotate.code, 0, "{}", rotate.stderr);
+    let rotated = audit_entry(&d, "admin.key.rotate");
+    let rotation = rotated["requestId"].as_str().unwrap_or_else(|| panic!("{rotated}"));
+    assert_ne!(rotation, id, "each call has its own");
+    assert!(
+        d.wait_for_log(&format!("admin{{id={rotation}}}")),
+        "the rotation's log line is in its span: {}",
+        d.logs()
+    );
+}

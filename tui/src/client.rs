@@ -295,6 +295,7 @@ mod tests {
             username: None,
             origin: None,
             detail: None,
+            request_id: None,
         }
     }
 

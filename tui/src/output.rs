@@ -465,6 +465,7 @@ mod tests {
             username: None,
             origin: None,
             detail: Some("x\u{9b}31m".into()),
+            request_id: None,
         };
         for text in [audit_line(&entry), audit_rows([&entry], Times::Short).to_text()] {
             assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
@@ -482,6 +483,7 @@ mod tests {
             username: None,
             origin: Some("uid=0".into()),
             detail: None,
+            request_id: None,
         };
         let short = audit_line(&entry("login.success"));
         let long = audit_line(&entry("admin.registration.closed"));

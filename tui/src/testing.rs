@@ -144,6 +144,7 @@ pub fn audit_entry(seq: u64, event: &str, subject: &str) -> AuditEntry {
         username: None,
         origin: Some("127.0.0.1".into()),
         detail: None,
+        request_id: None,
     }
 }
 

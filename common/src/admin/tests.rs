@@ -152,6 +152,7 @@ fn response_and_event_frames() {
                 username: None,
                 origin: Some("127.0.0.1".into()),
                 detail: None,
+                request_id: None,
             },
         },
         r#"{"event":{"event":{"seq":41,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","origin":"127.0.0.1","detail":null}}}"#,
@@ -166,9 +167,10 @@ fn response_and_event_frames() {
                 username: Some("al".into()),
                 origin: Some("127.0.0.1".into()),
                 detail: None,
+                request_id: Some("app-req-1".into()),
             },
         },
-        r#"{"event":{"event":{"seq":42,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","username":"al","origin":"127.0.0.1","detail":null}}}"#,
+        r#"{"event":{"event":{"seq":42,"at":"2026-01-01T00:00:00Z","event":"login.success","subject":"u1","username":"al","origin":"127.0.0.1","detail":null,"requestId":"app-req-1"}}}"#,
     );
 }
 

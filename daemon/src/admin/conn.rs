@@ -5,6 +5,7 @@
 
 use super::dispatch::dispatch;
 use super::peer::Access;
+use crate::request_id::RequestId;
 use crate::service::{Operator, Service};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tessera_common::admin::{
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 
 /// How long a client has to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -180,12 +182,14 @@ async fn serve_requests(
                     id,
                     call: Request::Backup,
                 }) => {
-                    super::backup::stream(service, operator, id, |frame| async move { send(outbox, &frame).await })
-                        .await
+                    in_call(super::backup::stream(service, operator, id, |frame| async move {
+                        send(outbox, &frame).await
+                    }))
+                    .await
                 }
                 Ok(ClientFrame::Request { id, call }) => ServerFrame::Response {
                     id,
-                    outcome: dispatch(service, operator, call).await,
+                    outcome: in_call(dispatch(service, operator, call)).await,
                 },
                 Ok(ClientFrame::Hello { .. }) => {
                     error_response(0, ErrorCode::InvalidRequest, "already greeted".to_owned())
@@ -204,6 +208,13 @@ async fn serve_requests(
     if let Some(task) = forwarder {
         task.abort();
     }
+}
+
+/// Runs one admin call with a new [`RequestId`], in its span.
+async fn in_call<F: std::future::Future>(call: F) -> F::Output {
+    let id = RequestId::generate();
+    let span = tracing::info_span!("admin", id = %id);
+    id.scope(call).instrument(span).await
 }
 
 fn error_response(id: u64, code: ErrorCode, message: String) -> ServerFrame {

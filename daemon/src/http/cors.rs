@@ -4,7 +4,9 @@
 //! to a known route is answered 204 with the methods that route takes (its `Allow`
 //! list, so one table serves both), and every answer to an allowed origin carries
 //! `Access-Control-Allow-Origin` and exposes the headers a client needs to read.
-//! No route takes cookies, so `*` is safe: nothing is ever sent with credentials.
+//! `Access-Control-Allow-Credentials` is never sent, so `*` is safe: a browser sends
+//! no cookie cross-origin with these headers (only the sign-in pages read cookies, and
+//! they are forms a browser navigates to, not calls a script makes).
 
 use hyper::body::Incoming;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -13,9 +15,9 @@ use warp::reply::Response;
 /// How long a browser may cache a preflight answer, in seconds.
 const MAX_AGE: &str = "3600";
 /// Request headers a cross-origin script may send.
-const ALLOW_HEADERS: &str = "authorization, content-type";
+const ALLOW_HEADERS: &str = "authorization, content-type, x-request-id";
 /// Response headers a cross-origin script may read beyond the safelisted ones.
-const EXPOSE_HEADERS: &str = "www-authenticate, retry-after";
+const EXPOSE_HEADERS: &str = "www-authenticate, retry-after, x-request-id";
 
 /// The allowed origins.
 #[derive(Debug, Clone)]

@@ -1,13 +1,15 @@
 //! The HTTP server: accepts TCP connections under a cap and serves HTTP/1.1 on each
 //! (over TLS when configured, see [`super::tls`]) with a header-read timeout, an idle
 //! keep-alive timeout and a per-connection request limit (`[server]` in the
-//! configuration), adding the CORS headers of [`super::cors`]. Accept errors back off
+//! configuration), adding the CORS headers of [`super::cors`]. Each request runs in a
+//! span with its [`RequestId`], which the answer carries in `X-Request-Id`. Accept errors back off
 //! instead of spinning; a client that hangs up is not a server error.
 
 use super::cors::Cors;
 use super::tls::Tls;
 use crate::backoff::AcceptBackoff;
 use crate::config::ConnectionLimits;
+use crate::request_id::RequestId;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,9 +21,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower_service::Service as _;
+use tracing::Instrument;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
+
+/// The header that carries a request's id, in and out.
+const REQUEST_ID: &str = "x-request-id";
 
 /// The peer's address, put in each request's extensions for the routes.
 #[derive(Debug, Clone, Copy)]
@@ -145,10 +151,20 @@ where
             let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
             in_flight.fetch_add(1, Ordering::Relaxed);
             let asked = cors.as_ref().map(|cors| (Arc::clone(cors), cors.ask(&request)));
-            let answer = warp::service(routes.clone()).call(request);
+            let id = RequestId::accept(request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()));
+            let span = tracing::info_span!("request", id = %id);
+            let answer = id
+                .clone()
+                .scope(warp::service(routes.clone()).call(request))
+                .instrument(span);
             let (in_flight, last_done) = (Arc::clone(&in_flight), Arc::clone(&last_done));
             async move {
                 let mut response = answer.await;
+                if let Ok(response) = response.as_mut()
+                    && let Ok(value) = HeaderValue::from_str(id.as_str())
+                {
+                    response.headers_mut().insert(REQUEST_ID, value);
+                }
                 if let (Some((cors, asked)), Ok(response)) = (asked, response.as_mut()) {
                     cors.answer(asked, response);
                 }

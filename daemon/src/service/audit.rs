@@ -456,6 +456,8 @@ impl Service {
     /// Appends `event` to the audit trail, moves its counters and tells subscribers;
     /// `origin` is the client address or the operator. A failure to store is logged,
     /// not fatal to the request (and the entry is not shown live: it has no number).
+    /// The entry names the request or admin call it comes from
+    /// ([`crate::request_id::current`]).
     pub(super) async fn audit(&self, event: AuditEvent, origin: Option<String>) {
         for &counter in event.counters() {
             self.counters.bump(counter);
@@ -468,6 +470,7 @@ impl Service {
             subject,
             origin,
             detail,
+            request_id: crate::request_id::current().map(|id| id.as_str().to_owned()),
         };
         // The username is read only while someone watches, and before the entry is
         // numbered, so entries go out in the order they were numbered as far as this
@@ -538,5 +541,6 @@ pub(super) fn audit_entry(seq: u64, record: AuditRecord) -> AuditEntry {
         username: None,
         origin: record.origin,
         detail: record.detail,
+        request_id: record.request_id,
     }
 }

@@ -140,6 +140,7 @@ fn entry_lines(e: &AuditEntry, theme: Theme) -> Vec<Line<'static>> {
         field("username", e.username.as_deref()),
         field("origin", e.origin.as_deref()),
         field("detail", e.detail.as_deref()),
+        field("request", e.request_id.as_deref()),
     ]
 }
 

@@ -29,6 +29,8 @@
 //! - refresh-token records lose the digest of the token they replaced (nothing read
 //!   it) and move from `refresh` to `refresh_tokens`.
 //!
+//! Version 6 → 7: audit entries gain the id of the request that caused them (none).
+//!
 //! The trees a step leaves behind ([`RETIRED_TREES`]) are not emptied: nothing reads
 //! them, backups leave them out, so `tesserad compact` drops them. Emptying them here
 //! took minutes at a million users, and sled's `drop_tree` holds a whole tree in
@@ -104,6 +106,18 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     }
     if from < 6 {
         v5_to_v6(db)?;
+    }
+    if from < 7 {
+        upgrade(db, "audit", |old: AuditRecordV6| {
+            Ok(AuditRecord {
+                at: old.at,
+                event: old.event,
+                subject: old.subject,
+                origin: old.origin,
+                detail: old.detail,
+                request_id: None,
+            })
+        })?;
     }
     db.flush()?;
     db.open_tree("meta")?
@@ -239,6 +253,16 @@ struct RefreshRecordV5 {
     rotated_at: Option<i64>,
     #[serde(default)]
     client_id: Option<String>,
+}
+
+/// An audit entry as schema versions 2 to 6 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct AuditRecordV6 {
+    pub at: i64,
+    pub event: String,
+    pub subject: Option<String>,
+    pub origin: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// A client record as schema version 2 stored it.

@@ -152,6 +152,7 @@ fn audit_trail_is_bounded() {
             subject: None,
             origin: None,
             detail: None,
+            request_id: None,
         };
         store.append_audit(&record).unwrap();
     }
@@ -194,6 +195,7 @@ async fn concurrent_commits_share_syncs() {
                     subject: None,
                     origin: None,
                     detail: None,
+                    request_id: None,
                 };
                 store.append_audit(&record).unwrap();
                 store.commit().await.unwrap();
@@ -707,6 +709,7 @@ fn the_audit_trail_is_purged_by_age() {
             subject: None,
             origin: None,
             detail: None,
+            request_id: None,
         };
         store.append_audit(&record).unwrap();
     }

@@ -13,7 +13,8 @@ impl PgStore {
         transaction!(self, tx, {
             let stmt = tx
                 .prepare_cached(
-                    "INSERT INTO audit (at, event, subject, origin, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                    "INSERT INTO audit (at, event, subject, origin, detail, request_id) VALUES ($1, $2, $3, $4, $5, $6) \
+                     RETURNING seq",
                 )
                 .await
                 .map_err(error)?;
@@ -26,6 +27,7 @@ impl PgStore {
                         &record.subject,
                         &record.origin,
                         &record.detail,
+                        &record.request_id,
                     ],
                 )
                 .await
@@ -65,7 +67,8 @@ impl PgStore {
     pub async fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let before = i64::try_from(before).unwrap_or(i64::MAX);
-        let sql = "SELECT seq, at, event, subject, origin, detail FROM audit WHERE seq < $2 ORDER BY seq DESC LIMIT $1";
+        let sql = "SELECT seq, at, event, subject, origin, detail, request_id FROM audit WHERE seq < $2 \
+                   ORDER BY seq DESC LIMIT $1";
         let mut newest_first = self
             .select_all(sql, &[&limit, &before], |r| {
                 let seq: i64 = col(r, "audit", "seq")?;
@@ -77,6 +80,7 @@ impl PgStore {
                         subject: col(r, "audit", "subject")?,
                         origin: col(r, "audit", "origin")?,
                         detail: col(r, "audit", "detail")?,
+                        request_id: col(r, "audit", "request_id")?,
                     },
                 ))
             })

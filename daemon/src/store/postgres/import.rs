@@ -204,8 +204,8 @@ async fn insert(
         }
         Item::Audit(a) => {
             run(
-                "INSERT INTO audit (at, event, subject, origin, detail) VALUES ($1, $2, $3, $4, $5)",
-                &[&a.at, &a.event, &a.subject, &a.origin, &a.detail],
+                "INSERT INTO audit (at, event, subject, origin, detail, request_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&a.at, &a.event, &a.subject, &a.origin, &a.detail, &a.request_id],
             )
             .await?;
             copied.count("audit", true);

@@ -91,6 +91,7 @@ pub(crate) fn v1_records() -> V1 {
             subject: Some(alice.id.to_string()),
             origin: Some("uid=0".into()),
             detail: None,
+            request_id: None,
         },
         alice,
         bob,
@@ -330,6 +331,43 @@ fn version_4_clients_gain_no_retiring_secret_and_keep_the_rest() {
                 retiring_secret: None,
             }
         );
+    }
+}
+
+#[test]
+fn version_6_audit_entries_gain_no_request_id_and_keep_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    // sled lets go of its lock on background threads just after a drop: wait for it.
+    let db = super::super::open_sled(&dir.path().join("store"), super::super::CACHE_BYTES).unwrap();
+    let v6 = super::AuditRecordV6 {
+        at: 9,
+        event: "login.success".into(),
+        subject: Some("alice".into()),
+        origin: Some("127.0.0.1".into()),
+        detail: Some("session".into()),
+    };
+    db.open_tree("audit")
+        .unwrap()
+        .insert(7u64.to_be_bytes(), postcard::to_allocvec(&v6).unwrap())
+        .unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("schema_version", &6u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+    drop(db);
+    for _ in 0..2 {
+        let store = SledStore::open(dir.path()).unwrap();
+        let expected = AuditRecord {
+            at: 9,
+            event: "login.success".into(),
+            subject: Some("alice".into()),
+            origin: Some("127.0.0.1".into()),
+            detail: Some("session".into()),
+            request_id: None,
+        };
+        assert_eq!(store.audit_tail(10).unwrap(), vec![(7, expected)]);
     }
 }
 
