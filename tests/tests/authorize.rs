@@ -173,6 +173,11 @@ async fn exchange(d: &TestDaemon, form: &[(&str, &str)], basic: Option<&(String,
     post(d, "/oauth/token", form, basic).await
 }
 
+/// The `error_description` of an OAuth error answer (which check refused it).
+fn refusal(resp: &Resp) -> String {
+    resp.json()["error_description"].as_str().unwrap_or_default().to_owned()
+}
+
 fn client_with(d: &TestDaemon, args: &[&str]) -> Option<String> {
     let mut all = vec!["client", "add"];
     all.extend_from_slice(args);
@@ -333,7 +338,7 @@ async fn a_third_party_app_asks_for_consent_once_and_a_public_app_uses_pkce_alon
         .await;
     assert!(location_params(&quiet).1.contains_key("code"));
 
-    let form = |verifier: &'static str| {
+    let form = |verifier: &str| {
         vec![
             ("grant_type".to_owned(), "authorization_code".to_owned()),
             ("code".to_owned(), params["code"].clone()),
@@ -349,33 +354,160 @@ async fn a_third_party_app_asks_for_consent_once_and_a_public_app_uses_pkce_alon
                 .form(&form("wrong-verifier-0123456789-0123456789-0123456789")),
         )
         .await;
-    assert_eq!(wrong.code(), "invalid_grant");
-    // That attempt used the code up: a public client tries a fresh one.
+    assert_eq!(
+        (wrong.status, wrong.code(), refusal(&wrong)),
+        (
+            400,
+            "invalid_grant".to_owned(),
+            "code_verifier does not match the code_challenge".to_owned()
+        ),
+        "a wrong verifier is refused at the verifier check, after the code was taken: {}",
+        wrong.text
+    );
+    // That attempt used the code up: the right verifier now finds it spent, and the
+    // daemon treats the second presentation as a reuse.
+    let spent = d
+        .send(d.client().post(d.url("/oauth/token")).form(&form(verifier.as_str())))
+        .await;
+    assert_eq!(
+        (spent.status, spent.code(), refusal(&spent)),
+        (
+            400,
+            "invalid_grant".to_owned(),
+            "the code is invalid, used or expired".to_owned()
+        ),
+        "a code that failed once is spent: even the right verifier cannot redeem it: {}",
+        spent.text
+    );
+    let audit = d.tessera(&["audit", "--limit", "30"]).stdout;
+    assert!(
+        audit.contains("code.reuse"),
+        "the second presentation of the spent code was audited as a reuse: {audit}"
+    );
+    // Another public client, which also names itself alone.
+    client_with(
+        &d,
+        &[
+            "other",
+            "--scopes",
+            "read",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+    );
+    // A code is bound to the client it was issued to: the other client, with the
+    // right verifier and redirect URI, cannot redeem one issued to cli.
+    let for_cli = browser
+        .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
+        .await;
+    let (_, for_cli) = location_params(&for_cli);
+    let stolen = d
+        .send(d.client().post(d.url("/oauth/token")).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", for_cli["code"].as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", "other"),
+            ("code_verifier", verifier.as_str()),
+        ]))
+        .await;
+    assert_eq!(
+        (stolen.status, stolen.code(), refusal(&stolen)),
+        (
+            400,
+            "invalid_grant".to_owned(),
+            "the code was issued to another client".to_owned()
+        ),
+        "a code issued to cli is refused to another client: {}",
+        stolen.text
+    );
+    // A public client tries a fresh one.
     let fresh = browser
         .get(&authorize_url("cli", redirect, &challenge, "&scope=read"))
         .await;
     let (_, params) = location_params(&fresh);
-    let tokens = d
-        .send(d.client().post(d.url("/oauth/token")).form(&[
-            ("grant_type", "authorization_code"),
-            ("code", params["code"].as_str()),
-            ("redirect_uri", redirect),
-            ("client_id", "cli"),
-            ("code_verifier", verifier.as_str()),
-        ]))
-        .await;
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", params["code"].as_str()),
+        ("redirect_uri", redirect),
+        ("client_id", "cli"),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tokens = d.send(d.client().post(d.url("/oauth/token")).form(&redeem)).await;
     assert_eq!(tokens.status, 200, "{}", tokens.text);
     let tokens = tokens.json();
     assert_eq!(tokens["scope"], json!("read"));
-    // The refresh token is bound to the public client, which names itself alone.
+    // The refresh token is bound to the public client, which names itself alone: the
+    // other public client naming itself, no client at all, or the app-facing refresh
+    // cannot exchange it, and those refusals leave it valid for cli.
+    let refresh = s(&tokens, "refresh_token");
+    let as_other = d
+        .send(d.client().post(d.url("/oauth/token")).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", "other"),
+        ]))
+        .await;
+    assert_eq!(
+        (as_other.status, as_other.code(), refusal(&as_other)),
+        (
+            400,
+            "invalid_grant".to_owned(),
+            "the refresh token is invalid, expired, revoked or bound to another client".to_owned()
+        ),
+        "cli's refresh token is refused to another public client: {}",
+        as_other.text
+    );
+    let unbound = d
+        .send(
+            d.client()
+                .post(d.url("/oauth/token"))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]),
+        )
+        .await;
+    assert_eq!(
+        (unbound.status, unbound.code()),
+        (400, "invalid_grant".to_owned()),
+        "cli's refresh token is refused without a client: {}",
+        unbound.text
+    );
+    let app = d.rotate(&refresh).await;
+    assert_eq!(
+        (app.status, app.code()),
+        (401, "INVALID_TOKEN".to_owned()),
+        "cli's refresh token is refused at the app-facing refresh, which names no client: {}",
+        app.text
+    );
     let refreshed = d
         .send(d.client().post(d.url("/oauth/token")).form(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", s(&tokens, "refresh_token").as_str()),
+            ("refresh_token", refresh.as_str()),
             ("client_id", "cli"),
         ]))
         .await;
-    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(
+        refreshed.status, 200,
+        "the refusals to others left cli's refresh token valid for cli: {}",
+        refreshed.text
+    );
+    let refreshed = refreshed.json();
+    // Presenting the redeemed code again revokes what its exchange led to, refreshed
+    // tokens included (RFC 6749 §4.1.2).
+    let reused = d.send(d.client().post(d.url("/oauth/token")).form(&redeem)).await;
+    assert_eq!(
+        (reused.status, reused.code()),
+        (400, "invalid_grant".to_owned()),
+        "a redeemed code is refused the second time: {}",
+        reused.text
+    );
+    let rs = client(&d, "rs", "read");
+    for token in [s(&refreshed, "access_token"), s(&refreshed, "refresh_token")] {
+        assert_eq!(
+            introspect(&d, &rs, &token).await["active"],
+            json!(false),
+            "the reuse of the code revoked the session it opened, refreshed tokens included"
+        );
+    }
     let audit = d.tessera(&["audit", "--limit", "30"]).stdout;
     assert!(
         audit.contains("consent.denied") && audit.contains("consent.granted"),

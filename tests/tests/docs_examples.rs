@@ -1,8 +1,10 @@
-//! The programs in `docs/integrating.md`, run exactly as printed against a live daemon:
-//! each fenced block after an `<!-- example: NAME -->` line is saved as NAME and run,
-//! Python in the venv `.ci/run` makes (`tests/py/.venv`, from `tests/py/requirements.txt`)
-//! and JavaScript with the packages of `tests/js`. Each must print the claims of a good
-//! token and fail on a forged one.
+//! The examples in `README.md` and `docs/integrating.md`, run exactly as printed against
+//! a live daemon: each fenced block after an `<!-- example: NAME -->` line is saved as
+//! NAME and run, Python in the venv `.ci/run` makes (`tests/py/.venv`, from
+//! `tests/py/requirements.txt`), JavaScript with the packages of `tests/js`, shell under
+//! `bash` with `tessera`, curl, jq and python3. The verifiers must print the claims of a
+//! good token and fail on a forged one; the README's shell examples must each run alone,
+//! in the order printed and in reverse.
 
 use crate::harness::{ISSUER, TestDaemon, output_within, prerequisite, s};
 use crate::node::{js_dir, node};
@@ -99,14 +101,36 @@ async fn the_integration_guide_examples_verify_live_tokens_and_refuse_forged_one
     }
 }
 
-/// Runs the shell examples of `markdown` (the `.sh` ones, in order) as one `bash`
-/// session against `d`, as a reader pasting them into one terminal would; returns
-/// their names and what they printed.
-fn run_shell_examples(d: &TestDaemon, markdown: &str) -> (Vec<String>, String) {
-    let blocks: Vec<(String, String)> = examples(markdown)
+/// The shell examples (`.sh`) of `markdown`, in order.
+fn shell_examples(markdown: &str) -> Vec<(String, String)> {
+    examples(markdown)
         .into_iter()
         .filter(|(name, _)| name.ends_with(".sh"))
-        .collect();
+        .collect()
+}
+
+/// The contents of `path`, relative to the repository's top directory.
+fn read_doc(path: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
+}
+
+/// Whether the tools the shell examples call besides `tessera` run; each missing one
+/// is reported (a skipped test, or a failure under `TESSERA_TEST_STRICT`).
+fn shell_tools() -> bool {
+    ["bash", "curl", "jq", "python3"].into_iter().all(|tool| {
+        let runs = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success());
+        prerequisite(runs, tool)
+    })
+}
+
+/// Runs `blocks` one after another as one `bash` session against `d`, as a reader
+/// pasting them into one terminal would; returns what they printed. They run in an
+/// empty directory, which they must leave empty (temporary files go under `mktemp`,
+/// here in a directory of the test's).
+fn run_shell(d: &TestDaemon, blocks: &[(String, String)]) -> String {
     // `tessera` on the PATH, as the README's install puts it there.
     let bin = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(crate::harness::TESSERA, bin.path().join("tessera")).unwrap();
@@ -119,13 +143,14 @@ fn run_shell_examples(d: &TestDaemon, markdown: &str) -> (Vec<String>, String) {
             .replace("http://127.0.0.1:8080", &d.base)
             .replace("localhost:8080", address)
     );
-    // Files an example writes (a backup) land in a directory of their own.
     let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     let mut bash = Command::new("bash");
     bash.arg("-c")
         .arg(&script)
         .current_dir(cwd.path())
         .env("PATH", &path)
+        .env("TMPDIR", tmp.path())
         .env("TESSERA_SOCKET", &d.socket);
     let out = output_within(&mut bash, None, Duration::from_secs(120));
     let (stdout, stderr) = (
@@ -133,7 +158,12 @@ fn run_shell_examples(d: &TestDaemon, markdown: &str) -> (Vec<String>, String) {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{script}\n{stdout}\n{stderr}");
-    (blocks.into_iter().map(|(name, _)| name).collect(), stdout.into_owned())
+    let left: Vec<String> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "the examples left {left:?} in the working directory");
+    stdout.into_owned()
 }
 
 fn assert_printed(stdout: &str, needles: &[&str]) {
@@ -142,47 +172,116 @@ fn assert_printed(stdout: &str, needles: &[&str]) {
     }
 }
 
-#[tokio::test]
-async fn the_readme_shell_examples_run_as_printed() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    // The README's quick start is the default daemon, on the embedded store (whose
-    // online backup it shows).
-    let d = TestDaemon::with("[storage]\nbackend = \"sled\"\n");
-    let (names, stdout) = run_shell_examples(&d, &readme);
-    assert_eq!(names, ["walkthrough.sh", "oauth.sh", "sign-in.sh", "subcommands.sh"]);
-    assert_printed(
-        &stdout,
+/// The README's shell examples, in the order printed, and what each must print.
+const README_SHELL: &[(&str, &[&str])] = &[
+    (
+        "walkthrough.sh",
+        &["\"username\":\"alice\"", "HTTP/1.1 204", "INVALID_TOKEN", "k4.public."],
+    ),
+    ("oauth.sh", &["\"active\":true"]),
+    (
+        "sign-in.sh",
         &[
-            "\"username\":\"alice\"",
-            "HTTP/1.1 204",
-            "INVALID_TOKEN",
-            "k4.public.",
-            "\"active\":true",
-            "registration: closed",
-            "backup written to tessera.tsrbak",
             "callback?code=tsr_ac_",
             "\"token_type\":\"Bearer\"",
+            "\"username\":\"bob\"",
         ],
-    );
+    ),
+    (
+        "subcommands.sh",
+        &["registration: closed", "registration: open", "backup written to "],
+    ),
+];
+
+/// What the integration guide's shell steps must print.
+const GUIDE_SHELL: &[&str] = &["client secret: tsr_cs_", "\"active\":true", "\"token_type\":\"Bearer\""];
+
+/// The README's shell examples, checked to be those of [`README_SHELL`].
+fn readme_shell_examples() -> Vec<(String, String)> {
+    let blocks = shell_examples(&read_doc("README.md"));
+    let names: Vec<&str> = blocks.iter().map(|(name, _)| name.as_str()).collect();
+    let expected: Vec<&str> = README_SHELL.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, expected);
+    blocks
+}
+
+/// Asserts that `stdout` holds what each of `blocks` must print.
+fn assert_readme_printed(stdout: &str, blocks: &[(String, String)]) {
+    for (name, _) in blocks {
+        let (_, needles) = README_SHELL.iter().find(|(known, _)| *known == name.as_str()).unwrap();
+        assert_printed(stdout, needles);
+    }
+}
+
+/// The README's quick start is the default daemon, on the embedded store (whose online
+/// backup it shows).
+fn readme_daemon() -> TestDaemon {
+    TestDaemon::with("[storage]\nbackend = \"sled\"\n")
+}
+
+/// As a reader goes: the README's shell examples in the order printed, then the
+/// integration guide's shell steps on the same daemon (its token is alice's, from the
+/// walk-through, who must still be able to log in).
+#[tokio::test]
+async fn the_readme_shell_examples_run_as_printed_and_the_guide_after_them() {
+    if !shell_tools() {
+        return;
+    }
+    let blocks = readme_shell_examples();
+    let d = readme_daemon();
+    let stdout = run_shell(&d, &blocks);
+    assert_readme_printed(&stdout, &blocks);
+    let guide = shell_examples(&read_doc("docs/integrating.md"));
+    let stdout = run_shell(&d, &guide);
+    assert_printed(&stdout, GUIDE_SHELL);
+}
+
+/// No README shell example leans on what an earlier one made or changed.
+#[tokio::test]
+async fn the_readme_shell_examples_run_in_reverse_order() {
+    if !shell_tools() {
+        return;
+    }
+    let mut blocks = readme_shell_examples();
+    blocks.reverse();
+    let d = readme_daemon();
+    let stdout = run_shell(&d, &blocks);
+    assert_readme_printed(&stdout, &blocks);
+}
+
+/// Each README shell example runs alone against a fresh daemon.
+#[tokio::test]
+async fn each_readme_shell_example_runs_alone() {
+    if !shell_tools() {
+        return;
+    }
+    for block in readme_shell_examples() {
+        let d = readme_daemon();
+        let block = std::slice::from_ref(&block);
+        let stdout = run_shell(&d, block);
+        assert_readme_printed(&stdout, block);
+    }
 }
 
 #[tokio::test]
 async fn the_integration_guide_shell_examples_run_as_printed() {
-    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/integrating.md")).unwrap();
+    if !shell_tools() {
+        return;
+    }
+    let guide = read_doc("docs/integrating.md");
     let d = TestDaemon::start();
     // The README's walk-through registered her.
     let body =
         serde_json::json!({"username": "alice", "email": "alice@example.com", "password": "correct horse battery"});
     assert_eq!(d.post_json("/api/auth/register", body).await.status, 201);
-    let (names, stdout) = run_shell_examples(&d, &guide);
+    let blocks = shell_examples(&guide);
+    let names: Vec<&str> = blocks.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
         ["client.sh", "token.sh", "introspect.sh", "client-credentials.sh"]
     );
-    assert_printed(
-        &stdout,
-        &["client secret: tsr_cs_", "\"active\":true", "\"token_type\":\"Bearer\""],
-    );
+    let stdout = run_shell(&d, &blocks);
+    assert_printed(&stdout, GUIDE_SHELL);
 }
 
 /// Starts the guide's example `name` with `env`; returns it and its first line.

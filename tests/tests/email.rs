@@ -42,10 +42,58 @@ async fn message(d: &TestDaemon, n: usize) -> String {
     }
 }
 
-/// Waits a moment and checks that no more than `n` messages were written.
+/// The account whose reset messages [`no_more_than`] uses as a barrier: a test that
+/// calls it registers this name first (`marker@example.com`).
+const MARKER: &str = "marker";
+
+/// Whether `message` is one of the barrier's (see [`no_more_than`]).
+fn is_marker(message: &str) -> bool {
+    message.contains(&format!("To: {MARKER}@example.com"))
+}
+
+/// Checks that no more than `n` messages, markers aside, were written for what the
+/// test did so far, once a later message has come through the same pipeline: asks
+/// for a reset message to [`MARKER`] (an enabled account with messages to spare),
+/// waits for it in the same outbox, and only then counts.
+///
+/// Not strictly ordered, so not a proof for every interleaving: the queue is one FIFO
+/// channel with one drain, but a forgotten-password or verification request by
+/// address looks its account up and queues in a task of its own, and the drain sends
+/// up to 8 messages at once, each in a task of its own. What it does guarantee: the
+/// marker is asked for only after the answer to the request that must send nothing,
+/// and then takes the same path (lookup, link, queue, drain, transport), so a message
+/// that request made had a head start of at least one round trip and the marker's
+/// whole journey; a slow pipeline makes this wait longer instead of passing. A stray
+/// message written after the marker could slip through; a sound daemon never fails
+/// the check.
 async fn no_more_than(d: &TestDaemon, n: usize) {
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(messages(d).len(), n, "{:?}", messages(d));
+    let markers = |all: &Vec<String>| all.iter().filter(|m| is_marker(m)).count();
+    let earlier = markers(&messages(d));
+    let asked = forgot(d, &format!("{MARKER}@example.com")).await;
+    assert_eq!(
+        asked.status, 202,
+        "the barrier's reset message is asked for: {}",
+        asked.text
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let all = loop {
+        let all = messages(d);
+        if markers(&all) > earlier {
+            break all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the barrier's message to {MARKER}@example.com never came, so the outbox proves nothing: {:?}",
+            outbox(d)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let others: Vec<&String> = all.iter().filter(|m| !is_marker(m)).collect();
+    assert_eq!(
+        others.len(),
+        n,
+        "by the time the barrier's message came, only the {n} expected messages had been sent: {others:?}"
+    );
 }
 
 /// The token with `prefix` in a message (its text part is sent as written).
@@ -132,6 +180,7 @@ async fn a_registration_link_verifies_the_address_once_and_again_for_scanners() 
 async fn a_session_asks_for_verification_and_other_tokens_may_not() {
     let d = TestDaemon::with("[guest]\nenabled = true\n");
     let bob = d.register("bob").await;
+    d.register(MARKER).await;
     let access = s(&bob, "accessToken");
     let asked = d.post_bearer("/api/auth/verify-email/request", &access).await;
     assert_eq!(
@@ -199,6 +248,7 @@ async fn links_expire_and_a_newer_use_voids_the_others() {
 async fn forgot_says_the_same_for_unknown_addresses_and_sends_nothing() {
     let d = TestDaemon::start();
     d.register("dave").await;
+    d.register(MARKER).await;
     let unknown = forgot(&d, "nobody@example.com").await;
     let known = forgot(&d, "dave@example.com").await;
     assert_eq!((unknown.status, &unknown.text), (known.status, &known.text));
@@ -345,14 +395,20 @@ async fn verified_addresses_can_be_required_at_every_login() {
 async fn messages_per_address_and_kind_are_capped_per_hour() {
     let d = TestDaemon::with("[mail]\nmax_per_hour = 2\n");
     d.register("hal").await;
+    d.register(MARKER).await;
     for _ in 0..4 {
         assert_eq!(forgot(&d, "hal@example.com").await.status, 202);
     }
     no_more_than(&d, 2).await;
-    // Verification messages are counted apart.
+    // Verification messages are counted apart (the first three messages are hal's two
+    // resets and the barrier's).
     let asked = d.post_json("/api/auth/verify-email/request", json!({"email": "hal@example.com"}));
     assert_eq!(asked.await.status, 202);
-    message(&d, 3).await;
+    let verification = message(&d, 4).await;
+    assert!(
+        verification.contains("To: hal@example.com") && verification.contains("tsr_ve_"),
+        "a verification message went to hal past the reset cap: {verification}"
+    );
     // The operator is told when nothing was sent.
     let refused = d.tessera(&["user", "send-reset", "hal"]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
@@ -364,7 +420,7 @@ async fn messages_per_address_and_kind_are_capped_per_hour() {
         refused.stderr
     );
     assert_eq!(d.tessera(&["user", "send-verification", "hal"]).code, 0);
-    assert!(message(&d, 4).await.contains("tsr_ve_"));
+    assert!(message(&d, 5).await.contains("tsr_ve_"));
     let audit = d.tessera(&["audit", "--limit", "3"]).stdout;
     assert!(audit.contains("admin.user.send_verification"), "{audit}");
 }
@@ -606,9 +662,33 @@ async fn smtp_with_implicit_tls_delivers_and_an_untrusted_relay_gets_nothing() {
         "{:?}",
         got[0].envelope
     );
-    assert!(
+    // The untrusting daemon has had its chance only once it gives up: a TLS failure is
+    // transient, so that is after its fifth attempt (waits of 1 + 2 + 4 + 8 s), when it
+    // audits mail.failed. Wait for that, or for moe's message at the relay.
+    let to_moe = || {
         sink.delivered()
             .iter()
-            .all(|m| !m.envelope.iter().any(|e| e.contains("moe@")))
+            .any(|m| m.envelope.iter().any(|e| e.contains("moe@")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let audit = loop {
+        let audit = untrusting.tessera(&["audit", "--limit", "5"]).stdout;
+        if audit.contains("mail.failed") || to_moe() {
+            break audit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the untrusting daemon neither delivered nor gave up on moe's message: {audit}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        !to_moe(),
+        "a relay whose certificate is not trusted got moe's message: {:?}",
+        sink.delivered()
+    );
+    assert!(
+        audit.contains("reset message") && audit.contains("certificate"),
+        "the untrusting daemon gave up on moe's reset message over the relay's certificate: {audit}"
     );
 }

@@ -15,19 +15,31 @@ pub(crate) fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
+/// The major version `node --version` prints (`v20.11.1` gives 20); `None` when node
+/// is missing, fails, or prints something else.
+fn node_major() -> Option<u32> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let version = String::from_utf8_lossy(&out.stdout);
+    version.trim().trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
 /// `node`, with WebCrypto on the global object where Node 18 needs a flag for it; `None`
-/// (a skipped test, or a failure under `TESSERA_TEST_STRICT`) without Node.js or
-/// without the packages.
+/// (a skipped test, or a failure under `TESSERA_TEST_STRICT`) without a Node.js whose
+/// `node --version` parses, or without the packages.
 pub(crate) fn node() -> Option<Command> {
-    let version = Command::new("node").arg("--version").output().ok()?;
-    let version = String::from_utf8_lossy(&version.stdout);
-    let major: u32 = version.trim().trim_start_matches('v').split('.').next()?.parse().ok()?;
+    let major = node_major();
+    if !prerequisite(major.is_some(), "Node.js: `node --version` printing vMAJOR.MINOR.PATCH") {
+        return None;
+    }
     let installed = js_dir().join("node_modules/oauth4webapi/package.json").is_file();
     if !prerequisite(installed, "npm ci --prefix tests/js") {
         return None;
     }
     let mut command = Command::new("node");
-    if major < 19 {
+    if major.is_some_and(|major| major < 19) {
         command.arg("--experimental-global-webcrypto");
     }
     Some(command)
@@ -35,11 +47,10 @@ pub(crate) fn node() -> Option<Command> {
 
 #[tokio::test]
 async fn oauth4webapi_interop() {
-    let node = node();
-    if !prerequisite(node.is_some(), "Node.js (node) and tests/js/node_modules") {
+    // node() has reported what is missing (and failed under TESSERA_TEST_STRICT).
+    let Some(mut node) = node() else {
         return;
-    }
-    let mut node = node.unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let (pem, cert, key) = certificate(dir.path(), "server");
     let config = tls_config(dir.path(), &cert, &key, "[oauth]\npassword_grant = true\n");

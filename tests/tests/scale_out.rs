@@ -532,14 +532,27 @@ async fn tls_to_the_database_follows_sslmode_and_verifies_the_certificate() {
     let d = TestDaemon::launch(dir, &storage, &[]);
     d.register("grace").await;
     drop(d);
-    // Without TLS: the server turns it away.
+    // Without TLS: the server turns it away. Its pg_hba.conf admits TCP only by
+    // `hostssl`, so PostgreSQL (12 and later) says there is no entry for a connection
+    // with "no encryption"; the daemon gives that reason after "cannot reach PostgreSQL".
     let (_dir, plain) = launch(url.clone());
     let out = crate::harness::output_within(
         &mut crate::harness::daemon_command(&plain),
         None,
         Duration::from_secs(60),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a daemon the database turns away fails to start: {stderr}"
+    );
+    assert!(
+        stderr.contains("cannot reach PostgreSQL")
+            && stderr.contains("no pg_hba.conf entry")
+            && stderr.contains("no encryption"),
+        "turned away because the connection had no TLS, and says so: {stderr}"
+    );
     // TLS, but the certificate is not from the root given: refused, not trusted.
     let other = tempfile::tempdir().unwrap();
     let stranger = other.path().join("other-ca.pem");
