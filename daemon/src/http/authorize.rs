@@ -9,7 +9,8 @@ use super::body::{self, BodyResult, Fields};
 use super::pages::{self, Consent, ErrorPage, Login, Logout, RequestFields, SignedOut};
 use super::{method, origin, with_service};
 use crate::secret;
-use crate::service::authorize::{AuthParams, AuthProblem, AuthRequest};
+use crate::service::authorize::AuthParams;
+use crate::service::signin::{Notice, PageFor, SignIn};
 use crate::service::{Origin, Service, ServiceError, redirect};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,20 +205,66 @@ impl<'a> Answer<'a> {
         })
     }
 
-    fn login_page(&mut self, p: &AuthParams, r: &AuthRequest, status: StatusCode, message: Option<&str>) -> Response {
+    /// Answers with what the service said the sign-in page does next.
+    fn show(&mut self, p: &AuthParams, step: SignIn) -> Response {
+        match step {
+            SignIn::Problem(message) => self.error_page(StatusCode::BAD_REQUEST, &message),
+            SignIn::Redirect(location) => self.redirect(&location),
+            SignIn::Login { page, notice } => self.login_page(p, &page, notice),
+            SignIn::Consent { page, username, scopes } => {
+                let fields = match self.fields(p) {
+                    Ok(fields) => fields,
+                    Err(e) => return self.internal(&e),
+                };
+                let consent = Consent {
+                    app_name: self.app_name(),
+                    title: "Allow access?",
+                    client_id: &page.client_id,
+                    username: &username,
+                    scopes: &scopes,
+                    fields: &fields,
+                };
+                self.finish(pages::page(StatusCode::OK, &consent, &origins(&page)))
+            }
+        }
+    }
+
+    fn login_page(&mut self, p: &AuthParams, page: &PageFor, notice: Option<Notice>) -> Response {
+        let (status, message) = match notice {
+            None => (StatusCode::OK, None),
+            Some(Notice::MissingCredentials) => (StatusCode::OK, Some("Enter your username and password.")),
+            Some(Notice::WrongCredentials) => (StatusCode::OK, Some("Wrong username or password.")),
+            Some(Notice::EmailNotVerified) => (
+                StatusCode::OK,
+                Some("Confirm your email address first: follow the link we sent you."),
+            ),
+            Some(Notice::TooManyAttempts(_)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many attempts. Wait a while, then try again."),
+            ),
+            Some(Notice::Busy) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("The server is busy. Try again in a moment."),
+            ),
+        };
         let fields = match self.fields(p) {
             Ok(fields) => fields,
             Err(e) => return self.internal(&e),
         };
-        let page = Login {
+        let login = Login {
             app_name: self.app_name(),
             title: "Sign in",
-            client_id: &r.client.client_id,
+            client_id: &page.client_id,
             message,
             fields: &fields,
         };
-        let origins: Vec<String> = redirect::origin(&r.redirect_uri).into_iter().collect();
-        self.finish(pages::page(status, &page, &origins))
+        let mut response = self.finish(pages::page(status, &login, &origins(page)));
+        if let Some(Notice::TooManyAttempts(retry_after)) = notice
+            && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
     }
 
     fn internal(&self, e: &ServiceError) -> Response {
@@ -227,41 +274,11 @@ impl<'a> Answer<'a> {
             "Something went wrong on our side; try again later.",
         )
     }
+}
 
-    /// With the request valid and a person signed in: the consent page, or a code.
-    async fn signed_in(&mut self, p: &AuthParams, r: &AuthRequest, origin: Origin) -> Response {
-        let signed_in = self.service.browser_session(self.browser.session.as_deref()).await;
-        let (session, user) = match signed_in {
-            Ok(Some(found)) => found,
-            Ok(None) => return self.login_page(p, r, StatusCode::OK, None),
-            Err(e) => return self.internal(&e),
-        };
-        match self.service.needs_consent(r, &user).await {
-            Ok(false) => {}
-            Ok(true) => {
-                let fields = match self.fields(p) {
-                    Ok(fields) => fields,
-                    Err(e) => return self.internal(&e),
-                };
-                let scopes = self.service.granted_scopes(r, &user);
-                let page = Consent {
-                    app_name: self.app_name(),
-                    title: "Allow access?",
-                    client_id: &r.client.client_id,
-                    username: &user.username,
-                    scopes: &scopes,
-                    fields: &fields,
-                };
-                let origins: Vec<String> = redirect::origin(&r.redirect_uri).into_iter().collect();
-                return self.finish(pages::page(StatusCode::OK, &page, &origins));
-            }
-            Err(e) => return self.internal(&e),
-        }
-        match self.service.issue_code(r, &user, &session, origin).await {
-            Ok(location) => self.redirect(&location),
-            Err(e) => self.internal(&e),
-        }
-    }
+/// The origins a page's forms may be sent to, beside this server.
+fn origins(page: &PageFor) -> Vec<String> {
+    page.redirect_origin.iter().cloned().collect()
 }
 
 fn params_of(mut map: HashMap<String, String>) -> AuthParams {
@@ -300,10 +317,9 @@ fn authorize_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Er
             |service: Arc<Service>, origin: Origin, browser: Option<String>, query: HashMap<String, String>| async move {
                 let mut answer = Answer::new(&service, browser);
                 let p = params_of(query);
-                match service.authorization_request(&p).await {
-                    Err(AuthProblem::Page(message)) => answer.error_page(StatusCode::BAD_REQUEST, &message),
-                    Err(AuthProblem::Redirect(location)) => answer.redirect(&location),
-                    Ok(r) => answer.signed_in(&p, &r, origin).await,
+                match service.sign_in(&p, answer.browser.session.as_deref(), origin).await {
+                    Ok(step) => answer.show(&p, step),
+                    Err(e) => answer.internal(&e),
                 }
             },
         )
@@ -339,82 +355,28 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                     "This form did not come from this browser's sign-in page, or it expired. Start again from the app.",
                 );
                 }
-                let r = match service.authorization_request(&p).await {
-                    Err(AuthProblem::Page(message)) => return answer.error_page(StatusCode::BAD_REQUEST, &message),
-                    Err(AuthProblem::Redirect(location)) => return answer.redirect(&location),
-                    Ok(r) => r,
-                };
                 match action.as_deref() {
-                    Some("login") => {
-                        let (Some(login), Some(password)) = (login, password) else {
-                            return answer.login_page(
-                                &p,
-                                &r,
-                                StatusCode::OK,
-                                Some("Enter your username and password."),
-                            );
-                        };
-                        match service.page_login(&login, password, origin).await {
-                            Ok((cookie, ttl)) => {
-                                let set = answer.cookie(answer.names().session, cookie.expose(), Some(ttl));
+                    Some("login") => match service.sign_in_with_password(&p, login, password, origin).await {
+                        Ok((step, opened)) => {
+                            if let Some(opened) = opened {
+                                let cookie = opened.cookie.expose();
+                                let set = answer.cookie(answer.names().session, cookie, Some(opened.ttl));
                                 answer.set_cookies.push(set);
-                                answer.browser.session = Some(cookie.expose().to_owned());
+                                answer.browser.session = Some(cookie.to_owned());
                                 if let Err(e) = answer.new_csrf_cookie() {
                                     return answer.internal(&e);
                                 }
-                                answer.signed_in(&p, &r, origin).await
                             }
-                            Err(ServiceError::LoginFailed | ServiceError::AccountDisabled) => {
-                                answer.login_page(&p, &r, StatusCode::OK, Some("Wrong username or password."))
-                            }
-                            Err(ServiceError::EmailNotVerified) => answer.login_page(
-                                &p,
-                                &r,
-                                StatusCode::OK,
-                                Some("Confirm your email address first: follow the link we sent you."),
-                            ),
-                            Err(ServiceError::TooManyAttempts { retry_after }) => {
-                                let mut response = answer.login_page(
-                                    &p,
-                                    &r,
-                                    StatusCode::TOO_MANY_REQUESTS,
-                                    Some("Too many attempts. Wait a while, then try again."),
-                                );
-                                if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                                }
-                                response
-                            }
-                            Err(ServiceError::Overloaded { .. }) => answer.login_page(
-                                &p,
-                                &r,
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                Some("The server is busy. Try again in a moment."),
-                            ),
-                            Err(e) => answer.internal(&e),
+                            answer.show(&p, step)
                         }
-                    }
+                        Err(e) => answer.internal(&e),
+                    },
                     Some("consent") => {
-                        let (_, user) = match service.browser_session(answer.browser.session.as_deref()).await {
-                            Ok(Some(found)) => found,
-                            Ok(None) => return answer.login_page(&p, &r, StatusCode::OK, None),
-                            Err(e) => return answer.internal(&e),
-                        };
                         let allow = decision.as_deref() == Some("allow");
-                        if let Err(e) = service.answer_consent(&r, &user, allow, origin).await {
-                            return answer.internal(&e);
-                        }
-                        if allow {
-                            answer.signed_in(&p, &r, origin).await
-                        } else {
-                            let location = r.back(
-                                service.issuer(),
-                                &[
-                                    ("error", "access_denied"),
-                                    ("error_description", "the user denied the request"),
-                                ],
-                            );
-                            answer.redirect(&location)
+                        let cookie = answer.browser.session.clone();
+                        match service.sign_in_consent(&p, cookie.as_deref(), allow, origin).await {
+                            Ok(step) => answer.show(&p, step),
+                            Err(e) => answer.internal(&e),
                         }
                     }
                     _ => answer.error_page(
@@ -424,17 +386,6 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                 }
             },
         )
-}
-
-/// A `post_logout_redirect_uri` registered for `client_id`, if both were given.
-async fn registered_after_logout(service: &Service, client_id: Option<&str>, uri: Option<&str>) -> Option<String> {
-    let (client_id, uri) = (client_id?, uri?);
-    let client = service.client_record(client_id).await.ok().flatten()?;
-    client
-        .post_logout_redirect_uris
-        .iter()
-        .any(|r| redirect::matches(r, uri))
-        .then(|| uri.to_owned())
 }
 
 /// GET /oauth/logout (the sign-out confirmation)
@@ -453,11 +404,10 @@ fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
                 };
                 let client_id = query.get("client_id").map(String::as_str);
                 let after = query.get("post_logout_redirect_uri").map(String::as_str);
-                let origins: Vec<String> = registered_after_logout(&service, client_id, after)
-                    .await
-                    .and_then(|uri| redirect::origin(&uri))
-                    .into_iter()
-                    .collect();
+                let origins: Vec<String> = match service.after_sign_out(client_id, after, None).await {
+                    Ok(location) => location.and_then(|uri| redirect::origin(&uri)).into_iter().collect(),
+                    Err(e) => return answer.internal(&e),
+                };
                 let page = Logout {
                     app_name: answer.app_name(),
                     title: "Sign out",
@@ -506,18 +456,13 @@ fn logout_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), Erro
                 }
                 let clear = answer.cookie(answer.names().session, "", Some(0));
                 answer.set_cookies.push(clear);
-                match registered_after_logout(&service, client_id.as_deref(), after.as_deref()).await {
-                    Some(uri) => {
-                        let mut location = uri.clone();
-                        if let Some(state) = state {
-                            let mut pairs = form_urlencoded::Serializer::new(String::new());
-                            pairs.append_pair("state", &state);
-                            location.push(if uri.contains('?') { '&' } else { '?' });
-                            location.push_str(&pairs.finish());
-                        }
-                        answer.redirect(&location)
-                    }
-                    None => {
+                let location = service
+                    .after_sign_out(client_id.as_deref(), after.as_deref(), state.as_deref())
+                    .await;
+                match location {
+                    Err(e) => answer.internal(&e),
+                    Ok(Some(location)) => answer.redirect(&location),
+                    Ok(None) => {
                         let page = SignedOut {
                             app_name: answer.app_name(),
                             title: "Signed out",

@@ -1,20 +1,17 @@
 //! The authorization code flow with PKCE (see README, "Sign in with Tessera"): validating an authorization
-//! request, the browser session of the sign-in page, consent, codes, and the
-//! `authorization_code` grant. The pages themselves are the HTTP layer's.
+//! request, consent, codes, and the `authorization_code` grant. The sign-in pages'
+//! steps are [`super::signin`]'s; the pages themselves are the HTTP layer's.
 //!
 //! A request is checked in two stages. Until the client and the redirect URI are
 //! established, a problem is shown on an error page ([`AuthProblem::Page`]); after
 //! that it goes back to the client as a redirect with `error`, `state` and `iss`
 //! ([`AuthProblem::Redirect`]).
 
-use super::accounts::CheckedPassword;
-use super::audit::{AuditEvent, LoginAt};
+use super::audit::AuditEvent;
 use super::clients::AuthenticatedClient;
 use super::{Issued, Origin, Service, ServiceError, after, redirect};
 use crate::secret::{self, Secret};
-use crate::store::{
-    ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionKind, SessionRecord, SessionStart, UserRecord,
-};
+use crate::store::{ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionRecord, UserRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -103,7 +100,7 @@ fn is_verifier(verifier: &str) -> bool {
 
 impl Service {
     /// Checks an authorization request (see README, "Sign in with Tessera").
-    pub async fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
+    pub(super) async fn authorization_request(&self, p: &AuthParams) -> Result<AuthRequest, AuthProblem> {
         let page = |why: &str| AuthProblem::Page(why.to_owned());
         let client_id = p
             .client_id
@@ -191,87 +188,16 @@ impl Service {
         Ok(request)
     }
 
-    /// The browser session behind a cookie value and its user, if the session is
-    /// live and the user enabled.
-    pub async fn browser_session(
-        &self,
-        cookie: Option<&str>,
-    ) -> Result<Option<(SessionRecord, UserRecord)>, ServiceError> {
-        let Some(cookie) = cookie.filter(|c| c.starts_with(BROWSER_PREFIX)) else {
-            return Ok(None);
-        };
-        let digest = Secret::new(cookie.to_owned()).digest();
-        let now = self.now().unix_timestamp();
-        let Some(session) = self.store.browser_session(&digest).await?.filter(|s| s.is_live(now)) else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .user(session.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .map(|user| (session, user)))
-    }
-
-    /// Signs a person in at the login page: the password as at `/api/auth/token`
-    /// (throttle, equal timing, audit), then a browser session. Returns the cookie's
-    /// secret and the session's lifetime in seconds.
-    pub async fn page_login(
-        &self,
-        login: &str,
-        password: Secret,
-        origin: Origin,
-    ) -> Result<(Secret, i64), ServiceError> {
-        let checked: CheckedPassword = self.check_password(login, password, origin, LoginAt::Page).await?;
-        let now = self.now();
-        let ttl = self.config.browser_session_ttl;
-        let session = SessionRecord {
-            id: Uuid::now_v7(),
-            user_id: checked.user.id,
-            scopes: Vec::new(),
-            created_at: now.unix_timestamp(),
-            expires_at: after(now, ttl).unix_timestamp(),
-            revoked_at: None,
-            kind: SessionKind::Browser,
-            client_id: None,
-        };
-        let cookie = secret::generate(BROWSER_PREFIX)?;
-        if !self
-            .store
-            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))
-            .await?
-        {
-            return Err(self.changed_during_login(&checked, origin, LoginAt::Page).await);
-        }
-        self.login_succeeded(checked, origin, LoginAt::Page).await?;
-        Ok((cookie, session.expires_at - session.created_at))
-    }
-
-    /// Ends the browser session of a cookie (the sign-out page), durably.
-    pub async fn page_logout(&self, cookie: &str) -> Result<(), ServiceError> {
-        let digest = Secret::new(cookie.to_owned()).digest();
-        let session = self.store.browser_session(&digest).await?;
-        self.store.forget_browser_cookie(&digest).await?;
-        match session {
-            // Commits the forgotten cookie with the revocation.
-            Some(session) => {
-                self.revoke_session(session.id).await?;
-            }
-            None => self.store.commit().await?,
-        }
-        Ok(())
-    }
-
     /// The scopes a code for `user` would carry: the request's, narrowed silently to
     /// the user's role.
-    pub fn granted_scopes(&self, request: &AuthRequest, user: &UserRecord) -> Vec<String> {
+    pub(super) fn granted_scopes(&self, request: &AuthRequest, user: &UserRecord) -> Vec<String> {
         let role = self.config.role_scopes(&user.role).unwrap_or_default();
         request.scopes.iter().filter(|s| role.contains(s)).cloned().collect()
     }
 
     /// Whether the consent page must be shown: not for a first-party client, nor when
     /// the user already granted these scopes to the client.
-    pub async fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
+    pub(super) async fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
         if request.client.first_party {
             return Ok(false);
         }
@@ -298,7 +224,7 @@ impl Service {
     }
 
     /// Records the user's answer at the consent page; on Allow, the grant.
-    pub async fn answer_consent(
+    pub(super) async fn answer_consent(
         &self,
         request: &AuthRequest,
         user: &UserRecord,
@@ -338,7 +264,7 @@ impl Service {
 
     /// Issues a code for `user`, signed in through `browser`; returns the URI that
     /// sends the person back with it.
-    pub async fn issue_code(
+    pub(super) async fn issue_code(
         &self,
         request: &AuthRequest,
         user: &UserRecord,

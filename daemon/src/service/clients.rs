@@ -286,11 +286,6 @@ impl Service {
         Ok(self.now().unix_timestamp().max(removed + 1))
     }
 
-    /// The client with `client_id`, as stored.
-    pub async fn client_record(&self, client_id: &str) -> Result<Option<ClientRecord>, ServiceError> {
-        Ok(self.store.client(client_id).await?)
-    }
-
     /// Every registered client.
     pub async fn list_clients(&self) -> Result<Vec<ClientView>, ServiceError> {
         Ok(self.store.clients().await?.iter().map(view).collect())

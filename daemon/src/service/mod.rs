@@ -13,6 +13,7 @@
 //! - [`clients`]: OAuth client registration.
 //! - [`guest`]: guest tokens.
 //! - [`grants`]: the token endpoint's grant types, typed request and policy.
+//! - [`signin`]: the sign-in pages' flow, step by step.
 //! - [`oauth`]: OAuth grants, client authentication, introspection, revocation.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
@@ -36,6 +37,7 @@ mod pages;
 pub mod redirect;
 pub mod revocations;
 pub mod sessions;
+pub mod signin;
 pub mod validate;
 
 #[cfg(test)]

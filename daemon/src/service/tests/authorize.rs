@@ -7,6 +7,7 @@ use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::authorize::AuthParams;
 use crate::service::clients::NewClient;
+use crate::service::signin::{Notice, SignIn};
 use std::time::Duration;
 
 /// The RFC 7636 appendix B pair.
@@ -36,22 +37,124 @@ fn public(id: &str, scopes: &[&str]) -> NewClient {
     }
 }
 
-/// Signs `name` in and returns the code for `client`'s request.
+/// The `name` query parameter of `location`.
+fn query_param(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Signs `name` in at the login form and returns the code for `client`'s request.
 async fn code_for(f: &super::Fixture, name: &str, client: &str, scope: &str) -> String {
-    let request = f.service.authorization_request(&params(client, scope)).await.unwrap();
-    let (cookie, _) = f
+    let (step, opened) = f
         .service
-        .page_login(name, Secret::new(password(name)), origin())
+        .sign_in_with_password(
+            &params(client, scope),
+            Some(name.into()),
+            Some(Secret::new(password(name))),
+            origin(),
+        )
         .await
         .unwrap();
-    let (session, user) = f.service.browser_session(Some(cookie.expose())).await.unwrap().unwrap();
-    let location = f.service.issue_code(&request, &user, &session, origin()).await.unwrap();
-    let query = location.split_once('?').unwrap().1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned()
+    assert!(opened.is_some(), "the login opened a browser session");
+    let SignIn::Redirect(location) = step else {
+        panic!("a first-party client gets its code at once: {step:?}");
+    };
+    query_param(&location, "code").expect("a code")
+}
+
+#[tokio::test]
+async fn the_sign_in_pages_steps_are_typed_answers() {
+    let f = fixture_with("").await;
+    f.register("alice").await;
+    let third_party = NewClient {
+        first_party: false,
+        ..public("notes", &["read"])
+    };
+    f.service.add_client(OPERATOR, third_party).await.unwrap();
+    let p = params("notes", "read");
+    // No browser session: the login form, for this client, whose forms may go back
+    // to the redirect URI's origin.
+    let SignIn::Login { page, notice: None } = f.service.sign_in(&p, None, origin()).await.unwrap() else {
+        panic!("the login form first");
+    };
+    assert_eq!(page.client_id, "notes");
+    assert_eq!(page.redirect_origin.as_deref(), Some("http://127.0.0.1"));
+    // A wrong password: the form again, saying so, and no session.
+    let wrong = f
+        .service
+        .sign_in_with_password(&p, Some("alice".into()), Some(Secret::new("nope".into())), origin())
+        .await
+        .unwrap();
+    assert!(matches!(
+        wrong,
+        (
+            SignIn::Login {
+                notice: Some(Notice::WrongCredentials),
+                ..
+            },
+            None
+        )
+    ));
+    let missing = f.service.sign_in_with_password(&p, None, None, origin()).await.unwrap();
+    assert!(matches!(
+        missing,
+        (
+            SignIn::Login {
+                notice: Some(Notice::MissingCredentials),
+                ..
+            },
+            None
+        )
+    ));
+    // The right one: a session, and the consent page for a third-party client.
+    let (step, opened) = f
+        .service
+        .sign_in_with_password(&p, Some("alice".into()), Some(Secret::new(password("alice"))), origin())
+        .await
+        .unwrap();
+    let cookie = opened.expect("a browser session").cookie;
+    let SignIn::Consent { username, scopes, .. } = step else {
+        panic!("consent for a third-party client: {step:?}");
+    };
+    assert_eq!((username.as_str(), scopes), ("alice", vec!["read".to_owned()]));
+    // Deny: back to the client with access_denied; nothing remembered.
+    let denied = f
+        .service
+        .sign_in_consent(&p, Some(cookie.expose()), false, origin())
+        .await
+        .unwrap();
+    let SignIn::Redirect(location) = denied else {
+        panic!("denied goes back: {denied:?}");
+    };
+    assert_eq!(query_param(&location, "error").as_deref(), Some("access_denied"));
+    assert!(matches!(
+        f.service.sign_in(&p, Some(cookie.expose()), origin()).await.unwrap(),
+        SignIn::Consent { .. }
+    ));
+    // Allow: a code; from then on the signed-in browser gets a code without asking.
+    let allowed = f
+        .service
+        .sign_in_consent(&p, Some(cookie.expose()), true, origin())
+        .await
+        .unwrap();
+    let SignIn::Redirect(location) = allowed else {
+        panic!("allowed goes back: {allowed:?}");
+    };
+    assert!(query_param(&location, "code").is_some(), "{location}");
+    let SignIn::Redirect(again) = f.service.sign_in(&p, Some(cookie.expose()), origin()).await.unwrap() else {
+        panic!("no second consent");
+    };
+    assert!(query_param(&again, "code").is_some(), "{again}");
+    // A request whose client is unknown is a problem page, whatever the browser.
+    assert!(matches!(
+        f.service
+            .sign_in(&params("ghost", "read"), Some(cookie.expose()), origin())
+            .await
+            .unwrap(),
+        SignIn::Problem(_)
+    ));
 }
 
 #[tokio::test]

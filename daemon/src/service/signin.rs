@@ -1,0 +1,292 @@
+//! The sign-in pages' flow, step by step (see README, "Sign in with Tessera"): the
+//! transport hands over what the browser sent (the request's parameters, its session
+//! cookie, a form's fields) and gets back what to do next ([`SignIn`]): show the login
+//! or consent page with these fields, send the browser there, or show an error page.
+//! Cookies, forms and their CSRF tokens stay the transport's; every decision is here.
+
+use super::accounts::CheckedPassword;
+use super::audit::LoginAt;
+use super::authorize::{AuthParams, AuthProblem, AuthRequest, BROWSER_PREFIX};
+use super::{Origin, Service, ServiceError, after, redirect};
+use crate::records::{SessionKind, SessionRecord, UserRecord};
+use crate::secret::{self, Secret};
+use crate::store::SessionStart;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What the sign-in page does next.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The request cannot go on and nothing may be sent back to the client (its
+    /// client or redirect URI is not established): an error page (400) saying this.
+    Problem(String),
+    /// Send the browser to this URI: back to the client with a code or an error.
+    Redirect(String),
+    /// The login form, with a notice when an attempt failed.
+    Login {
+        /// Who asks and where the answer goes.
+        page: PageFor,
+        /// Why the form is shown again.
+        notice: Option<Notice>,
+    },
+    /// The consent page: may the client have these scopes of this person's?
+    Consent {
+        /// Who asks and where the answer goes.
+        page: PageFor,
+        /// The signed-in person's username.
+        username: String,
+        /// The scopes the client would get.
+        scopes: Vec<String>,
+    },
+}
+
+/// The client a page speaks of, and the origin its forms may lead back to.
+#[derive(Debug)]
+pub struct PageFor {
+    /// The client's id.
+    pub client_id: String,
+    /// The origin of the redirect URI (the pages' `form-action` may name it).
+    pub redirect_origin: Option<String>,
+}
+
+/// Why the login form is shown again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The form came without a username or a password.
+    MissingCredentials,
+    /// Wrong username or password (or a disabled account: the same words).
+    WrongCredentials,
+    /// The address must be confirmed before signing in.
+    EmailNotVerified,
+    /// The login throttle refuses attempts for this long.
+    TooManyAttempts(Duration),
+    /// The password hashing queue is full.
+    Busy,
+}
+
+/// A browser session a login opened: the transport sets its cookie.
+#[derive(Debug)]
+pub struct Opened {
+    /// The cookie's secret.
+    pub cookie: Secret,
+    /// Its lifetime in seconds.
+    pub ttl: i64,
+}
+
+impl Service {
+    /// `GET /oauth/authorize`: the login page, the consent page, or the code, for the
+    /// browser with session cookie `cookie`.
+    pub async fn sign_in(&self, p: &AuthParams, cookie: Option<&str>, origin: Origin) -> Result<SignIn, ServiceError> {
+        let request = match self.authorization_request(p).await {
+            Ok(request) => request,
+            Err(problem) => return Ok(problem.into()),
+        };
+        match self.browser_session(cookie).await? {
+            Some((session, user)) => self.next_step(&request, &session, &user, origin).await,
+            None => Ok(login(&request, None)),
+        }
+    }
+
+    /// The login form's POST: on the right password a browser session opens (the
+    /// transport sets its cookie) and the flow goes on as for a signed-in browser.
+    pub async fn sign_in_with_password(
+        &self,
+        p: &AuthParams,
+        login_name: Option<String>,
+        password: Option<Secret>,
+        origin: Origin,
+    ) -> Result<(SignIn, Option<Opened>), ServiceError> {
+        let request = match self.authorization_request(p).await {
+            Ok(request) => request,
+            Err(problem) => return Ok((problem.into(), None)),
+        };
+        let (Some(login_name), Some(password)) = (login_name, password) else {
+            return Ok((login(&request, Some(Notice::MissingCredentials)), None));
+        };
+        let notice = match self.page_login(&login_name, password, origin).await {
+            Ok((opened, session, user)) => {
+                let next = self.next_step(&request, &session, &user, origin).await?;
+                return Ok((next, Some(opened)));
+            }
+            Err(ServiceError::LoginFailed | ServiceError::AccountDisabled) => Notice::WrongCredentials,
+            Err(ServiceError::EmailNotVerified) => Notice::EmailNotVerified,
+            Err(ServiceError::TooManyAttempts { retry_after }) => Notice::TooManyAttempts(retry_after),
+            Err(ServiceError::Overloaded { .. }) => Notice::Busy,
+            Err(e) => return Err(e),
+        };
+        Ok((login(&request, Some(notice)), None))
+    }
+
+    /// The consent form's POST: the person's answer is recorded, then on Allow the
+    /// code, on Deny `access_denied` back to the client.
+    pub async fn sign_in_consent(
+        &self,
+        p: &AuthParams,
+        cookie: Option<&str>,
+        allow: bool,
+        origin: Origin,
+    ) -> Result<SignIn, ServiceError> {
+        let request = match self.authorization_request(p).await {
+            Ok(request) => request,
+            Err(problem) => return Ok(problem.into()),
+        };
+        let Some((session, user)) = self.browser_session(cookie).await? else {
+            return Ok(login(&request, None));
+        };
+        self.answer_consent(&request, &user, allow, origin).await?;
+        if allow {
+            return self.next_step(&request, &session, &user, origin).await;
+        }
+        let denied = [
+            ("error", "access_denied"),
+            ("error_description", "the user denied the request"),
+        ];
+        Ok(SignIn::Redirect(request.back(self.issuer(), &denied)))
+    }
+
+    /// Where the sign-out page sends the browser once the session has ended: the
+    /// client's `post_logout_redirect_uri`, with `state`, when it is one registered for
+    /// the client; `None` (the signed-out page) otherwise.
+    pub async fn after_sign_out(
+        &self,
+        client_id: Option<&str>,
+        uri: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Option<String>, ServiceError> {
+        let (Some(client_id), Some(uri)) = (client_id, uri) else {
+            return Ok(None);
+        };
+        let Some(client) = self.store.client(client_id).await? else {
+            return Ok(None);
+        };
+        if !client
+            .post_logout_redirect_uris
+            .iter()
+            .any(|r| redirect::matches(r, uri))
+        {
+            return Ok(None);
+        }
+        let mut location = uri.to_owned();
+        if let Some(state) = state {
+            let mut pairs = form_urlencoded::Serializer::new(String::new());
+            pairs.append_pair("state", state);
+            location.push(if uri.contains('?') { '&' } else { '?' });
+            location.push_str(&pairs.finish());
+        }
+        Ok(Some(location))
+    }
+
+    /// With the request valid and a person signed in: the consent page, or a code.
+    async fn next_step(
+        &self,
+        request: &AuthRequest,
+        session: &SessionRecord,
+        user: &UserRecord,
+        origin: Origin,
+    ) -> Result<SignIn, ServiceError> {
+        if self.needs_consent(request, user).await? {
+            return Ok(SignIn::Consent {
+                page: page_for(request),
+                username: user.username.clone(),
+                scopes: self.granted_scopes(request, user),
+            });
+        }
+        Ok(SignIn::Redirect(self.issue_code(request, user, session, origin).await?))
+    }
+
+    /// Signs a person in at the login page: the password as at `/api/auth/token`
+    /// (throttle, equal timing, audit), then a browser session. Returns its cookie,
+    /// the session and the user.
+    async fn page_login(
+        &self,
+        login: &str,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<(Opened, SessionRecord, UserRecord), ServiceError> {
+        let checked: CheckedPassword = self.check_password(login, password, origin, LoginAt::Page).await?;
+        let now = self.now();
+        let ttl = self.config.browser_session_ttl;
+        let session = SessionRecord {
+            id: Uuid::now_v7(),
+            user_id: checked.user.id,
+            scopes: Vec::new(),
+            created_at: now.unix_timestamp(),
+            expires_at: after(now, ttl).unix_timestamp(),
+            revoked_at: None,
+            kind: SessionKind::Browser,
+            client_id: None,
+        };
+        let cookie = secret::generate(BROWSER_PREFIX)?;
+        if !self
+            .store
+            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))
+            .await?
+        {
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Page).await);
+        }
+        let user = checked.user.clone();
+        self.login_succeeded(checked, origin, LoginAt::Page).await?;
+        let ttl = session.expires_at - session.created_at;
+        Ok((Opened { cookie, ttl }, session, user))
+    }
+
+    /// Ends the browser session of a cookie (the sign-out page), durably.
+    pub async fn page_logout(&self, cookie: &str) -> Result<(), ServiceError> {
+        let digest = Secret::new(cookie.to_owned()).digest();
+        let session = self.store.browser_session(&digest).await?;
+        self.store.forget_browser_cookie(&digest).await?;
+        match session {
+            // Commits the forgotten cookie with the revocation.
+            Some(session) => {
+                self.revoke_session(session.id).await?;
+            }
+            None => self.store.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// The browser session behind a cookie value and its user, if the session is
+    /// live and the user enabled.
+    pub(super) async fn browser_session(
+        &self,
+        cookie: Option<&str>,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, ServiceError> {
+        let Some(cookie) = cookie.filter(|c| c.starts_with(BROWSER_PREFIX)) else {
+            return Ok(None);
+        };
+        let digest = Secret::new(cookie.to_owned()).digest();
+        let now = self.now().unix_timestamp();
+        let Some(session) = self.store.browser_session(&digest).await?.filter(|s| s.is_live(now)) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .user(session.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|user| (session, user)))
+    }
+}
+
+impl From<AuthProblem> for SignIn {
+    fn from(problem: AuthProblem) -> Self {
+        match problem {
+            AuthProblem::Page(message) => SignIn::Problem(message),
+            AuthProblem::Redirect(location) => SignIn::Redirect(location),
+        }
+    }
+}
+
+fn page_for(request: &AuthRequest) -> PageFor {
+    PageFor {
+        client_id: request.client.client_id.clone(),
+        redirect_origin: redirect::origin(&request.redirect_uri),
+    }
+}
+
+fn login(request: &AuthRequest, notice: Option<Notice>) -> SignIn {
+    SignIn::Login {
+        page: page_for(request),
+        notice,
+    }
+}
