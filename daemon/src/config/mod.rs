@@ -6,6 +6,7 @@
 //! through [`Overrides`]. The types are here; [`reader`] walks the TOML.
 
 mod reader;
+mod sections;
 
 use reader::Reader;
 use std::collections::BTreeMap;

@@ -1,7 +1,8 @@
 //! Accounts: registration, login and `me`.
 
-use super::audit::{AuditEvent, Counter, LoginAt};
+use super::audit::{AuditEvent, LoginAt};
 use super::clients::AuthenticatedClient;
+use super::counters::Counter;
 use super::{Caller, Issued, Origin, Service, ServiceError, validate};
 use crate::clock::rfc3339_unix;
 use crate::secret::Secret;

@@ -8,7 +8,8 @@
 //! request path (see [`crate::mail`]).
 
 use super::accounts::user_view;
-use super::audit::{AuditEvent, Counter};
+use super::audit::AuditEvent;
+use super::counters::Counter;
 use super::{Caller, Origin, Service, ServiceError, validate};
 use crate::mail::{Mail, MailKind, Queued, templates};
 use crate::secret::{self, Secret};

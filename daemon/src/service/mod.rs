@@ -17,7 +17,7 @@
 //! - [`oauth`]: OAuth grants, client authentication, introspection, revocation.
 //! - [`operator`]: what the console does: users, sessions, settings, keys, audit.
 //! - [`validate`]: input rules.
-//! - `audit`: the typed audit events and the activity counters they move.
+//! - `audit`: the typed audit events; `counters`: the activity counters they move.
 //! - `error`: [`ServiceError`], one variant per contract outcome.
 
 pub mod accounts;
@@ -25,6 +25,7 @@ pub mod api_tokens;
 mod audit;
 pub mod authorize;
 pub mod clients;
+mod counters;
 pub mod email;
 mod error;
 mod follow;
@@ -51,7 +52,8 @@ use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::{LinkKind, Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
-pub use audit::{Cause, TokenKind, Totals};
+pub use audit::{Cause, TokenKind};
+pub use counters::Totals;
 pub use error::ServiceError;
 use revocations::Revocations;
 use std::sync::Arc;
@@ -167,7 +169,7 @@ pub struct Service {
     guest_enabled: AtomicBool,
     registration_open: AtomicBool,
     events: broadcast::Sender<AuditEntry>,
-    counters: audit::Tally,
+    counters: counters::Tally,
     last_used: api_tokens::LastUsed,
     checked_clients: clients::CheckedClients,
     follower: follow::Follower,
@@ -209,7 +211,7 @@ impl Service {
                 operator::stored_flag(&store, operator::REGISTRATION, config.registration_open).await?,
             ),
             events: broadcast::channel(EVENT_BACKLOG).0,
-            counters: audit::Tally::default(),
+            counters: counters::Tally::default(),
             last_used: api_tokens::LastUsed::default(),
             checked_clients: clients::CheckedClients::default(),
             follower: follow::Follower::default(),
@@ -413,7 +415,7 @@ impl Service {
             audit::TokenKind::Guest
         };
         let (access_token, _) = self.tokens.sign(grant, now, exp)?;
-        self.counters.bump(audit::Counter::Issued(kind));
+        self.counters.bump(counters::Counter::Issued(kind));
         Ok(Issued {
             access_token,
             refresh_token: None,
