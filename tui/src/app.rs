@@ -11,7 +11,7 @@ use crate::form::{Confirm, Form};
 use crate::history::History;
 use crate::keymap::{Screen, When};
 use ratatui::crossterm::event::KeyEvent;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use tessera_common::admin::{
     AdminApiToken, AdminUser, AuditEntry, ClientCreated, ClientView, Outcome, Page, RecordCounts, Reply, Request,
     SessionView, StatusView,
@@ -258,7 +258,8 @@ pub struct App {
     pending: HashMap<u64, Purpose>,
     next_id: u64,
     ticks: u64,
-    stale: bool,
+    /// The screens whose data daemon activity changed since they last asked for it.
+    stale: HashSet<Screen>,
     refreshed_at: u64,
 }
 
@@ -299,7 +300,7 @@ impl App {
             pending: HashMap::new(),
             next_id: 1,
             ticks: 0,
-            stale: false,
+            stale: HashSet::new(),
             refreshed_at: 0,
         }
     }
@@ -514,7 +515,10 @@ impl App {
             Event::Response { id, outcome } => self.on_response(id, outcome),
             Event::Pushed(entry) => {
                 self.push_audit(entry);
-                self.stale = true;
+                // Every screen with data of its own: each is fetched when next shown
+                // (an entry during a fetch in flight makes that screen stale again).
+                self.stale
+                    .extend([Screen::Users, Screen::Sessions, Screen::Clients, Screen::Settings]);
                 Vec::new()
             }
             Event::Quit => vec![Effect::Quit],
@@ -551,14 +555,16 @@ impl App {
             self.send(Request::KeyList, Purpose::Keys),
         ];
         effects.extend(self.load_detail());
-        self.stale = false;
+        self.stale.clear();
         self.refreshed_at = self.ticks;
         effects
     }
 
-    /// Fetches what the current screen shows (after daemon activity made it stale).
+    /// Fetches what the current screen shows, if daemon activity made it stale.
     fn refresh_screen(&mut self) -> Vec<Effect> {
-        self.stale = false;
+        if !self.stale.remove(&self.screen) {
+            return Vec::new();
+        }
         self.refreshed_at = self.ticks;
         match self.screen {
             Screen::Overview | Screen::Audit => Vec::new(),
@@ -630,7 +636,7 @@ impl App {
         if self.ticks.is_multiple_of(STATUS_EVERY) && !self.is_pending(&Purpose::Status) {
             effects.push(self.send(Request::Status, Purpose::Status));
         }
-        if self.stale && self.ticks.saturating_sub(self.refreshed_at) >= REFRESH_EVERY {
+        if self.stale.contains(&self.screen) && self.ticks.saturating_sub(self.refreshed_at) >= REFRESH_EVERY {
             effects.extend(self.refresh_screen());
         }
         effects

@@ -5,7 +5,7 @@ use super::error::{respond, service_error};
 use super::reply::{Cache, json, no_content};
 use super::{bearer, method, origin, with_service};
 use crate::service::accounts::{Login, Registered, Registration};
-use crate::service::sessions::Door;
+use crate::service::sessions::RefreshBy;
 use crate::service::{Issued, Origin, Service, ServiceError};
 use std::sync::Arc;
 use tessera_common::api::TokenResponse;
@@ -122,7 +122,7 @@ async fn rotate_refresh_token(
     let token = body?.secret("refreshToken")?;
     Ok(token_response(
         StatusCode::OK,
-        service.rotate_refresh(token, origin, Door::App).await?,
+        service.rotate_refresh(token, origin, RefreshBy::App).await?,
     ))
 }
 

@@ -6,7 +6,7 @@ use super::accounts::Login;
 use super::audit::AuditEvent;
 use super::clients::AuthenticatedClient;
 use super::grants::GrantType;
-use super::sessions::Door;
+use super::sessions::{LiveRefresh, Refresh, RefreshBy};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::clock::parse_rfc3339;
 use crate::secret::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
@@ -54,8 +54,8 @@ impl Service {
         origin: Origin,
     ) -> Result<Issued, ServiceError> {
         let token = token.ok_or_else(|| ServiceError::required("refresh_token"))?;
-        let door = Door::OAuth { client, scope };
-        self.rotate_refresh(Some(token), origin, door).await
+        let by = RefreshBy::Client { client, scope };
+        self.rotate_refresh(Some(token), origin, by).await
     }
 
     /// `grant_type=client_credentials`: a token for the client itself, with its scopes
@@ -159,18 +159,10 @@ impl Service {
     async fn introspect_refresh(&self, token: &str) -> Result<Option<Introspection>, ServiceError> {
         let digest = Secret::new(token.to_owned()).digest();
         let now = self.now().unix_timestamp();
-        let Some(record) = self.store.refresh_token(&digest).await? else {
+        let Refresh::Live(live) = self.live_refresh(&digest, now).await? else {
             return Ok(None);
         };
-        if record.rotated_at.is_some() || now >= record.expires_at {
-            return Ok(None);
-        }
-        let Some(session) = self.store.session(record.session_id).await?.filter(|s| s.is_live(now)) else {
-            return Ok(None);
-        };
-        let Some(user) = self.store.user(session.user_id).await?.filter(|u| !u.disabled) else {
-            return Ok(None);
-        };
+        let LiveRefresh { record, session, user } = *live;
         Ok(Some(Introspection {
             active: true,
             sub: Some(user.id.to_string()),

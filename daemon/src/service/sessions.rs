@@ -13,18 +13,36 @@ use uuid::Uuid;
 /// Live sessions one user may hold; logging in past it ends the oldest.
 pub const MAX_SESSIONS_PER_USER: usize = 100;
 
-/// Which endpoint a refresh token came through.
+/// Who presents a refresh token for rotation.
 #[derive(Debug, Clone)]
-pub enum Door {
-    /// `POST /api/auth/token/refresh`.
+pub enum RefreshBy {
+    /// The app that holds the session: no client, so never a token bound to one.
     App,
-    /// `POST /oauth/token`, `grant_type=refresh_token`.
-    OAuth {
+    /// An OAuth client with the `refresh_token` grant (RFC 6749 §6).
+    Client {
         /// The authenticated client, if credentials were sent.
         client: Option<super::clients::AuthenticatedClient>,
         /// A narrower scope for the new access token.
         scope: Option<Vec<String>>,
     },
+}
+
+/// What a presented refresh token finds in the store.
+pub(super) enum Refresh {
+    /// Nothing usable: unknown, past its end, its session not live, or its user
+    /// disabled or deleted.
+    Dead,
+    /// Exchanged already: presenting it again is reuse (of this session).
+    Exchanged(Uuid),
+    /// Good for one exchange.
+    Live(Box<LiveRefresh>),
+}
+
+/// A live refresh token: its record, its session and its user.
+pub(super) struct LiveRefresh {
+    pub record: RefreshRecord,
+    pub session: SessionRecord,
+    pub user: UserRecord,
 }
 
 impl Service {
@@ -136,15 +154,36 @@ impl Service {
         Ok(revoked.is_some())
     }
 
+    /// What the refresh token with `digest` finds at `now`: the one reading of a
+    /// refresh token's liveness, for rotation and introspection alike.
+    pub(super) async fn live_refresh(&self, digest: &[u8; 32], now: i64) -> Result<Refresh, ServiceError> {
+        let Some(record) = self.store.refresh_token(digest).await? else {
+            return Ok(Refresh::Dead);
+        };
+        if record.rotated_at.is_some() {
+            return Ok(Refresh::Exchanged(record.session_id));
+        }
+        if now >= record.expires_at {
+            return Ok(Refresh::Dead);
+        }
+        let Some(session) = self.store.session(record.session_id).await?.filter(|s| s.is_live(now)) else {
+            return Ok(Refresh::Dead);
+        };
+        let Some(user) = self.store.user(session.user_id).await?.filter(|u| !u.disabled) else {
+            return Ok(Refresh::Dead);
+        };
+        Ok(Refresh::Live(Box::new(LiveRefresh { record, session, user })))
+    }
+
     /// `POST /api/auth/token/refresh` and the OAuth `refresh_token` grant: exchanges a
     /// refresh token for a new pair. The old token dies; presenting an already-exchanged
     /// token revokes its whole session. A token bound to a client works only through
-    /// [`Door::OAuth`] with that client; otherwise it is refused and stays valid.
+    /// [`RefreshBy::Client`] with that client; otherwise it is refused and stays valid.
     pub async fn rotate_refresh(
         &self,
         token: Option<Secret>,
         origin: Origin,
-        door: Door,
+        by: RefreshBy,
     ) -> Result<Issued, ServiceError> {
         let invalid = || ServiceError::InvalidToken { presented: true };
         let token = token.ok_or_else(|| ServiceError::required("refreshToken"))?;
@@ -153,17 +192,16 @@ impl Service {
         }
         let old = token.digest();
         let now = self.now();
-        let Some(record) = self.store.refresh_token(&old).await? else {
-            return Err(invalid());
+        let (record, session, user) = match self.live_refresh(&old, now.unix_timestamp()).await? {
+            Refresh::Dead => return Err(invalid()),
+            Refresh::Exchanged(session_id) => return Err(self.reuse_detected(session_id, origin).await),
+            Refresh::Live(live) => (live.record, live.session, live.user),
         };
-        if record.rotated_at.is_some() {
-            return Err(self.reuse_detected(record.session_id, origin).await);
-        }
-        let bound_ok = match (&record.client_id, &door) {
+        let bound_ok = match (&record.client_id, &by) {
             (None, _) => true,
             (
                 Some(bound),
-                Door::OAuth {
+                RefreshBy::Client {
                     client: Some(client), ..
                 },
             ) => bound == client.id(),
@@ -172,19 +210,18 @@ impl Service {
         if !bound_ok {
             return Err(invalid());
         }
-        let session = self.store.session(record.session_id).await?.ok_or_else(invalid)?;
         // Bound to a client that was removed and added again under the same id: the
-        // binding was to the old one. (`bound_ok` made the door's client the bound one.)
-        if let Door::OAuth {
+        // binding was to the old one. (`bound_ok` made the presenting client the bound one.)
+        if let RefreshBy::Client {
             client: Some(client), ..
-        } = &door
+        } = &by
             && record.client_id.is_some()
             && session.created_at < client.created_at()
         {
             return Err(invalid());
         }
-        let scopes = match door {
-            Door::OAuth {
+        let scopes = match by {
+            RefreshBy::Client {
                 scope: Some(requested), ..
             } if !requested.is_empty() => {
                 if !tessera_common::scopes::is_subset(&requested, &session.scopes) {
@@ -196,15 +233,6 @@ impl Service {
             }
             _ => session.scopes.clone(),
         };
-        if now.unix_timestamp() >= record.expires_at || !session.is_live(now.unix_timestamp()) {
-            return Err(invalid());
-        }
-        let user = self
-            .store
-            .user(session.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(invalid)?;
         let next = secret::generate(REFRESH_PREFIX)?;
         let next_record = RefreshRecord {
             session_id: session.id,

@@ -125,7 +125,7 @@ impl App {
 
     fn go(&mut self, screen: Screen) -> Vec<Effect> {
         self.screen = screen;
-        if self.stale { self.refresh_screen() } else { Vec::new() }
+        self.refresh_screen()
     }
 
     fn move_selection(&mut self, delta: isize, to_end: Option<bool>) -> Vec<Effect> {

@@ -565,6 +565,57 @@ fn activity_makes_lists_stale_and_they_reload_on_a_tick() {
 }
 
 #[test]
+fn activity_seen_on_another_screen_reloads_a_list_when_it_is_shown() {
+    let mut app = connected();
+    // On the Overview (nothing of its own to reload), time passes after a new user.
+    app.update(Event::Pushed(audit_entry(9, "register", "id-dave")));
+    for _ in 0..2 * REFRESH_EVERY {
+        let effects = app.update(Event::Tick);
+        assert!(!sent(&effects).contains(&app.list_page(List::Users, None, None)));
+        settle(&mut app, effects);
+    }
+    // Users is fetched as soon as it is shown, and Sessions when it is.
+    let effects = press(&mut app, KeyCode::Char('2'));
+    assert!(
+        sent(&effects).contains(&app.list_page(List::Users, None, None)),
+        "{effects:?}"
+    );
+    settle(&mut app, effects);
+    let effects = press(&mut app, KeyCode::Char('3'));
+    assert!(
+        sent(&effects).contains(&app.list_page(List::Sessions, None, None)),
+        "{effects:?}"
+    );
+    settle(&mut app, effects);
+    // Shown again with nothing new: no fetch.
+    let effects = press(&mut app, KeyCode::Char('2'));
+    assert!(sent(&effects).is_empty(), "{effects:?}");
+}
+
+#[test]
+fn an_entry_during_a_fetch_in_flight_fetches_again() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    app.update(Event::Pushed(audit_entry(9, "register", "id-dave")));
+    let mut first = Vec::new();
+    for _ in 0..REFRESH_EVERY {
+        first.extend(app.update(Event::Tick));
+    }
+    assert!(sent(&first).contains(&app.list_page(List::Users, None, None)));
+    // Another user registers before that fetch is answered: the answer may not have
+    // them, so Users is fetched once more.
+    app.update(Event::Pushed(audit_entry(10, "register", "id-erin")));
+    settle(&mut app, first);
+    let mut again = Vec::new();
+    for _ in 0..REFRESH_EVERY {
+        let effects = app.update(Event::Tick);
+        again.extend(sent(&effects));
+        settle(&mut app, effects);
+    }
+    assert!(again.contains(&app.list_page(List::Users, None, None)), "{again:?}");
+}
+
+#[test]
 fn quitting() {
     let mut app = connected();
     assert_eq!(press(&mut app, KeyCode::Char('q')), [Effect::Quit]);

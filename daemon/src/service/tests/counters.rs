@@ -39,7 +39,7 @@ async fn a_replayed_refresh_token_counts_as_reuse_and_revocation() {
     let f = fixture().await;
     let alice = f.register("alice").await;
     let first = alice.refresh_token.unwrap();
-    let door = || super::super::sessions::Door::App;
+    let door = || super::super::sessions::RefreshBy::App;
     f.service
         .rotate_refresh(Some(first.clone()), origin(), door())
         .await

@@ -6,7 +6,7 @@ use crate::secret::Secret;
 use crate::service::ServiceError;
 use crate::service::api_tokens::NewApiToken;
 use crate::service::clients::ClientCredentials;
-use crate::service::sessions::Door;
+use crate::service::sessions::RefreshBy;
 use std::time::Duration;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -38,7 +38,7 @@ async fn refresh_tokens_slide_but_never_past_the_session_maximum_age() {
         f.clock.advance(Duration::from_secs(step * 60));
         let issued = f
             .service
-            .rotate_refresh(Some(refresh), origin(), Door::App)
+            .rotate_refresh(Some(refresh), origin(), RefreshBy::App)
             .await
             .unwrap_or_else(|e| panic!("inside the sliding window at {} s: {e:?}", f.clock_elapsed()));
         refresh = issued.refresh_token.unwrap();
@@ -50,7 +50,7 @@ async fn refresh_tokens_slide_but_never_past_the_session_maximum_age() {
     f.clock.advance(Duration::from_secs(60));
     let e = f
         .service
-        .rotate_refresh(Some(refresh), origin(), Door::App)
+        .rotate_refresh(Some(refresh), origin(), RefreshBy::App)
         .await
         .unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
@@ -64,7 +64,7 @@ async fn an_unused_refresh_token_dies_at_its_ttl() {
     f.clock.advance(2 * HOUR);
     let e = f
         .service
-        .rotate_refresh(Some(refresh.clone()), origin(), Door::App)
+        .rotate_refresh(Some(refresh.clone()), origin(), RefreshBy::App)
         .await
         .unwrap_err();
     assert!(is_invalid_token(&e), "{e:?}");
@@ -99,7 +99,7 @@ async fn after_the_access_token_expires_the_refresh_token_still_works() {
     assert!(f.service.authenticate(Some(&alice.access_token)).await.is_err());
     let next = f
         .service
-        .rotate_refresh(alice.refresh_token, origin(), Door::App)
+        .rotate_refresh(alice.refresh_token, origin(), RefreshBy::App)
         .await
         .unwrap();
     f.service.authenticate(Some(&next.access_token)).await.unwrap();

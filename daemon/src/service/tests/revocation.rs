@@ -7,7 +7,7 @@
 use super::{Fixture, OPERATOR, fixture, fixture_with, origin};
 use crate::clock::Clock;
 use crate::secret::Secret;
-use crate::service::sessions::Door;
+use crate::service::sessions::RefreshBy;
 use crate::service::{Issued, ServiceError};
 
 /// Asserts that neither token of `issued` works any more, by every path.
@@ -29,7 +29,7 @@ async fn assert_dead(f: &Fixture, issued: &Issued, what: &str) {
     );
     let e = f
         .service
-        .rotate_refresh(Some(refresh), origin(), Door::App)
+        .rotate_refresh(Some(refresh), origin(), RefreshBy::App)
         .await
         .unwrap_err();
     assert!(
@@ -118,8 +118,11 @@ async fn end(f: &Fixture, action: &str, name: &str, issued: Issued) -> Issued {
         "reuse" => {
             // The rotated pair is what a thief would hold; replaying the old token ends it.
             let old = issued.refresh_token.clone().unwrap();
-            let next = s.rotate_refresh(Some(old.clone()), origin(), Door::App).await.unwrap();
-            assert!(s.rotate_refresh(Some(old), origin(), Door::App).await.is_err());
+            let next = s
+                .rotate_refresh(Some(old.clone()), origin(), RefreshBy::App)
+                .await
+                .unwrap();
+            assert!(s.rotate_refresh(Some(old), origin(), RefreshBy::App).await.is_err());
             return next;
         }
         other => panic!("unknown action {other}"),
