@@ -1,11 +1,9 @@
-//! The audit trail (`audit`, numbered by the database) and the purge of what nothing
-//! can use any more. The purge deletes in batches, so no statement holds many rows.
+//! The audit trail (`audit`, numbered by the database): the newest [`AUDIT_CAPACITY`]
+//! kept, and none older than the retention the service purges by
+//! ([`PgStore::purge_audit`], which deletes in batches like the purge in [`super`]).
 
 use super::{PgStore, StoreError, col, error};
-use crate::store::{AUDIT_CAPACITY, AuditRecord, CODE_KEPT, EXPIRED_API_TOKEN_KEPT, Purged};
-
-/// Rows one purge statement deletes at most.
-const BATCH: i64 = 5_000;
+use crate::store::{AUDIT_CAPACITY, AuditRecord};
 
 impl PgStore {
     /// Appends an audit entry; returns its sequence number.
@@ -87,49 +85,5 @@ impl PgStore {
             .await?;
         newest_first.reverse();
         Ok(newest_first)
-    }
-
-    /// Deletes what nothing can use any more at `now` (see [`Purged`]).
-    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
-        let api_cutoff = now.saturating_sub(EXPIRED_API_TOKEN_KEPT);
-        let code_cutoff = now.saturating_sub(CODE_KEPT);
-        let ended = "session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1)";
-        Ok(Purged {
-            refresh_tokens: self
-                .purge_batches("refresh_tokens", "digest", "expires_at <= $1", now)
-                .await?,
-            browser_cookies: self.purge_batches("browser_cookies", "digest", ended, now).await?,
-            sessions: self.purge_batches("sessions", "id", "expires_at <= $1", now).await?,
-            api_tokens: self
-                .purge_batches("api_tokens", "digest", "expires_at <= $1", api_cutoff)
-                .await?,
-            denied: self
-                .purge_batches("denied_tokens", "jti", "expires_at <= $1", now)
-                .await?,
-            revocations: self
-                .purge_batches("revoked_sessions", "session_id", "until <= $1", now)
-                .await?
-                + self
-                    .purge_batches("barred_users", "user_id", "until <= $1", now)
-                    .await?,
-            links: self.purge_batches("links", "digest", "expires_at <= $1", now).await?,
-            codes: self
-                .purge_batches("codes", "digest", "expires_at <= $1", code_cutoff)
-                .await?,
-        })
-    }
-
-    /// Deletes the rows of `table` (keyed by `key`) where `condition` holds of `$1 =
-    /// bound`, [`BATCH`] at a time until none is left; returns how many went.
-    async fn purge_batches(&self, table: &str, key: &str, condition: &str, bound: i64) -> Result<usize, StoreError> {
-        let sql = format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)");
-        let mut total = 0usize;
-        loop {
-            let n = transaction!(self, tx, { tx.execute(&sql, &[&bound, &BATCH]).await.map_err(error) })?;
-            total += usize::try_from(n).unwrap_or(0);
-            if n < u64::try_from(BATCH).unwrap_or(0) {
-                return Ok(total);
-            }
-        }
     }
 }

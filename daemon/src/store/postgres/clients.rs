@@ -1,10 +1,9 @@
-//! OAuth clients (`clients`, `clients_removed`), signing keys (`signing_keys`) and
-//! operators' settings (`settings`). Removing a client, changing the keys and changing
-//! a setting are logged for the other daemons.
+//! OAuth clients (`clients`, `clients_removed`). Removing a client and replacing its
+//! secret are logged for the other daemons.
 
 use super::changes::{Logged, log};
 use super::{PgStore, StoreError, col, error};
-use crate::store::{Change, ClientRecord, KeyRecord, RetiringSecret, Unique};
+use crate::store::{Change, ClientRecord, RetiringSecret, Unique};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -140,98 +139,5 @@ impl PgStore {
         let sql = "SELECT removed_at FROM clients_removed WHERE client_id = $1";
         self.select_one(sql, &[&client_id], |r| col(r, "clients_removed", "removed_at"))
             .await
-    }
-
-    /// Every signing key, oldest first.
-    pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let sql = "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid";
-        self.select_all(sql, &[], |r| {
-            Ok(KeyRecord {
-                kid: col(r, "signing_keys", "kid")?,
-                secret: col(r, "signing_keys", "secret")?,
-                created_at: col(r, "signing_keys", "created_at")?,
-                retired_at: col(r, "signing_keys", "retired_at")?,
-            })
-        })
-        .await
-    }
-
-    /// Inserts or replaces signing keys in one transaction, and logs the change.
-    pub async fn put_keys(&self, keys: &[KeyRecord]) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            // Retirements first: the new active key must find no other.
-            for k in keys
-                .iter()
-                .filter(|k| k.retired_at.is_some())
-                .chain(keys.iter().filter(|k| k.retired_at.is_none()))
-            {
-                let stored = tx
-                    .execute(
-                        "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, \
-                         created_at = excluded.created_at, retired_at = excluded.retired_at",
-                        &[&k.kid, &k.secret, &k.created_at, &k.retired_at],
-                    )
-                    .await;
-                match stored {
-                    Ok(_) => {}
-                    // Another daemon made or rotated a key at the same moment.
-                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                        return Err(StoreError::Taken(Unique::ActiveKey));
-                    }
-                    Err(e) => return Err(error(e)),
-                }
-            }
-            log(tx, Logged::from(&Change::Keys)).await
-        })
-    }
-
-    /// Deletes the signing key `kid`, and logs the change.
-    pub async fn remove_key(&self, kid: &str) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute("DELETE FROM signing_keys WHERE kid = $1", &[&kid])
-                .await
-                .map_err(error)?;
-            log(tx, Logged::from(&Change::Keys)).await
-        })
-    }
-
-    /// The stored value of setting `name`.
-    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.select_one("SELECT value FROM settings WHERE name = $1", &[&name], |r| {
-            col(r, "settings", "value")
-        })
-        .await
-    }
-
-    /// The value of setting `name`, storing `value` first if it has none.
-    pub async fn setting_or_init(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                &[&name, &value],
-            )
-            .await
-            .map_err(error)?;
-            let row = tx
-                .query_one("SELECT value FROM settings WHERE name = $1", &[&name])
-                .await
-                .map_err(error)?;
-            col(&row, "settings", "value")
-        })
-    }
-
-    /// Stores setting `name`, and logs the change.
-    pub async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                "INSERT INTO settings (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                &[&name, &value],
-            )
-            .await
-            .map_err(error)?;
-            log(tx, Logged::from(&Change::Setting(name.to_owned()))).await
-        })
     }
 }

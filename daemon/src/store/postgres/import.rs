@@ -188,7 +188,7 @@ async fn insert(
             copied.count("links", kept);
         }
         Item::Code(digest, c) => {
-            super::links::insert_code(tx, &digest, &c).await?;
+            super::codes::insert_code(tx, &digest, &c).await?;
             copied.count("codes", true);
         }
         Item::Grant(user_id, client_id, g) => {

@@ -1,16 +1,21 @@
 //! The PostgreSQL store: N daemons sharing one database (PostgreSQL, or CockroachDB:
 //! only SQL both accept, no advisory locks, no LISTEN/NOTIFY).
 //!
-//! This file connects (the URL from a file, TLS per its `sslmode`, a bounded retry at
-//! start), runs the embedded migrations ([`schema`]), and runs every operation in a
-//! transaction that is retried when the database asks (serialization failures,
-//! deadlocks) or a connection drops, a bounded number of times; after that the
-//! caller gets [`StoreError::Unavailable`] (503 with `Retry-After`). Each kind of
-//! record has its own file: [`users`], [`sessions`] (with refresh tokens, browser
-//! cookies and the revocation tables), [`api_tokens`], [`clients`] (with keys and
-//! settings), [`links`] (with codes and consents), [`audit`], and [`changes`] (the
-//! change log every daemon polls). Commits are synchronous (`synchronous_commit` is
-//! set on for every connection), so acknowledged means committed.
+//! This file connects ([`connect`]: the URL from a file, TLS per its `sslmode`, a
+//! bounded retry at start), runs the embedded migrations ([`schema`]), runs every
+//! operation in a transaction that is retried when the database asks (serialization
+//! failures, deadlocks) or a connection drops, a bounded number of times, after which
+//! the caller gets [`StoreError::Unavailable`] (503 with `Retry-After`), and holds the
+//! purge of expired records, which deletes in batches so that no statement holds many
+//! rows. Each kind of record has its own file, named as in the embedded store:
+//! [`users`], [`sessions`] (with refresh tokens), [`revocations`] (revoked sessions,
+//! barred users and the token horizon), [`api_tokens`], [`clients`], [`keys`],
+//! [`links`] (link tokens sent by mail), [`browser`] (browser sessions' cookies),
+//! [`codes`] (authorization codes), [`grants`] (consents), [`settings`], [`audit`],
+//! [`denylist`]; [`changes`] is the change log every daemon polls, and [`import`]
+//! fills an empty database from another store (`tesserad migrate`). Commits are
+//! synchronous (`synchronous_commit` is set on for every connection), so acknowledged
+//! means committed.
 
 /// Runs `$body` (which uses `$tx`, a transaction, and may `?` or `return`) and
 /// commits unless it failed, retrying
@@ -68,18 +73,25 @@ macro_rules! reading {
 
 mod api_tokens;
 mod audit;
+mod browser;
 mod changes;
 mod clients;
+mod codes;
 mod connect;
+mod denylist;
+mod grants;
 mod import;
+mod keys;
 mod links;
+mod revocations;
 mod schema;
 mod sessions;
+mod settings;
 mod users;
 
 pub use connect::PostgresUrl;
 
-use super::StoreError;
+use super::{CODE_KEPT, EXPIRED_API_TOKEN_KEPT, Purged, StoreError};
 use deadpool_postgres::{Object, Pool};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -91,6 +103,8 @@ use tokio_postgres::types::{FromSql, ToSql};
 const ATTEMPTS: u32 = 4;
 /// Longest one attempt may take (a database that stopped answering).
 pub(super) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows one purge statement deletes at most.
+const BATCH: i64 = 5_000;
 
 /// Handle to the database. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -214,12 +228,47 @@ impl PgStore {
         self.reachable.load(Ordering::Relaxed)
     }
 
-    /// Until when an entry made at `now` for a token family ending by `end` at the
-    /// latest must stay (as in the embedded store).
-    fn kept_until(&self, now: i64, end: i64) -> i64 {
-        match self.horizon.load(Ordering::Relaxed) {
-            0 => end,
-            horizon => end.min(now.saturating_add(horizon)),
+    /// Deletes what nothing can use any more at `now` (see [`Purged`]).
+    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
+        let api_cutoff = now.saturating_sub(EXPIRED_API_TOKEN_KEPT);
+        let code_cutoff = now.saturating_sub(CODE_KEPT);
+        let ended = "session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1)";
+        Ok(Purged {
+            refresh_tokens: self
+                .purge_batches("refresh_tokens", "digest", "expires_at <= $1", now)
+                .await?,
+            browser_cookies: self.purge_batches("browser_cookies", "digest", ended, now).await?,
+            sessions: self.purge_batches("sessions", "id", "expires_at <= $1", now).await?,
+            api_tokens: self
+                .purge_batches("api_tokens", "digest", "expires_at <= $1", api_cutoff)
+                .await?,
+            denied: self
+                .purge_batches("denied_tokens", "jti", "expires_at <= $1", now)
+                .await?,
+            revocations: self
+                .purge_batches("revoked_sessions", "session_id", "until <= $1", now)
+                .await?
+                + self
+                    .purge_batches("barred_users", "user_id", "until <= $1", now)
+                    .await?,
+            links: self.purge_batches("links", "digest", "expires_at <= $1", now).await?,
+            codes: self
+                .purge_batches("codes", "digest", "expires_at <= $1", code_cutoff)
+                .await?,
+        })
+    }
+
+    /// Deletes the rows of `table` (keyed by `key`) where `condition` holds of `$1 =
+    /// bound`, [`BATCH`] at a time until none is left; returns how many went.
+    async fn purge_batches(&self, table: &str, key: &str, condition: &str, bound: i64) -> Result<usize, StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)");
+        let mut total = 0usize;
+        loop {
+            let n = transaction!(self, tx, { tx.execute(&sql, &[&bound, &BATCH]).await.map_err(error) })?;
+            total += usize::try_from(n).unwrap_or(0);
+            if n < u64::try_from(BATCH).unwrap_or(0) {
+                return Ok(total);
+            }
         }
     }
 }

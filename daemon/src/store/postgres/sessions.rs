@@ -1,22 +1,20 @@
-//! Sessions (`sessions`), their refresh tokens (`refresh_tokens`, by digest) and
-//! browser cookies (`browser_cookies`), and what can end a token early:
-//! `revoked_sessions`, `barred_users`, `denied_tokens`, the token horizon in `meta`.
+//! Sessions (`sessions`) and their refresh tokens (`refresh_tokens`, by digest). A
+//! browser session starts with its cookie (`browser_cookies`, read in
+//! [`super::browser`]) instead of a refresh token; revoking a session records it in
+//! `revoked_sessions` (read in [`super::revocations`]) in the same transaction.
 //! A refresh token is exchanged by one conditional `UPDATE … WHERE rotated_at IS NULL`:
 //! of two concurrent presentations, on any daemons, exactly one changes the row.
 
 use super::changes::{Logged, log};
 use super::users::{USER_COLUMNS, user_from};
 use super::{PgStore, StoreError, bytes, col, error};
-use crate::store::{
-    Barred, Change, RefreshRecord, Revoked, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord,
-};
-use std::sync::atomic::Ordering;
+use crate::store::{Change, RefreshRecord, Revoked, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const SESSION_COLUMNS: &str = "id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id";
+pub(super) const SESSION_COLUMNS: &str = "id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id";
 
-fn session_from(row: &Row) -> Result<SessionRecord, StoreError> {
+pub(super) fn session_from(row: &Row) -> Result<SessionRecord, StoreError> {
     const T: &str = "sessions";
     let kind: String = col(row, T, "kind")?;
     Ok(SessionRecord {
@@ -310,110 +308,6 @@ impl PgStore {
                 },
                 None => Rotation::Invalid,
             })
-        })
-    }
-
-    /// Raises the stored token horizon to `configured` if lower; returns it.
-    pub async fn raise_token_horizon(&self, configured: i64) -> Result<i64, StoreError> {
-        let horizon = transaction!(self, tx, {
-            let row = tx
-                .query_one(
-                    "INSERT INTO meta (name, value) VALUES ('token_horizon', $1) \
-                         ON CONFLICT (name) DO UPDATE SET value = GREATEST(meta.value, excluded.value) \
-                         RETURNING value",
-                    &[&configured],
-                )
-                .await
-                .map_err(error)?;
-            col::<i64>(&row, "meta", "value")
-        })?;
-        self.horizon.store(horizon, Ordering::Relaxed);
-        Ok(horizon)
-    }
-
-    /// The revoked sessions and barred users still needed at `now`.
-    pub async fn revocations(&self, now: i64) -> Result<(Vec<Revoked>, Vec<Barred>), StoreError> {
-        let revoked = self
-            .select_all(
-                "SELECT session_id, until FROM revoked_sessions WHERE until > $1",
-                &[&now],
-                |r| {
-                    Ok(Revoked {
-                        session_id: col(r, "revoked_sessions", "session_id")?,
-                        until: col(r, "revoked_sessions", "until")?,
-                    })
-                },
-            )
-            .await?;
-        let barred = self
-            .select_all(
-                "SELECT user_id, until FROM barred_users WHERE until > $1",
-                &[&now],
-                |r| {
-                    Ok(Barred {
-                        user_id: col(r, "barred_users", "user_id")?,
-                        until: col(r, "barred_users", "until")?,
-                    })
-                },
-            )
-            .await?;
-        Ok((revoked, barred))
-    }
-
-    /// When the store was copied from an embedded one upgraded from a version
-    /// without a revocation index, if it was.
-    pub async fn indexed_since(&self) -> Result<Option<i64>, StoreError> {
-        self.select_one("SELECT value FROM meta WHERE name = 'indexed_since'", &[], |r| {
-            col(r, "meta", "value")
-        })
-        .await
-    }
-
-    /// Puts an access token's `jti` on the deny-list until `exp`, and logs it.
-    pub async fn deny(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute(
-                "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at",
-                &[&jti, &exp],
-            )
-            .await
-            .map_err(error)?;
-            log(tx, Logged::from(&Change::Denied(jti.to_owned(), exp))).await
-        })
-    }
-
-    /// The deny-list entries unexpired at `now`.
-    pub async fn deny_list(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        self.select_all(
-            "SELECT jti, expires_at FROM denied_tokens WHERE expires_at > $1",
-            &[&now],
-            |r| Ok((col(r, "denied_tokens", "jti")?, col(r, "denied_tokens", "expires_at")?)),
-        )
-        .await
-    }
-
-    /// How many deny-list entries are stored.
-    pub async fn denied_count(&self) -> Result<u64, StoreError> {
-        self.count("SELECT count(*) FROM denied_tokens").await
-    }
-
-    /// The browser session a cookie's digest names (ended ones included).
-    pub async fn browser_session(&self, cookie: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE kind = 'browser' \
-             AND id = (SELECT session_id FROM browser_cookies WHERE digest = $1)"
-        );
-        self.select_one(&sql, &[&bytes(cookie)], session_from).await
-    }
-
-    /// Forgets a browser cookie.
-    pub async fn forget_browser_cookie(&self, cookie: &[u8; 32]) -> Result<(), StoreError> {
-        transaction!(self, tx, {
-            tx.execute("DELETE FROM browser_cookies WHERE digest = $1", &[&bytes(cookie)])
-                .await
-                .map_err(error)?;
-            Ok(())
         })
     }
 }
