@@ -91,11 +91,20 @@ impl Passwords {
     /// verifying against a current hash, and the answer is false.
     pub async fn verify(&self, password: Secret, phc: Option<String>) -> Result<bool, PasswordError> {
         match phc {
-            Some(phc) => self.run(move || verify_with(password.expose().as_bytes(), &phc)).await,
+            Some(phc) => {
+                self.run(move || {
+                    checking();
+                    verify_with(password.expose().as_bytes(), &phc)
+                })
+                .await
+            }
             None => {
                 let argon = self.argon.clone();
-                self.run(move || hash_with(&argon, password.expose().as_bytes()).map(|_| false))
-                    .await
+                self.run(move || {
+                    checking();
+                    hash_with(&argon, password.expose().as_bytes()).map(|_| false)
+                })
+                .await
             }
         }
     }
@@ -236,6 +245,13 @@ fn hash_with(argon: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordErro
         hash: Some(Output::new(&out).map_err(internal)?),
     };
     Ok(phc.to_string())
+}
+
+/// Called on a hashing thread as a password check starts: holds it at the tests'
+/// gate when built with the `test-hooks` feature, and does nothing otherwise.
+fn checking() {
+    #[cfg(feature = "test-hooks")]
+    super::gate::hold();
 }
 
 /// Checks `password` against a PHC string with the parameters recorded in it; the
