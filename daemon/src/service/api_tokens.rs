@@ -3,8 +3,8 @@
 //! kept in memory and written back by the periodic sweep, so using a token costs no
 //! disk write (see docs/decisions.md: `lastUsedAt` may lag by up to 60 s).
 
-use super::audit::{AuditEvent, TokenKind};
-use super::counters::Counter;
+use super::audit::AuditEvent;
+use super::counters::{Counter, TokenKind};
 use super::{Caller, Operator, Service, ServiceError, pages};
 use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};

@@ -1,10 +1,92 @@
-//! The activity counters since start (the console's Overview and the metrics): what
-//! each audit event moves ([`super::audit`] says which), counted without locks.
+//! The activity counters since start (the console's Overview and the metrics), counted
+//! without locks, with their labels (why a session ended, what kind of token was
+//! handed out); [`super::audit`] says which counters each event moves.
 
-use super::audit::{Cause, TokenKind};
 use crate::mail::MailKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_common::admin::Counters;
+
+/// Why a session or token ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The holder logged out.
+    Logout,
+    /// A rotated refresh token was replayed.
+    Reuse,
+    /// RFC 7009 revocation at `/oauth/revoke`.
+    Revoke,
+    /// The owner deleted an API token.
+    Owner,
+    /// An operator action (revoke, revoke-all, disable, delete, set-password, set-role).
+    Operator,
+    /// A password reset by mail link.
+    Reset,
+}
+
+impl Cause {
+    /// Every cause, in a fixed order.
+    pub const ALL: [Cause; 6] = [
+        Self::Logout,
+        Self::Reuse,
+        Self::Revoke,
+        Self::Owner,
+        Self::Operator,
+        Self::Reset,
+    ];
+
+    /// Its name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Reuse => "reuse",
+            Self::Revoke => "revoke",
+            Self::Owner => "owner",
+            Self::Operator => "operator",
+            Self::Reset => "reset",
+        }
+    }
+
+    /// Its position in [`Self::ALL`] (the declaration order).
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What kind of token was handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An access token of a user's session.
+    Access,
+    /// A guest token.
+    Guest,
+    /// A client-credentials token.
+    Client,
+    /// A refresh token (a new session's first, or a rotation's).
+    Refresh,
+    /// A persistent API token.
+    Api,
+}
+
+impl TokenKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [TokenKind; 5] = [Self::Access, Self::Guest, Self::Client, Self::Refresh, Self::Api];
+
+    /// Its name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Guest => "guest",
+            Self::Client => "client",
+            Self::Refresh => "refresh",
+            Self::Api => "api",
+        }
+    }
+
+    /// Its position in [`Self::ALL`] (the declaration order).
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// An activity counter (the console's Overview and the metrics).
 #[derive(Debug, Clone, Copy)]

@@ -52,8 +52,7 @@ use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::{LinkKind, Store, UserRecord};
 use crate::tokens::{Grant, TokenError, Tokens};
-pub use audit::{Cause, TokenKind};
-pub use counters::Totals;
+pub use counters::{Cause, TokenKind, Totals};
 pub use error::ServiceError;
 use revocations::Revocations;
 use std::sync::Arc;
@@ -408,11 +407,11 @@ impl Service {
     ) -> Result<Issued, ServiceError> {
         let scopes = grant.scopes.clone();
         let kind = if grant.client_id.is_some() {
-            audit::TokenKind::Client
+            counters::TokenKind::Client
         } else if grant.sid.is_some() {
-            audit::TokenKind::Access
+            counters::TokenKind::Access
         } else {
-            audit::TokenKind::Guest
+            counters::TokenKind::Guest
         };
         let (access_token, _) = self.tokens.sign(grant, now, exp)?;
         self.counters.bump(counters::Counter::Issued(kind));

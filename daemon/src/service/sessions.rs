@@ -2,8 +2,8 @@
 //! access-token refresh and logout. The in-memory view they keep in step is
 //! [`super::revocations`].
 
-use super::audit::{AuditEvent, TokenKind};
-use super::counters::Counter;
+use super::audit::AuditEvent;
+use super::counters::{Counter, TokenKind};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::secret::{self, REFRESH_PREFIX, Secret};
 use crate::store::{RefreshRecord, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord};
