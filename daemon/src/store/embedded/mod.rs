@@ -34,6 +34,7 @@ mod migrate;
 mod revocations;
 mod sessions;
 mod settings;
+mod snapshots;
 mod users;
 mod watch;
 
@@ -418,7 +419,9 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Opens sled, waiting briefly for the file lock: sled releases it on background
 /// threads just after its last handle drops (a store reopened at once, in this
 /// process or right after another one exited). A lock still held after that means
-/// another live process owns the store.
+/// another live process owns the store. Before each attempt, a snapshot file that a
+/// killed process left unfinished is removed ([`snapshots`]): sled would refuse the
+/// store for it.
 ///
 /// sled writes its `conf` file (the storage parameters) and the `blobs` folder when
 /// it creates a store, and never fsyncs them; they are fsynced here, with the folder
@@ -440,18 +443,20 @@ fn open_sled(db_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
 fn lock_and_open_sled(db_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let start = std::time::Instant::now();
     loop {
-        match sled::Config::new().path(db_dir).cache_capacity(cache_bytes).open() {
-            // sled reports it as an I/O error naming the lock.
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                if start.elapsed() >= LOCK_WAIT {
-                    return Err(StoreError::Locked {
-                        dir: db_dir.display().to_string(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        // Only while no other handle has the store (sled would refuse it anyway).
+        if snapshots::remove_unfinished(db_dir)? {
+            match sled::Config::new().path(db_dir).cache_capacity(cache_bytes).open() {
+                // sled reports it as an I/O error naming the lock.
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {}
+                other => return Ok(other?),
             }
-            other => return Ok(other?),
         }
+        if start.elapsed() >= LOCK_WAIT {
+            return Err(StoreError::Locked {
+                dir: db_dir.display().to_string(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
