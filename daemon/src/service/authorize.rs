@@ -72,16 +72,12 @@ pub enum AuthProblem {
 impl AuthRequest {
     /// The URI that sends the person back with `params` plus `state` and `iss`.
     pub fn back(&self, issuer: &str, params: &[(&str, &str)]) -> String {
-        let mut pairs = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            pairs.append_pair(k, v);
-        }
+        let mut all = params.to_vec();
         if let Some(state) = &self.state {
-            pairs.append_pair("state", state);
+            all.push(("state", state));
         }
-        pairs.append_pair("iss", issuer);
-        let separator = if self.redirect_uri.contains('?') { '&' } else { '?' };
-        format!("{}{separator}{}", self.redirect_uri, pairs.finish())
+        all.push(("iss", issuer));
+        redirect::with_query(&self.redirect_uri, &all)
     }
 }
 

@@ -60,6 +60,20 @@ pub fn origin(uri: &str) -> Option<String> {
     }
 }
 
+/// `uri` with `params` added to its query (after `?`, or `&` when it has one already);
+/// `uri` as it is when there are none.
+pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return uri.to_owned();
+    }
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        pairs.append_pair(k, v);
+    }
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{}", pairs.finish())
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
@@ -78,6 +92,19 @@ fn without_port(uri: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_join_the_query_encoded() {
+        assert_eq!(with_query("https://app.example/cb", &[]), "https://app.example/cb");
+        assert_eq!(
+            with_query("https://app.example/cb", &[("state", "a b&c"), ("iss", "x")]),
+            "https://app.example/cb?state=a+b%26c&iss=x"
+        );
+        assert_eq!(
+            with_query("https://app.example/cb?v=1", &[("code", "k")]),
+            "https://app.example/cb?v=1&code=k"
+        );
+    }
 
     #[test]
     fn what_may_be_registered() {

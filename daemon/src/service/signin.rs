@@ -166,14 +166,8 @@ impl Service {
         {
             return Ok(None);
         }
-        let mut location = uri.to_owned();
-        if let Some(state) = state {
-            let mut pairs = form_urlencoded::Serializer::new(String::new());
-            pairs.append_pair("state", state);
-            location.push(if uri.contains('?') { '&' } else { '?' });
-            location.push_str(&pairs.finish());
-        }
-        Ok(Some(location))
+        let state: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+        Ok(Some(redirect::with_query(uri, &state)))
     }
 
     /// With the request valid and a person signed in: the consent page, or a code.
