@@ -96,6 +96,7 @@ fn open_session(store: &Store, user: &UserRecord, now: i64) -> Result<(), Box<dy
         revoked_at: None,
         kind: SessionKind::App,
         client_id: None,
+        browser_login: None,
     };
     let refresh = RefreshRecord {
         session_id: session.id,

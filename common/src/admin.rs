@@ -262,6 +262,9 @@ pub enum Request {
         /// Skips the consent page.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         first_party: bool,
+        /// How its ID tokens are signed.
+        #[serde(default)]
+        id_token_signed_response_alg: crate::oauth::IdTokenAlg,
     },
     /// OAuth clients.
     ClientList,
@@ -497,6 +500,9 @@ pub struct ClientView {
     /// Skips the consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// How its ID tokens are signed.
+    #[serde(default)]
+    pub id_token_signed_response_alg: crate::oauth::IdTokenAlg,
 }
 
 /// A client just registered, with the only copy of its secret.

@@ -17,6 +17,10 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// The OpenID Connect ID token (a JWS compact JWT), when `openid` was granted
+    /// through the authorization code flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -115,4 +119,145 @@ pub struct Metadata {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     /// Where the PASERK verification keys are (`/api/auth/keys`).
     pub paseto_keys_uri: String,
+    /// `GET|POST /oauth/userinfo` (OpenID Connect Core §5.3).
+    pub userinfo_endpoint: String,
+    /// `GET /oauth/jwks`: the ID-token keys (RFC 7517).
+    pub jwks_uri: String,
+    /// `/oauth/logout` (RP-Initiated Logout 1.0).
+    pub end_session_endpoint: String,
+    /// `["public"]`: `sub` is the user's id for every client.
+    pub subject_types_supported: Vec<String>,
+    /// `["RS256", "EdDSA"]`.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `["query"]`.
+    pub response_modes_supported: Vec<String>,
+    /// The claims ID tokens and UserInfo may carry.
+    pub claims_supported: Vec<String>,
+    /// `["none", "login", "consent"]`.
+    pub prompt_values_supported: Vec<String>,
+    /// False: the `claims` request parameter is not supported.
+    pub claims_parameter_supported: bool,
+    /// False: request objects (`request`) are not supported.
+    pub request_parameter_supported: bool,
+    /// False: `request_uri` is not supported.
+    pub request_uri_parameter_supported: bool,
+}
+
+/// How a client's ID tokens are signed (its `id_token_signed_response_alg`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdTokenAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3), which every OpenID Connect
+    /// relying party supports.
+    #[default]
+    RS256,
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+impl IdTokenAlg {
+    /// Both, in the order the discovery document lists them.
+    pub const ALL: [IdTokenAlg; 2] = [IdTokenAlg::RS256, IdTokenAlg::EdDSA];
+
+    /// The JOSE `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdTokenAlg::RS256 => "RS256",
+            IdTokenAlg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl fmt::Display for IdTokenAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for IdTokenAlg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("{s:?} is not an ID-token algorithm: RS256 or EdDSA"))
+    }
+}
+
+/// The claims of an OpenID Connect ID token (Core §2) and of UserInfo (§5.3), as
+/// Tessera issues them. Times are NumericDate seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// The issuer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub iss: String,
+    /// The user's id.
+    pub sub: String,
+    /// The client id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub aud: String,
+    /// Expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// When the person last typed a credential in the browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The authorization request's `nonce`, echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// How the person signed in (RFC 8176), e.g. `["pwd"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The browser session's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Username, with `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Display name, with `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Email address, with `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the address was verified, with `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// A public key of the JWK Set (RFC 7517 §4): an RSA key (`n`, `e`) or an Ed25519
+/// key (`crv`, `x`; RFC 8037). Never any private parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// `RSA` or `OKP`.
+    pub kty: String,
+    /// The key's id: its JWK thumbprint (RFC 7638).
+    pub kid: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// `RS256` or `EdDSA`.
+    pub alg: String,
+    /// RSA modulus, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// `Ed25519`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// Ed25519 public key, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+}
+
+/// `GET /oauth/jwks`: the ID-token keys, active and retiring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
 }

@@ -15,6 +15,15 @@ pub fn is_subset(requested: &[String], allowed: &[String]) -> bool {
     requested.iter().all(|s| allowed.contains(s))
 }
 
+/// The OpenID Connect scopes: a client must be registered with them to get them,
+/// but no role is needed for them.
+pub const IDENTITY: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Whether `scope` is one of the [`IDENTITY`] scopes.
+pub fn is_identity(scope: &str) -> bool {
+    IDENTITY.contains(&scope)
+}
+
 /// Most scopes one request may name.
 pub const MAX_SCOPES: usize = 64;
 /// Longest scope name, in bytes.

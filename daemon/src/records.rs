@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+pub use tessera_common::oauth::IdTokenAlg;
 use uuid::Uuid;
 
 /// A registered account.
@@ -61,6 +62,19 @@ pub struct SessionRecord {
     /// The OAuth client the session's tokens were issued to, if any.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The browser sign-in an authorization code flow opened this session from, if
+    /// one did: what its refreshed ID tokens say.
+    #[serde(default)]
+    pub browser_login: Option<BrowserLogin>,
+}
+
+/// The browser sign-in behind an app session (authorization code flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserLogin {
+    /// The browser session's id (`sid` of the ID tokens).
+    pub session: Uuid,
+    /// When the person last typed a credential there (`auth_time`).
+    pub auth_time: i64,
 }
 
 /// What a session is for.
@@ -97,17 +111,53 @@ pub struct RefreshRecord {
     pub client_id: Option<String>,
 }
 
-/// An Ed25519 signing key.
+/// A signing key: of access tokens (PASETO) or of ID tokens (JWS).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
-    /// PASERK id (`k4.pid.…`).
+    /// PASERK id (`k4.pid.…`) of a PASETO key; the JWK thumbprint (RFC 7638) of an
+    /// ID-token key.
     pub kid: String,
-    /// Ed25519 secret key (seed followed by public key, 64 bytes).
+    /// The secret key: Ed25519 secret key (seed followed by public key, 64 bytes) for
+    /// PASETO; PKCS#8 DER for ID-token keys.
     pub secret: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
-    /// When it stopped signing; `None` for the active key.
+    /// When it stopped signing; `None` for the active key (one of each kind).
     pub retired_at: Option<i64>,
+    /// What it signs.
+    #[serde(default)]
+    pub kind: KeyKind,
+}
+
+/// What a signing key signs: each key serves one protocol only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KeyKind {
+    /// PASETO v4.public access tokens (Ed25519).
+    #[default]
+    Paseto,
+    /// RS256 ID tokens (RSA, 2048 bits).
+    IdTokenRs256,
+    /// EdDSA ID tokens (Ed25519).
+    IdTokenEdDsa,
+}
+
+impl KeyKind {
+    /// Every kind; the daemon keeps one active key of each.
+    pub const ALL: [KeyKind; 3] = [KeyKind::Paseto, KeyKind::IdTokenRs256, KeyKind::IdTokenEdDsa];
+
+    /// The name the PostgreSQL store keeps.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Paseto => "paseto",
+            KeyKind::IdTokenRs256 => "RS256",
+            KeyKind::IdTokenEdDsa => "EdDSA",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 impl fmt::Debug for KeyRecord {
@@ -117,6 +167,7 @@ impl fmt::Debug for KeyRecord {
             .field("secret", &"<redacted>")
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -166,6 +217,9 @@ pub struct ClientRecord {
     /// The secret a rotation replaced, still accepted until its end.
     #[serde(default)]
     pub retiring_secret: Option<RetiringSecret>,
+    /// How its ID tokens are signed.
+    #[serde(default)]
+    pub id_token_alg: IdTokenAlg,
 }
 
 /// A client secret replaced by a rotation with a grace period.
@@ -242,6 +296,12 @@ pub struct CodeRecord {
     pub used_at: Option<i64>,
     /// The session its exchange opened (revoked if the code comes back).
     pub session_id: Option<Uuid>,
+    /// The authorization request's `nonce` (OpenID Connect), for the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// When the person last typed a credential in the browser session.
+    #[serde(default)]
+    pub auth_time: i64,
 }
 
 /// A user's consent to a client.

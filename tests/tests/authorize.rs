@@ -10,22 +10,29 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// A browser: cookies by name, sent back on every request.
-pub(crate) struct Browser<'a> {
-    d: &'a TestDaemon,
+pub(crate) struct Browser {
+    base: String,
     cookies: Mutex<HashMap<String, String>>,
     http: reqwest::Client,
 }
 
-impl<'a> Browser<'a> {
-    pub(crate) fn new(d: &'a TestDaemon) -> Self {
+impl Browser {
+    pub(crate) fn new(d: &TestDaemon) -> Self {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self::at(&d.base, http)
+    }
+
+    /// A browser for the daemon at `base`, sending with `http` (which must not follow
+    /// redirects): an HTTPS daemon, with its certificate trusted.
+    pub(crate) fn at(base: &str, http: reqwest::Client) -> Self {
         Self {
-            d,
+            base: base.to_owned(),
             cookies: Mutex::new(HashMap::new()),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http,
         }
     }
 
@@ -43,7 +50,14 @@ impl<'a> Browser<'a> {
         } else {
             request.header("cookie", cookie)
         };
-        let resp = self.d.send(request).await;
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let resp = Resp {
+            status,
+            headers,
+            text: response.text().await.unwrap(),
+        };
         for set in resp.set_cookies() {
             let pair = set.split(';').next().unwrap_or_default();
             if let Some((name, value)) = pair.split_once('=') {
@@ -59,11 +73,12 @@ impl<'a> Browser<'a> {
     }
 
     pub(crate) async fn get(&self, path_and_query: &str) -> Resp {
-        self.send(self.http.get(self.d.url(path_and_query))).await
+        self.send(self.http.get(format!("{}{path_and_query}", self.base))).await
     }
 
     pub(crate) async fn post(&self, path: &str, form: &[(String, String)]) -> Resp {
-        self.send(self.http.post(self.d.url(path)).form(form)).await
+        self.send(self.http.post(format!("{}{path}", self.base)).form(form))
+            .await
     }
 
     /// Submits the page's form with its hidden fields plus `extra`.
@@ -77,7 +92,7 @@ impl<'a> Browser<'a> {
 
     /// Opens the authorization request `url` and signs `user` in on its login page:
     /// the page that follows (consent, or the redirect back).
-    async fn sign_in(&self, url: &str, user: &str) -> Resp {
+    pub(crate) async fn sign_in(&self, url: &str, user: &str) -> Resp {
         let login = self.get(url).await;
         self.submit(&login, &[("username", user), ("password", &password(user))])
             .await
@@ -126,7 +141,7 @@ pub(crate) fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-fn authorize_url(client_id: &str, redirect_uri: &str, challenge: &str, extra: &str) -> String {
+pub(crate) fn authorize_url(client_id: &str, redirect_uri: &str, challenge: &str, extra: &str) -> String {
     let mut q = form_urlencoded_pairs(&[
         ("response_type", "code"),
         ("client_id", client_id),
@@ -157,7 +172,7 @@ fn utf8_percent(text: &str) -> String {
 }
 
 /// The query parameters of a redirect's `Location`.
-fn location_params(resp: &Resp) -> (String, HashMap<String, String>) {
+pub(crate) fn location_params(resp: &Resp) -> (String, HashMap<String, String>) {
     assert_eq!(resp.status, 303, "{}", resp.text);
     let location = resp.header("location").expect("a Location").to_owned();
     let (base, query) = location.split_once('?').unwrap_or((&location, ""));
@@ -169,7 +184,7 @@ fn location_params(resp: &Resp) -> (String, HashMap<String, String>) {
     (base.to_owned(), params)
 }
 
-async fn exchange(d: &TestDaemon, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
+pub(crate) async fn exchange(d: &TestDaemon, form: &[(&str, &str)], basic: Option<&(String, String)>) -> Resp {
     post(d, "/oauth/token", form, basic).await
 }
 
@@ -178,7 +193,7 @@ fn refusal(resp: &Resp) -> String {
     resp.json()["error_description"].as_str().unwrap_or_default().to_owned()
 }
 
-fn client_with(d: &TestDaemon, args: &[&str]) -> Option<String> {
+pub(crate) fn client_with(d: &TestDaemon, args: &[&str]) -> Option<String> {
     let mut all = vec!["client", "add"];
     all.extend_from_slice(args);
     all.push("--json");

@@ -54,6 +54,7 @@ async fn a_restored_store_serves_what_the_backup_held() {
     let client = d
         .tessera(&["client", "add", "svc", "--scopes", "read", "--json"])
         .json();
+    let jwks = d.get("/oauth/jwks", None).await.json();
     let dir = d.stop();
     let config = dir.path().join("tessera.toml");
     let out = dir.path().join("alice.tsrbak");
@@ -73,6 +74,11 @@ async fn a_restored_store_serves_what_the_backup_held() {
     let d = TestDaemon::launch(target, "", &[]);
     d.assert_live(&access).await;
     d.assert_live(&s(&api, "token")).await;
+    assert_eq!(
+        d.get("/oauth/jwks", None).await.json(),
+        jwks,
+        "the ID-token keys, restored rather than made anew"
+    );
     assert_eq!(
         d.rotate(s(&rotated, "refreshToken")).await.status,
         200,

@@ -400,3 +400,112 @@ async fn the_integration_guide_sign_in_examples_complete_the_flow() {
     assert_eq!(page.text().await.unwrap(), "Signed in as alice");
     finish(webapp, "webapp.py");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_openid_connect_example_signs_in_and_checks_the_id_token() {
+    let readme = read_doc("README.md");
+    let found: std::collections::HashMap<String, String> = examples(&readme).into_iter().collect();
+    // The issuer is the daemon's own address, so the discovered endpoints are reachable.
+    let d = TestDaemon::with("[server]\nissuer = \"\"\n");
+    let body =
+        serde_json::json!({"username": "alice", "email": "alice@example.com", "password": "correct horse battery"});
+    let registered = d.post_json("/api/auth/register", body).await;
+    assert_eq!(registered.status, 201);
+    let out = d.tessera(&[
+        "client",
+        "add",
+        "notes-oidc",
+        "--scopes",
+        "openid profile email",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let Some((app, first)) = start_example("oidc.py", &found["oidc.py"], dir.path(), &[("TESSERA", &d.base)]) else {
+        return;
+    };
+    let back = sign_in_at(&d, first.strip_prefix("Open ").expect("the URL to open")).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    assert_eq!(http.get(&back).send().await.unwrap().status(), 200);
+    let printed: serde_json::Value = serde_json::from_str(finish(app, "oidc.py").trim()).unwrap();
+    assert_eq!(
+        printed,
+        serde_json::json!({
+            "sub": registered.json()["user"]["id"],
+            "preferred_username": "alice",
+            "email": "alice@example.com",
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integration_guide_id_token_examples_verify_live_id_tokens_and_refuse_forged_ones() {
+    let guide = read_doc("docs/integrating.md");
+    let found: Vec<(String, String)> = examples(&guide)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("id-token."))
+        .collect();
+    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["id-token.py", "id-token.mjs"]);
+    // The issuer is the daemon's own address, so the discovered jwks_uri is reachable.
+    let d = TestDaemon::with("[server]\nissuer = \"\"\n");
+    let alice = d.register("alice").await;
+    let browser = crate::authorize::Browser::new(&d);
+    let mut tokens = Vec::new();
+    for (client, alg) in [("rs-app", "RS256"), ("ed-app", "EdDSA")] {
+        let app = crate::oidc::oidc_client(&d, client, "openid profile", &["--first-party", "--id-token-alg", alg]);
+        let answer = crate::oidc::code_flow(&d, &browser, &app, "&scope=openid%20profile", "alice").await;
+        tokens.push((client, s(&answer, "id_token")));
+    }
+    for (name, code) in &found {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), code).unwrap();
+        for (client, token) in &tokens {
+            // One character of the claims changed: the signature no longer holds.
+            let mut forged = token.clone().into_bytes();
+            let at = token.find('.').unwrap() + 10;
+            forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(forged).unwrap();
+            for (presented, good) in [(token, true), (&forged, false)] {
+                let Some(mut command) = runner(name, dir.path()) else {
+                    return;
+                };
+                command
+                    .env("TESSERA", &d.base)
+                    .env("ID_TOKEN", presented)
+                    .env("CLIENT_ID", client);
+                let out = output_within(&mut command, None, Duration::from_secs(60));
+                let (stdout, stderr) = (
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                );
+                assert_eq!(
+                    out.status.success(),
+                    good,
+                    "{name}, {client}, good: {good}\n{stdout}\n{stderr}"
+                );
+                if good {
+                    let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+                    assert_eq!(claims["sub"], alice["user"]["id"], "{name}");
+                    assert_eq!(
+                        (claims["aud"].as_str(), claims["iss"].as_str()),
+                        (Some(*client), Some(d.base.as_str()))
+                    );
+                    assert_eq!(claims["preferred_username"], "alice", "{name}");
+                }
+            }
+            // The right token for another client: refused (the audience).
+            let Some(mut command) = runner(name, dir.path()) else {
+                return;
+            };
+            command
+                .env("TESSERA", &d.base)
+                .env("ID_TOKEN", token)
+                .env("CLIENT_ID", "someone-else");
+            let out = output_within(&mut command, None, Duration::from_secs(60));
+            assert!(!out.status.success(), "{name}: another audience");
+        }
+    }
+}

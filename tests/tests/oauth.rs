@@ -467,7 +467,11 @@ async fn metadata_describes_the_server() {
         m["grant_types_supported"],
         json!(["authorization_code", "refresh_token", "client_credentials"])
     );
-    assert_eq!(m["scopes_supported"], json!(["admin", "read", "write"]));
+    assert_eq!(
+        m["scopes_supported"],
+        json!(["admin", "email", "offline_access", "openid", "profile", "read", "write"]),
+        "the roles' scopes and the OpenID Connect ones"
+    );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post", "none"])
@@ -586,10 +590,12 @@ async fn clients_carry_redirect_uris_and_the_public_and_first_party_flags() {
         json!([
             {"clientId": "spa", "scopes": ["read"], "createdAt": listed[0]["createdAt"],
              "redirectUris": ["http://127.0.0.1/cb", "com.example.app:/cb"],
-             "postLogoutRedirectUris": [], "public": true, "firstParty": false},
+             "postLogoutRedirectUris": [], "public": true, "firstParty": false,
+             "idTokenSignedResponseAlg": "RS256"},
             {"clientId": "web", "scopes": ["read", "write"], "createdAt": listed[1]["createdAt"],
              "redirectUris": ["https://web.example.com/cb"],
-             "postLogoutRedirectUris": ["https://web.example.com/bye"], "public": false, "firstParty": true},
+             "postLogoutRedirectUris": ["https://web.example.com/bye"], "public": false, "firstParty": true,
+             "idTokenSignedResponseAlg": "RS256"},
         ])
     );
     let table = d.tessera(&["client", "list"]).stdout;

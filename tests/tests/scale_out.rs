@@ -376,6 +376,7 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
     assert_eq!(d.tessera(&["key", "rotate"]).code, 0);
     let after_rotation = s(&d.login("bob").await, "accessToken");
     assert_eq!(d.tessera(&["user", "disable", "bob"]).code, 0);
+    let jwks = d.get("/oauth/jwks", None).await.json();
     let dir = d.stop();
 
     let url = postgres::new_database();
@@ -401,8 +402,8 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
     assert!(
         stdout
             .lines()
-            .any(|l| l.starts_with("signing_keys") && l.ends_with(" 2")),
-        "{stdout}"
+            .any(|l| l.starts_with("signing_keys") && l.ends_with(" 6")),
+        "two PASETO keys and two of each ID-token kind: {stdout}"
     );
     // A second run finds the database in use and refuses, writing nothing.
     let again = migrate(&dir);
@@ -448,6 +449,11 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
             .len(),
         2
     );
+    assert_eq!(
+        d.get("/oauth/jwks", None).await.json(),
+        jwks,
+        "the ID-token keys came along"
+    );
 }
 
 #[tokio::test]
@@ -477,6 +483,16 @@ async fn daemons_starting_together_on_an_empty_database_agree_on_one_schema_and_
     // A daemon that lost the race to make the first key took the winner's at once.
     assert_eq!(keys[0].as_array().unwrap().len(), 1, "{keys:?}");
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    let mut jwks = Vec::new();
+    for d in &daemons {
+        jwks.push(d.get("/oauth/jwks", None).await.json());
+    }
+    assert_eq!(
+        jwks[0]["keys"].as_array().unwrap().len(),
+        2,
+        "one ID-token key of each kind: {jwks:?}"
+    );
+    assert!(jwks.iter().all(|k| *k == jwks[0]), "{jwks:?}");
     let token = s(&daemons[0].register("frank").await, "accessToken");
     for d in &daemons {
         d.assert_live(&token).await;

@@ -239,6 +239,9 @@ enum ClientCommand {
         /// Trusted: people are not asked to consent.
         #[arg(long)]
         first_party: bool,
+        /// How its OpenID Connect ID tokens are signed: RS256 or EdDSA.
+        #[arg(long = "id-token-alg", value_name = "ALG", default_value = "RS256")]
+        id_token_alg: tessera_common::oauth::IdTokenAlg,
     },
     /// List clients.
     List,
@@ -473,12 +476,14 @@ fn request_of(command: Command) -> Result<Request, Failure> {
                 post_logout_redirect_uris,
                 public,
                 first_party,
+                id_token_alg,
             } => Request::ClientAdd {
                 client_id,
                 redirect_uris,
                 post_logout_redirect_uris,
                 public,
                 first_party,
+                id_token_signed_response_alg: id_token_alg,
                 scopes: tessera_common::scopes::parse(&scopes.ok_or_else(|| {
                     Failure::Input(
                         "name the scopes the client may be granted with --scopes \"a b\" \

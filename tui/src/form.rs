@@ -142,6 +142,7 @@ impl Form {
                 field("Redirect URIs (space-separated, optional)", ""),
                 field("Public, no secret (y/n)", "n"),
                 field("First-party, no consent (y/n)", "n"),
+                field("ID-token algorithm (RS256 or EdDSA)", "RS256"),
             ],
             FormKind::RotateSecret { .. } => vec![field("Old secret works for (90s, 1h, 7d; empty: stops now)", "")],
         };
@@ -258,6 +259,7 @@ impl Form {
                         post_logout_redirect_uris: Vec::new(),
                         public: yes(3, "public")?,
                         first_party: yes(4, "first-party")?,
+                        id_token_signed_response_alg: self.value(5).trim().parse()?,
                     },
                     done: format!("client {id} added"),
                 })

@@ -207,12 +207,13 @@ pub fn token_rows<'a>(tokens: impl IntoIterator<Item = &'a AdminApiToken>, times
 /// OAuth clients: id, scopes, created.
 pub fn client_rows<'a>(clients: impl IntoIterator<Item = &'a ClientView>, times: Times) -> Rows {
     Rows::new(
-        &["CLIENT", "SCOPES", "KIND", "REDIRECT URIS", "CREATED"],
+        &["CLIENT", "SCOPES", "KIND", "ID TOKEN", "REDIRECT URIS", "CREATED"],
         clients.into_iter().map(|c| {
             vec![
                 c.client_id.clone(),
                 c.scopes.join(" "),
                 client_kind(c).into(),
+                c.id_token_signed_response_alg.to_string(),
                 c.redirect_uris.join(" "),
                 times.show(&c.created_at),
             ]

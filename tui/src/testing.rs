@@ -75,6 +75,7 @@ pub fn clients() -> Vec<ClientView> {
         post_logout_redirect_uris: vec![],
         public: false,
         first_party: true,
+        id_token_signed_response_alg: tessera_common::oauth::IdTokenAlg::EdDSA,
     }]
 }
 

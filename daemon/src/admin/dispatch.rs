@@ -119,6 +119,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
             post_logout_redirect_uris,
             public,
             first_party,
+            id_token_signed_response_alg,
         } => {
             let new = NewClient {
                 client_id,
@@ -127,6 +128,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
                 post_logout_redirect_uris,
                 public,
                 first_party,
+                id_token_alg: id_token_signed_response_alg,
             };
             Reply::ClientCreated(service.add_client(operator, new).await?)
         }

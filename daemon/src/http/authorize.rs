@@ -195,13 +195,7 @@ impl<'a> Answer<'a> {
     fn fields(&mut self, p: &AuthParams) -> Result<RequestFields, ServiceError> {
         Ok(RequestFields {
             csrf: self.csrf()?,
-            response_type: p.response_type.clone().unwrap_or_default(),
-            client_id: p.client_id.clone().unwrap_or_default(),
-            redirect_uri: p.redirect_uri.clone(),
-            scope: p.scope.clone(),
-            state: p.state.clone(),
-            code_challenge: p.code_challenge.clone().unwrap_or_default(),
-            code_challenge_method: p.code_challenge_method.clone().unwrap_or_default(),
+            params: p.sent(),
         })
     }
 
@@ -256,6 +250,7 @@ impl<'a> Answer<'a> {
             title: "Sign in",
             client_id: &page.client_id,
             message,
+            login_hint: page.login_hint.as_deref().unwrap_or_default(),
             fields: &fields,
         };
         let mut response = self.finish(pages::page(status, &login, &origins(page)));
@@ -282,27 +277,12 @@ fn origins(page: &PageFor) -> Vec<String> {
 }
 
 fn params_of(mut map: HashMap<String, String>) -> AuthParams {
-    AuthParams {
-        response_type: map.remove("response_type"),
-        client_id: map.remove("client_id"),
-        redirect_uri: map.remove("redirect_uri"),
-        scope: map.remove("scope"),
-        state: map.remove("state"),
-        code_challenge: map.remove("code_challenge"),
-        code_challenge_method: map.remove("code_challenge_method"),
-    }
+    let read = AuthParams::read(|name| Ok::<_, std::convert::Infallible>(map.remove(name)));
+    read.unwrap_or_else(|never| match never {})
 }
 
 fn params_of_form(f: &mut Fields) -> Result<AuthParams, ServiceError> {
-    Ok(AuthParams {
-        response_type: f.string("response_type")?,
-        client_id: f.string("client_id")?,
-        redirect_uri: f.string("redirect_uri")?,
-        scope: f.string("scope")?,
-        state: f.string("state")?,
-        code_challenge: f.string("code_challenge")?,
-        code_challenge_method: f.string("code_challenge_method")?,
-    })
+    AuthParams::read(|name| f.string(name))
 }
 
 /// GET /oauth/authorize
@@ -356,7 +336,10 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                 );
                 }
                 match action.as_deref() {
-                    Some("login") => match service.sign_in_with_password(&p, login, password, origin).await {
+                    Some("login") => match service
+                        .sign_in_with_password(&p, answer.browser.session.as_deref(), login, password, origin)
+                        .await
+                    {
                         Ok((step, opened)) => {
                             if let Some(opened) = opened {
                                 let cookie = opened.cookie.expose();
@@ -402,7 +385,15 @@ fn logout_get(service: Arc<Service>) -> impl Filter<Extract = (Response,), Error
                     Ok(csrf) => csrf,
                     Err(e) => return answer.internal(&e),
                 };
-                let client_id = query.get("client_id").map(String::as_str);
+                let hint = query.get("id_token_hint").map(String::as_str);
+                let client_id = match service.sign_out_client(query.get("client_id").map(String::as_str), hint) {
+                    Ok(client_id) => client_id,
+                    Err(e) => {
+                        let message = format!("This sign-out request is invalid: {e}.");
+                        return answer.error_page(StatusCode::BAD_REQUEST, &message);
+                    }
+                };
+                let client_id = client_id.as_deref();
                 let after = query.get("post_logout_redirect_uri").map(String::as_str);
                 let origins: Vec<String> = match service.after_sign_out(client_id, after, None).await {
                     Ok(location) => location.and_then(|uri| redirect::origin(&uri)).into_iter().collect(),

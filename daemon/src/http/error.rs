@@ -162,6 +162,35 @@ pub fn oauth_error(err: &ServiceError) -> Response {
     }
 }
 
+/// The response for a service error at a resource that takes a Bearer token on the
+/// OAuth side (UserInfo): the RFC 6750 §3 challenges, with an RFC 6749 §5.2 body.
+pub fn bearer_error(err: &ServiceError) -> Response {
+    use ServiceError as E;
+    let (status, code, challenge) = match err {
+        E::InvalidToken { presented: false } => (StatusCode::UNAUTHORIZED, "invalid_token", "Bearer"),
+        E::InvalidToken { presented: true } => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Bearer error=\"invalid_token\"",
+        ),
+        E::InsufficientScope(_) => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "Bearer error=\"insufficient_scope\", scope=\"openid\"",
+        ),
+        _ => return oauth_error(err),
+    };
+    let body = tessera_common::oauth::ErrorResponse {
+        error: code.to_owned(),
+        error_description: err.to_string(),
+    };
+    with_header(
+        reply::json(status, &body, Cache::NoStore),
+        header::WWW_AUTHENTICATE,
+        challenge.into(),
+    )
+}
+
 /// Turns warp's rejections (no route, wrong method, bad header) into contract errors.
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
     if rejection.is_not_found() {

@@ -29,7 +29,7 @@ use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 /// Every route's template, as the `route` label names it.
-const ROUTES: [&str; 24] = [
+const ROUTES: [&str; 27] = [
     "/api/auth/register",
     "/api/auth/verify-email/request",
     "/api/auth/verify-email",
@@ -52,6 +52,9 @@ const ROUTES: [&str; 24] = [
     "/oauth/introspect",
     "/oauth/revoke",
     "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/oauth/jwks",
+    "/oauth/userinfo",
     "/healthz",
     "/metrics",
 ];

@@ -12,6 +12,7 @@ mod health;
 mod keys;
 pub mod metrics;
 mod oauth;
+mod oidc;
 mod pages;
 mod reply;
 pub mod server;
@@ -44,6 +45,8 @@ pub fn routes(
         .or(keys::routes(Arc::clone(&service)))
         .unify()
         .or(oauth::routes(Arc::clone(&service)))
+        .unify()
+        .or(oidc::routes(Arc::clone(&service)))
         .unify()
         .or(authorize::routes(Arc::clone(&service)))
         .unify()

@@ -107,6 +107,7 @@ fn token_response(issued: Issued) -> Response {
         expires_in: issued.expires_in,
         refresh_token: issued.refresh_token.map(|s| s.expose().to_owned()),
         scope: tessera_common::scopes::join(&issued.scopes),
+        id_token: issued.id_token,
     };
     json(StatusCode::OK, &body, Cache::NoStore)
 }

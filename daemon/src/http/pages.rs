@@ -13,20 +13,8 @@ use warp::reply::Response;
 pub struct RequestFields {
     /// The CSRF token of this browser.
     pub csrf: String,
-    /// `response_type`.
-    pub response_type: String,
-    /// `client_id`.
-    pub client_id: String,
-    /// `redirect_uri`, if sent.
-    pub redirect_uri: Option<String>,
-    /// `scope`, if sent.
-    pub scope: Option<String>,
-    /// `state`, if sent.
-    pub state: Option<String>,
-    /// `code_challenge`.
-    pub code_challenge: String,
-    /// `code_challenge_method`.
-    pub code_challenge_method: String,
+    /// The authorization request's parameters, as sent.
+    pub params: Vec<(&'static str, String)>,
 }
 
 /// The login page.
@@ -41,6 +29,8 @@ pub struct Login<'a> {
     pub client_id: &'a str,
     /// One generic message after a failure.
     pub message: Option<&'a str>,
+    /// What the name field starts with (`login_hint`).
+    pub login_hint: &'a str,
     /// The request.
     pub fields: &'a RequestFields,
 }
@@ -170,7 +160,7 @@ mod tests {
     #[test]
     fn user_data_is_escaped_and_headers_are_set() {
         let fields = RequestFields {
-            state: Some("\"><script>alert(1)</script>".into()),
+            params: vec![("state", "\"><script>alert(1)</script>".into())],
             ..RequestFields::default()
         };
         let login = Login {
@@ -178,10 +168,12 @@ mod tests {
             title: "Sign in",
             client_id: "web",
             message: None,
+            login_hint: "<b>alice</b>",
             fields: &fields,
         };
         let html = login.render().unwrap();
         assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<b>alice"), "the login hint is escaped too: {html}");
         assert!(
             html.contains("Acme &#60;Corp&#62;") || html.contains("Acme &lt;Corp&gt;"),
             "{html}"

@@ -12,6 +12,8 @@ pub enum Cache {
     NoStore,
     /// No cache header.
     Default,
+    /// `Cache-Control: public, max-age=N` (published keys).
+    Public(u32),
 }
 
 /// A JSON response, its body ending with a newline (so that answers printed one after
@@ -30,13 +32,18 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T, cache: Cache) -> Respon
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if cache == Cache::NoStore {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-            .headers_mut()
-            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    match cache {
+        Cache::NoStore => {
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        }
+        Cache::Public(seconds) => {
+            if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={seconds}")) {
+                response.headers_mut().insert(header::CACHE_CONTROL, value);
+            }
+        }
+        Cache::Default => {}
     }
     response
 }

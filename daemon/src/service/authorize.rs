@@ -10,6 +10,7 @@
 use super::audit::AuditEvent;
 use super::clients::AuthenticatedClient;
 use super::{Issued, Origin, Service, ServiceError, after, redirect};
+use crate::records::BrowserLogin;
 use crate::secret::{self, Secret};
 use crate::store::{ClientRecord, CodeRecord, CodeUse, GrantRecord, SessionRecord, UserRecord};
 use base64::Engine;
@@ -41,6 +42,99 @@ pub struct AuthParams {
     pub code_challenge: Option<String>,
     /// `code_challenge_method`.
     pub code_challenge_method: Option<String>,
+    /// `nonce` (OpenID Connect), echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `prompt`: `none`, `login`, `consent`, `select_account`.
+    pub prompt: Option<String>,
+    /// `max_age`: seconds since the last login beyond which the person logs in again.
+    pub max_age: Option<String>,
+    /// `login_hint`: pre-fills the name field.
+    pub login_hint: Option<String>,
+    /// `id_token_hint`: an ID token this server issued.
+    pub id_token_hint: Option<String>,
+    /// `request` (not supported).
+    pub request: Option<String>,
+    /// `request_uri` (not supported).
+    pub request_uri: Option<String>,
+}
+
+impl AuthParams {
+    /// Reads each parameter with `get` (given its name; `None` when not sent).
+    pub fn read<E>(mut get: impl FnMut(&'static str) -> Result<Option<String>, E>) -> Result<Self, E> {
+        Ok(Self {
+            response_type: get("response_type")?,
+            client_id: get("client_id")?,
+            redirect_uri: get("redirect_uri")?,
+            scope: get("scope")?,
+            state: get("state")?,
+            code_challenge: get("code_challenge")?,
+            code_challenge_method: get("code_challenge_method")?,
+            nonce: get("nonce")?,
+            prompt: get("prompt")?,
+            max_age: get("max_age")?,
+            login_hint: get("login_hint")?,
+            id_token_hint: get("id_token_hint")?,
+            request: get("request")?,
+            request_uri: get("request_uri")?,
+        })
+    }
+
+    /// The parameters sent, by name: what the login and consent forms carry on.
+    pub fn sent(&self) -> Vec<(&'static str, String)> {
+        [
+            ("response_type", &self.response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("scope", &self.scope),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("nonce", &self.nonce),
+            ("prompt", &self.prompt),
+            ("max_age", &self.max_age),
+            ("login_hint", &self.login_hint),
+            ("id_token_hint", &self.id_token_hint),
+            ("request", &self.request),
+            ("request_uri", &self.request_uri),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect()
+    }
+}
+
+/// Longest `nonce` accepted.
+const MAX_NONCE_LEN: usize = 512;
+
+/// What `prompt` asks for (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: show no page; answer `login_required` or `consent_required` instead.
+    pub none: bool,
+    /// `login` (or `select_account`): ask for the password even with a browser session.
+    pub login: bool,
+    /// `consent`: show the consent page even when consent was given.
+    pub consent: bool,
+}
+
+impl Prompt {
+    /// Parses `prompt`; `None` for an unknown value or a combination other than
+    /// `login consent`.
+    fn parse(text: &str) -> Option<Self> {
+        let mut prompt = Prompt::default();
+        let mut values = 0;
+        for value in text.split_ascii_whitespace() {
+            values += 1;
+            match value {
+                "none" => prompt.none = true,
+                "login" | "select_account" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                _ => return None,
+            }
+        }
+        let alone = values <= 1;
+        (alone || (values == 2 && prompt.login && prompt.consent)).then_some(prompt)
+    }
 }
 
 /// A valid authorization request.
@@ -58,6 +152,16 @@ pub struct AuthRequest {
     pub state: Option<String>,
     /// The PKCE S256 challenge.
     pub challenge: String,
+    /// `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age`, in seconds.
+    pub max_age: Option<i64>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// The `sub` of the `id_token_hint`, when one was sent.
+    pub hinted_user: Option<String>,
 }
 
 /// Why an authorization request cannot go on.
@@ -132,12 +236,31 @@ impl Service {
             scopes: Vec::new(),
             state: p.state.clone().filter(|s| !s.is_empty()),
             challenge: String::new(),
+            nonce: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            login_hint: p.login_hint.clone().filter(|h| !h.is_empty()),
+            hinted_user: None,
             client,
         };
         let issuer = self.issuer().to_owned();
         let back = |request: &AuthRequest, error: &str, description: &str| {
             AuthProblem::Redirect(request.back(&issuer, &[("error", error), ("error_description", description)]))
         };
+        if p.request.is_some() {
+            return Err(back(
+                &request,
+                "request_not_supported",
+                "request objects are not supported",
+            ));
+        }
+        if p.request_uri.is_some() {
+            return Err(back(
+                &request,
+                "request_uri_not_supported",
+                "request_uri is not supported",
+            ));
+        }
         match p.response_type.as_deref() {
             Some("code") => {}
             None | Some("") => return Err(back(&request, "invalid_request", "response_type is required")),
@@ -181,21 +304,54 @@ impl Service {
         };
         request.scopes = scopes;
         request.challenge = challenge.to_owned();
+        if let Some(nonce) = p.nonce.as_deref().filter(|n| !n.is_empty()) {
+            if nonce.len() > MAX_NONCE_LEN {
+                return Err(back(&request, "invalid_request", "nonce is longer than 512 characters"));
+            }
+            request.nonce = Some(nonce.to_owned());
+        }
+        if let Some(prompt) = p.prompt.as_deref().filter(|p| !p.is_empty()) {
+            request.prompt = Prompt::parse(prompt).ok_or_else(|| {
+                back(
+                    &request,
+                    "invalid_request",
+                    "prompt is none, login, consent, select_account, or login consent",
+                )
+            })?;
+        }
+        if let Some(max_age) = p.max_age.as_deref().filter(|m| !m.is_empty()) {
+            let seconds = max_age
+                .parse::<u32>()
+                .map_err(|_| back(&request, "invalid_request", "max_age is a number of seconds"))?;
+            request.max_age = Some(i64::from(seconds));
+        }
+        if let Some(hint) = p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+            let claims = self.tokens.read_id_token(hint).ok_or_else(|| {
+                back(
+                    &request,
+                    "invalid_request",
+                    "id_token_hint is not an ID token this server issued",
+                )
+            })?;
+            request.hinted_user = Some(claims.sub);
+        }
         Ok(request)
     }
 
     /// The scopes a code for `user` would carry: the request's, narrowed silently to
-    /// the user's role.
+    /// the user's role (the identity scopes need none).
     pub(super) fn granted_scopes(&self, request: &AuthRequest, user: &UserRecord) -> Vec<String> {
-        let role = self.config.role_scopes(&user.role).unwrap_or_default();
-        request.scopes.iter().filter(|s| role.contains(s)).cloned().collect()
+        self.allowed_scopes(user, &request.scopes)
     }
 
     /// Whether the consent page must be shown: not for a first-party client, nor when
-    /// the user already granted these scopes to the client.
+    /// the user already granted these scopes to the client (unless `prompt=consent`).
     pub(super) async fn needs_consent(&self, request: &AuthRequest, user: &UserRecord) -> Result<bool, ServiceError> {
         if request.client.first_party {
             return Ok(false);
+        }
+        if request.prompt.consent {
+            return Ok(true);
         }
         let granted = self.granted_scopes(request, user);
         Ok(!self
@@ -279,6 +435,8 @@ impl Service {
             expires_at: after(now, self.config.code_ttl).unix_timestamp(),
             used_at: None,
             session_id: None,
+            nonce: request.nonce.clone(),
+            auth_time: browser.created_at,
         };
         self.store.create_code(&code.digest(), &record).await?;
         self.audit(
@@ -373,10 +531,21 @@ impl Service {
         let (Some(user), true) = (user, browser_live) else {
             return Err(invalid("the sign-in behind this code has ended"));
         };
-        let issued = self
-            .open_session_as(session_id, &user, record.scopes.clone(), Some(record.client_id.clone()))
+        let login = BrowserLogin {
+            session: record.browser_session,
+            auth_time: record.auth_time,
+        };
+        let (mut issued, session) = self
+            .open_session_as(
+                session_id,
+                &user,
+                record.scopes.clone(),
+                Some(record.client_id.clone()),
+                Some(login),
+            )
             .await?
             .ok_or_else(|| invalid("the account changed"))?;
+        issued.id_token = self.id_token(&user, &session, &registered, &issued.scopes, record.nonce)?;
         self.store.commit().await?;
         Ok(issued)
     }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use subtle::ConstantTimeEq;
 use tessera_common::admin::{ClientCreated, ClientView};
+use tessera_common::oauth::IdTokenAlg;
 
 /// A client id and secret as presented (HTTP Basic or body).
 #[derive(Debug)]
@@ -95,6 +96,7 @@ fn view(client: &ClientRecord) -> ClientView {
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
         public: client.public,
         first_party: client.first_party,
+        id_token_signed_response_alg: client.id_token_alg,
     }
 }
 
@@ -113,6 +115,8 @@ pub struct NewClient {
     pub public: bool,
     /// Skips the consent page.
     pub first_party: bool,
+    /// How its ID tokens are signed.
+    pub id_token_alg: IdTokenAlg,
 }
 
 /// Each URI registrable (see [`redirect::check`]), duplicates dropped in order.
@@ -224,11 +228,11 @@ impl Service {
         }
         if let Some(unknown) = scopes
             .iter()
-            .find(|s| !self.config.roles.values().any(|r| r.contains(s)))
+            .find(|s| !tessera_common::scopes::is_identity(s) && !self.config.roles.values().any(|r| r.contains(s)))
         {
             return Err(ServiceError::invalid(
                 "scopes",
-                format!("{unknown:?} is not a scope of any configured role"),
+                format!("{unknown:?} is not a scope of any configured role, nor an OpenID Connect scope"),
             ));
         }
         let secret = if new.public {
@@ -246,6 +250,7 @@ impl Service {
             public: new.public,
             first_party: new.first_party,
             retiring_secret: None,
+            id_token_alg: new.id_token_alg,
         };
         self.store.create_client(&record).await.map_err(|e| match e {
             StoreError::Taken(_) => ServiceError::Conflict(format!("client {client_id:?} already exists")),

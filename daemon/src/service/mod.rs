@@ -33,6 +33,7 @@ mod forms;
 pub mod grants;
 pub mod guest;
 pub mod oauth;
+mod oidc;
 pub mod operator;
 mod pages;
 pub mod redirect;
@@ -61,6 +62,7 @@ use std::time::Duration;
 use tessera_common::admin::AuditEntry;
 use tessera_common::api::Principal;
 use tessera_common::claims::AccessClaims;
+use tessera_common::scopes;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -81,6 +83,8 @@ pub struct Issued {
     pub scopes: Vec<String>,
     /// Who the token speaks for; `None` for client-credentials tokens.
     pub principal: Option<Principal>,
+    /// The OpenID Connect ID token, when `openid` was granted by a browser sign-in.
+    pub id_token: Option<String>,
 }
 
 /// What a verified, unrevoked access token speaks for.
@@ -391,10 +395,15 @@ impl Service {
 
     /// The part of `granted` that `user`'s role allows now: scopes are checked against
     /// the current role at every use, so a demotion or a narrower `[roles.*]` in the
-    /// configuration applies to sessions and API tokens that already exist.
+    /// configuration applies to sessions and API tokens that already exist. The
+    /// OpenID Connect identity scopes need no role.
     pub(super) fn allowed_scopes(&self, user: &UserRecord, granted: &[String]) -> Vec<String> {
         let role = self.config.role_scopes(&user.role).unwrap_or_default();
-        granted.iter().filter(|s| role.contains(s)).cloned().collect()
+        granted
+            .iter()
+            .filter(|s| role.contains(s) || scopes::is_identity(s))
+            .cloned()
+            .collect()
     }
 
     /// Signs an access token for `grant`, valid from `now` until `exp`.
@@ -421,6 +430,7 @@ impl Service {
             expires_in: seconds_until(now, exp),
             scopes,
             principal,
+            id_token: None,
         })
     }
 
@@ -437,18 +447,21 @@ impl Service {
     }
 }
 
-/// The signing keys from the store; on first start, a new key, stored before it signs
-/// (the caller commits before serving).
+/// The signing keys from the store; on first start (or the first start of a version
+/// with more kinds of keys), the missing keys, stored before they sign (the caller
+/// commits before serving).
 async fn load_keys(store: &Store, issuer: String, now: OffsetDateTime, cache: usize) -> Result<Tokens, ServiceError> {
     let mut records = store.keys().await?;
-    if !records.iter().any(|k| k.retired_at.is_none()) {
-        let key = crate::tokens::new_key(now)?;
-        match store.put_keys(std::slice::from_ref(&key)).await {
+    let missing = crate::tokens::missing_keys(&records, now)?;
+    if !missing.is_empty() {
+        match store.put_keys(&missing).await {
             Ok(()) => {
-                tracing::info!(kid = %key.kid, "generated a new signing key");
-                records.push(key);
+                for key in &missing {
+                    tracing::info!(kid = %key.kid, kind = key.kind.name(), "generated a new signing key");
+                }
+                records.extend(missing);
             }
-            // A daemon sharing the store made one at the same moment: use it.
+            // A daemon sharing the store made them at the same moment: use those.
             Err(crate::store::StoreError::Taken(crate::store::Unique::ActiveKey)) => records = store.keys().await?,
             Err(e) => return Err(e.into()),
         }

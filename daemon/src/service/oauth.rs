@@ -13,7 +13,7 @@ use crate::secret::{self, API_TOKEN_PREFIX, REFRESH_PREFIX, Secret};
 use crate::tokens::Grant;
 use std::sync::Arc;
 use tessera_common::claims::AccessClaims;
-use tessera_common::oauth::{Introspection, Metadata};
+use tessera_common::oauth::{IdTokenAlg, Introspection, Metadata};
 use tessera_common::scopes;
 
 fn unix(text: &str) -> Option<i64> {
@@ -232,7 +232,8 @@ impl Service {
         Ok(())
     }
 
-    /// Authorization-server metadata.
+    /// Authorization-server metadata (RFC 8414), which is also the OpenID Connect
+    /// discovery document.
     pub fn metadata(&self) -> Metadata {
         let issuer = self.issuer().to_owned();
         let grants = GrantType::ALL
@@ -241,8 +242,10 @@ impl Service {
             .map(|g| g.name().to_owned())
             .collect();
         let mut all_scopes: Vec<String> = self.config.roles.values().flatten().cloned().collect();
+        all_scopes.extend(scopes::IDENTITY.map(String::from));
         all_scopes.sort();
         all_scopes.dedup();
+        let strings = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<String>>();
         let methods = vec!["client_secret_basic".to_owned(), "client_secret_post".to_owned()];
         let mut token_methods = methods.clone();
         token_methods.push("none".into());
@@ -260,6 +263,31 @@ impl Service {
             introspection_endpoint_auth_methods_supported: methods.clone(),
             revocation_endpoint_auth_methods_supported: methods,
             paseto_keys_uri: format!("{issuer}/api/auth/keys"),
+            userinfo_endpoint: format!("{issuer}/oauth/userinfo"),
+            jwks_uri: format!("{issuer}/oauth/jwks"),
+            end_session_endpoint: format!("{issuer}/oauth/logout"),
+            subject_types_supported: strings(&["public"]),
+            id_token_signing_alg_values_supported: IdTokenAlg::ALL.map(|a| a.name().to_owned()).to_vec(),
+            response_modes_supported: strings(&["query"]),
+            claims_supported: strings(&[
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "amr",
+                "sid",
+                "preferred_username",
+                "name",
+                "email",
+                "email_verified",
+            ]),
+            prompt_values_supported: strings(&["none", "login", "consent"]),
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
             issuer,
         }
     }

@@ -5,6 +5,7 @@
 use super::audit::AuditEvent;
 use super::counters::{Counter, TokenKind};
 use super::{Caller, Issued, Origin, Service, ServiceError, after};
+use crate::records::BrowserLogin;
 use crate::secret::{self, REFRESH_PREFIX, Secret};
 use crate::store::{RefreshRecord, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord};
 use crate::tokens::Grant;
@@ -57,18 +58,23 @@ impl Service {
         client_id: Option<String>,
     ) -> Result<Option<Issued>, ServiceError> {
         // Time-ordered, so that the oldest of sessions made in one second is known.
-        self.open_session_as(Uuid::now_v7(), user, scopes, client_id).await
+        let opened = self
+            .open_session_as(Uuid::now_v7(), user, scopes, client_id, None)
+            .await?;
+        Ok(opened.map(|(issued, _)| issued))
     }
 
     /// [`Self::open_session`] with the session's id chosen by the caller (an
-    /// authorization code records it before the session exists).
+    /// authorization code records it before the session exists) and the browser
+    /// sign-in behind it; returns the session too.
     pub(super) async fn open_session_as(
         &self,
         id: Uuid,
         user: &UserRecord,
         scopes: Vec<String>,
         client_id: Option<String>,
-    ) -> Result<Option<Issued>, ServiceError> {
+        browser_login: Option<BrowserLogin>,
+    ) -> Result<Option<(Issued, SessionRecord)>, ServiceError> {
         let now = self.now();
         let ttl = self.config.tokens;
         let session = SessionRecord {
@@ -80,6 +86,7 @@ impl Service {
             revoked_at: None,
             kind: SessionKind::App,
             client_id: client_id.clone(),
+            browser_login,
         };
         let refresh = secret::generate(REFRESH_PREFIX)?;
         let first = RefreshRecord {
@@ -102,7 +109,7 @@ impl Service {
         let mut issued = self.session_access_token(user, &session, session.scopes.clone())?;
         issued.refresh_token = Some(refresh);
         self.counters.bump(Counter::Issued(TokenKind::Refresh));
-        Ok(Some(issued))
+        Ok(Some((issued, session)))
     }
 
     /// Revokes a user's oldest open sessions beyond [`MAX_SESSIONS_PER_USER`], so that
@@ -254,6 +261,7 @@ impl Service {
         }
         let mut issued = self.session_access_token(&user, &session, scopes)?;
         issued.refresh_token = Some(next);
+        issued.id_token = self.refreshed_id_token(&user, &session, &issued.scopes).await?;
         self.counters.bump(Counter::Issued(TokenKind::Refresh));
         self.audit(
             AuditEvent::Refresh {

@@ -47,6 +47,8 @@ pub struct PageFor {
     pub client_id: String,
     /// The origin of the redirect URI (the pages' `form-action` may name it).
     pub redirect_origin: Option<String>,
+    /// What the login form's name field starts with (`login_hint`).
+    pub login_hint: Option<String>,
 }
 
 /// Why the login form is shown again.
@@ -81,17 +83,65 @@ impl Service {
             Ok(request) => request,
             Err(problem) => return Ok(problem.into()),
         };
-        match self.browser_session(cookie).await? {
-            Some((session, user)) => self.next_step(&request, &session, &user, origin).await,
-            None => Ok(login(&request, None)),
+        let signed_in = self.browser_session(cookie).await?;
+        if request.prompt.none {
+            return self.without_pages(&request, signed_in, origin).await;
+        }
+        match signed_in {
+            Some((session, user)) if !request.prompt.login && !self.too_old(&request, &session) => {
+                self.next_step(&request, &session, &user, origin).await
+            }
+            _ => Ok(login(&request, None)),
         }
     }
 
+    /// `prompt=none`: a code if the browser is signed in (as the `id_token_hint`'s
+    /// user, recently enough for `max_age`) and consent is given; otherwise
+    /// `login_required` or `consent_required`, and never a page.
+    async fn without_pages(
+        &self,
+        request: &AuthRequest,
+        signed_in: Option<(SessionRecord, UserRecord)>,
+        origin: Origin,
+    ) -> Result<SignIn, ServiceError> {
+        let refuse = |error: &str, description: &str| {
+            SignIn::Redirect(request.back(self.issuer(), &[("error", error), ("error_description", description)]))
+        };
+        let Some((session, user)) = signed_in else {
+            return Ok(refuse("login_required", "nobody is signed in"));
+        };
+        if request
+            .hinted_user
+            .as_ref()
+            .is_some_and(|sub| *sub != user.id.to_string())
+        {
+            return Ok(refuse("login_required", "another user is signed in"));
+        }
+        if self.too_old(request, &session) {
+            return Ok(refuse("login_required", "the sign-in is older than max_age"));
+        }
+        if self.needs_consent(request, &user).await? {
+            return Ok(refuse("consent_required", "the user has not consented to this client"));
+        }
+        Ok(SignIn::Redirect(
+            self.issue_code(request, &user, &session, origin).await?,
+        ))
+    }
+
+    /// Whether the browser session's last login is older than the request's `max_age`.
+    fn too_old(&self, request: &AuthRequest, session: &SessionRecord) -> bool {
+        request
+            .max_age
+            .is_some_and(|max_age| self.now().unix_timestamp() - session.created_at >= max_age)
+    }
+
     /// The login form's POST: on the right password a browser session opens (the
-    /// transport sets its cookie) and the flow goes on as for a signed-in browser.
+    /// transport sets its cookie; the session of `cookie`, if any, ends) and the flow
+    /// goes on as for a signed-in browser.
     pub async fn sign_in_with_password(
         &self,
         p: &AuthParams,
+        cookie: Option<&str>,
         login_name: Option<String>,
         password: Option<Secret>,
         origin: Origin,
@@ -105,6 +155,9 @@ impl Service {
         };
         let notice = match self.page_login(&login_name, password, origin).await {
             Ok((opened, session, user)) => {
+                if let Some(old) = cookie {
+                    self.page_logout(old).await?;
+                }
                 let next = self.next_step(&request, &session, &user, origin).await?;
                 return Ok((next, Some(opened)));
             }
@@ -135,13 +188,38 @@ impl Service {
         };
         self.answer_consent(&request, &user, allow, origin).await?;
         if allow {
-            return self.next_step(&request, &session, &user, origin).await;
+            return Ok(SignIn::Redirect(
+                self.issue_code(&request, &user, &session, origin).await?,
+            ));
         }
         let denied = [
             ("error", "access_denied"),
             ("error_description", "the user denied the request"),
         ];
         Ok(SignIn::Redirect(request.back(self.issuer(), &denied)))
+    }
+
+    /// The client an RP-initiated logout (`GET /oauth/logout`) speaks for: `client_id`,
+    /// or else the `aud` of `id_token_hint`, an ID token this server issued (expired or
+    /// not). When both are sent they must agree; a hint that is not ours is refused.
+    pub fn sign_out_client(
+        &self,
+        client_id: Option<&str>,
+        id_token_hint: Option<&str>,
+    ) -> Result<Option<String>, ServiceError> {
+        let Some(hint) = id_token_hint.filter(|h| !h.is_empty()) else {
+            return Ok(client_id.map(str::to_owned));
+        };
+        let claims = self.tokens.read_id_token(hint).ok_or_else(|| {
+            ServiceError::invalid("id_token_hint", "id_token_hint is not an ID token this server issued")
+        })?;
+        match client_id {
+            Some(client_id) if client_id != claims.aud => Err(ServiceError::invalid(
+                "client_id",
+                "client_id is not the client the id_token_hint was issued to",
+            )),
+            _ => Ok(Some(claims.aud)),
+        }
     }
 
     /// Where the sign-out page sends the browser once the session has ended: the
@@ -209,6 +287,7 @@ impl Service {
             revoked_at: None,
             kind: SessionKind::Browser,
             client_id: None,
+            browser_login: None,
         };
         let cookie = secret::generate(BROWSER_PREFIX)?;
         if !self
@@ -275,6 +354,7 @@ fn page_for(request: &AuthRequest) -> PageFor {
     PageFor {
         client_id: request.client.client_id.clone(),
         redirect_origin: redirect::origin(&request.redirect_uri),
+        login_hint: request.login_hint.clone(),
     }
 }
 

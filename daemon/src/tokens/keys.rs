@@ -1,7 +1,7 @@
-//! Signing keys: generation on first start, the active key, and the published set.
+//! Signing keys: generation on first start, the active keys, and the published sets.
 
 use crate::clock::rfc3339_unix;
-use crate::records::KeyRecord;
+use crate::records::{KeyKind, KeyRecord};
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::version4::V4;
@@ -10,6 +10,7 @@ use tessera_common::api::{KeyStatus, KeyView};
 use time::OffsetDateTime;
 
 use super::TokenError;
+use super::id_token::{self, IdKeys};
 
 /// A key that can verify tokens, with what is published about it.
 pub(super) struct VerifyingKey {
@@ -17,24 +18,30 @@ pub(super) struct VerifyingKey {
     pub(super) view: KeyView,
 }
 
-/// The active signing key and every key still trusted for verification.
+/// The active PASETO key and every PASETO key still trusted for verification, and
+/// the ID-token keys.
 pub(super) struct KeyRing {
     pub(super) signing: AsymmetricSecretKey<V4>,
     /// Footer bytes for the active key: `{"kid":"k4.pid...."}`.
     pub(super) footer: Vec<u8>,
     pub(super) verifying: HashMap<String, VerifyingKey>,
+    pub(super) id: IdKeys,
     /// The records the ring was built from, as stored.
     pub(super) records: Vec<KeyRecord>,
 }
 
-/// Makes a new Ed25519 key record.
-pub(super) fn generate(now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
+/// Makes a new key record of `kind`.
+pub(super) fn generate(kind: KeyKind, now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
+    if let Some(alg) = id_token::alg_of(kind) {
+        return id_token::generate(alg, now);
+    }
     let pair = AsymmetricKeyPair::<V4>::generate().map_err(|e| TokenError::Key(e.to_string()))?;
     Ok(KeyRecord {
         kid: paserk_id(&pair.public)?,
         secret: pair.secret.as_bytes().to_vec(),
         created_at: now.unix_timestamp(),
         retired_at: None,
+        kind,
     })
 }
 
@@ -47,11 +54,11 @@ fn paserk_id(public: &AsymmetricPublicKey<V4>) -> Result<String, TokenError> {
 }
 
 impl KeyRing {
-    /// Builds the ring from stored records; the newest non-retired key signs.
+    /// Builds the ring from stored records; the non-retired key of each kind signs.
     pub(super) fn from_records(records: Vec<KeyRecord>) -> Result<Self, TokenError> {
         let mut verifying = HashMap::new();
         let mut signing = None;
-        for record in &records {
+        for record in records.iter().filter(|r| r.kind == KeyKind::Paseto) {
             let secret = AsymmetricSecretKey::<V4>::from(&record.secret).map_err(|e| TokenError::Key(e.to_string()))?;
             let public = AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| TokenError::Key(e.to_string()))?;
             let kid = paserk_id(&public)?;
@@ -88,6 +95,7 @@ impl KeyRing {
             signing,
             footer,
             verifying,
+            id: IdKeys::from_records(&records)?,
             records,
         })
     }

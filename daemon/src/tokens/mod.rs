@@ -1,4 +1,5 @@
-//! Access tokens: PASETO v4.public signing and verification, and the signing keys.
+//! Access tokens: PASETO v4.public signing and verification, and the signing keys;
+//! OpenID Connect ID tokens ([`id_token`]) with keys of their own.
 //!
 //! Verification reads the untrusted footer's `kid` with serde_json under a length
 //! cap, fails closed on an unknown kid, checks the Ed25519 signature with the low-level
@@ -6,11 +7,12 @@
 //! checked here: that is the service's live view.
 
 mod cache;
+mod id_token;
 mod keys;
 
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::locks::{read, write};
-use crate::records::KeyRecord;
+use crate::records::{KeyKind, KeyRecord};
 use cache::{Verified, VerifiedCache};
 use keys::KeyRing;
 use pasetors::Public;
@@ -19,6 +21,7 @@ use pasetors::version4::{PublicToken, V4};
 use std::sync::{Arc, RwLock};
 use tessera_common::api::KeyView;
 use tessera_common::claims::{AccessClaims, Footer};
+use tessera_common::oauth::{IdClaims, IdTokenAlg, Jwks};
 use time::OffsetDateTime;
 
 /// Longest token accepted for verification; ours are well under 1 KiB.
@@ -78,14 +81,19 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-/// A new Ed25519 signing key, to be stored before [`Tokens::new`] signs with it.
-pub fn new_key(now: OffsetDateTime) -> Result<KeyRecord, TokenError> {
-    keys::generate(now)
+/// A new key of each kind `records` has no active key of (all of them on first
+/// start), to be stored before [`Tokens::new`] signs with them.
+pub fn missing_keys(records: &[KeyRecord], now: OffsetDateTime) -> Result<Vec<KeyRecord>, TokenError> {
+    KeyKind::ALL
+        .into_iter()
+        .filter(|kind| !records.iter().any(|r| r.kind == *kind && r.retired_at.is_none()))
+        .map(|kind| keys::generate(kind, now))
+        .collect()
 }
 
 impl Tokens {
-    /// Signs as `issuer` with the active key among `records` (the stored keys, one of
-    /// them not retired: see [`new_key`]) and verifies with all of them, remembering
+    /// Signs as `issuer` with the active keys among `records` (the stored keys, one of
+    /// each kind not retired: see [`missing_keys`]) and verifies with all of them, remembering
     /// up to `cache_entries` verified tokens (0: none).
     pub fn new(issuer: String, records: Vec<KeyRecord>, cache_entries: usize) -> Result<Self, TokenError> {
         let ring = KeyRing::from_records(records)?;
@@ -97,9 +105,10 @@ impl Tokens {
         })
     }
 
-    /// Makes a new signing key; the previous one goes `retiring` and keeps verifying.
-    /// `persist` gets the new and changed records and must store them: the new key
-    /// signs only once it has. Returns the new kid.
+    /// Makes a new signing key of each kind (PASETO and both ID-token keys); the
+    /// previous ones go `retiring` and keep verifying. `persist` gets the new and
+    /// changed records and must store them: the new keys sign only once it has.
+    /// Returns the new PASETO kid.
     pub async fn rotate<E: From<TokenError>>(
         &self,
         now: OffsetDateTime,
@@ -112,10 +121,15 @@ impl Tokens {
             record.retired_at = Some(now.unix_timestamp());
             changed.push(record.clone());
         }
-        let new = keys::generate(now)?;
-        let kid = new.kid.clone();
-        changed.push(new.clone());
-        records.push(new);
+        let mut kid = String::new();
+        for kind in KeyKind::ALL {
+            let new = keys::generate(kind, now)?;
+            if kind == KeyKind::Paseto {
+                kid.clone_from(&new.kid);
+            }
+            changed.push(new.clone());
+            records.push(new);
+        }
         let ring = KeyRing::from_records(records)?;
         persist(&changed).await?;
         self.install(ring);
@@ -179,9 +193,28 @@ impl Tokens {
         &self.issuer
     }
 
-    /// The keys to publish.
+    /// The PASETO keys to publish.
     pub fn published(&self) -> Vec<KeyView> {
         self.ring().views()
+    }
+
+    /// The ID-token keys to publish (the JWK Set).
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: self.ring().id.jwks(),
+        }
+    }
+
+    /// Signs an ID token with the active key of `alg`; `iss` is set here.
+    pub fn sign_id_token(&self, alg: IdTokenAlg, mut claims: IdClaims) -> Result<String, TokenError> {
+        claims.iss.clone_from(&self.issuer);
+        self.ring().id.sign(alg, &claims)
+    }
+
+    /// The claims of an ID token this daemon issued (signed by one of its ID-token
+    /// keys, with its issuer), expired or not; `None` for anything else.
+    pub fn read_id_token(&self, token: &str) -> Option<IdClaims> {
+        self.ring().id.read(token).filter(|c| c.iss == self.issuer)
     }
 
     /// Signs an access token for `grant`, valid from `now` until `exp`.
@@ -270,9 +303,14 @@ mod tests {
     use std::time::Duration;
     use tessera_common::api::KeyStatus;
 
+    /// A first start's keys: one of each kind.
+    fn fresh(now: OffsetDateTime) -> Vec<KeyRecord> {
+        missing_keys(&[], now).unwrap()
+    }
+
     fn setup() -> (Tokens, OffsetDateTime) {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()], 8).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), fresh(now), 8).unwrap();
         (tokens, now)
     }
 
@@ -323,10 +361,10 @@ mod tests {
     #[test]
     fn a_key_reloaded_from_its_record_verifies_and_the_footer_names_it() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let key = new_key(now).unwrap();
-        let tokens = Tokens::new("http://issuer".into(), vec![key.clone()], 8).unwrap();
+        let keys = fresh(now);
+        let tokens = Tokens::new("http://issuer".into(), keys.clone(), 8).unwrap();
         let (token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
-        let again = Tokens::new("http://issuer".into(), vec![key], 8).unwrap();
+        let again = Tokens::new("http://issuer".into(), keys, 8).unwrap();
         assert!(again.verify(&token, now).is_ok());
         let kid = &again.published()[0].kid;
         assert!(kid.starts_with("k4.pid."));
@@ -338,9 +376,9 @@ mod tests {
     #[tokio::test]
     async fn rotation_keeps_old_tokens_verifying_until_swept() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let first = new_key(now).unwrap();
-        let stored = Stored(vec![first.clone()].into());
-        let tokens = Tokens::new("http://issuer".into(), vec![first], 8).unwrap();
+        let first = fresh(now);
+        let stored = Stored(first.clone().into());
+        let tokens = Tokens::new("http://issuer".into(), first, 8).unwrap();
         let (old_token, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         let old_kid = tokens.published()[0].kid.clone();
         let new_kid = tokens.rotate(now, async |changed| stored.put(changed)).await.unwrap();
@@ -357,7 +395,9 @@ mod tests {
         assert_eq!(published[1].status, KeyStatus::Retiring);
         let remove = async |kids: &[String]| stored.remove(kids);
         assert!(tokens.sweep(now.unix_timestamp() - 1, remove).await.unwrap().is_empty());
-        assert_eq!(tokens.sweep(now.unix_timestamp(), remove).await.unwrap(), vec![old_kid]);
+        let swept = tokens.sweep(now.unix_timestamp(), remove).await.unwrap();
+        assert_eq!(swept.len(), 3, "the PASETO key and both ID-token keys: {swept:?}");
+        assert!(swept.contains(&old_kid));
         assert!(matches!(tokens.verify(&old_token, now), Err(TokenError::UnknownKey)));
         assert!(tokens.verify(&new_token, now).is_ok());
         let reloaded = Tokens::new("http://issuer".into(), stored.0.take(), 8).unwrap();
@@ -368,9 +408,9 @@ mod tests {
     #[tokio::test]
     async fn a_reload_asked_during_a_rotation_reads_the_store_after_it() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let first = new_key(now).unwrap();
-        let stored = Stored(vec![first.clone()].into());
-        let tokens = Tokens::new("http://issuer".into(), vec![first], 8).unwrap();
+        let first = fresh(now);
+        let stored = Stored(first.clone().into());
+        let tokens = Tokens::new("http://issuer".into(), first, 8).unwrap();
         let (release, stored_at_last) = tokio::sync::oneshot::channel::<()>();
         // The rotation holds its lock while its write is on the way; the reload (a
         // change-log row arriving meanwhile) waits, then reads what was written.
@@ -439,7 +479,7 @@ mod tests {
     #[tokio::test]
     async fn a_swept_key_takes_its_cached_tokens_with_it() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let tokens = Tokens::new("http://issuer".into(), vec![new_key(now).unwrap()], 8).unwrap();
+        let tokens = Tokens::new("http://issuer".into(), fresh(now), 8).unwrap();
         let (old, _) = tokens.sign(grant(), now, now + Duration::from_secs(60)).unwrap();
         tokens.verify(&old, now).unwrap();
         tokens.rotate(now, async |_| Ok::<(), TokenError>(())).await.unwrap();

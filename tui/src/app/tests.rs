@@ -366,6 +366,11 @@ fn a_new_client_secret_is_shown_once() {
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Backspace);
     typed(&mut app, "y");
+    press(&mut app, KeyCode::Tab);
+    for _ in "RS256".chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "EdDSA");
     let effects = press(&mut app, KeyCode::Enter);
     assert_eq!(
         sent(&effects),
@@ -376,6 +381,7 @@ fn a_new_client_secret_is_shown_once() {
             post_logout_redirect_uris: vec![],
             public: false,
             first_party: true,
+            id_token_signed_response_alg: tessera_common::oauth::IdTokenAlg::EdDSA,
         }]
     );
     settle(&mut app, effects);

@@ -23,6 +23,7 @@ fn params(client: &str, scope: &str) -> AuthParams {
         state: Some("s".into()),
         code_challenge: Some(CHALLENGE.into()),
         code_challenge_method: Some("S256".into()),
+        ..AuthParams::default()
     }
 }
 
@@ -51,6 +52,7 @@ async fn code_for(f: &super::Fixture, name: &str, client: &str, scope: &str) -> 
         .service
         .sign_in_with_password(
             &params(client, scope),
+            None,
             Some(name.into()),
             Some(Secret::new(password(name))),
             origin(),
@@ -84,7 +86,13 @@ async fn the_sign_in_pages_steps_are_typed_answers() {
     // A wrong password: the form again, saying so, and no session.
     let wrong = f
         .service
-        .sign_in_with_password(&p, Some("alice".into()), Some(Secret::new("nope".into())), origin())
+        .sign_in_with_password(
+            &p,
+            None,
+            Some("alice".into()),
+            Some(Secret::new("nope".into())),
+            origin(),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -97,7 +105,11 @@ async fn the_sign_in_pages_steps_are_typed_answers() {
             None
         )
     ));
-    let missing = f.service.sign_in_with_password(&p, None, None, origin()).await.unwrap();
+    let missing = f
+        .service
+        .sign_in_with_password(&p, None, None, None, origin())
+        .await
+        .unwrap();
     assert!(matches!(
         missing,
         (
@@ -111,7 +123,13 @@ async fn the_sign_in_pages_steps_are_typed_answers() {
     // The right one: a session, and the consent page for a third-party client.
     let (step, opened) = f
         .service
-        .sign_in_with_password(&p, Some("alice".into()), Some(Secret::new(password("alice"))), origin())
+        .sign_in_with_password(
+            &p,
+            None,
+            Some("alice".into()),
+            Some(Secret::new(password("alice"))),
+            origin(),
+        )
         .await
         .unwrap();
     let cookie = opened.expect("a browser session").cookie;

@@ -61,6 +61,7 @@ async fn a_retiring_key_verifies_until_every_token_it_signed_has_expired() {
     let guest = f.service.guest().unwrap();
     let keys = f.service.rotate_key(OPERATOR).await.unwrap();
     assert_eq!(keys.len(), 2, "the old key is retiring");
+    assert_eq!(f.service.jwks().keys.len(), 4, "and the old ID-token keys");
     // The longest TTL (the guest's, 20 min) after the rotation, not before.
     f.clock.advance(20 * MINUTE - Duration::from_secs(1));
     f.service.sweep().await;
@@ -69,10 +70,11 @@ async fn a_retiring_key_verifies_until_every_token_it_signed_has_expired() {
     f.clock.advance(Duration::from_secs(1));
     f.service.sweep().await;
     assert_eq!(f.service.keys().len(), 1, "the retired key is dropped");
+    assert_eq!(f.service.jwks().keys.len(), 2, "the retired ID-token keys too");
     assert_eq!(
         f.service.store.keys().await.unwrap().len(),
-        1,
-        "and deleted from the store"
+        3,
+        "and deleted from the store: one PASETO and two ID-token keys are left"
     );
 }
 

@@ -31,6 +31,11 @@
 //!
 //! Version 6 → 7: audit entries gain the id of the request that caused them (none).
 //!
+//! Version 7 → 8 (OpenID Connect): signing keys gain their kind (existing ones sign
+//! PASETO tokens; the ID-token keys are made at the next start), clients their
+//! ID-token algorithm (RS256), codes the request's nonce (none) and the sign-in time
+//! (0), sessions the browser sign-in they came from (none).
+//!
 //! The trees a step leaves behind ([`RETIRED_TREES`]) are not emptied: nothing reads
 //! them, backups leave them out, so `tesserad compact` drops them. Emptying them here
 //! took minutes at a million users, and sled's `drop_tree` holds a whole tree in
@@ -42,7 +47,8 @@ use super::users::Logins;
 use super::users::StoredUser;
 use super::{Counter, SCHEMA_VERSION, StoreError, decode, encode};
 use crate::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionKind, SessionRecord, UserRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, IdTokenAlg, KeyKind, KeyRecord, RefreshRecord,
+    RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,7 +83,7 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     }
     if from < 4 {
         upgrade(db, "sessions", |old: SessionRecordV3| {
-            Ok(SessionRecord {
+            Ok(SessionRecordV7 {
                 id: old.id,
                 user_id: old.user_id,
                 scopes: old.scopes,
@@ -91,7 +97,7 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     }
     if from < 5 {
         upgrade(db, "clients", |old: ClientRecordV4| {
-            Ok(ClientRecord {
+            Ok(ClientRecordV7 {
                 client_id: old.client_id,
                 secret_digest: old.secret_digest,
                 scopes: old.scopes,
@@ -118,6 +124,9 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
                 request_id: None,
             })
         })?;
+    }
+    if from < 8 {
+        v7_to_v8(db)?;
     }
     db.flush()?;
     db.open_tree("meta")?
@@ -188,7 +197,7 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
     let mut removals = Batched::new(&sessions);
     for entry in sessions.iter() {
         let (key, value) = entry?;
-        if decode::<SessionRecord>("sessions", &value)?.revoked_at.is_some() {
+        if decode::<SessionRecordV7>("sessions", &value)?.revoked_at.is_some() {
             removals.remove(key)?;
         }
     }
@@ -241,6 +250,115 @@ fn v5_to_v6(db: &sled::Db) -> Result<(), StoreError> {
          at a quiet moment to drop the old layout, which still holds disk and memory"
     );
     Ok(())
+}
+
+fn v7_to_v8(db: &sled::Db) -> Result<(), StoreError> {
+    upgrade(db, "keys", |old: KeyRecordV7| {
+        Ok(KeyRecord {
+            kid: old.kid,
+            secret: old.secret,
+            created_at: old.created_at,
+            retired_at: old.retired_at,
+            kind: KeyKind::Paseto,
+        })
+    })?;
+    upgrade(db, "clients", |old: ClientRecordV7| {
+        Ok(ClientRecord {
+            client_id: old.client_id,
+            secret_digest: old.secret_digest,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            redirect_uris: old.redirect_uris,
+            post_logout_redirect_uris: old.post_logout_redirect_uris,
+            public: old.public,
+            first_party: old.first_party,
+            retiring_secret: old.retiring_secret,
+            id_token_alg: IdTokenAlg::RS256,
+        })
+    })?;
+    upgrade(db, "codes", |old: CodeRecordV7| {
+        Ok(CodeRecord {
+            client_id: old.client_id,
+            redirect_uri: old.redirect_uri,
+            scopes: old.scopes,
+            user_id: old.user_id,
+            browser_session: old.browser_session,
+            challenge: old.challenge,
+            expires_at: old.expires_at,
+            used_at: old.used_at,
+            session_id: old.session_id,
+            nonce: None,
+            auth_time: 0,
+        })
+    })?;
+    let sessions = upgrade(db, "sessions", |old: SessionRecordV7| {
+        Ok(SessionRecord {
+            id: old.id,
+            user_id: old.user_id,
+            scopes: old.scopes,
+            created_at: old.created_at,
+            expires_at: old.expires_at,
+            revoked_at: old.revoked_at,
+            kind: old.kind,
+            client_id: old.client_id,
+            browser_login: None,
+        })
+    })?;
+    tracing::info!(
+        sessions,
+        "keys, clients, codes and sessions gained their OpenID Connect fields"
+    );
+    Ok(())
+}
+
+/// A signing key as schema versions 1 to 7 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct KeyRecordV7 {
+    pub kid: String,
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A client record as schema versions 5 to 7 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct ClientRecordV7 {
+    pub client_id: String,
+    pub secret_digest: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub first_party: bool,
+    pub retiring_secret: Option<RetiringSecret>,
+}
+
+/// An authorization code as schema versions before 8 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct CodeRecordV7 {
+    pub client_id: String,
+    pub redirect_uri: Option<String>,
+    pub scopes: Vec<String>,
+    pub user_id: uuid::Uuid,
+    pub browser_session: uuid::Uuid,
+    pub challenge: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub session_id: Option<uuid::Uuid>,
+}
+
+/// A session record as schema versions 4 to 7 stored it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct SessionRecordV7 {
+    pub id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub kind: SessionKind,
+    pub client_id: Option<String>,
 }
 
 /// A refresh-token record as schema versions 1 to 5 stored it.

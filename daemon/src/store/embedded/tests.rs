@@ -28,6 +28,7 @@ fn session(user_id: Uuid) -> SessionRecord {
         revoked_at: None,
         kind: SessionKind::App,
         client_id: None,
+        browser_login: None,
     }
 }
 
@@ -271,6 +272,7 @@ fn clients_are_unique() {
         public: false,
         first_party: true,
         retiring_secret: None,
+        id_token_alg: Default::default(),
     };
     store.create_client(&client).unwrap();
     assert!(matches!(

@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 const CLIENT_COLUMNS: &str = "client_id, secret_digest, scopes, created_at, redirect_uris, \
-     post_logout_redirect_uris, public, first_party, retiring_secret_digest, retiring_secret_until";
+     post_logout_redirect_uris, public, first_party, retiring_secret_digest, retiring_secret_until, id_token_alg";
 
 fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
     const T: &str = "clients";
@@ -28,6 +28,9 @@ fn client_from(row: &Row) -> Result<ClientRecord, StoreError> {
             (Some(digest), Some(until)) => Some(RetiringSecret { digest, until }),
             _ => None,
         },
+        id_token_alg: col::<String>(row, T, "id_token_alg")?
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt { tree: T, detail: e })?,
     })
 }
 
@@ -37,7 +40,7 @@ pub(super) async fn insert_client(
     c: &ClientRecord,
 ) -> Result<(), tokio_postgres::Error> {
     tx.execute(
-        &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
         &[
             &c.client_id,
             &c.secret_digest,
@@ -49,6 +52,7 @@ pub(super) async fn insert_client(
             &c.first_party,
             &c.retiring_secret.as_ref().map(|r| r.digest.as_str()),
             &c.retiring_secret.as_ref().map(|r| r.until),
+            &c.id_token_alg.name(),
         ],
     )
     .await

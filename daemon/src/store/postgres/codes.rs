@@ -7,8 +7,8 @@ use crate::store::{CodeRecord, CodeUse};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-const CODE_COLUMNS: &str =
-    "client_id, redirect_uri, scopes, user_id, browser_session, challenge, expires_at, used_at, session_id";
+const CODE_COLUMNS: &str = "client_id, redirect_uri, scopes, user_id, browser_session, challenge, expires_at, \
+     used_at, session_id, nonce, auth_time";
 
 fn code_from(row: &Row) -> Result<CodeRecord, StoreError> {
     const T: &str = "codes";
@@ -22,6 +22,8 @@ fn code_from(row: &Row) -> Result<CodeRecord, StoreError> {
         expires_at: col(row, T, "expires_at")?,
         used_at: col(row, T, "used_at")?,
         session_id: col(row, T, "session_id")?,
+        nonce: col(row, T, "nonce")?,
+        auth_time: col(row, T, "auth_time")?,
     })
 }
 
@@ -32,7 +34,9 @@ pub(super) async fn insert_code(
     c: &CodeRecord,
 ) -> Result<(), StoreError> {
     tx.execute(
-        &format!("INSERT INTO codes (digest, {CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &format!(
+            "INSERT INTO codes (digest, {CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ),
         &[
             &bytes(digest),
             &c.client_id,
@@ -44,6 +48,8 @@ pub(super) async fn insert_code(
             &c.expires_at,
             &c.used_at,
             &c.session_id,
+            &c.nonce,
+            &c.auth_time,
         ],
     )
     .await

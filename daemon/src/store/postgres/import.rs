@@ -158,8 +158,8 @@ async fn insert(
         }
         Item::Key(k) => {
             run(
-                "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4)",
-                &[&k.kid, &k.secret, &k.created_at, &k.retired_at],
+                "INSERT INTO signing_keys (kid, secret, created_at, retired_at, kind) VALUES ($1, $2, $3, $4, $5)",
+                &[&k.kid, &k.secret, &k.created_at, &k.retired_at, &k.kind.name()],
             )
             .await?;
             copied.count("signing_keys", true);

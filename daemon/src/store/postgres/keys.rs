@@ -4,19 +4,26 @@
 
 use super::changes::{Logged, log};
 use super::{PgStore, StoreError, col, error};
+use crate::records::KeyKind;
 use crate::store::{Change, KeyRecord, Unique};
 use tokio_postgres::error::SqlState;
 
 impl PgStore {
     /// Every signing key, oldest first.
     pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let sql = "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at, kid";
+        const T: &str = "signing_keys";
+        let sql = "SELECT kid, secret, created_at, retired_at, kind FROM signing_keys ORDER BY created_at, kid";
         self.select_all(sql, &[], |r| {
+            let kind: String = col(r, T, "kind")?;
             Ok(KeyRecord {
-                kid: col(r, "signing_keys", "kid")?,
-                secret: col(r, "signing_keys", "secret")?,
-                created_at: col(r, "signing_keys", "created_at")?,
-                retired_at: col(r, "signing_keys", "retired_at")?,
+                kid: col(r, T, "kid")?,
+                secret: col(r, T, "secret")?,
+                created_at: col(r, T, "created_at")?,
+                retired_at: col(r, T, "retired_at")?,
+                kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+                    tree: T,
+                    detail: format!("unknown key kind {kind:?}"),
+                })?,
             })
         })
         .await
@@ -33,10 +40,10 @@ impl PgStore {
             {
                 let stored = tx
                     .execute(
-                        "INSERT INTO signing_keys (kid, secret, created_at, retired_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, \
-                         created_at = excluded.created_at, retired_at = excluded.retired_at",
-                        &[&k.kid, &k.secret, &k.created_at, &k.retired_at],
+                        "INSERT INTO signing_keys (kid, secret, created_at, retired_at, kind) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, \
+                         created_at = excluded.created_at, retired_at = excluded.retired_at, kind = excluded.kind",
+                        &[&k.kid, &k.secret, &k.created_at, &k.retired_at, &k.kind.name()],
                     )
                     .await;
                 match stored {

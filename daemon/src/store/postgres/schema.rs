@@ -15,10 +15,11 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/002_retiring_client_secret.sql")),
     (3, include_str!("migrations/003_refresh_parent_dropped.sql")),
     (4, include_str!("migrations/004_audit_request_id.sql")),
+    (5, include_str!("migrations/005_openid_connect.sql")),
 ];
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Applies the migrations the database lacks.
 pub(super) async fn migrate(client: &mut Object) -> Result<(), StoreError> {

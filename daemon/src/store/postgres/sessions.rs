@@ -8,11 +8,13 @@
 use super::changes::{Logged, log};
 use super::users::{USER_COLUMNS, user_from};
 use super::{PgStore, StoreError, bytes, col, error};
+use crate::records::BrowserLogin;
 use crate::store::{Change, RefreshRecord, Revoked, Rotation, SessionKind, SessionRecord, SessionStart, UserRecord};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-pub(super) const SESSION_COLUMNS: &str = "id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id";
+pub(super) const SESSION_COLUMNS: &str =
+    "id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id, browser_session, auth_time";
 
 pub(super) fn session_from(row: &Row) -> Result<SessionRecord, StoreError> {
     const T: &str = "sessions";
@@ -29,6 +31,13 @@ pub(super) fn session_from(row: &Row) -> Result<SessionRecord, StoreError> {
             _ => SessionKind::App,
         },
         client_id: col(row, T, "client_id")?,
+        browser_login: match (
+            col::<Option<Uuid>>(row, T, "browser_session")?,
+            col::<Option<i64>>(row, T, "auth_time")?,
+        ) {
+            (Some(session), Some(auth_time)) => Some(BrowserLogin { session, auth_time }),
+            _ => None,
+        },
     })
 }
 
@@ -86,8 +95,8 @@ pub(super) async fn insert_session(
 ) -> Result<(), StoreError> {
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, kind, client_id, \
+             browser_session, auth_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .await
         .map_err(error)?;
@@ -103,6 +112,8 @@ pub(super) async fn insert_session(
             &s.revoked_at,
             &kind,
             &s.client_id,
+            &s.browser_login.map(|b| b.session),
+            &s.browser_login.map(|b| b.auth_time),
         ],
     )
     .await

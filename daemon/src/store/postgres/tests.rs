@@ -61,6 +61,7 @@ fn session(user: &UserRecord, now: i64, max_age: i64) -> SessionRecord {
         revoked_at: None,
         kind: SessionKind::App,
         client_id: None,
+        browser_login: None,
     }
 }
 

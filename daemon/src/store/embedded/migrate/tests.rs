@@ -3,7 +3,9 @@
 //! entries, no counters and no revocation index.
 
 use super::user_session_key;
-use crate::records::{ApiTokenRecord, AuditRecord, ClientRecord, KeyRecord, RefreshRecord, SessionRecord, UserRecord};
+use crate::records::{
+    ApiTokenRecord, AuditRecord, ClientRecord, KeyKind, KeyRecord, RefreshRecord, SessionRecord, UserRecord,
+};
 use crate::store::embedded::users::Logins;
 use crate::store::embedded::users::StoredUser;
 use crate::store::{Barred, FOR_GOOD, SessionKind, SledStore};
@@ -48,6 +50,7 @@ fn session(user_id: Uuid, revoked_at: Option<i64>) -> SessionRecord {
         revoked_at,
         kind: SessionKind::App,
         client_id: None,
+        browser_login: None,
     }
 }
 
@@ -64,7 +67,9 @@ pub(crate) fn v1_records() -> V1 {
             rotated_at: None,
             client_id: Some("svc".into()),
         },
-        key: crate::tokens::new_key(time::OffsetDateTime::now_utc()).unwrap(),
+        key: crate::tokens::missing_keys(&[], time::OffsetDateTime::now_utc())
+            .unwrap()
+            .remove(0),
         client: ClientRecord {
             client_id: "svc".into(),
             secret_digest: "cd".repeat(32),
@@ -75,6 +80,7 @@ pub(crate) fn v1_records() -> V1 {
             public: false,
             first_party: false,
             retiring_secret: None,
+            id_token_alg: Default::default(),
         },
         api_token: ApiTokenRecord {
             id: "tok1".into(),
@@ -329,6 +335,7 @@ fn version_4_clients_gain_no_retiring_secret_and_keep_the_rest() {
                 public: false,
                 first_party: true,
                 retiring_secret: None,
+                id_token_alg: Default::default(),
             }
         );
     }
@@ -369,6 +376,90 @@ fn version_6_audit_entries_gain_no_request_id_and_keep_the_rest() {
         };
         assert_eq!(store.audit_tail(10).unwrap(), vec![(7, expected)]);
     }
+}
+
+#[test]
+fn version_7_keys_clients_codes_and_sessions_gain_their_openid_connect_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    // sled lets go of its lock on background threads just after a drop: wait for it.
+    let db = super::super::open_sled(&dir.path().join("store"), super::super::CACHE_BYTES).unwrap();
+    let v1 = v1_records();
+    let key = super::KeyRecordV7 {
+        kid: v1.key.kid.clone(),
+        secret: v1.key.secret.clone(),
+        created_at: v1.key.created_at,
+        retired_at: None,
+    };
+    let client = super::ClientRecordV7 {
+        client_id: "web".into(),
+        secret_digest: "cd".into(),
+        scopes: vec!["openid".into()],
+        created_at: 8,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        post_logout_redirect_uris: vec![],
+        public: false,
+        first_party: true,
+        retiring_secret: None,
+    };
+    let code = super::CodeRecordV7 {
+        client_id: "web".into(),
+        redirect_uri: None,
+        scopes: vec!["openid".into()],
+        user_id: v1.alice.id,
+        browser_session: v1.revoked.id,
+        challenge: "c".repeat(43),
+        expires_at: i64::MAX / 2,
+        used_at: None,
+        session_id: None,
+    };
+    let o = &v1.open;
+    let session = super::SessionRecordV7 {
+        id: o.id,
+        user_id: o.user_id,
+        scopes: o.scopes.clone(),
+        created_at: o.created_at,
+        expires_at: o.expires_at,
+        revoked_at: None,
+        kind: SessionKind::App,
+        client_id: Some("web".into()),
+    };
+    let put = |tree: &str, key: &[u8], value: Vec<u8>| {
+        db.open_tree(tree).unwrap().insert(key, value).unwrap();
+    };
+    put("keys", key.kid.as_bytes(), postcard::to_allocvec(&key).unwrap());
+    put("clients", b"web", postcard::to_allocvec(&client).unwrap());
+    put("codes", &[5u8; 32], postcard::to_allocvec(&code).unwrap());
+    put("sessions", o.id.as_bytes(), postcard::to_allocvec(&session).unwrap());
+    put("meta", b"schema_version", 7u32.to_be_bytes().to_vec());
+    db.flush().unwrap();
+    drop(db);
+    for _ in 0..2 {
+        let store = SledStore::open(dir.path()).unwrap();
+        let keys = store.keys().unwrap();
+        assert_eq!(keys, vec![v1.key.clone()], "a PASETO key, as before");
+        let missing = crate::tokens::missing_keys(&keys, time::OffsetDateTime::now_utc()).unwrap();
+        let kinds: Vec<KeyKind> = missing.iter().map(|k| k.kind).collect();
+        assert_eq!(
+            kinds,
+            [KeyKind::IdTokenRs256, KeyKind::IdTokenEdDsa],
+            "made at the next start"
+        );
+        let upgraded = store.client("web").unwrap().unwrap();
+        assert_eq!(upgraded.id_token_alg, crate::records::IdTokenAlg::RS256);
+        assert_eq!(upgraded.scopes, ["openid"]);
+        let upgraded = store.session(o.id).unwrap().unwrap();
+        assert_eq!(
+            (upgraded.browser_login, upgraded.client_id.as_deref()),
+            (None, Some("web"))
+        );
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let crate::store::CodeUse::Fresh(upgraded) = store.use_code(&[5u8; 32], 10, Uuid::now_v7()).unwrap() else {
+        panic!("the code survives the upgrade");
+    };
+    assert_eq!((upgraded.nonce, upgraded.auth_time), (None, 0));
+    assert_eq!(upgraded.challenge, "c".repeat(43));
 }
 
 /// What a version 5 store held: `user_sessions`, `last_login` and `refresh` in their
