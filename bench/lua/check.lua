@@ -12,6 +12,11 @@
 --             BENCH_POOL (one per line); each answer's new token goes back in. wrk
 --             asks for a few requests before any answer arrives: the pool needs
 --             more tokens than connections.
+--     collect the same request every time (an authorization request), each from the
+--             next signed-in browser of BENCH_COOKIES (one Cookie header per line, in
+--             turn); the code of each redirect's Location is appended to BENCH_POOL
+--     codes   BENCH_BODY holds @CODE@, replaced by the next code of BENCH_POOL, each
+--             used once
 -- At the end it prints one line: WRK_RESULT key=value ...
 
 local env = os.getenv
@@ -32,11 +37,18 @@ ok, bad, s503, other = 0, 0, 0, 0
 local pool, counter = {}, 0
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+local collected, cookies = nil, {}
 function init(args)
-  if mode == "rotate" then
+  if mode == "rotate" or mode == "codes" then
     for line in io.lines(env("BENCH_POOL")) do
       table.insert(pool, line)
     end
+  elseif mode == "collect" then
+    for line in io.lines(env("BENCH_COOKIES")) do
+      table.insert(cookies, line)
+    end
+    collected = io.open(env("BENCH_POOL"), "a")
+    collected:setvbuf("line") -- the worker's state is never closed: write as we go
   end
 end
 
@@ -56,6 +68,13 @@ function request()
   if mode == "rotate" then
     local token = table.remove(pool, 1) or "tsr_rt_pool_empty"
     return wrk.format("POST", path, headers, '{"refreshToken":"' .. token .. '"}')
+  elseif mode == "collect" then
+    counter = counter + 1
+    headers["Cookie"] = cookies[counter % #cookies + 1]
+    return wrk.format(method, path, headers, body)
+  elseif mode == "codes" then
+    local code = table.remove(pool, 1) or "tsr_ac_pool_empty"
+    return wrk.format(method, path, headers, (body:gsub("@CODE@", code)))
   elseif mode == "forged" then
     return wrk.format(method, path, headers, body:gsub("@TOKEN@", forged()))
   elseif mode == "users" then
@@ -73,6 +92,10 @@ function response(status, headers, body)
   else
     bad = bad + 1
     if bad <= 3 then io.stderr:write("unexpected answer " .. status .. ": " .. body:sub(1, 200) .. "\n") end
+  end
+  if mode == "collect" and status == expect then
+    local code = (headers["Location"] or headers["location"] or ""):match("[?&]code=(tsr_ac_[^&]+)")
+    if code then collected:write(code, "\n") end
   end
   if mode == "rotate" and status == 200 then
     local next = body:match('"refreshToken":"(tsr_rt_[^"]+)"')
