@@ -170,6 +170,64 @@ pub struct ApiTokenList {
     pub tokens: Vec<ApiTokenView>,
 }
 
+/// `GET /api/auth/mfa`: the person's second factors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaStatus {
+    /// Whether TOTP is active.
+    pub totp: bool,
+    /// Passkeys (WebAuthn).
+    pub passkeys: Vec<PasskeyView>,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: usize,
+}
+
+/// A passkey, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyView {
+    /// Its id.
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Last use, RFC 3339.
+    pub last_used_at: Option<String>,
+}
+
+/// `POST /api/auth/mfa/totp`: the secret to put in an authenticator app.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpSetup {
+    /// The secret, base32.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+impl std::fmt::Debug for TotpSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSetup").finish_non_exhaustive()
+    }
+}
+
+/// Recovery codes, shown once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodes {
+    /// `xxxxx-xxxxx`, each usable once.
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCodes")
+            .field("count", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
 /// Every error body: `{"error": "CODE", "message": "…", "field"?: "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -180,6 +238,12 @@ pub struct ErrorBody {
     /// The offending request field, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// With `MFA_REQUIRED`: the token for `POST /api/auth/mfa/verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "mfaToken")]
+    pub mfa_token: Option<String>,
+    /// With `MFA_REQUIRED`: the second factors the person may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -237,6 +301,8 @@ mod tests {
     #[test]
     fn error_body_omits_absent_field() {
         let body = ErrorBody {
+            mfa_token: None,
+            methods: None,
             error: "NOT_FOUND".into(),
             message: "no such route".into(),
             field: None,

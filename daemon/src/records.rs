@@ -304,6 +304,59 @@ pub struct CodeRecord {
     pub auth_time: i64,
 }
 
+/// A user's second factors. Stored only for users who have one (or one pending).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactorsRecord {
+    /// The TOTP factor, pending until a first code confirms it.
+    pub totp: Option<TotpFactor>,
+    /// SHA-256 digests of the unused recovery codes.
+    pub recovery: Vec<[u8; 32]>,
+}
+
+impl FactorsRecord {
+    /// Whether a second factor is active (confirmed): logins then ask for it.
+    pub fn active(&self) -> bool {
+        self.totp.as_ref().is_some_and(|t| t.confirmed)
+    }
+}
+
+impl fmt::Debug for FactorsRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FactorsRecord")
+            .field("totp", &self.totp.as_ref().map(|t| (t.confirmed, t.created_at)))
+            .field("recovery_codes", &self.recovery.len())
+            .finish()
+    }
+}
+
+/// A TOTP factor (RFC 6238).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpFactor {
+    /// The shared secret (160 bits): kept as it is, since checking a code needs it.
+    pub secret: Vec<u8>,
+    /// Set once a code confirmed the enrolment.
+    pub confirmed: bool,
+    /// When the enrolment began.
+    pub created_at: i64,
+    /// The last step a code was accepted for: no step is accepted twice.
+    pub last_step: i64,
+}
+
+/// A login waiting for its second factor, stored under the SHA-256 digest of its
+/// `tsr_mf_` token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaTokenRecord {
+    /// Whose password was right.
+    pub user_id: Uuid,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// Wrong codes so far; the fifth ends it.
+    pub failures: u32,
+    /// The scopes an API login asked for; `None` for the login page, whose token
+    /// opens a browser session instead.
+    pub scopes: Option<Vec<String>>,
+}
+
 /// A user's consent to a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRecord {

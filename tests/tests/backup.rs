@@ -55,6 +55,8 @@ async fn a_restored_store_serves_what_the_backup_held() {
         .tessera(&["client", "add", "svc", "--scopes", "read", "--json"])
         .json();
     let jwks = d.get("/oauth/jwks", None).await.json();
+    let step = crate::mfa::fresh_step().await;
+    let (zed_secret, _, _) = crate::mfa::enrolled(&d, "zed", step).await;
     let dir = d.stop();
     let config = dir.path().join("tessera.toml");
     let out = dir.path().join("alice.tsrbak");
@@ -78,6 +80,17 @@ async fn a_restored_store_serves_what_the_backup_held() {
         d.get("/oauth/jwks", None).await.json(),
         jwks,
         "the ID-token keys, restored rather than made anew"
+    );
+    // The second factor came back, with the step its confirmation used.
+    let waiting = crate::mfa::waiting(&d, "zed").await;
+    crate::mfa::verify(&d, &waiting, &crate::mfa::code(&zed_secret, step))
+        .await
+        .expect_error(401, "INVALID_CODE");
+    assert_eq!(
+        crate::mfa::verify(&d, &waiting, &crate::mfa::code(&zed_secret, step + 1))
+            .await
+            .status,
+        200
     );
     assert_eq!(
         d.rotate(s(&rotated, "refreshToken")).await.status,

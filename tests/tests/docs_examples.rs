@@ -188,6 +188,15 @@ const README_SHELL: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "two-step.sh",
+        &[
+            "otpauth://totp/Tessera:dana?secret=",
+            "\"methods\":[\"totp\",\"recovery\"]",
+            "{\"user\":\"dana\"}",
+            "204",
+        ],
+    ),
+    (
         "subcommands.sh",
         &["registration: closed", "registration: open", "backup written to "],
     ),

@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod logging;
 mod metrics;
+mod mfa;
 mod node;
 mod oauth;
 mod oauth_interop;

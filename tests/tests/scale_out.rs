@@ -44,6 +44,32 @@ async fn refused_after(d: &TestDaemon, token: &str, since: Instant) -> Duration 
 }
 
 #[tokio::test]
+async fn a_totp_step_used_on_one_daemon_is_refused_on_the_other() {
+    let Some((a, b)) = shared() else { return };
+    let step = crate::mfa::fresh_step().await;
+    let (secret, codes, _) = crate::mfa::enrolled(&a, "alice", step - 1).await;
+    let code = crate::mfa::code(&secret, step);
+    let on_a = crate::mfa::waiting(&a, "alice").await;
+    assert_eq!(crate::mfa::verify(&a, &on_a, &code).await.status, 200);
+    // The same code at the other daemon (a waiting login made there): a replay.
+    let on_b = crate::mfa::waiting(&b, "alice").await;
+    crate::mfa::verify(&b, &on_b, &code)
+        .await
+        .expect_error(401, "INVALID_CODE");
+    // A waiting login made on A finishes on B, once; a recovery code used on B is
+    // used on A too.
+    let on_a = crate::mfa::waiting(&a, "alice").await;
+    assert_eq!(crate::mfa::verify(&b, &on_a, &codes[0]).await.status, 200);
+    crate::mfa::verify(&a, &on_a, &codes[1])
+        .await
+        .expect_error(401, "INVALID_MFA_TOKEN");
+    let on_a = crate::mfa::waiting(&a, "alice").await;
+    crate::mfa::verify(&a, &on_a, &codes[0])
+        .await
+        .expect_error(401, "INVALID_CODE");
+}
+
+#[tokio::test]
 async fn an_account_made_on_one_daemon_logs_in_on_the_other() {
     let Some((a, b)) = shared() else { return };
     let registered = a.register("alice").await;
@@ -377,6 +403,8 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
     let after_rotation = s(&d.login("bob").await, "accessToken");
     assert_eq!(d.tessera(&["user", "disable", "bob"]).code, 0);
     let jwks = d.get("/oauth/jwks", None).await.json();
+    let step = crate::mfa::fresh_step().await;
+    let (zed, _, _) = crate::mfa::enrolled(&d, "zed", step).await;
     let dir = d.stop();
 
     let url = postgres::new_database();
@@ -396,7 +424,7 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("counts verified"), "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.starts_with("users") && l.ends_with(" 2")),
+        stdout.lines().any(|l| l.starts_with("users") && l.ends_with(" 3")),
         "{stdout}"
     );
     assert!(
@@ -404,6 +432,12 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
             .lines()
             .any(|l| l.starts_with("signing_keys") && l.ends_with(" 6")),
         "two PASETO keys and two of each ID-token kind: {stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("mfa_factors") && l.ends_with(" 1")),
+        "{stdout}"
     );
     // A second run finds the database in use and refuses, writing nothing.
     let again = migrate(&dir);
@@ -453,6 +487,17 @@ async fn migrate_moves_an_embedded_store_to_postgres_and_the_daemon_serves_it() 
         d.get("/oauth/jwks", None).await.json(),
         jwks,
         "the ID-token keys came along"
+    );
+    let waiting = crate::mfa::waiting(&d, "zed").await;
+    crate::mfa::verify(&d, &waiting, &crate::mfa::code(&zed, step))
+        .await
+        .expect_error(401, "INVALID_CODE");
+    assert_eq!(
+        crate::mfa::verify(&d, &waiting, &crate::mfa::code(&zed, step + 1))
+            .await
+            .status,
+        200,
+        "the second factor came along, with its last step"
     );
 }
 

@@ -36,6 +36,9 @@ pub fn admin_error(err: ServiceError) -> AdminError {
         | E::EmailNotVerified
         | E::GuestDisabled
         | E::RegistrationClosed
+        | E::MfaRequired { .. }
+        | E::InvalidCode { .. }
+        | E::InvalidMfaToken
         | E::TooManyAttempts { .. } => AdminError::new(ErrorCode::InvalidRequest, message),
     }
 }

@@ -47,6 +47,9 @@ pub struct Config {
     pub password_grant: bool,
     /// The name on the sign-in pages (`oauth.app_name`).
     pub app_name: String,
+    /// The label of TOTP entries in authenticator apps (`mfa.issuer_name`; default
+    /// `app_name`).
+    pub mfa_issuer_name: String,
     /// Lifetime of a browser session at the sign-in pages (`oauth.browser_session_ttl`).
     pub browser_session_ttl: Duration,
     /// Lifetime of an authorization code (`oauth.code_ttl`, 10 s to 10 min).

@@ -221,6 +221,16 @@ impl Reader {
                 "at most 64 characters, none of them control characters",
             );
         }
+        let mfa_issuer_name = self
+            .string("mfa", "issuer_name")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| app_name.clone());
+        if mfa_issuer_name.chars().count() > 64 || mfa_issuer_name.chars().any(|c| c.is_control() || c == ':') {
+            self.problem(
+                "mfa.issuer_name",
+                "at most 64 characters, none of them ':' or control characters",
+            );
+        }
         let browser_session_ttl = self.duration("oauth", "browser_session_ttl", "12h");
         let code_ttl = self.duration("oauth", "code_ttl", "60s");
         if !(10..=600).contains(&code_ttl.as_secs()) {
@@ -280,6 +290,7 @@ impl Reader {
                 registration_open,
                 password_grant,
                 app_name,
+                mfa_issuer_name,
                 browser_session_ttl,
                 code_ttl,
                 guest_enabled,
@@ -314,6 +325,7 @@ const KNOWN_SECTIONS: &[&str] = &[
     "tokens",
     "registration",
     "oauth",
+    "mfa",
     "guest",
     "password",
     "throttle",

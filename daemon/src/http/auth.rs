@@ -32,7 +32,7 @@ pub fn routes(service: Arc<Service>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-fn token_response(status: StatusCode, issued: Issued) -> Response {
+pub(super) fn token_response(status: StatusCode, issued: Issued) -> Response {
     // Every app-facing grant speaks for a user or guest.
     let Some(user) = issued.principal else {
         return service_error(&ServiceError::Internal("app-facing grant without a principal".into()));

@@ -6,11 +6,11 @@
 //! another browser, or none, is refused.
 
 use super::body::{self, BodyResult, Fields};
-use super::pages::{self, Consent, ErrorPage, Login, Logout, RequestFields, SignedOut};
+use super::pages::{self, Code, Consent, ErrorPage, Login, Logout, RequestFields, SignedOut};
 use super::{method, origin, with_service};
 use crate::secret;
 use crate::service::authorize::AuthParams;
-use crate::service::signin::{Notice, PageFor, SignIn};
+use crate::service::signin::{Notice, Opened, PageFor, SignIn};
 use crate::service::{Origin, Service, ServiceError, redirect};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -205,6 +205,22 @@ impl<'a> Answer<'a> {
             SignIn::Problem(message) => self.error_page(StatusCode::BAD_REQUEST, &message),
             SignIn::Redirect(location) => self.redirect(&location),
             SignIn::Login { page, notice } => self.login_page(p, &page, notice),
+            SignIn::SecondFactor { page, token, notice } => {
+                let fields = match self.fields(p) {
+                    Ok(fields) => fields,
+                    Err(e) => return self.internal(&e),
+                };
+                let (status, message) = notice_text(notice);
+                let code = Code {
+                    app_name: self.app_name(),
+                    title: "Two-step sign-in",
+                    client_id: &page.client_id,
+                    message,
+                    mfa_token: token.expose(),
+                    fields: &fields,
+                };
+                with_retry_after(self.finish(pages::page(status, &code, &origins(&page))), notice)
+            }
             SignIn::Consent { page, username, scopes } => {
                 let fields = match self.fields(p) {
                     Ok(fields) => fields,
@@ -224,23 +240,7 @@ impl<'a> Answer<'a> {
     }
 
     fn login_page(&mut self, p: &AuthParams, page: &PageFor, notice: Option<Notice>) -> Response {
-        let (status, message) = match notice {
-            None => (StatusCode::OK, None),
-            Some(Notice::MissingCredentials) => (StatusCode::OK, Some("Enter your username and password.")),
-            Some(Notice::WrongCredentials) => (StatusCode::OK, Some("Wrong username or password.")),
-            Some(Notice::EmailNotVerified) => (
-                StatusCode::OK,
-                Some("Confirm your email address first: follow the link we sent you."),
-            ),
-            Some(Notice::TooManyAttempts(_)) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                Some("Too many attempts. Wait a while, then try again."),
-            ),
-            Some(Notice::Busy) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("The server is busy. Try again in a moment."),
-            ),
-        };
+        let (status, message) = notice_text(notice);
         let fields = match self.fields(p) {
             Ok(fields) => fields,
             Err(e) => return self.internal(&e),
@@ -253,13 +253,22 @@ impl<'a> Answer<'a> {
             login_hint: page.login_hint.as_deref().unwrap_or_default(),
             fields: &fields,
         };
-        let mut response = self.finish(pages::page(status, &login, &origins(page)));
-        if let Some(Notice::TooManyAttempts(retry_after)) = notice
-            && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
+        with_retry_after(self.finish(pages::page(status, &login, &origins(page))), notice)
+    }
+
+    /// Sets the cookie of a browser session a login just `opened` (and a new CSRF
+    /// token for it), then answers with `step`.
+    fn opened(&mut self, p: &AuthParams, step: SignIn, opened: Option<Opened>) -> Response {
+        if let Some(opened) = opened {
+            let cookie = opened.cookie.expose();
+            let set = self.cookie(self.names().session, cookie, Some(opened.ttl));
+            self.set_cookies.push(set);
+            self.browser.session = Some(cookie.to_owned());
+            if let Err(e) = self.new_csrf_cookie() {
+                return self.internal(&e);
+            }
         }
-        response
+        self.show(p, step)
     }
 
     fn internal(&self, e: &ServiceError) -> Response {
@@ -269,6 +278,39 @@ impl<'a> Answer<'a> {
             "Something went wrong on our side; try again later.",
         )
     }
+}
+
+/// The status and message of a form shown again because of `notice`.
+fn notice_text(notice: Option<Notice>) -> (StatusCode, Option<&'static str>) {
+    match notice {
+        None => (StatusCode::OK, None),
+        Some(Notice::MissingCredentials) => (StatusCode::OK, Some("Enter your username and password.")),
+        Some(Notice::WrongCredentials) => (StatusCode::OK, Some("Wrong username or password.")),
+        Some(Notice::EmailNotVerified) => (
+            StatusCode::OK,
+            Some("Confirm your email address first: follow the link we sent you."),
+        ),
+        Some(Notice::TooManyAttempts(_)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many attempts. Wait a while, then try again."),
+        ),
+        Some(Notice::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("The server is busy. Try again in a moment."),
+        ),
+        Some(Notice::WrongCode) => (StatusCode::OK, Some("That code is not right. Try again.")),
+        Some(Notice::StartAgain) => (StatusCode::OK, Some("That sign-in expired. Sign in again.")),
+    }
+}
+
+/// `response` with `Retry-After` when `notice` is the throttle's.
+fn with_retry_after(mut response: Response, notice: Option<Notice>) -> Response {
+    if let Some(Notice::TooManyAttempts(retry_after)) = notice
+        && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 /// The origins a page's forms may be sent to, beside this server.
@@ -323,9 +365,10 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                     let login = f.string("username")?;
                     let password = f.secret("password")?;
                     let decision = f.string("decision")?;
-                    Ok((p, csrf, action, login, password, decision))
+                    let mfa = (f.string("mfa_token")?, f.string("code")?);
+                    Ok((p, csrf, action, login, password, decision, mfa))
                 });
-                let (p, csrf, action, login, password, decision) = match form {
+                let (p, csrf, action, login, password, decision, (mfa_token, code)) = match form {
                     Ok(form) => form,
                     Err(e) => return answer.error_page(StatusCode::BAD_REQUEST, &e.to_string()),
                 };
@@ -340,18 +383,14 @@ fn authorize_post(service: Arc<Service>) -> impl Filter<Extract = (Response,), E
                         .sign_in_with_password(&p, answer.browser.session.as_deref(), login, password, origin)
                         .await
                     {
-                        Ok((step, opened)) => {
-                            if let Some(opened) = opened {
-                                let cookie = opened.cookie.expose();
-                                let set = answer.cookie(answer.names().session, cookie, Some(opened.ttl));
-                                answer.set_cookies.push(set);
-                                answer.browser.session = Some(cookie.to_owned());
-                                if let Err(e) = answer.new_csrf_cookie() {
-                                    return answer.internal(&e);
-                                }
-                            }
-                            answer.show(&p, step)
-                        }
+                        Ok((step, opened)) => answer.opened(&p, step, opened),
+                        Err(e) => answer.internal(&e),
+                    },
+                    Some("mfa") => match service
+                        .sign_in_with_code(&p, answer.browser.session.as_deref(), mfa_token, code, origin)
+                        .await
+                    {
+                        Ok((step, opened)) => answer.opened(&p, step, opened),
                         Err(e) => answer.internal(&e),
                     },
                     Some("consent") => {

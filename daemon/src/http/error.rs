@@ -19,6 +19,8 @@ fn body(status: StatusCode, code: &str, message: impl Into<String>, field: Optio
         error: code.to_owned(),
         message: message.into(),
         field: field.map(str::to_owned),
+        mfa_token: None,
+        methods: None,
     };
     reply::json(status, &body, Cache::NoStore)
 }
@@ -74,6 +76,19 @@ pub fn service_error(err: &ServiceError) -> Response {
             None,
         ),
         E::Conflict(_) => body(StatusCode::CONFLICT, "CONFLICT", message, None),
+        E::MfaRequired { token, methods } => {
+            let body = ErrorBody {
+                error: "MFA_REQUIRED".into(),
+                message,
+                field: None,
+                mfa_token: Some(token.expose().to_owned()),
+                methods: Some(methods.iter().map(|m| (*m).to_owned()).collect()),
+            };
+            reply::json(StatusCode::UNAUTHORIZED, &body, Cache::NoStore)
+        }
+        E::InvalidCode { at_login: true } => body(StatusCode::UNAUTHORIZED, "INVALID_CODE", message, Some("code")),
+        E::InvalidCode { at_login: false } => body(StatusCode::BAD_REQUEST, "INVALID_CODE", message, Some("code")),
+        E::InvalidMfaToken => body(StatusCode::UNAUTHORIZED, "INVALID_MFA_TOKEN", message, Some("mfaToken")),
         E::UsernameTaken => body(StatusCode::CONFLICT, "USERNAME_TAKEN", message, Some("username")),
         E::EmailTaken => body(StatusCode::CONFLICT, "EMAIL_TAKEN", message, Some("email")),
         E::TooManyAttempts { retry_after } => with_header(
@@ -150,7 +165,14 @@ pub fn oauth_error(err: &ServiceError) -> Response {
             "server_error",
             format!("internal error; reference {}", log_internal(detail)),
         ),
+        E::MfaRequired { .. } => oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "a second factor is required: use the authorization code flow".into(),
+        ),
         E::InvalidRequest { .. }
+        | E::InvalidCode { .. }
+        | E::InvalidMfaToken
         | E::InsufficientScope(_)
         | E::GuestDisabled
         | E::RegistrationClosed

@@ -29,7 +29,7 @@ use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 /// Every route's template, as the `route` label names it.
-const ROUTES: [&str; 27] = [
+const ROUTES: [&str; 32] = [
     "/api/auth/register",
     "/api/auth/verify-email/request",
     "/api/auth/verify-email",
@@ -48,6 +48,11 @@ const ROUTES: [&str; 27] = [
     "/api/auth/me",
     "/api/auth/keys",
     "/api/auth/api-tokens",
+    "/api/auth/mfa",
+    "/api/auth/mfa/totp",
+    "/api/auth/mfa/totp/confirm",
+    "/api/auth/mfa/recovery-codes",
+    "/api/auth/mfa/verify",
     "/oauth/token",
     "/oauth/introspect",
     "/oauth/revoke",
@@ -275,6 +280,8 @@ impl Collector for ServiceSeries {
                 ("failed", t.failures),
                 ("throttled", t.throttled),
                 ("overloaded", t.overloaded),
+                ("mfa_required", t.mfa_required),
+                ("mfa_failed", t.mfa_failed),
             ],
         )?;
         let issued: Vec<(&'static str, u64)> = TokenKind::ALL

@@ -11,6 +11,7 @@ mod error;
 mod health;
 mod keys;
 pub mod metrics;
+mod mfa;
 mod oauth;
 mod oidc;
 mod pages;
@@ -39,6 +40,8 @@ pub fn routes(
 ) -> BoxedFilter<(Response,)> {
     let api = auth::routes(Arc::clone(&service))
         .or(api_tokens::routes(Arc::clone(&service)))
+        .unify()
+        .or(mfa::routes(Arc::clone(&service)))
         .unify()
         .or(email::routes(Arc::clone(&service)))
         .unify()

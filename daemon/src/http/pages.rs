@@ -35,6 +35,24 @@ pub struct Login<'a> {
     pub fields: &'a RequestFields,
 }
 
+/// The second step of a login: a TOTP or recovery code.
+#[derive(Template)]
+#[template(path = "code.html")]
+pub struct Code<'a> {
+    /// `oauth.app_name`.
+    pub app_name: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// The client the person is signing in to.
+    pub client_id: &'a str,
+    /// One generic message after a failure.
+    pub message: Option<&'a str>,
+    /// The waiting login's token.
+    pub mfa_token: &'a str,
+    /// The request.
+    pub fields: &'a RequestFields,
+}
+
 /// The consent page.
 #[derive(Template)]
 #[template(path = "consent.html")]

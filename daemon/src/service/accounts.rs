@@ -195,6 +195,12 @@ impl Service {
                 scopes::join(role_scopes)
             )));
         };
+        if let Some(second_step) = self
+            .second_factor_needed(&checked, Some(granted.clone()), origin, LoginAt::Api)
+            .await?
+        {
+            return Err(second_step);
+        }
         let Some(issued) = self
             .open_session(user, granted, input.client.map(|c| c.id().to_owned()))
             .await?

@@ -102,6 +102,20 @@ pub(super) enum AuditEvent {
     CodeReuse { user: Uuid, client: String },
     /// The operator removed a user's consent to a client; `revoked` sessions ended.
     GrantRevoked { user: Uuid, client: String, revoked: u64 },
+    /// A right password for a user with a second factor: the login waits for it.
+    MfaRequired { user: Uuid, at: LoginAt },
+    /// A login's second factor was right: the session opened.
+    MfaSuccess { user: Uuid, at: LoginAt },
+    /// A login's second factor was wrong.
+    MfaFailure { user: Uuid },
+    /// A recovery code was used.
+    MfaRecoveryUsed { user: Uuid },
+    /// A user confirmed TOTP.
+    MfaTotpAdded { user: Uuid },
+    /// A user removed TOTP (and with it the recovery codes).
+    MfaTotpRemoved { user: Uuid },
+    /// A user made a new set of recovery codes.
+    MfaRecoveryRegenerated { user: Uuid },
     /// The operator sent the user a verification message.
     UserSendVerification { user: Uuid },
     /// The operator sent the user a password-reset message.
@@ -153,6 +167,15 @@ impl AuditEvent {
             E::MailFailed { .. } => "mail.failed",
             E::UserSendVerification { .. } => "admin.user.send_verification",
             E::UserSendReset { .. } => "admin.user.send_reset",
+            E::MfaRequired { at: LoginAt::Api, .. } => "login.mfa.required",
+            E::MfaRequired { at: LoginAt::Page, .. } => "login.page.mfa.required",
+            E::MfaSuccess { at: LoginAt::Api, .. } => "login.mfa.success",
+            E::MfaSuccess { at: LoginAt::Page, .. } => "login.page.mfa.success",
+            E::MfaFailure { .. } => "login.mfa.failure",
+            E::MfaRecoveryUsed { .. } => "mfa.recovery.used",
+            E::MfaTotpAdded { .. } => "mfa.totp.added",
+            E::MfaTotpRemoved { .. } => "mfa.totp.removed",
+            E::MfaRecoveryRegenerated { .. } => "mfa.recovery.regenerated",
         }
     }
 
@@ -204,6 +227,13 @@ impl AuditEvent {
             E::PasswordReset { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
             E::MailFailed { user, kind, reason } => (id(user), Some(format!("{} message: {reason}", kind.name()))),
             E::UserSendVerification { user } | E::UserSendReset { user } => (id(user), None),
+            E::MfaRequired { user, .. }
+            | E::MfaSuccess { user, .. }
+            | E::MfaFailure { user }
+            | E::MfaRecoveryUsed { user }
+            | E::MfaTotpAdded { user }
+            | E::MfaTotpRemoved { user }
+            | E::MfaRecoveryRegenerated { user } => (id(user), None),
         }
     }
 
@@ -213,7 +243,13 @@ impl AuditEvent {
         use AuditEvent as E;
         use Counter as C;
         match self {
-            E::Register { .. } | E::LoginSuccess { .. } => &[C::Logins],
+            E::Register { .. } | E::LoginSuccess { .. } | E::MfaSuccess { .. } => &[C::Logins],
+            E::MfaRequired { .. } => &[C::MfaRequired],
+            E::MfaFailure { .. } => &[C::MfaFailed],
+            E::MfaRecoveryUsed { .. }
+            | E::MfaTotpAdded { .. }
+            | E::MfaTotpRemoved { .. }
+            | E::MfaRecoveryRegenerated { .. } => &[],
             E::LoginFailure { .. } | E::LoginDisabled { .. } => &[C::Failures],
             E::Refresh { .. } => &[C::Refreshes],
             E::RefreshReuse { .. } => &[C::ReuseDetected, C::Revocations(Cause::Reuse)],

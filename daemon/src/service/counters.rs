@@ -97,6 +97,10 @@ pub(super) enum Counter {
     Throttled,
     /// Logins refused because the password hasher was full.
     Overloaded,
+    /// Right passwords whose login waits for a second factor.
+    MfaRequired,
+    /// Wrong second factors.
+    MfaFailed,
     Refreshes,
     Issued(TokenKind),
     ReuseDetected,
@@ -115,6 +119,8 @@ pub(super) struct Tally {
     failures: AtomicU64,
     throttled: AtomicU64,
     overloaded: AtomicU64,
+    mfa_required: AtomicU64,
+    mfa_failed: AtomicU64,
     refreshes: AtomicU64,
     issued: [AtomicU64; TokenKind::ALL.len()],
     reuse_detected: AtomicU64,
@@ -135,6 +141,10 @@ pub struct Totals {
     pub throttled: u64,
     /// Logins refused because the hasher was full.
     pub overloaded: u64,
+    /// Right passwords whose login waited for a second factor.
+    pub mfa_required: u64,
+    /// Wrong second factors.
+    pub mfa_failed: u64,
     /// Refresh-token rotations.
     pub refreshes: u64,
     /// Tokens handed out, by [`TokenKind::ALL`] order.
@@ -159,6 +169,8 @@ impl Tally {
             Counter::Failures => &self.failures,
             Counter::Throttled => &self.throttled,
             Counter::Overloaded => &self.overloaded,
+            Counter::MfaRequired => &self.mfa_required,
+            Counter::MfaFailed => &self.mfa_failed,
             Counter::Refreshes => &self.refreshes,
             Counter::Issued(kind) => &self.issued[kind.index()],
             Counter::ReuseDetected => &self.reuse_detected,
@@ -178,6 +190,8 @@ impl Tally {
             failures: get(&self.failures),
             throttled: get(&self.throttled),
             overloaded: get(&self.overloaded),
+            mfa_required: get(&self.mfa_required),
+            mfa_failed: get(&self.mfa_failed),
             refreshes: get(&self.refreshes),
             issued: std::array::from_fn(|i| get(&self.issued[i])),
             reuse_detected: get(&self.reuse_detected),

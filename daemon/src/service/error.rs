@@ -101,6 +101,24 @@ pub enum ServiceError {
         /// When to retry.
         retry_after: Duration,
     },
+    /// 401 `MFA_REQUIRED`: the password was right; a second factor is needed, sent
+    /// with the token to `POST /api/auth/mfa/verify`.
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// The `tsr_mf_` token.
+        token: crate::secret::Secret,
+        /// What the person may use: `totp`, `recovery`.
+        methods: Vec<&'static str>,
+    },
+    /// `INVALID_CODE`: 401 for a login's second factor, 400 for a confirmation.
+    #[error("that code is not valid")]
+    InvalidCode {
+        /// Whether it came with a login (401) rather than an enrolment (400).
+        at_login: bool,
+    },
+    /// 401 `INVALID_MFA_TOKEN`: unknown, used, expired or worn out by wrong codes.
+    #[error("this sign-in expired or was used; log in again")]
+    InvalidMfaToken,
     /// Something failed inside the daemon; never the client's fault.
     #[error("internal error: {0}")]
     Internal(String),

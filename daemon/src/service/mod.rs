@@ -32,6 +32,7 @@ mod follow;
 mod forms;
 pub mod grants;
 pub mod guest;
+pub mod mfa;
 pub mod oauth;
 mod oidc;
 pub mod operator;
@@ -276,6 +277,7 @@ impl Service {
                 denied = purged.denied,
                 revocations = purged.revocations,
                 links = purged.links,
+                mfa_tokens = purged.mfa_tokens,
                 "purged expired records"
             ),
             Err(e) => tracing::warn!(error = %e, "could not purge expired records"),

@@ -5,7 +5,7 @@
 //! Cookies, forms and their CSRF tokens stay the transport's; every decision is here.
 
 use super::accounts::CheckedPassword;
-use super::audit::LoginAt;
+use super::audit::{AuditEvent, LoginAt};
 use super::authorize::{AuthParams, AuthProblem, AuthRequest, BROWSER_PREFIX};
 use super::{Origin, Service, ServiceError, after, redirect};
 use crate::records::{SessionKind, SessionRecord, UserRecord};
@@ -26,6 +26,15 @@ pub enum SignIn {
     Login {
         /// Who asks and where the answer goes.
         page: PageFor,
+        /// Why the form is shown again.
+        notice: Option<Notice>,
+    },
+    /// The second step: a code (TOTP or recovery) for the waiting login `token`.
+    SecondFactor {
+        /// Who asks and where the answer goes.
+        page: PageFor,
+        /// The waiting login's `tsr_mf_` token, carried by the form.
+        token: Secret,
         /// Why the form is shown again.
         notice: Option<Notice>,
     },
@@ -64,6 +73,18 @@ pub enum Notice {
     TooManyAttempts(Duration),
     /// The password hashing queue is full.
     Busy,
+    /// The second factor's code was wrong.
+    WrongCode,
+    /// The login waiting for its second factor expired or was used up: start again.
+    StartAgain,
+}
+
+/// What a right password at the login page leads to.
+enum PageLogin {
+    /// A browser session (its cookie, its record) for this user.
+    Done(Box<(Opened, SessionRecord, UserRecord)>),
+    /// The second step, for the waiting login of this token.
+    SecondFactor(Secret),
 }
 
 /// A browser session a login opened: the transport sets its cookie.
@@ -154,12 +175,24 @@ impl Service {
             return Ok((login(&request, Some(Notice::MissingCredentials)), None));
         };
         let notice = match self.page_login(&login_name, password, origin).await {
-            Ok((opened, session, user)) => {
+            Ok(PageLogin::Done(done)) => {
+                let (opened, session, user) = *done;
                 if let Some(old) = cookie {
                     self.page_logout(old).await?;
                 }
                 let next = self.next_step(&request, &session, &user, origin).await?;
                 return Ok((next, Some(opened)));
+            }
+            Ok(PageLogin::SecondFactor(token)) => {
+                let page = page_for(&request);
+                return Ok((
+                    SignIn::SecondFactor {
+                        page,
+                        token,
+                        notice: None,
+                    },
+                    None,
+                ));
             }
             Err(ServiceError::LoginFailed | ServiceError::AccountDisabled) => Notice::WrongCredentials,
             Err(ServiceError::EmailNotVerified) => Notice::EmailNotVerified,
@@ -168,6 +201,61 @@ impl Service {
             Err(e) => return Err(e),
         };
         Ok((login(&request, Some(notice)), None))
+    }
+
+    /// The code form's POST (the second step): on a right code, as after a right
+    /// password without a second factor; on a wrong one, the form again (the waiting
+    /// login dies with its fifth wrong code: then the login form).
+    pub async fn sign_in_with_code(
+        &self,
+        p: &AuthParams,
+        cookie: Option<&str>,
+        token: Option<String>,
+        code: Option<String>,
+        origin: Origin,
+    ) -> Result<(SignIn, Option<Opened>), ServiceError> {
+        let request = match self.authorization_request(p).await {
+            Ok(request) => request,
+            Err(problem) => return Ok((problem.into(), None)),
+        };
+        let Some(token) = token else {
+            return Ok((login(&request, Some(Notice::StartAgain)), None));
+        };
+        let again = |notice| SignIn::SecondFactor {
+            page: page_for(&request),
+            token: Secret::new(token.clone()),
+            notice: Some(notice),
+        };
+        let Some(code) = code else {
+            return Ok((again(Notice::WrongCode), None));
+        };
+        let verified = match self.verify_second_factor(&token, &code, true, origin).await {
+            Ok(verified) => verified,
+            Err(ServiceError::InvalidCode { .. }) => return Ok((again(Notice::WrongCode), None)),
+            Err(ServiceError::TooManyAttempts { retry_after }) => {
+                return Ok((again(Notice::TooManyAttempts(retry_after)), None));
+            }
+            Err(ServiceError::InvalidMfaToken) => return Ok((login(&request, Some(Notice::StartAgain)), None)),
+            Err(e) => return Err(e),
+        };
+        let user = verified.user;
+        let Some((opened, session)) = self.open_browser_session(&user).await? else {
+            return Ok((login(&request, Some(Notice::StartAgain)), None));
+        };
+        if let Some(old) = cookie {
+            self.page_logout(old).await?;
+        }
+        self.audit(
+            AuditEvent::MfaSuccess {
+                user: user.id,
+                at: LoginAt::Page,
+            },
+            Some(origin.to_string()),
+        )
+        .await;
+        self.store.commit().await?;
+        let next = self.next_step(&request, &session, &user, origin).await?;
+        Ok((next, Some(opened)))
     }
 
     /// The consent form's POST: the person's answer is recorded, then on Allow the
@@ -267,20 +355,31 @@ impl Service {
     }
 
     /// Signs a person in at the login page: the password as at `/api/auth/token`
-    /// (throttle, equal timing, audit), then a browser session. Returns its cookie,
-    /// the session and the user.
-    async fn page_login(
-        &self,
-        login: &str,
-        password: Secret,
-        origin: Origin,
-    ) -> Result<(Opened, SessionRecord, UserRecord), ServiceError> {
+    /// (throttle, equal timing, audit), then a browser session, or the second step
+    /// when the person has a second factor.
+    async fn page_login(&self, login: &str, password: Secret, origin: Origin) -> Result<PageLogin, ServiceError> {
         let checked: CheckedPassword = self.check_password(login, password, origin, LoginAt::Page).await?;
+        if let Some(ServiceError::MfaRequired { token, .. }) =
+            self.second_factor_needed(&checked, None, origin, LoginAt::Page).await?
+        {
+            return Ok(PageLogin::SecondFactor(token));
+        }
+        let Some((opened, session)) = self.open_browser_session(&checked.user).await? else {
+            return Err(self.changed_during_login(&checked, origin, LoginAt::Page).await);
+        };
+        let user = checked.user.clone();
+        self.login_succeeded(checked, origin, LoginAt::Page).await?;
+        Ok(PageLogin::Done(Box::new((opened, session, user))))
+    }
+
+    /// Opens a browser session for `user`: its cookie and record; `None` when the user
+    /// changed since it was read (see [`crate::store::Store::create_session`]).
+    async fn open_browser_session(&self, user: &UserRecord) -> Result<Option<(Opened, SessionRecord)>, ServiceError> {
         let now = self.now();
         let ttl = self.config.browser_session_ttl;
         let session = SessionRecord {
             id: Uuid::now_v7(),
-            user_id: checked.user.id,
+            user_id: user.id,
             scopes: Vec::new(),
             created_at: now.unix_timestamp(),
             expires_at: after(now, ttl).unix_timestamp(),
@@ -292,15 +391,13 @@ impl Service {
         let cookie = secret::generate(BROWSER_PREFIX)?;
         if !self
             .store
-            .create_session(&checked.user, &session, SessionStart::Cookie(&cookie.digest()))
+            .create_session(user, &session, SessionStart::Cookie(&cookie.digest()))
             .await?
         {
-            return Err(self.changed_during_login(&checked, origin, LoginAt::Page).await);
+            return Ok(None);
         }
-        let user = checked.user.clone();
-        self.login_succeeded(checked, origin, LoginAt::Page).await?;
         let ttl = session.expires_at - session.created_at;
-        Ok((Opened { cookie, ttl }, session, user))
+        Ok(Some((Opened { cookie, ttl }, session)))
     }
 
     /// Ends the browser session of a cookie (the sign-out page), durably.

@@ -15,8 +15,8 @@ mod postgres;
 pub mod transfer;
 
 pub use crate::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
-    RetiringSecret, SessionKind, SessionRecord, UserRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, FactorsRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord,
+    MfaTokenRecord, RefreshRecord, RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };
 pub use embedded::{BACKUP_FORMAT, BackupSummary, CACHE_BYTES, SledStore};
 /// A store as schema version 1 wrote it, for the upgrade's tests.
@@ -219,6 +219,27 @@ operations! {
     /// The newest `limit` audit entries older than the sequence number `before`,
     /// oldest first.
     fn audit_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
+
+    /// `user_id`'s second factors, if any.
+    fn factors(&self, user_id: Uuid) -> Result<Option<FactorsRecord>, StoreError>;
+    /// Stores (or replaces) `user_id`'s second factors.
+    fn put_factors(&self, user_id: Uuid, factors: &FactorsRecord) -> Result<(), StoreError>;
+    /// Removes every second factor and recovery code of `user_id`; false if none.
+    fn remove_factors(&self, user_id: Uuid) -> Result<bool, StoreError>;
+    /// Records that `user_id`'s TOTP code of `step` was accepted, unless a code of
+    /// that step or a later one was (false): each step is used once, on any daemon.
+    fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError>;
+    /// Uses `user_id`'s recovery code with `digest`; false if it is not an unused one.
+    fn use_recovery_code(&self, user_id: Uuid, digest: &[u8; 32]) -> Result<bool, StoreError>;
+    /// Stores a login waiting for its second factor.
+    fn create_mfa_token(&self, digest: &[u8; 32], record: &MfaTokenRecord) -> Result<(), StoreError>;
+    /// The waiting login under `digest`.
+    fn mfa_token(&self, digest: &[u8; 32]) -> Result<Option<MfaTokenRecord>, StoreError>;
+    /// Counts a wrong code; the failures so far (`None`: no such token). At `limit`
+    /// failures the token is removed.
+    fn fail_mfa_token(&self, digest: &[u8; 32], limit: u32) -> Result<Option<u32>, StoreError>;
+    /// Removes the token and returns it: of two uses at once, one gets it.
+    fn take_mfa_token(&self, digest: &[u8; 32]) -> Result<Option<MfaTokenRecord>, StoreError>;
 }
 
 /// How long the embedded store's purge rests after a batch, in multiples of the time

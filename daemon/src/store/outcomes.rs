@@ -117,6 +117,8 @@ pub struct Purged {
     pub codes: usize,
     /// Browser cookies whose session ended.
     pub browser_cookies: usize,
+    /// Logins that waited for a second factor past their expiry.
+    pub mfa_tokens: usize,
 }
 
 /// The unique indexes of users.

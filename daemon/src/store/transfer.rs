@@ -4,8 +4,8 @@
 
 use super::{Barred, Revoked};
 use crate::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkRecord, RefreshRecord,
-    SessionRecord, UserRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, FactorsRecord, GrantRecord, KeyRecord, LinkRecord,
+    RefreshRecord, SessionRecord, UserRecord,
 };
 use uuid::Uuid;
 
@@ -46,6 +46,8 @@ pub enum Item {
     Code([u8; 32], CodeRecord),
     /// A consent: user, client, grant.
     Grant(Uuid, String, GrantRecord),
+    /// A user's second factors.
+    Factors(Uuid, FactorsRecord),
     /// An audit entry (sequence numbers are renumbered, order kept).
     Audit(AuditRecord),
 }

@@ -6,8 +6,8 @@ use super::revocations::{HORIZON, INDEXED_SINCE};
 use super::users::StoredUser;
 use super::{SledStore, StoreError, corrupt_index, decode, eight_bytes};
 use crate::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkRecord, RefreshRecord,
-    SessionRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, FactorsRecord, GrantRecord, KeyRecord, LinkRecord,
+    RefreshRecord, SessionRecord,
 };
 use crate::store::transfer::Item;
 use crate::store::{Barred, Revoked};
@@ -104,6 +104,12 @@ impl SledStore {
                 let user_id = uuid("grants", k.get(..16).unwrap_or_default())?;
                 let client = text("grants", k.get(16..).unwrap_or_default())?;
                 Ok(Item::Grant(user_id, client, decode::<GrantRecord>("grants", v)?))
+            }),
+            self.each(&self.factors, |k, v| {
+                Ok(Item::Factors(
+                    uuid("factors", k)?,
+                    decode::<FactorsRecord>("factors", v)?,
+                ))
             }),
             self.each(&self.audit, |_, v| Ok(Item::Audit(decode::<AuditRecord>("audit", v)?))),
         ];

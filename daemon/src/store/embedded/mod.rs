@@ -9,7 +9,8 @@
 //! each user's last login and open sessions), [`revocations`] (what can still end a token before it expires),
 //! [`api_tokens`], [`clients`], [`keys`], [`links`] (link tokens sent by mail),
 //! [`browser`] (browser sessions' cookies), [`codes`] (authorization codes),
-//! [`grants`] (consents), [`settings`], [`audit`], [`denylist`];
+//! [`grants`] (consents), [`factors`] (second factors and logins waiting for one),
+//! [`settings`], [`audit`], [`denylist`];
 //! [`backup`] writes and reads backup files of every tree (with [`watch`] capturing
 //! the changes made while a running daemon's backup is written); [`check`] checks that the
 //! indexes and counts agree with the records.
@@ -27,6 +28,7 @@ mod codes;
 mod commit;
 mod denylist;
 mod export;
+mod factors;
 mod grants;
 mod keys;
 mod links;
@@ -47,8 +49,8 @@ use super::StoreError;
 use super::outcomes::{AUDIT_CAPACITY, CODE_KEPT, EXPIRED_API_TOKEN_KEPT};
 use super::outcomes::{Barred, CodeUse, FOR_GOOD, LinkUse, Purged, Revoked, Rotation, SessionStart, Unique};
 use crate::records::{
-    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord, RefreshRecord,
-    RetiringSecret, SessionKind, SessionRecord, UserRecord,
+    ApiTokenRecord, AuditRecord, ClientRecord, CodeRecord, FactorsRecord, GrantRecord, KeyRecord, LinkKind, LinkRecord,
+    MfaTokenRecord, RefreshRecord, RetiringSecret, SessionKind, SessionRecord, UserRecord,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,6 +108,8 @@ pub struct SledStore {
     browser_cookies: sled::Tree,
     codes: sled::Tree,
     grants: sled::Tree,
+    factors: sled::Tree,
+    mfa_tokens: sled::Tree,
     audit: sled::Tree,
     audit_next: AtomicU64,
     /// Seconds revocations are kept (see [`revocations`]); 0 until
@@ -304,6 +308,8 @@ impl SledStore {
             browser_cookies: db.open_tree("browser_cookies")?,
             codes: db.open_tree("codes")?,
             grants: db.open_tree("grants")?,
+            factors: db.open_tree("factors")?,
+            mfa_tokens: db.open_tree("mfa_tokens")?,
             audit,
             audit_next: AtomicU64::new(audit_next),
             horizon: AtomicI64::new(0),
@@ -409,6 +415,7 @@ impl SledStore {
             links: self.purge_links(now)?,
             codes: self.purge_codes(now)?,
             browser_cookies: self.purge_browser_cookies(now)?,
+            mfa_tokens: self.purge_mfa_tokens(now)?,
         })
     }
 }

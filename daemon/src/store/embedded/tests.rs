@@ -476,6 +476,7 @@ fn expired_refresh_tokens_and_sessions_are_purged() {
         links: 0,
         codes: 0,
         browser_cookies: 0,
+        mfa_tokens: 0,
     };
     assert_eq!(store.purge_expired(49, &mut || {}).unwrap(), purged(0, 0, 0));
     assert_eq!(store.purge_expired(60, &mut || {}).unwrap(), purged(0, 1, 0));
@@ -1006,4 +1007,49 @@ fn live_sessions_come_a_page_at_a_time_in_id_order_of_everyone_or_some() {
     assert_eq!(page(Some(amys_sorted[0]), Some(&[amy.id]), 1), [amys_sorted[1]]);
     assert!(page(Some(Uuid::max()), None, 9).is_empty());
     assert_eq!(store.user_ids_by_name_prefix("b").unwrap(), [bob.id]);
+}
+
+#[test]
+fn factors_use_each_totp_step_and_recovery_code_once_and_tokens_die_as_told() {
+    use crate::records::{FactorsRecord, MfaTokenRecord, TotpFactor};
+    let (_dir, store, alice, _) = with_a_session();
+    assert!(!store.use_totp_step(alice.id, 5).unwrap(), "no factor yet");
+    let factors = FactorsRecord {
+        totp: Some(TotpFactor {
+            secret: vec![1; 20],
+            confirmed: true,
+            created_at: 1,
+            last_step: 4,
+        }),
+        recovery: vec![[7; 32], [8; 32]],
+    };
+    store.put_factors(alice.id, &factors).unwrap();
+    assert!(!store.use_totp_step(alice.id, 4).unwrap(), "the step already used");
+    assert!(store.use_totp_step(alice.id, 6).unwrap());
+    assert!(!store.use_totp_step(alice.id, 5).unwrap(), "an older step");
+    assert!(store.use_recovery_code(alice.id, &[7; 32]).unwrap());
+    assert!(!store.use_recovery_code(alice.id, &[7; 32]).unwrap(), "used");
+    let now = store.factors(alice.id).unwrap().unwrap();
+    assert_eq!((now.totp.unwrap().last_step, now.recovery), (6, vec![[8; 32]]));
+
+    let token = MfaTokenRecord {
+        user_id: alice.id,
+        expires_at: 100,
+        failures: 0,
+        scopes: None,
+    };
+    store.create_mfa_token(&[3; 32], &token).unwrap();
+    assert_eq!(store.fail_mfa_token(&[3; 32], 2).unwrap(), Some(1));
+    assert_eq!(store.mfa_token(&[3; 32]).unwrap().unwrap().failures, 1);
+    assert_eq!(store.fail_mfa_token(&[3; 32], 2).unwrap(), Some(2));
+    assert_eq!(store.mfa_token(&[3; 32]).unwrap(), None, "dead at the limit");
+    store.create_mfa_token(&[4; 32], &token).unwrap();
+    assert_eq!(store.take_mfa_token(&[4; 32]).unwrap(), Some(token.clone()));
+    assert_eq!(store.take_mfa_token(&[4; 32]).unwrap(), None, "once");
+    store.create_mfa_token(&[5; 32], &token).unwrap();
+    assert_eq!(store.purge_expired(99, &mut || {}).unwrap().mfa_tokens, 0);
+    assert_eq!(store.purge_expired(100, &mut || {}).unwrap().mfa_tokens, 1);
+
+    assert!(store.remove_factors(alice.id).unwrap());
+    assert_eq!(store.factors(alice.id).unwrap(), None);
 }

@@ -291,6 +291,7 @@ impl SledStore {
             &self.links,
             &self.user_links,
             &self.grants,
+            &self.factors,
         ];
         trees[..].transaction(|trees| {
             let [
@@ -306,6 +307,7 @@ impl SledStore {
                 all_links,
                 user_links,
                 consents,
+                factors,
             ] = trees.as_slice()
             else {
                 return abort(StoreError::Engine("a transaction lost its trees".into()));
@@ -331,6 +333,7 @@ impl SledStore {
             for key in &grants {
                 consents.remove(key)?;
             }
+            factors.remove(user.id.as_bytes())?;
             for key in &links {
                 user_links.remove(key)?;
                 if let Some(digest) = key.get(17..) {

@@ -26,6 +26,7 @@ const TABLES: &[&str] = &[
     "links",
     "codes",
     "grants",
+    "mfa_factors",
     "audit",
 ];
 
@@ -201,6 +202,13 @@ async fn insert(
                 .await?;
             }
             copied.count("grants", kept);
+        }
+        Item::Factors(user_id, f) => {
+            let kept = users.contains(&user_id);
+            if kept {
+                super::factors::insert_factors(tx, user_id, &f).await?;
+            }
+            copied.count("mfa_factors", kept);
         }
         Item::Audit(a) => {
             run(

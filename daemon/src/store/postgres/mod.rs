@@ -79,6 +79,7 @@ mod clients;
 mod codes;
 mod connect;
 mod denylist;
+mod factors;
 mod grants;
 mod import;
 mod keys;
@@ -254,6 +255,9 @@ impl PgStore {
             links: self.purge_batches("links", "digest", "expires_at <= $1", now).await?,
             codes: self
                 .purge_batches("codes", "digest", "expires_at <= $1", code_cutoff)
+                .await?,
+            mfa_tokens: self
+                .purge_batches("mfa_tokens", "digest", "expires_at <= $1", now)
                 .await?,
         })
     }

@@ -16,10 +16,11 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/003_refresh_parent_dropped.sql")),
     (4, include_str!("migrations/004_audit_request_id.sql")),
     (5, include_str!("migrations/005_openid_connect.sql")),
+    (6, include_str!("migrations/006_second_factors.sql")),
 ];
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Applies the migrations the database lacks.
 pub(super) async fn migrate(client: &mut Object) -> Result<(), StoreError> {
