@@ -170,6 +170,18 @@ pub struct ApiTokenList {
     pub tokens: Vec<ApiTokenView>,
 }
 
+impl std::fmt::Debug for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorBody")
+            .field("error", &self.error)
+            .field("message", &self.message)
+            .field("field", &self.field)
+            .field("mfa_token", &self.mfa_token.as_ref().map(|_| "<redacted>"))
+            .field("methods", &self.methods)
+            .finish()
+    }
+}
+
 /// `GET /api/auth/mfa`: the person's second factors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -229,7 +241,7 @@ impl std::fmt::Debug for RecoveryCodes {
 }
 
 /// Every error body: `{"error": "CODE", "message": "…", "field"?: "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Machine-readable code from the contract's list (`LOGIN_FAILED`, …).
     pub error: String,

@@ -355,6 +355,9 @@ pub struct MfaTokenRecord {
     /// The scopes an API login asked for; `None` for the login page, whose token
     /// opens a browser session instead.
     pub scopes: Option<Vec<String>>,
+    /// SHA-256 of the password hash the login was checked against: a password
+    /// changed meanwhile ends the waiting login.
+    pub password: [u8; 32],
 }
 
 /// A user's consent to a client.

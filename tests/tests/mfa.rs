@@ -240,15 +240,19 @@ async fn a_waiting_login_dies_with_its_fifth_wrong_code_and_the_password_grant_i
     for _ in 0..5 {
         verify(&d, &token, "000000").await.expect_error(401, "INVALID_CODE");
     }
+    // The wrong codes counted for the login throttle, as wrong passwords do...
+    login(&d, "carol").await.expect_error(429, "TOO_MANY_ATTEMPTS");
+    verify(&d, &token, &code(&secret, step + 1))
+        .await
+        .expect_error(429, "TOO_MANY_ATTEMPTS");
+    // ...whose first delay is a second; then the waiting login is dead anyway.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     verify(&d, &token, &code(&secret, step + 1))
         .await
         .expect_error(401, "INVALID_MFA_TOKEN");
     verify(&d, "tsr_mf_unknown", "123456")
         .await
         .expect_error(401, "INVALID_MFA_TOKEN");
-
-    // The wrong codes counted for the login throttle, as wrong passwords do.
-    login(&d, "carol").await.expect_error(429, "TOO_MANY_ATTEMPTS");
 
     enrolled(&d, "erin", step).await;
     let client = client_with(&d, &["app", "--scopes", "read"]).unwrap();
@@ -314,4 +318,61 @@ async fn the_login_page_asks_for_the_code_as_a_second_step() {
     assert!(params.contains_key("code"), "{params:?}");
     let audit = d.tessera(&["audit", "--limit", "50"]).stdout;
     assert!(audit.contains("login.page.mfa.required") && audit.contains("login.page.mfa.success"));
+}
+
+#[tokio::test]
+async fn an_apps_token_cannot_touch_factors_and_a_new_password_ends_a_waiting_login() {
+    let d = TestDaemon::start();
+    d.register("frank").await;
+    let app = crate::oidc::oidc_client(&d, "app", "openid read", &["--first-party"]);
+    let browser = Browser::new(&d);
+    let tokens = crate::oidc::code_flow(&d, &browser, &app, "&scope=openid%20read", "frank").await;
+    let app_token = s(&tokens, "access_token");
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/auth/mfa"),
+        (reqwest::Method::POST, "/api/auth/mfa/totp"),
+    ] {
+        let refused = with_bearer(&d, method, path, &app_token, None).await;
+        refused.expect_error(403, "INSUFFICIENT_SCOPE");
+    }
+
+    let step = fresh_step().await;
+    let (secret, _, _) = enrolled(&d, "gina", step).await;
+    let token = waiting(&d, "gina").await;
+    let out = d.tessera_stdin(
+        &["user", "set-password", "gina", "--password-stdin"],
+        "a-brand-new-password\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    verify(&d, &token, &code(&secret, step + 1))
+        .await
+        .expect_error(401, "INVALID_MFA_TOKEN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_get_five_tries_per_waiting_login_at_most() {
+    let d = TestDaemon::with("[throttle]\nmax_failures = 1000\n");
+    let step = fresh_step().await;
+    let (secret, _, _) = enrolled(&d, "hal", step).await;
+    let token = waiting(&d, "hal").await;
+    let codes: Vec<String> = (0..12).map(|i| format!("{:06}", 100_000 + i)).collect();
+    let guesses: Vec<_> = codes.iter().map(|c| verify(&d, &token, c)).collect();
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers
+        .iter()
+        .filter(|a| a.status == 401 && a.code() == "INVALID_CODE")
+        .count();
+    let dead = answers
+        .iter()
+        .filter(|a| a.status == 401 && a.code() == "INVALID_MFA_TOKEN")
+        .count();
+    assert_eq!(
+        (wrong, dead),
+        (5, 7),
+        "{:?}",
+        answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+    );
+    verify(&d, &token, &code(&secret, step + 1))
+        .await
+        .expect_error(401, "INVALID_MFA_TOKEN");
 }

@@ -507,3 +507,25 @@ async fn rotation_keeps_the_old_id_token_keys_published_and_signs_with_new_ones(
     );
     verified(&d, &s(&after, "id_token")).await;
 }
+
+#[tokio::test]
+async fn the_consent_form_cannot_stand_in_for_the_login_max_age_asks_for() {
+    let d = TestDaemon::start();
+    d.register("alice").await;
+    oidc_client(&d, "third", "openid read", &[]);
+    let mine = oidc_client(&d, "mine", "openid read", &["--first-party"]);
+    let browser = Browser::new(&d);
+    code_flow(&d, &browser, &mine, "&scope=openid", "alice").await;
+    // max_age=0: the login page, whose form (and CSRF token) is then posted as a consent.
+    let page = outcome(&browser, "third", "&scope=openid&max_age=0").await;
+    assert!(page.text.contains("name=\"password\""), "{}", page.text);
+    let forged = browser
+        .submit(&page, &[("action", "consent"), ("decision", "allow")])
+        .await;
+    assert_eq!(forged.status, 200, "{}", forged.text);
+    assert!(
+        forged.text.contains("name=\"password\""),
+        "the login page again, no code: {}",
+        forged.text
+    );
+}

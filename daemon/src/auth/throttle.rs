@@ -16,6 +16,9 @@ use time::OffsetDateTime;
 /// constant time per failure rather than a full sweep each.
 const SWEEP_THRESHOLD: usize = 100_000;
 
+/// The address under which account-wide counters are kept (no client has it).
+const ACCOUNT_WIDE: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     failures: u32,
@@ -95,6 +98,21 @@ impl Throttle {
             sweep_locked(&mut counters, config.window, now);
             counters.sweep_at = counters.len().saturating_mul(2);
         }
+    }
+
+    /// `Err(retry_after)` when `key` is blocked from every address at `now`: a limit
+    /// on an account as a whole (its second factor), whichever addresses guess.
+    pub fn check_account(&self, key: &str, now: OffsetDateTime) -> Result<(), Duration> {
+        self.check(key, ACCOUNT_WIDE, now)
+    }
+
+    /// Counts a failure against `key` from every address: twice the pair's limit, then
+    /// the same doubling delay. No address-wide counter moves.
+    pub fn record_account_failure(&self, key: &str, now: OffsetDateTime) {
+        let config = self.config;
+        let mut counters = self.counters();
+        let limit = config.max_failures.saturating_mul(2);
+        bump(&mut counters.pairs, (key.to_owned(), ACCOUNT_WIDE), limit, &config, now);
     }
 
     /// Clears the pair's counter after a successful login.
@@ -218,5 +236,25 @@ mod tests {
         // to twice the size, so the failures after it swept nothing.
         assert!(counters.sweep_at > SWEEP_THRESHOLD, "{}", counters.sweep_at);
         assert!(counters.len() < counters.sweep_at);
+    }
+
+    #[test]
+    fn account_wide_counters_block_every_address_and_no_address_wide_one_moves() {
+        let th = throttle();
+        for _ in 0..9 {
+            th.record_account_failure("second-factor:u1", t(0));
+        }
+        assert!(
+            th.check_account("second-factor:u1", t(0)).is_ok(),
+            "twice the pair limit"
+        );
+        th.record_account_failure("second-factor:u1", t(0));
+        assert_eq!(th.check_account("second-factor:u1", t(0)), Err(Duration::from_secs(1)));
+        assert!(th.check_account("second-factor:u2", t(0)).is_ok(), "another account");
+        assert!(
+            th.check("u1", A, t(0)).is_ok(),
+            "the pair and the address are untouched"
+        );
+        assert!(th.check("u9", ACCOUNT_WIDE, t(0)).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use super::{Caller, Issued, Origin, Service, ServiceError, after};
 use crate::auth::{recovery, totp};
 use crate::records::{FactorsRecord, MfaTokenRecord, TotpFactor, UserRecord};
 use crate::secret::{self, Secret};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tessera_common::api::{MfaStatus, TotpSetup};
 
@@ -21,6 +22,16 @@ const MFA_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// Wrong codes that end a waiting login.
 const MFA_TOKEN_FAILURES: u32 = 5;
 
+/// SHA-256 of `user`'s password hash: what a waiting login remembers of the password.
+fn password_digest(user: &UserRecord) -> [u8; 32] {
+    Sha256::digest(user.password_hash.as_bytes()).into()
+}
+
+/// The throttle's key for the second factors of `account` from every address.
+fn second_factor_key(account: &str) -> String {
+    format!("second-factor:{account}")
+}
+
 /// A waiting login whose second factor was right.
 pub(super) struct Verified {
     /// Who signed in.
@@ -30,14 +41,22 @@ pub(super) struct Verified {
 }
 
 impl Service {
-    /// The user behind a session token (the factor operations act for the person,
-    /// not for an app's API token).
+    /// The user behind the person's own session token. Neither an API token nor the
+    /// token of an app signed in through the authorization code flow (it names its
+    /// `client_id`) may touch the factors: an app that enrolled a secret of its own
+    /// would hold the account.
     async fn factor_owner(&self, caller: &Caller) -> Result<UserRecord, ServiceError> {
-        let Caller::Session { user_id, .. } = caller else {
-            return Err(ServiceError::InsufficientScope("a session access token is required"));
+        let user_id = match caller {
+            Caller::Session { claims, .. } if claims.client_id.is_some() => {
+                return Err(ServiceError::InsufficientScope(
+                    "a token issued to an app cannot manage second factors",
+                ));
+            }
+            Caller::Session { user_id, .. } => *user_id,
+            _ => return Err(ServiceError::InsufficientScope("a session access token is required")),
         };
         self.store
-            .user(*user_id)
+            .user(user_id)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::InvalidToken { presented: true })
@@ -95,28 +114,16 @@ impl Service {
         let now = self.now().unix_timestamp();
         let step =
             totp::matching_step(&pending.secret, code, now).ok_or(ServiceError::InvalidCode { at_login: false })?;
-        if !self.store.use_totp_step(user.id, step).await? {
+        // The first factor brings the recovery codes (TOTP is the only kind today).
+        let codes = recovery::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let digests: Vec<[u8; 32]> = codes.iter().map(|c| recovery::digest(c)).collect();
+        if !self
+            .store
+            .confirm_totp(user.id, &pending.secret, step, Some(&digests))
+            .await?
+        {
             return Err(ServiceError::InvalidCode { at_login: false });
         }
-        let first = !factors.active();
-        let codes = if first {
-            recovery::generate().map_err(|e| ServiceError::Internal(e.to_string()))?
-        } else {
-            Vec::new()
-        };
-        let confirmed = FactorsRecord {
-            totp: Some(TotpFactor {
-                confirmed: true,
-                last_step: step,
-                ..pending
-            }),
-            recovery: if first {
-                codes.iter().map(|c| recovery::digest(c)).collect()
-            } else {
-                factors.recovery
-            },
-        };
-        self.store.put_factors(user.id, &confirmed).await?;
         self.audit(AuditEvent::MfaTotpAdded { user: user.id }, Some(origin.to_string()))
             .await;
         self.store.commit().await?;
@@ -149,13 +156,11 @@ impl Service {
         origin: Origin,
     ) -> Result<Vec<String>, ServiceError> {
         let user = self.recheck_password(caller, password, origin).await?;
-        let mut factors = self.store.factors(user.id).await?.unwrap_or_default();
-        if !factors.active() {
+        let codes = recovery::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let digests: Vec<[u8; 32]> = codes.iter().map(|c| recovery::digest(c)).collect();
+        if !self.store.replace_recovery_codes(user.id, &digests).await? {
             return Err(ServiceError::Conflict("there is no second factor to recover".into()));
         }
-        let codes = recovery::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        factors.recovery = codes.iter().map(|c| recovery::digest(c)).collect();
-        self.store.put_factors(user.id, &factors).await?;
         self.audit(
             AuditEvent::MfaRecoveryRegenerated { user: user.id },
             Some(origin.to_string()),
@@ -203,6 +208,7 @@ impl Service {
             expires_at: after(self.now(), MFA_TOKEN_TTL).unix_timestamp(),
             failures: 0,
             scopes,
+            password: password_digest(user),
         };
         self.store.create_mfa_token(&token.digest(), &record).await?;
         self.audit(AuditEvent::MfaRequired { user: user.id, at }, Some(origin.to_string()))
@@ -233,25 +239,35 @@ impl Service {
         }
         let digest = Secret::new(token.to_owned()).digest();
         let now = self.now();
-        let waiting = self.store.mfa_token(&digest).await?.ok_or_else(invalid)?;
-        if waiting.expires_at <= now.unix_timestamp() || waiting.scopes.is_none() != page {
+        let peek = self.store.mfa_token(&digest).await?.ok_or_else(invalid)?;
+        if peek.scopes.is_none() != page {
             return Err(invalid());
         }
-        let account = waiting.user_id.to_string();
-        self.throttle.check(&account, origin.addr, now).map_err(|retry_after| {
+        let account = peek.user_id.to_string();
+        let throttled = self
+            .throttle
+            .check(&account, origin.addr, now)
+            .and(self.throttle.check_account(&second_factor_key(&account), now));
+        throttled.map_err(|retry_after| {
             self.counters.bump(Counter::Throttled);
             ServiceError::TooManyAttempts { retry_after }
         })?;
+        // Counted before the code is looked at: parallel guesses cannot outrun the limit.
+        let waiting = self
+            .store
+            .attempt_mfa_token(&digest, now.unix_timestamp(), MFA_TOKEN_FAILURES)
+            .await?
+            .ok_or_else(invalid)?;
         let user = self
             .store
             .user(waiting.user_id)
             .await?
-            .filter(|u| !u.disabled)
+            .filter(|u| !u.disabled && password_digest(u) == waiting.password)
             .ok_or_else(invalid)?;
         let right = self.second_factor_right(&user, code, origin).await?;
         if !right {
             self.throttle.record_failure(&account, origin.addr, now);
-            self.store.fail_mfa_token(&digest, MFA_TOKEN_FAILURES).await?;
+            self.throttle.record_account_failure(&second_factor_key(&account), now);
             self.audit(AuditEvent::MfaFailure { user: user.id }, Some(origin.to_string()))
                 .await;
             self.store.commit().await?;

@@ -14,6 +14,11 @@ use crate::store::SessionStart;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// How recent a sign-in must be for the consent form of a `prompt=login` request: the
+/// consent page follows the login at once, so a form posted with an older browser
+/// session is one that skipped the login.
+const FRESH_LOGIN_SECONDS: i64 = 600;
+
 /// What the sign-in page does next.
 #[derive(Debug)]
 pub enum SignIn {
@@ -274,6 +279,12 @@ impl Service {
         let Some((session, user)) = self.browser_session(cookie).await? else {
             return Ok(login(&request, None));
         };
+        // The consent form comes right after the login that `prompt=login` and
+        // `max_age` ask for: a form posted with an older sign-in must not stand in for it.
+        let stale = request.prompt.login && self.now().unix_timestamp() - session.created_at > FRESH_LOGIN_SECONDS;
+        if stale || self.too_old(&request, &session) {
+            return Ok(login(&request, None));
+        }
         self.answer_consent(&request, &user, allow, origin).await?;
         if allow {
             return Ok(SignIn::Redirect(

@@ -235,9 +235,16 @@ operations! {
     fn create_mfa_token(&self, digest: &[u8; 32], record: &MfaTokenRecord) -> Result<(), StoreError>;
     /// The waiting login under `digest`.
     fn mfa_token(&self, digest: &[u8; 32]) -> Result<Option<MfaTokenRecord>, StoreError>;
-    /// Counts a wrong code; the failures so far (`None`: no such token). At `limit`
-    /// failures the token is removed.
-    fn fail_mfa_token(&self, digest: &[u8; 32], limit: u32) -> Result<Option<u32>, StoreError>;
+    /// Counts an attempt at the waiting login's code before the code is checked, so
+    /// that parallel guesses cannot outrun the limit: the token as it is now, or
+    /// `None` when it is unknown, expired or already had `limit` attempts.
+    fn attempt_mfa_token(&self, digest: &[u8; 32], now: i64, limit: u32) -> Result<Option<MfaTokenRecord>, StoreError>;
+    /// Confirms `user_id`'s pending TOTP whose secret is `secret` with a code of `step`
+    /// (the step counts as used) and, when given, stores its first recovery codes;
+    /// false when that secret is no longer pending or the step was used.
+    fn confirm_totp(&self, user_id: Uuid, secret: &[u8], step: i64, recovery: Option<&[[u8; 32]]>) -> Result<bool, StoreError>;
+    /// Replaces `user_id`'s recovery codes while an active factor exists; false if none.
+    fn replace_recovery_codes(&self, user_id: Uuid, recovery: &[[u8; 32]]) -> Result<bool, StoreError>;
     /// Removes the token and returns it: of two uses at once, one gets it.
     fn take_mfa_token(&self, digest: &[u8; 32]) -> Result<Option<MfaTokenRecord>, StoreError>;
 }

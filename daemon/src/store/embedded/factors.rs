@@ -91,21 +91,65 @@ impl SledStore {
             .transpose()
     }
 
-    /// Counts a wrong code against the token; returns the failures so far (`None`:
-    /// no such token). At `limit` failures the token is removed.
-    pub fn fail_mfa_token(&self, digest: &[u8; 32], limit: u32) -> Result<Option<u32>, StoreError> {
+    /// Counts an attempt at the token's code, if it is live and has had fewer than
+    /// `limit`: the token as it is now.
+    pub fn attempt_mfa_token(
+        &self,
+        digest: &[u8; 32],
+        now: i64,
+        limit: u32,
+    ) -> Result<Option<MfaTokenRecord>, StoreError> {
         let _writing = self.writing();
         loop {
             let Some(old) = self.mfa_tokens.get(digest)? else {
                 return Ok(None);
             };
             let mut record: MfaTokenRecord = decode("mfa_tokens", &old)?;
+            if record.expires_at <= now || record.failures >= limit {
+                return Ok(None);
+            }
             record.failures += 1;
-            let new = (record.failures < limit).then(|| encode(&record)).transpose()?;
-            if self.mfa_tokens.compare_and_swap(digest, Some(&old), new)?.is_ok() {
-                return Ok(Some(record.failures));
+            if self
+                .mfa_tokens
+                .compare_and_swap(digest, Some(&old), Some(encode(&record)?))?
+                .is_ok()
+            {
+                return Ok(Some(record));
             }
         }
+    }
+
+    /// Confirms the pending TOTP of `secret` with a code of `step`, and stores the
+    /// first recovery codes when given.
+    pub fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        secret: &[u8],
+        step: i64,
+        recovery: Option<&[[u8; 32]]>,
+    ) -> Result<bool, StoreError> {
+        self.update_factors(user_id, |factors| match &mut factors.totp {
+            Some(totp) if !totp.confirmed && totp.secret == secret && totp.last_step < step => {
+                totp.confirmed = true;
+                totp.last_step = step;
+                if let Some(codes) = recovery {
+                    factors.recovery = codes.to_vec();
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Replaces the recovery codes while an active factor exists.
+    pub fn replace_recovery_codes(&self, user_id: Uuid, recovery: &[[u8; 32]]) -> Result<bool, StoreError> {
+        self.update_factors(user_id, |factors| {
+            if !factors.active() {
+                return false;
+            }
+            factors.recovery = recovery.to_vec();
+            true
+        })
     }
 
     /// Removes the waiting logins past their expiry.

@@ -36,6 +36,9 @@
 //! ID-token algorithm (RS256), codes the request's nonce (none) and the sign-in time
 //! (0), sessions the browser sign-in they came from (none).
 //!
+//! Version 8 → 9: logins waiting for a second factor remember the password they were
+//! checked against; those waiting at the upgrade (they live five minutes) are dropped.
+//!
 //! The trees a step leaves behind ([`RETIRED_TREES`]) are not emptied: nothing reads
 //! them, backups leave them out, so `tesserad compact` drops them. Emptying them here
 //! took minutes at a million users, and sled's `drop_tree` holds a whole tree in
@@ -127,6 +130,9 @@ pub(super) fn run(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     }
     if from < 8 {
         v7_to_v8(db)?;
+    }
+    if from < 9 {
+        db.open_tree("mfa_tokens")?.clear()?;
     }
     db.flush()?;
     db.open_tree("meta")?

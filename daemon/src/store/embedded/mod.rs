@@ -63,7 +63,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Version of the on-disk layout written by this build.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 /// sled's page cache unless the configuration says otherwise (`storage.cache_mib`);
 /// sled's own default (1 GiB) is far more than most auth stores need.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;

@@ -1037,19 +1037,60 @@ fn factors_use_each_totp_step_and_recovery_code_once_and_tokens_die_as_told() {
         expires_at: 100,
         failures: 0,
         scopes: None,
+        password: [9; 32],
     };
     store.create_mfa_token(&[3; 32], &token).unwrap();
-    assert_eq!(store.fail_mfa_token(&[3; 32], 2).unwrap(), Some(1));
-    assert_eq!(store.mfa_token(&[3; 32]).unwrap().unwrap().failures, 1);
-    assert_eq!(store.fail_mfa_token(&[3; 32], 2).unwrap(), Some(2));
-    assert_eq!(store.mfa_token(&[3; 32]).unwrap(), None, "dead at the limit");
+    assert_eq!(store.attempt_mfa_token(&[3; 32], 10, 2).unwrap().unwrap().failures, 1);
+    assert_eq!(store.attempt_mfa_token(&[3; 32], 10, 2).unwrap().unwrap().failures, 2);
+    assert_eq!(
+        store.attempt_mfa_token(&[3; 32], 10, 2).unwrap(),
+        None,
+        "no attempt past the limit"
+    );
+    store.create_mfa_token(&[6; 32], &token).unwrap();
+    assert_eq!(
+        store.attempt_mfa_token(&[6; 32], 100, 2).unwrap(),
+        None,
+        "none once expired"
+    );
     store.create_mfa_token(&[4; 32], &token).unwrap();
     assert_eq!(store.take_mfa_token(&[4; 32]).unwrap(), Some(token.clone()));
     assert_eq!(store.take_mfa_token(&[4; 32]).unwrap(), None, "once");
     store.create_mfa_token(&[5; 32], &token).unwrap();
     assert_eq!(store.purge_expired(99, &mut || {}).unwrap().mfa_tokens, 0);
-    assert_eq!(store.purge_expired(100, &mut || {}).unwrap().mfa_tokens, 1);
+    assert_eq!(
+        store.purge_expired(100, &mut || {}).unwrap().mfa_tokens,
+        3,
+        "the used-up, the expired and the waiting one"
+    );
 
+    // Confirming takes the pending secret's step; recovery codes go only with a factor.
+    let pending = FactorsRecord {
+        totp: Some(TotpFactor {
+            secret: vec![2; 20],
+            confirmed: false,
+            created_at: 1,
+            last_step: 0,
+        }),
+        recovery: vec![],
+    };
+    store.put_factors(alice.id, &pending).unwrap();
+    assert!(
+        !store.replace_recovery_codes(alice.id, &[[1; 32]]).unwrap(),
+        "nothing active"
+    );
+    assert!(
+        !store.confirm_totp(alice.id, &[3; 20], 9, Some(&[[1; 32]])).unwrap(),
+        "another secret"
+    );
+    assert!(store.confirm_totp(alice.id, &[2; 20], 9, Some(&[[1; 32]])).unwrap());
+    assert!(
+        !store.confirm_totp(alice.id, &[2; 20], 10, None).unwrap(),
+        "confirmed once"
+    );
+    assert!(store.replace_recovery_codes(alice.id, &[[4; 32]]).unwrap());
+    let now = store.factors(alice.id).unwrap().unwrap();
+    assert_eq!((now.totp.unwrap().last_step, now.recovery), (9, vec![[4; 32]]));
     assert!(store.remove_factors(alice.id).unwrap());
     assert_eq!(store.factors(alice.id).unwrap(), None);
 }

@@ -43,6 +43,13 @@ fn token_from(row: &Row) -> Result<MfaTokenRecord, StoreError> {
         expires_at: col(row, T, "expires_at")?,
         failures: u32::try_from(failures).unwrap_or(0),
         scopes: col(row, T, "scopes")?,
+        password: {
+            let digest: Vec<u8> = col(row, T, "password_digest")?;
+            <[u8; 32]>::try_from(digest.as_slice()).map_err(|_| StoreError::Corrupt {
+                tree: T,
+                detail: "a password digest is not 32 bytes".into(),
+            })?
+        },
     })
 }
 
@@ -136,8 +143,16 @@ impl PgStore {
         let failures = i32::try_from(r.failures).unwrap_or(i32::MAX);
         transaction!(self, tx, {
             tx.execute(
-                "INSERT INTO mfa_tokens (digest, user_id, expires_at, failures, scopes) VALUES ($1, $2, $3, $4, $5)",
-                &[&bytes(digest), &r.user_id, &r.expires_at, &failures, &r.scopes],
+                "INSERT INTO mfa_tokens (digest, user_id, expires_at, failures, scopes, password_digest) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &bytes(digest),
+                    &r.user_id,
+                    &r.expires_at,
+                    &failures,
+                    &r.scopes,
+                    &bytes(&r.password),
+                ],
             )
             .await
             .map_err(error)?;
@@ -147,31 +162,69 @@ impl PgStore {
 
     /// The waiting login under `digest`.
     pub async fn mfa_token(&self, digest: &[u8; 32]) -> Result<Option<MfaTokenRecord>, StoreError> {
-        let sql = "SELECT user_id, expires_at, failures, scopes FROM mfa_tokens WHERE digest = $1";
+        let sql = "SELECT user_id, expires_at, failures, scopes, password_digest FROM mfa_tokens WHERE digest = $1";
         self.select_one(sql, &[&bytes(digest)], token_from).await
     }
 
-    /// Counts a wrong code; at `limit` failures the token is removed.
-    pub async fn fail_mfa_token(&self, digest: &[u8; 32], limit: u32) -> Result<Option<u32>, StoreError> {
+    /// Counts an attempt at the token's code, if it is live and has had fewer than
+    /// `limit`: one conditional `UPDATE`, so parallel guesses on any daemons count.
+    pub async fn attempt_mfa_token(
+        &self,
+        digest: &[u8; 32],
+        now: i64,
+        limit: u32,
+    ) -> Result<Option<MfaTokenRecord>, StoreError> {
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
         transaction!(self, tx, {
             let row = tx
                 .query_opt(
-                    "UPDATE mfa_tokens SET failures = failures + 1 WHERE digest = $1 RETURNING failures",
-                    &[&bytes(digest)],
+                    "UPDATE mfa_tokens SET failures = failures + 1 \
+                     WHERE digest = $1 AND expires_at > $2 AND failures < $3 \
+                     RETURNING user_id, expires_at, failures, scopes, password_digest",
+                    &[&bytes(digest), &now, &limit],
                 )
                 .await
                 .map_err(error)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let failures: i32 = col(&row, "mfa_tokens", "failures")?;
-            if failures >= limit {
-                tx.execute("DELETE FROM mfa_tokens WHERE digest = $1", &[&bytes(digest)])
-                    .await
-                    .map_err(error)?;
-            }
-            Ok(Some(u32::try_from(failures).unwrap_or(0)))
+            row.as_ref().map(token_from).transpose()
+        })
+    }
+
+    /// Confirms the pending TOTP of `secret` with a code of `step`, and stores the
+    /// first recovery codes when given.
+    pub async fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        secret: &[u8],
+        step: i64,
+        recovery: Option<&[[u8; 32]]>,
+    ) -> Result<bool, StoreError> {
+        let codes: Option<Vec<&[u8]>> = recovery.map(|r| r.iter().map(|d| d.as_slice()).collect());
+        transaction!(self, tx, {
+            let n = tx
+                .execute(
+                    "UPDATE mfa_factors SET totp_confirmed = true, totp_last_step = $3, \
+                     recovery_codes = COALESCE($4, recovery_codes) \
+                     WHERE user_id = $1 AND totp_secret = $2 AND NOT totp_confirmed AND totp_last_step < $3",
+                    &[&user_id, &secret, &step, &codes],
+                )
+                .await
+                .map_err(error)?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Replaces the recovery codes while an active factor exists.
+    pub async fn replace_recovery_codes(&self, user_id: Uuid, recovery: &[[u8; 32]]) -> Result<bool, StoreError> {
+        let codes: Vec<&[u8]> = recovery.iter().map(|d| d.as_slice()).collect();
+        transaction!(self, tx, {
+            let n = tx
+                .execute(
+                    "UPDATE mfa_factors SET recovery_codes = $2 WHERE user_id = $1 AND totp_confirmed",
+                    &[&user_id, &codes],
+                )
+                .await
+                .map_err(error)?;
+            Ok(n == 1)
         })
     }
 
@@ -180,7 +233,7 @@ impl PgStore {
         transaction!(self, tx, {
             let row = tx
                 .query_opt(
-                    "DELETE FROM mfa_tokens WHERE digest = $1 RETURNING user_id, expires_at, failures, scopes",
+                    "DELETE FROM mfa_tokens WHERE digest = $1 RETURNING user_id, expires_at, failures, scopes, password_digest",
                     &[&bytes(digest)],
                 )
                 .await

@@ -17,10 +17,11 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/004_audit_request_id.sql")),
     (5, include_str!("migrations/005_openid_connect.sql")),
     (6, include_str!("migrations/006_second_factors.sql")),
+    (7, include_str!("migrations/007_mfa_token_password.sql")),
 ];
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// Applies the migrations the database lacks.
 pub(super) async fn migrate(client: &mut Object) -> Result<(), StoreError> {
