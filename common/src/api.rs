@@ -182,6 +182,27 @@ impl std::fmt::Debug for ErrorBody {
     }
 }
 
+/// One of the person's own sessions (`GET /api/auth/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnSession {
+    /// Session id.
+    pub id: String,
+    /// `app` (tokens an app holds) or `browser` (signed in at the sign-in pages).
+    pub kind: String,
+    /// The app the session's tokens were issued to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Scopes granted at login.
+    pub scopes: Vec<String>,
+    /// Login time, RFC 3339.
+    pub created_at: String,
+    /// Hard end, RFC 3339.
+    pub expires_at: String,
+    /// Whether the request came with this session's token.
+    pub current: bool,
+}
+
 /// `GET /api/auth/mfa`: the person's second factors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -26,6 +26,7 @@ mod oauth;
 mod oauth_interop;
 mod oidc;
 mod openapi;
+mod own_account;
 mod paging;
 mod races;
 mod relying_parties;

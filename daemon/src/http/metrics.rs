@@ -29,7 +29,7 @@ use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 /// Every route's template, as the `route` label names it.
-const ROUTES: [&str; 32] = [
+const ROUTES: [&str; 34] = [
     "/api/auth/register",
     "/api/auth/verify-email/request",
     "/api/auth/verify-email",
@@ -48,6 +48,8 @@ const ROUTES: [&str; 32] = [
     "/api/auth/me",
     "/api/auth/keys",
     "/api/auth/api-tokens",
+    "/api/auth/password/change",
+    "/api/auth/sessions",
     "/api/auth/mfa",
     "/api/auth/mfa/totp",
     "/api/auth/mfa/totp/confirm",
@@ -65,6 +67,8 @@ const ROUTES: [&str; 32] = [
 ];
 /// The template of `/api/auth/api-tokens/{id}`.
 const API_TOKEN: &str = "/api/auth/api-tokens/{id}";
+/// The template of `/api/auth/sessions/{id}`.
+const OWN_SESSION: &str = "/api/auth/sessions/{id}";
 /// The template of `/api/auth/verify-email/{token}` (the token is a secret).
 pub(super) const VERIFY_LINK: &str = "/api/auth/verify-email/{token}";
 
@@ -130,6 +134,12 @@ fn route_template(path: &str) -> &'static str {
         && !id.contains('/')
     {
         return API_TOKEN;
+    }
+    if let Some(id) = path.strip_prefix("/api/auth/sessions/")
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return OWN_SESSION;
     }
     match path.strip_prefix("/api/auth/verify-email/") {
         Some(token) if !token.is_empty() && !token.contains('/') => VERIFY_LINK,
@@ -422,6 +432,7 @@ mod tests {
         assert_eq!(route_template("/api/auth/token"), "/api/auth/token");
         assert_eq!(route_template("/api/auth/api-tokens/tok_123"), API_TOKEN);
         assert_eq!(route_template("/api/auth/api-tokens/a/b"), "other");
+        assert_eq!(route_template("/api/auth/sessions/0192f1e4"), OWN_SESSION);
         assert_eq!(route_template("/wp-admin.php"), "other");
         assert_eq!(route_template("/api/auth/verify-email/tsr_ve_secret"), VERIFY_LINK);
         assert_eq!(

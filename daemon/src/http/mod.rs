@@ -14,6 +14,7 @@ pub mod metrics;
 mod mfa;
 mod oauth;
 mod oidc;
+mod own_account;
 mod pages;
 mod reply;
 pub mod server;
@@ -42,6 +43,8 @@ pub fn routes(
         .or(api_tokens::routes(Arc::clone(&service)))
         .unify()
         .or(mfa::routes(Arc::clone(&service)))
+        .unify()
+        .or(own_account::routes(Arc::clone(&service)))
         .unify()
         .or(email::routes(Arc::clone(&service)))
         .unify()

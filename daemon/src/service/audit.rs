@@ -86,6 +86,8 @@ pub(super) enum AuditEvent {
     EmailVerified { user: Uuid },
     /// A reset link set the user's password; `revoked` sessions ended.
     PasswordReset { user: Uuid, revoked: u64 },
+    /// A user changed their password; `revoked` other sessions ended.
+    PasswordChanged { user: Uuid, revoked: u64 },
     /// A message could not be sent (finally, or the queue was full).
     MailFailed { user: Uuid, kind: MailKind, reason: String },
     /// The user allowed a client the scopes at the consent page.
@@ -164,6 +166,7 @@ impl AuditEvent {
             E::CodeReuse { .. } => "code.reuse",
             E::GrantRevoked { .. } => "admin.user.revoke_grant",
             E::PasswordReset { .. } => "password.reset",
+            E::PasswordChanged { .. } => "password.change",
             E::MailFailed { .. } => "mail.failed",
             E::UserSendVerification { .. } => "admin.user.send_verification",
             E::UserSendReset { .. } => "admin.user.send_reset",
@@ -224,7 +227,9 @@ impl AuditEvent {
             E::GrantRevoked { user, client, revoked } => {
                 (id(user), Some(format!("{client}: {revoked} sessions revoked")))
             }
-            E::PasswordReset { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
+            E::PasswordReset { user, revoked } | E::PasswordChanged { user, revoked } => {
+                (id(user), Some(format!("{revoked} sessions revoked")))
+            }
             E::MailFailed { user, kind, reason } => (id(user), Some(format!("{} message: {reason}", kind.name()))),
             E::UserSendVerification { user } | E::UserSendReset { user } => (id(user), None),
             E::MfaRequired { user, .. }
@@ -265,7 +270,7 @@ impl AuditEvent {
             | E::ConsentDenied { .. }
             | E::CodeIssued { .. } => &[],
             E::CodeReuse { .. } => &[C::Revocations(Cause::Reuse)],
-            E::PasswordReset { .. } => &[C::Revocations(Cause::Reset)],
+            E::PasswordReset { .. } | E::PasswordChanged { .. } => &[C::Revocations(Cause::Reset)],
             E::UserSetRole { .. }
             | E::UserDisable { .. }
             | E::UserDelete { .. }

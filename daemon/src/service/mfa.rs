@@ -41,25 +41,10 @@ pub(super) struct Verified {
 }
 
 impl Service {
-    /// The user behind the person's own session token. Neither an API token nor the
-    /// token of an app signed in through the authorization code flow (it names its
-    /// `client_id`) may touch the factors: an app that enrolled a secret of its own
-    /// would hold the account.
+    /// The user behind the person's own session token (see [`Self::own_user`]): an
+    /// app that enrolled a secret of its own would hold the account.
     async fn factor_owner(&self, caller: &Caller) -> Result<UserRecord, ServiceError> {
-        let user_id = match caller {
-            Caller::Session { claims, .. } if claims.client_id.is_some() => {
-                return Err(ServiceError::InsufficientScope(
-                    "a token issued to an app cannot manage second factors",
-                ));
-            }
-            Caller::Session { user_id, .. } => *user_id,
-            _ => return Err(ServiceError::InsufficientScope("a session access token is required")),
-        };
-        self.store
-            .user(user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or(ServiceError::InvalidToken { presented: true })
+        Ok(self.own_user(caller).await?.0)
     }
 
     /// `GET /api/auth/mfa`.

@@ -36,6 +36,7 @@ pub mod mfa;
 pub mod oauth;
 mod oidc;
 pub mod operator;
+mod own_account;
 mod pages;
 pub mod redirect;
 pub mod revocations;
