@@ -173,6 +173,12 @@ pub enum Request {
         /// Username or email.
         name: String,
     },
+    /// Removes every second factor and recovery code of a user and ends their
+    /// sessions (a lost phone); answers the sessions ended.
+    UserResetMfa {
+        /// Username or email.
+        name: String,
+    },
     /// Enables a disabled user (revoked sessions stay revoked).
     UserEnable {
         /// Username or email.

@@ -376,3 +376,20 @@ async fn parallel_guesses_get_five_tries_per_waiting_login_at_most() {
         .await
         .expect_error(401, "INVALID_MFA_TOKEN");
 }
+
+#[tokio::test]
+async fn the_operator_resets_a_lost_second_factor_and_the_sessions_end() {
+    let d = TestDaemon::start();
+    let step = fresh_step().await;
+    let (_, _, access) = enrolled(&d, "ivy", step).await;
+    waiting(&d, "ivy").await;
+    let reset = d.tessera(&["user", "reset-mfa", "ivy"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(reset.stdout.contains("1 session(s) revoked"), "{}", reset.stdout);
+    d.assert_dead(&access).await;
+    assert_eq!(login(&d, "ivy").await.status, 200, "a password alone again");
+    let audit = d.tessera(&["audit", "--limit", "5"]).stdout;
+    assert!(audit.contains("admin.user.reset_mfa"), "{audit}");
+    let unknown = d.tessera(&["user", "reset-mfa", "nobody"]);
+    assert_ne!(unknown.code, 0);
+}

@@ -150,6 +150,12 @@ enum UserCommand {
         /// Username or email.
         name: String,
     },
+    /// Remove every second factor and recovery code of a user and end their sessions
+    /// (a lost phone).
+    ResetMfa {
+        /// Username or email.
+        name: String,
+    },
     /// Enable a disabled user.
     Enable {
         /// Username or email.
@@ -445,6 +451,7 @@ fn request_of(command: Command) -> Result<Request, Failure> {
             UserCommand::SetRole { name, role } => Request::UserSetRole { name, role },
             UserCommand::Disable { name } => Request::UserDisable { name },
             UserCommand::Enable { name } => Request::UserEnable { name },
+            UserCommand::ResetMfa { name } => Request::UserResetMfa { name },
             UserCommand::Delete { name } => Request::UserDelete { name },
             UserCommand::SetPassword { name, password_stdin } => Request::UserSetPassword {
                 password: password::password(password_stdin, &name)?,

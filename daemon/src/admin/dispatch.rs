@@ -61,6 +61,7 @@ async fn run(service: &Service, operator: Operator, request: Request) -> Result<
         }
         R::UserSetRole { name, role } => Reply::User(service.set_role(operator, &name, &role).await?),
         R::UserDisable { name } => Reply::User(service.set_disabled(operator, &name, true).await?),
+        R::UserResetMfa { name } => Reply::Count(service.reset_mfa(operator, &name).await?),
         R::UserEnable { name } => Reply::User(service.set_disabled(operator, &name, false).await?),
         R::UserDelete { name } => {
             service.delete_user(operator, &name).await?;

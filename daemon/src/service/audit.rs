@@ -66,6 +66,8 @@ pub(super) enum AuditEvent {
     SessionRevoke { user: Uuid, session: Uuid },
     /// The operator revoked all of a user's sessions.
     SessionRevokeAll { user: Uuid, revoked: u64 },
+    /// The operator removed a user's second factors; `revoked` sessions ended.
+    UserResetMfa { user: Uuid, revoked: u64 },
     /// The operator revoked an API token.
     AdminApiTokenRevoke { user: Uuid, token: String },
     /// The operator turned guest mode on or off.
@@ -149,6 +151,7 @@ impl AuditEvent {
             E::UserSetPassword { .. } => "admin.user.set_password",
             E::SessionRevoke { .. } => "admin.session.revoke",
             E::SessionRevokeAll { .. } => "admin.session.revoke_all",
+            E::UserResetMfa { .. } => "admin.user.reset_mfa",
             E::AdminApiTokenRevoke { .. } => "admin.api_token.revoke",
             E::Guest { enabled: true } => "admin.guest.on",
             E::Guest { enabled: false } => "admin.guest.off",
@@ -207,6 +210,9 @@ impl AuditEvent {
             E::UserSetRole { user, role } => (id(user), Some(role)),
             E::UserSetPassword { user, revoked } => (id(user), Some(format!("{revoked} sessions revoked"))),
             E::SessionRevokeAll { user, revoked } => (id(user), Some(format!("{revoked} revoked"))),
+            E::UserResetMfa { user, revoked } => {
+                (id(user), Some(format!("factors removed, {revoked} sessions revoked")))
+            }
             E::Guest { .. } | E::Registration { .. } => (None, None),
             E::KeyRotate { kid } => (None, Some(kid)),
             E::ClientAdd { client, scopes } => (Some(client), Some(scopes.join(" "))),
@@ -277,6 +283,7 @@ impl AuditEvent {
             | E::UserSetPassword { .. }
             | E::SessionRevoke { .. }
             | E::SessionRevokeAll { .. }
+            | E::UserResetMfa { .. }
             | E::AdminApiTokenRevoke { .. }
             | E::GrantRevoked { .. } => &[C::AdminActions, C::Revocations(Cause::Operator)],
             E::UserAdd { .. }

@@ -142,6 +142,27 @@ impl Service {
     }
 
     /// Revokes every session of a user; returns how many.
+    /// Removes every second factor and recovery code of the user `name` and ends
+    /// their sessions (a lost phone); returns how many sessions ended.
+    pub async fn reset_mfa(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
+        let user = self.find_user(name).await?;
+        self.store.remove_factors(user.id).await?;
+        let revoked = self.revoke_user_sessions(user.id).await?;
+        let count = revoked.len() as u64;
+        self.admin_audit(
+            operator,
+            AuditEvent::UserResetMfa {
+                user: user.id,
+                revoked: count,
+            },
+        )
+        .await;
+        self.store.commit().await?;
+        self.note_revoked(revoked);
+        Ok(count)
+    }
+
+    /// Revokes every session of the user `name`; returns how many.
     pub async fn revoke_all_sessions(&self, operator: Operator, name: &str) -> Result<u64, ServiceError> {
         let user = self.find_user(name).await?;
         let revoked = self.revoke_user_sessions(user.id).await?;
