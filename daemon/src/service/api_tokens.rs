@@ -5,6 +5,7 @@
 
 use super::audit::AuditEvent;
 use super::counters::{Counter, TokenKind};
+use super::own_account::own_session;
 use super::{Caller, Operator, Service, ServiceError, pages};
 use crate::clock::rfc3339_unix;
 use crate::secret::{self, API_TOKEN_PREFIX, Secret};
@@ -13,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tessera_common::admin::{AdminApiToken, Page};
 use tessera_common::api::{ApiTokenCreated, ApiTokenView};
-use tessera_common::claims::AccessClaims;
 use tessera_common::scopes;
 use uuid::Uuid;
 
@@ -44,23 +44,6 @@ impl LastUsed {
     }
 }
 
-fn session_only() -> ServiceError {
-    ServiceError::InsufficientScope("a session access token is required")
-}
-
-/// The user behind `caller` when it is the person's own session. A session an app
-/// holds through the authorization code flow (its token names the `client_id`) may not
-/// manage API tokens: a token it minted would outlive the consent and the password.
-fn own_session(caller: &Caller) -> Result<(Uuid, &AccessClaims), ServiceError> {
-    match caller {
-        Caller::Session { claims, .. } if claims.client_id.is_some() => Err(ServiceError::InsufficientScope(
-            "a token issued to an app cannot manage API tokens",
-        )),
-        Caller::Session { user_id, claims, .. } => Ok((*user_id, claims)),
-        _ => Err(session_only()),
-    }
-}
-
 impl Service {
     fn view(&self, token: &ApiTokenRecord) -> ApiTokenView {
         let pending = self.last_used.lock().get(&token.id).copied();
@@ -76,7 +59,7 @@ impl Service {
 
     /// Creates an API token for the caller's user.
     pub async fn create_api_token(&self, caller: &Caller, input: NewApiToken) -> Result<ApiTokenCreated, ServiceError> {
-        let (user_id, claims) = own_session(caller)?;
+        let (user_id, _, claims) = own_session(caller)?;
         let name = input.name.ok_or_else(|| ServiceError::required("name"))?;
         let length = name.chars().count();
         if !(1..=64).contains(&length) || name.chars().any(char::is_control) {
@@ -148,7 +131,7 @@ impl Service {
 
     /// The caller's API tokens.
     pub async fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, ServiceError> {
-        let (user_id, _) = own_session(caller)?;
+        let (user_id, _, _) = own_session(caller)?;
         let mut tokens = self.store.api_tokens_of(user_id).await?;
         tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(tokens.iter().map(|t| self.view(t)).collect())
@@ -156,7 +139,7 @@ impl Service {
 
     /// Deletes one of the caller's API tokens (`NOT_FOUND` if it is not theirs).
     pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
-        let (user_id, _) = own_session(caller)?;
+        let (user_id, _, _) = own_session(caller)?;
         let not_found = || ServiceError::NotFound(format!("no API token {id:?}"));
         let token = self
             .store

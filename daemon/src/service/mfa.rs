@@ -41,15 +41,9 @@ pub(super) struct Verified {
 }
 
 impl Service {
-    /// The user behind the person's own session token (see [`Self::own_user`]): an
-    /// app that enrolled a secret of its own would hold the account.
-    async fn factor_owner(&self, caller: &Caller) -> Result<UserRecord, ServiceError> {
-        Ok(self.own_user(caller).await?.0)
-    }
-
     /// `GET /api/auth/mfa`.
     pub async fn mfa_status(&self, caller: &Caller) -> Result<MfaStatus, ServiceError> {
-        let user = self.factor_owner(caller).await?;
+        let (user, _) = self.own_user(caller).await?;
         let factors = self.store.factors(user.id).await?.unwrap_or_default();
         Ok(MfaStatus {
             totp: factors.active(),
@@ -61,7 +55,7 @@ impl Service {
     /// `POST /api/auth/mfa/totp`: a new secret, pending until a code confirms it
     /// (a pending one is replaced). 409 when TOTP is already active.
     pub async fn begin_totp(&self, caller: &Caller) -> Result<TotpSetup, ServiceError> {
-        let user = self.factor_owner(caller).await?;
+        let (user, _) = self.own_user(caller).await?;
         let mut factors = self.store.factors(user.id).await?.unwrap_or_default();
         if factors.active() {
             return Err(ServiceError::Conflict("TOTP is already active".into()));
@@ -87,7 +81,7 @@ impl Service {
     /// (that code's step is used). Returns the recovery codes when this is the user's
     /// first factor, else none.
     pub async fn confirm_totp(&self, caller: &Caller, code: &str, origin: Origin) -> Result<Vec<String>, ServiceError> {
-        let user = self.factor_owner(caller).await?;
+        let (user, _) = self.own_user(caller).await?;
         let factors = self.store.factors(user.id).await?.unwrap_or_default();
         let Some(pending) = factors.totp.clone().filter(|t| !t.confirmed) else {
             return Err(if factors.active() {
@@ -123,7 +117,7 @@ impl Service {
         password: Option<Secret>,
         origin: Origin,
     ) -> Result<(), ServiceError> {
-        let user = self.recheck_password(caller, password, origin).await?;
+        let (user, _) = self.recheck_password(caller, password, "password", origin).await?;
         // The only factor today: its removal voids the recovery codes too.
         self.store.remove_factors(user.id).await?;
         self.audit(AuditEvent::MfaTotpRemoved { user: user.id }, Some(origin.to_string()))
@@ -140,7 +134,7 @@ impl Service {
         password: Option<Secret>,
         origin: Origin,
     ) -> Result<Vec<String>, ServiceError> {
-        let user = self.recheck_password(caller, password, origin).await?;
+        let (user, _) = self.recheck_password(caller, password, "password", origin).await?;
         let codes = recovery::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let digests: Vec<[u8; 32]> = codes.iter().map(|c| recovery::digest(c)).collect();
         if !self.store.replace_recovery_codes(user.id, &digests).await? {
@@ -153,25 +147,6 @@ impl Service {
         .await;
         self.store.commit().await?;
         Ok(codes)
-    }
-
-    /// The caller's user, once `password` is theirs (the login throttle counts a
-    /// wrong one).
-    async fn recheck_password(
-        &self,
-        caller: &Caller,
-        password: Option<Secret>,
-        origin: Origin,
-    ) -> Result<UserRecord, ServiceError> {
-        let user = self.factor_owner(caller).await?;
-        let password = password.ok_or_else(|| ServiceError::required("password"))?;
-        let checked = self
-            .check_password(&user.username, password, origin, LoginAt::Api)
-            .await?;
-        if checked.user.id != user.id {
-            return Err(ServiceError::LoginFailed);
-        }
-        Ok(checked.user)
     }
 
     /// After a right password: `None` when the user has no active second factor, else

@@ -9,22 +9,31 @@ use crate::clock::rfc3339_unix;
 use crate::records::{SessionKind, SessionRecord, UserRecord};
 use crate::secret::Secret;
 use tessera_common::api::OwnSession;
+use tessera_common::claims::AccessClaims;
 use uuid::Uuid;
 
+/// The user, session and claims behind `caller` when it is the person's own session.
+/// Neither an API token nor the token an app holds through the authorization code
+/// flow (it names its `client_id`) may act on the account itself: an API token it
+/// minted, a factor it enrolled or a password it set would outlive the consent.
+pub(super) fn own_session(caller: &Caller) -> Result<(Uuid, Uuid, &AccessClaims), ServiceError> {
+    match caller {
+        Caller::Session { claims, .. } if claims.client_id.is_some() => Err(ServiceError::InsufficientScope(
+            "a token issued to an app cannot act on the account itself",
+        )),
+        Caller::Session {
+            user_id,
+            session_id,
+            claims,
+        } => Ok((*user_id, *session_id, claims)),
+        _ => Err(ServiceError::InsufficientScope("a session access token is required")),
+    }
+}
+
 impl Service {
-    /// The user behind the person's own session token, and that session.
+    /// The user behind the person's own session token, as stored now, and that session.
     pub(super) async fn own_user(&self, caller: &Caller) -> Result<(UserRecord, Uuid), ServiceError> {
-        let (user_id, session_id) = match caller {
-            Caller::Session { claims, .. } if claims.client_id.is_some() => {
-                return Err(ServiceError::InsufficientScope(
-                    "a token issued to an app cannot act on the account itself",
-                ));
-            }
-            Caller::Session {
-                user_id, session_id, ..
-            } => (*user_id, *session_id),
-            _ => return Err(ServiceError::InsufficientScope("a session access token is required")),
-        };
+        let (user_id, session_id, _) = own_session(caller)?;
         let user = self
             .store
             .user(user_id)
@@ -32,6 +41,27 @@ impl Service {
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::InvalidToken { presented: true })?;
         Ok((user, session_id))
+    }
+
+    /// [`Self::own_user`], once `password` (the request's `field`) is theirs: checked
+    /// like a login, so the throttle counts a wrong one. The user is the record the
+    /// password was checked against.
+    pub(super) async fn recheck_password(
+        &self,
+        caller: &Caller,
+        password: Option<Secret>,
+        field: &'static str,
+        origin: Origin,
+    ) -> Result<(UserRecord, Uuid), ServiceError> {
+        let (user, session_id) = self.own_user(caller).await?;
+        let password = password.ok_or_else(|| ServiceError::required(field))?;
+        let checked = self
+            .check_password(&user.username, password, origin, LoginAt::Api)
+            .await?;
+        if checked.user.id != user.id {
+            return Err(ServiceError::LoginFailed);
+        }
+        Ok((checked.user, session_id))
     }
 
     /// `POST /api/auth/password/change`: after the current password (a wrong one
@@ -44,18 +74,14 @@ impl Service {
         new: Option<Secret>,
         origin: Origin,
     ) -> Result<(), ServiceError> {
-        let (user, own_session) = self.own_user(caller).await?;
-        let current = current.ok_or_else(|| ServiceError::required("currentPassword"))?;
+        own_session(caller)?;
         let new = new.ok_or_else(|| ServiceError::required("newPassword"))?;
         validate::password(new.expose(), self.config.password_min_length)
             .map_err(|e| ServiceError::invalid("newPassword", e.to_string()))?;
-        let checked = self
-            .check_password(&user.username, current, origin, LoginAt::Api)
+        let (user, own_session) = self
+            .recheck_password(caller, current, "currentPassword", origin)
             .await?;
-        if checked.user.id != user.id {
-            return Err(ServiceError::LoginFailed);
-        }
-        let old = checked.user.password_hash.clone();
+        let old = user.password_hash.clone();
         let phc = self.passwords.hash(new).await?;
         let changed = self
             .store
