@@ -74,8 +74,11 @@ async fn create_version_table(client: &Object) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS tessera_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
     match client.batch_execute(CREATE).await {
         Ok(()) => Ok(()),
-        // Two daemons creating it at the same moment: one wins, the table exists.
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(()),
+        // Two daemons creating it at the same moment: one wins, the table exists
+        // (PostgreSQL reports the loser's `IF NOT EXISTS` as either error).
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) || e.code() == Some(&SqlState::DUPLICATE_TABLE) => {
+            Ok(())
+        }
         Err(e) => Err(error(e)),
     }
 }
